@@ -1,0 +1,160 @@
+/* config.h - the immutable, validated configuration (nodeherd.yaml(5)).
+ *
+ * nh_config_load() parses YAML with libyaml, validates everything and either
+ * returns a complete config or none (with every problem in the diag).
+ * The struct is immutable after load and reference-counted: a reload builds a
+ * new one and swaps a pointer; work in flight keeps its own reference.
+ *
+ * Other modules (planner, providers, executor) read these plain structs.
+ * Fields may be added; do not rename existing ones. */
+#ifndef NH_CONFIG_H
+#define NH_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/diag.h"
+#include "config/secret.h"
+
+#define NH_DEFAULT_CONFIG "/etc/nodeherd/nodeherd.yaml"
+
+enum nh_provider_kind { NH_PROVIDER_ACK, NH_PROVIDER_CCE, NH_PROVIDER_MODELARTS };
+const char *nh_provider_kind_name(enum nh_provider_kind k); /* "aliyun-ack", ... */
+
+/* ACK request signing: ACS3-HMAC-SHA256 (default) or legacy ROA HMAC-SHA1. */
+enum nh_ack_signing { NH_SIGN_ACS3, NH_SIGN_ROA };
+
+struct nh_cfg_provider {
+    char *name;
+    enum nh_provider_kind kind;
+    char *region;
+    char *endpoint;   /* NULL: derived from region (see providers) */
+    char *project_id; /* huawei kinds: required */
+    enum nh_ack_signing signing;
+    /* Credentials. ACK: access_key_id + access_key_secret. Huawei: ak + sk,
+     * or token. Unused ones are NULL. */
+    struct nh_secret *access_key_id;
+    struct nh_secret *access_key_secret;
+    struct nh_secret *token;
+    double qps;              /* rate_limit.qps, default 2 */
+    unsigned burst;          /* rate_limit.burst, default 4 */
+    uint64_t timeout_ms;     /* per request total, default 30s */
+    uint64_t connect_timeout_ms; /* default 5s */
+    char *ca_file;           /* NULL: system bundle */
+    int line, col;           /* position of the provider's key */
+};
+
+enum nh_victim_order { NH_ORDER_UNHEALTHY, NH_ORDER_NEWEST, NH_ORDER_OLDEST, NH_ORDER_NAME };
+const char *nh_victim_order_name(enum nh_victim_order o);
+
+struct nh_cfg_label {
+    char *key;
+    char *value; /* NULL: any value */
+};
+
+struct nh_cfg_scale_in {
+    bool release_instances;  /* ACK release_node; default true */
+    bool drain;              /* ACK drain_node; default true */
+    enum nh_victim_order order[4];
+    size_t n_order;          /* default: [unhealthy, newest] */
+    char **protect;          /* node ids or names never removed */
+    size_t n_protect;
+    struct nh_cfg_label *protect_labels; /* default: nodeherd.io/protect=true */
+    size_t n_protect_labels;
+    int max_per_cycle;       /* default 1 */
+};
+
+struct nh_cfg_scale_out { /* seed-era ACK ScaleCluster parameters */
+    char *instance_type;
+    char *system_disk_category;
+    int system_disk_size_gb;
+    struct nh_secret *login_password;
+    int timeout_mins;        /* default 60 */
+    bool disable_rollback;   /* default true */
+};
+
+struct nh_cfg_login { /* CCE RemoveNode login */
+    char *ssh_key;           /* key pair name, or NULL */
+    char *username;          /* with password; default "root" */
+    struct nh_secret *password;
+};
+
+struct nh_cfg_pool {
+    char *name;              /* the cloud's pool name */
+    char *id;                /* optional: the cloud's pool id (ACK nodepool_id, CCE uid) */
+    int nodes;               /* desired; -1 = not managed (observe only) */
+    int min;                 /* default 0 */
+    int max;                 /* default: the cloud's range maximum */
+    char *flavor;            /* ModelArts: the pool's flavor (required there) */
+    bool manage_autoscaling; /* manage even though the cloud's autoscaler is on */
+    int line, col;
+};
+
+struct nh_cfg_cluster {
+    char *name;
+    char *provider_name;
+    const struct nh_cfg_provider *provider; /* resolved; borrowed from the config */
+    char *id;                /* ACK/CCE cluster id; ModelArts: NULL */
+    char *pool;              /* ModelArts resource pool name */
+    int workers;             /* desired workers outside pools; -1 = not managed */
+    int min, max;            /* bounds for workers; default 0 .. cloud max */
+    bool has_scale_out;
+    struct nh_cfg_scale_out scale_out;
+    struct nh_cfg_scale_in scale_in;
+    char **remove;           /* node ids/names that must go */
+    size_t n_remove;
+    bool has_login;
+    struct nh_cfg_login login;
+    struct nh_cfg_pool *pools;
+    size_t n_pools;
+    bool pools_declared;     /* node_pools: key present (even if empty) */
+    bool prune;              /* delete undeclared pools */
+    bool confirm_mass_removal; /* operator confirmed a change over the share */
+    uint64_t poll_interval_ms; /* 0: daemon default */
+    int line, col;
+};
+
+struct nh_cfg_daemon {
+    uint64_t poll_interval_ms;  /* default 30s */
+    uint64_t job_poll_interval_ms; /* default 5s */
+    uint64_t job_timeout_ms;    /* default 30m */
+    char *state_dir;            /* default /var/lib/nodeherd ($STATE_DIRECTORY wins) */
+    char *listen;               /* default 127.0.0.1:9464; "" disables */
+    bool dry_run;
+    double max_removal_share;   /* fat-finger guard, default 0.5 */
+    int log_level;              /* LOG_*; default LOG_INFO */
+};
+
+struct nh_config {
+    unsigned refs;
+    char *path;                 /* as given */
+    char *revision;             /* git commit or "sha256:<hex>" of the file */
+    struct nh_cfg_daemon daemon;
+    struct nh_cfg_provider *providers;
+    size_t n_providers;
+    struct nh_cfg_cluster *clusters;
+    size_t n_clusters;
+};
+
+/* Loads and validates one file. Returns 0 and a config with refs == 1, or a
+ * negative errno with every problem in diag (which the caller owns and must
+ * nh_diag_free). Warnings may be present on success. Never crashes or leaks,
+ * whatever the input. */
+int nh_config_load(const char *path, struct nh_config **ret, struct nh_diag *diag);
+/* The same from memory; `name` is used in positions. */
+int nh_config_load_buffer(const char *name, const char *data, size_t len,
+                          struct nh_config **ret, struct nh_diag *diag);
+
+struct nh_config *nh_config_ref(struct nh_config *c);
+void nh_config_unref(struct nh_config *c); /* NULL ok */
+
+const struct nh_cfg_cluster *nh_config_cluster(const struct nh_config *c, const char *name);
+const struct nh_cfg_provider *nh_config_provider(const struct nh_config *c, const char *name);
+
+/* Parses "250ms", "30s", "5m", "1h", "1h30m"; 0 or -EINVAL/-ERANGE. */
+int nh_duration_parse(const char *s, uint64_t *ret_ms);
+/* Formats ms as the shortest of the above into buf. */
+const char *nh_duration_format(uint64_t ms, char *buf, size_t len);
+
+#endif

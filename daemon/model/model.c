@@ -1,0 +1,383 @@
+#include "model/model.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *nh_node_health_name(enum nh_node_health h)
+{
+    switch (h) {
+    case NH_NODE_READY:
+        return "ready";
+    case NH_NODE_UNHEALTHY:
+        return "unhealthy";
+    case NH_NODE_PENDING:
+        return "pending";
+    case NH_NODE_REMOVING:
+        return "removing";
+    }
+    return "?";
+}
+
+const char *nh_action_kind_name(enum nh_action_kind k)
+{
+    switch (k) {
+    case NH_ACT_SCALE_CLUSTER:
+        return "scale-cluster";
+    case NH_ACT_SCALE_POOL:
+        return "scale-pool";
+    case NH_ACT_REMOVE_NODES:
+        return "remove-nodes";
+    case NH_ACT_DELETE_POOL:
+        return "delete-pool";
+    }
+    return "?";
+}
+
+const char *nh_rule_name(enum nh_rule r)
+{
+    switch (r) {
+    case NH_RULE_DECLARED:
+        return "declared";
+    case NH_RULE_REMOVE_LIST:
+        return "remove-list";
+    case NH_RULE_UNHEALTHY:
+        return "unhealthy-first";
+    case NH_RULE_MIN:
+        return "min";
+    case NH_RULE_MAX:
+        return "max";
+    case NH_RULE_BUDGET:
+        return "max_per_cycle";
+    case NH_RULE_PROTECT:
+        return "protect";
+    case NH_RULE_PRUNE:
+        return "prune";
+    case NH_RULE_SHARE:
+        return "max_removal_share";
+    case NH_RULE_INCOMPLETE:
+        return "incomplete-observation";
+    case NH_RULE_BUSY:
+        return "in-flight";
+    case NH_RULE_UNSUPPORTED:
+        return "unsupported";
+    case NH_RULE_EMPTY_DESIRED:
+        return "empty-desired-state";
+    }
+    return "?";
+}
+
+const char *nh_note_kind_name(enum nh_note_kind k)
+{
+    switch (k) {
+    case NH_NOTE_LIMITED:
+        return "limited";
+    case NH_NOTE_BLOCKED:
+        return "blocked";
+    case NH_NOTE_REFUSED:
+        return "refused";
+    case NH_NOTE_WAITING:
+        return "waiting";
+    }
+    return "?";
+}
+
+const char *nh_job_kind_name(enum nh_job_kind k)
+{
+    switch (k) {
+    case NH_JOB_NONE:
+        return "none";
+    case NH_JOB_ACK_TASK:
+        return "ack-task";
+    case NH_JOB_CCE_JOB:
+        return "cce-job";
+    case NH_JOB_POOL_SIZE:
+        return "pool-size";
+    case NH_JOB_POOL_GONE:
+        return "pool-gone";
+    case NH_JOB_NODES_GONE:
+        return "nodes-gone";
+    }
+    return "?";
+}
+
+const char *nh_op_state_name(enum nh_op_state s)
+{
+    switch (s) {
+    case NH_OP_INTENT:
+        return "intent";
+    case NH_OP_SENT:
+        return "sent";
+    case NH_OP_VERIFY:
+        return "verify";
+    case NH_OP_DONE:
+        return "done";
+    case NH_OP_FAILED:
+        return "failed";
+    case NH_OP_TIMED_OUT:
+        return "timed-out";
+    }
+    return "?";
+}
+
+void nh_node_clear(struct nh_node *n)
+{
+    if (n == NULL)
+        return;
+    free(n->id);
+    free(n->name);
+    free(n->pool_id);
+    for (size_t i = 0; i < n->n_labels; i++) {
+        free(n->labels[i].key);
+        free(n->labels[i].value);
+    }
+    free(n->labels);
+    memset(n, 0, sizeof(*n));
+}
+
+void nh_obs_pool_clear(struct nh_obs_pool *p)
+{
+    if (p == NULL)
+        return;
+    free(p->id);
+    free(p->name);
+    free(p->flavor);
+    memset(p, 0, sizeof(*p));
+}
+
+void nh_observed_clear(struct nh_observed *o)
+{
+    if (o == NULL)
+        return;
+    for (size_t i = 0; i < o->n_nodes; i++)
+        nh_node_clear(&o->nodes[i]);
+    free(o->nodes);
+    for (size_t i = 0; i < o->n_pools; i++)
+        nh_obs_pool_clear(&o->pools[i]);
+    free(o->pools);
+    memset(o, 0, sizeof(*o));
+}
+
+/* Grows an array by one zeroed element. */
+static void *grow(void **arr, size_t *n, size_t elem)
+{
+    char *p = realloc(*arr, (*n + 1) * elem);
+    if (p == NULL)
+        return NULL;
+    *arr = p;
+    memset(p + *n * elem, 0, elem);
+    return p + (*n)++ * elem;
+}
+
+struct nh_node *nh_observed_add_node(struct nh_observed *o)
+{
+    return grow((void **)&o->nodes, &o->n_nodes, sizeof(struct nh_node));
+}
+
+struct nh_obs_pool *nh_observed_add_pool(struct nh_observed *o)
+{
+    return grow((void **)&o->pools, &o->n_pools, sizeof(struct nh_obs_pool));
+}
+
+const struct nh_obs_pool *nh_observed_pool(const struct nh_observed *o, const char *id)
+{
+    for (size_t i = 0; i < o->n_pools; i++)
+        if (o->pools[i].id && strcmp(o->pools[i].id, id) == 0)
+            return &o->pools[i];
+    return NULL;
+}
+
+const char *nh_node_label(const struct nh_node *n, const char *key)
+{
+    for (size_t i = 0; i < n->n_labels; i++)
+        if (strcmp(n->labels[i].key, key) == 0)
+            return n->labels[i].value ? n->labels[i].value : "";
+    return NULL;
+}
+
+/* strdup that keeps NULL as NULL; *ok cleared on failure. */
+static char *dup_or_null(const char *s, int *ok)
+{
+    char *d;
+    if (s == NULL)
+        return NULL;
+    d = strdup(s);
+    if (d == NULL)
+        *ok = 0;
+    return d;
+}
+
+static int node_copy(struct nh_node *d, const struct nh_node *s)
+{
+    int ok = 1;
+    memset(d, 0, sizeof(*d));
+    d->health = s->health;
+    d->created = s->created;
+    d->worker = s->worker;
+    d->id = dup_or_null(s->id, &ok);
+    d->name = dup_or_null(s->name, &ok);
+    d->pool_id = dup_or_null(s->pool_id, &ok);
+    if (s->n_labels > 0) {
+        d->labels = calloc(s->n_labels, sizeof(*d->labels));
+        if (d->labels == NULL) {
+            ok = 0;
+        } else {
+            d->n_labels = s->n_labels;
+            for (size_t i = 0; i < s->n_labels; i++) {
+                d->labels[i].key = dup_or_null(s->labels[i].key, &ok);
+                d->labels[i].value = dup_or_null(s->labels[i].value, &ok);
+            }
+        }
+    }
+    if (!ok) {
+        nh_node_clear(d);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static int pool_copy(struct nh_obs_pool *d, const struct nh_obs_pool *s)
+{
+    int ok = 1;
+    *d = *s;
+    d->id = dup_or_null(s->id, &ok);
+    d->name = dup_or_null(s->name, &ok);
+    d->flavor = dup_or_null(s->flavor, &ok);
+    if (!ok) {
+        nh_obs_pool_clear(d);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int nh_observed_copy(struct nh_observed *dst, const struct nh_observed *src)
+{
+    memset(dst, 0, sizeof(*dst));
+    dst->complete = src->complete;
+    memcpy(dst->why, src->why, sizeof(dst->why));
+    dst->at_ms = src->at_ms;
+    for (size_t i = 0; i < src->n_nodes; i++) {
+        struct nh_node *n = nh_observed_add_node(dst);
+        if (n == NULL || node_copy(n, &src->nodes[i]) < 0) {
+            if (n != NULL)
+                dst->n_nodes--;
+            nh_observed_clear(dst);
+            return -ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < src->n_pools; i++) {
+        struct nh_obs_pool *p = nh_observed_add_pool(dst);
+        if (p == NULL || pool_copy(p, &src->pools[i]) < 0) {
+            if (p != NULL)
+                dst->n_pools--;
+            nh_observed_clear(dst);
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+static void free_strv(char **v, size_t n)
+{
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void nh_action_clear(struct nh_action *a)
+{
+    if (a == NULL)
+        return;
+    free(a->cluster);
+    free(a->pool_id);
+    free(a->pool_name);
+    free_strv(a->node_ids, a->n_nodes);
+    free_strv(a->node_names, a->n_nodes);
+    memset(a, 0, sizeof(*a));
+}
+
+static char **strv_copy(char *const *v, size_t n, int *ok)
+{
+    char **d;
+    if (v == NULL || n == 0)
+        return NULL;
+    d = calloc(n, sizeof(*d));
+    if (d == NULL) {
+        *ok = 0;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        d[i] = dup_or_null(v[i], ok);
+    return d;
+}
+
+int nh_action_copy(struct nh_action *dst, const struct nh_action *src)
+{
+    int ok = 1;
+    *dst = *src;
+    dst->cluster = dup_or_null(src->cluster, &ok);
+    dst->pool_id = dup_or_null(src->pool_id, &ok);
+    dst->pool_name = dup_or_null(src->pool_name, &ok);
+    dst->node_ids = strv_copy(src->node_ids, src->n_nodes, &ok);
+    dst->node_names = strv_copy(src->node_names, src->n_nodes, &ok);
+    if (!ok) {
+        nh_action_clear(dst);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void nh_plan_clear(struct nh_plan *p)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < p->n_actions; i++)
+        nh_action_clear(&p->actions[i]);
+    free(p->actions);
+    for (size_t i = 0; i < p->n_notes; i++) {
+        free(p->notes[i].cluster);
+        free(p->notes[i].pool);
+    }
+    free(p->notes);
+    memset(p, 0, sizeof(*p));
+}
+
+struct nh_action *nh_plan_add_action(struct nh_plan *p)
+{
+    return grow((void **)&p->actions, &p->n_actions, sizeof(struct nh_action));
+}
+
+struct nh_note *nh_plan_add_note(struct nh_plan *p)
+{
+    return grow((void **)&p->notes, &p->n_notes, sizeof(struct nh_note));
+}
+
+void nh_op_clear(struct nh_op *op)
+{
+    if (op == NULL)
+        return;
+    nh_action_clear(&op->action);
+    free(op->job_id);
+    free(op->revision);
+    free(op->result);
+    memset(op, 0, sizeof(*op));
+}
+
+int nh_op_copy(struct nh_op *dst, const struct nh_op *src)
+{
+    int ok = 1;
+    *dst = *src;
+    memset(&dst->action, 0, sizeof(dst->action));
+    dst->job_id = dup_or_null(src->job_id, &ok);
+    dst->revision = dup_or_null(src->revision, &ok);
+    dst->result = dup_or_null(src->result, &ok);
+    if (nh_action_copy(&dst->action, &src->action) < 0)
+        ok = 0;
+    if (!ok) {
+        nh_op_clear(dst);
+        return -ENOMEM;
+    }
+    return 0;
+}

@@ -1,0 +1,101 @@
+/* client.h - one provider's way to the network: a token-bucket rate limiter
+ * shared by all of the provider's clusters, a FIFO queue in which mutating
+ * calls are not starved by polls, retries with capped exponential backoff and
+ * full jitter, and AIMD slow-down on throttling.
+ *
+ * The provider supplies three callbacks per call:
+ *  - build:    fills one attempt's request, signing it anew (new date and
+ *              nonce); called before every attempt.
+ *  - classify: turns a complete HTTP answer into a verdict (cloud-specific
+ *              codes live in the provider). Transport outcomes are
+ *              classified here, by the general rules:
+ *                NOT_SENT                          -> retry
+ *                TIMEOUT/RESET/CANCELLED, GET      -> retry
+ *                TIMEOUT/RESET, request sent, mutating -> UNKNOWN (never resent)
+ *                TOO_BIG, ERROR                    -> FINAL
+ *  - done:     called exactly once with the final answer and verdict.
+ * A mutating call whose verdict is UNKNOWN is never re-sent: the caller must
+ * re-read state. THROTTLED calls are resent (the cloud rejected them before
+ * execution), after max(hint, backoff). */
+#ifndef NH_CLIENT_H
+#define NH_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "net/http.h"
+
+enum nh_verdict {
+    NH_V_OK,        /* success */
+    NH_V_RETRY,     /* transient: resend after backoff (GETs; NOT_SENT for any) */
+    NH_V_THROTTLED, /* back off, slow the bucket, resend */
+    NH_V_FINAL,     /* do not retry */
+    NH_V_UNKNOWN,   /* a mutating call's outcome is unknown: re-read, never resend */
+    NH_V_CANCELLED, /* client shut down before an answer */
+};
+const char *nh_verdict_name(enum nh_verdict v);
+
+/* The general rule for a status code, before cloud-specific codes:
+ * 2xx OK; 429 THROTTLED; 500/502/503/504 RETRY for GET, UNKNOWN when
+ * mutating; other statuses FINAL. */
+enum nh_verdict nh_verdict_for_status(int status, bool mutating);
+
+struct nh_call;
+
+struct nh_call_ops {
+    /* Fill *req for one attempt. Strings must stay valid until the next
+     * build or done (keep them in the call's own storage). 0 or -errno
+     * (the call then ends FINAL with outcome NH_HTTP_ERROR). */
+    int (*build)(struct nh_call *call, struct nh_http_req *req);
+    /* Only for outcome NH_HTTP_OK. May set *hint_ms (server's retry hint). */
+    enum nh_verdict (*classify)(struct nh_call *call, const struct nh_http_resp *resp,
+                                uint64_t *hint_ms);
+    /* Exactly once. resp is borrowed (valid during the callback). */
+    void (*done)(struct nh_call *call, const struct nh_http_resp *resp, enum nh_verdict v);
+};
+
+/* Embedded by the caller (e.g. in its own request context); the client keeps
+ * a pointer until done() has run. */
+struct nh_call {
+    const struct nh_call_ops *ops;
+    void *ud;
+    bool mutating;
+    const char *op_name;     /* for metrics/logs, e.g. "DescribeClusterNodes" */
+    unsigned max_attempts;   /* 0: client default */
+    /* managed by the client */
+    unsigned attempt;
+    uint64_t queued_at;
+    struct nh_call *next;
+    void *priv;
+};
+
+struct nh_client_opts {
+    double qps;              /* tokens per second; default 2 */
+    unsigned burst;          /* bucket size; default 4 */
+    unsigned max_attempts;   /* default 5 */
+    uint64_t backoff_base_ms; /* default 1000 */
+    uint64_t backoff_max_ms; /* default 60000 */
+    uint64_t hint_max_ms;    /* cap on server hints; default 600000 */
+    const char *name;        /* provider name for logs/metrics */
+};
+
+struct nh_client;
+
+/* Observer for metrics: called after every attempt's answer. May be NULL. */
+typedef void (*nh_client_observer_fn)(void *ud, const struct nh_call *call,
+                                      const struct nh_http_resp *resp, enum nh_verdict v,
+                                      uint64_t waited_ms);
+
+int nh_client_new(uv_loop_t *loop, struct nh_http *http, const struct nh_client_opts *opts,
+                  struct nh_client **ret);
+void nh_client_set_observer(struct nh_client *c, nh_client_observer_fn fn, void *ud);
+/* Queues a call. 0, or a negative errno (done() then never runs). */
+int nh_client_submit(struct nh_client *c, struct nh_call *call);
+/* Ends every queued and in-flight call with NH_V_CANCELLED (done() runs
+ * before this returns for queued ones), stops timers, frees after close. */
+void nh_client_free(struct nh_client *c);
+size_t nh_client_queued(const struct nh_client *c);
+/* Current effective rate (after AIMD), for metrics. */
+double nh_client_rate(const struct nh_client *c);
+
+#endif

@@ -1,0 +1,97 @@
+/* http.h - asynchronous HTTP on libcurl's multi interface, driven by libuv.
+ *
+ * One struct nh_http per daemon (one multi handle, shared connection cache).
+ * Requests are submitted with a completion callback that runs on the loop,
+ * exactly once per request (also on cancellation and shutdown).
+ * TLS verification is always on; plain http:// is accepted only for loopback
+ * hosts (127.0.0.0/8, ::1, localhost). Proxies come from the usual
+ * environment variables (libcurl's defaults). Never CURLOPT_VERBOSE. */
+#ifndef NH_HTTP_H
+#define NH_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+struct nh_http;
+struct nh_http_xfer;
+
+struct nh_http_header {
+    char *name;  /* lower-case */
+    char *value; /* trimmed */
+};
+
+struct nh_http_req {
+    const char *method;   /* "GET", "PUT", ... */
+    const char *url;      /* full URL; the query already encoded */
+    const char *const *headers; /* "Name: value" lines, NULL-terminated; may be NULL */
+    const void *body;     /* may be NULL */
+    size_t body_len;
+    /* Mutating calls must never be re-sent by libcurl on its own (it retries
+     * a request on a reused connection that died before any answer byte).
+     * true: a fresh connection, not reused afterwards. */
+    bool fresh_connection;
+    uint64_t connect_timeout_ms; /* 0: 5 s */
+    uint64_t timeout_ms;         /* 0: 30 s, whole transfer */
+    size_t max_body;             /* 0: 8 MiB; larger answers fail as NH_HTTP_TOO_BIG */
+    const char *const *capture_headers; /* lower-case names to keep, NULL-terminated; NULL: none */
+};
+
+enum nh_http_outcome {
+    NH_HTTP_OK,        /* a complete HTTP answer arrived (any status) */
+    NH_HTTP_NOT_SENT,  /* failed before the request left (DNS, connect, TLS): safe to resend */
+    NH_HTTP_TIMEOUT,   /* timed out; see request_sent */
+    NH_HTTP_RESET,     /* connection died mid-way; see request_sent */
+    NH_HTTP_TOO_BIG,   /* answer larger than max_body: refused */
+    NH_HTTP_CANCELLED, /* cancelled or shut down; see request_sent */
+    NH_HTTP_ERROR,     /* anything else (bad URL, refused scheme, out of memory) */
+};
+const char *nh_http_outcome_name(enum nh_http_outcome o);
+
+struct nh_http_resp {
+    enum nh_http_outcome outcome;
+    bool request_sent;   /* true when any request byte may have reached the server */
+    int status;          /* HTTP status when outcome == NH_HTTP_OK, else 0 */
+    const char *body;    /* NUL-terminated; "" when none. Borrowed: valid during the callback */
+    size_t body_len;
+    const struct nh_http_header *headers; /* captured headers, borrowed */
+    size_t n_headers;
+    const char *error;   /* curl's message when outcome != OK; borrowed */
+    double elapsed_ms;
+};
+
+/* Borrowed; NULL when not captured or absent. Name matched case-insensitively. */
+const char *nh_http_resp_header(const struct nh_http_resp *r, const char *name);
+
+typedef void (*nh_http_done_fn)(void *ud, const struct nh_http_resp *resp);
+
+struct nh_http_opts {
+    const char *ca_file;  /* NULL: system bundle */
+    long max_host_connections; /* 0: libcurl default */
+    bool allow_insecure_http_anywhere; /* tests only; never from config */
+};
+
+int nh_http_new(uv_loop_t *loop, const struct nh_http_opts *opts, struct nh_http **ret);
+/* Copies the request (url, headers, body); the caller may free its copy at
+ * once. On success the callback runs exactly once, later, on the loop; on
+ * failure (negative errno) it never runs. *ret_xfer (may be NULL) stays valid
+ * until the callback starts. */
+int nh_http_submit(struct nh_http *h, const struct nh_http_req *req, nh_http_done_fn done,
+                   void *ud, struct nh_http_xfer **ret_xfer);
+/* The callback runs (later, on the loop) with NH_HTTP_CANCELLED. */
+void nh_http_cancel(struct nh_http_xfer *x);
+size_t nh_http_in_flight(const struct nh_http *h);
+/* Cancels everything in flight (callbacks run with NH_HTTP_CANCELLED before
+ * this returns), cleans up the multi handle and closes the uv handles; the
+ * memory is released from the close callbacks, so run the loop afterwards. */
+void nh_http_close(struct nh_http *h);
+
+/* true for 127.0.0.0/8, ::1 and "localhost" (case-insensitive). */
+bool nh_http_host_is_loopback(const char *host);
+/* Checks scheme and host of a URL: https anywhere, http only to loopback.
+ * 0 or -EINVAL with a reason in err. */
+int nh_http_check_url(const char *url, char *err, size_t errlen);
+
+#endif

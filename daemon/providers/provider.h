@@ -1,0 +1,124 @@
+/* provider.h - one small vtable that every cloud implements.
+ *
+ * Providers know URLs, JSON shapes (json-c), signing and the clouds' error
+ * bodies; they know nothing of policy (they never decide what to remove).
+ * All calls are asynchronous on the daemon's libuv loop and go through the
+ * provider's nh_client (rate limit, retries). Every call that returns 0
+ * invokes its callback exactly once, later, on the loop (with
+ * NH_ERR_CANCELLED when the provider is freed first). A call that returns a
+ * negative errno never invokes it.
+ *
+ * Arguments (cluster config, action, op) are borrowed for the duration of
+ * the call only: providers copy what they need before returning. */
+#ifndef NH_PROVIDER_H
+#define NH_PROVIDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "config/config.h"
+#include "model/model.h"
+#include "net/client.h"
+#include "net/http.h"
+
+enum nh_err_class {
+    NH_ERR_NONE,
+    NH_ERR_THROTTLED,
+    NH_ERR_AUTH,
+    NH_ERR_NOT_FOUND,
+    NH_ERR_CONFLICT,        /* busy / in use */
+    NH_ERR_INVALID,         /* the request was refused as invalid (incl. quota) */
+    NH_ERR_SERVER,          /* 5xx, transport failure, unparseable answer to a read */
+    NH_ERR_UNKNOWN_OUTCOME, /* a mutation may or may not have happened: re-read */
+    NH_ERR_CANCELLED,       /* shut down before an answer */
+};
+const char *nh_err_class_name(enum nh_err_class c);
+
+struct nh_prov_error {
+    enum nh_err_class cls;
+    int http_status;        /* 0 when no answer */
+    char code[64];          /* the cloud's code, e.g. "Throttling.User", "APIGW.0301" */
+    char message[256];      /* the cloud's message (never contains secrets we sent) */
+    char request_id[80];
+    char op[48];            /* operation name, e.g. "DescribeClusterNodes" */
+};
+
+/* Progress of an operation being followed. */
+enum nh_job_state { NH_JOB_RUNNING, NH_JOB_SUCCEEDED, NH_JOB_FAILED };
+const char *nh_job_state_name(enum nh_job_state s);
+
+struct nh_job_progress {
+    enum nh_job_state state;
+    int percent;            /* 0..100, -1 unknown */
+    char phase[64];         /* the cloud's own state word ("running", "Initializing", ...) */
+    char detail[512];       /* failure reason, failed sub-jobs, counters */
+};
+
+struct nh_provider;
+
+/* obs: on success the callee hands its contents to the callback, which must
+ * take them (nh_observed_clear when done); on error obs is NULL. */
+typedef void (*nh_observe_fn)(void *ud, const struct nh_prov_error *err, struct nh_observed *obs);
+/* On success, what to follow: job kind and id (id may be NULL, e.g. POOL_SIZE). */
+typedef void (*nh_mutate_fn)(void *ud, const struct nh_prov_error *err, enum nh_job_kind kind,
+                             const char *job_id);
+typedef void (*nh_poll_fn)(void *ud, const struct nh_prov_error *err,
+                           const struct nh_job_progress *progress);
+
+struct nh_provider_ops {
+    const char *kind; /* "aliyun-ack", "huawei-cce", "huawei-modelarts" */
+    /* Nodes and pools of one cluster (ModelArts: one resource pool).
+     * Incomplete observations are returned with obs->complete = false and
+     * obs->why set, or as an error. */
+    int (*observe)(struct nh_provider *p, const struct nh_cfg_cluster *c, nh_observe_fn done,
+                   void *ud);
+    /* NULL when the cloud has no such operation (the planner never asks). */
+    int (*scale_cluster)(struct nh_provider *p, const struct nh_cfg_cluster *c,
+                         const struct nh_action *a, nh_mutate_fn done, void *ud);
+    int (*scale_pool)(struct nh_provider *p, const struct nh_cfg_cluster *c,
+                      const struct nh_action *a, nh_mutate_fn done, void *ud);
+    int (*remove_nodes)(struct nh_provider *p, const struct nh_cfg_cluster *c,
+                        const struct nh_action *a, nh_mutate_fn done, void *ud);
+    int (*delete_pool)(struct nh_provider *p, const struct nh_cfg_cluster *c,
+                       const struct nh_action *a, nh_mutate_fn done, void *ud);
+    /* Follows an operation: by its job id, or by re-reading the pool or the
+     * node list (op->job_kind says which). */
+    int (*poll)(struct nh_provider *p, const struct nh_cfg_cluster *c, const struct nh_op *op,
+                nh_poll_fn done, void *ud);
+    void (*destroy)(struct nh_provider *p); /* frees the private part */
+};
+
+/* Common part; each cloud's struct embeds this first. */
+struct nh_provider {
+    const struct nh_provider_ops *ops;
+    char *name;                  /* config name */
+    enum nh_provider_kind kind;
+    char *endpoint;              /* scheme://host[:port], no trailing slash */
+    struct nh_client *client;
+    uv_loop_t *loop;
+    bool auth_stopped;           /* Huawei: a signature failure stops all calls until reload */
+    char auth_reason[256];
+};
+
+struct nh_provider_env {
+    uv_loop_t *loop;
+    struct nh_http *http;
+    nh_client_observer_fn observer; /* metrics; may be NULL */
+    void *observer_ud;
+};
+
+/* Creates the provider for one config entry (copies everything it needs,
+ * including the credentials). 0 or -errno with a message in err. */
+int nh_provider_new(const struct nh_cfg_provider *cfg, const struct nh_provider_env *env,
+                    struct nh_provider **ret, char *err, size_t errlen);
+/* Cancels everything in flight (callbacks run with NH_ERR_CANCELLED), frees. NULL ok. */
+void nh_provider_free(struct nh_provider *p);
+
+/* The endpoint for a provider: cfg->endpoint, or derived from the region
+ * (https://cs.{region}.aliyuncs.com, https://cce.{region}.myhuaweicloud.com,
+ * https://modelarts.{region}.myhuaweicloud.com, with the SDKs' exceptions). */
+char *nh_provider_endpoint(const struct nh_cfg_provider *cfg);
+
+#endif

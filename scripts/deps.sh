@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs the Debian packages nodeherd needs to build, test and run its demo.
+# Idempotent; uses sudo when not root. Set NH_SKIP_DEPS=1 to skip.
+set -eu
+[ "${NH_SKIP_DEPS:-0}" = 1 ] && exit 0
+
+PKGS="build-essential cmake pkg-config git python3 clang
+libuv1-dev libcurl4-openssl-dev libyaml-dev libjson-c-dev libsystemd-dev
+libssl-dev libmicrohttpd-dev libcmocka-dev libclang-rt-14-dev
+systemd curl ca-certificates"
+[ -n "${NH_EXTRA_PKGS:-}" ] && PKGS="$PKGS $NH_EXTRA_PKGS"
+
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "deps: installing$missing" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
