@@ -1,0 +1,38 @@
+/* metrics.h - a small in-process metrics registry rendered in the
+ * Prometheus text exposition format (version 0.0.4). Every name is prefixed
+ * "nodeherd_" by the caller. Single-threaded (the loop). Label values are
+ * escaped by the registry; never put a secret in a label.
+ *
+ * Families are described once (nh_metrics_describe) and then updated by
+ * (name, labels) where labels is a list of key/value pairs ending in NULL:
+ *   nh_metrics_inc("nodeherd_actions_total", 1, "kind", "scale-pool", "result", "ok", NULL);
+ */
+#ifndef NH_METRICS_H
+#define NH_METRICS_H
+
+#include <stddef.h>
+
+#include "util/buf.h"
+
+enum nh_metric_type { NH_METRIC_COUNTER, NH_METRIC_GAUGE, NH_METRIC_HISTOGRAM };
+
+/* Registers a family (idempotent). Histograms take ascending upper bounds
+ * (without +Inf); others pass NULL/0. */
+void nh_metrics_describe(const char *name, enum nh_metric_type type, const char *help,
+                         const double *buckets, size_t n_buckets);
+/* Counter add / gauge set / histogram observe, labels as (key, value)...,
+ * NULL. Unknown families are ignored (and logged once at debug). */
+void nh_metrics_inc(const char *name, double v, ...);
+void nh_metrics_set(const char *name, double v, ...);
+void nh_metrics_observe(const char *name, double v, ...);
+/* Removes every series of a family whose label `key` equals `value` (e.g.
+ * a cluster that left the configuration). */
+void nh_metrics_forget(const char *name, const char *key, const char *value);
+/* Reads back a series (tests, STATUS=); NaN when absent. */
+double nh_metrics_get(const char *name, ...);
+/* Appends the whole registry in text format. 0 or -ENOMEM. */
+int nh_metrics_render(struct nh_buf *out);
+/* Frees everything (shutdown, tests). */
+void nh_metrics_reset(void);
+
+#endif
