@@ -21,18 +21,25 @@ enum nh_metric_type { NH_METRIC_COUNTER, NH_METRIC_GAUGE, NH_METRIC_HISTOGRAM };
 void nh_metrics_describe(const char *name, enum nh_metric_type type, const char *help,
                          const double *buckets, size_t n_buckets);
 /* Counter add / gauge set / histogram observe, labels as (key, value)...,
- * NULL. Unknown families are ignored (and logged once at debug). */
+ * NULL. Unknown families are ignored (and logged once at debug).
+ * inc works on counters (v >= 0) and gauges; set only on gauges; observe only
+ * on histograms. Misuse (wrong type, NaN, bad or duplicate label name, "le"
+ * on a histogram, > 8 labels, > 4096 series) is ignored with one warning per
+ * family. Label order in the call does not matter. */
 void nh_metrics_inc(const char *name, double v, ...);
 void nh_metrics_set(const char *name, double v, ...);
 void nh_metrics_observe(const char *name, double v, ...);
 /* Removes every series of a family whose label `key` equals `value` (e.g.
  * a cluster that left the configuration). */
 void nh_metrics_forget(const char *name, const char *key, const char *value);
-/* Reads back a series (tests, STATUS=); NaN when absent. */
+/* Reads back a series (tests, STATUS=); NaN when absent. For a histogram
+ * it is the number of observations (_count). */
 double nh_metrics_get(const char *name, ...);
 /* Appends the whole registry in text format. 0 or -ENOMEM. */
 int nh_metrics_render(struct nh_buf *out);
 /* Frees everything (shutdown, tests). */
 void nh_metrics_reset(void);
+/* "counter", "gauge", "histogram". */
+const char *nh_metrics_type_name(enum nh_metric_type t);
 
 #endif

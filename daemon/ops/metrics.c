@@ -1,0 +1,570 @@
+/* metrics.c - the metrics registry and its Prometheus text rendering
+ * (exposition format 0.0.4).
+ *
+ * Families live in an array in registration order. Each family keeps its
+ * series in an array sorted by labels (keys sorted within a series, then
+ * compared pair by pair), so the rendering is deterministic and a lookup is a
+ * binary search. Histograms keep per-bucket counts and render them
+ * cumulatively with a final le="+Inf" equal to _count. */
+#include "metrics.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+#define NH_METRICS_MAX_LABELS 8
+#define NH_METRICS_MAX_BUCKETS 32
+/* Label values come from configuration and cloud answers; bound them. */
+#define NH_METRICS_MAX_SERIES 4096
+
+struct label {
+    char *key;
+    char *value;
+};
+
+struct series {
+    struct label labels[NH_METRICS_MAX_LABELS]; /* sorted by key */
+    size_t n_labels;
+    double value;     /* counter, gauge */
+    double sum;       /* histogram */
+    uint64_t count;   /* histogram */
+    uint64_t *counts; /* histogram: per bucket, not cumulative; n_buckets */
+};
+
+struct family {
+    char *name;
+    char *help;
+    enum nh_metric_type type;
+    double *buckets;
+    size_t n_buckets;
+    struct series **series; /* sorted (series_cmp) */
+    size_t n_series;
+    size_t alloc_series;
+    bool warned; /* one warning per family for misuse */
+};
+
+static struct family **families;
+static size_t n_families;
+static size_t alloc_families;
+
+static const char *type_name(enum nh_metric_type t)
+{
+    switch (t) {
+    case NH_METRIC_COUNTER:
+        return "counter";
+    case NH_METRIC_GAUGE:
+        return "gauge";
+    case NH_METRIC_HISTOGRAM:
+        return "histogram";
+    }
+    return "untyped";
+}
+
+const char *nh_metrics_type_name(enum nh_metric_type t)
+{
+    return type_name(t);
+}
+
+/* [a-zA-Z_:][a-zA-Z0-9_:]* */
+static bool valid_metric_name(const char *s)
+{
+    if (s == NULL || *s == '\0')
+        return false;
+    for (const char *p = s; *p; p++) {
+        char c = *p;
+        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+        if (!alpha && !(p != s && c >= '0' && c <= '9'))
+            return false;
+    }
+    return true;
+}
+
+/* [a-zA-Z_][a-zA-Z0-9_]*, not "__..." (reserved). */
+static bool valid_label_name(const char *s)
+{
+    if (s == NULL || *s == '\0' || strncmp(s, "__", 2) == 0)
+        return false;
+    for (const char *p = s; *p; p++) {
+        char c = *p;
+        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+        if (!alpha && !(p != s && c >= '0' && c <= '9'))
+            return false;
+    }
+    return true;
+}
+
+static struct family *family_get(const char *name)
+{
+    if (name == NULL)
+        return NULL;
+    for (size_t i = 0; i < n_families; i++)
+        if (strcmp(families[i]->name, name) == 0)
+            return families[i];
+    return NULL;
+}
+
+static void series_free(struct series *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->n_labels; i++) {
+        free(s->labels[i].key);
+        free(s->labels[i].value);
+    }
+    free(s->counts);
+    free(s);
+}
+
+static void family_free(struct family *f)
+{
+    if (f == NULL)
+        return;
+    for (size_t i = 0; i < f->n_series; i++)
+        series_free(f->series[i]);
+    free(f->series);
+    free(f->name);
+    free(f->help);
+    free(f->buckets);
+    free(f);
+}
+
+void nh_metrics_describe(const char *name, enum nh_metric_type type, const char *help,
+                         const double *buckets, size_t n_buckets)
+{
+    struct family *f = family_get(name);
+
+    if (f != NULL) {
+        if (f->type != type)
+            nh_log(LOG_WARNING, "metrics: %s already described as a %s, not a %s; keeping %s", name,
+                   type_name(f->type), type_name(type), type_name(f->type));
+        return;
+    }
+    if (!valid_metric_name(name)) {
+        nh_log(LOG_WARNING, "metrics: \"%s\" is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*); "
+               "ignoring it", name ? name : "(null)");
+        return;
+    }
+    if (type == NH_METRIC_HISTOGRAM) {
+        bool ok = buckets != NULL && n_buckets > 0 && n_buckets <= NH_METRICS_MAX_BUCKETS;
+        for (size_t i = 0; ok && i < n_buckets; i++)
+            ok = isfinite(buckets[i]) && (i == 0 || buckets[i] > buckets[i - 1]);
+        if (!ok) {
+            nh_log(LOG_WARNING, "metrics: histogram %s needs 1..%d finite, strictly ascending "
+                   "bucket bounds; ignoring it", name, NH_METRICS_MAX_BUCKETS);
+            return;
+        }
+    }
+    if (n_families == alloc_families) {
+        size_t n = alloc_families ? alloc_families * 2 : 16;
+        struct family **nf = realloc(families, n * sizeof(*nf));
+        if (nf == NULL)
+            return;
+        families = nf;
+        alloc_families = n;
+    }
+    f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return;
+    f->type = type;
+    f->name = strdup(name);
+    f->help = strdup(help ? help : "");
+    if (type == NH_METRIC_HISTOGRAM) {
+        f->buckets = malloc(n_buckets * sizeof(*f->buckets));
+        if (f->buckets != NULL) {
+            memcpy(f->buckets, buckets, n_buckets * sizeof(*f->buckets));
+            f->n_buckets = n_buckets;
+        }
+    }
+    if (f->name == NULL || f->help == NULL || (type == NH_METRIC_HISTOGRAM && !f->buckets)) {
+        family_free(f);
+        return;
+    }
+    families[n_families++] = f;
+}
+
+/* Labels of one call, sorted by key, borrowed from the caller. */
+struct keyset {
+    const char *key[NH_METRICS_MAX_LABELS];
+    const char *value[NH_METRICS_MAX_LABELS];
+    size_t n;
+};
+
+static void family_warn(struct family *f, const char *what)
+{
+    if (f->warned)
+        return;
+    f->warned = true;
+    nh_log(LOG_WARNING, "metrics: %s: %s; ignoring the update (reported once)", f->name, what);
+}
+
+/* Reads (key, value)..., NULL. 0, or -EINVAL with a warning. */
+static int keyset_read(struct family *f, struct keyset *ks, va_list ap)
+{
+    const char *k;
+
+    ks->n = 0;
+    while ((k = va_arg(ap, const char *)) != NULL) {
+        const char *v = va_arg(ap, const char *);
+        if (ks->n == NH_METRICS_MAX_LABELS) {
+            family_warn(f, "more than 8 labels");
+            return -EINVAL;
+        }
+        if (!valid_label_name(k) || (f->type == NH_METRIC_HISTOGRAM && strcmp(k, "le") == 0)) {
+            family_warn(f, "invalid label name (or \"le\" on a histogram)");
+            return -EINVAL;
+        }
+        /* insertion sort by key; duplicates are a caller bug */
+        size_t i = ks->n;
+        while (i > 0 && strcmp(ks->key[i - 1], k) > 0) {
+            ks->key[i] = ks->key[i - 1];
+            ks->value[i] = ks->value[i - 1];
+            i--;
+        }
+        if (i > 0 && strcmp(ks->key[i - 1], k) == 0) {
+            family_warn(f, "duplicate label name");
+            return -EINVAL;
+        }
+        ks->key[i] = k;
+        ks->value[i] = v ? v : "";
+        ks->n++;
+    }
+    return 0;
+}
+
+static int keyset_cmp(const struct keyset *ks, const struct series *s)
+{
+    for (size_t i = 0; i < ks->n && i < s->n_labels; i++) {
+        int c = strcmp(ks->key[i], s->labels[i].key);
+        if (c == 0)
+            c = strcmp(ks->value[i], s->labels[i].value);
+        if (c != 0)
+            return c;
+    }
+    return (ks->n > s->n_labels) - (ks->n < s->n_labels);
+}
+
+/* Binary search; *pos is where the series is or would go. */
+static struct series *series_find(struct family *f, const struct keyset *ks, size_t *pos)
+{
+    size_t lo = 0, hi = f->n_series;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = keyset_cmp(ks, f->series[mid]);
+        if (c == 0) {
+            *pos = mid;
+            return f->series[mid];
+        }
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    *pos = lo;
+    return NULL;
+}
+
+static struct series *series_get(struct family *f, const struct keyset *ks)
+{
+    size_t pos;
+    struct series *s = series_find(f, ks, &pos);
+
+    if (s != NULL)
+        return s;
+    if (f->n_series >= NH_METRICS_MAX_SERIES) {
+        family_warn(f, "too many series (4096)");
+        return NULL;
+    }
+    if (f->n_series == f->alloc_series) {
+        size_t n = f->alloc_series ? f->alloc_series * 2 : 8;
+        struct series **ns = realloc(f->series, n * sizeof(*ns));
+        if (ns == NULL)
+            return NULL;
+        f->series = ns;
+        f->alloc_series = n;
+    }
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    for (size_t i = 0; i < ks->n; i++) {
+        s->labels[i].key = strdup(ks->key[i]);
+        s->labels[i].value = strdup(ks->value[i]);
+        s->n_labels = i + 1;
+        if (s->labels[i].key == NULL || s->labels[i].value == NULL) {
+            series_free(s);
+            return NULL;
+        }
+    }
+    if (f->type == NH_METRIC_HISTOGRAM) {
+        s->counts = calloc(f->n_buckets, sizeof(*s->counts));
+        if (s->counts == NULL) {
+            series_free(s);
+            return NULL;
+        }
+    }
+    memmove(&f->series[pos + 1], &f->series[pos], (f->n_series - pos) * sizeof(*f->series));
+    f->series[pos] = s;
+    f->n_series++;
+    return s;
+}
+
+enum op { OP_INC, OP_SET, OP_OBSERVE };
+
+static void update(const char *name, enum op op, double v, va_list ap)
+{
+    struct family *f = family_get(name);
+    struct keyset ks;
+
+    if (f == NULL) {
+        nh_log(LOG_DEBUG, "metrics: %s was never described; ignoring the update",
+               name ? name : "(null)");
+        return;
+    }
+    if (isnan(v)) {
+        family_warn(f, "NaN value");
+        return;
+    }
+    switch (op) {
+    case OP_INC:
+        if (f->type == NH_METRIC_HISTOGRAM) {
+            family_warn(f, "inc on a histogram (use observe)");
+            return;
+        }
+        if (f->type == NH_METRIC_COUNTER && v < 0) {
+            family_warn(f, "negative increment of a counter");
+            return;
+        }
+        break;
+    case OP_SET:
+        if (f->type != NH_METRIC_GAUGE) {
+            family_warn(f, "set on a counter or histogram (counters only go up)");
+            return;
+        }
+        break;
+    case OP_OBSERVE:
+        if (f->type != NH_METRIC_HISTOGRAM) {
+            family_warn(f, "observe on a counter or gauge");
+            return;
+        }
+        break;
+    }
+    if (keyset_read(f, &ks, ap) < 0)
+        return;
+    struct series *s = series_get(f, &ks);
+    if (s == NULL)
+        return;
+    switch (op) {
+    case OP_INC:
+        s->value += v;
+        break;
+    case OP_SET:
+        s->value = v;
+        break;
+    case OP_OBSERVE:
+        for (size_t i = 0; i < f->n_buckets; i++) {
+            if (v <= f->buckets[i]) {
+                s->counts[i]++;
+                break;
+            }
+        }
+        s->count++; /* larger than every bound: only in +Inf */
+        s->sum += v;
+        break;
+    }
+}
+
+void nh_metrics_inc(const char *name, double v, ...)
+{
+    va_list ap;
+    va_start(ap, v);
+    update(name, OP_INC, v, ap);
+    va_end(ap);
+}
+
+void nh_metrics_set(const char *name, double v, ...)
+{
+    va_list ap;
+    va_start(ap, v);
+    update(name, OP_SET, v, ap);
+    va_end(ap);
+}
+
+void nh_metrics_observe(const char *name, double v, ...)
+{
+    va_list ap;
+    va_start(ap, v);
+    update(name, OP_OBSERVE, v, ap);
+    va_end(ap);
+}
+
+void nh_metrics_forget(const char *name, const char *key, const char *value)
+{
+    struct family *f = family_get(name);
+    size_t kept = 0;
+
+    if (f == NULL || key == NULL || value == NULL)
+        return;
+    for (size_t i = 0; i < f->n_series; i++) {
+        struct series *s = f->series[i];
+        bool match = false;
+        for (size_t j = 0; j < s->n_labels; j++)
+            if (strcmp(s->labels[j].key, key) == 0 && strcmp(s->labels[j].value, value) == 0)
+                match = true;
+        if (match)
+            series_free(s);
+        else
+            f->series[kept++] = s; /* order is kept, so still sorted */
+    }
+    f->n_series = kept;
+}
+
+double nh_metrics_get(const char *name, ...)
+{
+    struct family *f = family_get(name);
+    struct keyset ks;
+    size_t pos;
+    va_list ap;
+
+    if (f == NULL)
+        return NAN;
+    va_start(ap, name);
+    int r = keyset_read(f, &ks, ap);
+    va_end(ap);
+    if (r < 0)
+        return NAN;
+    struct series *s = series_find(f, &ks, &pos);
+    if (s == NULL)
+        return NAN;
+    return f->type == NH_METRIC_HISTOGRAM ? (double)s->count : s->value;
+}
+
+/* Go's strconv-style shortest form that parses back to the same double. */
+static int append_double(struct nh_buf *out, double v)
+{
+    char tmp[40];
+
+    if (isnan(v))
+        return nh_buf_appends(out, "NaN");
+    if (isinf(v))
+        return nh_buf_appends(out, v > 0 ? "+Inf" : "-Inf");
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    return nh_buf_appends(out, tmp);
+}
+
+/* HELP text: \ and newline escaped. Label values: also ". */
+static int append_escaped(struct nh_buf *out, const char *s, bool quote)
+{
+    int r = 0;
+    const char *run = s;
+
+    for (const char *p = s; r == 0 && *p; p++) {
+        const char *esc = NULL;
+        if (*p == '\\')
+            esc = "\\\\";
+        else if (*p == '\n')
+            esc = "\\n";
+        else if (quote && *p == '"')
+            esc = "\\\"";
+        if (esc == NULL)
+            continue;
+        r = nh_buf_append(out, run, (size_t)(p - run));
+        if (r == 0)
+            r = nh_buf_appends(out, esc);
+        run = p + 1;
+    }
+    if (r == 0)
+        r = nh_buf_appends(out, run);
+    return r;
+}
+
+/* name{k="v",...[,le="bound"]} value\n */
+static int append_sample(struct nh_buf *out, const char *name, const char *suffix,
+                         const struct series *s, const char *le, double v)
+{
+    int r = nh_buf_appends(out, name);
+    if (r == 0)
+        r = nh_buf_appends(out, suffix);
+    if (r == 0 && (s->n_labels > 0 || le != NULL))
+        r = nh_buf_appends(out, "{");
+    for (size_t i = 0; r == 0 && i < s->n_labels; i++) {
+        r = nh_buf_printf(out, "%s%s=\"", i ? "," : "", s->labels[i].key);
+        if (r == 0)
+            r = append_escaped(out, s->labels[i].value, true);
+        if (r == 0)
+            r = nh_buf_appends(out, "\"");
+    }
+    if (r == 0 && le != NULL)
+        r = nh_buf_printf(out, "%sle=\"%s\"", s->n_labels ? "," : "", le);
+    if (r == 0 && (s->n_labels > 0 || le != NULL))
+        r = nh_buf_appends(out, "}");
+    if (r == 0)
+        r = nh_buf_appends(out, " ");
+    if (r == 0)
+        r = append_double(out, v);
+    if (r == 0)
+        r = nh_buf_appends(out, "\n");
+    return r;
+}
+
+static int render_family(struct nh_buf *out, const struct family *f)
+{
+    int r = nh_buf_printf(out, "# HELP %s ", f->name);
+    if (r == 0)
+        r = append_escaped(out, f->help, false);
+    if (r == 0)
+        r = nh_buf_printf(out, "\n# TYPE %s %s\n", f->name, type_name(f->type));
+    for (size_t i = 0; r == 0 && i < f->n_series; i++) {
+        const struct series *s = f->series[i];
+        if (f->type != NH_METRIC_HISTOGRAM) {
+            r = append_sample(out, f->name, "", s, NULL, s->value);
+            continue;
+        }
+        uint64_t cum = 0;
+        for (size_t b = 0; r == 0 && b < f->n_buckets; b++) {
+            struct nh_buf le;
+            nh_buf_init(&le, 64);
+            cum += s->counts[b];
+            r = append_double(&le, f->buckets[b]);
+            if (r == 0)
+                r = append_sample(out, f->name, "_bucket", s, le.data, (double)cum);
+            nh_buf_free(&le);
+        }
+        if (r == 0)
+            r = append_sample(out, f->name, "_bucket", s, "+Inf", (double)s->count);
+        if (r == 0)
+            r = append_sample(out, f->name, "_sum", s, NULL, s->sum);
+        if (r == 0)
+            r = append_sample(out, f->name, "_count", s, NULL, (double)s->count);
+    }
+    return r;
+}
+
+int nh_metrics_render(struct nh_buf *out)
+{
+    for (size_t i = 0; i < n_families; i++) {
+        int r = render_family(out, families[i]);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+void nh_metrics_reset(void)
+{
+    for (size_t i = 0; i < n_families; i++)
+        family_free(families[i]);
+    free(families);
+    families = NULL;
+    n_families = 0;
+    alloc_families = 0;
+}
