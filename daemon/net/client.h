@@ -16,7 +16,16 @@
  *  - done:     called exactly once with the final answer and verdict.
  * A mutating call whose verdict is UNKNOWN is never re-sent: the caller must
  * re-read state. THROTTLED calls are resent (the cloud rejected them before
- * execution), after max(hint, backoff). */
+ * execution), after max(hint, backoff).
+ *
+ * Mutating calls always go out on a fresh connection that is not reused
+ * (nh_http_req.fresh_connection is forced), so libcurl cannot resend them.
+ * done() gets RETRY or THROTTLED when max_attempts were used up (a transient
+ * failure: try again later), and CANCELLED when the client or the HTTP layer
+ * shut down (resp->request_sent then tells whether a mutation may have
+ * reached the server). Every attempt's answer captures "retry-after" and
+ * "x-acs-retry-after" in addition to the headers build() asked for; when
+ * classify() leaves *hint_ms at 0 on THROTTLED, those headers are used. */
 #ifndef NH_CLIENT_H
 #define NH_CLIENT_H
 
@@ -77,6 +86,8 @@ struct nh_client_opts {
     uint64_t backoff_max_ms; /* default 60000 */
     uint64_t hint_max_ms;    /* cap on server hints; default 600000 */
     const char *name;        /* provider name for logs/metrics */
+    size_t max_queue;        /* queued + waiting calls; default 10000; beyond: -ENOBUFS */
+    uint64_t seed;           /* jitter PRNG seed; 0: from the clock */
 };
 
 struct nh_client;
@@ -89,12 +100,22 @@ typedef void (*nh_client_observer_fn)(void *ud, const struct nh_call *call,
 int nh_client_new(uv_loop_t *loop, struct nh_http *http, const struct nh_client_opts *opts,
                   struct nh_client **ret);
 void nh_client_set_observer(struct nh_client *c, nh_client_observer_fn fn, void *ud);
-/* Queues a call. 0, or a negative errno (done() then never runs). */
+/* Replaces the jitter source (tests): fn returns a uniform 64-bit number.
+ * NULL restores the built-in seeded PRNG. */
+void nh_client_set_random(struct nh_client *c, uint64_t (*fn)(void *ud), void *ud);
+/* Queues a call. 0, or a negative errno (done() then never runs):
+ * -EINVAL (no ops/build/done), -ESHUTDOWN (client freed), -ENOBUFS (queue
+ * full), -ENOMEM. */
 int nh_client_submit(struct nh_client *c, struct nh_call *call);
 /* Ends every queued and in-flight call with NH_V_CANCELLED (done() runs
- * before this returns for queued ones), stops timers, frees after close. */
+ * before this returns for queued ones; for in-flight ones on a later loop
+ * iteration), stops timers, frees after close: run the loop afterwards.
+ * Must be called before nh_http_close's handles are gone, or after
+ * nh_http_close (then nothing is in flight). NULL ok. */
 void nh_client_free(struct nh_client *c);
+/* Calls waiting for a token or for their retry time (not in flight). */
 size_t nh_client_queued(const struct nh_client *c);
+size_t nh_client_in_flight(const struct nh_client *c);
 /* Current effective rate (after AIMD), for metrics. */
 double nh_client_rate(const struct nh_client *c);
 

@@ -83,6 +83,8 @@ int nh_http_submit(struct nh_http *h, const struct nh_http_req *req, nh_http_don
 /* The callback runs (later, on the loop) with NH_HTTP_CANCELLED. */
 void nh_http_cancel(struct nh_http_xfer *x);
 size_t nh_http_in_flight(const struct nh_http *h);
+/* true once nh_http_close has started (submissions fail with -ESHUTDOWN). */
+bool nh_http_is_closing(const struct nh_http *h);
 /* Cancels everything in flight (callbacks run with NH_HTTP_CANCELLED before
  * this returns), cleans up the multi handle and closes the uv handles; the
  * memory is released from the close callbacks, so run the loop afterwards. */

@@ -1,0 +1,530 @@
+/* client.c - one provider's way to the network: token bucket, two FIFO
+ * queues (mutating calls first), retries with full-jitter backoff, AIMD on
+ * throttling. The arithmetic lives in ratelimit.c; this file only schedules.
+ *
+ * A call is in exactly one place at a time: a class queue (waiting for a
+ * token), the waiting list (sorted by retry time), or in flight (an HTTP
+ * transfer). Its bookkeeping lives in call->priv (struct call_state). */
+#include "net/client.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/ratelimit.h"
+#include "util/log.h"
+
+#define NH_CLIENT_MAX_CAPTURE 32
+
+enum { Q_MUTATING, Q_POLL, Q_COUNT };
+
+struct call_state {
+    struct nh_client *c;
+    struct nh_http_xfer *xfer;
+    struct call_state *prev, *next; /* in-flight list */
+    struct nh_call *call;
+    uint64_t seq;      /* submission order: FIFO within a class */
+    uint64_t ready_ms; /* when it last became ready to go (queue entry) */
+    uint64_t due_ms;   /* retry time while waiting */
+    uint64_t waited_ms; /* this attempt's wait for a token, for the observer */
+    const char *capture[NH_CLIENT_MAX_CAPTURE + 3];
+};
+
+struct queue {
+    struct nh_call *head, *tail;
+};
+
+struct nh_client {
+    uv_loop_t *loop;
+    struct nh_http *http;
+    struct nh_client_opts opts;
+    char *name;
+    struct nh_bucket bucket;
+    struct queue q[Q_COUNT];
+    struct nh_call *waiting; /* sorted by due_ms, then seq */
+    struct call_state *inflight;
+    size_t n_queued, n_waiting, n_inflight;
+    uv_timer_t pace;  /* next token */
+    uv_timer_t retry; /* next retry due */
+    unsigned open_handles;
+    bool closing;
+    uint64_t seq;
+    nh_client_observer_fn observer;
+    void *observer_ud;
+    uint64_t (*rand_fn)(void *ud);
+    void *rand_ud;
+    uint64_t rng;
+};
+
+const char *nh_verdict_name(enum nh_verdict v)
+{
+    switch (v) {
+    case NH_V_OK:
+        return "ok";
+    case NH_V_RETRY:
+        return "retry";
+    case NH_V_THROTTLED:
+        return "throttled";
+    case NH_V_FINAL:
+        return "final";
+    case NH_V_UNKNOWN:
+        return "unknown";
+    case NH_V_CANCELLED:
+        return "cancelled";
+    }
+    return "?";
+}
+
+enum nh_verdict nh_verdict_for_status(int status, bool mutating)
+{
+    if (status >= 200 && status <= 299)
+        return NH_V_OK;
+    switch (status) {
+    case 429:
+        return NH_V_THROTTLED;
+    case 500:
+    case 502:
+    case 503:
+    case 504:
+        /* a 5xx may follow a partial mutation: re-read, never resend */
+        return mutating ? NH_V_UNKNOWN : NH_V_RETRY;
+    default:
+        return NH_V_FINAL;
+    }
+}
+
+/* The general rules for an attempt that brought no complete answer. */
+static enum nh_verdict verdict_for_transport(const struct nh_http_resp *r, bool mutating)
+{
+    switch (r->outcome) {
+    case NH_HTTP_OK:
+        return nh_verdict_for_status(r->status, mutating);
+    case NH_HTTP_NOT_SENT:
+        return NH_V_RETRY;
+    case NH_HTTP_TIMEOUT:
+    case NH_HTTP_RESET:
+    case NH_HTTP_CANCELLED:
+        return mutating && r->request_sent ? NH_V_UNKNOWN : NH_V_RETRY;
+    case NH_HTTP_TOO_BIG:
+    case NH_HTTP_ERROR:
+        return NH_V_FINAL;
+    }
+    return NH_V_FINAL;
+}
+
+/* ---- randomness (xorshift64*, seeded) ---- */
+
+static uint64_t builtin_rand(void *ud)
+{
+    uint64_t *s = ud;
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+void nh_client_set_random(struct nh_client *c, uint64_t (*fn)(void *ud), void *ud)
+{
+    if (fn == NULL) {
+        c->rand_fn = builtin_rand;
+        c->rand_ud = &c->rng;
+    } else {
+        c->rand_fn = fn;
+        c->rand_ud = ud;
+    }
+}
+
+/* ---- lists ---- */
+
+static struct call_state *cs_of(const struct nh_call *call)
+{
+    return call->priv;
+}
+
+static void queue_insert(struct nh_client *c, struct nh_call *call)
+{
+    struct queue *q = &c->q[call->mutating ? Q_MUTATING : Q_POLL];
+    uint64_t seq = cs_of(call)->seq;
+    call->next = NULL;
+    if (q->tail == NULL || cs_of(q->tail)->seq < seq) { /* the usual case: append */
+        if (q->tail != NULL)
+            q->tail->next = call;
+        else
+            q->head = call;
+        q->tail = call;
+    } else { /* a retry: back to its place by submission order */
+        struct nh_call **pp = &q->head;
+        while (*pp != NULL && cs_of(*pp)->seq < seq)
+            pp = &(*pp)->next;
+        call->next = *pp;
+        *pp = call;
+    }
+    cs_of(call)->ready_ms = uv_now(c->loop);
+    c->n_queued++;
+}
+
+static struct nh_call *queue_pop(struct nh_client *c)
+{
+    for (int i = 0; i < Q_COUNT; i++) { /* mutating calls first */
+        struct queue *q = &c->q[i];
+        struct nh_call *call = q->head;
+        if (call == NULL)
+            continue;
+        q->head = call->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        call->next = NULL;
+        c->n_queued--;
+        return call;
+    }
+    return NULL;
+}
+
+static void waiting_insert(struct nh_client *c, struct nh_call *call)
+{
+    struct nh_call **pp = &c->waiting;
+    struct call_state *cs = cs_of(call);
+    while (*pp != NULL && (cs_of(*pp)->due_ms < cs->due_ms ||
+                           (cs_of(*pp)->due_ms == cs->due_ms && cs_of(*pp)->seq < cs->seq)))
+        pp = &(*pp)->next;
+    call->next = *pp;
+    *pp = call;
+    c->n_waiting++;
+}
+
+static void inflight_add(struct nh_client *c, struct call_state *cs)
+{
+    cs->prev = NULL;
+    cs->next = c->inflight;
+    if (c->inflight != NULL)
+        c->inflight->prev = cs;
+    c->inflight = cs;
+    c->n_inflight++;
+}
+
+static void inflight_remove(struct nh_client *c, struct call_state *cs)
+{
+    if (cs->prev != NULL)
+        cs->prev->next = cs->next;
+    else
+        c->inflight = cs->next;
+    if (cs->next != NULL)
+        cs->next->prev = cs->prev;
+    cs->prev = cs->next = NULL;
+    c->n_inflight--;
+}
+
+/* ---- lifecycle ---- */
+
+static void client_maybe_free(struct nh_client *c)
+{
+    if (!c->closing || c->open_handles > 0 || c->n_inflight > 0)
+        return;
+    free(c->name);
+    free(c);
+}
+
+static void on_timer_closed(uv_handle_t *hd)
+{
+    struct nh_client *c = hd->data;
+    c->open_handles--;
+    client_maybe_free(c);
+}
+
+/* Ends the call: its state goes first, then done() (which may free the call,
+ * submit, or free the client). */
+static void call_finish(struct nh_call *call, const struct nh_http_resp *resp, enum nh_verdict v)
+{
+    free(call->priv);
+    call->priv = NULL;
+    call->next = NULL;
+    call->ops->done(call, resp, v);
+}
+
+static void call_finish_local(struct nh_call *call, enum nh_http_outcome o, const char *why,
+                              enum nh_verdict v)
+{
+    struct nh_http_resp resp = {
+        .outcome = o,
+        .request_sent = false,
+        .body = "",
+        .error = why,
+    };
+    call_finish(call, &resp, v);
+}
+
+static void pump(struct nh_client *c);
+
+static void on_pace(uv_timer_t *t)
+{
+    pump(t->data);
+}
+
+static void arm_retry_timer(struct nh_client *c);
+
+static void on_retry(uv_timer_t *t)
+{
+    struct nh_client *c = t->data;
+    uint64_t now = uv_now(c->loop);
+    while (c->waiting != NULL && cs_of(c->waiting)->due_ms <= now) {
+        struct nh_call *call = c->waiting;
+        c->waiting = call->next;
+        c->n_waiting--;
+        queue_insert(c, call);
+    }
+    arm_retry_timer(c);
+    pump(c);
+}
+
+static void arm_retry_timer(struct nh_client *c)
+{
+    if (c->closing || c->waiting == NULL)
+        return;
+    uint64_t now = uv_now(c->loop), due = cs_of(c->waiting)->due_ms;
+    uv_timer_start(&c->retry, on_retry, due > now ? due - now : 0, 0);
+}
+
+static void merge_capture(struct call_state *cs, const char *const *asked)
+{
+    static const char *const hints[] = {"retry-after", "x-acs-retry-after"};
+    size_t n = 0;
+    for (size_t i = 0; asked != NULL && asked[i] != NULL && n < NH_CLIENT_MAX_CAPTURE; i++)
+        cs->capture[n++] = asked[i];
+    for (size_t h = 0; h < 2; h++) {
+        bool have = false;
+        for (size_t i = 0; i < n; i++)
+            if (strcasecmp(cs->capture[i], hints[h]) == 0)
+                have = true;
+        if (!have)
+            cs->capture[n++] = hints[h];
+    }
+    cs->capture[n] = NULL;
+}
+
+static void on_attempt_done(void *ud, const struct nh_http_resp *resp);
+
+/* Sends one attempt of a call that holds a token. */
+static void send_attempt(struct nh_client *c, struct nh_call *call)
+{
+    struct call_state *cs = cs_of(call);
+    struct nh_http_req req = {0};
+    call->attempt++;
+    int r = call->ops->build(call, &req);
+    if (r < 0 || req.url == NULL) {
+        nh_log(LOG_DEBUG, "client %s: %s: build failed (%d)", c->name,
+               call->op_name ? call->op_name : "?", r);
+        call_finish_local(call, NH_HTTP_ERROR, "the request could not be built", NH_V_FINAL);
+        return;
+    }
+    if (call->mutating)
+        req.fresh_connection = true; /* libcurl must never resend it on its own */
+    merge_capture(cs, req.capture_headers);
+    req.capture_headers = cs->capture;
+    uint64_t waited = uv_now(c->loop) - cs->ready_ms;
+    r = nh_http_submit(c->http, &req, on_attempt_done, call, &cs->xfer);
+    if (r < 0) {
+        bool down = r == -ESHUTDOWN;
+        struct nh_http_resp resp = {
+            .outcome = down ? NH_HTTP_CANCELLED : NH_HTTP_ERROR,
+            .body = "",
+            .error = down ? "the HTTP layer is shutting down" : "the request was refused",
+        };
+        enum nh_verdict v = down ? NH_V_CANCELLED : NH_V_FINAL;
+        if (c->observer != NULL)
+            c->observer(c->observer_ud, call, &resp, v, waited);
+        call_finish(call, &resp, v);
+        return;
+    }
+    cs->waited_ms = waited;
+    inflight_add(c, cs);
+}
+
+static void pump(struct nh_client *c)
+{
+    while (!c->closing && c->n_queued > 0) {
+        uint64_t wait = nh_bucket_take(&c->bucket, uv_now(c->loop));
+        if (wait > 0) {
+            uv_timer_start(&c->pace, on_pace, wait, 0);
+            return;
+        }
+        send_attempt(c, queue_pop(c)); /* may end the call, even free c */
+    }
+}
+
+static uint64_t hint_from_headers(const struct nh_http_resp *resp)
+{
+    uint64_t h = nh_acs_retry_after_ms(nh_http_resp_header(resp, "x-acs-retry-after"));
+    if (h == 0)
+        h = nh_retry_after_ms(nh_http_resp_header(resp, "retry-after"), (int64_t)time(NULL));
+    return h;
+}
+
+static void on_attempt_done(void *ud, const struct nh_http_resp *resp)
+{
+    struct nh_call *call = ud;
+    struct call_state *cs = cs_of(call);
+    struct nh_client *c = cs->c;
+    uint64_t now = uv_now(c->loop);
+    uint64_t waited = cs->waited_ms, hint = 0;
+    enum nh_verdict v;
+
+    cs->xfer = NULL;
+    inflight_remove(c, cs);
+    if (resp->outcome == NH_HTTP_CANCELLED && (c->closing || nh_http_is_closing(c->http)))
+        v = NH_V_CANCELLED;
+    else if (resp->outcome == NH_HTTP_OK && call->ops->classify != NULL)
+        v = call->ops->classify(call, resp, &hint);
+    else
+        v = verdict_for_transport(resp, call->mutating);
+    if (v == NH_V_THROTTLED && hint == 0)
+        hint = hint_from_headers(resp);
+    if (c->observer != NULL)
+        c->observer(c->observer_ud, call, resp, v, waited);
+    nh_log(LOG_DEBUG, "client %s: %s attempt %u: %s -> %s", c->name,
+           call->op_name ? call->op_name : "?", call->attempt, nh_http_outcome_name(resp->outcome),
+           nh_verdict_name(v));
+
+    unsigned max_attempts = call->max_attempts ? call->max_attempts : c->opts.max_attempts;
+    if ((v == NH_V_RETRY || v == NH_V_THROTTLED) && call->attempt < max_attempts) {
+        uint64_t wait = nh_backoff_ms(call->attempt - 1, c->opts.backoff_base_ms,
+                                      c->opts.backoff_max_ms, c->rand_fn(c->rand_ud));
+        if (v == NH_V_THROTTLED) {
+            if (hint > c->opts.hint_max_ms)
+                hint = c->opts.hint_max_ms;
+            if (hint > wait)
+                wait = hint;
+            nh_bucket_throttled(&c->bucket, now, wait); /* everyone waits, not just us */
+        }
+        cs->due_ms = now + wait;
+        waiting_insert(c, call);
+        arm_retry_timer(c);
+        pump(c);
+        return;
+    }
+    if (v == NH_V_OK)
+        nh_bucket_succeeded(&c->bucket, now);
+    call_finish(call, resp, v); /* may free c (deferred) or submit */
+    if (c->closing) {
+        client_maybe_free(c);
+        return;
+    }
+    pump(c);
+}
+
+int nh_client_new(uv_loop_t *loop, struct nh_http *http, const struct nh_client_opts *opts,
+                  struct nh_client **ret)
+{
+    if (loop == NULL || http == NULL || ret == NULL)
+        return -EINVAL;
+    struct nh_client *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return -ENOMEM;
+    if (opts != NULL)
+        c->opts = *opts;
+    struct nh_client_opts *o = &c->opts;
+    if (!(o->qps > 0.0))
+        o->qps = 2.0;
+    if (o->burst == 0)
+        o->burst = 4;
+    if (o->max_attempts == 0)
+        o->max_attempts = 5;
+    if (o->backoff_base_ms == 0)
+        o->backoff_base_ms = 1000;
+    if (o->backoff_max_ms == 0)
+        o->backoff_max_ms = 60000;
+    if (o->hint_max_ms == 0)
+        o->hint_max_ms = 600000;
+    if (o->max_queue == 0)
+        o->max_queue = 10000;
+    c->name = strdup(o->name != NULL ? o->name : "client");
+    if (c->name == NULL) {
+        free(c);
+        return -ENOMEM;
+    }
+    o->name = c->name;
+    c->loop = loop;
+    c->http = http;
+    c->rng = o->seed != 0 ? o->seed : (uv_hrtime() ^ ((uint64_t)getpid() << 32)) | 1;
+    nh_client_set_random(c, NULL, NULL);
+    nh_bucket_init(&c->bucket, o->qps, o->burst, uv_now(loop));
+    uv_timer_init(loop, &c->pace);
+    c->pace.data = c;
+    uv_timer_init(loop, &c->retry);
+    c->retry.data = c;
+    c->open_handles = 2;
+    *ret = c;
+    return 0;
+}
+
+void nh_client_set_observer(struct nh_client *c, nh_client_observer_fn fn, void *ud)
+{
+    c->observer = fn;
+    c->observer_ud = ud;
+}
+
+int nh_client_submit(struct nh_client *c, struct nh_call *call)
+{
+    if (c == NULL || call == NULL || call->ops == NULL || call->ops->build == NULL ||
+        call->ops->done == NULL)
+        return -EINVAL;
+    if (c->closing)
+        return -ESHUTDOWN;
+    if (c->n_queued + c->n_waiting >= c->opts.max_queue)
+        return -ENOBUFS;
+    struct call_state *cs = calloc(1, sizeof(*cs));
+    if (cs == NULL)
+        return -ENOMEM;
+    cs->c = c;
+    cs->call = call;
+    cs->seq = ++c->seq;
+    call->priv = cs;
+    call->attempt = 0;
+    call->next = NULL;
+    call->queued_at = uv_now(c->loop);
+    queue_insert(c, call);
+    pump(c);
+    return 0;
+}
+
+void nh_client_free(struct nh_client *c)
+{
+    if (c == NULL || c->closing)
+        return;
+    c->closing = true;
+    uv_timer_stop(&c->pace);
+    uv_timer_stop(&c->retry);
+    /* In flight: their callbacks come later with NH_HTTP_CANCELLED. */
+    for (struct call_state *cs = c->inflight; cs != NULL; cs = cs->next)
+        nh_http_cancel(cs->xfer);
+    /* Queued and waiting: done() now, in submission order per list. */
+    struct nh_call *call;
+    while ((call = queue_pop(c)) != NULL)
+        call_finish_local(call, NH_HTTP_CANCELLED, "client shut down", NH_V_CANCELLED);
+    while ((call = c->waiting) != NULL) {
+        c->waiting = call->next;
+        c->n_waiting--;
+        call_finish_local(call, NH_HTTP_CANCELLED, "client shut down", NH_V_CANCELLED);
+    }
+    uv_close((uv_handle_t *)&c->pace, on_timer_closed);
+    uv_close((uv_handle_t *)&c->retry, on_timer_closed);
+}
+
+size_t nh_client_queued(const struct nh_client *c)
+{
+    return c != NULL ? c->n_queued + c->n_waiting : 0;
+}
+
+size_t nh_client_in_flight(const struct nh_client *c)
+{
+    return c != NULL ? c->n_inflight : 0;
+}
+
+double nh_client_rate(const struct nh_client *c)
+{
+    return c != NULL ? c->bucket.rate : 0.0;
+}
