@@ -1,0 +1,963 @@
+/* config.c - the nodeherd.yaml(5) schema as field tables, the checks that
+ * span several keys, and the life cycle of struct nh_config. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "config/internal.h"
+
+const char *nh_provider_kind_name(enum nh_provider_kind k)
+{
+    switch (k) {
+    case NH_PROVIDER_ACK:
+        return "aliyun-ack";
+    case NH_PROVIDER_CCE:
+        return "huawei-cce";
+    case NH_PROVIDER_MODELARTS:
+        return "huawei-modelarts";
+    }
+    return "?";
+}
+
+const char *nh_victim_order_name(enum nh_victim_order o)
+{
+    switch (o) {
+    case NH_ORDER_UNHEALTHY:
+        return "unhealthy";
+    case NH_ORDER_NEWEST:
+        return "newest";
+    case NH_ORDER_OLDEST:
+        return "oldest";
+    case NH_ORDER_NAME:
+        return "name";
+    }
+    return "?";
+}
+
+/* Largest worker / node-pool counts each cloud documents. */
+#define ACK_MAX_WORKERS 300 /* ScaleCluster num_of_nodes 0..300 */
+#define CCE_MAX_NODES 2000
+#define ACK_MAX_POOL 1000
+#define MA_MAX_POOL 1000
+
+static const int cluster_max[3] = {ACK_MAX_WORKERS, CCE_MAX_NODES, 0};
+static const int pool_max[3] = {ACK_MAX_POOL, CCE_MAX_NODES, MA_MAX_POOL};
+
+/* ---------- custom value readers ---------- */
+
+static const struct nh_ynode *want_scalar(struct nh_pctx *c, const struct nh_ypair *kv,
+                                          const char *path, const char *expect)
+{
+    if (kv->val->type != NH_Y_SCALAR) {
+        nh_perr(c, kv->line, kv->col, path, "expected %s, got %s", expect,
+                nh_ytype_name(kv->val));
+        return NULL;
+    }
+    return kv->val;
+}
+
+static bool port_ok(const char *p)
+{
+    if (*p == '\0' || strlen(p) > 5 || strspn(p, "0123456789") != strlen(p))
+        return false;
+    return atoi(p) <= 65535;
+}
+
+static bool hostname_ok(const char *h, size_t n)
+{
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = h[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Splits HOST:PORT, [V6]:PORT or :PORT (port optional when !need_port).
+ * host is copied into hbuf without brackets; *v6 set when bracketed. */
+static bool split_hostport(const char *s, bool need_port, bool allow_empty_host, char *hbuf,
+                           size_t hlen, bool *v6)
+{
+    const char *port = NULL;
+    size_t hl;
+    *v6 = false;
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        if (end == NULL)
+            return false;
+        hl = (size_t)(end - s - 1);
+        if (end[1] == ':')
+            port = end + 2;
+        else if (end[1] != '\0')
+            return false;
+        if (hl == 0 || hl >= hlen)
+            return false;
+        memcpy(hbuf, s + 1, hl);
+        hbuf[hl] = '\0';
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, hbuf, &a6) != 1)
+            return false;
+        *v6 = true;
+    } else {
+        const char *colon = strchr(s, ':');
+        if (colon != NULL && strchr(colon + 1, ':') != NULL)
+            return false; /* a bare IPv6 address: needs brackets */
+        hl = colon ? (size_t)(colon - s) : strlen(s);
+        port = colon ? colon + 1 : NULL;
+        if (hl >= hlen || (hl == 0 && !allow_empty_host) || (hl > 0 && !hostname_ok(s, hl)))
+            return false;
+        memcpy(hbuf, s, hl);
+        hbuf[hl] = '\0';
+    }
+    if (port == NULL)
+        return !need_port;
+    return port_ok(port);
+}
+
+static int read_listen(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base)
+{
+    struct nh_cfg_daemon *dm = base;
+    const struct nh_ynode *v = want_scalar(c, kv, path, "HOST:PORT, [IPV6]:PORT, :PORT or \"\"");
+    char host[256], q[64];
+    bool v6;
+    if (v == NULL)
+        return -EINVAL;
+    if (v->len > 0 && !split_hostport(v->str, true, true, host, sizeof(host), &v6)) {
+        nh_perr(c, kv->line, kv->col, path,
+                "expected HOST:PORT, [IPV6]:PORT or :PORT with a port 0..65535, or \"\" to "
+                "disable, got %s",
+                nh_quote(v->str, q, sizeof(q)));
+        return -EINVAL;
+    }
+    char *s = strdup(v->str);
+    if (s == NULL)
+        return -ENOMEM;
+    free(dm->listen);
+    dm->listen = s;
+    return 0;
+}
+
+static int read_share(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base)
+{
+    struct nh_cfg_daemon *dm = base;
+    const struct nh_ynode *v = kv->val;
+    char q[64];
+    if (v->type == NH_Y_SCALAR && v->plain && v->len > 1 && v->len < 8 &&
+        v->str[v->len - 1] == '%') {
+        char num[8];
+        memcpy(num, v->str, v->len - 1);
+        num[v->len - 1] = '\0';
+        if (strspn(num, "0123456789") == strlen(num)) {
+            int pct = atoi(num);
+            if (pct >= 1 && pct <= 100) {
+                dm->max_removal_share = pct / 100.0;
+                return 0;
+            }
+        }
+    } else if (v->type == NH_Y_SCALAR && v->plain && v->len > 0 &&
+               strspn(v->str, "0123456789.") == v->len) {
+        char *end;
+        double d = strtod(v->str, &end);
+        if (*end == '\0' && d >= 0.01 && d <= 1.0) {
+            dm->max_removal_share = d;
+            return 0;
+        }
+    }
+    nh_perr(c, kv->line, kv->col, path,
+            "expected a share like 50%% (1%%..100%%) or a number 0.01..1.0, got %s",
+            v->type == NH_Y_SCALAR ? nh_quote(v->str, q, sizeof(q)) : nh_ytype_name(v));
+    return -EINVAL;
+}
+
+static bool loopback_host(const char *h, bool v6)
+{
+    if (v6)
+        return strcmp(h, "::1") == 0 || strcmp(h, "0:0:0:0:0:0:0:1") == 0;
+    if (strcmp(h, "localhost") == 0)
+        return true;
+    struct in_addr a;
+    return inet_pton(AF_INET, h, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+static int read_endpoint(struct nh_pctx *c, const struct nh_ypair *kv, const char *path,
+                         void *base)
+{
+    struct nh_cfg_provider *p = base;
+    const struct nh_ynode *v = want_scalar(c, kv, path, "a URL");
+    char host[256], hp[512], q[64];
+    bool v6, https;
+    if (v == NULL)
+        return -EINVAL;
+    const char *rest;
+    if (strncmp(v->str, "https://", 8) == 0) {
+        https = true;
+        rest = v->str + 8;
+    } else if (strncmp(v->str, "http://", 7) == 0) {
+        https = false;
+        rest = v->str + 7;
+    } else {
+        nh_perr(c, kv->line, kv->col, path, "expected https://HOST[:PORT], got %s",
+                nh_quote(v->str, q, sizeof(q)));
+        return -EINVAL;
+    }
+    size_t rl = strlen(rest);
+    if (rl > 0 && rest[rl - 1] == '/')
+        rl--; /* one trailing slash is tolerated and dropped */
+    if (rl == 0 || rl >= sizeof(hp)) {
+        nh_perr(c, kv->line, kv->col, path, "expected https://HOST[:PORT], got %s",
+                nh_quote(v->str, q, sizeof(q)));
+        return -EINVAL;
+    }
+    memcpy(hp, rest, rl);
+    hp[rl] = '\0';
+    if (!split_hostport(hp, false, false, host, sizeof(host), &v6)) {
+        nh_perr(c, kv->line, kv->col, path,
+                "expected https://HOST[:PORT] with no path, user or query, got %s",
+                nh_quote(v->str, q, sizeof(q)));
+        return -EINVAL;
+    }
+    if (!https && !loopback_host(host, v6)) {
+        nh_perr(c, kv->line, kv->col, path,
+                "plain http:// is only allowed for 127.0.0.0/8, [::1] and localhost (test "
+                "emulators); use https://");
+        return -EINVAL;
+    }
+    char *s = strdup(v->str);
+    if (s == NULL)
+        return -ENOMEM;
+    s[(size_t)(rest - v->str) + rl] = '\0';
+    free(p->endpoint);
+    p->endpoint = s;
+    return 0;
+}
+
+static int read_order(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base)
+{
+    struct nh_cfg_scale_in *si = base;
+    const struct nh_ynode *v = kv->val;
+    char ip[360], q[64];
+    if (v->type != NH_Y_SEQ || v->n == 0) {
+        nh_perr(c, kv->line, kv->col, path,
+                "expected a non-empty list of unhealthy, newest, oldest, name, got %s",
+                v->type == NH_Y_SEQ ? "an empty list" : nh_ytype_name(v));
+        return -EINVAL;
+    }
+    enum nh_victim_order got[4];
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const struct nh_ynode *it = v->items[i];
+        snprintf(ip, sizeof(ip), "%s[%zu]", path, i);
+        int found = -1;
+        for (int o = NH_ORDER_UNHEALTHY; it->type == NH_Y_SCALAR && o <= NH_ORDER_NAME; o++)
+            if (strcmp(it->str, nh_victim_order_name((enum nh_victim_order)o)) == 0)
+                found = o;
+        if (found < 0) {
+            nh_perr(c, it->line, it->col, ip,
+                    "expected one of unhealthy, newest, oldest, name, got %s",
+                    it->type == NH_Y_SCALAR ? nh_quote(it->str, q, sizeof(q))
+                                            : nh_ytype_name(it));
+            rc = -EINVAL;
+            continue;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < n; j++)
+            dup = dup || got[j] == (enum nh_victim_order)found;
+        if (dup || n == 4) {
+            nh_perr(c, it->line, it->col, ip, "\"%s\" is listed twice; list each order once",
+                    nh_victim_order_name((enum nh_victim_order)found));
+            rc = -EINVAL;
+            continue;
+        }
+        got[n++] = (enum nh_victim_order)found;
+    }
+    if (rc == 0) {
+        memcpy(si->order, got, n * sizeof(got[0]));
+        si->n_order = n;
+    }
+    return rc;
+}
+
+static bool node_ok(const char *s)
+{
+    return nh_is_pathid(s);
+}
+
+static int read_protect(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base)
+{
+    struct nh_cfg_scale_in *si = base;
+    return nh_schema_strlist(c, kv, path, node_ok,
+                             "a node id or name (letters, digits, \".\", \"_\", \"~\", \"-\")",
+                             &si->protect, &si->n_protect);
+}
+
+static int read_remove(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base)
+{
+    struct nh_cfg_cluster *cl = base;
+    return nh_schema_strlist(c, kv, path, node_ok,
+                             "a node id or name (letters, digits, \".\", \"_\", \"~\", \"-\")",
+                             &cl->remove, &cl->n_remove);
+}
+
+static bool label_ok(const char *s)
+{
+    const char *eq = strchr(s, '=');
+    size_t kl = eq ? (size_t)(eq - s) : strlen(s);
+    if (kl == 0 || kl > 253)
+        return false;
+    for (size_t i = 0; i < kl; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || strchr("._-/", s[i]) != NULL))
+            return false;
+    if (eq == NULL)
+        return true;
+    const char *val = eq + 1;
+    if (strlen(val) > 63)
+        return false;
+    for (; *val; val++)
+        if (!((*val >= 'a' && *val <= 'z') || (*val >= 'A' && *val <= 'Z') ||
+              (*val >= '0' && *val <= '9') || strchr("._-", *val) != NULL))
+            return false;
+    return true;
+}
+
+static void labels_free(struct nh_cfg_label *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(l[i].key);
+        free(l[i].value);
+    }
+    free(l);
+}
+
+static int set_labels(struct nh_cfg_scale_in *si, char **strs, size_t n)
+{
+    struct nh_cfg_label *l = calloc(n ? n : 1, sizeof(*l));
+    if (l == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        char *eq = strchr(strs[i], '=');
+        l[i].key = eq ? strndup(strs[i], (size_t)(eq - strs[i])) : strdup(strs[i]);
+        l[i].value = eq ? strdup(eq + 1) : NULL;
+        if (l[i].key == NULL || (eq && l[i].value == NULL)) {
+            labels_free(l, i + 1);
+            return -ENOMEM;
+        }
+    }
+    labels_free(si->protect_labels, si->n_protect_labels);
+    si->protect_labels = l;
+    si->n_protect_labels = n;
+    return 0;
+}
+
+static int read_labels(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base)
+{
+    char **strs = NULL;
+    size_t n = 0;
+    int rc = nh_schema_strlist(c, kv, path, label_ok,
+                               "a label selector \"key\" or \"key=value\" (Kubernetes label "
+                               "syntax)",
+                               &strs, &n);
+    if (rc == 0)
+        rc = set_labels(base, strs, n);
+    for (size_t i = 0; i < n; i++)
+        free(strs[i]);
+    free(strs);
+    return rc;
+}
+
+/* ---------- the tables ---------- */
+
+#define MS(x) ((long long)(x))
+#define SEC *1000LL
+#define MIN *60000LL
+#define HOUR *3600000LL
+
+static const struct nh_enum_name log_levels[] = {
+    {"err", LOG_ERR},   {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
+    {"info", LOG_INFO}, {"debug", LOG_DEBUG},     {NULL, 0},
+};
+
+static const struct nh_field daemon_fields[] = {
+    {"poll_interval", NH_T_DURATION, offsetof(struct nh_cfg_daemon, poll_interval_ms),
+     .min = 1 SEC, .max = 24 HOUR, .def = "30s"},
+    {"job_poll_interval", NH_T_DURATION, offsetof(struct nh_cfg_daemon, job_poll_interval_ms),
+     .min = 100, .max = 10 MIN, .def = "5s"},
+    {"job_timeout", NH_T_DURATION, offsetof(struct nh_cfg_daemon, job_timeout_ms), .min = 1 SEC,
+     .max = 48 HOUR, .def = "30m"},
+    {"state_dir", NH_T_ABSPATH, offsetof(struct nh_cfg_daemon, state_dir),
+     .def = "/var/lib/nodeherd"},
+    {"listen", NH_T_CUSTOM, 0, .custom = read_listen, .def = "127.0.0.1:9464"},
+    {"dry_run", NH_T_BOOL, offsetof(struct nh_cfg_daemon, dry_run), .def = "false"},
+    {"max_removal_share", NH_T_CUSTOM, 0, .custom = read_share, .def = "50%"},
+    {"log_level", NH_T_ENUM, offsetof(struct nh_cfg_daemon, log_level), .names = log_levels,
+     .def = "info"},
+    {.key = NULL},
+};
+
+static const struct nh_enum_name kinds[] = {
+    {"aliyun-ack", NH_PROVIDER_ACK},
+    {"huawei-cce", NH_PROVIDER_CCE},
+    {"huawei-modelarts", NH_PROVIDER_MODELARTS},
+    {NULL, 0},
+};
+
+static const struct nh_enum_name signings[] = {
+    {"acs3", NH_SIGN_ACS3},
+    {"roa", NH_SIGN_ROA},
+    {NULL, 0},
+};
+
+#define HUAWEI (NH_KIND_CCE | NH_KIND_MA)
+
+static const struct nh_field credential_fields[] = {
+    {"access_key_id", NH_T_SECRET, offsetof(struct nh_cfg_provider, access_key_id),
+     .kinds = NH_KIND_ACK, .req_kinds = NH_KIND_ACK},
+    {"access_key_secret", NH_T_SECRET, offsetof(struct nh_cfg_provider, access_key_secret),
+     .kinds = NH_KIND_ACK, .req_kinds = NH_KIND_ACK},
+    {"ak", NH_T_SECRET, offsetof(struct nh_cfg_provider, access_key_id), .kinds = HUAWEI},
+    {"sk", NH_T_SECRET, offsetof(struct nh_cfg_provider, access_key_secret), .kinds = HUAWEI},
+    {"token", NH_T_SECRET, offsetof(struct nh_cfg_provider, token), .kinds = HUAWEI},
+    {.key = NULL},
+};
+
+static const struct nh_field rate_fields[] = {
+    {"qps", NH_T_DOUBLE, offsetof(struct nh_cfg_provider, qps), .dmin = 0.01, .dmax = 1000,
+     .def = "2"},
+    {"burst", NH_T_UINT, offsetof(struct nh_cfg_provider, burst), .min = 1, .max = 1000,
+     .def = "4"},
+    {.key = NULL},
+};
+
+static const struct nh_field provider_fields[] = {
+    {"kind", NH_T_ENUM, offsetof(struct nh_cfg_provider, kind), .required = true,
+     .names = kinds},
+    {"region", NH_T_REGION, offsetof(struct nh_cfg_provider, region), .required = true},
+    {"endpoint", NH_T_CUSTOM, 0, .custom = read_endpoint},
+    {"project_id", NH_T_PATHID, offsetof(struct nh_cfg_provider, project_id), .kinds = HUAWEI,
+     .req_kinds = HUAWEI},
+    {"signing", NH_T_ENUM, offsetof(struct nh_cfg_provider, signing), .kinds = NH_KIND_ACK,
+     .names = signings, .def = "acs3"},
+    {"credentials", NH_T_SUB, 0, .required = true, .sub = credential_fields},
+    {"rate_limit", NH_T_SUB, 0, .sub = rate_fields},
+    {"timeout", NH_T_DURATION, offsetof(struct nh_cfg_provider, timeout_ms), .min = 1 SEC,
+     .max = 10 MIN, .def = "30s"},
+    {"connect_timeout", NH_T_DURATION, offsetof(struct nh_cfg_provider, connect_timeout_ms),
+     .min = 100, .max = 1 MIN, .def = "5s"},
+    {"ca_file", NH_T_ABSPATH, offsetof(struct nh_cfg_provider, ca_file), .required = false},
+    {.key = NULL},
+};
+
+static const struct nh_field disk_fields[] = {
+    {"category", NH_T_STR, offsetof(struct nh_cfg_scale_out, system_disk_category),
+     .required = true},
+    {"size_gb", NH_T_INT, offsetof(struct nh_cfg_scale_out, system_disk_size_gb),
+     .required = true, .min = 20, .max = 2048, .why = "ECS system disk GiB"},
+    {.key = NULL},
+};
+
+static const struct nh_field scale_out_fields[] = {
+    {"instance_type", NH_T_STR, offsetof(struct nh_cfg_scale_out, instance_type),
+     .required = true},
+    {"system_disk", NH_T_SUB, 0, .required = true, .sub = disk_fields},
+    {"login_password", NH_T_SECRET, offsetof(struct nh_cfg_scale_out, login_password),
+     .required = true},
+    {"timeout_mins", NH_T_INT, offsetof(struct nh_cfg_scale_out, timeout_mins), .min = 1,
+     .max = 1440, .def = "60"},
+    {"disable_rollback", NH_T_BOOL, offsetof(struct nh_cfg_scale_out, disable_rollback),
+     .def = "true"},
+    {.key = NULL},
+};
+
+static const struct nh_field scale_in_fields[] = {
+    {"release_instances", NH_T_BOOL, offsetof(struct nh_cfg_scale_in, release_instances),
+     .def = "true"},
+    {"drain", NH_T_BOOL, offsetof(struct nh_cfg_scale_in, drain), .def = "true"},
+    {"order", NH_T_CUSTOM, 0, .custom = read_order},
+    {"protect", NH_T_CUSTOM, 0, .custom = read_protect},
+    {"protect_labels", NH_T_CUSTOM, 0, .custom = read_labels},
+    {"max_per_cycle", NH_T_INT, offsetof(struct nh_cfg_scale_in, max_per_cycle), .min = 1,
+     .max = 200, .def = "1"},
+    {.key = NULL},
+};
+
+static const struct nh_field login_fields[] = {
+    {"ssh_key", NH_T_STR, offsetof(struct nh_cfg_login, ssh_key), .required = false},
+    {"username", NH_T_STR, offsetof(struct nh_cfg_login, username), .def = "root"},
+    {"password", NH_T_SECRET, offsetof(struct nh_cfg_login, password), .required = false},
+    {.key = NULL},
+};
+
+static const struct nh_field pool_fields[] = {
+    {"name", NH_T_PATHID, offsetof(struct nh_cfg_pool, name), .required = true},
+    {"id", NH_T_PATHID, offsetof(struct nh_cfg_pool, id), .required = false},
+    {"nodes", NH_T_INT, offsetof(struct nh_cfg_pool, nodes), .max = CCE_MAX_NODES,
+     .kmax = {ACK_MAX_POOL, CCE_MAX_NODES, MA_MAX_POOL},
+     .kwhy = {"ACK node pool size", "CCE node pool size", "ModelArts node pool size"}},
+    {"min", NH_T_INT, offsetof(struct nh_cfg_pool, min), .max = CCE_MAX_NODES,
+     .kmax = {ACK_MAX_POOL, CCE_MAX_NODES, MA_MAX_POOL}, .def = "0"},
+    {"max", NH_T_INT, offsetof(struct nh_cfg_pool, max), .max = CCE_MAX_NODES,
+     .kmax = {ACK_MAX_POOL, CCE_MAX_NODES, MA_MAX_POOL}},
+    {"flavor", NH_T_STR, offsetof(struct nh_cfg_pool, flavor), .kinds = NH_KIND_MA,
+     .req_kinds = NH_KIND_MA},
+    {"manage_autoscaling", NH_T_BOOL, offsetof(struct nh_cfg_pool, manage_autoscaling),
+     .def = "false"},
+    {.key = NULL},
+};
+
+static int read_pools(struct nh_pctx *c, const struct nh_ypair *kv, const char *path,
+                      void *base);
+
+static const struct nh_field cluster_fields[] = {
+    {"name", NH_T_NAME, offsetof(struct nh_cfg_cluster, name), .required = true},
+    {"provider", NH_T_NAME, offsetof(struct nh_cfg_cluster, provider_name), .required = true},
+    {"id", NH_T_PATHID, offsetof(struct nh_cfg_cluster, id), .kinds = NH_KIND_ACK | NH_KIND_CCE,
+     .req_kinds = NH_KIND_ACK | NH_KIND_CCE},
+    {"pool", NH_T_PATHID, offsetof(struct nh_cfg_cluster, pool), .kinds = NH_KIND_MA,
+     .req_kinds = NH_KIND_MA},
+    {"workers", NH_T_INT, offsetof(struct nh_cfg_cluster, workers), .max = CCE_MAX_NODES,
+     .kinds = NH_KIND_ACK | NH_KIND_CCE, .kmax = {ACK_MAX_WORKERS, CCE_MAX_NODES, 0},
+     .kwhy = {"ACK num_of_nodes", "CCE node count", NULL}},
+    {"min", NH_T_INT, offsetof(struct nh_cfg_cluster, min), .max = CCE_MAX_NODES,
+     .kinds = NH_KIND_ACK | NH_KIND_CCE, .kmax = {ACK_MAX_WORKERS, CCE_MAX_NODES, 0},
+     .def = "0"},
+    {"max", NH_T_INT, offsetof(struct nh_cfg_cluster, max), .max = CCE_MAX_NODES,
+     .kinds = NH_KIND_ACK | NH_KIND_CCE, .kmax = {ACK_MAX_WORKERS, CCE_MAX_NODES, 0}},
+    {"poll_interval", NH_T_DURATION, offsetof(struct nh_cfg_cluster, poll_interval_ms),
+     .min = 1 SEC, .max = 24 HOUR},
+    {"scale_out", NH_T_SUB, offsetof(struct nh_cfg_cluster, scale_out), .kinds = NH_KIND_ACK,
+     .sub = scale_out_fields},
+    {"scale_in", NH_T_SUB, offsetof(struct nh_cfg_cluster, scale_in), .sub = scale_in_fields},
+    {"remove", NH_T_CUSTOM, 0, .custom = read_remove},
+    {"login", NH_T_SUB, offsetof(struct nh_cfg_cluster, login), .kinds = NH_KIND_CCE,
+     .sub = login_fields},
+    {"prune", NH_T_BOOL, offsetof(struct nh_cfg_cluster, prune), .def = "false"},
+    {"confirm_mass_removal", NH_T_BOOL, offsetof(struct nh_cfg_cluster, confirm_mass_removal),
+     .def = "false"},
+    {"node_pools", NH_T_CUSTOM, 0, .custom = read_pools},
+    {.key = NULL},
+};
+
+static int stash_providers(struct nh_pctx *c, const struct nh_ypair *kv, const char *path,
+                           void *base)
+{
+    c->providers = kv;
+    return 0;
+}
+
+static int stash_clusters(struct nh_pctx *c, const struct nh_ypair *kv, const char *path,
+                          void *base)
+{
+    c->clusters = kv;
+    return 0;
+}
+
+static const struct nh_field top_fields[] = {
+    {"revision", NH_T_STR, offsetof(struct nh_config, revision), .required = false},
+    {"daemon", NH_T_SUB, offsetof(struct nh_config, daemon), .sub = daemon_fields},
+    {"providers", NH_T_CUSTOM, 0, .required = true, .custom = stash_providers},
+    {"clusters", NH_T_CUSTOM, 0, .required = true, .custom = stash_clusters},
+    {.key = NULL},
+};
+
+/* ---------- per-object checks ---------- */
+
+static const struct nh_ypair *find(const struct nh_ynode *map, const char *key)
+{
+    return nh_ymap_find(map, key);
+}
+
+/* Reports min > max and value outside min..max at the offending key. */
+static void check_bounds(struct nh_pctx *c, const struct nh_ynode *map, const char *path,
+                         const char *vkey, int val, int min, int max)
+{
+    char kp[360];
+    const struct nh_ypair *pmax = find(map, "max"), *pmin = find(map, "min");
+    if (min > max) {
+        const struct nh_ypair *at = pmax ? pmax : pmin;
+        nh_perr(c, at ? at->line : map->line, at ? at->col : map->col,
+                nh_key_path(kp, sizeof(kp), path, at == pmax ? "max" : "min"),
+                "min %d is greater than max %d; min must be <= max", min, max);
+        return;
+    }
+    const struct nh_ypair *pv = find(map, vkey);
+    if (val >= 0 && pv != NULL && (val < min || val > max))
+        nh_perr(c, pv->line, pv->col, nh_key_path(kp, sizeof(kp), path, vkey),
+                "%d is outside min..max (%d..%d); change %s or the bounds", val, min, max, vkey);
+}
+
+static int read_pools(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base)
+{
+    struct nh_cfg_cluster *cl = base;
+    const struct nh_ynode *v = kv->val;
+    char ip[360], kp[400], q[64];
+    if (v->type != NH_Y_SEQ) {
+        nh_perr(c, kv->line, kv->col, path, "expected a list of node pools (write [] for none), got %s",
+                nh_ytype_name(v));
+        return -EINVAL;
+    }
+    cl->pools_declared = true;
+    cl->pools = calloc(v->n ? v->n : 1, sizeof(*cl->pools));
+    if (cl->pools == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < v->n; i++) {
+        const struct nh_ynode *it = v->items[i];
+        struct nh_cfg_pool *p = &cl->pools[cl->n_pools++];
+        p->nodes = -1;
+        p->max = -1;
+        p->line = it->line;
+        p->col = it->col;
+        snprintf(ip, sizeof(ip), "%s[%zu]", path, i);
+        if (nh_schema_walk(c, it, ip, pool_fields, p) != 0 || it->type != NH_Y_MAP)
+            continue;
+        if (p->max < 0)
+            p->max = c->kind >= 0 ? pool_max[c->kind] : CCE_MAX_NODES;
+        check_bounds(c, it, ip, "nodes", p->nodes, p->min, p->max);
+        /* Pool names are unique within the cluster. */
+        const struct nh_ypair *nm = find(it, "name");
+        for (size_t j = 0; nm != NULL && p->name != NULL && j < i; j++) {
+            const struct nh_ypair *other = find(v->items[j], "name");
+            if (other && other->val->type == NH_Y_SCALAR && strcmp(other->val->str, p->name) == 0) {
+                nh_perr(c, nm->line, nm->col, nh_key_path(kp, sizeof(kp), ip, "name"),
+                        "duplicate node pool name %s (first at %d:%d)",
+                        nh_quote(p->name, q, sizeof(q)), other->line, other->col);
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+static void cluster_init(struct nh_cfg_cluster *cl)
+{
+    cl->workers = -1;
+    cl->max = -1;
+    cl->scale_in.order[0] = NH_ORDER_UNHEALTHY;
+    cl->scale_in.order[1] = NH_ORDER_NEWEST;
+    cl->scale_in.n_order = 2;
+}
+
+static void read_cluster(struct nh_pctx *c, const struct nh_ynode *seq, size_t i,
+                         struct nh_cfg_cluster *cl)
+{
+    const struct nh_ynode *it = seq->items[i];
+    char path[64], kp[128], q[64];
+    snprintf(path, sizeof(path), "clusters[%zu]", i);
+    cluster_init(cl);
+    cl->line = it->line;
+    cl->col = it->col;
+
+    /* The provider decides which keys and ranges apply: look it up first. */
+    const struct nh_ypair *pp = find(it, "provider");
+    const struct nh_cfg_provider *prov = NULL;
+    if (pp != NULL && pp->val->type == NH_Y_SCALAR && pp->val->len > 0) {
+        prov = nh_config_provider(c->cfg, pp->val->str);
+        if (prov == NULL) {
+            const char *names[256];
+            size_t n = c->cfg->n_providers < 256 ? c->cfg->n_providers : 256;
+            for (size_t j = 0; j < n; j++)
+                names[j] = c->cfg->providers[j].name;
+            const char *dym = nh_did_you_mean(pp->val->str, names, n);
+            if (dym)
+                nh_perr(c, pp->line, pp->col, nh_key_path(kp, sizeof(kp), path, "provider"),
+                        "no provider named %s; did you mean \"%s\"?",
+                        nh_quote(pp->val->str, q, sizeof(q)), dym);
+            else
+                nh_perr(c, pp->line, pp->col, nh_key_path(kp, sizeof(kp), path, "provider"),
+                        "no provider named %s; define it under providers:",
+                        nh_quote(pp->val->str, q, sizeof(q)));
+        }
+    }
+    c->kind = prov ? (int)prov->kind : -1;
+    cl->provider = prov;
+
+    size_t errs = nh_schema_walk(c, it, path, cluster_fields, cl);
+    if (it->type != NH_Y_MAP) {
+        c->kind = -1;
+        return;
+    }
+    cl->has_scale_out = find(it, "scale_out") != NULL && prov && prov->kind == NH_PROVIDER_ACK;
+    cl->has_login = find(it, "login") != NULL && prov && prov->kind == NH_PROVIDER_CCE;
+    if (cl->max < 0)
+        cl->max = c->kind >= 0 && cluster_max[c->kind] > 0 ? cluster_max[c->kind] : 0;
+    if (c->kind >= 0 && c->kind != NH_PROVIDER_MODELARTS)
+        check_bounds(c, it, path, "workers", cl->workers, cl->min, cl->max);
+
+    const struct nh_ypair *pr = find(it, "prune");
+    if (cl->prune && !cl->pools_declared && pr != NULL && find(it, "node_pools") == NULL)
+        nh_perr(c, pr->line, pr->col, nh_key_path(kp, sizeof(kp), path, "prune"),
+                "prune needs a node_pools list; an absent list would delete every pool");
+
+    const struct nh_ypair *lg = find(it, "login");
+    if (cl->has_login && lg->val->type == NH_Y_MAP) {
+        bool key = cl->login.ssh_key != NULL, pw = find(lg->val, "password") != NULL;
+        if (key == pw)
+            nh_perr(c, lg->line, lg->col, nh_key_path(kp, sizeof(kp), path, "login"),
+                    "give exactly one of ssh_key or password (with username, default root)");
+        else if (key && find(lg->val, "username") != NULL)
+            nh_perr(c, lg->line, lg->col, nh_key_path(kp, sizeof(kp), path, "login"),
+                    "username goes with password, not with ssh_key; remove it");
+    }
+
+    /* Cluster names are unique. */
+    const struct nh_ypair *nm = find(it, "name");
+    for (size_t j = 0; nm != NULL && cl->name != NULL && j < i; j++) {
+        const struct nh_ypair *other = find(seq->items[j], "name");
+        if (other && other->val->type == NH_Y_SCALAR && strcmp(other->val->str, cl->name) == 0) {
+            nh_perr(c, nm->line, nm->col, nh_key_path(kp, sizeof(kp), path, "name"),
+                    "duplicate cluster name %s (first at %d:%d)",
+                    nh_quote(cl->name, q, sizeof(q)), other->line, other->col);
+            break;
+        }
+    }
+    (void)errs;
+    c->kind = -1;
+}
+
+static void read_provider(struct nh_pctx *c, const struct nh_ypair *kv, struct nh_cfg_provider *p)
+{
+    char path[128], kp[160];
+    nh_key_path(path, sizeof(path), "providers", kv->key);
+    p->line = kv->line;
+    p->col = kv->col;
+    p->name = strdup(kv->key);
+    if (!nh_is_name(kv->key))
+        nh_perr(c, kv->line, kv->col, path,
+                "provider names are 1..63 letters, digits, \".\", \"_\" or \"-\"");
+    const struct nh_ypair *k = find(kv->val, "kind");
+    c->kind = -1;
+    for (const struct nh_enum_name *e = kinds; k && k->val->type == NH_Y_SCALAR && e->name; e++)
+        if (strcmp(e->name, k->val->str) == 0)
+            c->kind = e->value;
+    nh_schema_walk(c, kv->val, path, provider_fields, p);
+
+    const struct nh_ypair *cr = find(kv->val, "credentials");
+    if (c->kind >= 0 && c->kind != NH_PROVIDER_ACK && cr != NULL && cr->val->type == NH_Y_MAP) {
+        bool ak = find(cr->val, "ak") != NULL, sk = find(cr->val, "sk") != NULL,
+             tok = find(cr->val, "token") != NULL;
+        if (!((ak && sk && !tok) || (tok && !ak && !sk)))
+            nh_perr(c, cr->line, cr->col, nh_key_path(kp, sizeof(kp), path, "credentials"),
+                    "give ak and sk together, or token alone");
+    }
+    c->kind = -1;
+}
+
+/* ---------- life cycle ---------- */
+
+static void scale_in_free(struct nh_cfg_scale_in *si)
+{
+    for (size_t i = 0; i < si->n_protect; i++)
+        free(si->protect[i]);
+    free(si->protect);
+    labels_free(si->protect_labels, si->n_protect_labels);
+}
+
+static void cluster_free(struct nh_cfg_cluster *cl)
+{
+    free(cl->name);
+    free(cl->provider_name);
+    free(cl->id);
+    free(cl->pool);
+    free(cl->scale_out.instance_type);
+    free(cl->scale_out.system_disk_category);
+    nh_secret_free(cl->scale_out.login_password);
+    scale_in_free(&cl->scale_in);
+    for (size_t i = 0; i < cl->n_remove; i++)
+        free(cl->remove[i]);
+    free(cl->remove);
+    free(cl->login.ssh_key);
+    free(cl->login.username);
+    nh_secret_free(cl->login.password);
+    for (size_t i = 0; i < cl->n_pools; i++) {
+        free(cl->pools[i].name);
+        free(cl->pools[i].id);
+        free(cl->pools[i].flavor);
+    }
+    free(cl->pools);
+}
+
+static void config_free(struct nh_config *c)
+{
+    if (c == NULL)
+        return;
+    free(c->path);
+    free(c->revision);
+    free(c->daemon.state_dir);
+    free(c->daemon.listen);
+    for (size_t i = 0; i < c->n_providers; i++) {
+        struct nh_cfg_provider *p = &c->providers[i];
+        free(p->name);
+        free(p->region);
+        free(p->endpoint);
+        free(p->project_id);
+        nh_secret_free(p->access_key_id);
+        nh_secret_free(p->access_key_secret);
+        nh_secret_free(p->token);
+        free(p->ca_file);
+    }
+    free(c->providers);
+    for (size_t i = 0; i < c->n_clusters; i++)
+        cluster_free(&c->clusters[i]);
+    free(c->clusters);
+    free(c);
+}
+
+struct nh_config *nh_config_ref(struct nh_config *c)
+{
+    if (c != NULL)
+        c->refs++;
+    return c;
+}
+
+void nh_config_unref(struct nh_config *c)
+{
+    if (c == NULL || --c->refs > 0)
+        return;
+    config_free(c);
+}
+
+const struct nh_cfg_cluster *nh_config_cluster(const struct nh_config *c, const char *name)
+{
+    for (size_t i = 0; c != NULL && name != NULL && i < c->n_clusters; i++)
+        if (c->clusters[i].name != NULL && strcmp(c->clusters[i].name, name) == 0)
+            return &c->clusters[i];
+    return NULL;
+}
+
+const struct nh_cfg_provider *nh_config_provider(const struct nh_config *c, const char *name)
+{
+    for (size_t i = 0; c != NULL && name != NULL && i < c->n_providers; i++)
+        if (c->providers[i].name != NULL && strcmp(c->providers[i].name, name) == 0)
+            return &c->providers[i];
+    return NULL;
+}
+
+static int build(struct nh_pctx *c, const struct nh_ynode *root)
+{
+    struct nh_config *cfg = c->cfg;
+    char q[64];
+    if (root->type != NH_Y_MAP) {
+        nh_perr(c, root->line, root->col, "",
+                "expected a map at the top level (with providers: and clusters:), got %s",
+                nh_ytype_name(root));
+        return -EINVAL;
+    }
+    nh_schema_walk(c, root, "", top_fields, cfg);
+
+    if (c->providers != NULL) {
+        const struct nh_ypair *kv = c->providers;
+        if (kv->val->type != NH_Y_MAP) {
+            nh_perr(c, kv->line, kv->col, "providers",
+                    "expected a map of provider name -> provider, got %s",
+                    nh_ytype_name(kv->val));
+        } else {
+            cfg->providers = calloc(kv->val->n ? kv->val->n : 1, sizeof(*cfg->providers));
+            if (cfg->providers == NULL)
+                return -ENOMEM;
+            for (size_t i = 0; i < kv->val->n; i++) {
+                const struct nh_ypair *pkv = &kv->val->pairs[i];
+                const struct nh_ypair *first = nh_ymap_find(kv->val, pkv->key);
+                char path[128];
+                if (first != pkv) {
+                    nh_perr(c, pkv->line, pkv->col,
+                            nh_key_path(path, sizeof(path), "providers", pkv->key),
+                            "duplicate provider %s (first at %d:%d)",
+                            nh_quote(pkv->key, q, sizeof(q)), first->line, first->col);
+                    continue;
+                }
+                read_provider(c, pkv, &cfg->providers[cfg->n_providers++]);
+            }
+        }
+    }
+    if (c->clusters != NULL) {
+        const struct nh_ypair *kv = c->clusters;
+        if (kv->val->type != NH_Y_SEQ) {
+            nh_perr(c, kv->line, kv->col, "clusters",
+                    "expected a list of clusters (write [] for none), got %s",
+                    nh_ytype_name(kv->val));
+        } else {
+            cfg->clusters = calloc(kv->val->n ? kv->val->n : 1, sizeof(*cfg->clusters));
+            if (cfg->clusters == NULL)
+                return -ENOMEM;
+            for (size_t i = 0; i < kv->val->n; i++)
+                read_cluster(c, kv->val, i, &cfg->clusters[cfg->n_clusters++]);
+        }
+    }
+    return 0;
+}
+
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        return strdup(".");
+    if (slash == path)
+        return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+static int load(const char *name, const char *path, const char *data, size_t len,
+                struct nh_config **ret, struct nh_diag *d)
+{
+    *ret = NULL;
+    size_t before = d->n_errors;
+    struct nh_ynode *root = NULL;
+    int r = nh_yaml_parse(name, data, len, &root, d);
+    if (r < 0) {
+        nh_diag_sort(d);
+        return r;
+    }
+    struct nh_config *cfg = calloc(1, sizeof(*cfg));
+    char *base = dir_of(name);
+    if (cfg == NULL || base == NULL) {
+        free(cfg);
+        free(base);
+        nh_ynode_free(root);
+        return -ENOMEM;
+    }
+    cfg->refs = 1;
+    cfg->path = strdup(name);
+    struct nh_pctx c = {.file = name, .base_dir = base, .d = d, .kind = -1, .cfg = cfg};
+    r = cfg->path ? build(&c, root) : -ENOMEM;
+    nh_ynode_free(root);
+    free(base);
+    if (r == 0 && d->n_errors > before)
+        r = -EINVAL;
+    if (r == 0 && cfg->revision == NULL) {
+        cfg->revision = nh_config_revision(path, data, len);
+        if (cfg->revision == NULL)
+            r = -ENOMEM;
+    }
+    nh_diag_sort(d);
+    if (r < 0) {
+        config_free(cfg);
+        return r;
+    }
+    *ret = cfg;
+    return 0;
+}
+
+int nh_config_load_buffer(const char *name, const char *data, size_t len, struct nh_config **ret,
+                          struct nh_diag *diag)
+{
+    return load(name ? name : "<buffer>", NULL, data, len, ret, diag);
+}
+
+int nh_config_load(const char *path, struct nh_config **ret, struct nh_diag *diag)
+{
+    char *data = NULL;
+    size_t len = 0;
+    *ret = NULL;
+    int r = nh_yaml_read_file(path, &data, &len, diag);
+    if (r < 0)
+        return r;
+    r = load(path, path, data, len, ret, diag);
+    free(data);
+    return r;
+}
