@@ -97,6 +97,8 @@ struct ctx {
     size_t n_order;
     int budget;         /* removals still allowed this cycle */
     int intended;       /* removals the declaration asks for (share guard) */
+    const struct nh_node **nodes; /* the observation's nodes sorted by id */
+    size_t n_nodes;
     struct nh_plan lp;  /* built here, moved to *out on success */
     bool *removal;      /* parallel to lp.actions: is a removal-type action */
     size_t cap_removal;
@@ -410,7 +412,6 @@ static void plan_group(struct ctx *x, const struct group *g, bool managed, int d
                        int max)
 {
     const struct nh_cfg_cluster *c = x->c;
-    const struct nh_observed *o = x->o;
     bool counters = !g->workers && x->kind == NH_PROVIDER_MODELARTS;
     int current = 0, desired = -1, n_listed = 0, n_protected = 0, n_pending = 0, n_elig = 0;
     enum nh_rule rule = NH_RULE_DECLARED;
@@ -431,8 +432,8 @@ static void plan_group(struct ctx *x, const struct group *g, bool managed, int d
     if (counters) {
         current = g->obs->current;
     } else {
-        for (size_t i = 0; i < o->n_nodes; i++)
-            if (in_group(g, &o->nodes[i]))
+        for (size_t i = 0; i < x->n_nodes; i++)
+            if (in_group(g, x->nodes[i]))
                 current++;
     }
 
@@ -460,8 +461,8 @@ static void plan_group(struct ctx *x, const struct group *g, bool managed, int d
 
     if (counters) {
         /* remove: cannot name ModelArts nodes. */
-        for (size_t i = 0; i < o->n_nodes; i++) {
-            const struct nh_node *n = &o->nodes[i];
+        for (size_t i = 0; i < x->n_nodes; i++) {
+            const struct nh_node *n = x->nodes[i];
             if (str_eq(n->pool_id, g->pool_id) && node_present(n) && node_listed(c, n))
                 note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, g->label,
                      "lower nodes: of the node pool instead; ModelArts picks the nodes",
@@ -487,8 +488,8 @@ static void plan_group(struct ctx *x, const struct group *g, bool managed, int d
             goto out;
         }
     }
-    for (size_t i = 0; i < o->n_nodes; i++) {
-        const struct nh_node *n = &o->nodes[i];
+    for (size_t i = 0; i < x->n_nodes; i++) {
+        const struct nh_node *n = x->nodes[i];
         bool listed, prot;
         if (!in_group(g, n))
             continue;
@@ -520,8 +521,8 @@ static void plan_group(struct ctx *x, const struct group *g, bool managed, int d
     }
     /* Masters named in remove: are never removed; say so. */
     if (g->workers) {
-        for (size_t i = 0; i < o->n_nodes; i++) {
-            const struct nh_node *n = &o->nodes[i];
+        for (size_t i = 0; i < x->n_nodes; i++) {
+            const struct nh_node *n = x->nodes[i];
             if (!n->worker && node_present(n) && node_listed(c, n))
                 note(x, NH_NOTE_LIMITED, NH_RULE_PROTECT, NULL,
                      "drop it from remove:; nodeherd never removes masters",
@@ -822,18 +823,17 @@ static void busy_notes(struct ctx *x, const struct nh_op *busy, size_t n_busy)
     }
 }
 
-static int cmp_str_ptr(const void *a, const void *b)
+static int cmp_node_ptr(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return strcmp((*(const struct nh_node *const *)a)->id, (*(const struct nh_node *const *)b)->id);
 }
 
 /* A node or pool without id, or an id listed twice (a repeated page), makes
- * the counts untrustworthy: treat the observation as incomplete. */
+ * the counts untrustworthy: treat the observation as incomplete. Builds the
+ * sorted node index, so that the plan does not depend on listing order. */
 static bool observation_consistent(struct ctx *x, char *why, size_t len)
 {
     const struct nh_observed *o = x->o;
-    const char **ids;
-    bool ok = true;
 
     for (size_t i = 0; i < o->n_nodes; i++)
         if (o->nodes[i].id == NULL) {
@@ -845,23 +845,23 @@ static bool observation_consistent(struct ctx *x, char *why, size_t len)
             fmt(why, len, "pool %zu has no id", i);
             return false;
         }
-    if (o->n_nodes < 2)
+    if (o->n_nodes == 0)
         return true;
-    ids = malloc(o->n_nodes * sizeof(*ids));
-    if (ids == NULL) {
+    x->nodes = malloc(o->n_nodes * sizeof(*x->nodes));
+    if (x->nodes == NULL) {
         x->err = -ENOMEM;
         return false;
     }
+    x->n_nodes = o->n_nodes;
     for (size_t i = 0; i < o->n_nodes; i++)
-        ids[i] = o->nodes[i].id;
-    qsort(ids, o->n_nodes, sizeof(*ids), cmp_str_ptr);
-    for (size_t i = 1; i < o->n_nodes && ok; i++)
-        if (strcmp(ids[i - 1], ids[i]) == 0) {
-            fmt(why, len, "node %.100s listed twice", ids[i]);
-            ok = false;
+        x->nodes[i] = &o->nodes[i];
+    qsort(x->nodes, x->n_nodes, sizeof(*x->nodes), cmp_node_ptr);
+    for (size_t i = 1; i < x->n_nodes; i++)
+        if (strcmp(x->nodes[i - 1]->id, x->nodes[i]->id) == 0) {
+            fmt(why, len, "node %.100s listed twice", x->nodes[i]->id);
+            return false;
         }
-    free(ids);
-    return ok;
+    return true;
 }
 
 /* ---------- share guard ---------- */
@@ -1019,5 +1019,6 @@ int nh_plan_cluster(const struct nh_cfg_cluster *want, const struct nh_observed 
         r = plan_move(out, &x.lp);
     nh_plan_clear(&x.lp);
     free(x.removal);
+    free(x.nodes);
     return r;
 }
