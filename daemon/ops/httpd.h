@@ -8,12 +8,18 @@
  *   GET /api/v1/status  hooks->status_json() (application/json)
  *   GET /               the status page (self-contained HTML; reads /api/v1/status)
  * Anything else 404; methods other than GET/HEAD 405. Read-only: nothing
- * here can change the fleet. */
+ * here can change the fleet. Every answer carries Cache-Control: no-store and
+ * X-Content-Type-Options: nosniff; / carries a strict Content-Security-Policy.
+ * /readyz is 503 when hooks->ready is NULL; /api/v1/status is 503 when
+ * hooks->status_json is NULL and 500 when it fails. The hooks are copied;
+ * ud is borrowed and must outlive the server. */
 #ifndef NH_HTTPD_H
 #define NH_HTTPD_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include <sys/socket.h>
 
 #include <uv.h>
 
@@ -33,6 +39,16 @@ struct nh_httpd_hooks {
 int nh_httpd_start(uv_loop_t *loop, const char *listen, const struct nh_httpd_hooks *hooks,
                    struct nh_httpd **ret, char *err, size_t errlen);
 int nh_httpd_port(const struct nh_httpd *h);
+/* Pure: parses a listen string into an address without resolving names.
+ * HOST is a numeric IPv4 address, a bracketed IPv6 address, "localhost"
+ * (127.0.0.1) or empty (":PORT", every address: dual-stack ::, *ret_any set).
+ * PORT is 0..65535. 0, or -EINVAL with a message naming the fix in err. */
+int nh_httpd_parse_listen(const char *listen, struct sockaddr_storage *ret_addr,
+                          socklen_t *ret_len, int *ret_any, char *err, size_t errlen);
+/* Limits: at most NH_HTTPD_MAX_CONNECTIONS connections at once, each closed
+ * after NH_HTTPD_TIMEOUT_S seconds of inactivity. */
+#define NH_HTTPD_MAX_CONNECTIONS 64
+#define NH_HTTPD_TIMEOUT_S 10
 /* Stops MHD and closes the uv handles; memory is freed from the close
  * callbacks (run the loop afterwards). NULL ok. */
 void nh_httpd_stop(struct nh_httpd *h);
