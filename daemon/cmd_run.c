@@ -1,0 +1,418 @@
+/* cmd_run.c - `nodeherd run`: the daemon's lifecycle.
+ *
+ * load config -> open journal, resume operations -> first poll -> READY=1;
+ * STATUS= kept current; WATCHDOG=1 from the loop; SIGHUP or a changed file
+ * -> RELOADING=1, load, swap or keep the old one, READY=1; SIGTERM/SIGINT
+ * -> STOPPING=1, stop issuing work, let calls in flight finish within a
+ * bound, cancel the rest, flush the journal, close everything, exit 0. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "cmd.h"
+#include "config/config.h"
+#include "executor/engine.h"
+#include "net/http.h"
+#include "ops/httpd.h"
+#include "ops/metrics.h"
+#include "ops/notify.h"
+#include "util/log.h"
+#include "watch.h"
+
+/* Calls in flight get this long to finish at shutdown before they are
+ * cancelled (the unit's TimeoutStopSec= is 30 s). */
+#define SHUTDOWN_GRACE_MS 10000
+
+struct daemon {
+    const struct nh_global_opts *g;
+    uv_loop_t loop;
+    struct nh_config *cfg;
+    struct nh_http *http;
+    struct nh_engine *engine;
+    struct nh_httpd *httpd;
+    struct nh_watch *watch;
+    struct nh_watchdog *watchdog;
+    uv_signal_t sighup, sigterm, sigint;
+    uv_timer_t status_timer; /* rate-limits STATUS= updates */
+    uv_timer_t stop_timer;   /* shutdown progress */
+    uint64_t stop_deadline;
+    bool stopping;
+    bool cancelled;
+    bool dry_run;
+    bool status_dirty;
+    char last_status[256];
+    int exit_code;
+};
+
+static void run_usage(FILE *f)
+{
+    fputs("Usage: nodeherd [--config FILE] run [--dry-run]\n"
+          "\n"
+          "Runs the reconciliation daemon in the foreground (systemd Type=notify).\n"
+          "\n"
+          "      --dry-run   observe and plan, log what would be done, send nothing\n"
+          "  -h, --help      show this help\n"
+          "\n"
+          "Signals: SIGHUP reloads the configuration (so does a change of the file);\n"
+          "SIGTERM or SIGINT stops gracefully. See nodeherd(8).\n",
+          f);
+}
+
+static void update_status(struct daemon *d)
+{
+    struct nh_engine_summary s;
+    char buf[256];
+
+    if (d->engine == NULL)
+        return;
+    nh_engine_summary(d->engine, &s);
+    snprintf(buf, sizeof(buf),
+             "%s%zu cluster%s: %zu converged, %zu converging, %zu failing, %zu blocked; %zu "
+             "job%s in flight",
+             d->dry_run ? "dry-run; " : "", s.clusters, s.clusters == 1 ? "" : "s", s.converged,
+             s.converging, s.failing, s.blocked, s.jobs_in_flight,
+             s.jobs_in_flight == 1 ? "" : "s");
+    if (strcmp(buf, d->last_status) != 0) {
+        snprintf(d->last_status, sizeof(d->last_status), "%s", buf);
+        nh_notify_status("%s", buf);
+    }
+}
+
+static void on_status_timer(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    d->status_dirty = false;
+    update_status(d);
+}
+
+static void on_engine_change(void *ud)
+{
+    struct daemon *d = ud;
+    if (d->status_dirty || d->stopping)
+        return;
+    d->status_dirty = true;
+    uv_timer_start(&d->status_timer, on_status_timer, 200, 0);
+}
+
+static void on_first_poll(void *ud)
+{
+    struct daemon *d = ud;
+    update_status(d);
+    nh_notify_ready();
+    nh_log(LOG_NOTICE, "ready: first poll of every cluster done (%s)", d->last_status);
+}
+
+static bool hook_ready(void *ud)
+{
+    struct daemon *d = ud;
+    return d->engine != NULL && !d->stopping && nh_engine_ready(d->engine);
+}
+
+static int hook_status(void *ud, struct nh_buf *out)
+{
+    struct daemon *d = ud;
+    if (d->engine == NULL)
+        return -EAGAIN;
+    return nh_engine_status_json(d->engine, out);
+}
+
+/* ---------- reload ---------- */
+
+static void reload(struct daemon *d, const char *why)
+{
+    struct nh_config *next = NULL;
+    struct nh_diag diag;
+
+    if (d->stopping)
+        return;
+    nh_notify_reloading();
+    nh_diag_init(&diag);
+    if (nh_config_load(d->g->config_path, &next, &diag) < 0) {
+        nh_diag_log(&diag, LOG_ERR);
+        nh_log(LOG_ERR, "reload (%s): %s is invalid (%zu error%s); keeping the previous "
+                        "configuration (revision %s)",
+               why, d->g->config_path, diag.n_errors, diag.n_errors == 1 ? "" : "s",
+               d->cfg->revision ? d->cfg->revision : "?");
+        nh_metrics_inc("nodeherd_config_reloads_total", 1, "result", "failure", NULL);
+        nh_metrics_set("nodeherd_config_last_reload_successful", 0, NULL);
+        nh_diag_free(&diag);
+        nh_notify_ready();
+        return;
+    }
+    nh_diag_log(&diag, LOG_WARNING); /* warnings only */
+    nh_diag_free(&diag);
+    if (d->cfg->daemon.listen && next->daemon.listen &&
+        strcmp(d->cfg->daemon.listen, next->daemon.listen) != 0)
+        nh_log(LOG_WARNING, "reload: daemon.listen changed; it takes effect at restart");
+    if (d->cfg->daemon.state_dir && next->daemon.state_dir &&
+        strcmp(d->cfg->daemon.state_dir, next->daemon.state_dir) != 0)
+        nh_log(LOG_WARNING, "reload: daemon.state_dir changed; it takes effect at restart");
+    if (d->g->log_level == NULL)
+        nh_log_max = next->daemon.log_level;
+    nh_engine_reload(d->engine, next);
+    nh_log(LOG_NOTICE, "reload (%s): configuration revision %s applied", why,
+           next->revision ? next->revision : "?");
+    nh_config_unref(d->cfg);
+    d->cfg = next;
+    nh_metrics_inc("nodeherd_config_reloads_total", 1, "result", "success", NULL);
+    nh_metrics_set("nodeherd_config_last_reload_successful", 1, NULL);
+    nh_notify_ready();
+    update_status(d);
+}
+
+static void on_file_changed(void *ud)
+{
+    reload(ud, "file changed");
+}
+
+/* ---------- shutdown ---------- */
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void finish(struct daemon *d)
+{
+    uv_timer_stop(&d->stop_timer);
+    uv_close((uv_handle_t *)&d->stop_timer, NULL);
+    uv_close((uv_handle_t *)&d->status_timer, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    nh_engine_free(d->engine);
+    d->engine = NULL;
+    nh_http_close(d->http);
+    d->http = NULL;
+    nh_log(LOG_NOTICE, "stopped");
+}
+
+static void on_stop_timer(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    if (nh_engine_idle(d->engine)) {
+        finish(d);
+        return;
+    }
+    if (!d->cancelled && uv_now(&d->loop) >= d->stop_deadline) {
+        nh_log(LOG_WARNING, "shutdown: calls still in flight after %d s; cancelling them "
+                            "(mutations stay marked for verification in the journal)",
+               SHUTDOWN_GRACE_MS / 1000);
+        d->cancelled = true;
+        nh_engine_cancel(d->engine);
+    }
+}
+
+static void begin_shutdown(struct daemon *d, const char *why)
+{
+    if (d->stopping)
+        return;
+    d->stopping = true;
+    nh_notify_stopping();
+    nh_log(LOG_NOTICE, "%s: stopping (no new work; calls in flight may finish)", why);
+    uv_close((uv_handle_t *)&d->sighup, NULL);
+    nh_watch_stop(d->watch);
+    d->watch = NULL;
+    nh_watchdog_stop(d->watchdog);
+    d->watchdog = NULL;
+    nh_httpd_stop(d->httpd);
+    d->httpd = NULL;
+    nh_engine_stop(d->engine);
+    d->stop_deadline = uv_now(&d->loop) + SHUTDOWN_GRACE_MS;
+    uv_timer_start(&d->stop_timer, on_stop_timer, 0, 20);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct daemon *d = s->data;
+    if (signum == SIGHUP) {
+        reload(d, "SIGHUP");
+        return;
+    }
+    if (d->stopping) {
+        nh_log(LOG_WARNING, "second %s: cancelling calls in flight now", strsignal(signum));
+        if (!d->cancelled) {
+            d->cancelled = true;
+            nh_engine_cancel(d->engine);
+        }
+        return;
+    }
+    begin_shutdown(d, strsignal(signum));
+}
+
+/* ---------- main ---------- */
+
+static enum nh_log_format log_format_of(const char *s)
+{
+    if (strcmp(s, "plain") == 0)
+        return NH_LOG_PLAIN;
+    if (strcmp(s, "journal") == 0)
+        return NH_LOG_JOURNAL;
+    if (strcmp(s, "json") == 0)
+        return NH_LOG_JSON;
+    return NH_LOG_AUTO;
+}
+
+/* $STATE_DIRECTORY (systemd StateDirectory=) wins over the config; it may
+ * hold several colon-separated paths: the first is ours. */
+static char *state_dir_from_env(void)
+{
+    const char *s = getenv("STATE_DIRECTORY");
+    if (s == NULL || *s == '\0')
+        return NULL;
+    const char *colon = strchr(s, ':');
+    return colon ? strndup(s, (size_t)(colon - s)) : strdup(s);
+}
+
+int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"dry-run", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct daemon d;
+    struct nh_diag diag;
+    char err[512] = "";
+    char *state_dir = NULL;
+    int c, r;
+
+    memset(&d, 0, sizeof(d));
+    d.g = g;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            d.dry_run = true;
+            break;
+        case 'h':
+            run_usage(stdout);
+            return NH_EXIT_OK;
+        default:
+            run_usage(stderr);
+            return NH_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "nodeherd run: unexpected argument \"%s\"\n", argv[optind]);
+        return NH_EXIT_USAGE;
+    }
+    nh_log_init(log_format_of(g->log_format), LOG_INFO);
+    signal(SIGPIPE, SIG_IGN);
+
+    nh_diag_init(&diag);
+    if (nh_config_load(g->config_path, &d.cfg, &diag) < 0) {
+        nh_diag_print(&diag, stderr);
+        nh_log(LOG_ERR, "%s: configuration invalid (%zu error%s); not starting", g->config_path,
+               diag.n_errors, diag.n_errors == 1 ? "" : "s");
+        nh_diag_free(&diag);
+        return NH_EXIT_USAGE;
+    }
+    nh_diag_log(&diag, LOG_WARNING);
+    nh_diag_free(&diag);
+    nh_log_max = g->log_level ? nh_log_level_from_string(g->log_level) : d.cfg->daemon.log_level;
+    if (d.cfg->daemon.dry_run)
+        d.dry_run = true;
+
+    r = uv_loop_init(&d.loop);
+    if (r < 0) {
+        nh_log(LOG_ERR, "event loop: %s", uv_strerror(r));
+        nh_config_unref(d.cfg);
+        return NH_EXIT_FAILURE;
+    }
+    struct nh_http_opts hopts = {.ca_file = NULL};
+    r = nh_http_new(&d.loop, &hopts, &d.http);
+    if (r < 0) {
+        nh_log_errno(LOG_ERR, r, "http client");
+        goto fail_early;
+    }
+    state_dir = state_dir_from_env();
+    struct nh_engine_opts eo = {
+        .loop = &d.loop,
+        .http = d.http,
+        .dry_run = d.dry_run,
+        .state_dir = state_dir,
+        .on_first_poll = on_first_poll,
+        .on_change = on_engine_change,
+        .ud = &d,
+    };
+    r = nh_engine_new(&eo, d.cfg, &d.engine, err, sizeof(err));
+    if (r < 0) {
+        nh_log(LOG_ERR, "%s; not starting", err);
+        goto fail_early;
+    }
+    nh_metrics_describe("nodeherd_config_reloads_total", NH_METRIC_COUNTER,
+                        "Configuration reloads by result", NULL, 0);
+    nh_metrics_describe("nodeherd_config_last_reload_successful", NH_METRIC_GAUGE,
+                        "1 when the last configuration load succeeded", NULL, 0);
+    nh_metrics_set("nodeherd_config_last_reload_successful", 1, NULL);
+    nh_metrics_describe("nodeherd_leader", NH_METRIC_GAUGE,
+                        "1 when this instance may mutate (always 1 without ha:)", NULL, 0);
+    nh_metrics_set("nodeherd_leader", 1, NULL);
+
+    if (d.cfg->daemon.listen && d.cfg->daemon.listen[0]) {
+        struct nh_httpd_hooks hooks = {.ready = hook_ready, .status_json = hook_status, .ud = &d};
+        r = nh_httpd_start(&d.loop, d.cfg->daemon.listen, &hooks, &d.httpd, err, sizeof(err));
+        if (r < 0) {
+            nh_log(LOG_ERR, "listen %s: %s; not starting", d.cfg->daemon.listen, err);
+            goto fail_engine;
+        }
+        nh_log(LOG_INFO, "metrics and health on http://%s (port %d)", d.cfg->daemon.listen,
+               nh_httpd_port(d.httpd));
+    }
+
+    uv_signal_init(&d.loop, &d.sighup);
+    uv_signal_init(&d.loop, &d.sigterm);
+    uv_signal_init(&d.loop, &d.sigint);
+    d.sighup.data = d.sigterm.data = d.sigint.data = &d;
+    uv_signal_start(&d.sighup, on_signal, SIGHUP);
+    uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d.sigint, on_signal, SIGINT);
+    uv_timer_init(&d.loop, &d.status_timer);
+    uv_timer_init(&d.loop, &d.stop_timer);
+    d.status_timer.data = d.stop_timer.data = &d;
+
+    r = nh_watch_start(&d.loop, g->config_path, on_file_changed, &d, &d.watch);
+    if (r < 0)
+        nh_log_errno(LOG_WARNING, r, "cannot watch %s; reload with SIGHUP", g->config_path);
+    r = nh_watchdog_start(&d.loop, &d.watchdog);
+    if (r < 0)
+        nh_log_errno(LOG_WARNING, r, "watchdog");
+
+    nh_log(LOG_NOTICE, "nodeherd %s starting: %zu cluster%s, revision %s%s", NH_VERSION,
+           d.cfg->n_clusters, d.cfg->n_clusters == 1 ? "" : "s",
+           d.cfg->revision ? d.cfg->revision : "?", d.dry_run ? ", dry-run" : "");
+    nh_engine_start(d.engine);
+    update_status(&d);
+
+    uv_run(&d.loop, UV_RUN_DEFAULT);
+    /* Safety net: anything still open gets closed, then the loop must end
+     * empty (a leaked handle is a bug, reported). */
+    uv_walk(&d.loop, close_walk_cb, NULL);
+    while (uv_run(&d.loop, UV_RUN_DEFAULT) != 0)
+        ;
+    if (uv_loop_close(&d.loop) != 0)
+        nh_log(LOG_ERR, "shutdown: event loop still had handles");
+    nh_config_unref(d.cfg);
+    nh_metrics_reset();
+    free(state_dir);
+    return d.exit_code;
+
+fail_engine:
+    nh_engine_free(d.engine);
+fail_early:
+    nh_http_close(d.http);
+    uv_walk(&d.loop, close_walk_cb, NULL);
+    while (uv_run(&d.loop, UV_RUN_DEFAULT) != 0)
+        ;
+    uv_loop_close(&d.loop);
+    nh_config_unref(d.cfg);
+    nh_metrics_reset();
+    free(state_dir);
+    return NH_EXIT_FAILURE;
+}

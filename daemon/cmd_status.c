@@ -1,0 +1,256 @@
+/* cmd_status.c - `nodeherd status`: asks the running daemon (its local
+ * endpoint, GET /api/v1/status) what it is doing, and prints it. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "cmd.h"
+#include "config/config.h"
+#include "util/buf.h"
+
+static void status_usage(FILE *f)
+{
+    fputs("Usage: nodeherd [--config FILE] status [--json] [--url URL]\n"
+          "\n"
+          "Asks the running daemon what it is doing: per cluster and pool, declared vs\n"
+          "observed, operations in flight with their job's progress and age, what is\n"
+          "blocked and why, the last actions with their revision, the last poll.\n"
+          "\n"
+          "      --json      print the daemon's status document as is\n"
+          "      --url URL   the daemon's endpoint (default: http://<daemon.listen>)\n"
+          "  -h, --help      show this help\n"
+          "\n"
+          "Exit status: 0 answered, 1 no daemon answered, 2 usage or configuration error.\n",
+          f);
+}
+
+static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
+{
+    struct nh_buf *b = ud;
+    return nh_buf_append(b, ptr, size * n) == 0 ? size * n : 0;
+}
+
+static const char *jget_str(struct json_object *o, const char *k, const char *dflt)
+{
+    struct json_object *v;
+    if (json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string))
+        return json_object_get_string(v);
+    return dflt;
+}
+
+static int64_t jget_int(struct json_object *o, const char *k, int64_t dflt)
+{
+    struct json_object *v;
+    if (json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_int))
+        return json_object_get_int64(v);
+    return dflt;
+}
+
+static struct json_object *jget_arr(struct json_object *o, const char *k)
+{
+    struct json_object *v;
+    if (json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_array))
+        return v;
+    return NULL;
+}
+
+static void fmt_count(char *buf, size_t len, struct json_object *o, const char *k)
+{
+    int64_t v = jget_int(o, k, -1);
+    if (v < 0)
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, "%lld", (long long)v);
+}
+
+static void print_age(int64_t s)
+{
+    if (s < 0)
+        printf("never");
+    else if (s < 120)
+        printf("%llds ago", (long long)s);
+    else if (s < 7200)
+        printf("%lldm ago", (long long)(s / 60));
+    else
+        printf("%lldh ago", (long long)(s / 3600));
+}
+
+static int print_status(const char *body)
+{
+    struct json_object *root = json_tokener_parse(body);
+    if (root == NULL || !json_object_is_type(root, json_type_object)) {
+        fprintf(stderr, "nodeherd status: the daemon's answer is not a status document\n");
+        json_object_put(root);
+        return NH_EXIT_FAILURE;
+    }
+    int64_t now = jget_int(root, "now", (int64_t)time(NULL));
+    printf("nodeherd %s, %s, revision %s%s\n", jget_str(root, "version", "?"),
+           jget_str(root, "role", "?"), jget_str(root, "revision", "?"),
+           json_object_get_boolean(json_object_object_get(root, "dry_run")) ? ", DRY RUN" : "");
+    struct json_object *clusters = jget_arr(root, "clusters");
+    size_t n = clusters ? json_object_array_length(clusters) : 0;
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *c = json_object_array_get_idx(clusters, i);
+        printf("\n%s (%s, %s): %s, last poll ", jget_str(c, "name", "?"),
+               jget_str(c, "kind", "?"), jget_str(c, "provider", "?"), jget_str(c, "state", "?"));
+        int64_t lp = jget_int(c, "last_poll", -1);
+        print_age(lp < 0 ? -1 : now - lp);
+        printf("\n");
+        const char *le = jget_str(c, "last_error", NULL);
+        if (le)
+            printf("  last error: %s\n", le);
+        struct json_object *groups = jget_arr(c, "groups");
+        for (size_t k = 0; groups && k < json_object_array_length(groups); k++) {
+            struct json_object *g = json_object_array_get_idx(groups, k);
+            char d[24], o[24], r[24];
+            fmt_count(d, sizeof(d), g, "declared");
+            fmt_count(o, sizeof(o), g, "observed");
+            fmt_count(r, sizeof(r), g, "ready");
+            const char *pool = jget_str(g, "pool", NULL);
+            printf("  %-24s declared %-5s observed %-5s ready %s\n",
+                   pool ? pool : "(workers)", d, o, r);
+        }
+        struct json_object *inf = jget_arr(c, "in_flight");
+        for (size_t k = 0; inf && k < json_object_array_length(inf); k++) {
+            struct json_object *j = json_object_array_get_idx(inf, k);
+            int64_t pct = jget_int(j, "progress", -1);
+            printf("  in flight: %s%s%s -> %lld, job %s, %s", jget_str(j, "kind", "?"),
+                   jget_str(j, "pool", NULL) ? " " : "", jget_str(j, "pool", ""),
+                   (long long)jget_int(j, "target", 0), jget_str(j, "job", "-"),
+                   jget_str(j, "state", "?"));
+            if (pct >= 0)
+                printf(" %lld%%", (long long)pct);
+            printf(", age %llds\n", (long long)jget_int(j, "age_s", 0));
+        }
+        struct json_object *notes = jget_arr(c, "notes");
+        for (size_t k = 0; notes && k < json_object_array_length(notes); k++) {
+            struct json_object *j = json_object_array_get_idx(notes, k);
+            printf("  %s (%s): %s\n", jget_str(j, "kind", "?"), jget_str(j, "rule", "?"),
+                   jget_str(j, "msg", ""));
+            if (jget_str(j, "fix", NULL))
+                printf("    fix: %s\n", jget_str(j, "fix", ""));
+        }
+        struct json_object *rec = jget_arr(c, "recent");
+        size_t nr = rec ? json_object_array_length(rec) : 0;
+        for (size_t k = 0; k < nr && k < 5; k++) {
+            struct json_object *j = json_object_array_get_idx(rec, k);
+            printf("  recent: %s%s%s -> %lld %s (rule %s, revision %s, ",
+                   jget_str(j, "kind", "?"), jget_str(j, "pool", NULL) ? " " : "",
+                   jget_str(j, "pool", ""), (long long)jget_int(j, "target", 0),
+                   jget_str(j, "result", "?"), jget_str(j, "rule", "?"),
+                   jget_str(j, "revision", "?"));
+            print_age(now - jget_int(j, "time", now));
+            printf(")\n");
+        }
+    }
+    json_object_put(root);
+    return NH_EXIT_OK;
+}
+
+int nh_cmd_status(const struct nh_global_opts *g, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"url", required_argument, NULL, 'u'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *url_opt = NULL;
+    bool json = false;
+    char url[512];
+    int c;
+
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            json = true;
+            break;
+        case 'u':
+            url_opt = optarg;
+            break;
+        case 'h':
+            status_usage(stdout);
+            return NH_EXIT_OK;
+        default:
+            status_usage(stderr);
+            return NH_EXIT_USAGE;
+        }
+    }
+    if (url_opt) {
+        snprintf(url, sizeof(url), "%s/api/v1/status", url_opt);
+    } else {
+        struct nh_config *cfg = NULL;
+        struct nh_diag diag;
+        nh_diag_init(&diag);
+        if (nh_config_load(g->config_path, &cfg, &diag) < 0) {
+            nh_diag_print(&diag, stderr);
+            fprintf(stderr, "nodeherd status: cannot read %s to find the daemon; pass --url\n",
+                    g->config_path);
+            nh_diag_free(&diag);
+            return NH_EXIT_USAGE;
+        }
+        nh_diag_free(&diag);
+        const char *l = cfg->daemon.listen;
+        if (l == NULL || *l == '\0') {
+            fprintf(stderr, "nodeherd status: daemon.listen is empty in %s, so the daemon has no "
+                            "endpoint; set it, or pass --url\n",
+                    g->config_path);
+            nh_config_unref(cfg);
+            return NH_EXIT_USAGE;
+        }
+        const char *colon = strrchr(l, ':');
+        if (colon && strcmp(colon, ":0") == 0) {
+            fprintf(stderr, "nodeherd status: daemon.listen uses port 0 (any free port); pass "
+                            "--url with the port the daemon logged\n");
+            nh_config_unref(cfg);
+            return NH_EXIT_USAGE;
+        }
+        snprintf(url, sizeof(url), "http://%s%s/api/v1/status", l[0] == ':' ? "127.0.0.1" : "",
+                 l);
+        nh_config_unref(cfg);
+    }
+
+    struct nh_buf body;
+    long code = 0;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    nh_buf_init(&body, 16u << 20);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURL *e = curl_easy_init();
+    if (e == NULL) {
+        curl_global_cleanup();
+        return NH_EXIT_FAILURE;
+    }
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+    CURLcode rc = curl_easy_perform(e);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(e);
+    curl_global_cleanup();
+    if (rc != CURLE_OK || code != 200) {
+        if (rc != CURLE_OK)
+            fprintf(stderr, "nodeherd status: no daemon answered at %s (%s); is it running?\n",
+                    url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        else
+            fprintf(stderr, "nodeherd status: %s answered HTTP %ld\n", url, code);
+        nh_buf_free(&body);
+        return NH_EXIT_FAILURE;
+    }
+    int ret = NH_EXIT_OK;
+    if (json)
+        printf("%s\n", body.data ? body.data : "");
+    else
+        ret = print_status(body.data ? body.data : "");
+    nh_buf_free(&body);
+    return ret;
+}

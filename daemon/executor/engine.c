@@ -1,0 +1,817 @@
+/* engine.c - clusters, providers, polling, planning and reload. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "executor/engine_int.h"
+#include "ops/metrics.h"
+#include "planner/plan.h"
+#include "util/log.h"
+
+/* ---------- small helpers ---------- */
+
+uint64_t nh_engine_rand(struct nh_engine *e)
+{
+    /* xorshift64*: jitter only, not security. */
+    uint64_t x = e->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    e->rng = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t cl_poll_interval(const struct cl *c)
+{
+    if (c->cfg && c->cfg->poll_interval_ms)
+        return c->cfg->poll_interval_ms;
+    return c->e->cfg->daemon.poll_interval_ms;
+}
+
+struct cl *engine_find_cluster(struct nh_engine *e, const char *name)
+{
+    for (struct cl *c = e->clusters; c; c = c->next)
+        if (!c->removed && strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+void cl_changed(struct cl *c)
+{
+    status_update_cluster_metrics(c);
+    if (c->e->o.on_change)
+        c->e->o.on_change(c->e->o.ud);
+}
+
+void cl_record_recent(struct cl *c, const struct nh_op *op, const char *result)
+{
+    struct recent *r = &c->recent[c->n_recent % NH_RECENT_MAX];
+
+    memset(r, 0, sizeof(*r));
+    r->time = time(NULL);
+    r->kind = op->action.kind;
+    snprintf(r->pool, sizeof(r->pool), "%s", op->action.pool_name ? op->action.pool_name : "");
+    r->target = op->action.target;
+    r->n_nodes = op->action.n_nodes;
+    snprintf(r->result, sizeof(r->result), "%s", result);
+    r->rule = op->action.rule;
+    snprintf(r->revision, sizeof(r->revision), "%s", op->revision ? op->revision : "");
+    snprintf(r->job, sizeof(r->job), "%s", op->job_id ? op->job_id : "");
+    c->n_recent++;
+}
+
+/* ---------- cluster lifecycle ---------- */
+
+static void cl_unlink(struct cl *c);
+
+static void cl_free_now(struct cl *c)
+{
+    if (c->e != NULL)
+        cl_unlink(c);
+    ops_free_all(c);
+    nh_observed_clear(&c->obs);
+    nh_plan_clear(&c->last_plan);
+    free(c->last_plan_text);
+    nh_config_unref(c->accepted_cfg);
+    free(c->name);
+    free(c);
+}
+
+static void cl_unlink(struct cl *c)
+{
+    struct cl **pp = &c->e->clusters;
+    while (*pp && *pp != c)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = c->next;
+}
+
+static void cl_on_timer_closed(uv_handle_t *h)
+{
+    struct cl *c = h->data;
+    c->open_handles--;
+    /* At engine teardown (e == NULL) everything goes. Otherwise removed
+     * clusters are freed once nothing refers to them any more (no provider
+     * call in flight for them or their operations). */
+    if (c->e == NULL)
+        cl_free_now(c);
+    else
+        cl_maybe_free(c);
+}
+
+/* A removed cluster whose last call or operation just ended. */
+void cl_maybe_free(struct cl *c)
+{
+    if (c->removed && c->open_handles == 0 && !c->observing && c->ops == NULL)
+        cl_free_now(c);
+}
+
+static void cl_poll_cb(uv_timer_t *t);
+
+static struct cl *cl_new(struct nh_engine *e, const struct nh_cfg_cluster *cfg)
+{
+    struct cl *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->name = strdup(cfg->name);
+    if (c->name == NULL) {
+        free(c);
+        return NULL;
+    }
+    c->e = e;
+    c->cfg = cfg;
+    uv_timer_init(e->loop, &c->poll_timer);
+    c->poll_timer.data = c;
+    c->open_handles = 1;
+    return c;
+}
+
+void cl_observe_soon(struct cl *c, uint64_t delay_ms)
+{
+    if (c->removed || c->e->stopping || !c->e->started)
+        return;
+    uint64_t due = uv_now(c->e->loop) + delay_ms;
+    uint64_t cur = uv_timer_get_due_in(&c->poll_timer);
+    if (uv_is_active((uv_handle_t *)&c->poll_timer) && cur <= delay_ms)
+        return;
+    (void)due;
+    uv_timer_start(&c->poll_timer, cl_poll_cb, delay_ms, 0);
+}
+
+static struct nh_provider *engine_provider(struct nh_engine *e, const char *name)
+{
+    for (struct prov_entry *pe = e->provs; pe; pe = pe->next)
+        if (strcmp(pe->name, name) == 0)
+            return pe->p;
+    return NULL;
+}
+
+/* ---------- observe -> plan -> act ---------- */
+
+static void maybe_first_poll(struct nh_engine *e)
+{
+    if (e->ready_sent)
+        return;
+    for (struct cl *c = e->clusters; c; c = c->next)
+        if (!c->removed && !c->tried_once)
+            return;
+    e->ready_sent = true;
+    if (e->o.on_first_poll)
+        e->o.on_first_poll(e->o.ud);
+}
+
+/* Renders a plan as log lines; returns the text (owned) so that an unchanged
+ * plan is not logged again every cycle. */
+static char *plan_text(const struct nh_plan *p)
+{
+    struct nh_buf b;
+    nh_buf_init(&b, 0);
+    for (size_t i = 0; i < p->n_actions; i++) {
+        const struct nh_action *a = &p->actions[i];
+        nh_buf_printf(&b, "%s %s%s%s target=%d nodes=%zu (%s: %s)\n", nh_action_kind_name(a->kind),
+                      a->cluster ? a->cluster : "", a->pool_name ? "/" : "",
+                      a->pool_name ? a->pool_name : "", a->target, a->n_nodes,
+                      nh_rule_name(a->rule), a->why);
+        for (size_t k = 0; k < a->n_nodes; k++)
+            nh_buf_printf(&b, "  %s\n", a->node_ids[k]);
+    }
+    for (size_t i = 0; i < p->n_notes; i++)
+        nh_buf_printf(&b, "note %s %s %s\n", nh_note_kind_name(p->notes[i].kind),
+                      p->notes[i].msg, p->notes[i].fix);
+    return nh_buf_steal(&b);
+}
+
+static void log_plan(struct cl *c, const struct nh_plan *p, bool dry)
+{
+    for (size_t i = 0; i < p->n_actions; i++) {
+        const struct nh_action *a = &p->actions[i];
+        nh_log(LOG_NOTICE, "%s%s%s: %s%s target %d%s%zu node%s (rule %s: %s)", c->name,
+               a->pool_name ? "/" : "", a->pool_name ? a->pool_name : "",
+               dry ? "dry-run, would " : "", nh_action_kind_name(a->kind), a->target,
+               a->n_nodes ? ", " : "; ", a->n_nodes, a->n_nodes == 1 ? "" : "s",
+               nh_rule_name(a->rule), a->why);
+    }
+    for (size_t i = 0; i < p->n_notes; i++) {
+        const struct nh_note *n = &p->notes[i];
+        int lvl = n->kind == NH_NOTE_REFUSED || n->kind == NH_NOTE_BLOCKED ? LOG_WARNING
+                                                                             : LOG_INFO;
+        nh_log(lvl, "%s%s%s: %s (%s): %s%s%s", c->name, n->pool ? "/" : "", n->pool ? n->pool : "",
+               nh_note_kind_name(n->kind), nh_rule_name(n->rule), n->msg, n->fix[0] ? "; fix: " : "",
+               n->fix);
+    }
+}
+
+static void cl_plan(struct cl *c)
+{
+    struct nh_engine *e = c->e;
+    struct nh_policy pol = {
+        .max_removal_share = e->cfg->daemon.max_removal_share,
+        .now_unix = time(NULL),
+        .previous = c->accepted_cfg ? nh_config_cluster(c->accepted_cfg, c->name) : NULL,
+    };
+    struct nh_op busy[64];
+    size_t n_busy = 0;
+    struct nh_plan plan = {0};
+
+    if (c->cfg == NULL || !c->have_obs)
+        return;
+    for (struct opnode *n = c->ops; n && n_busy < 64; n = n->next)
+        if (!n->closed)
+            busy[n_busy++] = n->op;
+    if (nh_plan_cluster(c->cfg, &c->obs, busy, n_busy, &pol, &plan) < 0) {
+        nh_log(LOG_ERR, "%s: planning failed: out of memory", c->name);
+        nh_plan_clear(&plan);
+        return;
+    }
+    char *text = plan_text(&plan);
+    bool changed = text == NULL || c->last_plan_text == NULL || strcmp(text, c->last_plan_text);
+    if (changed)
+        log_plan(c, &plan, e->o.dry_run);
+    free(c->last_plan_text);
+    c->last_plan_text = text;
+    c->replan = false;
+    bool refused_empty = false;
+    for (size_t i = 0; i < plan.n_notes; i++)
+        if (plan.notes[i].rule == NH_RULE_EMPTY_DESIRED)
+            refused_empty = true;
+    if (!refused_empty && c->accepted_cfg != e->cfg) {
+        nh_config_unref(c->accepted_cfg);
+        c->accepted_cfg = nh_config_ref(e->cfg);
+    }
+
+    if (!e->o.dry_run && !e->stopping) {
+        for (size_t i = 0; i < plan.n_actions; i++)
+            ops_start(c, &plan.actions[i]);
+    }
+    nh_plan_clear(&c->last_plan);
+    c->last_plan = plan;
+}
+
+static void cl_schedule_next(struct cl *c)
+{
+    uint64_t iv = cl_poll_interval(c);
+    uint64_t jitter = iv / 10 ? nh_engine_rand(c->e) % (iv / 10 + 1) : 0;
+    uint64_t next = iv - iv / 20 + jitter; /* interval -5% .. +5% */
+    uint64_t now = uv_now(c->e->loop);
+
+    /* Operations in flight are followed on the job interval. */
+    for (struct opnode *n = c->ops; n; n = n->next) {
+        if (n->closed)
+            continue;
+        uint64_t due = n->op.state == NH_OP_VERIFY ? c->e->cfg->daemon.job_poll_interval_ms
+                       : n->next_poll > now       ? n->next_poll - now
+                                                  : 0;
+        if (due < next)
+            next = due;
+    }
+    if (c->not_before > now && ops_count(c) == 0 && c->not_before - now > next)
+        next = c->not_before - now;
+    if (!c->removed && !c->e->stopping)
+        uv_timer_start(&c->poll_timer, cl_poll_cb, next, 0);
+}
+
+static void on_observed(void *ud, const struct nh_prov_error *err, struct nh_observed *obs)
+{
+    struct cl *c = ud;
+    struct nh_engine *e = c->e;
+
+    c->observing = false;
+    e->calls_in_flight--;
+    if (err != NULL && err->cls == NH_ERR_CANCELLED) {
+        if (obs)
+            nh_observed_clear(obs);
+        cl_maybe_free(c);
+        return;
+    }
+    if (c->removed) {
+        if (obs)
+            nh_observed_clear(obs);
+        cl_maybe_free(c);
+        return;
+    }
+    c->tried_once = true;
+    if (err != NULL && err->cls != NH_ERR_NONE) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "observe failed (%s%s%.60s%s%.40s): %.120s", nh_err_class_name(err->cls),
+                 err->code[0] ? " " : "", err->code, err->op[0] ? ", " : "", err->op,
+                 err->message);
+        if (strcmp(msg, c->last_error) != 0)
+            nh_log(LOG_WARNING, "%s: %s; no changes until a complete observation", c->name, msg);
+        snprintf(c->last_error, sizeof(c->last_error), "%s", msg);
+        c->obs_ok = false;
+        /* Fail closed: a failed read leaves no observation to plan on. */
+        if (c->have_obs)
+            c->obs.complete = false;
+        nh_metrics_inc("nodeherd_poll_failures_total", 1, "cluster", c->name, "class",
+                       nh_err_class_name(err->cls), NULL);
+        if (obs)
+            nh_observed_clear(obs);
+    } else if (obs != NULL) {
+        nh_observed_clear(&c->obs);
+        c->obs = *obs;
+        memset(obs, 0, sizeof(*obs));
+        c->obs.at_ms = (int64_t)uv_now(e->loop);
+        c->have_obs = true;
+        c->obs_ok = c->obs.complete;
+        if (c->obs.complete) {
+            c->last_ok_unix = time(NULL);
+            if (c->last_error[0] && strncmp(c->last_error, "observe", 7) == 0)
+                nh_log(LOG_NOTICE, "%s: observation complete again", c->name);
+            if (strncmp(c->last_error, "observe", 7) == 0)
+                c->last_error[0] = '\0';
+            nh_metrics_set("nodeherd_last_successful_poll_timestamp_seconds",
+                           (double)c->last_ok_unix, "cluster", c->name, NULL);
+        } else {
+            snprintf(c->last_error, sizeof(c->last_error), "observe incomplete: %.200s", c->obs.why);
+        }
+    }
+    ops_on_observed(c);
+    /* The planner sees operations in flight and plans nothing over them;
+     * it still explains why (WAITING notes). */
+    if (!e->stopping && c->have_obs && (uv_now(e->loop) >= c->not_before || c->replan))
+        cl_plan(c);
+    cl_changed(c);
+    maybe_first_poll(e);
+    cl_schedule_next(c);
+}
+
+static void cl_observe(struct cl *c)
+{
+    struct nh_engine *e = c->e;
+    if (e->stopping || c->removed || c->observing || c->prov == NULL || c->cfg == NULL)
+        return;
+    c->observing = true;
+    e->calls_in_flight++;
+    int r = c->prov->ops->observe(c->prov, c->cfg, on_observed, c);
+    if (r < 0) {
+        c->observing = false;
+        e->calls_in_flight--;
+        c->tried_once = true;
+        snprintf(c->last_error, sizeof(c->last_error), "observe could not start: %s",
+                 strerror(-r));
+        nh_log(LOG_ERR, "%s: %s", c->name, c->last_error);
+        maybe_first_poll(e);
+        cl_schedule_next(c);
+    }
+}
+
+static void cl_poll_cb(uv_timer_t *t)
+{
+    struct cl *c = t->data;
+    uint64_t now = uv_now(c->e->loop);
+    bool verifying = false;
+
+    if (c->e->stopping || c->removed)
+        return;
+    ops_tick(c, now);
+    for (struct opnode *n = c->ops; n; n = n->next)
+        if (!n->closed && n->op.state == NH_OP_VERIFY)
+            verifying = true;
+    /* Observe on the poll interval, and while verifying an unknown outcome. */
+    if (!c->observing)
+        cl_observe(c);
+    else if (!verifying)
+        cl_schedule_next(c);
+}
+
+/* ---------- providers ---------- */
+
+static void api_observer(void *ud, const struct nh_call *call, const struct nh_http_resp *resp,
+                         enum nh_verdict v, uint64_t waited_ms)
+{
+    const char *prov = ud;
+    char code[32];
+    const char *op = call->op_name ? call->op_name : "unknown";
+
+    if (resp->outcome == NH_HTTP_OK)
+        snprintf(code, sizeof(code), "%d", resp->status);
+    else
+        snprintf(code, sizeof(code), "%s", nh_http_outcome_name(resp->outcome));
+    nh_metrics_inc("nodeherd_api_requests_total", 1, "provider", prov, "operation", op, "code",
+                   code, NULL);
+    nh_metrics_observe("nodeherd_api_request_duration_seconds", resp->elapsed_ms / 1000.0,
+                       "provider", prov, "operation", op, NULL);
+    nh_metrics_observe("nodeherd_ratelimit_wait_seconds", (double)waited_ms / 1000.0, "provider",
+                       prov, NULL);
+    if (v == NH_V_THROTTLED)
+        nh_metrics_inc("nodeherd_throttled_total", 1, "provider", prov, NULL);
+}
+
+static bool secret_eq(const struct nh_secret *a, const struct nh_secret *b)
+{
+    size_t la, lb;
+    const unsigned char *pa, *pb;
+    if (a == NULL || b == NULL)
+        return a == b;
+    pa = nh_secret_bytes(a, &la);
+    pb = nh_secret_bytes(b, &lb);
+    return la == lb && memcmp(pa, pb, la) == 0;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+static bool provider_cfg_eq(const struct nh_cfg_provider *a, const struct nh_cfg_provider *b)
+{
+    return str_eq(a->name, b->name) && a->kind == b->kind && str_eq(a->region, b->region) &&
+           str_eq(a->endpoint, b->endpoint) && str_eq(a->project_id, b->project_id) &&
+           a->signing == b->signing && secret_eq(a->access_key_id, b->access_key_id) &&
+           secret_eq(a->access_key_secret, b->access_key_secret) &&
+           secret_eq(a->token, b->token) && a->qps == b->qps && a->burst == b->burst &&
+           a->timeout_ms == b->timeout_ms && a->connect_timeout_ms == b->connect_timeout_ms &&
+           str_eq(a->ca_file, b->ca_file);
+}
+
+static struct prov_entry *prov_entry_new(struct nh_engine *e, const struct nh_cfg_provider *pc,
+                                         char *err, size_t errlen)
+{
+    struct prov_entry *pe = calloc(1, sizeof(*pe));
+    if (pe == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pe->name = strdup(pc->name);
+    if (pe->name == NULL) {
+        free(pe);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    struct nh_provider_env env = {
+        .loop = e->loop,
+        .http = e->o.http,
+        .observer = api_observer,
+        .observer_ud = pe->name,
+    };
+    char perr[256] = "";
+    if (nh_provider_new(pc, &env, &pe->p, perr, sizeof(perr)) < 0) {
+        snprintf(err, errlen, "provider %s: %s", pc->name, perr);
+        free(pe->name);
+        free(pe);
+        return NULL;
+    }
+    pe->snap = (struct nh_cfg_provider *)pc;
+    return pe;
+}
+
+static void prov_entry_free(struct prov_entry *pe)
+{
+    if (pe == NULL)
+        return;
+    nh_provider_free(pe->p);
+    free(pe->name);
+    free(pe);
+}
+
+/* ---------- public ---------- */
+
+/* Reads dir/journal.log without opening it for writing. */
+static int journal_peek(const char *dir, struct nh_journal_replay *rep, char *err, size_t errlen)
+{
+    char path[4096];
+    FILE *f;
+    char *data = NULL;
+    size_t len = 0, cap = 0;
+    int r;
+
+    snprintf(path, sizeof(path), "%s/journal.log", dir);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return -errno;
+    for (;;) {
+        if (len + 65536 > cap) {
+            if (cap > (size_t)64 << 20) {
+                fclose(f);
+                free(data);
+                return -E2BIG;
+            }
+            char *p = realloc(data, cap ? cap * 2 : 65536 * 2);
+            if (p == NULL) {
+                fclose(f);
+                free(data);
+                return -ENOMEM;
+            }
+            data = p;
+            cap = cap ? cap * 2 : 65536 * 2;
+        }
+        size_t n = fread(data + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    fclose(f);
+    r = nh_journal_parse(data ? data : "", len, rep, err, errlen);
+    free(data);
+    return r;
+}
+
+int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg,
+                  struct nh_engine **ret, char *err, size_t errlen)
+{
+    struct nh_engine *e = calloc(1, sizeof(*e));
+    struct nh_journal_replay rep = {0};
+    int r;
+
+    if (e == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    e->o = *opts;
+    e->loop = opts->loop;
+    e->cfg = nh_config_ref(cfg);
+    e->started_unix = time(NULL);
+    e->rng = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ 0x9E3779B97F4A7C15ULL;
+    status_describe_metrics();
+
+    const char *dir = opts->state_dir ? opts->state_dir : cfg->daemon.state_dir;
+    if (opts->dry_run) {
+        /* Read-only: a dry run must not plan over a running daemon's work. */
+        char jerr[256] = "";
+        r = journal_peek(dir, &rep, jerr, sizeof(jerr));
+        if (r < 0 && r != -ENOENT && r != -EACCES)
+            nh_log(LOG_WARNING, "state journal in %s could not be read (%s); operations in "
+                                "flight are not shown",
+                   dir, jerr[0] ? jerr : strerror(-r));
+    } else {
+        char jerr[256] = "";
+        r = nh_journal_open(dir, &e->journal, &rep, jerr, sizeof(jerr));
+        if (r < 0) {
+            snprintf(err, errlen, "state journal in %s: %s", dir, jerr);
+            nh_config_unref(e->cfg);
+            free(e);
+            return r;
+        }
+        if (rep.warning[0])
+            nh_log(LOG_WARNING, "state journal: %s", rep.warning);
+    }
+
+    struct prov_entry **tail = &e->provs;
+    for (size_t i = 0; i < cfg->n_providers; i++) {
+        struct prov_entry *pe = prov_entry_new(e, &cfg->providers[i], err, errlen);
+        if (pe == NULL) {
+            nh_journal_replay_clear(&rep);
+            e->started = false;
+            nh_engine_free(e);
+            return -EINVAL;
+        }
+        *tail = pe;
+        tail = &pe->next;
+    }
+    struct cl **ctail = &e->clusters;
+    for (size_t i = 0; i < cfg->n_clusters; i++) {
+        struct cl *c = cl_new(e, &cfg->clusters[i]);
+        if (c == NULL) {
+            snprintf(err, errlen, "out of memory");
+            nh_journal_replay_clear(&rep);
+            nh_engine_free(e);
+            return -ENOMEM;
+        }
+        c->prov = engine_provider(e, cfg->clusters[i].provider_name);
+        *ctail = c;
+        ctail = &c->next;
+    }
+    for (size_t i = 0; i < rep.n_open; i++) {
+        const struct nh_op *op = &rep.open_ops[i];
+        struct cl *c = op->action.cluster ? engine_find_cluster(e, op->action.cluster) : NULL;
+        if (c == NULL) {
+            nh_log(LOG_WARNING,
+                   "state journal: operation %llu (%s) is for cluster \"%s\", which is no longer "
+                   "configured; it stays open in the journal",
+                   (unsigned long long)op->seq, nh_action_kind_name(op->action.kind),
+                   op->action.cluster ? op->action.cluster : "?");
+            continue;
+        }
+        ops_resume(c, op);
+    }
+    if (rep.n_open > 0)
+        nh_log(LOG_NOTICE, "state journal: resuming %zu operation%s in flight (never re-sent)",
+               rep.n_open, rep.n_open == 1 ? "" : "s");
+    nh_journal_replay_clear(&rep);
+    nh_metrics_set("nodeherd_clusters", (double)cfg->n_clusters, NULL);
+    *ret = e;
+    return 0;
+}
+
+int nh_engine_start(struct nh_engine *e)
+{
+    size_t n = 0;
+    e->started = true;
+    for (struct cl *c = e->clusters; c; c = c->next) {
+        /* First polls are spread over a short window (up to 1 s or the
+         * interval), not a whole interval: READY should come soon. */
+        uint64_t iv = cl_poll_interval(c);
+        uint64_t win = iv < 1000 ? iv : 1000;
+        uint64_t d = win ? nh_engine_rand(e) % win : 0;
+        if (n == 0)
+            d = 0;
+        uv_timer_start(&c->poll_timer, cl_poll_cb, d, 0);
+        n++;
+    }
+    maybe_first_poll(e);
+    return 0;
+}
+
+static bool strv_eq(char *const *a, size_t na, char *const *b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (!str_eq(a[i], b[i]))
+            return false;
+    return true;
+}
+
+/* Did the declaration change in a way that could change the plan? */
+static bool cluster_cfg_eq(const struct nh_cfg_cluster *a, const struct nh_cfg_cluster *b)
+{
+    if (!str_eq(a->provider_name, b->provider_name) || !str_eq(a->id, b->id) ||
+        !str_eq(a->pool, b->pool) || a->workers != b->workers || a->min != b->min ||
+        a->max != b->max || a->has_scale_out != b->has_scale_out || a->prune != b->prune ||
+        a->pools_declared != b->pools_declared ||
+        a->confirm_mass_removal != b->confirm_mass_removal || a->n_pools != b->n_pools ||
+        !strv_eq(a->remove, a->n_remove, b->remove, b->n_remove) ||
+        a->scale_in.max_per_cycle != b->scale_in.max_per_cycle ||
+        a->scale_in.n_order != b->scale_in.n_order ||
+        !strv_eq(a->scale_in.protect, a->scale_in.n_protect, b->scale_in.protect,
+                 b->scale_in.n_protect) ||
+        a->scale_in.n_protect_labels != b->scale_in.n_protect_labels ||
+        a->poll_interval_ms != b->poll_interval_ms)
+        return false;
+    for (size_t i = 0; i < a->scale_in.n_order; i++)
+        if (a->scale_in.order[i] != b->scale_in.order[i])
+            return false;
+    for (size_t i = 0; i < a->scale_in.n_protect_labels; i++)
+        if (!str_eq(a->scale_in.protect_labels[i].key, b->scale_in.protect_labels[i].key) ||
+            !str_eq(a->scale_in.protect_labels[i].value, b->scale_in.protect_labels[i].value))
+            return false;
+    for (size_t i = 0; i < a->n_pools; i++) {
+        const struct nh_cfg_pool *p = &a->pools[i], *q = &b->pools[i];
+        if (!str_eq(p->name, q->name) || !str_eq(p->id, q->id) || p->nodes != q->nodes ||
+            p->min != q->min || p->max != q->max || !str_eq(p->flavor, q->flavor) ||
+            p->manage_autoscaling != q->manage_autoscaling)
+            return false;
+    }
+    return true;
+}
+
+void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
+{
+    struct nh_config *old = e->cfg;
+    struct prov_entry *keep = NULL, **ktail = &keep, *drop = NULL;
+
+    nh_config_ref(cfg);
+    /* Providers: keep those whose settings are unchanged (their rate limiter
+     * state and connections survive), build new ones for the rest. */
+    for (size_t i = 0; i < cfg->n_providers; i++) {
+        const struct nh_cfg_provider *pc = &cfg->providers[i];
+        struct prov_entry **pp = &e->provs, *pe = NULL;
+        while (*pp) {
+            if (strcmp((*pp)->name, pc->name) == 0 && provider_cfg_eq((*pp)->snap, pc)) {
+                pe = *pp;
+                *pp = pe->next;
+                break;
+            }
+            pp = &(*pp)->next;
+        }
+        if (pe == NULL) {
+            char err[320];
+            pe = prov_entry_new(e, pc, err, sizeof(err));
+            if (pe == NULL) {
+                nh_log(LOG_ERR, "reload: %s; its clusters are paused", err);
+                continue;
+            }
+            nh_log(LOG_INFO, "reload: provider %s (re)created", pc->name);
+        }
+        pe->snap = (struct nh_cfg_provider *)pc;
+        pe->next = NULL;
+        *ktail = pe;
+        ktail = &pe->next;
+    }
+    drop = e->provs;
+    e->provs = keep;
+    e->cfg = cfg;
+
+    /* Clusters: update in place, add new ones, retire vanished ones. */
+    for (struct cl *c = e->clusters; c; c = c->next)
+        if (!c->removed)
+            c->cfg = NULL;
+    struct cl **tail = &e->clusters;
+    while (*tail)
+        tail = &(*tail)->next;
+    for (size_t i = 0; i < cfg->n_clusters; i++) {
+        const struct nh_cfg_cluster *cc = &cfg->clusters[i];
+        struct cl *c = engine_find_cluster(e, cc->name);
+        const struct nh_cfg_cluster *prev = NULL;
+        if (c == NULL) {
+            c = cl_new(e, cc);
+            if (c == NULL) {
+                nh_log(LOG_ERR, "reload: out of memory adding cluster %s", cc->name);
+                continue;
+            }
+            *tail = c;
+            tail = &c->next;
+            c->prov = engine_provider(e, cc->provider_name);
+            nh_log(LOG_NOTICE, "reload: cluster %s added", cc->name);
+            cl_observe_soon(c, 0);
+            continue;
+        }
+        prev = old ? nh_config_cluster(old, cc->name) : NULL;
+        c->cfg = cc;
+        c->prov = engine_provider(e, cc->provider_name);
+        if (prev == NULL || !cluster_cfg_eq(prev, cc)) {
+            c->replan = true;
+            nh_log(LOG_INFO, "reload: cluster %s changed; re-observing now", cc->name);
+            if (!c->observing)
+                cl_observe_soon(c, 0);
+        }
+    }
+    for (struct cl *c = e->clusters, *next; c; c = next) {
+        next = c->next;
+        if (c->removed || c->cfg != NULL)
+            continue;
+        nh_log(LOG_NOTICE, "reload: cluster %s is no longer declared; nodeherd stops managing it "
+                           "(nothing is removed)", c->name);
+        nh_metrics_forget("nodeherd_desired_nodes", "cluster", c->name);
+        nh_metrics_forget("nodeherd_observed_nodes", "cluster", c->name);
+        nh_metrics_forget("nodeherd_cluster_converged", "cluster", c->name);
+        nh_metrics_forget("nodeherd_cluster_blocked", "cluster", c->name);
+        nh_metrics_forget("nodeherd_jobs_in_flight", "cluster", c->name);
+        nh_metrics_forget("nodeherd_job_oldest_age_seconds", "cluster", c->name);
+        c->removed = true;
+        c->prov = NULL;
+        uv_close((uv_handle_t *)&c->poll_timer, cl_on_timer_closed);
+    }
+    nh_metrics_set("nodeherd_clusters", (double)cfg->n_clusters, NULL);
+    /* Dropped providers last: freeing them cancels their calls, whose
+     * callbacks find clusters already pointing at the new providers. */
+    while (drop) {
+        struct prov_entry *n = drop->next;
+        prov_entry_free(drop);
+        drop = n;
+    }
+    nh_config_unref(old);
+    if (e->o.on_change)
+        e->o.on_change(e->o.ud);
+}
+
+void nh_engine_stop(struct nh_engine *e)
+{
+    e->stopping = true;
+    for (struct cl *c = e->clusters; c; c = c->next)
+        uv_timer_stop(&c->poll_timer);
+}
+
+void nh_engine_cancel(struct nh_engine *e)
+{
+    /* Freeing a provider cancels its calls (callbacks run with CANCELLED). */
+    for (struct prov_entry *pe = e->provs; pe; pe = pe->next) {
+        nh_provider_free(pe->p);
+        pe->p = NULL;
+    }
+    for (struct cl *c = e->clusters; c; c = c->next)
+        c->prov = NULL;
+}
+
+bool nh_engine_idle(const struct nh_engine *e)
+{
+    return e->calls_in_flight == 0 && !e->jq_busy && e->jq_head == NULL;
+}
+
+bool nh_engine_ready(const struct nh_engine *e)
+{
+    return e->ready_sent;
+}
+
+void nh_engine_free(struct nh_engine *e)
+{
+    if (e == NULL)
+        return;
+    e->stopping = true;
+    nh_engine_cancel(e);
+    ops_journal_drain_sync(e);
+    while (e->provs) {
+        struct prov_entry *n = e->provs->next;
+        prov_entry_free(e->provs);
+        e->provs = n;
+    }
+    for (struct cl *c = e->clusters, *next; c; c = next) {
+        next = c->next;
+        c->removed = true;
+        c->next = NULL;
+        c->e = NULL;
+        if (c->open_handles == 0)
+            cl_free_now(c); /* removed earlier, its timer already closed */
+        else if (!uv_is_closing((uv_handle_t *)&c->poll_timer))
+            uv_close((uv_handle_t *)&c->poll_timer, cl_on_timer_closed);
+    }
+    e->clusters = NULL;
+    nh_journal_close(e->journal);
+    nh_config_unref(e->cfg);
+    free(e);
+}

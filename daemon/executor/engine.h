@@ -1,0 +1,80 @@
+/* engine.h - the executor and job tracker: the part of nodeherd that turns
+ * plans into cloud calls, exactly once.
+ *
+ * Per cluster: a jittered poll timer observes the cluster through its
+ * provider; a complete observation with nothing in flight is planned
+ * (planner/plan.h, pure) and each action becomes an operation that is
+ * journalled (state/journal.h, fsync'd on libuv's threadpool) BEFORE it is
+ * sent, followed through the cloud's job until it succeeds, fails or times
+ * out, and then closed in the journal. One operation at a time per cluster:
+ * while anything is in flight there, nothing new is planned for it.
+ *
+ * A mutating call whose outcome is unknown (timeout or reset after sending,
+ * 5xx, cancelled at shutdown) is never re-sent: the operation enters VERIFY
+ * and the next observations decide whether its effect happened. Operations
+ * found open in the journal at start are resumed the same way (by polling
+ * their job, or by verifying), never re-sent. */
+#ifndef NH_ENGINE_H
+#define NH_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config/config.h"
+#include "net/http.h"
+#include "util/buf.h"
+
+struct nh_engine;
+
+struct nh_engine_summary {
+    size_t clusters;
+    size_t converged;
+    size_t converging; /* work in flight or planned */
+    size_t failing;    /* last observation failed, or the last operation failed */
+    size_t blocked;    /* a change the cloud cannot be asked for, or a refused guard */
+    size_t jobs_in_flight;
+};
+
+struct nh_engine_opts {
+    uv_loop_t *loop;
+    struct nh_http *http;
+    bool dry_run;            /* plan and log, never mutate, never write the journal */
+    const char *state_dir;   /* overrides cfg->daemon.state_dir when non-NULL */
+    /* Called once, when every cluster has completed its first observation
+     * (successfully or not). */
+    void (*on_first_poll)(void *ud);
+    /* Called when the summary may have changed (for STATUS=). */
+    void (*on_change)(void *ud);
+    void *ud;
+};
+
+/* Opens the journal (unless dry_run), creates providers and cluster states,
+ * and queues the journal's open operations for resumption. Takes a
+ * reference on cfg. 0 or -errno with a message in err (-EBADMSG: the journal
+ * is corrupt; the daemon must not run on it). */
+int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg,
+                  struct nh_engine **ret, char *err, size_t errlen);
+/* Starts polling. */
+int nh_engine_start(struct nh_engine *e);
+/* Applies a new configuration (takes a reference; the old one is released).
+ * Clusters whose declaration changed are re-observed and re-planned at once. */
+void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg);
+/* Stops issuing new work (no new observations, plans or sends). Calls in
+ * flight go on; nh_engine_idle() tells when they are done. */
+void nh_engine_stop(struct nh_engine *e);
+/* Cancels every call still in flight (mutations stay VERIFY in the journal). */
+void nh_engine_cancel(struct nh_engine *e);
+bool nh_engine_idle(const struct nh_engine *e);
+/* Closes handles (memory is released from close callbacks: run the loop
+ * afterwards, then nothing remains). NULL ok. */
+void nh_engine_free(struct nh_engine *e);
+
+bool nh_engine_ready(const struct nh_engine *e);
+void nh_engine_summary(const struct nh_engine *e, struct nh_engine_summary *s);
+/* The /api/v1/status document (JSON). 0 or -ENOMEM. */
+int nh_engine_status_json(const struct nh_engine *e, struct nh_buf *out);
+
+#endif

@@ -1,0 +1,128 @@
+/* engine_int.h - the engine's private structures, shared by engine.c
+ * (clusters, polling, planning, reload), ops.c (operations, job tracking,
+ * journal queue) and status.c (status document, metrics). */
+#ifndef NH_ENGINE_INT_H
+#define NH_ENGINE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "executor/engine.h"
+#include "model/model.h"
+#include "providers/provider.h"
+#include "state/journal.h"
+
+#define NH_RECENT_MAX 16
+
+struct cl;
+
+/* One operation in flight (heap node: callbacks hold pointers to it). */
+struct opnode {
+    struct opnode *next;
+    struct cl *cl;
+    struct nh_op op;
+    bool calling;            /* a provider call (mutate or poll) is in flight */
+    bool journal_pending;    /* a journal write for it is queued */
+    bool closed;             /* reached a final state; freed when nothing refers to it */
+    uint64_t deadline;       /* loop ms: job timeout */
+    uint64_t verify_until;   /* loop ms: VERIFY gives up after this */
+    uint64_t next_poll;      /* loop ms */
+    int percent;
+    char phase[64];
+    char detail[256];
+    unsigned poll_failures;
+};
+
+struct recent {
+    int64_t time;            /* unix seconds */
+    enum nh_action_kind kind;
+    char pool[64];
+    int target;
+    size_t n_nodes;
+    char result[24];
+    enum nh_rule rule;
+    char revision[64];
+    char job[80];
+};
+
+struct cl {
+    struct cl *next;
+    struct nh_engine *e;
+    char *name;
+    const struct nh_cfg_cluster *cfg; /* borrowed from e->cfg; NULL when removed */
+    struct nh_provider *prov;         /* borrowed from e's provider list; NULL when removed */
+    uv_timer_t poll_timer;
+    int open_handles;
+    bool observing;
+    bool tried_once;         /* first observation attempted (READY) */
+    bool have_obs;           /* obs holds an observation */
+    bool obs_ok;             /* the last observation succeeded and was complete */
+    struct nh_observed obs;
+    int64_t last_ok_unix;    /* wall time of the last successful observation */
+    unsigned failures;       /* consecutive failed observations or operations */
+    uint64_t not_before;     /* loop ms: no plan before this (backoff) */
+    bool replan;             /* declaration changed: plan at the next observation */
+    char last_error[256];
+    struct nh_plan last_plan;   /* notes (and, dry-run, actions) of the last plan */
+    char *last_plan_text;       /* to log plan changes only once */
+    struct opnode *ops;
+    struct recent recent[NH_RECENT_MAX];
+    size_t n_recent;         /* total ever; ring index = n % MAX */
+    bool removed;            /* gone from the configuration; freed when idle */
+    /* The configuration whose declaration of this cluster was last planned
+     * without an empty-desired refusal (the planner's `previous`). */
+    struct nh_config *accepted_cfg;
+};
+
+struct prov_entry {
+    struct prov_entry *next;
+    struct nh_provider *p;
+    struct nh_cfg_provider *snap; /* what it was built from (for reload comparison) */
+    char *name;
+};
+
+struct jwrite;
+
+struct nh_engine {
+    struct nh_engine_opts o;
+    uv_loop_t *loop;
+    struct nh_config *cfg;
+    struct nh_journal *journal;  /* NULL in dry-run */
+    struct prov_entry *provs;
+    struct cl *clusters;
+    bool started;
+    bool stopping;
+    bool ready_sent;
+    int64_t started_unix;
+    uint64_t rng;
+    /* serialized journal writes */
+    struct jwrite *jq_head, *jq_tail;
+    bool jq_busy;
+    uv_work_t jq_work;
+    size_t calls_in_flight;      /* provider calls */
+    uint64_t next_seq_hint;
+};
+
+/* engine.c */
+uint64_t nh_engine_rand(struct nh_engine *e);
+void cl_observe_soon(struct cl *c, uint64_t delay_ms);
+void cl_changed(struct cl *c);
+void cl_maybe_free(struct cl *c);
+void cl_record_recent(struct cl *c, const struct nh_op *op, const char *result);
+struct cl *engine_find_cluster(struct nh_engine *e, const char *name);
+
+/* ops.c */
+int ops_start(struct cl *c, const struct nh_action *a);
+void ops_resume(struct cl *c, const struct nh_op *op);
+void ops_on_observed(struct cl *c);
+void ops_tick(struct cl *c, uint64_t now);
+size_t ops_count(const struct cl *c);
+void ops_free_all(struct cl *c);
+void ops_journal_drain_sync(struct nh_engine *e);
+
+/* status.c */
+void status_describe_metrics(void);
+void status_update_cluster_metrics(struct cl *c);
+const char *cl_state_word(const struct cl *c);
+
+#endif

@@ -1,0 +1,626 @@
+/* ops.c - operations in flight: journal first, then send, then follow the
+ * cloud's job to the end; unknown outcomes are verified, never re-sent. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "executor/engine_int.h"
+#include "ops/metrics.h"
+#include "util/log.h"
+
+/* ---------- journal queue: one write at a time, in order ---------- */
+
+enum jw_kind { JW_BEGIN, JW_UPDATE };
+
+struct jwrite {
+    struct jwrite *next;
+    enum jw_kind kind;
+    struct opnode *n;  /* NULL when the node no longer cares (snapshot only) */
+    struct nh_op snap; /* owned copy written by the worker thread */
+    int result;
+};
+
+static void op_send(struct opnode *n);
+static void op_maybe_free(struct opnode *n);
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void jq_kick(struct nh_engine *e);
+
+static void jq_work(uv_work_t *w)
+{
+    struct nh_engine *e = w->data;
+    struct jwrite *jw = e->jq_head;
+    if (jw->kind == JW_BEGIN)
+        jw->result = nh_journal_begin(e->journal, &jw->snap);
+    else
+        jw->result = nh_journal_update(e->journal, &jw->snap);
+}
+
+static void jq_done_one(struct nh_engine *e, struct jwrite *jw)
+{
+    struct opnode *n = jw->n;
+
+    if (n != NULL) {
+        n->journal_pending = false;
+        if (jw->kind == JW_BEGIN) {
+            n->op.seq = jw->snap.seq;
+            if (jw->result < 0) {
+                nh_log_errno(LOG_ERR, jw->result,
+                             "%s: journal: cannot record %s; not sending it", n->cl->name,
+                             nh_action_kind_name(n->op.action.kind));
+                snprintf(n->detail, sizeof(n->detail), "not sent: journal write failed");
+                n->op.state = NH_OP_FAILED;
+                n->closed = true;
+                n->cl->not_before = uv_now(e->loop) + 30000;
+                cl_changed(n->cl);
+            } else if (!e->stopping) {
+                op_send(n);
+            } else {
+                /* Recorded but never sent: the next start verifies it. */
+                n->op.state = NH_OP_VERIFY;
+                n->closed = true;
+            }
+        } else if (jw->result < 0) {
+            nh_log_errno(LOG_ERR, jw->result, "%s: journal: cannot record operation %llu as %s",
+                         n->cl->name, (unsigned long long)n->op.seq,
+                         nh_op_state_name(jw->snap.state));
+        }
+        op_maybe_free(n);
+    }
+    nh_op_clear(&jw->snap);
+    free(jw);
+}
+
+static void jq_after(uv_work_t *w, int status)
+{
+    struct nh_engine *e = w->data;
+    struct jwrite *jw = e->jq_head;
+
+    (void)status;
+    e->jq_head = jw->next;
+    if (e->jq_head == NULL)
+        e->jq_tail = NULL;
+    e->jq_busy = false;
+    jq_done_one(e, jw);
+    jq_kick(e);
+}
+
+static void jq_kick(struct nh_engine *e)
+{
+    if (e->jq_busy || e->jq_head == NULL)
+        return;
+    e->jq_busy = true;
+    e->jq_work.data = e;
+    if (uv_queue_work(e->loop, &e->jq_work, jq_work, jq_after) < 0) {
+        /* Cannot happen with a live loop; write inline rather than lose it. */
+        jq_work(&e->jq_work);
+        jq_after(&e->jq_work, 0);
+    }
+}
+
+static int jq_submit(struct nh_engine *e, struct opnode *n, enum jw_kind kind)
+{
+    struct jwrite *jw;
+
+    if (e->journal == NULL)
+        return 0;
+    jw = calloc(1, sizeof(*jw));
+    if (jw == NULL)
+        return -ENOMEM;
+    if (nh_op_copy(&jw->snap, &n->op) < 0) {
+        free(jw);
+        return -ENOMEM;
+    }
+    jw->kind = kind;
+    jw->n = n;
+    n->journal_pending = true;
+    if (e->jq_tail)
+        e->jq_tail->next = jw;
+    else
+        e->jq_head = jw;
+    e->jq_tail = jw;
+    jq_kick(e);
+    return 0;
+}
+
+/* At teardown: finish queued writes synchronously (the loop is going away). */
+void ops_journal_drain_sync(struct nh_engine *e)
+{
+    if (e->jq_busy)
+        return; /* the threadpool owns the head; uv_run will finish it */
+    while (e->jq_head) {
+        struct jwrite *jw = e->jq_head;
+        e->jq_head = jw->next;
+        if (e->journal) {
+            if (jw->kind == JW_BEGIN)
+                (void)nh_journal_begin(e->journal, &jw->snap);
+            else
+                (void)nh_journal_update(e->journal, &jw->snap);
+        }
+        if (jw->n)
+            jw->n->journal_pending = false;
+        nh_op_clear(&jw->snap);
+        free(jw);
+    }
+    e->jq_tail = NULL;
+}
+
+/* ---------- op nodes ---------- */
+
+size_t ops_count(const struct cl *c)
+{
+    size_t n = 0;
+    for (const struct opnode *o = c->ops; o; o = o->next)
+        if (!o->closed)
+            n++;
+    return n;
+}
+
+static void op_unlink(struct opnode *n)
+{
+    struct opnode **pp = &n->cl->ops;
+    while (*pp && *pp != n)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = n->next;
+    n->next = NULL;
+}
+
+static void op_maybe_free(struct opnode *n)
+{
+    if (!n->closed || n->calling || n->journal_pending)
+        return;
+    struct cl *c = n->cl;
+    op_unlink(n);
+    nh_op_clear(&n->op);
+    free(n);
+    cl_maybe_free(c);
+}
+
+void ops_free_all(struct cl *c)
+{
+    while (c->ops) {
+        struct opnode *n = c->ops;
+        c->ops = n->next;
+        nh_op_clear(&n->op);
+        free(n);
+    }
+}
+
+static struct opnode *op_new(struct cl *c)
+{
+    struct opnode *n = calloc(1, sizeof(*n));
+    if (n == NULL)
+        return NULL;
+    n->cl = c;
+    n->percent = -1;
+    /* append: operations keep their order */
+    struct opnode **pp = &c->ops;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = n;
+    return n;
+}
+
+static void op_metric(struct opnode *n, const char *result)
+{
+    nh_metrics_inc("nodeherd_actions_total", 1, "cluster", n->cl->name, "kind",
+                   nh_action_kind_name(n->op.action.kind), "result", result, NULL);
+}
+
+static uint64_t job_poll_ms(const struct cl *c)
+{
+    return c->e->cfg->daemon.job_poll_interval_ms;
+}
+
+/* How long an unknown outcome is given to show its effect. */
+static uint64_t verify_window_ms(const struct cl *c)
+{
+    uint64_t w = job_poll_ms(c) * 6;
+    return w < 3000 ? 3000 : w;
+}
+
+static void cl_backoff(struct cl *c)
+{
+    struct nh_engine *e = c->e;
+    unsigned f = c->failures < 8 ? c->failures : 8;
+    uint64_t base = 5000ULL << f; /* 5 s, 10 s, ... ~21 min */
+    if (base > 600000)
+        base = 600000;
+    c->failures++;
+    c->not_before = uv_now(e->loop) + base / 2 + nh_engine_rand(e) % (base / 2 + 1);
+}
+
+/* Ends an operation: journal, metrics, recent list, log. */
+static void op_finish(struct opnode *n, enum nh_op_state st, const char *result)
+{
+    struct cl *c = n->cl;
+    const char *word = st == NH_OP_DONE        ? "done"
+                       : st == NH_OP_TIMED_OUT ? "timed_out"
+                                               : "failed";
+    n->op.state = st;
+    n->op.updated_ms = wall_ms();
+    free(n->op.result);
+    n->op.result = result ? strdup(result) : NULL;
+    if (jq_submit(c->e, n, JW_UPDATE) < 0)
+        nh_log(LOG_ERR, "%s: journal: out of memory recording operation %llu", c->name,
+               (unsigned long long)n->op.seq);
+    op_metric(n, word);
+    cl_record_recent(c, &n->op, word);
+    if (st == NH_OP_DONE) {
+        nh_log(LOG_NOTICE, "%s%s%s: %s done%s%s", c->name, n->op.action.pool_name ? "/" : "",
+               n->op.action.pool_name ? n->op.action.pool_name : "",
+               nh_action_kind_name(n->op.action.kind), n->op.job_id ? " (job " : "",
+               n->op.job_id ? n->op.job_id : "");
+        if (n->op.job_id)
+            nh_log(LOG_DEBUG, "job %s closed", n->op.job_id);
+        c->failures = 0;
+    } else {
+        nh_log(LOG_ERR, "%s%s%s: %s %s: %s", c->name, n->op.action.pool_name ? "/" : "",
+               n->op.action.pool_name ? n->op.action.pool_name : "",
+               nh_action_kind_name(n->op.action.kind), word, result ? result : "");
+        snprintf(c->last_error, sizeof(c->last_error), "%s %s: %s",
+                 nh_action_kind_name(n->op.action.kind), word, result ? result : "");
+        cl_backoff(c);
+    }
+    n->closed = true;
+    cl_observe_soon(c, 0); /* the state is re-read before anything else */
+    cl_changed(c);
+    op_maybe_free(n);
+}
+
+/* ---------- sending ---------- */
+
+static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_kind kind,
+                       const char *job_id)
+{
+    struct opnode *n = ud;
+    struct cl *c = n->cl;
+    struct nh_engine *e = c->e;
+    uint64_t now = uv_now(e->loop);
+
+    n->calling = false;
+    e->calls_in_flight--;
+    if (c->removed && err->cls != NH_ERR_NONE && err->cls != NH_ERR_UNKNOWN_OUTCOME &&
+        err->cls != NH_ERR_CANCELLED) {
+        n->closed = true;
+        op_maybe_free(n);
+        return;
+    }
+    switch (err->cls) {
+    case NH_ERR_NONE:
+        n->op.state = NH_OP_SENT;
+        n->op.job_kind = kind;
+        free(n->op.job_id);
+        n->op.job_id = job_id ? strdup(job_id) : NULL;
+        n->op.updated_ms = wall_ms();
+        n->deadline = now + e->cfg->daemon.job_timeout_ms;
+        n->next_poll = now + job_poll_ms(c);
+        op_metric(n, "issued");
+        nh_log(LOG_NOTICE, "%s%s%s: %s accepted%s%s%s", c->name,
+               n->op.action.pool_name ? "/" : "",
+               n->op.action.pool_name ? n->op.action.pool_name : "",
+               nh_action_kind_name(n->op.action.kind), job_id ? " (job " : "",
+               job_id ? job_id : "", job_id ? ")" : "");
+        jq_submit(e, n, JW_UPDATE);
+        if (kind == NH_JOB_NONE) {
+            /* Nothing to follow: verify through the next observations. */
+            n->op.state = NH_OP_VERIFY;
+            n->verify_until = now + verify_window_ms(c);
+        }
+        break;
+    case NH_ERR_UNKNOWN_OUTCOME:
+    case NH_ERR_CANCELLED:
+        n->op.state = NH_OP_VERIFY;
+        n->op.updated_ms = wall_ms();
+        n->verify_until = now + verify_window_ms(c);
+        op_metric(n, "unknown");
+        nh_log(LOG_WARNING,
+               "%s: %s outcome unknown (%s%s%s); verifying by re-reading the cluster, not "
+               "re-sending",
+               c->name, nh_action_kind_name(n->op.action.kind), err->message,
+               err->code[0] ? ", " : "", err->code);
+        jq_submit(e, n, JW_UPDATE);
+        break;
+    case NH_ERR_THROTTLED:
+    case NH_ERR_AUTH:
+    case NH_ERR_NOT_FOUND:
+    case NH_ERR_CONFLICT:
+    case NH_ERR_INVALID:
+    case NH_ERR_SERVER: {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s (%s%s%s, HTTP %d%s%s)", err->message,
+                 nh_err_class_name(err->cls), err->code[0] ? " " : "", err->code,
+                 err->http_status, err->request_id[0] ? ", request " : "", err->request_id);
+        op_finish(n, NH_OP_FAILED, msg);
+        return;
+    }
+    }
+    cl_changed(c);
+    op_maybe_free(n);
+}
+
+static void op_send(struct opnode *n)
+{
+    struct cl *c = n->cl;
+    struct nh_provider *p = c->prov;
+    int (*fn)(struct nh_provider *, const struct nh_cfg_cluster *, const struct nh_action *,
+              nh_mutate_fn, void *) = NULL;
+    int r;
+
+    if (p == NULL || c->cfg == NULL) {
+        op_finish(n, NH_OP_FAILED, "not sent: the provider is unavailable");
+        return;
+    }
+    switch (n->op.action.kind) {
+    case NH_ACT_SCALE_CLUSTER:
+        fn = p->ops->scale_cluster;
+        break;
+    case NH_ACT_SCALE_POOL:
+        fn = p->ops->scale_pool;
+        break;
+    case NH_ACT_REMOVE_NODES:
+        fn = p->ops->remove_nodes;
+        break;
+    case NH_ACT_DELETE_POOL:
+        fn = p->ops->delete_pool;
+        break;
+    }
+    if (fn == NULL) {
+        op_finish(n, NH_OP_FAILED, "not sent: the cloud has no such operation");
+        return;
+    }
+    n->calling = true;
+    c->e->calls_in_flight++;
+    r = fn(p, c->cfg, &n->op.action, on_mutated, n);
+    if (r < 0) {
+        char msg[128];
+        n->calling = false;
+        c->e->calls_in_flight--;
+        snprintf(msg, sizeof(msg), "not sent: %s", strerror(-r));
+        op_finish(n, NH_OP_FAILED, msg);
+    }
+}
+
+int ops_start(struct cl *c, const struct nh_action *a)
+{
+    struct opnode *n = op_new(c);
+    if (n == NULL)
+        return -ENOMEM;
+    if (nh_action_copy(&n->op.action, a) < 0) {
+        n->closed = true;
+        op_maybe_free(n);
+        return -ENOMEM;
+    }
+    n->op.state = NH_OP_INTENT;
+    n->op.started_ms = wall_ms();
+    n->op.updated_ms = n->op.started_ms;
+    n->op.revision = strdup(c->e->cfg->revision ? c->e->cfg->revision : "");
+    if (c->e->journal == NULL) {
+        op_send(n);
+        return 0;
+    }
+    if (jq_submit(c->e, n, JW_BEGIN) < 0) {
+        nh_log(LOG_ERR, "%s: journal: out of memory; not sending %s", c->name,
+               nh_action_kind_name(a->kind));
+        n->closed = true;
+        op_maybe_free(n);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* An operation found open in the journal at start. */
+void ops_resume(struct cl *c, const struct nh_op *op)
+{
+    struct opnode *n = op_new(c);
+    uint64_t now = uv_now(c->e->loop);
+
+    if (n == NULL || nh_op_copy(&n->op, op) < 0) {
+        nh_log(LOG_ERR, "%s: out of memory resuming operation %llu", c->name,
+               (unsigned long long)op->seq);
+        if (n) {
+            n->closed = true;
+            op_maybe_free(n);
+        }
+        return;
+    }
+    n->deadline = now + c->e->cfg->daemon.job_timeout_ms;
+    if (n->op.state == NH_OP_SENT && n->op.job_kind != NH_JOB_NONE) {
+        n->next_poll = now;
+        nh_log(LOG_NOTICE, "%s: resuming %s (job %s): following its job", c->name,
+               nh_action_kind_name(n->op.action.kind), n->op.job_id ? n->op.job_id : "-");
+    } else {
+        /* INTENT (maybe sent, maybe not) or VERIFY: never re-send; look. */
+        n->op.state = NH_OP_VERIFY;
+        n->verify_until = now + verify_window_ms(c);
+        nh_log(LOG_NOTICE,
+               "%s: resuming %s (operation %llu) whose outcome is unknown: verifying by "
+               "re-reading the cluster",
+               c->name, nh_action_kind_name(n->op.action.kind), (unsigned long long)n->op.seq);
+    }
+}
+
+/* ---------- following ---------- */
+
+static void on_polled(void *ud, const struct nh_prov_error *err,
+                      const struct nh_job_progress *pr)
+{
+    struct opnode *n = ud;
+    struct cl *c = n->cl;
+    struct nh_engine *e = c->e;
+    uint64_t now = uv_now(e->loop);
+
+    n->calling = false;
+    e->calls_in_flight--;
+    if (n->closed || err->cls == NH_ERR_CANCELLED || c->removed) {
+        op_maybe_free(n);
+        return;
+    }
+    if (err->cls != NH_ERR_NONE) {
+        n->poll_failures++;
+        if (n->poll_failures == 1 || n->poll_failures % 10 == 0)
+            nh_log(LOG_WARNING, "%s: following %s (job %s) failed %u time%s: %s (%s)", c->name,
+                   nh_action_kind_name(n->op.action.kind), n->op.job_id ? n->op.job_id : "-",
+                   n->poll_failures, n->poll_failures == 1 ? "" : "s", err->message,
+                   nh_err_class_name(err->cls));
+        unsigned f = n->poll_failures < 6 ? n->poll_failures : 6;
+        n->next_poll = now + job_poll_ms(c) * (1u << f);
+        cl_changed(c);
+        return;
+    }
+    n->poll_failures = 0;
+    n->percent = pr->percent;
+    snprintf(n->phase, sizeof(n->phase), "%s", pr->phase);
+    snprintf(n->detail, sizeof(n->detail), "%.250s", pr->detail);
+    switch (pr->state) {
+    case NH_JOB_RUNNING:
+        n->next_poll = now + job_poll_ms(c);
+        cl_changed(c);
+        break;
+    case NH_JOB_SUCCEEDED:
+        op_finish(n, NH_OP_DONE, pr->detail[0] ? pr->detail : "success");
+        break;
+    case NH_JOB_FAILED: {
+        char msg[600];
+        snprintf(msg, sizeof(msg), "job %s failed: %s", n->op.job_id ? n->op.job_id : "-",
+                 pr->detail[0] ? pr->detail : pr->phase);
+        op_finish(n, NH_OP_FAILED, msg);
+        break;
+    }
+    }
+}
+
+void ops_tick(struct cl *c, uint64_t now)
+{
+    for (struct opnode *n = c->ops, *next; n; n = next) {
+        next = n->next;
+        if (n->closed || n->calling || n->journal_pending)
+            continue;
+        if (n->op.state == NH_OP_SENT && now >= n->deadline) {
+            char msg[160];
+            char d[32];
+            snprintf(msg, sizeof(msg),
+                     "no result within job_timeout %s; nothing more is issued for the cluster "
+                     "until its state is re-read",
+                     nh_duration_format(c->e->cfg->daemon.job_timeout_ms, d, sizeof(d)));
+            op_finish(n, NH_OP_TIMED_OUT, msg);
+            continue;
+        }
+        if (n->op.state != NH_OP_SENT || now < n->next_poll || c->prov == NULL ||
+            c->cfg == NULL || c->e->stopping)
+            continue;
+        n->calling = true;
+        c->e->calls_in_flight++;
+        int r = c->prov->ops->poll(c->prov, c->cfg, &n->op, on_polled, n);
+        if (r < 0) {
+            n->calling = false;
+            c->e->calls_in_flight--;
+            n->next_poll = now + job_poll_ms(c);
+        }
+    }
+}
+
+/* ---------- verification of unknown outcomes ---------- */
+
+static const struct nh_node *find_node(const struct nh_observed *o, const char *id)
+{
+    for (size_t i = 0; i < o->n_nodes; i++)
+        if ((o->nodes[i].id && strcmp(o->nodes[i].id, id) == 0) ||
+            (o->nodes[i].name && strcmp(o->nodes[i].name, id) == 0))
+            return &o->nodes[i];
+    return NULL;
+}
+
+static int count_workers(const struct nh_observed *o)
+{
+    int n = 0;
+    for (size_t i = 0; i < o->n_nodes; i++)
+        if (o->nodes[i].worker && o->nodes[i].pool_id == NULL &&
+            o->nodes[i].health != NH_NODE_REMOVING)
+            n++;
+    return n;
+}
+
+/* Did the operation's effect happen? 1 yes, 0 not (yet). On yes, *kind
+ * says how to follow it to the end (NH_JOB_NONE: it is complete). */
+static int effect_seen(const struct opnode *n, const struct nh_observed *o,
+                       enum nh_job_kind *kind)
+{
+    const struct nh_action *a = &n->op.action;
+    const struct nh_obs_pool *p;
+
+    switch (a->kind) {
+    case NH_ACT_REMOVE_NODES:
+        for (size_t i = 0; i < a->n_nodes; i++) {
+            const struct nh_node *nd = find_node(o, a->node_ids[i]);
+            if (nd != NULL && nd->health != NH_NODE_REMOVING)
+                return 0;
+        }
+        *kind = NH_JOB_NODES_GONE;
+        return 1;
+    case NH_ACT_SCALE_POOL:
+        p = a->pool_id ? nh_observed_pool(o, a->pool_id) : NULL;
+        if (p == NULL || p->desired != a->target)
+            return 0;
+        *kind = NH_JOB_POOL_SIZE;
+        return 1;
+    case NH_ACT_DELETE_POOL:
+        p = a->pool_id ? nh_observed_pool(o, a->pool_id) : NULL;
+        if (p != NULL && !p->being_deleted)
+            return 0;
+        *kind = NH_JOB_POOL_GONE;
+        return 1;
+    case NH_ACT_SCALE_CLUSTER:
+        if (count_workers(o) != a->target)
+            return 0;
+        *kind = NH_JOB_NONE;
+        return 1;
+    }
+    return 0;
+}
+
+void ops_on_observed(struct cl *c)
+{
+    uint64_t now = uv_now(c->e->loop);
+
+    for (struct opnode *n = c->ops, *next; n; n = next) {
+        next = n->next;
+        if (n->closed || n->op.state != NH_OP_VERIFY || n->calling || n->journal_pending)
+            continue;
+        enum nh_job_kind kind = NH_JOB_NONE;
+        if (c->obs_ok && effect_seen(n, &c->obs, &kind)) {
+            if (kind == NH_JOB_NONE) {
+                op_finish(n, NH_OP_DONE, "effect observed");
+                continue;
+            }
+            /* It happened: follow it to the end by re-reading. */
+            nh_log(LOG_NOTICE, "%s: %s verified: its effect is visible; following it to the end",
+                   c->name, nh_action_kind_name(n->op.action.kind));
+            n->op.state = NH_OP_SENT;
+            n->op.job_kind = kind;
+            n->next_poll = now;
+            if (n->deadline == 0)
+                n->deadline = now + c->e->cfg->daemon.job_timeout_ms;
+            n->op.updated_ms = wall_ms();
+            jq_submit(c->e, n, JW_UPDATE);
+            continue;
+        }
+        if (now >= n->verify_until) {
+            char msg[200], d[32];
+            snprintf(msg, sizeof(msg),
+                     "outcome unknown and no effect observed within %s; the next plan decides "
+                     "again from the observed state",
+                     nh_duration_format(verify_window_ms(c), d, sizeof(d)));
+            op_finish(n, NH_OP_FAILED, msg);
+        }
+    }
+}

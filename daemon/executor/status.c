@@ -1,0 +1,358 @@
+/* status.c - what the engine tells operators: metrics per cluster, the
+ * summary behind STATUS=, and the /api/v1/status document. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "executor/engine_int.h"
+#include "ops/metrics.h"
+
+void status_describe_metrics(void)
+{
+    static const double latency[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                     0.5,   1,     2.5,  5,     10,   30};
+    static const double wait[] = {0, 0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300};
+
+    nh_metrics_describe("nodeherd_build_info", NH_METRIC_GAUGE, "nodeherd build information",
+                        NULL, 0);
+    nh_metrics_set("nodeherd_build_info", 1, "version", NH_VERSION, NULL);
+    nh_metrics_describe("nodeherd_clusters", NH_METRIC_GAUGE, "Clusters declared", NULL, 0);
+    nh_metrics_describe("nodeherd_desired_nodes", NH_METRIC_GAUGE,
+                        "Declared node count per cluster and pool (pool=\"\": workers)", NULL, 0);
+    nh_metrics_describe("nodeherd_observed_nodes", NH_METRIC_GAUGE,
+                        "Observed node count per cluster and pool (pool=\"\": workers)", NULL, 0);
+    nh_metrics_describe("nodeherd_cluster_converged", NH_METRIC_GAUGE,
+                        "1 when the cluster matches its declaration", NULL, 0);
+    nh_metrics_describe("nodeherd_cluster_blocked", NH_METRIC_GAUGE,
+                        "1 when a change is blocked or refused (see nodeherd status)", NULL, 0);
+    nh_metrics_describe("nodeherd_actions_total", NH_METRIC_COUNTER,
+                        "Mutating operations by kind and result", NULL, 0);
+    nh_metrics_describe("nodeherd_jobs_in_flight", NH_METRIC_GAUGE,
+                        "Operations in flight per cluster", NULL, 0);
+    nh_metrics_describe("nodeherd_job_oldest_age_seconds", NH_METRIC_GAUGE,
+                        "Age of the oldest operation in flight per cluster", NULL, 0);
+    nh_metrics_describe("nodeherd_api_requests_total", NH_METRIC_COUNTER,
+                        "Cloud API requests by provider, operation and HTTP status or outcome",
+                        NULL, 0);
+    nh_metrics_describe("nodeherd_api_request_duration_seconds", NH_METRIC_HISTOGRAM,
+                        "Cloud API request latency", latency, sizeof(latency) / sizeof(*latency));
+    nh_metrics_describe("nodeherd_throttled_total", NH_METRIC_COUNTER,
+                        "Throttling answers from the clouds", NULL, 0);
+    nh_metrics_describe("nodeherd_ratelimit_wait_seconds", NH_METRIC_HISTOGRAM,
+                        "Time requests waited in the provider's rate limiter", wait,
+                        sizeof(wait) / sizeof(*wait));
+    nh_metrics_describe("nodeherd_last_successful_poll_timestamp_seconds", NH_METRIC_GAUGE,
+                        "Unix time of the last complete observation per cluster", NULL, 0);
+    nh_metrics_describe("nodeherd_poll_failures_total", NH_METRIC_COUNTER,
+                        "Failed observations by cluster and error class", NULL, 0);
+}
+
+static int group_observed(const struct cl *c, const char *pool_id, const char *pool_name,
+                          int *ready)
+{
+    int n = 0, r = 0;
+    const struct nh_observed *o = &c->obs;
+    const struct nh_obs_pool *p = NULL;
+
+    if (pool_id == NULL && pool_name == NULL) {
+        for (size_t i = 0; i < o->n_nodes; i++) {
+            const struct nh_node *nd = &o->nodes[i];
+            if (!nd->worker || nd->pool_id != NULL || nd->health == NH_NODE_REMOVING)
+                continue;
+            n++;
+            r += nd->health == NH_NODE_READY;
+        }
+        *ready = r;
+        return n;
+    }
+    for (size_t i = 0; i < o->n_pools && p == NULL; i++)
+        if ((pool_id && o->pools[i].id && strcmp(o->pools[i].id, pool_id) == 0) ||
+            (pool_name && o->pools[i].name && strcmp(o->pools[i].name, pool_name) == 0))
+            p = &o->pools[i];
+    if (p == NULL) {
+        *ready = 0;
+        return -1;
+    }
+    *ready = p->ready;
+    return p->current;
+}
+
+static const struct nh_cfg_pool *find_cfg_pool_of(const struct cl *c, size_t i)
+{
+    return c->cfg && i < c->cfg->n_pools ? &c->cfg->pools[i] : NULL;
+}
+
+static bool cl_blocked(const struct cl *c)
+{
+    for (size_t i = 0; i < c->last_plan.n_notes; i++)
+        if (c->last_plan.notes[i].kind == NH_NOTE_BLOCKED ||
+            c->last_plan.notes[i].kind == NH_NOTE_REFUSED)
+            return true;
+    return false;
+}
+
+static bool cl_converged(const struct cl *c)
+{
+    int ready;
+    if (!c->obs_ok || c->cfg == NULL || ops_count(c) > 0)
+        return false;
+    if (c->cfg->workers >= 0) {
+        int want = c->cfg->workers;
+        if (want < c->cfg->min)
+            want = c->cfg->min;
+        if (want > c->cfg->max)
+            want = c->cfg->max;
+        if (group_observed(c, NULL, NULL, &ready) != want)
+            return false;
+    }
+    for (size_t i = 0; i < c->cfg->n_pools; i++) {
+        const struct nh_cfg_pool *p = find_cfg_pool_of(c, i);
+        if (p->nodes < 0)
+            continue;
+        int want = p->nodes < p->min ? p->min : p->nodes > p->max ? p->max : p->nodes;
+        if (group_observed(c, p->id, p->id ? NULL : p->name, &ready) != want)
+            return false;
+    }
+    return c->last_plan.n_actions == 0;
+}
+
+const char *cl_state_word(const struct cl *c)
+{
+    if (!c->have_obs && !c->tried_once)
+        return "waiting";
+    if (!c->obs_ok || c->failures > 0)
+        return "failing";
+    if (ops_count(c) > 0)
+        return "converging";
+    if (cl_converged(c))
+        return "converged";
+    if (cl_blocked(c))
+        return "blocked";
+    return "converging";
+}
+
+void status_update_cluster_metrics(struct cl *c)
+{
+    int ready;
+    uint64_t oldest = 0;
+    size_t inflight = 0;
+
+    if (c->removed || c->cfg == NULL)
+        return;
+    if (c->cfg->workers >= 0) {
+        nh_metrics_set("nodeherd_desired_nodes", c->cfg->workers, "cluster", c->name, "pool", "",
+                       NULL);
+        if (c->have_obs)
+            nh_metrics_set("nodeherd_observed_nodes", group_observed(c, NULL, NULL, &ready),
+                           "cluster", c->name, "pool", "", NULL);
+    }
+    for (size_t i = 0; i < c->cfg->n_pools; i++) {
+        const struct nh_cfg_pool *p = &c->cfg->pools[i];
+        if (p->nodes >= 0)
+            nh_metrics_set("nodeherd_desired_nodes", p->nodes, "cluster", c->name, "pool",
+                           p->name, NULL);
+        if (c->have_obs) {
+            int n = group_observed(c, p->id, p->id ? NULL : p->name, &ready);
+            if (n >= 0)
+                nh_metrics_set("nodeherd_observed_nodes", n, "cluster", c->name, "pool",
+                               p->name, NULL);
+        }
+    }
+    for (const struct opnode *n = c->ops; n; n = n->next) {
+        if (n->closed)
+            continue;
+        inflight++;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t age = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - n->op.started_ms;
+        if (age > 0 && (uint64_t)age > oldest)
+            oldest = (uint64_t)age;
+    }
+    nh_metrics_set("nodeherd_jobs_in_flight", (double)inflight, "cluster", c->name, NULL);
+    nh_metrics_set("nodeherd_job_oldest_age_seconds", (double)oldest / 1000.0, "cluster", c->name,
+                   NULL);
+    nh_metrics_set("nodeherd_cluster_converged", cl_converged(c) ? 1 : 0, "cluster", c->name,
+                   NULL);
+    nh_metrics_set("nodeherd_cluster_blocked", cl_blocked(c) ? 1 : 0, "cluster", c->name, NULL);
+}
+
+void nh_engine_summary(const struct nh_engine *e, struct nh_engine_summary *s)
+{
+    memset(s, 0, sizeof(*s));
+    for (const struct cl *c = e->clusters; c; c = c->next) {
+        if (c->removed)
+            continue;
+        const char *w = cl_state_word(c);
+        s->clusters++;
+        s->jobs_in_flight += ops_count(c);
+        if (strcmp(w, "converged") == 0)
+            s->converged++;
+        else if (strcmp(w, "failing") == 0)
+            s->failing++;
+        else if (strcmp(w, "blocked") == 0)
+            s->blocked++;
+        else
+            s->converging++;
+    }
+}
+
+/* ---------- /api/v1/status ---------- */
+
+static struct json_object *jstr(const char *s)
+{
+    return s ? json_object_new_string(s) : NULL;
+}
+
+static struct json_object *group_json(const struct cl *c, const char *pool, const char *pool_id,
+                                      int declared)
+{
+    struct json_object *g = json_object_new_object();
+    int ready = 0;
+    json_object_object_add(g, "pool", jstr(pool));
+    json_object_object_add(g, "declared", declared >= 0 ? json_object_new_int(declared) : NULL);
+    if (c->have_obs) {
+        int n = group_observed(c, pool ? pool_id : NULL, pool && !pool_id ? pool : NULL, &ready);
+        json_object_object_add(g, "observed", n >= 0 ? json_object_new_int(n) : NULL);
+        json_object_object_add(g, "ready", n >= 0 ? json_object_new_int(ready) : NULL);
+    } else {
+        json_object_object_add(g, "observed", NULL);
+        json_object_object_add(g, "ready", NULL);
+    }
+    return g;
+}
+
+static struct json_object *cluster_json(const struct cl *c, int64_t now_wall)
+{
+    struct json_object *o = json_object_new_object();
+    struct json_object *groups = json_object_new_array();
+    struct json_object *inflight = json_object_new_array();
+    struct json_object *notes = json_object_new_array();
+    struct json_object *recent = json_object_new_array();
+    const struct nh_cfg_cluster *cc = c->cfg;
+
+    json_object_object_add(o, "name", jstr(c->name));
+    json_object_object_add(o, "provider", jstr(cc ? cc->provider_name : NULL));
+    json_object_object_add(o, "kind",
+                           jstr(cc && cc->provider ? nh_provider_kind_name(cc->provider->kind)
+                                                   : NULL));
+    json_object_object_add(o, "state", jstr(cl_state_word(c)));
+    json_object_object_add(o, "last_poll",
+                           c->last_ok_unix ? json_object_new_int64(c->last_ok_unix) : NULL);
+    json_object_object_add(o, "last_error", c->last_error[0] ? jstr(c->last_error) : NULL);
+    if (cc && cc->workers >= 0)
+        json_object_array_add(groups, group_json(c, NULL, NULL, cc->workers));
+    for (size_t i = 0; cc && i < cc->n_pools; i++)
+        json_object_array_add(groups, group_json(c, cc->pools[i].name, cc->pools[i].id,
+                                                 cc->pools[i].nodes));
+    /* Pools the cloud has that the declaration does not name. */
+    for (size_t i = 0; c->have_obs && i < c->obs.n_pools; i++) {
+        const struct nh_obs_pool *p = &c->obs.pools[i];
+        bool declared = false;
+        for (size_t k = 0; cc && k < cc->n_pools; k++)
+            if ((cc->pools[k].id && p->id && strcmp(cc->pools[k].id, p->id) == 0) ||
+                (p->name && strcmp(cc->pools[k].name, p->name) == 0))
+                declared = true;
+        if (!declared) {
+            struct json_object *g = json_object_new_object();
+            json_object_object_add(g, "pool", jstr(p->name ? p->name : p->id));
+            json_object_object_add(g, "declared", NULL);
+            json_object_object_add(g, "observed", json_object_new_int(p->current));
+            json_object_object_add(g, "ready", json_object_new_int(p->ready));
+            json_object_array_add(groups, g);
+        }
+    }
+    json_object_object_add(o, "groups", groups);
+    for (const struct opnode *n = c->ops; n; n = n->next) {
+        if (n->closed)
+            continue;
+        struct json_object *j = json_object_new_object();
+        struct json_object *nodes = json_object_new_array();
+        json_object_object_add(j, "seq", json_object_new_int64((int64_t)n->op.seq));
+        json_object_object_add(j, "kind", jstr(nh_action_kind_name(n->op.action.kind)));
+        json_object_object_add(j, "pool", jstr(n->op.action.pool_name));
+        json_object_object_add(j, "target", json_object_new_int(n->op.action.target));
+        for (size_t k = 0; k < n->op.action.n_nodes; k++)
+            json_object_array_add(nodes, jstr(n->op.action.node_ids[k]));
+        json_object_object_add(j, "nodes", nodes);
+        json_object_object_add(j, "job", jstr(n->op.job_id));
+        json_object_object_add(j, "state", jstr(nh_op_state_name(n->op.state)));
+        json_object_object_add(j, "progress", n->percent >= 0 ? json_object_new_int(n->percent)
+                                                              : NULL);
+        json_object_object_add(j, "phase", n->phase[0] ? jstr(n->phase) : NULL);
+        json_object_object_add(j, "rule", jstr(nh_rule_name(n->op.action.rule)));
+        json_object_object_add(j, "revision", jstr(n->op.revision));
+        json_object_object_add(j, "age_s", json_object_new_int64(
+                                               (now_wall * 1000 - n->op.started_ms) / 1000));
+        json_object_array_add(inflight, j);
+    }
+    json_object_object_add(o, "in_flight", inflight);
+    for (size_t i = 0; i < c->last_plan.n_notes; i++) {
+        const struct nh_note *n = &c->last_plan.notes[i];
+        struct json_object *j = json_object_new_object();
+        json_object_object_add(j, "kind", jstr(nh_note_kind_name(n->kind)));
+        json_object_object_add(j, "rule", jstr(nh_rule_name(n->rule)));
+        json_object_object_add(j, "pool", jstr(n->pool));
+        json_object_object_add(j, "msg", jstr(n->msg));
+        json_object_object_add(j, "fix", n->fix[0] ? jstr(n->fix) : NULL);
+        json_object_array_add(notes, j);
+    }
+    json_object_object_add(o, "notes", notes);
+    size_t have = c->n_recent < NH_RECENT_MAX ? c->n_recent : NH_RECENT_MAX;
+    for (size_t k = 0; k < have; k++) {
+        const struct recent *r = &c->recent[(c->n_recent - 1 - k) % NH_RECENT_MAX];
+        struct json_object *j = json_object_new_object();
+        json_object_object_add(j, "time", json_object_new_int64(r->time));
+        json_object_object_add(j, "kind", jstr(nh_action_kind_name(r->kind)));
+        json_object_object_add(j, "pool", r->pool[0] ? jstr(r->pool) : NULL);
+        json_object_object_add(j, "target", json_object_new_int(r->target));
+        json_object_object_add(j, "nodes", json_object_new_int64((int64_t)r->n_nodes));
+        json_object_object_add(j, "result", jstr(r->result));
+        json_object_object_add(j, "rule", jstr(nh_rule_name(r->rule)));
+        json_object_object_add(j, "revision", jstr(r->revision));
+        json_object_object_add(j, "job", r->job[0] ? jstr(r->job) : NULL);
+        json_object_array_add(recent, j);
+    }
+    json_object_object_add(o, "recent", recent);
+    return o;
+}
+
+int nh_engine_status_json(const struct nh_engine *e, struct nh_buf *out)
+{
+    struct json_object *root = json_object_new_object();
+    struct json_object *clusters = json_object_new_array();
+    struct nh_engine_summary s;
+    int64_t now = time(NULL);
+    int r;
+
+    if (root == NULL || clusters == NULL) {
+        json_object_put(root);
+        json_object_put(clusters);
+        return -ENOMEM;
+    }
+    nh_engine_summary(e, &s);
+    json_object_object_add(root, "version", jstr(NH_VERSION));
+    json_object_object_add(root, "revision", jstr(e->cfg->revision));
+    json_object_object_add(root, "role", jstr("single"));
+    json_object_object_add(root, "ready", json_object_new_boolean(e->ready_sent));
+    json_object_object_add(root, "started", json_object_new_int64(e->started_unix));
+    json_object_object_add(root, "now", json_object_new_int64(now));
+    json_object_object_add(root, "dry_run", json_object_new_boolean(e->o.dry_run));
+    struct json_object *sum = json_object_new_object();
+    json_object_object_add(sum, "clusters", json_object_new_int64((int64_t)s.clusters));
+    json_object_object_add(sum, "converged", json_object_new_int64((int64_t)s.converged));
+    json_object_object_add(sum, "converging", json_object_new_int64((int64_t)s.converging));
+    json_object_object_add(sum, "failing", json_object_new_int64((int64_t)s.failing));
+    json_object_object_add(sum, "blocked", json_object_new_int64((int64_t)s.blocked));
+    json_object_object_add(sum, "jobs_in_flight", json_object_new_int64((int64_t)s.jobs_in_flight));
+    json_object_object_add(root, "summary", sum);
+    for (const struct cl *c = e->clusters; c; c = c->next)
+        if (!c->removed)
+            json_object_array_add(clusters, cluster_json(c, now));
+    json_object_object_add(root, "clusters", clusters);
+    r = nh_buf_appends(out, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+    json_object_put(root);
+    return r;
+}
