@@ -1,0 +1,382 @@
+"""HTTP layer: routing, auth, rate limit, faults, request log, then the cloud handlers.
+
+One ThreadingHTTPServer, HTTP/1.1 keep-alive, Content-Length on every answer.
+Everything between reading the request and producing the answer runs under
+State.lock; slow-answer sleeps and socket writes happen outside it.
+"""
+
+import hashlib
+import http.server
+import ipaddress
+import json
+import re
+import socket
+import struct
+import threading
+import time
+import uuid
+
+from . import ack, admin, cce, modelarts
+from .auth import Authenticator
+from .common import ApiError, Response
+from .faults import Faults
+from .ratelimit import RateLimiter
+from .sign import lower_headers, split_query
+from .state import State
+
+
+class Request:
+    def __init__(self, method, raw_path, headers, body, now):
+        self.method = method
+        path, _, query = raw_path.partition("?")
+        self.path = path
+        self.query = query
+        self.pairs = split_query(query)
+        self.headers = headers
+        self.body = body
+        self.now = now
+        self.params = {}
+        self.cloud = None
+        self.op = None
+        self.mutating = False
+        self.seq = None
+        self.ak = None
+        self.job_outcome = "success"
+        self.request_id = str(uuid.uuid4()).upper()
+        self._json = None
+
+    def header(self, name, default=None):
+        v = self.headers.get(name.lower())
+        return v[0] if v else default
+
+    def arg(self, name, default=None):
+        for k, v in self.pairs:
+            if k == name:
+                return "" if v is None else v
+        return default
+
+    def json(self, error):
+        """Parsed JSON body; `error(msg)` builds the cloud's invalid-request ApiError."""
+        if self._json is None:
+            if not self.body:
+                raise error("request body is empty; a JSON object is required")
+            try:
+                self._json = json.loads(self.body.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as e:
+                raise error("request body is not valid JSON: %s" % e)
+            if not isinstance(self._json, dict):
+                raise error("request body must be a JSON object")
+        return self._json
+
+
+def error_body(cloud, status, code, message, request_id):
+    if code.startswith("APIGW.") or code.startswith("APIG."):
+        return {"error_code": code, "error_msg": message, "request_id": request_id}
+    if cloud == "ack":
+        return {"code": code, "message": message, "requestId": request_id, "status": status}
+    if cloud == "cce":
+        return {"errorCode": code, "errorMessage": message}
+    return {"error_code": code, "error_msg": message}
+
+
+ROUTES = []
+for _cloud, _mod in (("ack", ack), ("cce", cce), ("modelarts", modelarts)):
+    for _method, _pattern, _op, _mutating, _fn in _mod.ROUTES:
+        ROUTES.append((_cloud, _method, re.compile("^" + _pattern + "$"), _op, _mutating, _fn))
+
+
+def cloud_of_path(path):
+    if path.startswith("/api/v3/"):
+        return "cce"
+    if path.startswith("/v2/"):
+        return "modelarts"
+    return "ack"
+
+
+def match_route(method, path):
+    """(cloud, op, mutating, fn, params) or (cloud, None, ...) when no route fits."""
+    allowed = False
+    for cloud, m, rx, op, mutating, fn in ROUTES:
+        mm = rx.match(path)
+        if mm is None:
+            continue
+        allowed = True
+        if m == method:
+            return cloud, op, mutating, fn, mm.groupdict()
+    return cloud_of_path(path), None, allowed, None, {}
+
+
+class FakeCloud:
+    """The emulator: state + auth + limiter + faults + request log. Thread-safe through state.lock."""
+
+    def __init__(self, seed=None, credentials=None, log_path=None):
+        self.seed = seed or {}
+        self.state = State(self.seed, credentials)
+        self.auth = Authenticator(self.state)
+        self.limiter = RateLimiter()
+        self.faults = Faults()
+        self.log = []
+        self.seq = 0
+        self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
+        self._apply_seed_extras()
+
+    def _apply_seed_extras(self):
+        rl = self.seed.get("ratelimit") or {}
+        self.limiter.configure(rl.get("qps", 0), rl.get("burst", 0), rl.get("retry_after"))
+        self.faults.clear()
+        for f in self.seed.get("faults") or []:
+            self.faults.add(f)
+
+    def reset(self):
+        with self.state.lock:
+            self.state.load(self.state.seed)
+            self.auth.reset()
+            self._apply_seed_extras()
+            self.log = []
+
+    def close(self):
+        if self.log_file:
+            self.log_file.close()
+            self.log_file = None
+
+    # ------------------------------------------------------------------ one request
+
+    def handle(self, method, raw_path, header_items, body):
+        """Returns (Response or None, action) where action is None, 'reset_before', 'reset_after',
+        ('slow', delay) or 'truncated'. Admin paths are served here too (not logged)."""
+        now = time.time()
+        headers = lower_headers(header_items)
+        req = Request(method, raw_path, headers, body, now)
+        if req.path.startswith("/_fake/") or req.path == "/_fake":
+            with self.state.lock:
+                self.state.advance(now)
+                return admin.handle(self, req), None
+        cloud, op, mutating, fn, params = match_route(method, req.path)
+        req.cloud, req.op, req.params = cloud, op, params
+        req.mutating = bool(mutating) if op else method not in ("GET", "HEAD")
+        with self.state.lock:
+            self.state.advance(now)
+            self.seq += 1
+            req.seq = self.seq
+            resp, fault, action = self._process(req, fn)
+            self._log(req, resp, fault)
+        return resp, action
+
+    def _process(self, req, fn):
+        st = self.state
+        if req.op is None:
+            if req.cloud == "ack":
+                return self._err(req, 404, "InvalidApi.NotFound",
+                                 "Specified api is not found, please check your url and method."), None, None
+            return self._err(req, 404, "APIGW.0101",
+                             "The API does not exist or has not been published in the environment"), None, None
+        # authentication
+        if req.cloud == "ack":
+            a = self.auth.check_ack(req.method, req.path, req.pairs, req.headers, req.body, req.now)
+        else:
+            a = self.auth.check_huawei(req.method, req.path, req.pairs, req.headers, req.body, req.now)
+        req.ak = a.ak
+        if not a.ok:
+            return self._err(req, *a.error), None, None
+        # rate limit
+        if not self.limiter.take(a.ak, req.now):
+            st.violation("over_rate_limit", req.seq, req.op, {"ak": a.ak})
+            return self._throttle(req, self.limiter.retry_after, limit=self.limiter.qps), None, None
+        # faults before processing
+        rule = self.faults.fire("pre", req.op, req.method, req.path, req.mutating, req.cloud)
+        if rule is not None:
+            if rule.fault == "throttle":
+                return self._throttle(req, rule.retry_after, limit=self.limiter.qps or 1), rule, None
+            if rule.fault == "reset_before":
+                return None, rule, "reset_before"
+            return self._server_error(req, int(rule.fault)), rule, None
+        job = self.faults.fire("job", req.op, req.method, req.path, req.mutating, req.cloud)
+        if job is not None:
+            req.job_outcome = "fail" if job.fault == "job_fail" else "stuck"
+        try:
+            resp = fn(st, req)
+        except ApiError as e:
+            resp = self._err(req, e.status, e.code, e.message)
+            resp.headers.update(e.headers)
+        self._stamp(req, resp)
+        fired = job
+        post = self.faults.fire("post", req.op, req.method, req.path, req.mutating, req.cloud)
+        if post is None:
+            return resp, fired, None
+        if post.fault in ("500", "502", "503"):
+            return self._server_error(req, int(post.fault)), post, None
+        if post.fault == "reset_after":
+            return None, post, "reset_after"
+        if post.fault == "slow":
+            return resp, post, ("slow", post.delay)
+        if post.fault == "malformed":
+            resp.body = b'{"request_id": "' + req.request_id.encode() + b'", <html>oops</html>'
+            return resp, post, None
+        if post.fault == "truncated":
+            data = resp.payload()
+            resp.body = data[:max(1, len(data) // 2)]
+            return resp, post, None
+        return resp, fired, None
+
+    def _stamp(self, req, resp):
+        if req.cloud == "ack":
+            resp.headers.setdefault("x-acs-request-id", req.request_id)
+        else:
+            resp.headers.setdefault("X-Request-Id", req.request_id)
+
+    def _err(self, req, status, code, message):
+        r = Response(status, error_body(req.cloud, status, code, message, req.request_id))
+        r.code = code
+        self._stamp(req, r)
+        return r
+
+    def _throttle(self, req, retry_after, limit):
+        if req.cloud == "ack":
+            r = self._err(req, 400, "Throttling.User", "Request was denied due to user flow control.")
+            if retry_after is not None:
+                r.headers["x-acs-retry-after"] = str(int(float(retry_after) * 1000))
+        else:
+            r = self._err(req, 429, "APIGW.0308", "The throttling threshold has been reached: policy user over "
+                          "ratelimit,limit:%d,time:1 second" % max(1, int(limit)))
+            if retry_after is not None:
+                r.headers["Retry-After"] = str(int(max(0, float(retry_after))))
+        return r
+
+    def _server_error(self, req, status):
+        if status == 502:
+            r = Response(502, b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1>"
+                              b"</body></html>", {"Content-Type": "text/html"})
+            r.code = "BadGateway"
+            self._stamp(req, r)
+            return r
+        if req.cloud == "ack":
+            code = "InternalError" if status == 500 else "ServiceUnavailable"
+            msg = ("The request processing has failed due to some unknown error." if status == 500
+                   else "The request has failed due to a temporary failure of the server.")
+        elif req.cloud == "cce":
+            code, msg = ("CCE.01500001", "Internal server error") if status == 500 else \
+                ("APIGW.0203", "Backend unavailable")
+        else:
+            code, msg = ("ModelArts.50005000", "Internal server error") if status == 500 else \
+                ("APIGW.0203", "Backend unavailable")
+        return self._err(req, status, code, msg)
+
+    def _log(self, req, resp, fault):
+        e = {"seq": req.seq, "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(req.now))
+             + ".%03dZ" % int((req.now % 1) * 1000), "epoch": round(req.now, 6),
+             "method": req.method, "path": req.path, "query": req.query,
+             "body_sha256": hashlib.sha256(req.body).hexdigest(), "body_len": len(req.body),
+             "cloud": req.cloud, "op": req.op, "mutating": req.mutating,
+             "status": resp.status if resp is not None else None,
+             "code": resp.code if resp is not None else None,
+             "fault": fault.fault if fault is not None else None,
+             "ak": req.ak, "request_id": req.request_id,
+             "job_outcome": req.job_outcome if req.mutating else None,
+             "task": getattr(req, "task_id", None)}
+        self.log.append(e)
+        if self.log_file:
+            self.log_file.write(json.dumps(e, ensure_ascii=False) + "\n")
+            self.log_file.flush()
+
+
+# ---------------------------------------------------------------------- HTTP
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fakecloud/1.0"
+    fake = None            # set on the server class
+
+    def log_message(self, fmt, *args):  # quiet: the request log is the record
+        pass
+
+    def _read_body(self):
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            out = b""
+            while True:
+                line = self.rfile.readline(65537)
+                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline(3)
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def _serve(self):
+        body = self._read_body()
+        resp, action = self.server.fake.handle(self.command, self.path, list(self.headers.items()), body)
+        if action in ("reset_before", "reset_after"):
+            self._reset()
+            return
+        if isinstance(action, tuple) and action[0] == "slow":
+            time.sleep(action[1])
+        data = resp.payload()
+        self.send_response(resp.status)
+        ctype = resp.headers.pop("Content-Type", "application/json;charset=UTF-8")
+        if data or resp.status != 202:
+            self.send_header("Content-Type", ctype)
+        for k, v in resp.headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _reset(self):
+        """Abort the connection with a TCP RST and no answer."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.rfile.close()
+            self.connection.close()
+        except OSError:
+            pass
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):  # a reset client is not an emulator error
+        pass
+
+
+def check_loopback(host):
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        raise ValueError("--listen host %r is not an IP address; use 127.0.0.1 or ::1" % host)
+    if not ip.is_loopback:
+        raise ValueError("--listen %s is not a loopback address; fakecloud binds only 127.0.0.0/8 or ::1" % host)
+    return str(ip)
+
+
+def parse_listen(listen):
+    host, sep, port = listen.rpartition(":")
+    if not sep:
+        raise ValueError("--listen must be HOST:PORT, e.g. 127.0.0.1:0")
+    return check_loopback(host), int(port)
+
+
+def make_server(listen, fake):
+    host, port = parse_listen(listen)
+    cls = type("BoundServer", (Server,), {})
+    if ":" in host:
+        cls.address_family = socket.AF_INET6
+    srv = cls((host, port), Handler)
+    srv.fake = fake
+    return srv
+
+
+def serve_in_thread(srv):
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    t.start()
+    return t

@@ -1,0 +1,582 @@
+"""In-memory fleet: clusters, nodes, node pools and async tasks of all three clouds.
+
+One State object per emulator; every access happens under State.lock (the
+HTTP layer takes it for the whole of a request's processing). Time moves on
+read: advance(now) applies every node transition and task completion whose
+moment has passed, so results depend only on the clock, never on a ticker.
+
+Vocabulary (internal, cloud-neutral):
+  node.status  creating | running | removing | failed
+  node.healthy True/False (Ready/Active vs NotReady/Abnormal)
+  pool.state   active | deleting
+  task.state   running | success | fail     (outcome decided at creation:
+               success, fail or stuck -- the last two come from faults)
+"""
+
+import copy
+import json
+import random
+import threading
+import time
+import uuid
+
+PROTECT_LABEL = "nodeherd.io/protect"
+
+DEFAULT_TIMING = {"job_seconds": 1.5, "node_create_seconds": 1.0, "node_delete_seconds": 1.0}
+DEFAULT_AUTH = {"ack_skew_seconds": 900, "huawei_skew_seconds": 900, "lockout_failures": 5,
+                "lockout_seconds": 300, "huawei_require_host": True}
+
+
+def rfc3339(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def parse_rfc3339(s):
+    import calendar
+    s = s.strip()
+    if s.endswith("Z"):
+        s = s[:-1]
+    if "." in s:
+        s = s.split(".", 1)[0]
+    return calendar.timegm(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S"))
+
+
+class SeedError(Exception):
+    """A seed file that cannot be loaded; the message names the key and the fix."""
+
+
+class Node:
+    def __init__(self, **kw):
+        self.id = kw["id"]                # ACK instance id, CCE uid, ModelArts node name
+        self.name = kw["name"]
+        self.cloud = kw["cloud"]          # ack | cce | modelarts
+        self.cluster = kw["cluster"]      # cluster id, or ModelArts resource pool key
+        self.pool = kw.get("pool")        # node pool id (ModelArts: "<pool>/<nodepool>")
+        self.status = kw.get("status", "running")
+        self.healthy = kw.get("healthy", True)
+        self.labels = dict(kw.get("labels") or {})
+        self.created = kw.get("created", time.time())
+        self.ip = kw.get("ip", "")
+        self.role = kw.get("role", "Worker")
+        self.charge = kw.get("charge", "PostPaid")
+        self.flavor = kw.get("flavor", "")
+        self.az = kw.get("az", "")
+        self.server_id = kw.get("server_id", "")
+        self.task = kw.get("task")        # task creating/removing this node
+        self.ready_at = None
+        self.gone_at = None
+        self.removal_cause = None         # 'request' | 'cloud' while removing
+
+    def to_json(self):
+        return {"id": self.id, "name": self.name, "cloud": self.cloud, "cluster": self.cluster,
+                "pool": self.pool, "status": self.status, "healthy": self.healthy, "labels": self.labels,
+                "created": rfc3339(self.created), "ip": self.ip, "role": self.role, "charge": self.charge,
+                "flavor": self.flavor, "az": self.az, "task": self.task, "server_id": self.server_id}
+
+    @property
+    def protected(self):
+        return str(self.labels.get(PROTECT_LABEL, "")).lower() == "true"
+
+
+class Pool:
+    def __init__(self, **kw):
+        self.id = kw["id"]
+        self.name = kw["name"]
+        self.cloud = kw["cloud"]
+        self.cluster = kw["cluster"]
+        self.desired = int(kw.get("desired", 0))
+        self.max_count = kw.get("max_count")
+        self.flavor = kw.get("flavor", "")
+        self.autoscaling = dict(kw.get("autoscaling") or {"enable": False})
+        self.charge = kw.get("charge", "PostPaid")
+        self.in_use = bool(kw.get("in_use", False))
+        self.state = "active"
+        self.job = None
+        self.created = kw.get("created", time.time())
+        self.extra = dict(kw.get("extra") or {})
+
+    def to_json(self):
+        return {"id": self.id, "name": self.name, "cloud": self.cloud, "cluster": self.cluster,
+                "desired": self.desired, "max_count": self.max_count, "flavor": self.flavor,
+                "autoscaling": self.autoscaling, "charge": self.charge, "in_use": self.in_use,
+                "state": self.state, "job": self.job}
+
+
+class Cluster:
+    def __init__(self, **kw):
+        self.id = kw["id"]
+        self.name = kw.get("name", kw["id"])
+        self.cloud = kw["cloud"]
+        self.region = kw.get("region", "")
+        self.project = kw.get("project")
+        self.password = kw.get("login_password")  # ACK ScaleCluster check; never logged
+        self.ip_next = 10
+        self.instance_type = kw.get("instance_type", "")
+
+    def to_json(self):
+        return {"id": self.id, "name": self.name, "cloud": self.cloud, "region": self.region,
+                "project": self.project, "has_login_password": self.password is not None}
+
+
+class Task:
+    def __init__(self, **kw):
+        self.id = kw["id"]
+        self.cloud = kw["cloud"]
+        self.type = kw["type"]
+        self.cluster = kw.get("cluster")
+        self.target = kw.get("target")        # {"type": .., "id": ..}
+        self.created = kw["created"]
+        self.end = kw["end"]
+        self.outcome = kw.get("outcome", "success")   # success | fail | stuck
+        self.state = "running"
+        self.finished_at = None
+        self.add = []
+        self.remove = []
+        self.delete_pool = None
+        self.replace_pools = set()           # pools that refill after this removal
+        self.error = None
+        self.exposed = kw.get("exposed", True)
+        self.seq = kw.get("seq")
+        self.resources = {}                  # node id -> name, for sub-jobs/task_result
+
+    def to_json(self):
+        return {"id": self.id, "cloud": self.cloud, "type": self.type, "cluster": self.cluster,
+                "target": self.target, "created": rfc3339(self.created), "end": rfc3339(self.end),
+                "outcome": self.outcome, "state": self.state, "add": self.add, "remove": self.remove,
+                "delete_pool": self.delete_pool, "error": self.error, "exposed": self.exposed, "seq": self.seq}
+
+
+class State:
+    def __init__(self, seed=None, credentials=None):
+        self.lock = threading.RLock()
+        self.seed = copy.deepcopy(seed or {})
+        self.extra_credentials = dict(credentials or {})
+        self.load(self.seed)
+
+    # ------------------------------------------------------------------ seed
+
+    def load(self, seed):
+        self.rng = random.Random(json.dumps(seed, sort_keys=True))
+        self.clusters = {}
+        self.pools = {}
+        self.nodes = {}
+        self.tasks = {}
+        self.gone = {}              # node id -> {"name", "cause", "seq", "time"}
+        self.gone_names = {}
+        self.deleted_pools = {}     # pool id -> info
+        self.size_claims = {}       # (kind, target) -> (value, task id)
+        self.violations = []
+        self.counts = {"duplicate_mutations": 0, "unrequested_removals": 0, "over_rate_limit": 0}
+        self.expect = None
+        self.projects = set(seed.get("projects") or [])
+        self.timing = dict(DEFAULT_TIMING)
+        self.timing.update(seed.get("timing") or {})
+        self.auth = dict(DEFAULT_AUTH)
+        self.auth.update(seed.get("auth") or {})
+        self.credentials = {}
+        for c in seed.get("credentials") or []:
+            if not isinstance(c, dict) or "ak" not in c or "sk" not in c:
+                raise SeedError("seed: every entry of 'credentials' needs 'ak' and 'sk' (got %r)"
+                                % sorted(c) if isinstance(c, dict) else c)
+            self.credentials[c["ak"]] = c["sk"]
+        self.credentials.update(self.extra_credentials)
+        self.tokens = {}
+        for t in seed.get("tokens") or []:
+            tok = t["token"] if isinstance(t, dict) else t
+            self.tokens[tok] = t.get("project_id") if isinstance(t, dict) else None
+        if seed.get("expect") is not None:
+            self.expect = set(seed["expect"].get("removals") or [])
+        now = time.time()
+        for c in (seed.get("ack") or {}).get("clusters") or []:
+            self._load_ack_cluster(c, now)
+        for c in (seed.get("cce") or {}).get("clusters") or []:
+            self._load_cce_cluster(c, now)
+        for p in (seed.get("modelarts") or {}).get("pools") or []:
+            self._load_ma_pool(p, now)
+
+    def _need(self, obj, key, where):
+        if key not in obj:
+            raise SeedError("seed: %s needs key '%s'" % (where, key))
+        return obj[key]
+
+    def _node_specs(self, spec, where):
+        if spec is None:
+            return []
+        if isinstance(spec, int):
+            return [{} for _ in range(spec)]
+        if isinstance(spec, list):
+            return [s if isinstance(s, dict) else {} for s in spec]
+        raise SeedError("seed: %s must be a count or a list of node objects" % where)
+
+    def _seed_node_common(self, s, i, now):
+        created = s.get("created")
+        created = parse_rfc3339(created) if isinstance(created, str) else now - 86400 * 10 + i * 60
+        return {"status": s.get("status", "running"), "healthy": s.get("healthy", True),
+                "labels": s.get("labels") or {}, "created": created, "charge": s.get("charge", "PostPaid")}
+
+    def _load_ack_cluster(self, c, now):
+        cid = self._need(c, "id", "ack.clusters[]")
+        cl = Cluster(id=cid, name=c.get("name"), cloud="ack", region=c.get("region", "cn-hangzhou"),
+                     login_password=c.get("login_password"),
+                     instance_type=c.get("instance_type", "ecs.sn1ne.large"))
+        self.clusters[cid] = cl
+        for i, s in enumerate(self._node_specs(c.get("workers"), "ack cluster %s workers" % cid)):
+            self._add_node("ack", cl, None, s, self._seed_node_common(s, i, now))
+        for p in c.get("nodepools") or []:
+            pid = p.get("id") or ("np" + self._hex(30))
+            pool = Pool(id=pid, name=self._need(p, "name", "ack nodepool"), cloud="ack", cluster=cid,
+                        desired=p.get("desired_size", 0), flavor=p.get("instance_type", cl.instance_type),
+                        autoscaling={"enable": bool(p.get("auto_scaling", False)),
+                                     "min_instances": p.get("min_instances", 0),
+                                     "max_instances": p.get("max_instances", 10)},
+                        charge=p.get("charge", "PostPaid"))
+            self.pools[pid] = pool
+            specs = self._node_specs(p.get("nodes", pool.desired), "ack nodepool %s nodes" % pid)
+            for i, s in enumerate(specs):
+                self._add_node("ack", cl, pool, s, self._seed_node_common(s, i, now))
+
+    def _load_cce_cluster(self, c, now):
+        cid = self._need(c, "id", "cce.clusters[]")
+        proj = self._need(c, "project_id", "cce cluster %s" % cid)
+        self.projects.add(proj)
+        cl = Cluster(id=cid, name=c.get("name"), cloud="cce", project=proj, region=c.get("region", "cn-north-4"),
+                     instance_type=c.get("flavor", "c7.large.2"))
+        self.clusters[cid] = cl
+        for i, s in enumerate(self._node_specs(c.get("nodes"), "cce cluster %s nodes" % cid)):
+            self._add_node("cce", cl, None, s, self._seed_node_common(s, i, now))
+        for p in c.get("nodepools") or []:
+            pid = p.get("id") or self._uuid()
+            specs = self._node_specs(p.get("nodes", p.get("initialNodeCount", 0)), "cce nodepool nodes")
+            pool = Pool(id=pid, name=self._need(p, "name", "cce nodepool"), cloud="cce", cluster=cid,
+                        desired=p.get("initialNodeCount", len(specs)), flavor=p.get("flavor", cl.instance_type),
+                        autoscaling=p.get("autoscaling") or {"enable": False}, charge=p.get("charge", "PostPaid"))
+            self.pools[pid] = pool
+            for i, s in enumerate(specs):
+                self._add_node("cce", cl, pool, s, self._seed_node_common(s, i, now))
+
+    def _load_ma_pool(self, p, now):
+        name = self._need(p, "name", "modelarts.pools[]")
+        proj = self._need(p, "project_id", "modelarts pool %s" % name)
+        self.projects.add(proj)
+        key = "%s/%s" % (proj, name)
+        cl = Cluster(id=key, name=name, cloud="modelarts", project=proj, region=p.get("region", "cn-north-7"))
+        cl.az = p.get("az", "cn-north-7c")
+        self.clusters[key] = cl
+        for np in p.get("nodepools") or []:
+            npname = self._need(np, "name", "modelarts pool %s nodepool" % name)
+            count = int(np.get("count", 0))
+            pool = Pool(id="%s/%s" % (key, npname), name=npname, cloud="modelarts", cluster=key,
+                        desired=count, max_count=int(np.get("maxCount", count)),
+                        flavor=np.get("flavor", "modelarts.vm.2u4g.dcc"),
+                        charge=np.get("billing", "postPaid"), in_use=np.get("in_use", False),
+                        extra={"network": np.get("network") or {
+                            "vpc": "277e9abc-0e6b-431a-9232-cfd25d5fc566",
+                            "subnet": "03796378-c356-4c14-826b-e4913aa9c8b9",
+                            "securityGroups": ["0a15b48d-06f1-41e4-b782-ade90087bf59"]}})
+            self.pools[pool.id] = pool
+            for i, s in enumerate(self._node_specs(np.get("nodes", count), "modelarts nodepool nodes")):
+                self._add_node("modelarts", cl, pool, s, self._seed_node_common(s, i, now))
+
+    # ------------------------------------------------------------------ ids
+
+    def _hex(self, n):
+        return "".join(self.rng.choice("0123456789abcdef") for _ in range(n))
+
+    def _alnum(self, n):
+        return "".join(self.rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(n))
+
+    def _uuid(self):
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def new_id(self, prefix=""):
+        return prefix + self._hex(24)
+
+    def _add_node(self, cloud, cl, pool, s, common, task=None):
+        ip = s.get("ip")
+        if not ip:
+            ip = "192.168.%d.%d" % (cl.ip_next // 250, cl.ip_next % 250 + 1)
+            cl.ip_next += 1
+        if cloud == "ack":
+            nid = s.get("instance_id") or s.get("id") or ("i-bp1" + self._alnum(17))
+            name = s.get("name") or "%s.%s" % (cl.region, ip)
+        elif cloud == "cce":
+            nid = s.get("uid") or s.get("id") or self._uuid()
+            prefix = pool.name if pool else (cl.name or "node")
+            name = s.get("name") or "%s-%s" % (prefix, self._alnum(5))
+        else:
+            name = s.get("name") or "os-node-%s" % self._alnum(8)
+            nid = name
+        if nid in self.nodes:
+            raise SeedError("seed: node id %s appears twice; give each node a unique id" % nid)
+        n = Node(id=nid, name=name, cloud=cloud, cluster=cl.id, pool=pool.id if pool else None, ip=ip,
+                 role=s.get("role", "Worker"), flavor=(pool.flavor if pool else cl.instance_type),
+                 az=s.get("az", getattr(cl, "az", "") or (cl.region + "a")),
+                 server_id=s.get("server_id") or (self._uuid() if cloud == "cce" else ""), task=task, **common)
+        self.nodes[nid] = n
+        return n
+
+    # ------------------------------------------------------------------ queries
+
+    def cluster(self, cid, cloud):
+        c = self.clusters.get(cid)
+        return c if c is not None and c.cloud == cloud else None
+
+    def pool(self, pid, cloud, cluster=None):
+        p = self.pools.get(pid)
+        if p is None or p.cloud != cloud or (cluster is not None and p.cluster != cluster):
+            return None
+        return p
+
+    def cluster_nodes(self, cid):
+        return sorted((n for n in self.nodes.values() if n.cluster == cid), key=lambda n: (n.created, n.id))
+
+    def pool_nodes(self, pid):
+        return [n for n in self.cluster_nodes(self.pools[pid].cluster) if n.pool == pid]
+
+    def find_node(self, cid, key):
+        """By id or name within a cluster."""
+        for n in self.nodes.values():
+            if n.cluster == cid and (n.id == key or n.name == key):
+                return n
+        return None
+
+    def was_removed(self, key):
+        return key in self.gone or key in self.gone_names
+
+    # ------------------------------------------------------------------ time
+
+    def advance(self, now=None):
+        now = time.time() if now is None else now
+        for n in list(self.nodes.values()):
+            if n.status == "creating" and n.ready_at is not None and n.ready_at <= now:
+                n.status = "running"
+                n.ready_at = None
+            if n.status == "removing" and n.gone_at is not None and n.gone_at <= now:
+                self._drop_node(n, now)
+        for t in sorted(self.tasks.values(), key=lambda t: t.end):
+            if t.state == "running" and t.outcome != "stuck" and t.end <= now:
+                self._finish(t, now)
+
+    def _drop_node(self, n, now):
+        info = {"id": n.id, "name": n.name, "cause": n.removal_cause, "task": n.task, "time": rfc3339(now),
+                "cluster": n.cluster, "pool": n.pool}
+        self.gone[n.id] = info
+        self.gone_names[n.name] = info
+        del self.nodes[n.id]
+
+    def _finish(self, t, now):
+        t.finished_at = now
+        if t.outcome == "fail":
+            t.state = "fail"
+            t.error = {"code": "FakeCloud.JobFailed", "message": "injected failure (fault job_fail)"}
+            for nid in t.add:
+                n = self.nodes.get(nid)
+                if n is not None and n.status == "creating":
+                    n.status, n.healthy, n.ready_at = "failed", False, None
+            for nid in t.remove:
+                n = self.nodes.get(nid)
+                if n is not None and n.status == "removing":
+                    n.status, n.gone_at, n.removal_cause = "running", None, None
+            if t.delete_pool and t.delete_pool in self.pools:
+                self.pools[t.delete_pool].state = "active"
+            return
+        t.state = "success"
+        for nid in t.add:
+            n = self.nodes.get(nid)
+            if n is not None and n.status == "creating":
+                n.status, n.ready_at = "running", None
+        for nid in t.remove:
+            n = self.nodes.get(nid)
+            if n is not None and n.status == "removing":
+                self._drop_node(n, now)
+        if t.delete_pool and t.delete_pool in self.pools:
+            p = self.pools.pop(t.delete_pool)
+            for n in [n for n in self.nodes.values() if n.pool == p.id]:
+                self._drop_node(n, now)
+            self.deleted_pools[p.id] = {"id": p.id, "name": p.name, "time": rfc3339(now), "task": t.id}
+        for pid in sorted(t.replace_pools):
+            if pid in self.pools and self.pools[pid].state == "active":
+                self.converge_pool(self.pools[pid], now, seq=None, task_type="nodepool_replace")
+
+    # ------------------------------------------------------------------ mutations
+
+    def new_task(self, cloud, ttype, cluster, target, now, outcome="success", seq=None, exposed=True,
+                 adding=False, removing=False):
+        tm = self.timing
+        dur = float(tm["job_seconds"])
+        if adding:
+            dur = max(dur, float(tm["node_create_seconds"]))
+        if removing:
+            dur = max(dur, float(tm["node_delete_seconds"]))
+        if cloud == "ack":
+            tid = "T-" + self._hex(24)
+        else:
+            tid = self._uuid()
+        t = Task(id=tid, cloud=cloud, type=ttype, cluster=cluster, target=target, created=now, end=now + dur,
+                 outcome=outcome or "success", seq=seq, exposed=exposed)
+        self.tasks[tid] = t
+        return t
+
+    def create_nodes(self, cl, pool, count, task, now):
+        made = []
+        for _ in range(count):
+            n = self._add_node(cl.cloud, cl, pool, {}, {"status": "creating", "healthy": True, "labels": {},
+                                                        "created": now, "charge": "PostPaid"}, task=task.id)
+            if task.outcome == "success":
+                n.ready_at = now + float(self.timing["node_create_seconds"])
+            task.add.append(n.id)
+            task.resources[n.id] = n.name
+            made.append(n)
+        return made
+
+    def start_removal(self, nodes, task, now, cause, seq=None, op=None):
+        """Mark nodes removing under `task`; account unrequested removals."""
+        for n in nodes:
+            n.status = "removing"
+            n.removal_cause = cause
+            n.task = task.id
+            if task.outcome == "success":
+                n.gone_at = now + float(self.timing["node_delete_seconds"])
+            task.remove.append(n.id)
+            task.resources[n.id] = n.name
+            self.check_removal_allowed(n, seq, op, cause)
+
+    def check_removal_allowed(self, n, seq, op, cause):
+        why = None
+        if n.protected:
+            why = "node carries %s=true" % PROTECT_LABEL
+        elif self.expect is not None and not ({n.id, n.name, n.pool or "", (n.pool or "").split("/")[-1]}
+                                              & self.expect):
+            why = "node is not on the expected-removals list"
+        if why:
+            self.violation("unrequested_removals", seq, op, {"node": n.id, "name": n.name, "cause": cause,
+                                                             "why": why})
+
+    def violation(self, kind, seq, op, detail):
+        self.counts[kind] += 1
+        d = {"kind": kind, "seq": seq, "op": op}
+        d.update(detail)
+        self.violations.append(d)
+
+    @staticmethod
+    def victim_order(nodes):
+        """Which nodes a cloud removes when it picks: failed, unhealthy, still creating, then newest."""
+        def rank(n):
+            return (0 if n.status == "failed" else 1 if not n.healthy else 2 if n.status == "creating" else 3,
+                    -n.created)
+        return sorted(nodes, key=rank)
+
+    def converge_pool(self, pool, now, seq=None, outcome="success", task_type="nodepool_scale", op=None,
+                      exposed=True):
+        """Create or remove (cloud-chosen) nodes so that live nodes == pool.desired. Returns the task or None."""
+        live = [n for n in self.pool_nodes(pool.id) if n.status in ("creating", "running", "failed")]
+        diff = pool.desired - len(live)
+        if diff == 0:
+            return None
+        cl = self.clusters[pool.cluster]
+        t = self.new_task(pool.cloud, task_type, cl.id, {"type": "nodepool", "id": pool.id}, now, outcome, seq,
+                          exposed=exposed, adding=diff > 0, removing=diff < 0)
+        if diff > 0:
+            self.create_nodes(cl, pool, diff, t, now)
+        else:
+            self.start_removal(self.victim_order(live)[:-diff], t, now, "cloud", seq, op)
+        pool.job = t.id
+        return t
+
+    def claim_size(self, kind, target, value, seq, op):
+        """Duplicate check for absolute/additive size changes: same value, same target, earlier job running."""
+        prev = self.size_claims.get((kind, target))
+        if prev is not None and prev[0] == value:
+            t = self.tasks.get(prev[1]) if prev[1] else None
+            if t is not None and t.state == "running":
+                self.violation("duplicate_mutations", seq, op, {"target": target, "value": value,
+                                                                "first_task": t.id, "first_seq": t.seq})
+                return True
+        return False
+
+    def remember_size(self, kind, target, value, task):
+        self.size_claims[(kind, target)] = (value, task.id if task else None)
+
+    def duplicate_removal(self, keys, seq, op):
+        """keys: node ids/names asked for removal. Returns the subset already removing or removed by an API call."""
+        dup = []
+        for k in keys:
+            n = self.nodes.get(k) or next((x for x in self.nodes.values() if x.name == k), None)
+            if n is not None and n.status == "removing":
+                dup.append(k)
+            elif n is None and self.was_removed(k):
+                info = self.gone.get(k) or self.gone_names.get(k)
+                if info.get("cause") in ("request", "cloud"):
+                    dup.append(k)
+        if dup:
+            self.violation("duplicate_mutations", seq, op, {"nodes": dup})
+        return dup
+
+    # ------------------------------------------------------------------ admin
+
+    def snapshot(self, now=None):
+        now = time.time() if now is None else now
+        return {"time": rfc3339(now),
+                "clusters": [c.to_json() for c in self.clusters.values()],
+                "pools": [p.to_json() for p in self.pools.values()],
+                "nodes": [n.to_json() for n in sorted(self.nodes.values(), key=lambda n: (n.cluster, n.created, n.id))],
+                "tasks": [t.to_json() for t in sorted(self.tasks.values(), key=lambda t: t.created)],
+                "gone": list(self.gone.values()),
+                "deleted_pools": list(self.deleted_pools.values()),
+                "timing": self.timing,
+                "expect": sorted(self.expect) if self.expect is not None else None,
+                "credentials": sorted(self.credentials),     # access key ids only, never secrets
+                "projects": sorted(self.projects)}
+
+    def invariants(self):
+        d = dict(self.counts)
+        d["details"] = list(self.violations)
+        return d
+
+    def mutate(self, m, now):
+        """Test hook: change the fleet behind the client's back. Returns a short description."""
+        action = m.get("action")
+        if action in ("set_node", "unhealthy", "healthy"):
+            n = self._mutate_node(m)
+            if action == "unhealthy":
+                n.healthy = False
+            elif action == "healthy":
+                n.healthy = True
+            for k in ("healthy", "status", "labels"):
+                if k in m:
+                    setattr(n, k, m[k] if k != "labels" else dict(m[k]))
+            return {"node": n.to_json()}
+        if action == "remove_node":
+            n = self._mutate_node(m)
+            n.removal_cause = "mutate"
+            self._drop_node(n, now)
+            return {"removed": n.id}
+        if action == "add_node":
+            cl = self.clusters.get(m.get("cluster"))
+            if cl is None:
+                raise KeyError("mutate add_node: unknown cluster %r (use a cluster id from /_fake/state)"
+                               % m.get("cluster"))
+            pool = self.pools.get(m["pool"]) if m.get("pool") else None
+            spec = dict(m.get("node") or {})
+            n = self._add_node(cl.cloud, cl, pool, spec, {"status": spec.get("status", "running"),
+                                                          "healthy": spec.get("healthy", True),
+                                                          "labels": spec.get("labels") or {}, "created": now,
+                                                          "charge": spec.get("charge", "PostPaid")})
+            return {"node": n.to_json()}
+        if action == "set_pool":
+            p = self.pools.get(m.get("pool"))
+            if p is None:
+                raise KeyError("mutate set_pool: unknown pool %r (use a pool id from /_fake/state)" % m.get("pool"))
+            for k in ("desired", "in_use", "charge", "autoscaling", "max_count", "state"):
+                if k in m:
+                    setattr(p, k, m[k])
+            return {"pool": p.to_json()}
+        raise KeyError("mutate: unknown action %r (set_node, unhealthy, healthy, remove_node, add_node, set_pool)"
+                       % action)
+
+    def _mutate_node(self, m):
+        key = m.get("node")
+        n = self.nodes.get(key) or next((x for x in self.nodes.values() if x.name == key), None)
+        if n is None:
+            raise KeyError("mutate: unknown node %r (use an id or name from /_fake/state)" % key)
+        return n
