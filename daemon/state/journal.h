@@ -52,4 +52,42 @@ void nh_journal_close(struct nh_journal *j); /* NULL ok */
 int nh_journal_parse(const char *data, size_t len, struct nh_journal_replay *replay, char *err,
                      size_t errlen);
 
+/* ---- additions (format, tests, tools) ----
+ *
+ * Format: each line is 8 lower-case hex digits of CRC-32C (Castagnoli) over
+ * the JSON bytes, a space, compact JSON, "\n". Records: "begin" (the whole
+ * op), "update" (state, job, result), and "seq" (first line of a compacted
+ * file: the next sequence number, so numbers keep rising across restarts
+ * even when every op was closed). See journal.c for the fields.
+ *
+ * nh_journal_begin also sets op->state = NH_OP_INTENT, op->started_ms (wall
+ * clock) when it was 0, and op->updated_ms = started_ms; on failure op->seq
+ * is left as it was. nh_journal_update: -ENOENT when op->seq is not an open
+ * operation of this journal (never begun, or already closed); updated_ms 0
+ * means "now". Both: -EINVAL when an identifier (cluster, pool, node ids
+ * and names, job id, revision) is not valid UTF-8 (free text - why, result -
+ * is made valid instead); -EIO after a write or sync failed in a way that
+ * leaves the file's state unknown (the journal refuses every later write;
+ * reopen it). Compaction failures never fail the call that triggered it. */
+
+/* CRC-32C as used in the line prefix. */
+uint32_t nh_journal_crc32c(const void *data, size_t len);
+/* Compacts now (normally automatic past 1 MiB or 10,000 records). 0 or -errno;
+ * on failure the previous journal is intact. */
+int nh_journal_compact(struct nh_journal *j);
+/* Compaction bounds; 0 keeps the default (1 MiB, 10,000 records). When the
+ * open operations alone exceed them, the trigger is raised to twice the
+ * compacted size so compaction does not run on every record. */
+void nh_journal_set_limits(struct nh_journal *j, size_t max_bytes, size_t max_records);
+/* Current record count, file size and open operations (any may be NULL). */
+void nh_journal_stats(struct nh_journal *j, size_t *n_records, size_t *bytes, size_t *n_open);
+
+/* Test hook: simulate a crash at a point of compaction. */
+enum nh_journal_fault {
+    NH_JOURNAL_FAULT_NONE,
+    NH_JOURNAL_FAULT_BEFORE_RENAME, /* journal.log.tmp written and synced, not renamed */
+};
+const char *nh_journal_fault_name(enum nh_journal_fault f);
+void nh_journal_set_fault(struct nh_journal *j, enum nh_journal_fault f);
+
 #endif
