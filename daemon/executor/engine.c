@@ -549,6 +549,7 @@ int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg,
         }
         if (rep.warning[0])
             nh_log(LOG_WARNING, "state journal: %s", rep.warning);
+        e->audit = nh_audit_open(dir);
     }
 
     struct prov_entry **tail = &e->provs;
@@ -812,6 +813,7 @@ void nh_engine_free(struct nh_engine *e)
     }
     e->clusters = NULL;
     nh_journal_close(e->journal);
+    nh_audit_close(e->audit);
     nh_config_unref(e->cfg);
     free(e);
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "executor/audit.h"
 #include "executor/engine.h"
 #include "model/model.h"
 #include "providers/provider.h"
@@ -88,6 +89,7 @@ struct nh_engine {
     uv_loop_t *loop;
     struct nh_config *cfg;
     struct nh_journal *journal;  /* NULL in dry-run */
+    struct nh_audit *audit;      /* NULL in dry-run */
     struct prov_entry *provs;
     struct cl *clusters;
     bool started;

@@ -254,6 +254,7 @@ static void op_finish(struct opnode *n, enum nh_op_state st, const char *result)
         nh_log(LOG_ERR, "%s: journal: out of memory recording operation %llu", c->name,
                (unsigned long long)n->op.seq);
     op_metric(n, word);
+    nh_audit_record(c->e->audit, &n->op, word, result);
     cl_record_recent(c, &n->op, word);
     if (st == NH_OP_DONE) {
         nh_log(LOG_NOTICE, "%s%s%s: %s done%s%s", c->name, n->op.action.pool_name ? "/" : "",
@@ -305,6 +306,7 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
         n->deadline = now + e->cfg->daemon.job_timeout_ms;
         n->next_poll = now + job_poll_ms(c);
         op_metric(n, "issued");
+        nh_audit_record(e->audit, &n->op, "issued", NULL);
         nh_log(LOG_NOTICE, "%s%s%s: %s accepted%s%s%s", c->name,
                n->op.action.pool_name ? "/" : "",
                n->op.action.pool_name ? n->op.action.pool_name : "",
@@ -323,6 +325,7 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
         n->op.updated_ms = wall_ms();
         n->verify_until = now + verify_window_ms(c);
         op_metric(n, "unknown");
+        nh_audit_record(e->audit, &n->op, "unknown", err->message);
         nh_log(LOG_WARNING,
                "%s: %s outcome unknown (%s%s%s); verifying by re-reading the cluster, not "
                "re-sending",
