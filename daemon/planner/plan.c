@@ -25,6 +25,9 @@
 #define NH_PROTECT_LABEL_KEY "nodeherd.io/protect"
 #define NH_PROTECT_LABEL_VALUE "true"
 #define NH_DEFAULT_SHARE 0.5
+/* CCE RemoveNode takes at most 200 uids; the config enforces max_per_cycle
+ * <= 200, and the planner never relies on that alone. */
+#define NH_PLAN_MAX_VICTIMS 200
 
 /* ---------- small helpers ---------- */
 
@@ -96,6 +99,8 @@ struct ctx {
     const enum nh_victim_order *order;
     size_t n_order;
     int budget;         /* removals still allowed this cycle */
+    int max_per_cycle;  /* the configured budget (capped at NH_PLAN_MAX_VICTIMS) */
+    int in_flight;      /* nodes the cloud is already removing: count against it */
     int intended;       /* removals the declaration asks for (share guard) */
     const struct nh_node **nodes; /* the observation's nodes sorted by id */
     size_t n_nodes;
@@ -348,13 +353,6 @@ static void plan_grow(struct ctx *x, const struct group *g, int current, int des
                  current);
             return;
         }
-        if (x->kind == NH_PROVIDER_MODELARTS) {
-            note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, NULL,
-                 "set nodes: on the resource pool's node pools instead of workers:",
-                 "%s, %d observed: huawei-modelarts has no workers outside node pools",
-                 decl_text, current);
-            return;
-        }
         if (!x->c->has_scale_out) {
             fmt(fix, sizeof(fix),
                 "add scale_out: {instance_type, system_disk, login_password} to %s", path);
@@ -393,8 +391,9 @@ static void plan_shrink_counters(struct ctx *x, const struct group *g, int curre
     if (take < want)
         note(x, NH_NOTE_LIMITED, NH_RULE_BUDGET, g->label,
              "raise scale_in.max_per_cycle to remove more per cycle",
-             "%s, %d observed: removing %d of %d this cycle (max_per_cycle)", decl_text, current,
-             take, want);
+             "%s, %d observed: removing %d of %d this cycle (max_per_cycle %d, %d already "
+             "being removed)",
+             decl_text, current, take, want, x->max_per_cycle, x->in_flight);
     if (take <= 0)
         return;
     x->budget -= take;
@@ -412,7 +411,7 @@ static void plan_group(struct ctx *x, const struct group *g, bool managed, int d
                        int max)
 {
     const struct nh_cfg_cluster *c = x->c;
-    bool counters = !g->workers && x->kind == NH_PROVIDER_MODELARTS;
+    bool counters = x->kind == NH_PROVIDER_MODELARTS; /* no per-node removal */
     int current = 0, desired = -1, n_listed = 0, n_protected = 0, n_pending = 0, n_elig = 0;
     enum nh_rule rule = NH_RULE_DECLARED;
     char decl_text[128], path[128], fix[256], ord[96];
@@ -429,7 +428,7 @@ static void plan_group(struct ctx *x, const struct group *g, bool managed, int d
     }
 
     /* Current size. */
-    if (counters) {
+    if (counters && !g->workers) {
         current = g->obs->current;
     } else {
         for (size_t i = 0; i < x->n_nodes; i++)
@@ -463,7 +462,8 @@ static void plan_group(struct ctx *x, const struct group *g, bool managed, int d
         /* remove: cannot name ModelArts nodes. */
         for (size_t i = 0; i < x->n_nodes; i++) {
             const struct nh_node *n = x->nodes[i];
-            if (str_eq(n->pool_id, g->pool_id) && node_present(n) && node_listed(c, n))
+            bool mine = g->workers ? n->pool_id == NULL : str_eq(n->pool_id, g->pool_id);
+            if (mine && node_present(n) && node_listed(c, n))
                 note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, g->label,
                      "lower nodes: of the node pool instead; ModelArts picks the nodes",
                      "node %s is in remove: but huawei-modelarts cannot remove a chosen node",
@@ -471,6 +471,13 @@ static void plan_group(struct ctx *x, const struct group *g, bool managed, int d
         }
         if (!managed)
             return;
+        if (g->workers) {
+            note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, NULL,
+                 "set nodes: on the resource pool's node pools instead of workers:",
+                 "%s, %d observed: huawei-modelarts has no workers outside node pools",
+                 decl_text, current);
+            return;
+        }
         if (current < desired)
             plan_grow(x, g, current, desired, rule, decl_text);
         else if (current > desired)
@@ -563,8 +570,10 @@ static void plan_group(struct ctx *x, const struct group *g, bool managed, int d
         if (take > x->budget) {
             note(x, NH_NOTE_LIMITED, NH_RULE_BUDGET, g->label,
                  "raise scale_in.max_per_cycle to remove more per cycle",
-                 "%s, %d observed: removing %d of %d this cycle (max_per_cycle)", decl_text,
-                 current, x->budget > 0 ? x->budget : 0, take);
+                 "%s, %d observed: removing %d of %d this cycle (max_per_cycle %d, %d already "
+                 "being removed)",
+                 decl_text, current, x->budget > 0 ? x->budget : 0, take, x->max_per_cycle,
+                 x->in_flight);
             take = x->budget > 0 ? x->budget : 0;
         }
         if (take <= 0)
@@ -635,6 +644,18 @@ static void plan_declared_pool(struct ctx *x, const struct nh_cfg_pool *d)
         note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, d->name, fix,
              "%zu pools are named %s in cluster %s; not acting on an ambiguous name", matches,
              or_q(d->name), or_q(x->c->name));
+        return;
+    }
+    matches = 0;
+    for (size_t i = 0; i < x->c->n_pools; i++)
+        if (pool_matches(&x->c->pools[i], p))
+            matches++;
+    if (matches > 1) {
+        fmt(fix, sizeof(fix), "declare pool %s (id %s) once in clusters[%s].node_pools",
+            or_q(p->name), or_q(p->id), or_q(x->c->name));
+        note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, d->name, fix,
+             "pool %s is declared %zu times (by name and by id); not acting on it",
+             or_q(p->name), matches);
         return;
     }
     g.obs = p;
@@ -910,7 +931,7 @@ static void share_guard(struct ctx *x)
         "set confirm_mass_removal: true for clusters[%s] if intended, or fix the declaration",
         or_q(c->name));
     note(x, NH_NOTE_REFUSED, NH_RULE_SHARE, NULL, fix,
-         "would remove %d of %d nodes (%d%% > %d%%); %zu removal actions refused", x->intended,
+         "would remove %d of %d nodes (%d%% > %d%%); %zu removal action(s) refused", x->intended,
          total, total > 0 ? (int)((200LL * x->intended + total) / (2LL * total)) : 100,
          (int)(share * 100.0 + 0.5), dropped);
 }
@@ -980,6 +1001,17 @@ static void plan_body(struct ctx *x, const struct nh_op *busy, size_t n_busy)
         return;
     }
 
+    /* Removals the cloud is still carrying out count against the budget. */
+    if (x->kind == NH_PROVIDER_MODELARTS) {
+        for (size_t i = 0; i < x->o->n_pools; i++)
+            x->in_flight += x->o->pools[i].deleting > 0 ? x->o->pools[i].deleting : 0;
+    } else {
+        for (size_t i = 0; i < x->n_nodes; i++)
+            if (x->nodes[i]->worker && x->nodes[i]->health == NH_NODE_REMOVING)
+                x->in_flight++;
+    }
+    x->budget = x->max_per_cycle > x->in_flight ? x->max_per_cycle - x->in_flight : 0;
+
     /* Workers outside pools. */
     {
         struct group g = {.workers = true};
@@ -1011,7 +1043,9 @@ int nh_plan_cluster(const struct nh_cfg_cluster *want, const struct nh_observed 
         x.order = default_order;
         x.n_order = 2;
     }
-    x.budget = want->scale_in.max_per_cycle > 0 ? want->scale_in.max_per_cycle : 0;
+    x.max_per_cycle = want->scale_in.max_per_cycle > 0 ? want->scale_in.max_per_cycle : 0;
+    if (x.max_per_cycle > NH_PLAN_MAX_VICTIMS)
+        x.max_per_cycle = NH_PLAN_MAX_VICTIMS;
 
     plan_body(&x, busy, n_busy);
     r = x.err;
