@@ -110,7 +110,7 @@ class Cluster:
         self.region = kw.get("region", "")
         self.project = kw.get("project")
         self.password = kw.get("login_password")  # ACK ScaleCluster check; never logged
-        self.ip_next = 10
+        self.ip_next = 0
         self.instance_type = kw.get("instance_type", "")
 
     def to_json(self):
@@ -294,8 +294,13 @@ class State:
     def _add_node(self, cloud, cl, pool, s, common, task=None):
         ip = s.get("ip")
         if not ip:
-            ip = "192.168.%d.%d" % (cl.ip_next // 250, cl.ip_next % 250 + 1)
-            cl.ip_next += 1
+            used = set(n.ip for n in self.nodes.values())
+            while True:
+                subnet = list(self.clusters).index(cl.id) if cl.id in self.clusters else 0
+                ip = "192.168.%d.%d" % ((subnet * 4 + cl.ip_next // 240) % 256, cl.ip_next % 240 + 10)
+                cl.ip_next += 1
+                if ip not in used:
+                    break
         if cloud == "ack":
             nid = s.get("instance_id") or s.get("id") or ("i-bp1" + self._alnum(17))
             name = s.get("name") or "%s.%s" % (cl.region, ip)
