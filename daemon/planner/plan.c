@@ -98,16 +98,16 @@ struct ctx {
     enum nh_provider_kind kind;
     const enum nh_victim_order *order;
     size_t n_order;
-    int budget;         /* removals still allowed this cycle */
-    int max_per_cycle;  /* the configured budget (capped at NH_PLAN_MAX_VICTIMS) */
-    int in_flight;      /* nodes the cloud is already removing: count against it */
-    int intended;       /* removals the declaration asks for (share guard) */
+    int budget;                   /* removals still allowed this cycle */
+    int max_per_cycle;            /* the configured budget (capped at NH_PLAN_MAX_VICTIMS) */
+    int in_flight;                /* nodes the cloud is already removing: count against it */
+    int intended;                 /* removals the declaration asks for (share guard) */
     const struct nh_node **nodes; /* the observation's nodes sorted by id */
     size_t n_nodes;
-    struct nh_plan lp;  /* built here, moved to *out on success */
-    bool *removal;      /* parallel to lp.actions: is a removal-type action */
+    struct nh_plan lp; /* built here, moved to *out on success */
+    bool *removal;     /* parallel to lp.actions: is a removal-type action */
     size_t cap_removal;
-    int err;            /* first -ENOMEM */
+    int err; /* first -ENOMEM */
 };
 
 static struct nh_note *note(struct ctx *x, enum nh_note_kind kind, enum nh_rule rule,
@@ -202,8 +202,8 @@ static bool node_protected(const struct nh_cfg_cluster *c, const struct nh_node 
         if (s->protect_labels[i].key == NULL)
             continue;
         v = nh_node_label(n, s->protect_labels[i].key);
-        if (v != NULL && (s->protect_labels[i].value == NULL ||
-                          strcmp(s->protect_labels[i].value, v) == 0))
+        if (v != NULL &&
+            (s->protect_labels[i].value == NULL || strcmp(s->protect_labels[i].value, v) == 0))
             return true;
     }
     v = nh_node_label(n, NH_PROTECT_LABEL_KEY);
@@ -287,11 +287,11 @@ static void order_text(const struct ctx *x, bool listed, char *buf, size_t len)
 /* ---------- groups ---------- */
 
 struct group {
-    bool workers;                   /* the workers outside pools */
-    const struct nh_cfg_pool *cfg;  /* declared pool, or NULL */
-    const struct nh_obs_pool *obs;  /* observed pool, or NULL (workers) */
-    const char *pool_id;            /* node membership key; NULL for workers */
-    const char *label;              /* pool name for notes/actions; NULL for workers */
+    bool workers;                  /* the workers outside pools */
+    const struct nh_cfg_pool *cfg; /* declared pool, or NULL */
+    const struct nh_obs_pool *obs; /* observed pool, or NULL (workers) */
+    const char *pool_id;           /* node membership key; NULL for workers */
+    const char *label;             /* pool name for notes/actions; NULL for workers */
 };
 
 static bool in_group(const struct group *g, const struct nh_node *n)
@@ -474,8 +474,8 @@ static void plan_group(struct ctx *x, const struct group *g, bool managed, int d
         if (g->workers) {
             note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, NULL,
                  "set nodes: on the resource pool's node pools instead of workers:",
-                 "%s, %d observed: huawei-modelarts has no workers outside node pools",
-                 decl_text, current);
+                 "%s, %d observed: huawei-modelarts has no workers outside node pools", decl_text,
+                 current);
             return;
         }
         if (current < desired)
@@ -509,8 +509,7 @@ static void plan_group(struct ctx *x, const struct group *g, bool managed, int d
                     "drop it from remove: or from scale_in.protect / its protect label in %s",
                     path);
                 note(x, NH_NOTE_LIMITED, NH_RULE_PROTECT, g->label, fix,
-                     "node %s is in remove: but protected; keeping it",
-                     n->name ? n->name : n->id);
+                     "node %s is in remove: but protected; keeping it", n->name ? n->name : n->id);
             }
             continue;
         }
@@ -589,8 +588,8 @@ static void plan_group(struct ctx *x, const struct group *g, bool managed, int d
             a->pool_nodes = !g->workers;
             set_victims(x, a, v, (size_t)take);
             order_text(x, any_listed, ord, sizeof(ord));
-            fmt(a->why, sizeof(a->why), "%s, %d observed: remove %d (%s)", decl_text, current,
-                take, ord);
+            fmt(a->why, sizeof(a->why), "%s, %d observed: remove %d (%s)", decl_text, current, take,
+                ord);
         }
     }
 out:
@@ -654,8 +653,8 @@ static void plan_declared_pool(struct ctx *x, const struct nh_cfg_pool *d)
         fmt(fix, sizeof(fix), "declare pool %s (id %s) once in clusters[%s].node_pools",
             or_q(p->name), or_q(p->id), or_q(x->c->name));
         note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, d->name, fix,
-             "pool %s is declared %zu times (by name and by id); not acting on it",
-             or_q(p->name), matches);
+             "pool %s is declared %zu times (by name and by id); not acting on it", or_q(p->name),
+             matches);
         return;
     }
     g.obs = p;
@@ -803,8 +802,8 @@ static void plan_undeclared(struct ctx *x)
             a = action(x, NH_ACT_DELETE_POOL, NH_RULE_PRUNE, p->id, p->name, size, 0, true);
             if (a != NULL)
                 fmt(a->why, sizeof(a->why),
-                    "pool %s (%d nodes) is not declared and prune is on: delete it",
-                    or_q(p->name), size);
+                    "pool %s (%d nodes) is not declared and prune is on: delete it", or_q(p->name),
+                    size);
         }
     }
     free(u);
@@ -942,8 +941,7 @@ static void share_guard(struct ctx *x)
 static int plan_move(struct nh_plan *dst, struct nh_plan *src)
 {
     if (src->n_actions > 0) {
-        struct nh_action *a =
-            realloc(dst->actions, (dst->n_actions + src->n_actions) * sizeof(*a));
+        struct nh_action *a = realloc(dst->actions, (dst->n_actions + src->n_actions) * sizeof(*a));
         if (a == NULL)
             return -ENOMEM;
         dst->actions = a;

@@ -108,7 +108,7 @@ void pt_plan_dump(const struct nh_plan *p)
     for (size_t i = 0; i < p->n_notes; i++) {
         const struct nh_note *n = &p->notes[i];
         fprintf(stderr, "  note %s rule=%s pool=%s msg=\"%s\" fix=\"%s\"\n",
-                nh_note_kind_name(n->kind), nh_rule_name(n->rule), n->pool ? n->pool : "-",
-                n->msg, n->fix);
+                nh_note_kind_name(n->kind), nh_rule_name(n->rule), n->pool ? n->pool : "-", n->msg,
+                n->fix);
     }
 }

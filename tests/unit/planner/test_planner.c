@@ -22,9 +22,9 @@
 
 struct tnode {
     const char *id;
-    const char *name;  /* NULL: "name-<id>" */
+    const char *name; /* NULL: "name-<id>" */
     const char *pool;
-    char health;       /* 0/'r' ready, 'u' unhealthy, 'p' pending, 'x' removing */
+    char health; /* 0/'r' ready, 'u' unhealthy, 'p' pending, 'x' removing */
     int64_t created;
     bool master;
     const char *label; /* "k=v" */
@@ -55,10 +55,10 @@ struct texp_note {
 struct tcase {
     const char *name;
     enum nh_provider_kind kind;
-    struct nh_cfg_cluster cfg;        /* name/provider/max/max_per_cycle defaulted */
+    struct nh_cfg_cluster cfg; /* name/provider/max/max_per_cycle defaulted */
     const struct nh_cfg_cluster *prev;
-    double share;                     /* 0: 0.5 */
-    int mpc;                          /* max_per_cycle: 0 -> 10, < 0 -> 0 */
+    double share; /* 0: 0.5 */
+    int mpc;      /* max_per_cycle: 0 -> 10, < 0 -> 0 */
     bool unobserved, incomplete;
     int n_busy;
     struct tnode nodes[16];
@@ -70,6 +70,8 @@ struct tcase {
     const char *why_has; /* substring of the first action's why */
 };
 
+/* The table reads as a table: not reformatted. */
+/* clang-format off */
 #define STRS(...) ((char *[]){__VA_ARGS__})
 #define NSTRS(...) (sizeof(STRS(__VA_ARGS__)) / sizeof(char *))
 #define REMOVE_LIST(...) .remove = STRS(__VA_ARGS__), .n_remove = NSTRS(__VA_ARGS__)
@@ -540,6 +542,8 @@ static const struct tcase cases[] = {
      .msg_has = "would remove 6 of 8 nodes (75% > 50%)"},
 };
 
+/* clang-format on */
+
 /* ---------- runner ---------- */
 
 static enum nh_node_health health_of(char h)
@@ -622,12 +626,10 @@ static void run_case(void **state)
     }
     build_observed(t, &o);
 
-    assert_int_equal(nh_plan_cluster(&c, t->unobserved ? NULL : &o, ops, (size_t)t->n_busy,
-                                     &pol, &p),
-                     0);
-    assert_int_equal(nh_plan_cluster(&c, t->unobserved ? NULL : &o, ops, (size_t)t->n_busy,
-                                     &pol, &q),
-                     0);
+    assert_int_equal(
+        nh_plan_cluster(&c, t->unobserved ? NULL : &o, ops, (size_t)t->n_busy, &pol, &p), 0);
+    assert_int_equal(
+        nh_plan_cluster(&c, t->unobserved ? NULL : &o, ops, (size_t)t->n_busy, &pol, &q), 0);
     fprintf(stderr, "[%s]\n", t->name);
     pt_plan_dump(&p);
     assert_true(pt_plan_equal(&p, &q));
@@ -701,8 +703,8 @@ static const struct nh_cfg_provider ack = {.name = "ack", .kind = NH_PROVIDER_AC
 
 static void test_plan_victim_names_follow_ids(void **state)
 {
-    struct nh_cfg_cluster c = {.name = "web", .provider = &ack, .workers = 2, .max = 10,
-                               .scale_in = {.max_per_cycle = 5}};
+    struct nh_cfg_cluster c = {
+        .name = "web", .provider = &ack, .workers = 2, .max = 10, .scale_in = {.max_per_cycle = 5}};
     struct nh_observed o = {.complete = true};
     struct nh_plan p = {0};
     char buf[128];
@@ -739,10 +741,14 @@ static void test_plan_victim_names_follow_ids(void **state)
 
 static void test_plan_appends_to_existing_plan(void **state)
 {
-    struct nh_cfg_cluster web = {.name = "web", .provider = &ack, .workers = 3, .max = 10,
+    struct nh_cfg_cluster web = {
+        .name = "web", .provider = &ack, .workers = 3, .max = 10, .scale_in = {.max_per_cycle = 1}};
+    struct nh_cfg_cluster api = {.name = "api",
+                                 .provider = &ack,
+                                 .workers = 5,
+                                 .max = 10,
+                                 .has_scale_out = true,
                                  .scale_in = {.max_per_cycle = 1}};
-    struct nh_cfg_cluster api = {.name = "api", .provider = &ack, .workers = 5, .max = 10,
-                                 .has_scale_out = true, .scale_in = {.max_per_cycle = 1}};
     struct nh_observed o = {.complete = true};
     struct nh_plan p = {0};
     (void)state;
@@ -797,8 +803,8 @@ static void test_plan_without_provider_is_blocked(void **state)
 /* Node order in the observation must not change the plan. */
 static void test_plan_independent_of_observation_order(void **state)
 {
-    struct nh_cfg_cluster c = {.name = "web", .provider = &ack, .workers = 2, .max = 10,
-                               .scale_in = {.max_per_cycle = 3}};
+    struct nh_cfg_cluster c = {
+        .name = "web", .provider = &ack, .workers = 2, .max = 10, .scale_in = {.max_per_cycle = 3}};
     struct nh_observed o1 = {.complete = true}, o2 = {.complete = true};
     struct nh_plan p1 = {0}, p2 = {0};
     static const char *ids[] = {"e", "b", "d", "a", "c"};

@@ -531,8 +531,7 @@ static void test_planner_invariants_over_random_states(void **state)
         if (have != NULL && !r.dup_ids && i % 4 == 0) {
             assert_int_equal(nh_observed_copy(&shuffled, &r.o), 0);
             shuffle_observation(&shuffled);
-            assert_int_equal(nh_plan_cluster(&r.c, &shuffled, &r.op, r.n_busy, &r.pol, &p3),
-                             0);
+            assert_int_equal(nh_plan_cluster(&r.c, &shuffled, &r.op, r.n_busy, &r.pol, &p3), 0);
             if (!pt_plan_equal(&p1, &p3)) {
                 fprintf(stderr, "case %lu: plan depends on listing order\n", i);
                 pt_plan_dump(&p1);
