@@ -634,13 +634,17 @@ static int read_pools(struct nh_pctx *c, const struct nh_ypair *kv, const char *
     return 0;
 }
 
-static void cluster_init(struct nh_cfg_cluster *cl)
+/* Defaults that are lists or depend on the kind (the tables hold the rest). */
+static int cluster_init(struct nh_cfg_cluster *cl)
 {
+    static char label[] = "nodeherd.io/protect=true";
+    char *labels[] = {label};
     cl->workers = -1;
     cl->max = -1;
     cl->scale_in.order[0] = NH_ORDER_UNHEALTHY;
     cl->scale_in.order[1] = NH_ORDER_NEWEST;
     cl->scale_in.n_order = 2;
+    return set_labels(&cl->scale_in, labels, 1);
 }
 
 static void read_cluster(struct nh_pctx *c, const struct nh_ynode *seq, size_t i,
@@ -649,7 +653,10 @@ static void read_cluster(struct nh_pctx *c, const struct nh_ynode *seq, size_t i
     const struct nh_ynode *it = seq->items[i];
     char path[64], kp[128], q[64];
     snprintf(path, sizeof(path), "clusters[%zu]", i);
-    cluster_init(cl);
+    if (cluster_init(cl) < 0) {
+        nh_perr(c, it->line, it->col, path, "out of memory");
+        return;
+    }
     cl->line = it->line;
     cl->col = it->col;
 

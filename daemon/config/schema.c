@@ -165,18 +165,29 @@ static const char *kind_list(unsigned kinds, char *buf, size_t len)
     return buf;
 }
 
-/* "got "eight"", "got a map", "got nothing", "got a quoted "8"" */
-static const char *got(const struct nh_ynode *v, char *buf, size_t len)
+/* "got "eight"", "got a map", "got nothing"; for ints, bools and durations
+ * (typed) a quoted scalar gets the hint to drop the quotes. */
+static const char *got_as(const struct nh_ynode *v, bool typed, char *buf, size_t len)
 {
     char q[64];
     if (v->type != NH_Y_SCALAR || (v->plain && v->len == 0))
         snprintf(buf, len, "got %s", nh_ytype_name(v));
-    else if (!v->plain)
+    else if (!v->plain && typed)
         snprintf(buf, len, "got a quoted %s (write it without quotes)",
                  nh_quote(v->str, q, sizeof(q)));
     else
         snprintf(buf, len, "got %s", nh_quote(v->str, q, sizeof(q)));
     return buf;
+}
+
+static const char *got(const struct nh_ynode *v, char *buf, size_t len)
+{
+    return got_as(v, true, buf, len);
+}
+
+static const char *got_str(const struct nh_ynode *v, char *buf, size_t len)
+{
+    return got_as(v, false, buf, len);
 }
 
 static bool plain_scalar(const struct nh_ynode *v)
@@ -231,7 +242,7 @@ static int convert(struct nh_pctx *c, const struct nh_field *f, const struct nh_
     switch (f->type) {
     case NH_T_SUB:
         if (v->type != NH_Y_MAP) {
-            nh_perr(c, line, col, kp, "expected a map, %s", got(v, g, sizeof(g)));
+            nh_perr(c, line, col, kp, "expected a map, %s", got_str(v, g, sizeof(g)));
             return -EINVAL;
         }
         return nh_schema_walk(c, v, kp, f->sub, dst) ? -EINVAL : 0;
@@ -312,7 +323,7 @@ static int convert(struct nh_pctx *c, const struct nh_field *f, const struct nh_
             if (n > 0 && (size_t)n < sizeof(list) - o)
                 o += (size_t)n;
         }
-        nh_perr(c, line, col, kp, "expected one of %s, %s", list, got(v, g, sizeof(g)));
+        nh_perr(c, line, col, kp, "expected one of %s, %s", list, got_str(v, g, sizeof(g)));
         return -EINVAL;
     }
     case NH_T_STR:
@@ -339,7 +350,7 @@ static int convert(struct nh_pctx *c, const struct nh_field *f, const struct nh_
         }
         (void)q;
         if (!ok) {
-            nh_perr(c, line, col, kp, "expected %s, %s", expect, got(v, g, sizeof(g)));
+            nh_perr(c, line, col, kp, "expected %s, %s", expect, got_str(v, g, sizeof(g)));
             return -EINVAL;
         }
         char *s = strdup(v->str);
@@ -387,7 +398,7 @@ size_t nh_schema_walk(struct nh_pctx *c, const struct nh_ynode *map, const char 
         return 0;
     }
     if (map->type != NH_Y_MAP) {
-        nh_perr(c, map->line, map->col, path, "expected a map, %s", got(map, g, sizeof(g)));
+        nh_perr(c, map->line, map->col, path, "expected a map, %s", got_str(map, g, sizeof(g)));
         return c->d->n_errors - before;
     }
     for (size_t i = 0; i < map->n; i++) {
@@ -505,7 +516,7 @@ int nh_schema_strlist(struct nh_pctx *c, const struct nh_ypair *kv, const char *
     const struct nh_ynode *v = kv->val;
     char g[128], ip[360];
     if (v->type != NH_Y_SEQ) {
-        nh_perr(c, kv->line, kv->col, path, "expected a list, %s", got(v, g, sizeof(g)));
+        nh_perr(c, kv->line, kv->col, path, "expected a list, %s", got_str(v, g, sizeof(g)));
         return -EINVAL;
     }
     char **list = calloc(v->n ? v->n : 1, sizeof(char *));
@@ -517,7 +528,7 @@ int nh_schema_strlist(struct nh_pctx *c, const struct nh_ypair *kv, const char *
         const struct nh_ynode *it = v->items[i];
         snprintf(ip, sizeof(ip), "%s[%zu]", path, i);
         if (it->type != NH_Y_SCALAR || it->len == 0 || (ok != NULL && !ok(it->str))) {
-            nh_perr(c, it->line, it->col, ip, "expected %s, %s", what, got(it, g, sizeof(g)));
+            nh_perr(c, it->line, it->col, ip, "expected %s, %s", what, got_str(it, g, sizeof(g)));
             rc = -EINVAL;
             continue;
         }

@@ -1,0 +1,241 @@
+/* test_secret.c - secrets from files and environment variables. */
+#include "testfs.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "config/secret.h"
+
+struct fx {
+    char *dir;
+    char err[1024], warn[1024];
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    if (f == NULL || (f->dir = tfs_mkdtemp()) == NULL)
+        return -1;
+    unsetenv("CREDENTIALS_DIRECTORY");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    tfs_rmrf(f->dir);
+    free(f);
+    unsetenv("CREDENTIALS_DIRECTORY");
+    unsetenv("NHT_SECRET");
+    return 0;
+}
+
+static int load_file(struct fx *f, const char *ref, const char *base, struct nh_secret **s)
+{
+    f->err[0] = f->warn[0] = 'x';
+    return nh_secret_load_at(NH_SECRET_FILE, ref, base, s, f->err, sizeof(f->err), f->warn,
+                             sizeof(f->warn));
+}
+
+static void test_secret_file_absolute_strips_trailing_newlines(void **state)
+{
+    struct fx *f = *state;
+    char path[PATH_MAX];
+    assert_int_equal(tfs_writes(f->dir, "ak", "AKID-123\r\n\n\n", 0600), 0);
+    snprintf(path, sizeof(path), "%s/ak", f->dir);
+    struct nh_secret *s = NULL;
+    assert_int_equal(load_file(f, path, NULL, &s), 0);
+    size_t len;
+    const unsigned char *b = nh_secret_bytes(s, &len);
+    assert_int_equal(len, 8);
+    assert_memory_equal(b, "AKID-123", 8);
+    assert_int_equal(b[8], 0); /* a NUL follows the bytes */
+    assert_string_equal(f->warn, "");
+    char want[PATH_MAX + 8];
+    snprintf(want, sizeof(want), "file %s", path);
+    assert_string_equal(nh_secret_describe(s), want);
+    nh_secret_free(s);
+}
+
+static void test_secret_file_inner_newlines_kept(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(tfs_writes(f->dir, "pem", "line1\nline2\n", 0600), 0);
+    struct nh_secret *s = NULL;
+    assert_int_equal(load_file(f, "pem", f->dir, &s), 0);
+    size_t len;
+    const unsigned char *b = nh_secret_bytes(s, &len);
+    assert_int_equal(len, 11);
+    assert_memory_equal(b, "line1\nline2", 11);
+    nh_secret_free(s);
+}
+
+static void test_secret_file_relative_uses_credentials_directory(void **state)
+{
+    struct fx *f = *state;
+    char *other = tfs_mkdtemp();
+    assert_non_null(other);
+    assert_int_equal(tfs_writes(f->dir, "sk", "from-cred-dir\n", 0400), 0);
+    assert_int_equal(tfs_writes(other, "sk", "from-config-dir\n", 0600), 0);
+    setenv("CREDENTIALS_DIRECTORY", f->dir, 1);
+    struct nh_secret *s = NULL;
+    assert_int_equal(load_file(f, "sk", other, &s), 0); /* $CREDENTIALS_DIRECTORY wins */
+    size_t len;
+    const unsigned char *b = nh_secret_bytes(s, &len);
+    assert_int_equal(len, 13);
+    assert_memory_equal(b, "from-cred-dir", 13);
+    assert_string_equal(nh_secret_describe(s), "file sk");
+    nh_secret_free(s);
+
+    unsetenv("CREDENTIALS_DIRECTORY"); /* now the config directory */
+    assert_int_equal(load_file(f, "sk", other, &s), 0);
+    b = nh_secret_bytes(s, &len);
+    assert_int_equal(len, 15);
+    assert_memory_equal(b, "from-config-dir", 15);
+    nh_secret_free(s);
+
+    setenv("CREDENTIALS_DIRECTORY", "", 1); /* empty counts as unset */
+    assert_int_equal(load_file(f, "sk", other, &s), 0);
+    b = nh_secret_bytes(s, &len);
+    assert_int_equal(len, 15);
+    nh_secret_free(s);
+    tfs_rmrf(other);
+}
+
+static void test_secret_file_missing_names_resolved_path_and_fix(void **state)
+{
+    struct fx *f = *state;
+    setenv("CREDENTIALS_DIRECTORY", f->dir, 1);
+    struct nh_secret *s = (struct nh_secret *)0x1;
+    assert_int_equal(load_file(f, "nope", NULL, &s), -ENOENT);
+    assert_null(s);
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof(want), "credential file %s/nope ($CREDENTIALS_DIRECTORY) does not exist",
+             f->dir);
+    assert_non_null(strstr(f->err, want));
+    assert_non_null(strstr(f->err, "LoadCredential=nope:PATH"));
+}
+
+static void test_secret_file_world_readable_refused_group_readable_warns(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(tfs_writes(f->dir, "open", "TOPSECRETVALUE\n", 0644), 0);
+    assert_int_equal(tfs_writes(f->dir, "grp", "TOPSECRETVALUE\n", 0640), 0);
+    struct nh_secret *s = NULL;
+    assert_int_equal(load_file(f, "open", f->dir, &s), -EPERM);
+    assert_null(s);
+    assert_non_null(strstr(f->err, "is readable by other users; chmod 600"));
+    assert_null(strstr(f->err, "TOPSECRET"));
+
+    assert_int_equal(load_file(f, "grp", f->dir, &s), 0);
+    assert_non_null(s);
+    assert_non_null(strstr(f->warn, "is readable by its group"));
+    assert_null(strstr(f->warn, "TOPSECRET"));
+    nh_secret_free(s);
+}
+
+static void test_secret_file_empty_dir_and_oversize_refused(void **state)
+{
+    struct fx *f = *state;
+    struct nh_secret *s = NULL;
+    assert_int_equal(tfs_writes(f->dir, "empty", "\n\n", 0600), 0);
+    assert_int_equal(load_file(f, "empty", f->dir, &s), -ENODATA);
+    assert_non_null(strstr(f->err, "is empty"));
+    assert_int_equal(tfs_mkdir(f->dir, "adir"), 0);
+    assert_int_equal(load_file(f, "adir", f->dir, &s), -EINVAL);
+    assert_non_null(strstr(f->err, "not a regular file"));
+    char *big = malloc(NH_SECRET_MAX + 1);
+    assert_non_null(big);
+    memset(big, 'k', NH_SECRET_MAX + 1);
+    assert_int_equal(tfs_write(f->dir, "big", big, NH_SECRET_MAX + 1, 0600), 0);
+    assert_int_equal(load_file(f, "big", f->dir, &s), -EFBIG);
+    assert_non_null(strstr(f->err, "larger than 64 KiB"));
+    /* exactly the limit is fine */
+    assert_int_equal(tfs_write(f->dir, "max", big, NH_SECRET_MAX, 0600), 0);
+    assert_int_equal(load_file(f, "max", f->dir, &s), 0);
+    size_t len;
+    nh_secret_bytes(s, &len);
+    assert_int_equal(len, NH_SECRET_MAX);
+    nh_secret_free(s);
+    free(big);
+}
+
+static void test_secret_env_set_unset_empty_invalid(void **state)
+{
+    struct fx *f = *state;
+    struct nh_secret *s = NULL;
+    setenv("NHT_SECRET", "hunter2", 1);
+    assert_int_equal(nh_secret_load(NH_SECRET_ENV, "NHT_SECRET", &s, f->err, sizeof(f->err),
+                                    f->warn, sizeof(f->warn)),
+                     0);
+    size_t len;
+    assert_memory_equal(nh_secret_bytes(s, &len), "hunter2", 7);
+    assert_int_equal(len, 7);
+    assert_string_equal(nh_secret_describe(s), "env NHT_SECRET");
+    nh_secret_free(s);
+
+    setenv("NHT_SECRET", "", 1);
+    assert_int_equal(nh_secret_load(NH_SECRET_ENV, "NHT_SECRET", &s, f->err, sizeof(f->err),
+                                    NULL, 0),
+                     -ENOENT);
+    assert_string_equal(f->err, "environment variable NHT_SECRET is empty; set it for the "
+                                "service or use { file: NAME }");
+    unsetenv("NHT_SECRET");
+    assert_int_equal(nh_secret_load(NH_SECRET_ENV, "NHT_SECRET", &s, f->err, sizeof(f->err),
+                                    NULL, 0),
+                     -ENOENT);
+    assert_non_null(strstr(f->err, "NHT_SECRET is not set"));
+    /* an invalid name is not echoed: it may be a pasted secret */
+    assert_int_equal(nh_secret_load(NH_SECRET_ENV, "pa55-w0rd!", &s, f->err, sizeof(f->err),
+                                    NULL, 0),
+                     -EINVAL);
+    assert_null(strstr(f->err, "pa55"));
+    assert_null(s);
+}
+
+static void test_secret_literal_only_through_new(void **state)
+{
+    struct fx *f = *state;
+    struct nh_secret *s = NULL;
+    assert_int_equal(nh_secret_load(NH_SECRET_LITERAL, "abc", &s, f->err, sizeof(f->err), NULL,
+                                    0),
+                     -EINVAL);
+    assert_null(s);
+    s = nh_secret_new("a\0b", 3, "test vector");
+    size_t len;
+    const unsigned char *b = nh_secret_bytes(s, &len);
+    assert_int_equal(len, 3);
+    assert_memory_equal(b, "a\0b", 3);
+    assert_string_equal(nh_secret_describe(s), "test vector");
+    nh_secret_free(s);
+    nh_secret_free(NULL);
+    assert_null(nh_secret_bytes(NULL, &len));
+    assert_int_equal(len, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_secret_file_absolute_strips_trailing_newlines,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_file_inner_newlines_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_file_relative_uses_credentials_directory,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_file_missing_names_resolved_path_and_fix,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_secret_file_world_readable_refused_group_readable_warns, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_file_empty_dir_and_oversize_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_secret_env_set_unset_empty_invalid, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_secret_literal_only_through_new, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
