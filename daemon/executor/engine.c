@@ -229,7 +229,7 @@ static void cl_plan(struct cl *c)
     char *text = plan_text(&plan);
     bool changed = text == NULL || c->last_plan_text == NULL || strcmp(text, c->last_plan_text);
     if (changed)
-        log_plan(c, &plan, e->o.dry_run);
+        log_plan(c, &plan, e->o.dry_run || !e->leader);
     free(c->last_plan_text);
     c->last_plan_text = text;
     c->replan = false;
@@ -242,7 +242,7 @@ static void cl_plan(struct cl *c)
         c->accepted_cfg = nh_config_ref(e->cfg);
     }
 
-    if (!e->o.dry_run && !e->stopping) {
+    if (!e->o.dry_run && !e->stopping && e->leader) {
         for (size_t i = 0; i < plan.n_actions; i++)
             ops_start(c, &plan.actions[i]);
     }
@@ -551,6 +551,15 @@ int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg,
             nh_log(LOG_WARNING, "state journal: %s", rep.warning);
         e->audit = nh_audit_open(dir);
     }
+    if (opts->jstore != NULL) {
+        e->jstore = opts->jstore;
+        e->jstore_ctx = opts->jstore_ctx;
+    } else if (e->journal != NULL) {
+        e->jstore = &nh_local_jstore;
+        e->jstore_ctx = e;
+    }
+    e->leader = !opts->start_as_follower;
+    snprintf(e->role, sizeof(e->role), "%s", opts->start_as_follower ? "follower" : "single");
 
     struct prov_entry **tail = &e->provs;
     for (size_t i = 0; i < cfg->n_providers; i++) {
@@ -782,6 +791,50 @@ void nh_engine_cancel(struct nh_engine *e)
 bool nh_engine_idle(const struct nh_engine *e)
 {
     return e->calls_in_flight == 0 && !e->jq_busy && e->jq_head == NULL;
+}
+
+void nh_engine_set_leader(struct nh_engine *e, bool leader, const struct nh_op *open_ops,
+                          size_t n_open)
+{
+    if (!leader) {
+        if (e->leader)
+            nh_log(LOG_WARNING, "leadership lost: no more mutating calls from this instance");
+        e->leader = false;
+        for (struct cl *c = e->clusters; c; c = c->next)
+            ops_abandon_all(c);
+        if (e->o.on_change)
+            e->o.on_change(e->o.ud);
+        return;
+    }
+    e->leader = true;
+    for (size_t i = 0; i < n_open; i++) {
+        const struct nh_op *op = &open_ops[i];
+        struct cl *c = op->action.cluster ? engine_find_cluster(e, op->action.cluster) : NULL;
+        if (c == NULL) {
+            nh_log(LOG_WARNING, "journal: operation %llu is for cluster \"%s\", which is not "
+                                "configured here; it stays open",
+                   (unsigned long long)op->seq, op->action.cluster ? op->action.cluster : "?");
+            continue;
+        }
+        ops_resume(c, op);
+    }
+    nh_log(LOG_NOTICE, "leadership gained: resuming %zu operation%s in flight (never re-sent)",
+           n_open, n_open == 1 ? "" : "s");
+    for (struct cl *c = e->clusters; c; c = c->next)
+        if (!c->removed)
+            cl_observe_soon(c, 0);
+    if (e->o.on_change)
+        e->o.on_change(e->o.ud);
+}
+
+bool nh_engine_is_leader(const struct nh_engine *e)
+{
+    return e->leader;
+}
+
+void nh_engine_set_role_name(struct nh_engine *e, const char *role)
+{
+    snprintf(e->role, sizeof(e->role), "%s", role);
 }
 
 bool nh_engine_ready(const struct nh_engine *e)

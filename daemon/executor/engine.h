@@ -38,6 +38,23 @@ struct nh_engine_summary {
     size_t jobs_in_flight;
 };
 
+/* Where operations are journalled. Default (NULL): the local append-only
+ * file in state_dir (state/journal.h), written on libuv's threadpool. With
+ * `ha:` the journal lives in etcd so that a new leader resumes the old
+ * leader's operations. */
+struct nh_jstore_ops {
+    /* Records `op` durably: begin == true records a new operation (and
+     * assigns op->seq), false records its new state. Calls done(arg, 0 or
+     * -errno) exactly once, later, on the loop. Returns 0, or -errno (done
+     * then never runs). `op` stays valid until done runs. */
+    int (*write)(void *ctx, bool begin, struct nh_op *op, void (*done)(void *arg, int r),
+                 void *arg);
+};
+
+/* HA fencing: called before every mutating call; the call is sent only if
+ * cb(arg, true) follows (this instance still holds the leadership). */
+typedef void (*nh_fence_fn)(void *ud, void (*cb)(void *arg, bool ok), void *arg);
+
 struct nh_engine_opts {
     uv_loop_t *loop;
     struct nh_http *http;
@@ -49,6 +66,12 @@ struct nh_engine_opts {
     /* Called when the summary may have changed (for STATUS=). */
     void (*on_change)(void *ud);
     void *ud;
+    /* High availability (all NULL/false: a single instance, always leader,
+     * local journal). */
+    const struct nh_jstore_ops *jstore; /* replaces the local journal */
+    void *jstore_ctx;
+    nh_fence_fn fence;
+    bool start_as_follower;  /* plan, but mutate nothing until nh_engine_set_leader */
 };
 
 /* Opens the journal (unless dry_run), creates providers and cluster states,
@@ -71,6 +94,16 @@ bool nh_engine_idle(const struct nh_engine *e);
 /* Closes handles (memory is released from close callbacks: run the loop
  * afterwards, then nothing remains). NULL ok. */
 void nh_engine_free(struct nh_engine *e);
+
+/* HA: leadership gained (resume `open_ops`, the operations the journal
+ * holds open, by polling or verifying; never re-sent) or lost (stop
+ * mutating at once; operations in flight are abandoned locally and left to
+ * the next leader). */
+void nh_engine_set_leader(struct nh_engine *e, bool leader, const struct nh_op *open_ops,
+                          size_t n_open);
+bool nh_engine_is_leader(const struct nh_engine *e);
+/* "single", "leader" or "follower" (status document, STATUS=). */
+void nh_engine_set_role_name(struct nh_engine *e, const char *role);
 
 bool nh_engine_ready(const struct nh_engine *e);
 void nh_engine_summary(const struct nh_engine *e, struct nh_engine_summary *s);

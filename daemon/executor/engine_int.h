@@ -24,6 +24,7 @@ struct opnode {
     struct nh_op op;
     bool calling;            /* a provider call (mutate or poll) is in flight */
     bool journal_pending;    /* a journal write for it is queued */
+    bool fenced;             /* HA: leadership confirmed for the send */
     bool closed;             /* reached a final state; freed when nothing refers to it */
     uint64_t deadline;       /* loop ms: job timeout */
     uint64_t verify_until;   /* loop ms: VERIFY gives up after this */
@@ -97,10 +98,14 @@ struct nh_engine {
     bool ready_sent;
     int64_t started_unix;
     uint64_t rng;
-    /* serialized journal writes */
+    /* serialized journal writes, through jstore (the local file by default) */
+    const struct nh_jstore_ops *jstore; /* NULL: no journal (dry-run) */
+    void *jstore_ctx;
     struct jwrite *jq_head, *jq_tail;
     bool jq_busy;
-    uv_work_t jq_work;
+    /* HA */
+    bool leader;             /* may mutate */
+    char role[16];           /* "single", "leader", "follower" */
     size_t calls_in_flight;      /* provider calls */
     uint64_t next_seq_hint;
 };
@@ -114,6 +119,8 @@ void cl_record_recent(struct cl *c, const struct nh_op *op, const char *result);
 struct cl *engine_find_cluster(struct nh_engine *e, const char *name);
 
 /* ops.c */
+extern const struct nh_jstore_ops nh_local_jstore;
+void ops_abandon_all(struct cl *c);
 int ops_start(struct cl *c, const struct nh_action *a);
 void ops_resume(struct cl *c, const struct nh_op *op);
 void ops_on_observed(struct cl *c);

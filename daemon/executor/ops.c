@@ -34,16 +34,6 @@ static int64_t wall_ms(void)
 
 static void jq_kick(struct nh_engine *e);
 
-static void jq_work(uv_work_t *w)
-{
-    struct nh_engine *e = w->data;
-    struct jwrite *jw = e->jq_head;
-    if (jw->kind == JW_BEGIN)
-        jw->result = nh_journal_begin(e->journal, &jw->snap);
-    else
-        jw->result = nh_journal_update(e->journal, &jw->snap);
-}
-
 static void jq_done_one(struct nh_engine *e, struct jwrite *jw)
 {
     struct opnode *n = jw->n;
@@ -79,12 +69,62 @@ static void jq_done_one(struct nh_engine *e, struct jwrite *jw)
     free(jw);
 }
 
-static void jq_after(uv_work_t *w, int status)
+/* The local journal store: the blocking write + fdatasync runs on libuv's
+ * threadpool, never on the loop. */
+struct local_write {
+    uv_work_t work;
+    struct nh_journal *j;
+    bool begin;
+    struct nh_op *op;
+    void (*done)(void *arg, int r);
+    void *arg;
+    int r;
+};
+
+static void local_work(uv_work_t *w)
 {
-    struct nh_engine *e = w->data;
+    struct local_write *lw = w->data;
+    lw->r = lw->begin ? nh_journal_begin(lw->j, lw->op) : nh_journal_update(lw->j, lw->op);
+}
+
+static void local_after(uv_work_t *w, int status)
+{
+    struct local_write *lw = w->data;
+    int r = status < 0 ? status : lw->r;
+    void (*done)(void *, int) = lw->done;
+    void *arg = lw->arg;
+    free(lw);
+    done(arg, r);
+}
+
+static int local_write_op(void *ctx, bool begin, struct nh_op *op, void (*done)(void *arg, int r),
+                          void *arg)
+{
+    struct nh_engine *e = ctx;
+    struct local_write *lw = calloc(1, sizeof(*lw));
+    int r;
+    if (lw == NULL)
+        return -ENOMEM;
+    lw->work.data = lw;
+    lw->j = e->journal;
+    lw->begin = begin;
+    lw->op = op;
+    lw->done = done;
+    lw->arg = arg;
+    r = uv_queue_work(e->loop, &lw->work, local_work, local_after);
+    if (r < 0)
+        free(lw);
+    return r;
+}
+
+const struct nh_jstore_ops nh_local_jstore = {.write = local_write_op};
+
+static void jq_store_done(void *arg, int r)
+{
+    struct nh_engine *e = arg;
     struct jwrite *jw = e->jq_head;
 
-    (void)status;
+    jw->result = r;
     e->jq_head = jw->next;
     if (e->jq_head == NULL)
         e->jq_tail = NULL;
@@ -95,14 +135,12 @@ static void jq_after(uv_work_t *w, int status)
 
 static void jq_kick(struct nh_engine *e)
 {
-    if (e->jq_busy || e->jq_head == NULL)
-        return;
-    e->jq_busy = true;
-    e->jq_work.data = e;
-    if (uv_queue_work(e->loop, &e->jq_work, jq_work, jq_after) < 0) {
-        /* Cannot happen with a live loop; write inline rather than lose it. */
-        jq_work(&e->jq_work);
-        jq_after(&e->jq_work, 0);
+    while (!e->jq_busy && e->jq_head != NULL) {
+        struct jwrite *jw = e->jq_head;
+        e->jq_busy = true;
+        int r = e->jstore->write(e->jstore_ctx, jw->kind == JW_BEGIN, &jw->snap, jq_store_done, e);
+        if (r < 0)
+            jq_store_done(e, r); /* reported like a failed write */
     }
 }
 
@@ -110,7 +148,7 @@ static int jq_submit(struct nh_engine *e, struct opnode *n, enum jw_kind kind)
 {
     struct jwrite *jw;
 
-    if (e->journal == NULL)
+    if (e->jstore == NULL)
         return 0;
     jw = calloc(1, sizeof(*jw));
     if (jw == NULL)
@@ -139,7 +177,7 @@ void ops_journal_drain_sync(struct nh_engine *e)
     while (e->jq_head) {
         struct jwrite *jw = e->jq_head;
         e->jq_head = jw->next;
-        if (e->journal) {
+        if (e->journal && e->jstore == &nh_local_jstore) {
             if (jw->kind == JW_BEGIN)
                 (void)nh_journal_begin(e->journal, &jw->snap);
             else
@@ -183,6 +221,19 @@ static void op_maybe_free(struct opnode *n)
     nh_op_clear(&n->op);
     free(n);
     cl_maybe_free(c);
+}
+
+/* Leadership lost: forget every operation locally (the journal keeps them
+ * open for the next leader, which resumes them). */
+void ops_abandon_all(struct cl *c)
+{
+    for (struct opnode *n = c->ops, *next; n; n = next) {
+        next = n->next;
+        if (!n->closed) {
+            n->closed = true;
+            op_maybe_free(n);
+        }
+    }
 }
 
 void ops_free_all(struct cl *c)
@@ -290,6 +341,10 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
 
     n->calling = false;
     e->calls_in_flight--;
+    if (n->closed) { /* abandoned: leadership lost while the call was out */
+        op_maybe_free(n);
+        return;
+    }
     if (c->removed && err->cls != NH_ERR_NONE && err->cls != NH_ERR_UNKNOWN_OUTCOME &&
         err->cls != NH_ERR_CANCELLED) {
         n->closed = true;
@@ -351,6 +406,25 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
     op_maybe_free(n);
 }
 
+static void on_fenced(void *arg, bool ok)
+{
+    struct opnode *n = arg;
+    struct cl *c = n->cl;
+
+    n->calling = false;
+    c->e->calls_in_flight--;
+    if (!ok || n->closed || !c->e->leader || c->e->stopping) {
+        /* Journalled but never sent: whoever leads next verifies it. */
+        nh_log(LOG_WARNING, "%s: leadership not confirmed; %s not sent", c->name,
+               nh_action_kind_name(n->op.action.kind));
+        n->closed = true;
+        op_maybe_free(n);
+        return;
+    }
+    n->fenced = true;
+    op_send(n);
+}
+
 static void op_send(struct opnode *n)
 {
     struct cl *c = n->cl;
@@ -383,6 +457,13 @@ static void op_send(struct opnode *n)
     }
     n->calling = true;
     c->e->calls_in_flight++;
+    if (c->e->o.fence != NULL && !n->fenced) {
+        /* HA: confirm the leadership first; op_send runs again from the
+         * callback with n->fenced set. */
+        c->e->o.fence(c->e->o.ud, on_fenced, n);
+        return;
+    }
+    n->fenced = false;
     r = fn(p, c->cfg, &n->op.action, on_mutated, n);
     if (r < 0) {
         char msg[128];
@@ -407,7 +488,7 @@ int ops_start(struct cl *c, const struct nh_action *a)
     n->op.started_ms = wall_ms();
     n->op.updated_ms = n->op.started_ms;
     n->op.revision = strdup(c->e->cfg->revision ? c->e->cfg->revision : "");
-    if (c->e->journal == NULL) {
+    if (c->e->jstore == NULL) {
         op_send(n);
         return 0;
     }

@@ -335,7 +335,7 @@ int nh_engine_status_json(const struct nh_engine *e, struct nh_buf *out)
     nh_engine_summary(e, &s);
     json_object_object_add(root, "version", jstr(NH_VERSION));
     json_object_object_add(root, "revision", jstr(e->cfg->revision));
-    json_object_object_add(root, "role", jstr("single"));
+    json_object_object_add(root, "role", jstr(e->role));
     json_object_object_add(root, "ready", json_object_new_boolean(e->ready_sent));
     json_object_object_add(root, "started", json_object_new_int64(e->started_unix));
     json_object_object_add(root, "now", json_object_new_int64(now));
