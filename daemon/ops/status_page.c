@@ -10,7 +10,7 @@
  * value unit.ops_httpd prints when they differ. */
 #include "status_page.h"
 
-#define NH_STATUS_PAGE_SCRIPT_SHA256 "ZIM5YurWTqNQD5TBCqsfZWBVIBaMQEcJ//l2fwGYXuA="
+#define NH_STATUS_PAGE_SCRIPT_SHA256 "ujlSunyiuoN2BBIVAky1DarE/tS2CEXkL/kF7vBEEeY="
 
 const char nh_status_page_csp[] =
     "default-src 'none'; script-src 'sha256-" NH_STATUS_PAGE_SCRIPT_SHA256 "'; "
@@ -33,6 +33,7 @@ static const char *const page_head[] = {
     "  :root { --bg: #0f1216; --fg: #e6e9ee; --muted: #9aa4b2; --card: #171b21; --line: #2b313a;",
     "    --ok: #3fb950; --warn: #d29922; --bad: #f85149; --info: #58a6ff; } }",
     "* { box-sizing: border-box; }",
+    "[hidden] { display: none !important; }",
     "body { margin: 0; font: 15px/1.45 system-ui, -apple-system, \"Segoe UI\", sans-serif;",
     "  background: var(--bg); color: var(--fg); }",
     "header { padding: 12px 16px; border-bottom: 1px solid var(--line); background: var(--card);",
@@ -80,7 +81,7 @@ static const char *const page_head[] = {
     "<header>",
     "<h1>nodeherd</h1>",
     "<span id=\"role\" class=\"badge\">loading</span>",
-    "<span id=\"ready\" class=\"badge\"></span>",
+    "<span id=\"ready\" class=\"badge\" hidden></span>",
     "<span id=\"dry\" class=\"badge s-waiting\" hidden>dry run</span>",
     "<span id=\"meta\" class=\"meta\"></span>",
     "</header>",
@@ -213,6 +214,7 @@ static const char *const page_script[] = {
     "    role.className = 'badge' + (STATES.indexOf(d.role) >= 0 ? ' s-' + d.role : '');",
     "    $('ready').textContent = d.ready ? 'ready' : 'not ready';",
     "    $('ready').className = 'badge ' + (d.ready ? 's-ready' : 's-notready');",
+    "    $('ready').hidden = false;",
     "    $('dry').hidden = !d.dry_run;",
     "    $('meta').textContent = 'version ' + txt(d.version) + ' \\u00b7 revision ' +",
     "      txt(d.revision) + ' \\u00b7 up ' + dur(now - d.started) + ' \\u00b7 updated ' +",
