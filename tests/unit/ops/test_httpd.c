@@ -337,8 +337,9 @@ static void test_httpd_serves_every_route_on_loop(void **state)
     sha256_b64(s0, (size_t)(s1 - s0), want);
     snprintf(csp_hash, sizeof(csp_hash), "'sha256-%s'", want);
     if (strstr(v, csp_hash) == NULL)
-        fail_msg("script changed: set NH_STATUS_PAGE_SCRIPT_SHA256 in daemon/ops/status_page.c "
-                 "to \"%s\"", want);
+        fail_msg("the CSP does not allow the page's script (sha256-%s); edit "
+                 "daemon/ops/status_page.html and run python3 daemon/ops/status_page.py",
+                 want);
     /* self-contained, reads the status document, escapes by construction */
     assert_non_null(strstr(r->body, "<noscript>"));
     assert_non_null(strstr(r->body, "fetch('api/v1/status'"));
