@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
 
@@ -120,5 +121,9 @@ void nh_provider_free(struct nh_provider *p);
  * (https://cs.{region}.aliyuncs.com, https://cce.{region}.myhuaweicloud.com,
  * https://modelarts.{region}.myhuaweicloud.com, with the SDKs' exceptions). */
 char *nh_provider_endpoint(const struct nh_cfg_provider *cfg);
+
+/* Tests: replaces the wall clock used for request dates (X-Sdk-Date,
+ * x-acs-date, Date); NULL restores time(). Process-wide. */
+void nh_provider_set_wall_clock(int64_t (*fn)(void));
 
 #endif
