@@ -33,7 +33,8 @@
 #include "model/model.h"
 
 struct nh_policy {
-    double max_removal_share;   /* from daemon config; default 0.5 */
+    double max_removal_share;   /* from daemon config; default 0.5. 0 = every removal needs
+                                 * confirm_mass_removal; outside 0..1 (or NaN): 0.5 */
     int64_t now_unix;           /* for age-based ordering ties; not otherwise used */
     /* The same cluster in the previously applied configuration (NULL at
      * start or if new): used by the empty-desired-state guard. */
@@ -43,7 +44,31 @@ struct nh_policy {
 /* Plans one cluster. `busy` lists the operations in flight for this
  * cluster (any state but DONE/FAILED/TIMED_OUT). `have` may be NULL (never
  * observed): then nothing is planned but a note. Appends to *out (actions
- * and notes own their strings). 0 or -ENOMEM. */
+ * and notes own their strings). 0, -EINVAL (want or out NULL) or -ENOMEM;
+ * on error *out is left as it was. `pol` may be NULL (defaults). All inputs
+ * are borrowed and only read.
+ *
+ * Decisions worth knowing when reading a plan (details in plan.c):
+ *  - any op in `busy` (whatever its state) => no action, a WAITING note each;
+ *  - incomplete observation, a node/pool without id or a node id listed
+ *    twice => no action at all (REFUSED, rule INCOMPLETE);
+ *  - actions come in a fixed order: workers, declared pools in declaration
+ *    order, then undeclared pools by id (remove: entries, then prunes); at
+ *    most one action per group. The plan does not depend on the order of
+ *    nodes or pools in `have`;
+ *  - the budget is min(max_per_cycle, 200) minus the cluster's nodes the
+ *    cloud is already removing (REMOVING workers; ModelArts: pools' deleting);
+ *  - nodeherd.io/protect=true protects a node even if protect_labels does
+ *    not list it;
+ *  - ModelArts has no per-node removal: scale-in there is a SCALE_POOL to a
+ *    lower count (bounded like any removal; `why` says the cloud picks), and
+ *    remove: entries naming ModelArts nodes are BLOCKED;
+ *  - DELETE_POOL only on ModelArts (ACK/CCE have no pool deletion in
+ *    scope: BLOCKED note); never the default pool or one being deleted;
+ *  - the share guard compares what the declaration asks to remove (not only
+ *    this cycle's part) with the cluster's live workers (ModelArts: the
+ *    pools' current counts); over the share and not confirmed, every
+ *    removal-type action is dropped and scale-outs stay. */
 int nh_plan_cluster(const struct nh_cfg_cluster *want, const struct nh_observed *have,
                     const struct nh_op *busy, size_t n_busy, const struct nh_policy *pol,
                     struct nh_plan *out);
