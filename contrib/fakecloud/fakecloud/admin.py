@@ -74,6 +74,7 @@ def handle(fake, req):
         if path == "/_fake/auth":
             if m == "POST":
                 b = _body(req)
+                reset_lockout = b.pop("reset_lockout", True)
                 for c in b.pop("credentials", []) or []:
                     st.credentials[c["ak"]] = c["sk"]
                 for t in b.pop("tokens", []) or []:
@@ -82,7 +83,7 @@ def handle(fake, req):
                     if k not in st.auth:
                         return _bad("auth: %r is not one of %s" % (k, sorted(st.auth)))
                     st.auth[k] = v
-                if b.get("reset_lockout", True):
+                if reset_lockout:
                     fake.auth.failures.clear()
                     fake.auth.locked.clear()
             return _ok(dict(st.auth, **fake.auth.to_json(req.now)))
