@@ -85,8 +85,8 @@ static const char hex_upper[] = "0123456789ABCDEF";
 
 static bool unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '~';
 }
 
 static void sb_pct(struct sb *b, const char *s, size_t len)
@@ -149,8 +149,7 @@ void nh_md5_base64(const void *data, size_t len, char out[25])
 }
 
 /* hex(HMAC-SHA256(key, msg)) into out[65]; false on failure. */
-static bool hmac_sha256_hex(const unsigned char *key, size_t key_len, const char *msg,
-                            char out[65])
+static bool hmac_sha256_hex(const unsigned char *key, size_t key_len, const char *msg, char out[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
@@ -173,8 +172,8 @@ char *nh_roa_hmac_b64(const unsigned char *key, size_t key_len, const char *msg)
     char *out;
     if (msg == NULL || key_len > INT32_MAX || (key == NULL && key_len > 0))
         return NULL;
-    if (HMAC(EVP_sha1(), key ? key : &nokey, (int)key_len, (const unsigned char *)msg,
-             strlen(msg), md, &mdlen) == NULL ||
+    if (HMAC(EVP_sha1(), key ? key : &nokey, (int)key_len, (const unsigned char *)msg, strlen(msg),
+             md, &mdlen) == NULL ||
         mdlen != 20)
         return NULL;
     out = malloc(29); /* base64 of 20 bytes: 28 chars */
@@ -710,8 +709,8 @@ static bool huawei_pick(const struct hdrs *h, const char *const *names, bool *us
 }
 
 /* Canonical request, SignedHeaders and the X-Sdk-Date value (owned). */
-static char *huawei_build(const struct nh_sign_req *r, const char *const *names,
-                          char **ret_signed, char **ret_date)
+static char *huawei_build(const struct nh_sign_req *r, const char *const *names, char **ret_signed,
+                          char **ret_date)
 {
     struct hdrs h;
     struct sb b = {0}, sh = {0};

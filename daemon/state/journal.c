@@ -39,9 +39,9 @@
 
 #define JOURNAL_NAME "journal.log"
 #define JOURNAL_TMP "journal.log.tmp"
-#define MAX_RECORD (4u << 20)      /* one line: an action with thousands of victims fits */
-#define MAX_FILE (256u << 20)      /* refuse to slurp anything bigger on open */
-#define JSON_DEPTH 4               /* object > array > string */
+#define MAX_RECORD (4u << 20) /* one line: an action with thousands of victims fits */
+#define MAX_FILE (256u << 20) /* refuse to slurp anything bigger on open */
+#define JSON_DEPTH 4          /* object > array > string */
 #define DEFAULT_MAX_BYTES (1u << 20)
 #define DEFAULT_MAX_RECORDS 10000u
 
@@ -416,8 +416,8 @@ struct lines {
 static int lines_add(struct lines *l, struct json_object *o)
 {
     size_t jl = 0;
-    const char *js =
-        json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &jl);
+    const char *js = json_object_to_json_string_length(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &jl);
     int r = 0;
     if (js == NULL) {
         r = -ENOMEM;
@@ -483,8 +483,8 @@ static bool get_field(struct json_object *o, const char *k, enum json_type t, bo
 }
 
 /* A string (NULL for JSON null when nullable); embedded NULs are refused. */
-static bool get_str(struct json_object *o, const char *k, bool nullable, char **out,
-                    struct perr *e, bool *oom)
+static bool get_str(struct json_object *o, const char *k, bool nullable, char **out, struct perr *e,
+                    bool *oom)
 {
     struct json_object *v;
     *out = NULL;
@@ -517,8 +517,8 @@ static bool get_i64(struct json_object *o, const char *k, int64_t min, int64_t m
     return true;
 }
 
-static bool get_strv(struct json_object *o, const char *k, char ***out, size_t *n,
-                     struct perr *e, bool *oom)
+static bool get_strv(struct json_object *o, const char *k, char ***out, size_t *n, struct perr *e,
+                     bool *oom)
 {
     struct json_object *v;
     *out = NULL;
@@ -895,7 +895,7 @@ struct nh_journal {
     struct opset set;
     size_t n_records;
     size_t size;
-    size_t max_bytes, max_records;       /* configured bounds */
+    size_t max_bytes, max_records;         /* configured bounds */
     size_t compact_bytes, compact_records; /* current triggers (raised if open ops alone exceed) */
     bool broken; /* a write or sync failed in an unknown way: refuse more */
     int fault;   /* test hook */
@@ -1093,13 +1093,17 @@ static int ensure_dir(const char *dir, char *err, size_t errlen)
     }
     int r = -errno;
     if (r != -EEXIST) {
-        snprintf(err, errlen, "%s: cannot create the state directory: %s (create it, mode 0700, "
-                 "owned by the daemon's user)", dir, strerror(-r));
+        snprintf(err, errlen,
+                 "%s: cannot create the state directory: %s (create it, mode 0700, "
+                 "owned by the daemon's user)",
+                 dir, strerror(-r));
         return r;
     }
     if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "%s: exists but is not a directory (point state_dir at a "
-                 "directory)", dir);
+        snprintf(err, errlen,
+                 "%s: exists but is not a directory (point state_dir at a "
+                 "directory)",
+                 dir);
         return -ENOTDIR;
     }
     return 0;
@@ -1188,8 +1192,10 @@ int nh_journal_open(const char *dir, struct nh_journal **ret, struct nh_journal_
     }
     if (j->fd < 0) {
         r = -errno;
-        snprintf(err, errlen, "%s: cannot open the journal: %s (the state directory must be "
-                 "writable by the daemon's user)", j->path, strerror(-r));
+        snprintf(err, errlen,
+                 "%s: cannot open the journal: %s (the state directory must be "
+                 "writable by the daemon's user)",
+                 j->path, strerror(-r));
         nh_journal_close(j);
         return r;
     }
@@ -1213,7 +1219,8 @@ int nh_journal_open(const char *dir, struct nh_journal **ret, struct nh_journal_
         if (r == -EBADMSG)
             snprintf(err, errlen,
                      "%s: %s; the journal is corrupt and is not trusted: inspect it and "
-                     "resolve its open operations by hand, then move it aside", j->path, perr);
+                     "resolve its open operations by hand, then move it aside",
+                     j->path, perr);
         else
             snprintf(err, errlen, "%s: %s", j->path, strerror(-r));
         nh_journal_close(j);
@@ -1325,8 +1332,8 @@ int nh_journal_update(struct nh_journal *j, const struct nh_op *op)
     tmp = *op; /* shallow: only read by enc_update */
     if (tmp.updated_ms == 0)
         tmp.updated_ms = wall_ms();
-    struct upd u = {.seq = op->seq, .state = op->state, .job_kind = op->job_kind,
-                    .updated = tmp.updated_ms};
+    struct upd u = {
+        .seq = op->seq, .state = op->state, .job_kind = op->job_kind, .updated = tmp.updated_ms};
     r = enc_update(&tmp, &o);
     if (r == 0)
         r = lines_add(&l, o);

@@ -83,10 +83,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t nq = npairs ? (size_t)data[0] % (npairs + 1) : 0;
     const char *body = pos < size ? buf + pos : NULL;
     size_t body_len = pos < size ? size - pos : 0;
-    struct nh_sign_req r = {.method = fields[0], .path = fields[1],
-                            .query = kv, .n_query = nq,
-                            .headers = kv + nq, .n_headers = npairs - nq,
-                            .body = body, .body_len = body_len};
+    struct nh_sign_req r = {.method = fields[0],
+                            .path = fields[1],
+                            .query = kv,
+                            .n_query = nq,
+                            .headers = kv + nq,
+                            .n_headers = npairs - nq,
+                            .body = body,
+                            .body_len = body_len};
 
     char *a = nh_acs3_query(r.query, r.n_query);
     char *b = nh_huawei_query(r.query, r.n_query);

@@ -130,9 +130,11 @@ static const char a1_canon[] =
     "x-acs-signature-nonce:" NONCE "\n"
     "x-acs-version:2015-12-15\n"
     "\n"
-    "host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version\n" EMPTY_SHA;
+    "host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-"
+    "version\n" EMPTY_SHA;
 
-#define ACS_SIGNED "host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version"
+#define ACS_SIGNED                                                                                 \
+    "host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version"
 
 static void test_acs3_A1_describe_cluster_nodes(void **state)
 {
@@ -248,19 +250,18 @@ static void test_acs3_A3_json_body_signs_content_type(void **state)
     assert_int_equal(strlen(a3_body), 36);
     nh_sha256_hex(a3_body, strlen(a3_body), sha);
     assert_string_equal(sha, A3_SHA);
-    eq_free(nh_acs3_canonical(&r),
-            "PUT\n"
-            "/clusters/" CLUSTER "/nodepools/" NP "\n"
-            "\n"
-            "content-type:application/json; charset=utf-8\n"
-            "host:" ACS_HOST "\n"
-            "x-acs-action:ModifyClusterNodePool\n"
-            "x-acs-content-sha256:" A3_SHA "\n"
-            "x-acs-date:" DATE_ACS "\n"
-            "x-acs-signature-nonce:" NONCE "\n"
-            "x-acs-version:2015-12-15\n"
-            "\n"
-            "content-type;" ACS_SIGNED "\n" A3_SHA);
+    eq_free(nh_acs3_canonical(&r), "PUT\n"
+                                   "/clusters/" CLUSTER "/nodepools/" NP "\n"
+                                   "\n"
+                                   "content-type:application/json; charset=utf-8\n"
+                                   "host:" ACS_HOST "\n"
+                                   "x-acs-action:ModifyClusterNodePool\n"
+                                   "x-acs-content-sha256:" A3_SHA "\n"
+                                   "x-acs-date:" DATE_ACS "\n"
+                                   "x-acs-signature-nonce:" NONCE "\n"
+                                   "x-acs-version:2015-12-15\n"
+                                   "\n"
+                                   "content-type;" ACS_SIGNED "\n" A3_SHA);
     hash_eq_free(nh_acs3_canonical(&r),
                  "76eb52be52317a11bfe0e7796e2fcb01e9e108ddf6f59e1975639e70ee2af276");
     eq_free(nh_acs3_authorization(&r, "testid", SK, SKL),
@@ -310,8 +311,8 @@ static void test_acs3_host_with_port_empty_query_empty_body(void **state)
         {"x-acs-content-sha256", EMPTY_SHA},
         {"user-agent", "x"},
     };
-    struct nh_sign_req r = {.method = "GET", .path = "/clusters/c1", .headers = h,
-                            .n_headers = N(h)};
+    struct nh_sign_req r = {
+        .method = "GET", .path = "/clusters/c1", .headers = h, .n_headers = N(h)};
     eq_free(nh_acs3_canonical(&r), "GET\n/clusters/c1\n\n"
                                    "host:127.0.0.1:8443\n"
                                    "x-acs-action:DescribeClusterDetail\n"
@@ -325,8 +326,8 @@ static void test_acs3_query_sorted_bytewise_and_repeated(void **state)
 {
     (void)state;
     const struct nh_kv q[] = {
-        {"pageNumber", "2"}, {"a", "x y"}, {"B", "*"}, {"nodepool_id", ""},
-        {"nodeLabels", "~"}, {"a", "w"},
+        {"pageNumber", "2"}, {"a", "x y"},        {"B", "*"},
+        {"nodepool_id", ""}, {"nodeLabels", "~"}, {"a", "w"},
     };
     /* upper-case sorts before lower-case; empty value gives "key="; repeated
      * keys sorted by value */
@@ -450,10 +451,9 @@ static void test_roa_B1_scale_cluster(void **state)
                             .body = b1_body,
                             .body_len = strlen(b1_body)};
     eq_free(nh_roa_string_to_sign(&r), "PUT\napplication/json\nAq4D3jmnsjlalkVs27EhFw==\n"
-                                       "application/json; charset=utf-8\n" DATE_GMT "\n" ROA_XACS(
-                                           "ScaleCluster") "/clusters/" CLUSTER);
-    eq_free(nh_roa_authorization(&r, "testid", SK, SKL),
-            "acs testid:Zi55BbWRV6qOiepfUAGYA9WjSjU=");
+                                       "application/json; charset=utf-8\n" DATE_GMT
+                                       "\n" ROA_XACS("ScaleCluster") "/clusters/" CLUSTER);
+    eq_free(nh_roa_authorization(&r, "testid", SK, SKL), "acs testid:Zi55BbWRV6qOiepfUAGYA9WjSjU=");
     /* Content-MD5 that does not match the body is refused */
     r.body_len--;
     assert_null(nh_roa_authorization(&r, "testid", SK, SKL));
@@ -481,10 +481,10 @@ static void test_roa_B2_describe_cluster_nodes(void **state)
                             .headers = roa_get_headers,
                             .n_headers = N(roa_get_headers)};
     eq_free(nh_roa_string_to_sign(&r),
-            "GET\napplication/json\n\n\n" DATE_GMT "\n" ROA_XACS("DescribeClusterNodes")
-            "/clusters/" CLUSTER "/nodes?nodepool_id=" NP "&pageNumber=1&pageSize=100");
-    eq_free(nh_roa_authorization(&r, "testid", SK, SKL),
-            "acs testid:B2WJYUIKI55Xn51N90dEJVOHSqU=");
+            "GET\napplication/json\n\n\n" DATE_GMT
+            "\n" ROA_XACS("DescribeClusterNodes") "/clusters/" CLUSTER "/nodes?nodepool_id=" NP
+                                                  "&pageNumber=1&pageSize=100");
+    eq_free(nh_roa_authorization(&r, "testid", SK, SKL), "acs testid:B2WJYUIKI55Xn51N90dEJVOHSqU=");
 }
 
 static void test_roa_B3_raw_value_in_resource(void **state)
@@ -505,11 +505,12 @@ static void test_roa_B3_raw_value_in_resource(void **state)
                             .headers = h,
                             .n_headers = N(h)};
     eq_free(nh_roa_string_to_sign(&r),
-            "DELETE\napplication/json\n\n\n" DATE_GMT "\n" ROA_XACS("RemoveNodePoolNodes")
-            "/clusters/" CLUSTER "/nodepools/" NP "/nodes?drain_node=true&instance_ids=[\"i-"
-            "bp1aaaaaaaaaaaaaaaaa\",\"i-bp1bbbbbbbbbbbbbbbbb\"]&release_node=true");
-    eq_free(nh_roa_authorization(&r, "testid", SK, SKL),
-            "acs testid:uKQiSLEkx3w5CQfyWB01BIQ5vhw=");
+            "DELETE\napplication/json\n\n\n" DATE_GMT
+            "\n" ROA_XACS("RemoveNodePoolNodes") "/clusters/" CLUSTER "/nodepools/" NP
+                                                 "/nodes?drain_node=true&instance_ids=[\"i-"
+                                                 "bp1aaaaaaaaaaaaaaaaa\",\"i-"
+                                                 "bp1bbbbbbbbbbbbbbbbb\"]&release_node=true");
+    eq_free(nh_roa_authorization(&r, "testid", SK, SKL), "acs testid:uKQiSLEkx3w5CQfyWB01BIQ5vhw=");
     /* and the wire query for the same parameters is the encoded one */
     eq_free(nh_acs3_query(q, N(q)), "drain_node=true&instance_ids=%5B%22i-bp1aaaaaaaaaaaaaaaaa%22%"
                                     "2C%22i-bp1bbbbbbbbbbbbbbbbb%22%5D&release_node=true");
@@ -526,13 +527,13 @@ static void test_roa_P3_string_to_sign_vector(void **state)
 {
     (void)state;
     const struct nh_kv h[] = {
-        {"accept", "application/json"}, {"content-md5", "md5"},
+        {"accept", "application/json"},       {"content-md5", "md5"},
         {"content-type", "application/json"}, {"date", "date"},
         {"x-acs-custom-key", "any value"},
     };
     const struct nh_kv q[] = {{"key", "val ue with space"}};
-    struct nh_sign_req r = {.method = "GET", .path = "/", .query = q, .n_query = 1,
-                            .headers = h, .n_headers = N(h)};
+    struct nh_sign_req r = {
+        .method = "GET", .path = "/", .query = q, .n_query = 1, .headers = h, .n_headers = N(h)};
     eq_free(nh_roa_string_to_sign(&r), "GET\napplication/json\nmd5\napplication/json\ndate\n"
                                        "x-acs-custom-key:any value\n/?key=val ue with space");
     /* the placeholder "md5" is not base64(md5("")): never signed for the wire */
@@ -553,7 +554,10 @@ static void test_roa_refuses_ambiguous_query_values(void **state)
     static const char *const bad[] = {"", "a+b", "a*b", "a~b"};
     for (size_t i = 0; i < N(bad); i++) {
         const struct nh_kv q[] = {{"k", bad[i]}};
-        struct nh_sign_req r = {.method = "GET", .path = "/", .query = q, .n_query = 1,
+        struct nh_sign_req r = {.method = "GET",
+                                .path = "/",
+                                .query = q,
+                                .n_query = 1,
                                 .headers = roa_get_headers,
                                 .n_headers = N(roa_get_headers)};
         assert_null(nh_roa_string_to_sign(&r));
@@ -585,10 +589,8 @@ static const struct nh_kv cce_headers[] = {
 static void test_huawei_C1_list_nodes(void **state)
 {
     (void)state;
-    struct nh_sign_req r = {.method = "GET",
-                            .path = CCE_BASE,
-                            .headers = cce_headers,
-                            .n_headers = N(cce_headers)};
+    struct nh_sign_req r = {
+        .method = "GET", .path = CCE_BASE, .headers = cce_headers, .n_headers = N(cce_headers)};
     eq_free(nh_huawei_canonical(&r, hw_min), "GET\n" CCE_BASE "/\n\n"
                                              "host:" CCE_HOST "\n"
                                              "x-project-id:" PROJ "\n"
@@ -703,8 +705,12 @@ static void test_huawei_P4_go_sdk_vector(void **state)
         {"X-Sdk-Date", "20060102T150405Z"},
         {"TEST_UNDERSCORE", "TEST_VALUE"},
     };
-    struct nh_sign_req r = {.method = "GET", .path = "/path", .query = q, .n_query = 1,
-                            .headers = h, .n_headers = N(h)};
+    struct nh_sign_req r = {.method = "GET",
+                            .path = "/path",
+                            .query = q,
+                            .n_query = 1,
+                            .headers = h,
+                            .n_headers = N(h)};
     eq_free(nh_huawei_authorization(&r, hw_date_only, "AccessKey", P_SK, sizeof(P_SK) - 1),
             "SDK-HMAC-SHA256 Access=AccessKey, SignedHeaders=x-sdk-date, "
             "Signature=5a2ce64c865e0e6046321c6f3d5a77ba8413eeaf355c3166c03d58d02ac79624");
@@ -722,8 +728,13 @@ static void test_huawei_P5_body_with_trailing_newline(void **state)
         {"X-Sdk-Date", "20060102T150405Z"},
         {"TEST_UNDERSCORE", "TEST_VALUE"},
     };
-    struct nh_sign_req r = {.method = "POST", .path = "/path", .query = q, .n_query = 1,
-                            .headers = h, .n_headers = N(h), .body = body,
+    struct nh_sign_req r = {.method = "POST",
+                            .path = "/path",
+                            .query = q,
+                            .n_query = 1,
+                            .headers = h,
+                            .n_headers = N(h),
+                            .body = body,
                             .body_len = strlen(body)};
     eq_free(nh_huawei_authorization(&r, hw_date_only, "AccessKey", P_SK, sizeof(P_SK) - 1),
             "SDK-HMAC-SHA256 Access=AccessKey, SignedHeaders=x-sdk-date, "
@@ -740,8 +751,9 @@ static void test_huawei_P6_query_repeated_keys_sorted(void **state)
 {
     (void)state;
     const struct nh_kv q[] = {
-        {"multi", "3"}, {"limit", "1"}, {"multi", "1"},
-        {"test", "\xe4\xb8\x80 (&=?!#%.*)"}, {"enable", "true"}, {"path", "/tmp/123"},
+        {"multi", "3"},     {"limit", "1"},
+        {"multi", "1"},     {"test", "\xe4\xb8\x80 (&=?!#%.*)"},
+        {"enable", "true"}, {"path", "/tmp/123"},
         {"multi", "2"},
     };
     eq_free(nh_huawei_query(q, N(q)),
@@ -757,27 +769,29 @@ static void test_huawei_P7_api_guide_vector(void **state)
     (void)state;
     static const unsigned char sk[] = "your_secret_access_key";
     static const char *const names[] = {"content-type", "host", "x-sdk-date", NULL};
-    const struct nh_kv q[] = {{"marker", "13551d6b-755d-4757-b956-536f674975c0"},
-                              {"limit", "2"}};
+    const struct nh_kv q[] = {{"marker", "13551d6b-755d-4757-b956-536f674975c0"}, {"limit", "2"}};
     const struct nh_kv h[] = {
         {"Content-Type", "application/json"},
         {"Host", "service.region.example.com"},
         {"X-Sdk-Date", "20191115T033655Z"},
     };
-    struct nh_sign_req r = {.method = "GET", .path = "/v1/77b6a44cba5143ab91d13ab9a8ff44fd/vpcs",
-                            .query = q, .n_query = N(q), .headers = h, .n_headers = N(h)};
-    eq_free(nh_huawei_authorization(&r, names, "your_access_key_id", sk, sizeof(sk) - 1),
-            "SDK-HMAC-SHA256 Access=your_access_key_id, SignedHeaders=content-type;host;x-sdk-date, "
-            "Signature=8037a231336d8904f667c082dd84fc06d7e6c7c278c2d8599db31d14e8ee19f9");
+    struct nh_sign_req r = {.method = "GET",
+                            .path = "/v1/77b6a44cba5143ab91d13ab9a8ff44fd/vpcs",
+                            .query = q,
+                            .n_query = N(q),
+                            .headers = h,
+                            .n_headers = N(h)};
+    eq_free(
+        nh_huawei_authorization(&r, names, "your_access_key_id", sk, sizeof(sk) - 1),
+        "SDK-HMAC-SHA256 Access=your_access_key_id, SignedHeaders=content-type;host;x-sdk-date, "
+        "Signature=8037a231336d8904f667c082dd84fc06d7e6c7c278c2d8599db31d14e8ee19f9");
 }
 
 static void test_huawei_default_signed_set(void **state)
 {
     (void)state;
-    struct nh_sign_req r = {.method = "GET",
-                            .path = CCE_BASE,
-                            .headers = cce_headers,
-                            .n_headers = N(cce_headers)};
+    struct nh_sign_req r = {
+        .method = "GET", .path = CCE_BASE, .headers = cce_headers, .n_headers = N(cce_headers)};
     /* default: content-type (sent), host, x-project-id, x-sdk-date; never user-agent */
     eq_free(nh_huawei_canonical(&r, NULL), "GET\n" CCE_BASE "/\n\n"
                                            "content-type:application/json\n"
@@ -816,8 +830,8 @@ static void test_huawei_path_decoded_then_encoded_non_ascii_and_port(void **stat
     (void)state;
     const struct nh_kv h[] = {{"Host", "127.0.0.1:8443"}, {"X-Sdk-Date", "20250102T030405Z"}};
     static const char *const names[] = {"host", "x-sdk-date", NULL};
-    struct nh_sign_req r = {.method = "GET", .path = "/v1/%E6%95%B0/a%20b/", .headers = h,
-                            .n_headers = N(h)};
+    struct nh_sign_req r = {
+        .method = "GET", .path = "/v1/%E6%95%B0/a%20b/", .headers = h, .n_headers = N(h)};
     eq_free(nh_huawei_canonical(&r, names), "GET\n/v1/%E6%95%B0/a%20b/\n\n"
                                             "host:127.0.0.1:8443\n"
                                             "x-sdk-date:20250102T030405Z\n"
@@ -849,10 +863,8 @@ static void test_huawei_path_decoded_then_encoded_non_ascii_and_port(void **stat
 static void test_huawei_refusals_and_unsigned_payload(void **state)
 {
     (void)state;
-    struct nh_sign_req r = {.method = "GET",
-                            .path = CCE_BASE,
-                            .headers = cce_headers,
-                            .n_headers = N(cce_headers)};
+    struct nh_sign_req r = {
+        .method = "GET", .path = CCE_BASE, .headers = cce_headers, .n_headers = N(cce_headers)};
     static const char *const no_date[] = {"host", NULL};
     static const char *const missing[] = {"x-sdk-date", "x-security-token", NULL};
     static const char *const twice[] = {"x-sdk-date", "host", "host", NULL};

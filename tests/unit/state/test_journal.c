@@ -62,8 +62,8 @@ static char *xstrdup(const char *s)
 }
 
 /* An op as the executor would hand it over. */
-static void mk_op(struct nh_op *op, enum nh_action_kind kind, const char *cluster,
-                  const char *pool, size_t n_nodes)
+static void mk_op(struct nh_op *op, enum nh_action_kind kind, const char *cluster, const char *pool,
+                  size_t n_nodes)
 {
     memset(op, 0, sizeof(*op));
     op->action.kind = kind;
@@ -155,11 +155,11 @@ static void line(char *out, size_t n, const char *json)
 }
 
 #define BEGIN_JSON(seq)                                                                            \
-    "{\"t\":\"begin\",\"seq\":" #seq ",\"cluster\":\"c\",\"kind\":\"scale-pool\",\"pool_id\":"    \
-    "\"np1\",\"pool_name\":null,\"from\":1,\"target\":2,\"node_ids\":null,\"node_names\":null,"  \
+    "{\"t\":\"begin\",\"seq\":" #seq ",\"cluster\":\"c\",\"kind\":\"scale-pool\",\"pool_id\":"     \
+    "\"np1\",\"pool_name\":null,\"from\":1,\"target\":2,\"node_ids\":null,\"node_names\":null,"    \
     "\"pool_nodes\":false,\"rule\":\"declared\",\"why\":\"w\",\"revision\":null,\"started\":5}"
 #define UPDATE_JSON(seq, state)                                                                    \
-    "{\"t\":\"update\",\"seq\":" #seq ",\"state\":\"" state "\",\"job_kind\":\"ack-task\","       \
+    "{\"t\":\"update\",\"seq\":" #seq ",\"state\":\"" state "\",\"job_kind\":\"ack-task\","        \
     "\"job_id\":\"T1\",\"result\":null,\"updated\":6}"
 
 /* ---------- tests ---------- */
@@ -229,8 +229,7 @@ static void test_round_trip_every_field(void **state)
         assert_int_equal(p[9], '{');
         assert_int_equal(nl[-1], '}');
         char want[9];
-        snprintf(want, sizeof(want), "%08" PRIx32,
-                 nh_journal_crc32c(p + 9, (size_t)(nl - p - 9)));
+        snprintf(want, sizeof(want), "%08" PRIx32, nh_journal_crc32c(p + 9, (size_t)(nl - p - 9)));
         assert_memory_equal(p, want, 8);
         assert_null(memchr(p, ' ', 8));
         lines++;
@@ -783,8 +782,8 @@ static void test_parse_junk_never_crashes(void **state)
 {
     struct fx *f = *state;
     static const char *const fixed[] = {
-        "", "\n", "\n\n", "00000000 {}\n", "zzzzzzzz {}\n", "00000000 ",
-        "00000000{}\n", "0000000 {}\n", "\0\0\0\0\0\0\0\0\0\0\n",
+        "",          "\n",           "\n\n",         "00000000 {}\n",          "zzzzzzzz {}\n",
+        "00000000 ", "00000000{}\n", "0000000 {}\n", "\0\0\0\0\0\0\0\0\0\0\n",
     };
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         parse_any(fixed[i], strlen(fixed[i]) + (i == 8 ? 11 : 0));
