@@ -1271,6 +1271,10 @@ int nh_journal_begin(struct nh_journal *j, struct nh_op *op)
         pthread_mutex_unlock(&j->mu);
         return -EIO;
     }
+    if (j->set.next_seq > (uint64_t)SEQ_MAX) {
+        pthread_mutex_unlock(&j->mu);
+        return -EOVERFLOW; /* replay would refuse the record */
+    }
     uint64_t saved_seq = op->seq;
     op->seq = j->set.next_seq;
     if (op->started_ms == 0)
