@@ -353,6 +353,16 @@ static void plan_grow(struct ctx *x, const struct group *g, int current, int des
                  current);
             return;
         }
+        if (x->o->n_pools > 0) {
+            fmt(fix, sizeof(fix),
+                "declare the size on a node pool (node_pools: nodes:) instead of workers: in %s",
+                path);
+            note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, NULL, fix,
+                 "%s, %d observed: ACK ScaleCluster is only used on clusters without node pools "
+                 "(%zu found)",
+                 decl_text, current, x->o->n_pools);
+            return;
+        }
         if (!x->c->has_scale_out) {
             fmt(fix, sizeof(fix),
                 "add scale_out: {instance_type, system_disk, login_password} to %s", path);

@@ -150,7 +150,7 @@ static void gen_case(struct rcase *r)
     r->o.complete = rnd(10) != 0;
     if (!r->o.complete)
         snprintf(r->o.why, sizeof(r->o.why), "throttled");
-    for (int k = 0; k < MAX_POOLS; k++) {
+    for (int k = 0, no_pools = rnd(4) == 0; k < MAX_POOLS && !no_pools; k++) {
         struct nh_obs_pool *p;
         if (rnd(10) < 3)
             continue;
@@ -410,6 +410,7 @@ static void check_plan(const struct rcase *r, const struct nh_plan *p, uint64_t 
         case NH_ACT_SCALE_CLUSTER:
             assert_int_equal(r->prov.kind, NH_PROVIDER_ACK);
             assert_true(c->has_scale_out);
+            assert_int_equal(r->o.n_pools, 0); /* seed ScaleCluster: clusters without pools */
             assert_true(c->workers >= 0 && c->min <= c->max);
             assert_null(a->pool_id);
             assert_int_equal(a->from, group_count(r, NULL));
