@@ -78,7 +78,9 @@ static void json_escape(FILE *f, const char *s)
     }
 }
 
-static void log_vemit(int level, const char *func, const char *fmt, va_list ap, const char *tail)
+__attribute__((format(printf, 3, 0))) static void log_vemit(int level, const char *func,
+                                                          const char *fmt, va_list ap,
+                                                          const char *tail)
 {
     FILE *f = log_stream ? log_stream : stderr;
     char msg[2048];
