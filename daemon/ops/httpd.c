@@ -33,6 +33,7 @@ struct nh_httpd {
     uv_timer_t timer; /* MHD_get_timeout; data = h */
     int open_handles; /* freed when the last close callback runs */
     int closing;
+    int at_limit; /* was at NH_HTTPD_MAX_CONNECTIONS after some MHD_run */
     int port;
     struct nh_httpd_hooks hooks;
     char *page; /* the status page, owned; served without copying */
@@ -53,8 +54,8 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-int nh_httpd_parse_listen(const char *listen, struct sockaddr_storage *ret_addr,
-                          socklen_t *ret_len, int *ret_any, char *err, size_t errlen)
+int nh_httpd_parse_listen(const char *listen, struct sockaddr_storage *ret_addr, socklen_t *ret_len,
+                          int *ret_any, char *err, size_t errlen)
 {
     static const char want[] = "expected HOST:PORT, [IPv6]:PORT or :PORT (e.g. 127.0.0.1:9464)";
     char host[INET6_ADDRSTRLEN + 1];
@@ -232,9 +233,8 @@ static enum MHD_Result serve_status(struct nh_httpd *h, struct MHD_Connection *c
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     struct nh_httpd *h = cls;
     (void)version;
@@ -267,6 +267,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_timer(uv_timer_t *t);
 
+static unsigned current_connections(struct nh_httpd *h)
+{
+    const union MHD_DaemonInfo *i =
+        MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return i ? i->num_connections : 0;
+}
+
 static void drive(struct nh_httpd *h)
 {
     MHD_UNSIGNED_LONG_LONG to;
@@ -275,6 +282,19 @@ static void drive(struct nh_httpd *h)
         return;
     if (MHD_run(h->mhd) != MHD_YES)
         nh_log(LOG_DEBUG, "httpd: MHD_run failed");
+    /* At the connection limit MHD takes its listen socket out of its epoll
+     * set and puts it back only in a later MHD_run, after a connection has
+     * gone; MHD_get_timeout does not ask for that run, and a waiting client
+     * alone cannot wake the poll. So when a connection frees a slot, run
+     * again at once. */
+    unsigned n = current_connections(h);
+    if (n >= NH_HTTPD_MAX_CONNECTIONS) {
+        h->at_limit = 1;
+    } else if (h->at_limit) {
+        h->at_limit = 0;
+        uv_timer_start(&h->timer, on_timer, 0, 0);
+        return;
+    }
     if (MHD_get_timeout(h->mhd, &to) == MHD_YES)
         uv_timer_start(&h->timer, on_timer, (uint64_t)to, 0);
     else
@@ -312,8 +332,7 @@ static void on_closed(uv_handle_t *hd)
     }
 }
 
-static struct MHD_Daemon *start_mhd(struct nh_httpd *h, const struct sockaddr_storage *ss,
-                                    int dual)
+static struct MHD_Daemon *start_mhd(struct nh_httpd *h, const struct sockaddr_storage *ss, int dual)
 {
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (ss->ss_family == AF_INET6)

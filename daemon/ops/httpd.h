@@ -43,8 +43,8 @@ int nh_httpd_port(const struct nh_httpd *h);
  * HOST is a numeric IPv4 address, a bracketed IPv6 address, "localhost"
  * (127.0.0.1) or empty (":PORT", every address: dual-stack ::, *ret_any set).
  * PORT is 0..65535. 0, or -EINVAL with a message naming the fix in err. */
-int nh_httpd_parse_listen(const char *listen, struct sockaddr_storage *ret_addr,
-                          socklen_t *ret_len, int *ret_any, char *err, size_t errlen);
+int nh_httpd_parse_listen(const char *listen, struct sockaddr_storage *ret_addr, socklen_t *ret_len,
+                          int *ret_any, char *err, size_t errlen);
 /* Limits: at most NH_HTTPD_MAX_CONNECTIONS connections at once, each closed
  * after NH_HTTPD_TIMEOUT_S seconds of inactivity. */
 #define NH_HTTPD_MAX_CONNECTIONS 64

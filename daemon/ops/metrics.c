@@ -147,8 +147,10 @@ void nh_metrics_describe(const char *name, enum nh_metric_type type, const char 
         return;
     }
     if (!valid_metric_name(name)) {
-        nh_log(LOG_WARNING, "metrics: \"%s\" is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*); "
-               "ignoring it", name ? name : "(null)");
+        nh_log(LOG_WARNING,
+               "metrics: \"%s\" is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*); "
+               "ignoring it",
+               name ? name : "(null)");
         return;
     }
     if (type == NH_METRIC_HISTOGRAM) {
@@ -156,8 +158,10 @@ void nh_metrics_describe(const char *name, enum nh_metric_type type, const char 
         for (size_t i = 0; ok && i < n_buckets; i++)
             ok = isfinite(buckets[i]) && (i == 0 || buckets[i] > buckets[i - 1]);
         if (!ok) {
-            nh_log(LOG_WARNING, "metrics: histogram %s needs 1..%d finite, strictly ascending "
-                   "bucket bounds; ignoring it", name, NH_METRICS_MAX_BUCKETS);
+            nh_log(LOG_WARNING,
+                   "metrics: histogram %s needs 1..%d finite, strictly ascending "
+                   "bucket bounds; ignoring it",
+                   name, NH_METRICS_MAX_BUCKETS);
             return;
         }
     }

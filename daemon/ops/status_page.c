@@ -19,6 +19,7 @@ const char nh_status_page_csp[] =
     "style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'";
 
+/* clang-format off */
 static const char *const page_head[] = {
     "<!doctype html>",
     "<html lang=\"en\">",
@@ -253,6 +254,7 @@ static const char *const page_tail[] = {
     "</body>",
     "</html>",
 };
+/* clang-format on */
 
 static int append_lines(struct nh_buf *out, const char *const *lines, size_t n)
 {

@@ -51,6 +51,7 @@ const char nh_status_page_csp[] =
     "style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'";
 
+/* clang-format off */
 static const char *const page_head[] = {
 %(head)s
 };
@@ -64,6 +65,7 @@ static const char *const page_script[] = {
 static const char *const page_tail[] = {
 %(tail)s
 };
+/* clang-format on */
 
 static int append_lines(struct nh_buf *out, const char *const *lines, size_t n)
 {

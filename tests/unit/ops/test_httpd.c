@@ -53,8 +53,7 @@ static void test_httpd_parse_listen_accepts_forms(void **state)
         assert_int_equal(len, ss.ss_family == AF_INET ? sizeof(struct sockaddr_in)
                                                       : sizeof(struct sockaddr_in6));
         if (strcmp(ok[i].in, "localhost:1") == 0)
-            assert_int_equal(ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr),
-                             INADDR_LOOPBACK);
+            assert_int_equal(ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr), INADDR_LOOPBACK);
     }
 }
 
@@ -119,8 +118,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-static void fetch(int port, const char *method, const char *path, const char *post,
-                  struct reply *r)
+static void fetch(int port, const char *method, const char *path, const char *post, struct reply *r)
 {
     char url[128];
     struct buf body = {0}, hdr = {0};
@@ -135,7 +133,7 @@ static void fetch(int port, const char *method, const char *path, const char *po
     snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 2000L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_data);
@@ -185,8 +183,21 @@ static const char *header(const struct reply *r, const char *name, char *out, si
     return NULL;
 }
 
-enum { R_HEALTH, R_NOTREADY, R_READY, R_METRICS, R_STATUS, R_STATUS_FAIL, R_PAGE, R_HEAD,
-       R_POST, R_PUT, R_404, R_QUERY, N_REQ };
+enum {
+    R_HEALTH,
+    R_NOTREADY,
+    R_READY,
+    R_METRICS,
+    R_STATUS,
+    R_STATUS_FAIL,
+    R_PAGE,
+    R_HEAD,
+    R_POST,
+    R_PUT,
+    R_404,
+    R_QUERY,
+    N_REQ
+};
 
 struct fixture {
     uv_loop_t loop;
@@ -423,6 +434,76 @@ static void test_httpd_without_hooks_not_ready_and_no_status(void **state)
     reply_free(&m.status);
 }
 
+/* Past NH_HTTPD_MAX_CONNECTIONS open connections a new one is not served;
+ * once one closes, requests are served again. */
+struct limit {
+    uv_loop_t loop;
+    uv_async_t done;
+    struct nh_httpd *h;
+    int port;
+    struct reply over, after;
+};
+
+static int connect_idle(int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+static void *limit_client(void *arg)
+{
+    struct limit *l = arg;
+    int fds[NH_HTTPD_MAX_CONNECTIONS];
+    for (int i = 0; i < NH_HTTPD_MAX_CONNECTIONS; i++)
+        fds[i] = connect_idle(l->port);
+    usleep(200 * 1000); /* the loop accepts them */
+    fetch(l->port, "GET", "/healthz", NULL, &l->over);
+    for (int i = 0; i < NH_HTTPD_MAX_CONNECTIONS; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    usleep(200 * 1000); /* the loop sees them go */
+    fetch(l->port, "GET", "/healthz", NULL, &l->after);
+    uv_async_send(&l->done);
+    return NULL;
+}
+
+static void on_limit_done(uv_async_t *a)
+{
+    struct limit *l = a->data;
+    nh_httpd_stop(l->h);
+    uv_close((uv_handle_t *)&l->done, NULL);
+}
+
+static void test_httpd_connection_limit_refuses_then_recovers(void **state)
+{
+    (void)state;
+    static struct limit l;
+    char err[256];
+    pthread_t th;
+
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(uv_loop_init(&l.loop), 0);
+    assert_int_equal(uv_async_init(&l.loop, &l.done, on_limit_done), 0);
+    l.done.data = &l;
+    if (nh_httpd_start(&l.loop, "127.0.0.1:0", NULL, &l.h, err, sizeof(err)) != 0)
+        fail_msg("start: %s", err);
+    l.port = nh_httpd_port(l.h);
+    assert_int_equal(pthread_create(&th, NULL, limit_client, &l), 0);
+    assert_int_equal(uv_run(&l.loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(uv_loop_close(&l.loop), 0);
+    assert_int_equal(l.over.code, -1); /* not served while at the limit */
+    assert_int_equal(l.after.code, 200);
+    reply_free(&l.over);
+    reply_free(&l.after);
+}
+
 static void test_httpd_port_in_use_fails_with_fix(void **state)
 {
     (void)state;
@@ -481,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_httpd_parse_listen_rejects_with_fix),
         cmocka_unit_test(test_httpd_serves_every_route_on_loop),
         cmocka_unit_test(test_httpd_without_hooks_not_ready_and_no_status),
+        cmocka_unit_test(test_httpd_connection_limit_refuses_then_recovers),
         cmocka_unit_test(test_httpd_port_in_use_fails_with_fix),
         cmocka_unit_test(test_httpd_ipv6_loopback),
     };

@@ -360,13 +360,13 @@ static void test_parser_rejects_broken_text(void **state)
     (void)state;
     static struct parsed ps;
     static const char *const bad[] = {
-        "x 1\n",                                                   /* no TYPE */
-        "# HELP x h\n# TYPE x counter\nx{a=\"\\t\"} 1\n",           /* bad escape */
-        "# HELP x h\n# TYPE x counter\nx{a=\"q\"q\"} 1\n",          /* raw quote */
-        "# HELP x h\n# TYPE x counter\nx 1",                       /* no newline */
-        "# HELP x h\n# TYPE x counter\nx inf\n",                   /* not +Inf */
+        "x 1\n",                                           /* no TYPE */
+        "# HELP x h\n# TYPE x counter\nx{a=\"\\t\"} 1\n",  /* bad escape */
+        "# HELP x h\n# TYPE x counter\nx{a=\"q\"q\"} 1\n", /* raw quote */
+        "# HELP x h\n# TYPE x counter\nx 1",               /* no newline */
+        "# HELP x h\n# TYPE x counter\nx inf\n",           /* not +Inf */
         "# HELP x h\n# TYPE x histogram\nx_bucket{le=\"1\"} 2\nx_bucket{le=\"+Inf\"} 1\n"
-        "x_sum 1\nx_count 1\n",                                    /* not cumulative */
+        "x_sum 1\nx_count 1\n", /* not cumulative */
         "# HELP x h\n# TYPE x histogram\nx_bucket{le=\"1\"} 1\nx_sum 1\nx_count 1\n", /* +Inf */
         "# HELP x h\n# TYPE x histogram\nx_bucket{le=\"+Inf\"} 2\nx_sum 1\nx_count 1\n",
         "# HELP x h\n# TYPE x counter\n# HELP y h\n# TYPE y gauge\nx 1\n", /* interleaved */
@@ -461,10 +461,10 @@ static void test_metrics_counters_monotonic_across_renders(void **state)
         assert_non_null(later);
         assert_true(later->value >= a.s[i].value);
     }
-    assert_true(nh_metrics_get("nodeherd_actions_total", "cluster", "web", "result", "done",
-                               NULL) == 3);
-    assert_true(nh_metrics_get("nodeherd_actions_total", "result", "failed", "cluster", "ai",
-                               NULL) == 1);
+    assert_true(
+        nh_metrics_get("nodeherd_actions_total", "cluster", "web", "result", "done", NULL) == 3);
+    assert_true(
+        nh_metrics_get("nodeherd_actions_total", "result", "failed", "cluster", "ai", NULL) == 1);
     free(t1);
     free(t2);
 }
@@ -492,8 +492,8 @@ static void test_metrics_histogram_cumulative_with_inf_sum_count(void **state)
                               "le=\"1\"} 3\n"
                               "nodeherd_api_request_duration_seconds_bucket{provider=\"p1\","
                               "le=\"+Inf\"} 4\n"));
-    const struct sample *sum = find(&ps, "nodeherd_api_request_duration_seconds_sum", "provider",
-                                    "p1");
+    const struct sample *sum =
+        find(&ps, "nodeherd_api_request_duration_seconds_sum", "provider", "p1");
     assert_non_null(sum);
     assert_true(fabs(sum->value - 5.85) < 1e-9);
     /* p0 sorts before p1 */
@@ -537,16 +537,15 @@ static void test_metrics_forget_removes_matching_series(void **state)
     nh_metrics_set("nodeherd_desired_nodes", 4, "cluster", "web", "pool", "np-web", NULL);
     nh_metrics_set("nodeherd_desired_nodes", 2, "cluster", "ai", "pool", "np-1", NULL);
     nh_metrics_forget("nodeherd_desired_nodes", "cluster", "web");
-    assert_true(isnan(nh_metrics_get("nodeherd_desired_nodes", "cluster", "web", "pool", "",
-                                     NULL)));
+    assert_true(
+        isnan(nh_metrics_get("nodeherd_desired_nodes", "cluster", "web", "pool", "", NULL)));
     char *t = render();
     parse_ok(t, &ps);
     assert_int_equal(ps.n, 1);
     assert_string_equal(label(&ps.s[0], "cluster"), "ai");
     free(t);
     nh_metrics_set("nodeherd_desired_nodes", 1, "cluster", "web", "pool", "", NULL); /* again */
-    assert_true(nh_metrics_get("nodeherd_desired_nodes", "cluster", "web", "pool", "", NULL) ==
-                1);
+    assert_true(nh_metrics_get("nodeherd_desired_nodes", "cluster", "web", "pool", "", NULL) == 1);
 }
 
 static void test_metrics_misuse_is_ignored(void **state)
@@ -598,8 +597,7 @@ int main(void)
         cmocka_unit_test(test_parser_rejects_broken_text),
         cmocka_unit_test_teardown(test_metrics_counter_renders_exact_text, reset),
         cmocka_unit_test_teardown(test_metrics_label_values_escaped_and_read_back, reset),
-        cmocka_unit_test_teardown(test_metrics_families_in_registration_order_series_sorted,
-                                  reset),
+        cmocka_unit_test_teardown(test_metrics_families_in_registration_order_series_sorted, reset),
         cmocka_unit_test_teardown(test_metrics_counters_monotonic_across_renders, reset),
         cmocka_unit_test_teardown(test_metrics_histogram_cumulative_with_inf_sum_count, reset),
         cmocka_unit_test_teardown(test_metrics_values_round_trip, reset),
