@@ -409,6 +409,47 @@ static void test_files_shipped_example_and_its_fleet_validate(void **state)
     nh_diag_free(&d);
 }
 
+/* The first example of nodeherd.yaml(5) is a valid configuration. */
+static void test_files_man_page_example_validates(void **state)
+{
+    struct fx *f = *state;
+    FILE *in = fopen(NH_SOURCE_DIR "/man/nodeherd.yaml.5", "re");
+    assert_non_null(in);
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *o = open_memstream(&out, &outlen);
+    char line[1024];
+    int state_ = 0; /* 0 before, 1 inside the first .EX, 2 after */
+    while (state_ < 2 && fgets(line, sizeof(line), in) != NULL) {
+        if (state_ == 0 && strcmp(line, ".EX\n") == 0)
+            state_ = 1;
+        else if (state_ == 1 && strcmp(line, ".EE\n") == 0)
+            state_ = 2;
+        else if (state_ == 1) {
+            assert_null(strchr(line, '\\')); /* no roff escapes to undo */
+            fputs(line, o);
+        }
+    }
+    fclose(in);
+    fclose(o);
+    assert_int_equal(state_, 2);
+    assert_int_equal(tfs_write(f->dir, "man.yaml", out, outlen, 0600), 0);
+    free(out);
+    static const char *const names[] = {"ack-ak", "ack-sk", "ack-node-pw", "hw-sk", "hw-token"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        assert_int_equal(tfs_writes(f->dir, names[i], "placeholder\n", 0600), 0);
+    setenv("HW_AK", "placeholder-hw-ak", 1);
+    struct nh_config *cfg;
+    struct nh_diag d;
+    int r = load(f->dir, "man.yaml", &cfg, &d);
+    nh_diag_print(&d, stderr);
+    assert_int_equal(r, 0);
+    assert_int_equal(cfg->n_clusters, 3);
+    assert_non_null(nh_config_provider(cfg, "ma-bj")->token);
+    nh_config_unref(cfg);
+    nh_diag_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -427,6 +468,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_files_demo_example_validates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files_shipped_example_and_its_fleet_validate, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_files_man_page_example_validates, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
