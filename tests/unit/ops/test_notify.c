@@ -249,12 +249,13 @@ static void test_watchdog_pets_at_half_interval_on_loop(void **state)
     assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(uv_loop_close(&loop), 0); /* the watchdog freed its timer */
 
-    /* 200, 400, 600 ms; not at once, never faster than half the interval */
+    /* 200, 400, 600 ms: not at once, not at the full interval (that would
+     * be one pet in 700 ms). Slack for a loaded 2-core CI machine. */
     assert_int_equal(c.other, 0);
-    assert_int_equal(c.n, 3);
-    assert_in_range(c.at_ms[0], 180, 320);
+    assert_in_range(c.n, 2, 3);
+    assert_in_range(c.at_ms[0], 180, 400);
     for (int i = 1; i < c.n; i++)
-        assert_in_range(c.at_ms[i] - c.at_ms[i - 1], 150, 260);
+        assert_in_range(c.at_ms[i] - c.at_ms[i - 1], 120, 360);
 }
 
 int main(void)
