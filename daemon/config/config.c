@@ -52,8 +52,7 @@ static const struct nh_ynode *want_scalar(struct nh_pctx *c, const struct nh_ypa
                                           const char *path, const char *expect)
 {
     if (kv->val->type != NH_Y_SCALAR) {
-        nh_perr(c, kv->line, kv->col, path, "expected %s, got %s", expect,
-                nh_ytype_name(kv->val));
+        nh_perr(c, kv->line, kv->col, path, "expected %s, got %s", expect, nh_ytype_name(kv->val));
         return NULL;
     }
     return kv->val;
@@ -185,8 +184,7 @@ static bool loopback_host(const char *h, bool v6)
     return inet_pton(AF_INET, h, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
-static int read_endpoint(struct nh_pctx *c, const struct nh_ypair *kv, const char *path,
-                         void *base)
+static int read_endpoint(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base)
 {
     struct nh_cfg_provider *p = base;
     const struct nh_ynode *v = want_scalar(c, kv, path, "a URL");
@@ -261,8 +259,7 @@ static int read_order(struct nh_pctx *c, const struct nh_ypair *kv, const char *
         if (found < 0) {
             nh_perr(c, it->line, it->col, ip,
                     "expected one of unhealthy, newest, oldest, name, got %s",
-                    it->type == NH_Y_SCALAR ? nh_quote(it->str, q, sizeof(q))
-                                            : nh_ytype_name(it));
+                    it->type == NH_Y_SCALAR ? nh_quote(it->str, q, sizeof(q)) : nh_ytype_name(it));
             rc = -EINVAL;
             continue;
         }
@@ -385,8 +382,8 @@ static const struct nh_enum_name log_levels[] = {
 };
 
 static const struct nh_field daemon_fields[] = {
-    {"poll_interval", NH_T_DURATION, offsetof(struct nh_cfg_daemon, poll_interval_ms),
-     .min = 1 SEC, .max = 24 HOUR, .def = "30s"},
+    {"poll_interval", NH_T_DURATION, offsetof(struct nh_cfg_daemon, poll_interval_ms), .min = 1 SEC,
+     .max = 24 HOUR, .def = "30s"},
     {"job_poll_interval", NH_T_DURATION, offsetof(struct nh_cfg_daemon, job_poll_interval_ms),
      .min = 100, .max = 10 MIN, .def = "5s"},
     {"job_timeout", NH_T_DURATION, offsetof(struct nh_cfg_daemon, job_timeout_ms), .min = 1 SEC,
@@ -436,8 +433,7 @@ static const struct nh_field rate_fields[] = {
 };
 
 static const struct nh_field provider_fields[] = {
-    {"kind", NH_T_ENUM, offsetof(struct nh_cfg_provider, kind), .required = true,
-     .names = kinds},
+    {"kind", NH_T_ENUM, offsetof(struct nh_cfg_provider, kind), .required = true, .names = kinds},
     {"region", NH_T_REGION, offsetof(struct nh_cfg_provider, region), .required = true},
     {"endpoint", NH_T_CUSTOM, 0, .custom = read_endpoint},
     {"project_id", NH_T_PATHID, offsetof(struct nh_cfg_provider, project_id), .kinds = HUAWEI,
@@ -457,14 +453,13 @@ static const struct nh_field provider_fields[] = {
 static const struct nh_field disk_fields[] = {
     {"category", NH_T_STR, offsetof(struct nh_cfg_scale_out, system_disk_category),
      .required = true},
-    {"size_gb", NH_T_INT, offsetof(struct nh_cfg_scale_out, system_disk_size_gb),
-     .required = true, .min = 20, .max = 2048, .why = "ECS system disk GiB"},
+    {"size_gb", NH_T_INT, offsetof(struct nh_cfg_scale_out, system_disk_size_gb), .required = true,
+     .min = 20, .max = 2048, .why = "ECS system disk GiB"},
     {.key = NULL},
 };
 
 static const struct nh_field scale_out_fields[] = {
-    {"instance_type", NH_T_STR, offsetof(struct nh_cfg_scale_out, instance_type),
-     .required = true},
+    {"instance_type", NH_T_STR, offsetof(struct nh_cfg_scale_out, instance_type), .required = true},
     {"system_disk", NH_T_SUB, 0, .required = true, .sub = disk_fields},
     {"login_password", NH_T_SECRET, offsetof(struct nh_cfg_scale_out, login_password),
      .required = true},
@@ -511,8 +506,7 @@ static const struct nh_field pool_fields[] = {
     {.key = NULL},
 };
 
-static int read_pools(struct nh_pctx *c, const struct nh_ypair *kv, const char *path,
-                      void *base);
+static int read_pools(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base);
 
 static const struct nh_field cluster_fields[] = {
     {"name", NH_T_NAME, offsetof(struct nh_cfg_cluster, name), .required = true},
@@ -525,8 +519,7 @@ static const struct nh_field cluster_fields[] = {
      .kinds = NH_KIND_ACK | NH_KIND_CCE, .kmax = {ACK_MAX_WORKERS, CCE_MAX_NODES, 0},
      .kwhy = {"ACK num_of_nodes", "CCE node count", NULL}},
     {"min", NH_T_INT, offsetof(struct nh_cfg_cluster, min), .max = CCE_MAX_NODES,
-     .kinds = NH_KIND_ACK | NH_KIND_CCE, .kmax = {ACK_MAX_WORKERS, CCE_MAX_NODES, 0},
-     .def = "0"},
+     .kinds = NH_KIND_ACK | NH_KIND_CCE, .kmax = {ACK_MAX_WORKERS, CCE_MAX_NODES, 0}, .def = "0"},
     {"max", NH_T_INT, offsetof(struct nh_cfg_cluster, max), .max = CCE_MAX_NODES,
      .kinds = NH_KIND_ACK | NH_KIND_CCE, .kmax = {ACK_MAX_WORKERS, CCE_MAX_NODES, 0}},
     {"poll_interval", NH_T_DURATION, offsetof(struct nh_cfg_cluster, poll_interval_ms),
@@ -598,8 +591,8 @@ static int read_pools(struct nh_pctx *c, const struct nh_ypair *kv, const char *
     const struct nh_ynode *v = kv->val;
     char ip[360], kp[400], q[64];
     if (v->type != NH_Y_SEQ) {
-        nh_perr(c, kv->line, kv->col, path, "expected a list of node pools (write [] for none), got %s",
-                nh_ytype_name(v));
+        nh_perr(c, kv->line, kv->col, path,
+                "expected a list of node pools (write [] for none), got %s", nh_ytype_name(v));
         return -EINVAL;
     }
     cl->pools_declared = true;
@@ -718,8 +711,8 @@ static void read_cluster(struct nh_pctx *c, const struct nh_ynode *seq, size_t i
         const struct nh_ypair *other = find(seq->items[j], "name");
         if (other && other->val->type == NH_Y_SCALAR && strcmp(other->val->str, cl->name) == 0) {
             nh_perr(c, nm->line, nm->col, nh_key_path(kp, sizeof(kp), path, "name"),
-                    "duplicate cluster name %s (first at %d:%d)",
-                    nh_quote(cl->name, q, sizeof(q)), other->line, other->col);
+                    "duplicate cluster name %s (first at %d:%d)", nh_quote(cl->name, q, sizeof(q)),
+                    other->line, other->col);
             break;
         }
     }
@@ -861,8 +854,7 @@ static int build(struct nh_pctx *c, const struct nh_ynode *root)
         const struct nh_ypair *kv = c->providers;
         if (kv->val->type != NH_Y_MAP) {
             nh_perr(c, kv->line, kv->col, "providers",
-                    "expected a map of provider name -> provider, got %s",
-                    nh_ytype_name(kv->val));
+                    "expected a map of provider name -> provider, got %s", nh_ytype_name(kv->val));
         } else {
             cfg->providers = calloc(kv->val->n ? kv->val->n : 1, sizeof(*cfg->providers));
             if (cfg->providers == NULL)

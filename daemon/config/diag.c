@@ -26,8 +26,8 @@ static char *vformat(const char *fmt, va_list ap)
     return s;
 }
 
-void nh_diag_add(struct nh_diag *d, enum nh_diag_severity sev, const char *file, int line,
-                 int col, const char *fmt, ...)
+void nh_diag_add(struct nh_diag *d, enum nh_diag_severity sev, const char *file, int line, int col,
+                 const char *fmt, ...)
 {
     if (sev == NH_DIAG_ERROR)
         d->n_errors++;
@@ -58,8 +58,8 @@ void nh_diag_add(struct nh_diag *d, enum nh_diag_severity sev, const char *file,
         d->dropped++;
         return;
     }
-    d->entries[d->n++] = (struct nh_diag_entry){
-        .severity = sev, .file = f, .line = line, .col = col, .msg = msg};
+    d->entries[d->n++] =
+        (struct nh_diag_entry){.severity = sev, .file = f, .line = line, .col = col, .msg = msg};
 }
 
 static void entry_print(const struct nh_diag_entry *e, FILE *f)

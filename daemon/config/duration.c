@@ -9,7 +9,10 @@ static const struct {
     const char *name;
     uint64_t ms;
 } units[] = {
-    {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1},
+    {"h", 3600000},
+    {"m", 60000},
+    {"s", 1000},
+    {"ms", 1},
 };
 #define N_UNITS (sizeof(units) / sizeof(units[0]))
 

@@ -27,10 +27,10 @@ struct nh_ypair {
 struct nh_ynode {
     enum nh_ytype type;
     int line, col;
-    bool plain;             /* scalar written unquoted (plain style) */
-    char *str;              /* scalar: owned, NUL-terminated, contains no NUL */
-    size_t len;             /* scalar length */
-    struct nh_ypair *pairs; /* map: owned, in document order; duplicates kept */
+    bool plain;              /* scalar written unquoted (plain style) */
+    char *str;               /* scalar: owned, NUL-terminated, contains no NUL */
+    size_t len;              /* scalar length */
+    struct nh_ypair *pairs;  /* map: owned, in document order; duplicates kept */
     struct nh_ynode **items; /* seq: owned */
     size_t n, alloc;
 };
@@ -70,7 +70,6 @@ char *nh_config_revision_sha256(const char *data, size_t len);
  * (41 bytes). 0, or a negative errno when not a checkout / unreadable. */
 int nh_git_head(const char *dir, char ret[41]);
 
-
 /* ---- schema.c: table-driven validation of maps into structs ---- */
 
 #define NH_KIND_BIT(k) (1u << (unsigned)(k))
@@ -83,7 +82,7 @@ struct nh_pctx {
     const char *file;     /* name used in positions */
     const char *base_dir; /* relative {file:} secrets fall back to this (NULL: cwd) */
     struct nh_diag *d;
-    int kind;             /* enum nh_provider_kind of the object being read; -1 unknown */
+    int kind; /* enum nh_provider_kind of the object being read; -1 unknown */
     struct nh_config *cfg;
     const struct nh_ypair *providers; /* top-level keys, read after the walk */
     const struct nh_ypair *clusters;
@@ -123,7 +122,7 @@ struct nh_field {
     double dmin, dmax;  /* NH_T_DOUBLE bounds */
     const char *why;    /* printed after the range, e.g. "ACK num_of_nodes" */
     const char *kwhy[3];
-    const char *def;    /* default, written as a plain YAML scalar; NULL: none */
+    const char *def;                  /* default, written as a plain YAML scalar; NULL: none */
     const struct nh_enum_name *names; /* NH_T_ENUM, NULL-terminated */
     const struct nh_field *sub;       /* NH_T_SUB */
     int (*custom)(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base);

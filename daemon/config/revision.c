@@ -139,8 +139,7 @@ int nh_git_head(const char *start, char ret[41])
         if (stat(dotgit, &st) == 0) {
             if (S_ISDIR(st.st_mode))
                 return head_of(dotgit, ret);
-            if (S_ISREG(st.st_mode) &&
-                gitdir_from_file(dir, dotgit, gitdir, sizeof(gitdir)) == 0)
+            if (S_ISREG(st.st_mode) && gitdir_from_file(dir, dotgit, gitdir, sizeof(gitdir)) == 0)
                 return head_of(gitdir, ret);
             return -EINVAL;
         }

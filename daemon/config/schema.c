@@ -293,8 +293,8 @@ static int convert(struct nh_pctx *c, const struct nh_field *f, const struct nh_
         if (!plain_scalar(v) || nh_duration_parse(v->str, &ms) < 0 || ms < (uint64_t)f->min ||
             ms > (uint64_t)f->max) {
             nh_perr(c, line, col, kp,
-                    "expected a duration %s with a unit (ms, s, m, h; e.g. 30s, 1h30m), %s",
-                    range, got(v, g, sizeof(g)));
+                    "expected a duration %s with a unit (ms, s, m, h; e.g. 30s, 1h30m), %s", range,
+                    got(v, g, sizeof(g)));
             return -EINVAL;
         }
         *(uint64_t *)(void *)dst = ms;
@@ -302,8 +302,7 @@ static int convert(struct nh_pctx *c, const struct nh_field *f, const struct nh_
     }
     case NH_T_DOUBLE: {
         double val;
-        if (!plain_scalar(v) || parse_double(v->str, &val) < 0 || val < f->dmin ||
-            val > f->dmax) {
+        if (!plain_scalar(v) || parse_double(v->str, &val) < 0 || val < f->dmin || val > f->dmax) {
             nh_perr(c, line, col, kp, "expected a number %g..%g, %s", f->dmin, f->dmax,
                     got(v, g, sizeof(g)));
             return -EINVAL;
@@ -373,8 +372,8 @@ static void apply_defaults(struct nh_pctx *c, const struct nh_field *f, void *ba
     }
     if (f->def == NULL)
         return;
-    struct nh_ynode v = {.type = NH_Y_SCALAR, .plain = true, .str = (char *)f->def,
-                         .len = strlen(f->def)};
+    struct nh_ynode v = {
+        .type = NH_Y_SCALAR, .plain = true, .str = (char *)f->def, .len = strlen(f->def)};
     struct nh_ypair kv = {.key = (char *)f->key, .val = &v};
     if (convert(c, f, &kv, &v, f->key, base) < 0)
         nh_perr(c, 0, 0, f->key, "internal error: bad default %s", f->def);
@@ -425,8 +424,7 @@ size_t nh_schema_walk(struct nh_pctx *c, const struct nh_ynode *map, const char 
                 char list[400] = "";
                 size_t o = 0;
                 for (size_t j = 0; j < nf; j++) {
-                    int n = snprintf(list + o, sizeof(list) - o, "%s%s", j ? ", " : "",
-                                     names[j]);
+                    int n = snprintf(list + o, sizeof(list) - o, "%s%s", j ? ", " : "", names[j]);
                     if (n > 0 && (size_t)n < sizeof(list) - o)
                         o += (size_t)n;
                 }
@@ -450,8 +448,7 @@ size_t nh_schema_walk(struct nh_pctx *c, const struct nh_ynode *map, const char 
         const struct nh_field *f = &fields[i];
         if (seen[i])
             continue;
-        bool req = f->required ||
-                   (c->kind >= 0 && (f->req_kinds & NH_KIND_BIT(c->kind)) != 0);
+        bool req = f->required || (c->kind >= 0 && (f->req_kinds & NH_KIND_BIT(c->kind)) != 0);
         if (req && f->required)
             nh_perr(c, map->line, map->col, path, "missing required key \"%s\"", f->key);
         else if (req)
@@ -499,8 +496,8 @@ int nh_schema_secret(struct nh_pctx *c, const struct nh_ypair *kv, const char *p
         return -EINVAL;
     }
     char err[1024], warn[1024];
-    int rc = nh_secret_load_at(src, r->val->str, c->base_dir, ret, err, sizeof(err), warn,
-                               sizeof(warn));
+    int rc =
+        nh_secret_load_at(src, r->val->str, c->base_dir, ret, err, sizeof(err), warn, sizeof(warn));
     if (rc < 0) {
         nh_perr(c, r->line, r->col, path, "%s", err[0] ? err : "cannot load the secret");
         return rc;

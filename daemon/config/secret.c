@@ -87,8 +87,8 @@ static int load_env(const char *ref, struct nh_secret **ret, char *err, size_t e
     const char *v = getenv(ref);
     if (v == NULL || *v == '\0') {
         snprintf(err, errlen,
-                 "environment variable %s is %s; set it for the service or use { file: NAME }",
-                 ref, v == NULL ? "not set" : "empty");
+                 "environment variable %s is %s; set it for the service or use { file: NAME }", ref,
+                 v == NULL ? "not set" : "empty");
         return -ENOENT;
     }
     char desc[300];
@@ -143,8 +143,8 @@ static int load_file(const char *ref, const char *base_dir, struct nh_secret **r
     }
     if (st.st_mode & S_IROTH) {
         close(fd);
-        snprintf(err, errlen, "credential file %s is readable by other users; chmod 600 %s",
-                 path, path);
+        snprintf(err, errlen, "credential file %s is readable by other users; chmod 600 %s", path,
+                 path);
         return -EPERM;
     }
     if (st.st_size > NH_SECRET_MAX) {
@@ -205,8 +205,7 @@ static int load_file(const char *ref, const char *base_dir, struct nh_secret **r
 }
 
 int nh_secret_load_at(enum nh_secret_source src, const char *ref, const char *base_dir,
-                      struct nh_secret **ret, char *err, size_t errlen, char *warn,
-                      size_t warnlen)
+                      struct nh_secret **ret, char *err, size_t errlen, char *warn, size_t warnlen)
 {
     char dummy[8];
     *ret = NULL;

@@ -17,8 +17,8 @@ enum nh_secret_source { NH_SECRET_FILE, NH_SECRET_ENV, NH_SECRET_LITERAL /* test
  * naming the reference (never the value) and the fix into err. A file that
  * other users may read is accepted with *warn set to a message (or refused,
  * see nodeherd.yaml(5)). Trailing newlines of files are stripped. */
-int nh_secret_load(enum nh_secret_source src, const char *ref, struct nh_secret **ret,
-                   char *err, size_t errlen, char *warn, size_t warnlen);
+int nh_secret_load(enum nh_secret_source src, const char *ref, struct nh_secret **ret, char *err,
+                   size_t errlen, char *warn, size_t warnlen);
 /* The same, with an explicit fallback directory: a relative file reference
  * resolves against $CREDENTIALS_DIRECTORY when that is set and non-empty,
  * else against base_dir (the configuration file's directory; NULL: the
@@ -28,8 +28,7 @@ int nh_secret_load(enum nh_secret_source src, const char *ref, struct nh_secret 
  * group: accepted with *warn set. */
 #define NH_SECRET_MAX (64 * 1024)
 int nh_secret_load_at(enum nh_secret_source src, const char *ref, const char *base_dir,
-                      struct nh_secret **ret, char *err, size_t errlen, char *warn,
-                      size_t warnlen);
+                      struct nh_secret **ret, char *err, size_t errlen, char *warn, size_t warnlen);
 /* For tests and fuzzers: a secret from bytes. */
 struct nh_secret *nh_secret_new(const void *bytes, size_t len, const char *describe);
 /* Borrowed: valid until the secret is freed. Not NUL-terminated for callers'

@@ -61,7 +61,7 @@ int nh_yaml_read_file(const char *path, char **ret_data, size_t *ret_len, struct
         int e = errno;
         nh_diag_add(d, NH_DIAG_ERROR, path, 0, 0, "cannot open the configuration file: %s%s",
                     strerror(e),
-                    e == ENOENT ? "; give the right path with --config or $NODEHERD_CONFIG"
+                    e == ENOENT   ? "; give the right path with --config or $NODEHERD_CONFIG"
                     : e == EACCES ? "; make it readable by the nodeherd user"
                                   : "");
         return -e;
@@ -160,8 +160,7 @@ struct builder {
 
 static int berr(struct builder *b, const yaml_mark_t *m, const char *msg)
 {
-    nh_diag_add(b->d, NH_DIAG_ERROR, b->file, clamp_pos(m->line), clamp_pos(m->column), "%s",
-                msg);
+    nh_diag_add(b->d, NH_DIAG_ERROR, b->file, clamp_pos(m->line), clamp_pos(m->column), "%s", msg);
     return -EINVAL;
 }
 

@@ -66,17 +66,17 @@
 #define EMPTY_FLEET "providers: {}\nclusters: []\n"
 #define DAEMON(X) "daemon:\n  " X "\n" EMPTY_FLEET
 
-#define PATHID_MSG "expected an ID of letters, digits, \".\", \"_\", \"~\" or \"-\" (it is used in URL paths)"
+#define PATHID_MSG                                                                                 \
+    "expected an ID of letters, digits, \".\", \"_\", \"~\" or \"-\" (it is used in URL paths)"
 #define DUR_MSG "with a unit (ms, s, m, h; e.g. 30s, 1h30m)"
 #define LISTEN_MSG                                                                                 \
     "expected HOST:PORT, [IPV6]:PORT or :PORT with a port 0..65535, or \"\" to disable"
-#define NODE_MSG                                                                                   \
-    "expected a node id or name (letters, digits, \".\", \"_\", \"~\", \"-\")"
+#define NODE_MSG "expected a node id or name (letters, digits, \".\", \"_\", \"~\", \"-\")"
 
 struct bad_case {
     const char *name;
     const char *yaml;
-    size_t len; /* 0: strlen */
+    size_t len;        /* 0: strlen */
     const char *first; /* "LINE:COL: message" of the first error */
     size_t errors;     /* exact error count */
 };
@@ -103,7 +103,8 @@ static const struct bad_case bad[] = {
      1},
     {"CCE workers over max", CCE_TRAIN "    workers: 2001\n", 0,
      "11:5: clusters[0].workers: expected an integer 0..2000 (CCE node count), got \"2001\"", 1},
-    {"ACK pool nodes over max", ACK_WEB "    node_pools:\n      - name: np\n        nodes: 1001\n", 0,
+    {"ACK pool nodes over max", ACK_WEB "    node_pools:\n      - name: np\n        nodes: 1001\n",
+     0,
      "14:9: clusters[0].node_pools[0].nodes: expected an integer 0..1000 (ACK node pool size), "
      "got \"1001\"",
      1},
@@ -152,9 +153,10 @@ static const struct bad_case bad[] = {
      "5:5: providers.ack.timeout: expected a duration 1s..10m " DUR_MSG ", got \"11m\"", 1},
     {"max_per_cycle zero", ACK_WEB "    scale_in:\n      max_per_cycle: 0\n", 0,
      "13:7: clusters[0].scale_in.max_per_cycle: expected an integer 1..200, got \"0\"", 1},
-    {"disk size", ACK_WEB "    scale_out:\n      instance_type: ecs.t\n"
-                          "      system_disk: { category: c, size_gb: 10 }\n"
-                          "      login_password: { env: NHT_AK }\n",
+    {"disk size",
+     ACK_WEB "    scale_out:\n      instance_type: ecs.t\n"
+             "      system_disk: { category: c, size_gb: 10 }\n"
+             "      login_password: { env: NHT_AK }\n",
      0,
      "14:35: clusters[0].scale_out.system_disk.size_gb: expected an integer 20..2048 (ECS "
      "system disk GiB), got \"10\"",
@@ -188,26 +190,28 @@ static const struct bad_case bad[] = {
     /* --- names, references, cross checks --- */
     {"duplicate cluster", ACK_WEB "  - name: web\n    provider: ack\n    id: c2\n", 0,
      "12:5: clusters[1].name: duplicate cluster name \"web\" (first at 9:5)", 1},
-    {"duplicate pool", ACK_WEB "    node_pools:\n      - { name: np, nodes: 1 }\n      - { name: np }\n",
-     0, "14:11: clusters[0].node_pools[1].name: duplicate node pool name \"np\" (first at 13:11)",
-     1},
+    {"duplicate pool",
+     ACK_WEB "    node_pools:\n      - { name: np, nodes: 1 }\n      - { name: np }\n", 0,
+     "14:11: clusters[0].node_pools[1].name: duplicate node pool name \"np\" (first at 13:11)", 1},
     {"duplicate provider", ACK_PROV "  ack:\n    kind: aliyun-ack\nclusters: []\n", 0,
      "8:3: providers.ack: duplicate provider \"ack\" (first at 2:3)", 1},
-    {"provider name", "providers:\n  \"ack hz\":\n    kind: aliyun-ack\n    region: r\n"
-                      "    credentials: { access_key_id: { env: NHT_AK }, access_key_secret: "
-                      "{ env: NHT_SK } }\nclusters: []\n",
-     0,
-     "2:3: providers.ack hz: provider names are 1..63 letters, digits, \".\", \"_\" or \"-\"", 1},
-    {"unknown provider suggests", ACK_PROV "clusters:\n  - name: web\n    provider: akc\n    id: c1\n",
-     0, "10:5: clusters[0].provider: no provider named \"akc\"; did you mean \"ack\"?", 1},
+    {"provider name",
+     "providers:\n  \"ack hz\":\n    kind: aliyun-ack\n    region: r\n"
+     "    credentials: { access_key_id: { env: NHT_AK }, access_key_secret: "
+     "{ env: NHT_SK } }\nclusters: []\n",
+     0, "2:3: providers.ack hz: provider names are 1..63 letters, digits, \".\", \"_\" or \"-\"",
+     1},
+    {"unknown provider suggests",
+     ACK_PROV "clusters:\n  - name: web\n    provider: akc\n    id: c1\n", 0,
+     "10:5: clusters[0].provider: no provider named \"akc\"; did you mean \"ack\"?", 1},
     {"unknown provider", ACK_PROV "clusters:\n  - name: web\n    provider: zzzzzz\n    id: c1\n", 0,
      "10:5: clusters[0].provider: no provider named \"zzzzzz\"; define it under providers:", 1},
     {"min over max", ACK_WEB "    min: 5\n    max: 3\n", 0,
      "13:5: clusters[0].max: min 5 is greater than max 3; min must be <= max", 1},
     {"workers outside bounds", ACK_WEB "    workers: 9\n    max: 8\n", 0,
      "12:5: clusters[0].workers: 9 is outside min..max (0..8); change workers or the bounds", 1},
-    {"pool nodes under min", ACK_WEB "    node_pools:\n      - name: np\n        nodes: 1\n        min: 2\n",
-     0,
+    {"pool nodes under min",
+     ACK_WEB "    node_pools:\n      - name: np\n        nodes: 1\n        min: 2\n", 0,
      "14:9: clusters[0].node_pools[0].nodes: 1 is outside min..max (2..1000); change nodes or "
      "the bounds",
      1},
@@ -215,15 +219,17 @@ static const struct bad_case bad[] = {
      "12:5: clusters[0].prune: prune needs a node_pools list; an absent list would delete every "
      "pool",
      1},
-    {"kind misspelt", "providers:\n  ack:\n    kind: aliyun\n    region: r\n"
-                      "    credentials: { access_key_id: { env: NHT_AK } }\nclusters: []\n",
+    {"kind misspelt",
+     "providers:\n  ack:\n    kind: aliyun\n    region: r\n"
+     "    credentials: { access_key_id: { env: NHT_AK } }\nclusters: []\n",
      0,
      "3:5: providers.ack.kind: expected one of aliyun-ack, huawei-cce, huawei-modelarts, got "
      "\"aliyun\"",
      1},
-    {"region uppercase", "providers:\n  ack:\n    kind: aliyun-ack\n    region: CN-Hangzhou\n"
-                         "    credentials: { access_key_id: { env: NHT_AK }, access_key_secret: "
-                         "{ env: NHT_SK } }\nclusters: []\n",
+    {"region uppercase",
+     "providers:\n  ack:\n    kind: aliyun-ack\n    region: CN-Hangzhou\n"
+     "    credentials: { access_key_id: { env: NHT_AK }, access_key_secret: "
+     "{ env: NHT_SK } }\nclusters: []\n",
      0,
      "4:5: providers.ack.region: expected a region such as cn-hangzhou (lowercase letters, "
      "digits, \"-\"), got \"CN-Hangzhou\"",
@@ -241,20 +247,22 @@ static const struct bad_case bad[] = {
     {"ca_file relative", ACK_PROV_X("    ca_file: ca.pem\n"), 0,
      "5:5: providers.ack.ca_file: expected an absolute path, got \"ca.pem\"", 1},
     /* --- path-safe IDs --- */
-    {"cluster id unsafe", ACK_PROV "clusters:\n  - name: web\n    provider: ack\n    id: c1/../x\n", 0,
-     "11:5: clusters[0].id: " PATHID_MSG ", got \"c1/../x\"", 1},
+    {"cluster id unsafe", ACK_PROV "clusters:\n  - name: web\n    provider: ack\n    id: c1/../x\n",
+     0, "11:5: clusters[0].id: " PATHID_MSG ", got \"c1/../x\"", 1},
     {"pool name unsafe", ACK_WEB "    node_pools:\n      - name: \"a b\"\n", 0,
      "13:9: clusters[0].node_pools[0].name: " PATHID_MSG ", got \"a b\"", 1},
     {"pool id unsafe", ACK_WEB "    node_pools:\n      - name: np\n        id: \"np?x=1\"\n", 0,
      "14:9: clusters[0].node_pools[0].id: " PATHID_MSG ", got \"np?x=1\"", 1},
-    {"project id unsafe", "providers:\n  cce:\n    kind: huawei-cce\n    region: cn-north-4\n"
-                          "    project_id: p?1\n"
-                          "    credentials: { ak: { env: NHT_AK }, sk: { env: NHT_SK } }\n"
-                          "clusters: []\n",
+    {"project id unsafe",
+     "providers:\n  cce:\n    kind: huawei-cce\n    region: cn-north-4\n"
+     "    project_id: p?1\n"
+     "    credentials: { ak: { env: NHT_AK }, sk: { env: NHT_SK } }\n"
+     "clusters: []\n",
      0, "5:5: providers.cce.project_id: " PATHID_MSG ", got \"p?1\"", 1},
-    {"resource pool unsafe", "providers:\n  ma:\n    kind: huawei-modelarts\n    region: cn-north-7\n"
-                             "    project_id: p1\n    credentials: { token: { env: NHT_AK } }\n"
-                             "clusters:\n  - name: ai\n    provider: ma\n    pool: pool%2F\n",
+    {"resource pool unsafe",
+     "providers:\n  ma:\n    kind: huawei-modelarts\n    region: cn-north-7\n"
+     "    project_id: p1\n    credentials: { token: { env: NHT_AK } }\n"
+     "clusters:\n  - name: ai\n    provider: ma\n    pool: pool%2F\n",
      0, "10:5: clusters[0].pool: " PATHID_MSG ", got \"pool%2F\"", 1},
     {"remove entry unsafe", ACK_WEB "    remove: [\"a/b\"]\n", 0,
      "12:14: clusters[0].remove[0]: " NODE_MSG ", got \"a/b\"", 1},
@@ -263,31 +271,36 @@ static const struct bad_case bad[] = {
      "5:5: providers.ack.project_id: not supported by aliyun-ack providers (only huawei-cce, "
      "huawei-modelarts); remove it",
      1},
-    {"project_id missing on cce", "providers:\n  cce:\n    kind: huawei-cce\n    region: cn-north-4\n"
-                                  "    credentials: { ak: { env: NHT_AK }, sk: { env: NHT_SK } }\n"
-                                  "clusters: []\n",
+    {"project_id missing on cce",
+     "providers:\n  cce:\n    kind: huawei-cce\n    region: cn-north-4\n"
+     "    credentials: { ak: { env: NHT_AK }, sk: { env: NHT_SK } }\n"
+     "clusters: []\n",
      0, "3:5: providers.cce: missing required key \"project_id\" (needed for huawei-cce)", 1},
-    {"signing on cce", "providers:\n  cce:\n    kind: huawei-cce\n    region: cn-north-4\n"
-                       "    project_id: p1\n    signing: roa\n"
-                       "    credentials: { ak: { env: NHT_AK }, sk: { env: NHT_SK } }\n"
-                       "clusters: []\n",
+    {"signing on cce",
+     "providers:\n  cce:\n    kind: huawei-cce\n    region: cn-north-4\n"
+     "    project_id: p1\n    signing: roa\n"
+     "    credentials: { ak: { env: NHT_AK }, sk: { env: NHT_SK } }\n"
+     "clusters: []\n",
      0,
      "6:5: providers.cce.signing: not supported by huawei-cce providers (only aliyun-ack); "
      "remove it",
      1},
-    {"huawei ak without sk", "providers:\n  cce:\n    kind: huawei-cce\n    region: cn-north-4\n"
-                             "    project_id: p1\n    credentials: { ak: { env: NHT_AK } }\n"
-                             "clusters: []\n",
+    {"huawei ak without sk",
+     "providers:\n  cce:\n    kind: huawei-cce\n    region: cn-north-4\n"
+     "    project_id: p1\n    credentials: { ak: { env: NHT_AK } }\n"
+     "clusters: []\n",
      0, "6:5: providers.cce.credentials: give ak and sk together, or token alone", 1},
-    {"huawei token with ak", "providers:\n  cce:\n    kind: huawei-cce\n    region: cn-north-4\n"
-                             "    project_id: p1\n"
-                             "    credentials: { ak: { env: NHT_AK }, sk: { env: NHT_SK }, token: "
-                             "{ env: NHT_AK } }\nclusters: []\n",
+    {"huawei token with ak",
+     "providers:\n  cce:\n    kind: huawei-cce\n    region: cn-north-4\n"
+     "    project_id: p1\n"
+     "    credentials: { ak: { env: NHT_AK }, sk: { env: NHT_SK }, token: "
+     "{ env: NHT_AK } }\nclusters: []\n",
      0, "6:5: providers.cce.credentials: give ak and sk together, or token alone", 1},
-    {"ack with huawei key", "providers:\n  ack:\n    kind: aliyun-ack\n    region: r\n"
-                            "    credentials:\n      ak: { env: NHT_AK }\n"
-                            "      access_key_id: { env: NHT_AK }\n"
-                            "      access_key_secret: { env: NHT_SK }\nclusters: []\n",
+    {"ack with huawei key",
+     "providers:\n  ack:\n    kind: aliyun-ack\n    region: r\n"
+     "    credentials:\n      ak: { env: NHT_AK }\n"
+     "      access_key_id: { env: NHT_AK }\n"
+     "      access_key_secret: { env: NHT_SK }\nclusters: []\n",
      0,
      "6:7: providers.ack.credentials.ak: not supported by aliyun-ack providers (only huawei-cce, "
      "huawei-modelarts); remove it",
@@ -296,8 +309,9 @@ static const struct bad_case bad[] = {
      "11:5: clusters[0].scale_out: not supported by huawei-cce providers (only aliyun-ack); "
      "remove it",
      1},
-    {"scale_out incomplete", ACK_WEB "    scale_out:\n      instance_type: ecs.t\n"
-                                     "      system_disk: { category: c, size_gb: 40 }\n",
+    {"scale_out incomplete",
+     ACK_WEB "    scale_out:\n      instance_type: ecs.t\n"
+             "      system_disk: { category: c, size_gb: 40 }\n",
      0, "13:7: clusters[0].scale_out: missing required key \"login_password\"", 1},
     {"login on ack", ACK_WEB "    login: { ssh_key: k }\n", 0,
      "12:5: clusters[0].login: not supported by aliyun-ack providers (only huawei-cce); remove it",
@@ -341,30 +355,34 @@ static const struct bad_case bad[] = {
      "\"key=value\" (Kubernetes label syntax), got \"=x\"",
      1},
     /* --- secrets --- */
-    {"inline secret", "providers:\n  ack:\n    kind: aliyun-ack\n    region: r\n"
-                      "    credentials:\n      access_key_id: s3cr3t-inline\n"
-                      "      access_key_secret: { env: NHT_SK }\nclusters: []\n",
+    {"inline secret",
+     "providers:\n  ack:\n    kind: aliyun-ack\n    region: r\n"
+     "    credentials:\n      access_key_id: s3cr3t-inline\n"
+     "      access_key_secret: { env: NHT_SK }\nclusters: []\n",
      0,
      "6:7: providers.ack.credentials.access_key_id: inline secrets are not allowed; use { file: "
      "NAME } (see LoadCredential=) or { env: NAME }",
      1},
-    {"secret env unset", "providers:\n  ack:\n    kind: aliyun-ack\n    region: r\n"
-                         "    credentials:\n      access_key_id: { env: NHT_UNSET }\n"
-                         "      access_key_secret: { env: NHT_SK }\nclusters: []\n",
+    {"secret env unset",
+     "providers:\n  ack:\n    kind: aliyun-ack\n    region: r\n"
+     "    credentials:\n      access_key_id: { env: NHT_UNSET }\n"
+     "      access_key_secret: { env: NHT_SK }\nclusters: []\n",
      0,
      "6:24: providers.ack.credentials.access_key_id: environment variable NHT_UNSET is not set; "
      "set it for the service or use { file: NAME }",
      1},
-    {"secret unknown source", "providers:\n  ack:\n    kind: aliyun-ack\n    region: r\n"
-                              "    credentials:\n      access_key_id: { path: x }\n"
-                              "      access_key_secret: { env: NHT_SK }\nclusters: []\n",
+    {"secret unknown source",
+     "providers:\n  ack:\n    kind: aliyun-ack\n    region: r\n"
+     "    credentials:\n      access_key_id: { path: x }\n"
+     "      access_key_secret: { env: NHT_SK }\nclusters: []\n",
      0,
      "6:24: providers.ack.credentials.access_key_id: unknown secret source; expected { file: NAME "
      "} or { env: NAME }",
      1},
-    {"secret missing", ACK_WEB "    scale_out:\n      instance_type: ecs.t\n"
-                               "      system_disk: { category: c, size_gb: 40 }\n"
-                               "      login_password:\n",
+    {"secret missing",
+     ACK_WEB "    scale_out:\n      instance_type: ecs.t\n"
+             "      system_disk: { category: c, size_gb: 40 }\n"
+             "      login_password:\n",
      0,
      "15:7: clusters[0].scale_out.login_password: expected a secret reference { file: NAME } or "
      "{ env: NAME }, got nothing",
@@ -669,7 +687,8 @@ static void test_config_every_key_parsed(void **state)
         " manage_autoscaling: true }\n"
         "      - { name: cpu }\n"
         "  - name: ai\n    provider: ma\n    pool: pool-abc\n    prune: true\n"
-        "    node_pools:\n      - { name: nodepool-1, flavor: modelarts.vm.2u4g.dcc, nodes: 1000 }\n"
+        "    node_pools:\n      - { name: nodepool-1, flavor: modelarts.vm.2u4g.dcc, nodes: 1000 "
+        "}\n"
         "  - name: empty\n    provider: ack-hz\n    id: c0\n    node_pools: []\n";
     struct nh_config *c = load_ok(y);
     assert_string_equal(c->revision, "release-42"); /* the key wins over git/sha256 */

@@ -272,16 +272,18 @@ static void test_files_revision_git_loose_ref_packed_ref_detached(void **state)
 static void test_files_revision_gitdir_file_worktree_and_symlink(void **state)
 {
     struct fx *f = *state;
-    static const char *const dirs[] = {"repo", "repo/.git", "repo/.git/refs",
-                                       "repo/.git/refs/heads", "repo/.git/worktrees",
-                                       "repo/.git/worktrees/wt", "wt"};
+    static const char *const dirs[] = {"repo",
+                                       "repo/.git",
+                                       "repo/.git/refs",
+                                       "repo/.git/refs/heads",
+                                       "repo/.git/worktrees",
+                                       "repo/.git/worktrees/wt",
+                                       "wt"};
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
         assert_int_equal(tfs_mkdir(f->dir, dirs[i]), 0);
-    assert_int_equal(tfs_writes(f->dir, "wt/.git", "gitdir: ../repo/.git/worktrees/wt\n", 0644),
-                     0);
-    assert_int_equal(tfs_writes(f->dir, "repo/.git/worktrees/wt/HEAD",
-                                "ref: refs/heads/release\n", 0644),
-                     0);
+    assert_int_equal(tfs_writes(f->dir, "wt/.git", "gitdir: ../repo/.git/worktrees/wt\n", 0644), 0);
+    assert_int_equal(
+        tfs_writes(f->dir, "repo/.git/worktrees/wt/HEAD", "ref: refs/heads/release\n", 0644), 0);
     assert_int_equal(tfs_writes(f->dir, "repo/.git/worktrees/wt/commondir", "../..\n", 0644), 0);
     assert_int_equal(tfs_writes(f->dir, "repo/.git/refs/heads/release", SHA_B "\n", 0644), 0);
     assert_int_equal(tfs_writes(f->dir, "wt/c.yaml", MINIMAL, 0644), 0);
@@ -453,18 +455,16 @@ static void test_files_man_page_example_validates(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_files_missing_directory_fifo_refused, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_files_missing_directory_fifo_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files_size_limit_is_one_mib, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_files_secrets_next_to_config_or_in_credentials_directory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_files_secret_permissions_via_config, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_files_secret_permissions_via_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files_revision_sha256_without_git, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files_revision_git_loose_ref_packed_ref_detached,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_files_revision_gitdir_file_worktree_and_symlink,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_files_revision_gitdir_file_worktree_and_symlink, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_files_demo_example_validates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files_shipped_example_and_its_fleet_validate, setup,
                                         teardown),

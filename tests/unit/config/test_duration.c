@@ -17,8 +17,8 @@ static void test_duration_parse_units_and_combinations(void **state)
         const char *in;
         uint64_t ms;
     } ok[] = {
-        {"250ms", 250},     {"30s", 30000},       {"5m", 300000},      {"1h", 3600000},
-        {"1h30m", 5400000}, {"1m30s", 90000},     {"1s500ms", 1500},   {"0s", 0},
+        {"250ms", 250},     {"30s", 30000},         {"5m", 300000},    {"1h", 3600000},
+        {"1h30m", 5400000}, {"1m30s", 90000},       {"1s500ms", 1500}, {"0s", 0},
         {"48h", 172800000}, {"1h1m1s1ms", 3661001}, {"100ms", 100},
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -64,10 +64,10 @@ static void test_duration_format_shortest(void **state)
         uint64_t ms;
         const char *out;
     } cases[] = {
-        {0, "0s"},         {250, "250ms"},   {1000, "1s"},   {1500, "1500ms"},
-        {30000, "30s"},    {60000, "1m"},    {90000, "90s"}, {3600000, "1h"},
-        {5400000, "90m"},  {3661001, "61m1s1ms"}, {86400000, "24h"},
-        {3660000, "61m"},  {7260000, "2h1m"}, {36000000, "10h"},
+        {0, "0s"},         {250, "250ms"},        {1000, "1s"},      {1500, "1500ms"},
+        {30000, "30s"},    {60000, "1m"},         {90000, "90s"},    {3600000, "1h"},
+        {5400000, "90m"},  {3661001, "61m1s1ms"}, {86400000, "24h"}, {3660000, "61m"},
+        {7260000, "2h1m"}, {36000000, "10h"},
     };
     char buf[32];
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -87,7 +87,9 @@ static void test_duration_format_parse_roundtrip(void **state)
     uint64_t x = 1;
     for (int i = 0; i < 5000; i++) {
         x = x * 6364136223846793005ULL + 1442695040888963407ULL; /* LCG */
-        uint64_t ms = (i % 3 == 0) ? (x >> 20) : (i % 3 == 1) ? (x >> 40) * 1000 : (x >> 44) * 60000;
+        uint64_t ms = (i % 3 == 0)   ? (x >> 20)
+                      : (i % 3 == 1) ? (x >> 40) * 1000
+                                     : (x >> 44) * 60000;
         const char *s = nh_duration_format(ms, buf, sizeof(buf));
         assert_non_null(s);
         uint64_t back = 0;

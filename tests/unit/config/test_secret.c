@@ -181,20 +181,17 @@ static void test_secret_env_set_unset_empty_invalid(void **state)
     nh_secret_free(s);
 
     setenv("NHT_SECRET", "", 1);
-    assert_int_equal(nh_secret_load(NH_SECRET_ENV, "NHT_SECRET", &s, f->err, sizeof(f->err),
-                                    NULL, 0),
-                     -ENOENT);
+    assert_int_equal(
+        nh_secret_load(NH_SECRET_ENV, "NHT_SECRET", &s, f->err, sizeof(f->err), NULL, 0), -ENOENT);
     assert_string_equal(f->err, "environment variable NHT_SECRET is empty; set it for the "
                                 "service or use { file: NAME }");
     unsetenv("NHT_SECRET");
-    assert_int_equal(nh_secret_load(NH_SECRET_ENV, "NHT_SECRET", &s, f->err, sizeof(f->err),
-                                    NULL, 0),
-                     -ENOENT);
+    assert_int_equal(
+        nh_secret_load(NH_SECRET_ENV, "NHT_SECRET", &s, f->err, sizeof(f->err), NULL, 0), -ENOENT);
     assert_non_null(strstr(f->err, "NHT_SECRET is not set"));
     /* an invalid name is not echoed: it may be a pasted secret */
-    assert_int_equal(nh_secret_load(NH_SECRET_ENV, "pa55-w0rd!", &s, f->err, sizeof(f->err),
-                                    NULL, 0),
-                     -EINVAL);
+    assert_int_equal(
+        nh_secret_load(NH_SECRET_ENV, "pa55-w0rd!", &s, f->err, sizeof(f->err), NULL, 0), -EINVAL);
     assert_null(strstr(f->err, "pa55"));
     assert_null(s);
 }
@@ -203,8 +200,7 @@ static void test_secret_literal_only_through_new(void **state)
 {
     struct fx *f = *state;
     struct nh_secret *s = NULL;
-    assert_int_equal(nh_secret_load(NH_SECRET_LITERAL, "abc", &s, f->err, sizeof(f->err), NULL,
-                                    0),
+    assert_int_equal(nh_secret_load(NH_SECRET_LITERAL, "abc", &s, f->err, sizeof(f->err), NULL, 0),
                      -EINVAL);
     assert_null(s);
     s = nh_secret_new("a\0b", 3, "test vector");
@@ -222,19 +218,18 @@ static void test_secret_literal_only_through_new(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_secret_file_absolute_strips_trailing_newlines,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_file_absolute_strips_trailing_newlines, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_secret_file_inner_newlines_kept, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_secret_file_relative_uses_credentials_directory,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_secret_file_missing_names_resolved_path_and_fix,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_file_relative_uses_credentials_directory, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_secret_file_missing_names_resolved_path_and_fix, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_secret_file_world_readable_refused_group_readable_warns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_file_empty_dir_and_oversize_refused, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_secret_env_set_unset_empty_invalid, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_secret_env_set_unset_empty_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_literal_only_through_new, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
