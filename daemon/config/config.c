@@ -727,6 +727,10 @@ static void read_provider(struct nh_pctx *c, const struct nh_ypair *kv, struct n
     p->line = kv->line;
     p->col = kv->col;
     p->name = strdup(kv->key);
+    if (p->name == NULL) {
+        nh_perr(c, kv->line, kv->col, path, "out of memory");
+        return;
+    }
     if (!nh_is_name(kv->key))
         nh_perr(c, kv->line, kv->col, path,
                 "provider names are 1..63 letters, digits, \".\", \"_\" or \"-\"");

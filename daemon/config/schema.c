@@ -442,7 +442,10 @@ size_t nh_schema_walk(struct nh_pctx *c, const struct nh_ynode *map, const char 
         }
         if (kv->val == NULL)
             continue; /* cannot happen: libyaml always gives a value */
-        convert(c, f, kv, kv->val, kp, base);
+        /* Failures are reported where they happen, except running out of
+         * memory: say so, so that a half-read config is never accepted. */
+        if (convert(c, f, kv, kv->val, kp, base) == -ENOMEM)
+            nh_perr(c, kv->line, kv->col, kp, "out of memory while reading this key");
     }
     for (size_t i = 0; i < nf; i++) {
         const struct nh_field *f = &fields[i];
