@@ -354,6 +354,9 @@ int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
     nh_metrics_describe("nodeherd_leader", NH_METRIC_GAUGE,
                         "1 when this instance may mutate (always 1 without ha:)", NULL, 0);
     nh_metrics_set("nodeherd_leader", 1, NULL);
+    nh_metrics_describe("nodeherd_leader_transitions_total", NH_METRIC_COUNTER,
+                        "Leadership changes of this instance (ha:)", NULL, 0);
+    nh_metrics_inc("nodeherd_leader_transitions_total", 0, NULL);
 
     if (d.cfg->daemon.listen && d.cfg->daemon.listen[0]) {
         struct nh_httpd_hooks hooks = {.ready = hook_ready, .status_json = hook_status, .ud = &d};

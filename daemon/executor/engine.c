@@ -382,7 +382,8 @@ static void cl_poll_cb(uv_timer_t *t)
 static void api_observer(void *ud, const struct nh_call *call, const struct nh_http_resp *resp,
                          enum nh_verdict v, uint64_t waited_ms)
 {
-    const char *prov = ud;
+    const struct prov_entry *pe = ud;
+    const char *prov = pe->name;
     char code[32];
     const char *op = call->op_name ? call->op_name : "unknown";
 
@@ -398,6 +399,9 @@ static void api_observer(void *ud, const struct nh_call *call, const struct nh_h
                        prov, NULL);
     if (v == NH_V_THROTTLED)
         nh_metrics_inc("nodeherd_throttled_total", 1, "provider", prov, NULL);
+    if (pe->p != NULL && pe->p->client != NULL)
+        nh_metrics_set("nodeherd_ratelimit_rate", nh_client_rate(pe->p->client), "provider", prov,
+                       NULL);
 }
 
 static bool secret_eq(const struct nh_secret *a, const struct nh_secret *b)
@@ -447,7 +451,7 @@ static struct prov_entry *prov_entry_new(struct nh_engine *e, const struct nh_cf
         .loop = e->loop,
         .http = e->o.http,
         .observer = api_observer,
-        .observer_ud = pe->name,
+        .observer_ud = pe,
     };
     char perr[256] = "";
     if (nh_provider_new(pc, &env, &pe->p, perr, sizeof(perr)) < 0) {

@@ -24,6 +24,7 @@
 #include <uv.h>
 
 #include "config/config.h"
+#include "model/model.h"
 #include "net/http.h"
 #include "util/buf.h"
 
