@@ -105,6 +105,22 @@ class Admin(FakeCloudCase):
         with self.assertRaises(RuntimeError):
             self.fc.admin("POST", "/_fake/expect", {"removals": "a"})
 
+    def test_chunked_request_body(self):
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.fc.port, timeout=5)
+        try:
+            conn.request("POST", "/_fake/expect", body=iter([b'{"removals": ', b'["n-1"]}']),
+                         headers={"Transfer-Encoding": "chunked"}, encode_chunked=True)
+            r = conn.getresponse()
+            self.assertEqual((r.status, json.loads(r.read())), (200, {"removals": ["n-1"]}))
+        finally:
+            conn.close()
+
+    def test_mutate_duplicate_id_is_refused(self):
+        with self.assertRaises(RuntimeError) as cm:
+            self.fc.mutate(action="add_node", cluster=ACK1, node={"instance_id": "i-bp1keep0001"})
+        self.assertIn("appears twice", str(cm.exception))
+
     def test_unknown_admin_route(self):
         with self.assertRaises(RuntimeError):
             self.fc.admin("GET", "/_fake/nothing")

@@ -7,6 +7,7 @@ import json
 
 from .common import Response
 from .faults import FaultError
+from .state import SeedError
 
 
 def _ok(obj, status=200):
@@ -107,7 +108,7 @@ def handle(fake, req):
             items = b if isinstance(b, list) else [b]
             try:
                 return _ok({"results": [st.mutate(x, req.now) for x in items]})
-            except KeyError as e:
+            except (KeyError, SeedError) as e:
                 return _bad(str(e.args[0]) if e.args else "mutate failed")
     except FaultError as e:
         return _bad(str(e))

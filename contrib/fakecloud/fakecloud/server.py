@@ -12,7 +12,9 @@ import json
 import re
 import socket
 import struct
+import sys
 import threading
+import traceback
 import time
 import uuid
 
@@ -307,8 +309,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.rfile.read(n) if n > 0 else b""
 
     def _serve(self):
-        body = self._read_body()
-        resp, action = self.server.fake.handle(self.command, self.path, list(self.headers.items()), body)
+        try:
+            body = self._read_body()
+        except (ValueError, OSError):
+            self.close_connection = True
+            resp, action = Response(400, {"error": "fakecloud: unreadable request body (bad chunked encoding "
+                                                   "or Content-Length)"}), None
+        else:
+            try:
+                resp, action = self.server.fake.handle(self.command, self.path, list(self.headers.items()), body)
+            except Exception as e:  # an emulator bug must still produce an answer, and say so
+                traceback.print_exc(file=sys.stderr)
+                resp, action = Response(500, {"error": "fakecloud internal error: %s: %s (this is an emulator "
+                                                       "bug, please report it)" % (type(e).__name__, e)}), None
         if action in ("reset_before", "reset_after"):
             self._reset()
             return

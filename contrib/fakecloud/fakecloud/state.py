@@ -176,8 +176,8 @@ class State:
         self.credentials = {}
         for c in seed.get("credentials") or []:
             if not isinstance(c, dict) or "ak" not in c or "sk" not in c:
-                raise SeedError("seed: every entry of 'credentials' needs 'ak' and 'sk' (got %r)"
-                                % sorted(c) if isinstance(c, dict) else c)
+                got = sorted(c) if isinstance(c, dict) else type(c).__name__
+                raise SeedError("seed: every entry of 'credentials' needs 'ak' and 'sk' (got %s)" % (got,))
             self.credentials[c["ak"]] = c["sk"]
         self.credentials.update(self.extra_credentials)
         self.tokens = {}
