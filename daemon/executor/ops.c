@@ -331,6 +331,9 @@ static void op_finish(struct opnode *n, enum nh_op_state st, const char *result)
 
 /* ---------- sending ---------- */
 
+/* Providers pass err == NULL on success. */
+static const struct nh_prov_error no_error = {.cls = NH_ERR_NONE};
+
 static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_kind kind,
                        const char *job_id)
 {
@@ -339,6 +342,8 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
     struct nh_engine *e = c->e;
     uint64_t now = uv_now(e->loop);
 
+    if (err == NULL)
+        err = &no_error;
     n->calling = false;
     e->calls_in_flight--;
     if (n->closed) { /* abandoned: leadership lost while the call was out */
@@ -543,6 +548,8 @@ static void on_polled(void *ud, const struct nh_prov_error *err,
     struct nh_engine *e = c->e;
     uint64_t now = uv_now(e->loop);
 
+    if (err == NULL)
+        err = &no_error;
     n->calling = false;
     e->calls_in_flight--;
     if (n->closed || err->cls == NH_ERR_CANCELLED || c->removed) {
