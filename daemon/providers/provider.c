@@ -798,6 +798,8 @@ void nh_provider_free(struct nh_provider *pub)
         cancel_op(op);
     }
     p->deferred_tail = NULL;
+    if (p->pub.ops != NULL && p->pub.ops->destroy != NULL)
+        p->pub.ops->destroy(&p->pub);
     if (p->defer != NULL) {
         p->defer->p = NULL;
         uv_timer_stop(&p->defer->timer);
