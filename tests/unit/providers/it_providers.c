@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -1152,6 +1153,36 @@ static void test_ma_400_in_use_and_faults(void **state)
     assert_non_null(strstr(w.err.message, "non-JSON"));
 }
 
+static int64_t an_hour_ago(void)
+{
+    return (int64_t)time(NULL) - 3600;
+}
+
+/* A clock an hour off: ACK answers InvalidTimeStamp.Expired -> auth with
+ * "check the clock"; nothing is retried. */
+static void test_ack_clock_skew_is_auth_with_advice(void **state)
+{
+    struct waiter w;
+    struct json_object *root, *arr;
+    (void)state;
+
+    reset();
+    nh_provider_set_wall_clock(an_hour_ago);
+    observe(ack, &c_web, &w);
+    nh_provider_set_wall_clock(NULL);
+    assert_true(w.failed);
+    assert_int_equal(w.err.cls, NH_ERR_AUTH);
+    assert_non_null(strstr(w.err.code, "InvalidTimeStamp"));
+    assert_non_null(strstr(w.err.message, "clock"));
+    arr = requests_on(port, &root);
+    assert_int_equal(json_object_array_length(arr), 1);
+    json_object_put(root);
+    /* the right clock again: accepted */
+    observe(ack, &c_web, &w);
+    assert_false(w.failed);
+    w_clear(&w);
+}
+
 /* Freeing a provider with calls in flight: each callback runs once, CANCELLED. */
 static void test_free_cancels_in_flight(void **state)
 {
@@ -1257,6 +1288,7 @@ int main(void)
         cmocka_unit_test(test_ma_patch_content_type_fallback),
         cmocka_unit_test(test_ma_delete_pool_gone_after_two_reads),
         cmocka_unit_test(test_ma_400_in_use_and_faults),
+        cmocka_unit_test(test_ack_clock_skew_is_auth_with_advice),
         cmocka_unit_test(test_free_cancels_in_flight),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
