@@ -701,6 +701,7 @@ static int xfer_copy_request(struct nh_http_xfer *x, const struct nh_http_req *r
 
 static int xfer_setup_easy(struct nh_http_xfer *x, const struct nh_http_req *req, bool loopback)
 {
+    bool plain_http = strncasecmp(x->url, "https://", 8) != 0;
     struct nh_http *h = x->h;
     CURL *e = curl_easy_init();
     if (e == NULL)
@@ -744,8 +745,12 @@ static int xfer_setup_easy(struct nh_http_xfer *x, const struct nh_http_req *req
          * already applied. A fresh, never reused connection rules it out. */
         SETOPT(e, CURLOPT_FRESH_CONNECT, 1L);
         SETOPT(e, CURLOPT_FORBID_REUSE, 1L);
-    } else {
-        SETOPT(e, CURLOPT_PIPEWAIT, 1L); /* prefer multiplexing on HTTP/2 */
+    } else if (!plain_http) {
+        /* https: ALPN tells after the handshake whether HTTP/2 multiplexes;
+         * wait for that rather than open a second connection. Not for plain
+         * http, where curl learns it only from an answer: a stalled request
+         * would hold up the others. */
+        SETOPT(e, CURLOPT_PIPEWAIT, 1L);
     }
 
     if (strcmp(x->method, "GET") == 0) {

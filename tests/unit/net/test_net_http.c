@@ -1,0 +1,531 @@
+/* test_net_http.c - nh_http against a loopback test server (testserver.py):
+ * completion, captured headers, connection reuse, 1000 concurrent requests,
+ * stall/timeout with a responsive loop, reset mid-body, size cap, the
+ * mutate-then-drop duplicate hazard, cancellation and shutdown. Every test
+ * ends with nh_http_close + uv_run and asserts uv_loop_close() == 0. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "net/http.h"
+#include "netsrv.h"
+
+static struct netsrv g_srv;
+
+struct fx {
+    uv_loop_t loop;
+    struct nh_http *http;
+};
+
+struct result {
+    int calls;
+    enum nh_http_outcome outcome;
+    bool sent;
+    int status;
+    char *body;
+    size_t body_len;
+    char *hdr[4];
+    const char *const *want; /* header names to copy */
+    uint64_t at_ms;
+    uv_loop_t *loop;
+    /* optional hook run inside the callback */
+    void (*hook)(struct result *r);
+    struct nh_http *http;
+    int hook_rc;
+};
+
+static void on_done(void *ud, const struct nh_http_resp *resp)
+{
+    struct result *r = ud;
+    r->calls++;
+    r->outcome = resp->outcome;
+    r->sent = resp->request_sent;
+    r->status = resp->status;
+    r->body_len = resp->body_len;
+    free(r->body);
+    r->body = strdup(resp->body);
+    assert_non_null(resp->body);
+    assert_int_equal(strlen(resp->body), resp->body_len); /* NUL-terminated */
+    for (int i = 0; r->want != NULL && i < 4 && r->want[i] != NULL; i++) {
+        const char *v = nh_http_resp_header(resp, r->want[i]);
+        free(r->hdr[i]);
+        r->hdr[i] = v != NULL ? strdup(v) : NULL;
+    }
+    if (r->loop != NULL)
+        r->at_ms = uv_now(r->loop);
+    if (r->hook != NULL)
+        r->hook(r);
+}
+
+static void result_clear(struct result *r)
+{
+    free(r->body);
+    for (int i = 0; i < 4; i++)
+        free(r->hdr[i]);
+    memset(r, 0, sizeof(*r));
+}
+
+static void on_guard(uv_timer_t *t)
+{
+    *(bool *)t->data = true;
+}
+
+/* Runs the loop until *count reaches want or timeout_ms passes. */
+static void run_until(uv_loop_t *loop, const int *count, int want, uint64_t timeout_ms)
+{
+    bool expired = false;
+    uv_timer_t guard;
+    uv_timer_init(loop, &guard);
+    guard.data = &expired;
+    uv_timer_start(&guard, on_guard, timeout_ms, 0);
+    while (*count < want && !expired)
+        uv_run(loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&guard, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    assert_int_equal(nh_http_new(&f->loop, &(struct nh_http_opts){0}, &f->http), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    if (f->http != NULL)
+        nh_http_close(f->http);
+    while (uv_run(&f->loop, UV_RUN_DEFAULT) != 0)
+        ;
+    int rc = uv_loop_close(&f->loop);
+    free(f);
+    assert_int_equal(rc, 0); /* no handle leaked */
+    return 0;
+}
+
+static int submit(struct fx *f, struct nh_http_req *req, const char *path, struct result *r)
+{
+    char url[512];
+    req->url = netsrv_url(&g_srv, path, url, sizeof(url));
+    r->loop = &f->loop;
+    return nh_http_submit(f->http, req, on_done, r, NULL);
+}
+
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    assert_true(s >= 0);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    close(s); /* nobody listens there now */
+    return ntohs(a.sin_port);
+}
+
+/* ---- tests ---- */
+
+static void test_http_get_ok_captures_asked_headers(void **state)
+{
+    struct fx *f = *state;
+    static const char *const cap[] = {"x-test", "X-Conn", "server", NULL};
+    static const char *const want[] = {"x-test", "x-conn", "X-TEST", "date"};
+    struct result r = {.want = want};
+    struct nh_http_req req = {.method = "GET", .capture_headers = cap};
+    assert_int_equal(submit(f, &req, "/ok", &r), 0);
+    assert_int_equal(r.calls, 0); /* never synchronous */
+    assert_int_equal(nh_http_in_flight(f->http), 1);
+    run_until(&f->loop, &r.calls, 1, 5000);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.outcome, NH_HTTP_OK);
+    assert_true(r.sent);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "ok");
+    assert_int_equal(r.body_len, 2);
+    assert_string_equal(r.hdr[0], "hello"); /* trimmed */
+    assert_non_null(r.hdr[1]);
+    assert_string_equal(r.hdr[2], "hello"); /* case-insensitive lookup */
+    assert_null(r.hdr[3]);                  /* not asked for: not kept */
+    assert_int_equal(nh_http_in_flight(f->http), 0);
+    result_clear(&r);
+}
+
+static void test_http_post_sends_body_without_expect_or_default_type(void **state)
+{
+    struct fx *f = *state;
+    size_t n = 1500000; /* large enough for curl to want "Expect: 100-continue" */
+    char *body = malloc(n);
+    assert_non_null(body);
+    memset(body, 'b', n);
+    const char *hdrs[] = {"X-Sig: abc", NULL};
+    struct result r = {0};
+    struct nh_http_req req = {.method = "POST", .headers = hdrs, .body = body, .body_len = n};
+    assert_int_equal(submit(f, &req, "/echo", &r), 0);
+    free(body); /* the request was copied */
+    run_until(&f->loop, &r.calls, 1, 5000);
+    assert_int_equal(r.outcome, NH_HTTP_OK);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"method\": \"POST\""));
+    assert_non_null(strstr(r.body, "\"body_len\": 1500000"));
+    assert_non_null(strstr(r.body, "\"x-sig\": \"abc\""));
+    assert_null(strstr(r.body, "\"expect\""));
+    assert_null(strstr(r.body, "\"content-type\"")); /* only what the caller signed */
+    result_clear(&r);
+
+    const char *typed[] = {"Content-Type: application/json", NULL};
+    struct nh_http_req put = {.method = "PUT", .headers = typed};
+    assert_int_equal(submit(f, &put, "/echo", &r), 0);
+    run_until(&f->loop, &r.calls, 1, 5000);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"method\": \"PUT\""));
+    assert_non_null(strstr(r.body, "\"content-type\": \"application/json\""));
+    assert_non_null(strstr(r.body, "\"content-length\": \"0\""));
+    result_clear(&r);
+
+    struct nh_http_req del = {.method = "DELETE"};
+    assert_int_equal(submit(f, &del, "/echo", &r), 0);
+    run_until(&f->loop, &r.calls, 1, 5000);
+    assert_non_null(strstr(r.body, "\"method\": \"DELETE\""));
+    result_clear(&r);
+}
+
+static void test_http_rejects_bad_requests_without_callback(void **state)
+{
+    struct fx *f = *state;
+    struct result r = {0};
+    struct nh_http_req req = {.method = "GET", .url = "http://example.com/"};
+    assert_int_equal(nh_http_submit(f->http, &req, on_done, &r, NULL), -EINVAL);
+    req.url = "ftp://127.0.0.1/";
+    assert_int_equal(nh_http_submit(f->http, &req, on_done, &r, NULL), -EINVAL);
+    const char *inject[] = {"X-A: b\r\nX-Evil: 1", NULL};
+    struct nh_http_req bad = {.method = "GET", .headers = inject};
+    assert_int_equal(submit(f, &bad, "/ok", &r), -EINVAL);
+    struct nh_http_req badm = {.method = "GET /x HTTP/1.1\r\n"};
+    assert_int_equal(submit(f, &badm, "/ok", &r), -EINVAL);
+    run_until(&f->loop, &r.calls, 1, 100);
+    assert_int_equal(r.calls, 0);
+    assert_int_equal(nh_http_in_flight(f->http), 0);
+}
+
+static void test_http_reuses_connections_but_not_fresh_ones(void **state)
+{
+    struct fx *f = *state;
+    static const char *const cap[] = {"x-conn", NULL};
+    static const char *const want[] = {"x-conn", NULL};
+    char conn[4][32];
+    for (int i = 0; i < 4; i++) {
+        struct result r = {.want = want};
+        struct nh_http_req req = {.method = "GET", .capture_headers = cap,
+                                  .fresh_connection = i == 2};
+        assert_int_equal(submit(f, &req, "/ok", &r), 0);
+        run_until(&f->loop, &r.calls, 1, 5000);
+        assert_int_equal(r.status, 200);
+        assert_non_null(r.hdr[0]);
+        snprintf(conn[i], sizeof(conn[i]), "%s", r.hdr[0]);
+        result_clear(&r);
+    }
+    assert_string_equal(conn[0], conn[1]);     /* keep-alive reuse */
+    assert_string_not_equal(conn[2], conn[1]); /* fresh: a new connection */
+    assert_string_not_equal(conn[3], conn[2]); /* ...that is never reused */
+    assert_string_equal(conn[3], conn[1]);     /* the pooled one still is */
+}
+
+#define N_CONC 1000
+static void test_http_1000_concurrent_requests_one_loop(void **state)
+{
+    struct fx *f = *state;
+    struct result *rs = calloc(N_CONC, sizeof(*rs));
+    int done = 0;
+    assert_non_null(rs);
+    for (int i = 0; i < N_CONC; i++) {
+        struct nh_http_req req = {.method = "GET", .timeout_ms = 30000};
+        assert_int_equal(submit(f, &req, "/ok?key=conc", &rs[i]), 0);
+    }
+    assert_int_equal(nh_http_in_flight(f->http), N_CONC);
+    for (;;) {
+        done = 0;
+        for (int i = 0; i < N_CONC; i++)
+            done += rs[i].calls;
+        if (done == N_CONC)
+            break;
+        uv_run(&f->loop, UV_RUN_ONCE);
+    }
+    int ok = 0;
+    for (int i = 0; i < N_CONC; i++) {
+        assert_int_equal(rs[i].calls, 1);
+        if (rs[i].outcome == NH_HTTP_OK && rs[i].status == 200 && strcmp(rs[i].body, "ok") == 0)
+            ok++;
+        result_clear(&rs[i]);
+    }
+    assert_int_equal(ok, N_CONC);
+    assert_int_equal(nh_http_in_flight(f->http), 0);
+    struct netsrv_hits h;
+    assert_int_equal(netsrv_hits(&g_srv, "conc", &h), 0);
+    assert_int_equal(h.count, N_CONC);
+    free(rs);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    (*(int *)t->data)++;
+}
+
+static void test_http_stall_times_out_and_loop_stays_responsive(void **state)
+{
+    struct fx *f = *state;
+    struct result r = {0}, quick = {0};
+    int ticks = 0;
+    uv_timer_t tick;
+    uv_timer_init(&f->loop, &tick);
+    tick.data = &ticks;
+    uv_timer_start(&tick, on_tick, 20, 20);
+    uv_update_time(&f->loop);
+    uint64_t t0 = uv_now(&f->loop);
+    struct nh_http_req req = {.method = "GET", .timeout_ms = 600};
+    assert_int_equal(submit(f, &req, "/stall", &r), 0);
+    struct nh_http_req q = {.method = "GET"};
+    assert_int_equal(submit(f, &q, "/ok?delay_ms=100", &quick), 0);
+    run_until(&f->loop, &r.calls, 1, 5000);
+    uv_close((uv_handle_t *)&tick, NULL);
+    uv_run(&f->loop, UV_RUN_NOWAIT); /* the handle lives on this stack */
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.outcome, NH_HTTP_TIMEOUT);
+    assert_true(r.sent); /* the server got the request */
+    assert_int_equal(r.status, 0);
+    assert_in_range(r.at_ms - t0, 550, 2500);
+    /* other work went on while one request stalled */
+    assert_int_equal(quick.calls, 1);
+    assert_int_equal(quick.status, 200);
+    assert_true(quick.at_ms < r.at_ms);
+    assert_true(ticks >= 20);
+    result_clear(&r);
+    result_clear(&quick);
+}
+
+static void test_http_reset_mid_body_is_reset_and_sent(void **state)
+{
+    struct fx *f = *state;
+    struct result r = {0};
+    struct nh_http_req req = {.method = "GET"};
+    assert_int_equal(submit(f, &req, "/reset-mid-body", &r), 0);
+    run_until(&f->loop, &r.calls, 1, 5000);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.outcome, NH_HTTP_RESET);
+    assert_true(r.sent);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.body_len, 0); /* a partial body is never handed out */
+    result_clear(&r);
+}
+
+static void test_http_oversized_body_refused(void **state)
+{
+    struct fx *f = *state;
+    const char *paths[] = {"/big?size=200000", "/big?size=200000&chunked=1",
+                           "/big?size=100000", "/big?size=100000&chunked=1"};
+    const enum nh_http_outcome expect[] = {NH_HTTP_TOO_BIG, NH_HTTP_TOO_BIG, NH_HTTP_OK,
+                                           NH_HTTP_OK};
+    for (int i = 0; i < 4; i++) {
+        struct result r = {0};
+        struct nh_http_req req = {.method = "GET", .max_body = 100000};
+        assert_int_equal(submit(f, &req, paths[i], &r), 0);
+        run_until(&f->loop, &r.calls, 1, 5000);
+        assert_int_equal(r.calls, 1);
+        assert_int_equal(r.outcome, expect[i]);
+        if (expect[i] == NH_HTTP_OK)
+            assert_int_equal(r.body_len, 100000); /* exactly the cap is fine */
+        else
+            assert_int_equal(r.body_len, 0);
+        result_clear(&r);
+    }
+}
+
+/* Warm a keep-alive connection, then send a PUT that the server records and
+ * answers by closing the connection. */
+static int mutate_then_drop(struct fx *f, bool fresh, const char *key, struct result *r,
+                            long *warm_conn)
+{
+    static const char *const cap[] = {"x-conn", NULL};
+    static const char *const want[] = {"x-conn", NULL};
+    char path[128];
+    struct result w = {.want = want};
+    struct nh_http_req warm = {.method = "GET", .capture_headers = cap};
+    assert_int_equal(submit(f, &warm, "/ok", &w), 0);
+    run_until(&f->loop, &w.calls, 1, 5000);
+    assert_int_equal(w.status, 200);
+    *warm_conn = atol(w.hdr[0]);
+    result_clear(&w);
+    snprintf(path, sizeof(path), "/mutate-then-drop?key=%s", key);
+    const char *hdrs[] = {"Content-Type: application/json", NULL};
+    struct nh_http_req put = {.method = "PUT", .headers = hdrs, .body = "{\"n\":3}",
+                              .body_len = 7, .fresh_connection = fresh};
+    assert_int_equal(submit(f, &put, path, r), 0);
+    run_until(&f->loop, &r->calls, 1, 5000);
+    return r->calls;
+}
+
+static void test_http_mutation_on_fresh_connection_reaches_server_once(void **state)
+{
+    struct fx *f = *state;
+    struct result r = {0};
+    long warm;
+    assert_int_equal(mutate_then_drop(f, true, "mtd-fresh", &r, &warm), 1);
+    assert_int_equal(r.outcome, NH_HTTP_RESET);
+    assert_true(r.sent); /* outcome unknown: the caller must re-read */
+    struct netsrv_hits h;
+    assert_int_equal(netsrv_hits(&g_srv, "mtd-fresh", &h), 0);
+    assert_int_equal(h.count, 1); /* exactly one PUT arrived */
+    assert_true(h.conns[0] != warm); /* not on the warm keep-alive connection */
+    result_clear(&r);
+}
+
+/* The hazard the fresh connection guards against, shown: on a reused
+ * connection libcurl silently resends the PUT the server already applied. If
+ * this starts failing, libcurl changed its retry rule; the guard stays. */
+static void test_http_mutation_on_reused_connection_is_resent_by_libcurl(void **state)
+{
+    struct fx *f = *state;
+    struct result r = {0};
+    long warm;
+    assert_int_equal(mutate_then_drop(f, false, "mtd-reused", &r, &warm), 1);
+    assert_int_not_equal(r.outcome, NH_HTTP_OK);
+    struct netsrv_hits h;
+    assert_int_equal(netsrv_hits(&g_srv, "mtd-reused", &h), 0);
+    assert_int_equal(h.count, 2); /* a silent duplicate */
+    assert_int_equal(h.conns[0], warm);
+    result_clear(&r);
+}
+
+static void test_http_connect_refused_is_not_sent(void **state)
+{
+    struct fx *f = *state;
+    char url[128];
+    for (int fresh = 0; fresh < 2; fresh++) {
+        struct result r = {0};
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", free_port());
+        struct nh_http_req req = {.method = "PUT", .url = url, .fresh_connection = fresh};
+        assert_int_equal(nh_http_submit(f->http, &req, on_done, &r, NULL), 0);
+        run_until(&f->loop, &r.calls, 1, 5000);
+        assert_int_equal(r.calls, 1);
+        assert_int_equal(r.outcome, NH_HTTP_NOT_SENT);
+        assert_false(r.sent); /* safe to resend, even a mutation */
+        result_clear(&r);
+    }
+}
+
+static void test_http_cancel_reports_later_once(void **state)
+{
+    struct fx *f = *state;
+    struct result r = {0};
+    struct nh_http_xfer *x = NULL;
+    char url[256];
+    struct nh_http_req req = {.method = "GET", .url = netsrv_url(&g_srv, "/stall", url, 256)};
+    assert_int_equal(nh_http_submit(f->http, &req, on_done, &r, &x), 0);
+    assert_non_null(x);
+    run_until(&f->loop, &r.calls, 1, 200); /* let it reach the server */
+    assert_int_equal(r.calls, 0);
+    nh_http_cancel(x);
+    nh_http_cancel(x); /* twice before the callback: harmless */
+    assert_int_equal(r.calls, 0); /* not inside the caller's stack */
+    run_until(&f->loop, &r.calls, 1, 1000);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.outcome, NH_HTTP_CANCELLED);
+    assert_true(r.sent);
+    run_until(&f->loop, &r.calls, 2, 100);
+    assert_int_equal(r.calls, 1); /* exactly once */
+    assert_int_equal(nh_http_in_flight(f->http), 0);
+    result_clear(&r);
+}
+
+static void resubmit_hook(struct result *r)
+{
+    struct nh_http_req req = {.method = "GET", .url = "http://127.0.0.1:1/"};
+    r->hook_rc = nh_http_submit(r->http, &req, on_done, r, NULL);
+}
+
+static void test_http_close_cancels_in_flight_before_returning(void **state)
+{
+    struct fx *f = *state;
+    struct result stall[5] = {{0}}, ok[3] = {{0}};
+    int ok_calls = 0;
+    for (int i = 0; i < 5; i++) {
+        struct nh_http_req req = {.method = i % 2 ? "PUT" : "GET", .fresh_connection = i % 2};
+        stall[i].hook = resubmit_hook;
+        stall[i].http = f->http;
+        assert_int_equal(submit(f, &req, "/stall", &stall[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        struct nh_http_req req = {.method = "GET"};
+        assert_int_equal(submit(f, &req, "/ok", &ok[i]), 0);
+    }
+    for (int i = 0; i < 50 && ok_calls < 3; i++) {
+        run_until(&f->loop, &ok[0].calls, 99, 20);
+        ok_calls = ok[0].calls + ok[1].calls + ok[2].calls;
+    }
+    assert_int_equal(ok_calls, 3);
+    assert_int_equal(nh_http_in_flight(f->http), 5);
+    nh_http_close(f->http);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(stall[i].calls, 1); /* before close returned */
+        assert_int_equal(stall[i].outcome, NH_HTTP_CANCELLED);
+        assert_true(stall[i].sent);
+        assert_int_equal(stall[i].hook_rc, -ESHUTDOWN); /* nothing new once closing */
+        result_clear(&stall[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ok[i].calls, 1);
+        assert_int_equal(ok[i].status, 200);
+        result_clear(&ok[i]);
+    }
+    f->http = NULL; /* freed by its close callbacks; teardown checks the loop */
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    return netsrv_start(&g_srv) == 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    netsrv_stop(&g_srv);
+    return 0;
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_http_get_ok_captures_asked_headers),
+        T(test_http_post_sends_body_without_expect_or_default_type),
+        T(test_http_rejects_bad_requests_without_callback),
+        T(test_http_reuses_connections_but_not_fresh_ones),
+        T(test_http_1000_concurrent_requests_one_loop),
+        T(test_http_stall_times_out_and_loop_stays_responsive),
+        T(test_http_reset_mid_body_is_reset_and_sent),
+        T(test_http_oversized_body_refused),
+        T(test_http_mutation_on_fresh_connection_reaches_server_once),
+        T(test_http_mutation_on_reused_connection_is_resent_by_libcurl),
+        T(test_http_connect_refused_is_not_sent),
+        T(test_http_cancel_reports_later_once),
+        T(test_http_close_cancels_in_flight_before_returning),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,295 @@
+/* test_net_ratelimit.c - token bucket, AIMD, backoff, retry hints, verdicts,
+ * URL checks: pure functions with an injected clock. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "net/client.h"
+#include "net/http.h"
+#include "net/ratelimit.h"
+
+static void test_bucket_burst_then_waits(void **state)
+{
+    (void)state;
+    struct nh_bucket b;
+    nh_bucket_init(&b, 2.0, 4, 1000);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(nh_bucket_take(&b, 1000), 0);
+    assert_int_equal(nh_bucket_take(&b, 1000), 500); /* 2 qps: next token in 500 ms */
+    assert_int_equal(nh_bucket_take(&b, 1200), 300);
+    assert_int_equal(nh_bucket_take(&b, 1500), 0);
+    assert_int_equal(nh_bucket_take(&b, 1500), 500);
+}
+
+static void test_bucket_sustained_rate_matches_qps(void **state)
+{
+    (void)state;
+    struct nh_bucket b;
+    nh_bucket_init(&b, 10.0, 1, 0);
+    int taken = 0;
+    for (uint64_t t = 0; t < 10000; t++) /* 10 s, asked every ms */
+        if (nh_bucket_take(&b, t) == 0)
+            taken++;
+    /* 1 initial token + 10 per second for 9.999 s */
+    assert_in_range(taken, 100, 101);
+}
+
+static void test_bucket_refill_capped_at_burst(void **state)
+{
+    (void)state;
+    struct nh_bucket b;
+    nh_bucket_init(&b, 5.0, 3, 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(nh_bucket_take(&b, 0), 0);
+    /* an hour idle gives back only `burst` tokens */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(nh_bucket_take(&b, 3600000), 0);
+    assert_int_equal(nh_bucket_take(&b, 3600000), 200);
+}
+
+static void test_bucket_throttled_halves_and_holds(void **state)
+{
+    (void)state;
+    struct nh_bucket b;
+    nh_bucket_init(&b, 8.0, 4, 0);
+    nh_bucket_throttled(&b, 1000, 2000);
+    assert_true(b.rate == 4.0);
+    assert_true(b.tokens == 0.0);
+    /* nothing before the hint is over, even though tokens would accrue */
+    assert_int_equal(nh_bucket_take(&b, 1000), 2000);
+    assert_int_equal(nh_bucket_take(&b, 2999), 1);
+    /* at the end of the hold the bucket is empty: one token at 4 qps */
+    assert_int_equal(nh_bucket_take(&b, 3000), 250);
+    assert_int_equal(nh_bucket_take(&b, 3250), 0);
+    assert_int_equal(nh_bucket_take(&b, 3250), 250);
+}
+
+static void test_bucket_throttled_floor_is_sixteenth(void **state)
+{
+    (void)state;
+    struct nh_bucket b;
+    nh_bucket_init(&b, 16.0, 4, 0);
+    for (int i = 0; i < 20; i++)
+        nh_bucket_throttled(&b, (uint64_t)i, 0);
+    assert_true(b.rate == 1.0);
+    assert_true(b.min_rate == 1.0);
+}
+
+static void test_bucket_recovers_additively_to_base(void **state)
+{
+    (void)state;
+    struct nh_bucket b;
+    nh_bucket_init(&b, 10.0, 4, 0);
+    nh_bucket_throttled(&b, 0, 0); /* 5 */
+    nh_bucket_throttled(&b, 0, 0); /* 2.5 */
+    assert_true(b.rate == 2.5);
+    nh_bucket_succeeded(&b, 10);
+    assert_true(b.rate > 3.49 && b.rate < 3.51); /* +base/10 per success */
+    for (int i = 0; i < 6; i++)
+        nh_bucket_succeeded(&b, 10);
+    assert_true(b.rate > 9.49 && b.rate < 9.51);
+    nh_bucket_succeeded(&b, 10);
+    assert_true(b.rate == 10.0); /* never above the configured rate */
+    nh_bucket_succeeded(&b, 10);
+    assert_true(b.rate == 10.0);
+}
+
+static void test_bucket_later_shorter_hint_keeps_longer_hold(void **state)
+{
+    (void)state;
+    struct nh_bucket b;
+    nh_bucket_init(&b, 4.0, 4, 0);
+    nh_bucket_throttled(&b, 0, 5000);
+    nh_bucket_throttled(&b, 100, 100);
+    assert_int_equal(b.hold_until_ms, 5000);
+    assert_int_equal(nh_bucket_take(&b, 1000), 4000);
+}
+
+static void test_backoff_bounds_and_growth(void **state)
+{
+    (void)state;
+    /* rnd = max: the ceiling itself, which doubles per attempt up to the cap */
+    assert_int_equal(nh_backoff_ms(0, 1000, 60000, UINT64_MAX), UINT64_MAX % 1001);
+    uint64_t prev_ceiling = 0;
+    for (unsigned a = 0; a < 10; a++) {
+        uint64_t ceiling = 1000ull << a;
+        if (ceiling > 60000)
+            ceiling = 60000;
+        /* rnd = ceiling gives the ceiling exactly; rnd = ceiling+1 wraps to 0 */
+        assert_int_equal(nh_backoff_ms(a, 1000, 60000, ceiling), ceiling);
+        assert_int_equal(nh_backoff_ms(a, 1000, 60000, ceiling + 1), 0);
+        assert_true(ceiling >= prev_ceiling);
+        prev_ceiling = ceiling;
+    }
+    assert_int_equal(nh_backoff_ms(0, 1000, 60000, 0), 0);
+}
+
+static void test_backoff_full_jitter_spread(void **state)
+{
+    (void)state;
+    uint64_t x = 88172645463325252ull, lo = UINT64_MAX, hi = 0, sum = 0;
+    const int n = 20000;
+    for (int i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint64_t w = nh_backoff_ms(2, 100, 10000, x); /* ceiling 400 */
+        assert_true(w <= 400);
+        lo = w < lo ? w : lo;
+        hi = w > hi ? w : hi;
+        sum += w;
+    }
+    /* full jitter covers the whole range, mean about half the ceiling */
+    assert_true(lo < 10);
+    assert_true(hi > 390);
+    assert_in_range(sum / n, 185, 215);
+}
+
+static void test_backoff_huge_attempt_is_capped(void **state)
+{
+    (void)state;
+    assert_int_equal(nh_backoff_ms(200, 1000, 60000, 60000), 60000);
+    assert_int_equal(nh_backoff_ms(63, 1000, 60000, 60000), 60000);
+    assert_int_equal(nh_backoff_ms(40, 1000, 60000, 59999), 59999);
+    assert_true(nh_backoff_ms(62, UINT64_MAX / 2, UINT64_MAX, 12345) == 12345);
+}
+
+static void test_retry_after_seconds(void **state)
+{
+    (void)state;
+    assert_int_equal(nh_retry_after_ms("1", 0), 1000);
+    assert_int_equal(nh_retry_after_ms(" 120 ", 0), 120000);
+    assert_int_equal(nh_retry_after_ms("0", 0), 0);
+    assert_int_equal(nh_retry_after_ms("-5", 0), 0);
+    assert_int_equal(nh_retry_after_ms("", 0), 0);
+    assert_int_equal(nh_retry_after_ms("soon", 0), 0);
+    assert_int_equal(nh_retry_after_ms("1.5", 0), 0);
+    assert_int_equal(nh_retry_after_ms(NULL, 0), 0);
+    assert_true(nh_retry_after_ms("99999999999999999999999", 0) > 0); /* saturates */
+}
+
+static void test_retry_after_http_date(void **state)
+{
+    (void)state;
+    /* 784111777 is Sun, 06 Nov 1994 08:49:37 GMT (RFC 9110's example) */
+    assert_int_equal(nh_retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 - 30), 30000);
+    assert_int_equal(nh_retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", 784111777), 0);
+    assert_int_equal(nh_retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 + 5), 0);
+    /* 2000-03-01 crosses a leap day: 951868800 */
+    assert_int_equal(nh_retry_after_ms("Wed, 01 Mar 2000 00:00:10 GMT", 951868800), 10000);
+    assert_int_equal(nh_retry_after_ms("Sun, 06 Nov 1994 08:49:37 UTC", 0), 0);
+    assert_int_equal(nh_retry_after_ms("Sun, 06 Foo 1994 08:49:37 GMT", 0), 0);
+    assert_int_equal(nh_retry_after_ms("Sun, 06 Nov 1994 28:49:37 GMT", 0), 0);
+}
+
+static void test_acs_retry_after_is_milliseconds(void **state)
+{
+    (void)state;
+    assert_int_equal(nh_acs_retry_after_ms("1500"), 1500);
+    assert_int_equal(nh_acs_retry_after_ms(" 20 "), 20);
+    assert_int_equal(nh_acs_retry_after_ms("0"), 0);
+    assert_int_equal(nh_acs_retry_after_ms("-1"), 0);
+    assert_int_equal(nh_acs_retry_after_ms(""), 0);
+    assert_int_equal(nh_acs_retry_after_ms("abc"), 0);
+    assert_int_equal(nh_acs_retry_after_ms(NULL), 0);
+}
+
+static void test_verdict_for_status_general_rules(void **state)
+{
+    (void)state;
+    static const struct {
+        int status;
+        enum nh_verdict get, mut;
+    } rows[] = {
+        {200, NH_V_OK, NH_V_OK},           {202, NH_V_OK, NH_V_OK},
+        {204, NH_V_OK, NH_V_OK},           {429, NH_V_THROTTLED, NH_V_THROTTLED},
+        {500, NH_V_RETRY, NH_V_UNKNOWN},   {502, NH_V_RETRY, NH_V_UNKNOWN},
+        {503, NH_V_RETRY, NH_V_UNKNOWN},   {504, NH_V_RETRY, NH_V_UNKNOWN},
+        {501, NH_V_FINAL, NH_V_FINAL},     {400, NH_V_FINAL, NH_V_FINAL},
+        {401, NH_V_FINAL, NH_V_FINAL},     {403, NH_V_FINAL, NH_V_FINAL},
+        {404, NH_V_FINAL, NH_V_FINAL},     {409, NH_V_FINAL, NH_V_FINAL},
+        {301, NH_V_FINAL, NH_V_FINAL},     {0, NH_V_FINAL, NH_V_FINAL},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        assert_int_equal(nh_verdict_for_status(rows[i].status, false), rows[i].get);
+        assert_int_equal(nh_verdict_for_status(rows[i].status, true), rows[i].mut);
+    }
+}
+
+static void test_names_cover_every_value(void **state)
+{
+    (void)state;
+    for (int v = NH_V_OK; v <= NH_V_CANCELLED; v++)
+        assert_string_not_equal(nh_verdict_name((enum nh_verdict)v), "?");
+    for (int o = NH_HTTP_OK; o <= NH_HTTP_ERROR; o++)
+        assert_string_not_equal(nh_http_outcome_name((enum nh_http_outcome)o), "?");
+    assert_string_equal(nh_verdict_name(NH_V_UNKNOWN), "unknown");
+    assert_string_equal(nh_http_outcome_name(NH_HTTP_TOO_BIG), "too-big");
+}
+
+static void test_loopback_hosts(void **state)
+{
+    (void)state;
+    const char *yes[] = {"127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "LocalHost",
+                         "::ffff:127.0.0.1"};
+    const char *no[] = {"128.0.0.1", "10.0.0.1", "localhost.example.com", "127.0.0.1.nip.io",
+                        "", "::2", "[::1", "example.com", "0.0.0.0"};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+        assert_true(nh_http_host_is_loopback(yes[i]));
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        assert_false(nh_http_host_is_loopback(no[i]));
+    assert_false(nh_http_host_is_loopback(NULL));
+}
+
+static void test_check_url_http_only_loopback(void **state)
+{
+    (void)state;
+    char err[256];
+    assert_int_equal(nh_http_check_url("https://cs.cn-hangzhou.aliyuncs.com/x", err, sizeof(err)),
+                     0);
+    assert_int_equal(nh_http_check_url("http://127.0.0.1:8080/x?a=b", err, sizeof(err)), 0);
+    assert_int_equal(nh_http_check_url("http://[::1]:8080/", err, sizeof(err)), 0);
+    assert_int_equal(nh_http_check_url("http://localhost/", err, sizeof(err)), 0);
+
+    err[0] = '\0';
+    assert_int_equal(nh_http_check_url("http://cs.cn-hangzhou.aliyuncs.com/", err, sizeof(err)),
+                     -EINVAL);
+    assert_non_null(strstr(err, "cs.cn-hangzhou.aliyuncs.com"));
+    assert_non_null(strstr(err, "https://"));
+    assert_int_equal(nh_http_check_url("ftp://127.0.0.1/", err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "ftp"));
+    assert_int_equal(nh_http_check_url("not a url", err, sizeof(err)), -EINVAL);
+    assert_int_equal(nh_http_check_url(NULL, err, sizeof(err)), -EINVAL);
+    /* userinfo tricks do not make a remote host loopback */
+    assert_int_equal(nh_http_check_url("http://127.0.0.1@evil.example/", err, sizeof(err)),
+                     -EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bucket_burst_then_waits),
+        cmocka_unit_test(test_bucket_sustained_rate_matches_qps),
+        cmocka_unit_test(test_bucket_refill_capped_at_burst),
+        cmocka_unit_test(test_bucket_throttled_halves_and_holds),
+        cmocka_unit_test(test_bucket_throttled_floor_is_sixteenth),
+        cmocka_unit_test(test_bucket_recovers_additively_to_base),
+        cmocka_unit_test(test_bucket_later_shorter_hint_keeps_longer_hold),
+        cmocka_unit_test(test_backoff_bounds_and_growth),
+        cmocka_unit_test(test_backoff_full_jitter_spread),
+        cmocka_unit_test(test_backoff_huge_attempt_is_capped),
+        cmocka_unit_test(test_retry_after_seconds),
+        cmocka_unit_test(test_retry_after_http_date),
+        cmocka_unit_test(test_acs_retry_after_is_milliseconds),
+        cmocka_unit_test(test_verdict_for_status_general_rules),
+        cmocka_unit_test(test_names_cover_every_value),
+        cmocka_unit_test(test_loopback_hosts),
+        cmocka_unit_test(test_check_url_http_only_loopback),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
