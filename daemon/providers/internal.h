@@ -91,6 +91,11 @@ struct nh_pop {
     bool ct_retried;            /* ModelArts PATCH content type retried */
     char *flavor;
     char *cfg_flavor;           /* ModelArts: configured flavor (fallback) */
+    /* ACK: labels DescribeClusterNodes does not return, learnt through its
+     * nodeLabels filter (the cluster's protect labels). */
+    char **lab_keys, **lab_vals;
+    size_t n_labs, lab_idx, lab_page;
+    struct nh_observed aux;
 };
 
 /* Cloud-specific behaviour behind the shared request machinery. */

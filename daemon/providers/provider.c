@@ -345,6 +345,9 @@ static void pop_free(struct nh_pop *op)
     free(op->job_ref);
     free(op->flavor);
     free(op->cfg_flavor);
+    free_list(op->lab_keys, op->n_labs);
+    free_list(op->lab_vals, op->n_labs);
+    nh_observed_clear(&op->aux);
     free_list(op->node_ids, op->n_nodes);
     free_list(op->node_names, op->n_nodes);
     free(op);

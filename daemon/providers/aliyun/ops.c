@@ -259,7 +259,7 @@ static void pools_step(struct nh_pop *op, const struct nh_http_resp *resp,
     nh_pop_observed(op);
 }
 
-static void observe_after_nodes(struct nh_pop *op)
+static void pools_next(struct nh_pop *op)
 {
     int r = nh_pop_request(op, "DescribeClusterNodePools", "GET", false, NULL, pools_step,
                            "/clusters/%s/nodepools", op->cluster_id);
@@ -268,6 +268,161 @@ static void observe_after_nodes(struct nh_pop *op)
         return;
     }
     nh_pop_next(op);
+}
+
+/* ---- protect labels: DescribeClusterNodes returns no labels, so each
+ * protect label (key=value) is learnt through the nodeLabels filter and
+ * attached to the nodes it returns. A filtered walk that cannot be read
+ * completely makes the observation incomplete (fail closed). */
+
+static void label_walk_next(struct nh_pop *op);
+
+static int label_page_request(struct nh_pop *op);
+
+static int add_label(struct nh_node *n, const char *key, const char *value)
+{
+    struct nh_label *l;
+
+    if (nh_node_label(n, key) != NULL)
+        return 0;
+    l = realloc(n->labels, (n->n_labels + 1) * sizeof(*l));
+    if (l == NULL)
+        return -ENOMEM;
+    n->labels = l;
+    l[n->n_labels].key = strdup(key);
+    l[n->n_labels].value = strdup(value);
+    n->n_labels++;
+    if (l[n->n_labels - 1].key == NULL || l[n->n_labels - 1].value == NULL)
+        return -ENOMEM;
+    return 0;
+}
+
+static void label_page_step(struct nh_pop *op, const struct nh_http_resp *resp,
+                            const struct nh_prov_error *err)
+{
+    struct nh_ack_page pg;
+    char msg[200], why[256];
+    const char *k = op->lab_keys[op->lab_idx], *v = op->lab_vals[op->lab_idx];
+
+    if (err != NULL) {
+        nh_pop_fail(op, err);
+        return;
+    }
+    if (nh_ack_parse_nodes_page(resp->body, resp->body_len, &op->aux, &pg, msg, sizeof(msg)) <
+        0) {
+        nh_pop_failf(op, NH_ERR_SERVER,
+                     "DescribeClusterNodes (nodeLabels %s=%s) page %zu: unreadable answer: %s", k,
+                     v, op->lab_page, msg);
+        return;
+    }
+    if (op->lab_page == 1)
+        op->total = pg.total_count;
+    if (pg.total_count != op->total ||
+        ((int64_t)op->aux.n_nodes < op->total &&
+         (pg.n_nodes < NH_PROV_PAGE_SIZE || op->lab_page >= NH_PROV_MAX_PAGES))) {
+        snprintf(why, sizeof(why),
+                 "DescribeClusterNodes: the nodes labelled %s=%s could not be read completely "
+                 "(%zu of %lld)",
+                 k, v, op->aux.n_nodes, (long long)pg.total_count);
+        incomplete(op, why);
+        op->lab_idx++;
+        label_walk_next(op);
+        return;
+    }
+    if ((int64_t)op->aux.n_nodes < op->total) {
+        op->lab_page++;
+        if (label_page_request(op) < 0) {
+            nh_pop_failf(op, NH_ERR_SERVER, "DescribeClusterNodes: out of memory");
+            return;
+        }
+        nh_pop_next(op);
+        return;
+    }
+    for (size_t i = 0; i < op->aux.n_nodes; i++) {
+        for (size_t j = 0; j < op->obs.n_nodes; j++) {
+            if (strcmp(op->obs.nodes[j].id, op->aux.nodes[i].id) == 0 &&
+                add_label(&op->obs.nodes[j], k, v) < 0) {
+                nh_pop_failf(op, NH_ERR_SERVER, "DescribeClusterNodes: out of memory");
+                return;
+            }
+        }
+    }
+    op->lab_idx++;
+    label_walk_next(op);
+}
+
+static int label_page_request(struct nh_pop *op)
+{
+    char num[24], filter[512];
+    int r;
+
+    r = nh_pop_request(op, "DescribeClusterNodes", "GET", false, NULL, label_page_step,
+                       "/clusters/%s/nodes", op->cluster_id);
+    snprintf(num, sizeof(num), "%zu", op->lab_page);
+    snprintf(filter, sizeof(filter), "%s=%s", op->lab_keys[op->lab_idx],
+             op->lab_vals[op->lab_idx]);
+    if (r == 0)
+        r = nh_pop_add_query(op, "nodeLabels", filter);
+    if (r == 0)
+        r = nh_pop_add_query(op, "pageNumber", num);
+    if (r == 0)
+        r = nh_pop_add_query(op, "pageSize", "100");
+    return r;
+}
+
+static void label_walk_next(struct nh_pop *op)
+{
+    if (op->lab_idx >= op->n_labs) {
+        pools_next(op);
+        return;
+    }
+    nh_observed_clear(&op->aux);
+    op->lab_page = 1;
+    if (label_page_request(op) < 0) {
+        nh_pop_failf(op, NH_ERR_SERVER, "DescribeClusterNodes: out of memory");
+        return;
+    }
+    nh_pop_next(op);
+}
+
+static void observe_after_nodes(struct nh_pop *op)
+{
+    op->lab_idx = 0;
+    label_walk_next(op);
+}
+
+/* Copies the protect labels that the nodeLabels filter can express. */
+static int copy_labels(struct nh_pop *op, const struct nh_cfg_cluster *c)
+{
+    const struct nh_cfg_scale_in *si = &c->scale_in;
+    char why[256];
+
+    if (si->n_protect_labels == 0)
+        return 0;
+    op->lab_keys = calloc(si->n_protect_labels, sizeof(char *));
+    op->lab_vals = calloc(si->n_protect_labels, sizeof(char *));
+    if (op->lab_keys == NULL || op->lab_vals == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < si->n_protect_labels; i++) {
+        const struct nh_cfg_label *l = &si->protect_labels[i];
+        if (l->key == NULL || l->value == NULL || l->key[0] == '\0' ||
+            strpbrk(l->key, ",=") != NULL || strpbrk(l->value, ",=") != NULL ||
+            l->value[0] == '\0') {
+            /* Cannot be asked of ACK exactly: never treat the fleet as fully known. */
+            snprintf(why, sizeof(why),
+                     "protect label %.60s cannot be queried on ACK (needs key=value without ',' "
+                     "or '='): no removals",
+                     l->key != NULL ? l->key : "?");
+            incomplete(op, why);
+            continue;
+        }
+        op->lab_keys[op->n_labs] = strdup(l->key);
+        op->lab_vals[op->n_labs] = strdup(l->value);
+        op->n_labs++;
+        if (op->lab_keys[op->n_labs - 1] == NULL || op->lab_vals[op->n_labs - 1] == NULL)
+            return -ENOMEM;
+    }
+    return 0;
 }
 
 static int ack_observe(struct nh_provider *pub, const struct nh_cfg_cluster *c,
@@ -285,6 +440,8 @@ static int ack_observe(struct nh_provider *pub, const struct nh_cfg_cluster *c,
     r = copy_cluster(op, c);
     if (r == 0)
         r = nodes_walk_start(op, observe_after_nodes);
+    if (r == 0)
+        r = copy_labels(op, c);
     if (r == 0)
         r = nh_pop_submit(op);
     return nh_pop_started(op, r);

@@ -341,6 +341,7 @@ static struct nh_job_progress poll_until_done(struct nh_provider *p, const struc
 static struct nh_secret *pw_secret;
 static struct nh_cfg_cluster c_web, c_pools, c_big, c_missing, c_cce, c_ma;
 static struct nh_cfg_pool ma_pools[1];
+static struct nh_cfg_label protect[1] = {{"nodeherd.io/protect", "true"}};
 
 static void clusters_init(void)
 {
@@ -355,6 +356,8 @@ static void clusters_init(void)
                                                 .disable_rollback = true};
     c_web.scale_in.release_instances = true;
     c_web.scale_in.drain = true;
+    c_web.scale_in.protect_labels = protect;
+    c_web.scale_in.n_protect_labels = 1;
     c_pools = (struct nh_cfg_cluster){.name = "pools", .id = POOLS, .workers = -1};
     c_pools.scale_in.release_instances = true;
     c_pools.scale_in.drain = false;
@@ -403,6 +406,9 @@ static void test_ack_observe_signed_acs3_and_roa(void **state)
     assert_true(n->worker);
     assert_int_equal(n->health, NH_NODE_READY);
     assert_int_equal(n->created, 1735689600); /* 2025-01-01T00:00:00Z */
+    /* learnt through the nodeLabels filter: the API lists no labels */
+    assert_string_equal(nh_node_label(n, "nodeherd.io/protect"), "true");
+    assert_null(nh_node_label(find_node(&w.obs, "i-bp1aaaaaaaaaaaaaaaaa"), "nodeherd.io/protect"));
     w_clear(&w);
 
     observe(roa, &c_pools, &w);
@@ -416,12 +422,14 @@ static void test_ack_observe_signed_acs3_and_roa(void **state)
     w_clear(&w);
 
     arr = requests_on(port, &root);
-    assert_int_equal(json_object_array_length(arr), 4);
+    assert_int_equal(json_object_array_length(arr), 5);
     expect_req(arr, 0, "DescribeClusterNodes", "GET", "/clusters/" WEB "/nodes",
                "pageNumber=1&pageSize=100", 200);
-    expect_req(arr, 1, "DescribeClusterNodePools", "GET", "/clusters/" WEB "/nodepools", "", 200);
-    expect_req(arr, 2, "DescribeClusterNodes", "GET", "/clusters/" POOLS "/nodes", NULL, 200);
-    expect_req(arr, 3, "DescribeClusterNodePools", "GET", "/clusters/" POOLS "/nodepools", NULL,
+    expect_req(arr, 1, "DescribeClusterNodes", "GET", "/clusters/" WEB "/nodes",
+               "nodeLabels=nodeherd.io%2Fprotect%3Dtrue&pageNumber=1&pageSize=100", 200);
+    expect_req(arr, 2, "DescribeClusterNodePools", "GET", "/clusters/" WEB "/nodepools", "", 200);
+    expect_req(arr, 3, "DescribeClusterNodes", "GET", "/clusters/" POOLS "/nodes", NULL, 200);
+    expect_req(arr, 4, "DescribeClusterNodePools", "GET", "/clusters/" POOLS "/nodepools", NULL,
                200);
     assert_int_equal(ri(json_object_array_get_idx(arr, 0), "body_len"), 0);
     json_object_put(root);
