@@ -851,6 +851,110 @@ static void test_bodies_exact(void **state)
     free(b);
 }
 
+/* ---------- every truncation and byte flip of valid bodies ---------- */
+
+static int p_ack_page(const char *b, size_t n, char *e, size_t el)
+{
+    struct nh_observed o = {0};
+    struct nh_ack_page pg;
+    int r = nh_ack_parse_nodes_page(b, n, &o, &pg, e, el);
+    nh_observed_clear(&o);
+    return r;
+}
+
+static int p_ack_pools(const char *b, size_t n, char *e, size_t el)
+{
+    struct nh_observed o = {0};
+    int r = nh_ack_parse_nodepools(b, n, &o, e, el);
+    nh_observed_clear(&o);
+    return r;
+}
+
+static int p_ack_task(const char *b, size_t n, char *e, size_t el)
+{
+    struct nh_job_progress pr;
+    return nh_ack_parse_task(b, n, &pr, e, el);
+}
+
+static int p_cce_nodes(const char *b, size_t n, char *e, size_t el)
+{
+    struct nh_observed o = {0};
+    int r = nh_cce_parse_nodes(b, n, &o, e, el);
+    nh_observed_clear(&o);
+    return r;
+}
+
+static int p_cce_pool(const char *b, size_t n, char *e, size_t el)
+{
+    struct nh_pool_status s;
+    int r = nh_cce_parse_nodepool(b, n, &s, e, el);
+    if (r == 0)
+        nh_pool_status_clear(&s);
+    return r;
+}
+
+static int p_cce_job(const char *b, size_t n, char *e, size_t el)
+{
+    struct nh_job_progress pr;
+    return nh_cce_parse_job(b, n, &pr, e, el);
+}
+
+static int p_ma_pool(const char *b, size_t n, char *e, size_t el)
+{
+    struct nh_pool_status s;
+    int r = nh_ma_parse_nodepool(b, n, &s, e, el);
+    if (r == 0)
+        nh_pool_status_clear(&s);
+    return r;
+}
+
+static const char cce_job_body[] =
+    "{\"kind\":\"Job\",\"spec\":{\"subJobs\":[{\"spec\":{\"resourceName\":\"n1\"},"
+    "\"status\":{\"phase\":\"Failed\",\"reason\":\"r\"}}]},\"status\":{\"phase\":"
+    "\"Failed\"}}";
+static const char ack_task_body[] =
+    "{\"state\":\"fail\",\"error\":{\"code\":\"C\",\"message\":\"m\"},\"task_result\":"
+    "[{\"data\":\"i-1\",\"status\":\"failed\"}]}";
+
+static void test_parsers_survive_truncation_and_flips(void **state)
+{
+    const struct {
+        int (*fn)(const char *, size_t, char *, size_t);
+        const char *body;
+    } cases[] = {
+        {p_ack_page, ack_nodes_page}, {p_ack_pools, ack_pools}, {p_ack_task, ack_task_body},
+        {p_cce_nodes, cce_nodes},     {p_cce_pool, cce_pool},   {p_cce_job, cce_job_body},
+        {p_ma_pool, ma_pool},
+    };
+    static const char flips[] = {'"', '{', '}', '[', '1', '\0', '\xff', ','};
+    (void)state;
+
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        size_t len = strlen(cases[c].body);
+        char *buf = malloc(len + 1);
+        assert_non_null(buf);
+        assert_int_equal(cases[c].fn(cases[c].body, len, err, sizeof(err)), 0);
+        for (size_t cut = 0; cut < len; cut++) {
+            /* a truncated body is never accepted, and always explained */
+            memcpy(buf, cases[c].body, cut);
+            err[0] = '\0';
+            if (cases[c].fn(buf, cut, err, sizeof(err)) == 0)
+                fail_msg("case %zu accepted a body cut at %zu", c, cut);
+            assert_true(err[0] != '\0');
+        }
+        for (size_t i = 0; i < len; i++) {
+            for (size_t f = 0; f < sizeof(flips); f++) {
+                memcpy(buf, cases[c].body, len);
+                buf[i] = flips[f];
+                err[0] = '\0';
+                if (cases[c].fn(buf, len, err, sizeof(err)) < 0)
+                    assert_true(err[0] != '\0');
+            }
+        }
+        free(buf);
+    }
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -885,6 +989,7 @@ int main(void)
         cmocka_unit_test(test_ma_nodepool),
         cmocka_unit_test(test_ma_max_count_rule),
         cmocka_unit_test(test_bodies_exact),
+        cmocka_unit_test(test_parsers_survive_truncation_and_flips),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
