@@ -1,0 +1,494 @@
+/* test_net_client.c - nh_client against the loopback test server: Retry-After
+ * and AIMD on throttling, unknown outcomes never resent, retries with jitter,
+ * attempt limits, queue order (mutating first, FIFO within a class), pacing
+ * at qps, cancellation on free. Every test asserts uv_loop_close() == 0. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "net/client.h"
+#include "netsrv.h"
+
+static struct netsrv g_srv;
+
+struct fx {
+    uv_loop_t loop;
+    struct nh_http *http;
+    struct nh_client *client;
+    int order[32]; /* ids in build order (first attempts only) */
+    int n_order;
+    int observed;
+    enum nh_verdict observed_v[16];
+    uint64_t rnd[8]; /* injected jitter values, used in turn */
+    int n_rnd;
+};
+
+struct tcall {
+    struct nh_call call;
+    struct fx *f;
+    int id;
+    const char *method;
+    char url[256];
+    int build_rc;
+    int builds;
+    uint64_t build_at[8];
+    int dones;
+    enum nh_verdict v;
+    enum nh_http_outcome outcome;
+    bool sent;
+    int status;
+};
+
+static int t_build(struct nh_call *call, struct nh_http_req *req)
+{
+    struct tcall *t = call->ud;
+    if (t->builds < 8)
+        t->build_at[t->builds] = uv_now(&t->f->loop);
+    t->builds++;
+    if (t->builds == 1 && t->f->n_order < 32)
+        t->f->order[t->f->n_order++] = t->id;
+    if (t->build_rc < 0)
+        return t->build_rc;
+    req->method = t->method;
+    req->url = t->url;
+    req->timeout_ms = 5000;
+    return 0;
+}
+
+/* Like a provider: Alibaba answers throttling with 400 + code Throttling. */
+static enum nh_verdict t_classify(struct nh_call *call, const struct nh_http_resp *resp,
+                                  uint64_t *hint_ms)
+{
+    (void)hint_ms; /* left 0: the client reads the hint headers itself */
+    if (resp->status == 400 && strstr(resp->body, "Throttling") != NULL)
+        return NH_V_THROTTLED;
+    return nh_verdict_for_status(resp->status, call->mutating);
+}
+
+static void t_done(struct nh_call *call, const struct nh_http_resp *resp, enum nh_verdict v)
+{
+    struct tcall *t = call->ud;
+    t->dones++;
+    t->v = v;
+    t->outcome = resp->outcome;
+    t->sent = resp->request_sent;
+    t->status = resp->status;
+    assert_null(call->priv); /* the client let go before done() */
+}
+
+static const struct nh_call_ops t_ops = {.build = t_build, .classify = t_classify, .done = t_done};
+
+static void tcall_init(struct tcall *t, struct fx *f, int id, const char *method, bool mutating,
+                       const char *path)
+{
+    memset(t, 0, sizeof(*t));
+    t->f = f;
+    t->id = id;
+    t->method = method;
+    t->call.ops = &t_ops;
+    t->call.ud = t;
+    t->call.mutating = mutating;
+    t->call.op_name = "TestOp";
+    if (path[0] == '/')
+        netsrv_url(&g_srv, path, t->url, sizeof(t->url));
+    else
+        snprintf(t->url, sizeof(t->url), "%s", path);
+}
+
+static void observer(void *ud, const struct nh_call *call, const struct nh_http_resp *resp,
+                     enum nh_verdict v, uint64_t waited_ms)
+{
+    struct fx *f = ud;
+    (void)call;
+    (void)resp;
+    (void)waited_ms;
+    if (f->observed < 16)
+        f->observed_v[f->observed] = v;
+    f->observed++;
+}
+
+static uint64_t injected_rand(void *ud)
+{
+    struct fx *f = ud;
+    return f->n_rnd < 8 ? f->rnd[f->n_rnd++] : 0;
+}
+
+static void on_guard(uv_timer_t *t)
+{
+    *(bool *)t->data = true;
+}
+
+static void run_until(uv_loop_t *loop, const int *count, int want, uint64_t timeout_ms)
+{
+    bool expired = false;
+    uv_timer_t guard;
+    uv_timer_init(loop, &guard);
+    guard.data = &expired;
+    uv_timer_start(&guard, on_guard, timeout_ms, 0);
+    while (*count < want && !expired)
+        uv_run(loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&guard, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+}
+
+static void client_start(struct fx *f, struct nh_client_opts o)
+{
+    o.name = "test";
+    assert_int_equal(nh_client_new(&f->loop, f->http, &o, &f->client), 0);
+    nh_client_set_observer(f->client, observer, f);
+    nh_client_set_random(f->client, injected_rand, f);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    assert_int_equal(nh_http_new(&f->loop, &(struct nh_http_opts){0}, &f->http), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    nh_client_free(f->client);
+    nh_http_close(f->http);
+    while (uv_run(&f->loop, UV_RUN_DEFAULT) != 0)
+        ;
+    int rc = uv_loop_close(&f->loop);
+    free(f);
+    assert_int_equal(rc, 0);
+    return 0;
+}
+
+static int hits(const char *key)
+{
+    struct netsrv_hits h;
+    assert_int_equal(netsrv_hits(&g_srv, key, &h), 0);
+    return h.count;
+}
+
+/* ---- tests ---- */
+
+static void test_client_429_retry_after_waits_and_slows_bucket(void **state)
+{
+    struct fx *f = *state;
+    client_start(f, (struct nh_client_opts){.qps = 10, .burst = 4, .backoff_base_ms = 10});
+    struct tcall t;
+    tcall_init(&t, f, 1, "GET", false, "/throttle?key=ra1&times=1&retry_after=1");
+    assert_int_equal(nh_client_submit(f->client, &t.call), 0);
+    run_until(&f->loop, &t.dones, 1, 5000);
+    assert_int_equal(t.dones, 1);
+    assert_int_equal(t.v, NH_V_OK);
+    assert_int_equal(t.builds, 2); /* re-built (re-signed) for the second attempt */
+    assert_true(t.build_at[1] - t.build_at[0] >= 1000); /* Retry-After: 1 honoured */
+    assert_true(t.build_at[1] - t.build_at[0] < 2500);
+    assert_int_equal(f->observed, 2);
+    assert_int_equal(f->observed_v[0], NH_V_THROTTLED);
+    assert_int_equal(f->observed_v[1], NH_V_OK);
+    /* halved to 5, then one success adds base/10 */
+    double rate = nh_client_rate(f->client);
+    assert_true(rate > 5.99 && rate < 6.01);
+    assert_int_equal(hits("ra1"), 2);
+}
+
+static void test_client_throttle_holds_other_calls_and_recovers(void **state)
+{
+    struct fx *f = *state;
+    client_start(f, (struct nh_client_opts){.qps = 20, .burst = 4, .backoff_base_ms = 10});
+    struct tcall a, b;
+    /* Alibaba style: 400 Throttling with x-acs-retry-after in milliseconds */
+    tcall_init(&a, f, 1, "GET", false, "/throttle?key=acs1&times=1&code=400&acs_ms=400");
+    assert_int_equal(nh_client_submit(f->client, &a.call), 0);
+    run_until(&f->loop, &f->observed, 1, 5000);
+    assert_int_equal(f->observed_v[0], NH_V_THROTTLED);
+    /* another call of the same provider waits out the hold too */
+    tcall_init(&b, f, 2, "GET", false, "/ok");
+    assert_int_equal(nh_client_submit(f->client, &b.call), 0);
+    assert_int_equal(b.builds, 0);
+    run_until(&f->loop, &b.dones, 1, 3000);
+    run_until(&f->loop, &a.dones, 1, 3000);
+    assert_int_equal(a.v, NH_V_OK);
+    assert_int_equal(b.v, NH_V_OK);
+    assert_true(a.build_at[1] - a.build_at[0] >= 400);
+    assert_true(b.build_at[0] - a.build_at[0] >= 400);
+    /* 10 after the halving, +2 per success: two successes so far */
+    double rate = nh_client_rate(f->client);
+    assert_true(rate > 13.99 && rate < 14.01);
+    for (int i = 0; i < 5; i++) {
+        struct tcall c;
+        tcall_init(&c, f, 10 + i, "GET", false, "/ok");
+        assert_int_equal(nh_client_submit(f->client, &c.call), 0);
+        run_until(&f->loop, &c.dones, 1, 3000);
+        assert_int_equal(c.v, NH_V_OK);
+    }
+    assert_true(nh_client_rate(f->client) == 20.0); /* recovered, never above base */
+}
+
+static void test_client_dropped_mutation_is_unknown_and_never_resent(void **state)
+{
+    struct fx *f = *state;
+    client_start(f, (struct nh_client_opts){.qps = 50, .burst = 4, .max_attempts = 5,
+                                            .backoff_base_ms = 10});
+    struct tcall warm, put;
+    tcall_init(&warm, f, 1, "GET", false, "/ok"); /* a warm keep-alive connection */
+    assert_int_equal(nh_client_submit(f->client, &warm.call), 0);
+    run_until(&f->loop, &warm.dones, 1, 5000);
+    assert_int_equal(warm.v, NH_V_OK);
+    tcall_init(&put, f, 2, "PUT", true, "/mutate-then-drop?key=cmtd");
+    assert_int_equal(nh_client_submit(f->client, &put.call), 0);
+    run_until(&f->loop, &put.dones, 1, 5000);
+    run_until(&f->loop, &put.dones, 2, 300); /* nothing more may happen */
+    assert_int_equal(put.dones, 1);
+    assert_int_equal(put.v, NH_V_UNKNOWN);
+    assert_int_equal(put.outcome, NH_HTTP_RESET);
+    assert_true(put.sent);
+    assert_int_equal(put.builds, 1);  /* the client did not resend */
+    assert_int_equal(hits("cmtd"), 1); /* and neither did libcurl */
+}
+
+static void test_client_get_5xx_retried_after_jittered_backoff(void **state)
+{
+    struct fx *f = *state;
+    client_start(f, (struct nh_client_opts){.qps = 50, .burst = 4, .backoff_base_ms = 100,
+                                            .backoff_max_ms = 1000});
+    f->rnd[0] = 100; /* attempt 0: ceiling 100 -> 100 */
+    f->rnd[1] = 150; /* attempt 1: ceiling 200 -> 150 */
+    struct tcall t;
+    tcall_init(&t, f, 1, "GET", false, "/fail?key=g5&times=2&code=503");
+    assert_int_equal(nh_client_submit(f->client, &t.call), 0);
+    run_until(&f->loop, &t.dones, 1, 5000);
+    assert_int_equal(t.v, NH_V_OK);
+    assert_int_equal(t.builds, 3);
+    assert_int_equal(f->n_rnd, 2);
+    assert_in_range(t.build_at[1] - t.build_at[0], 100, 400);
+    assert_in_range(t.build_at[2] - t.build_at[1], 150, 450);
+    assert_int_equal(hits("g5"), 3);
+}
+
+static void test_client_mutating_5xx_is_unknown_after_one_attempt(void **state)
+{
+    struct fx *f = *state;
+    client_start(f, (struct nh_client_opts){.qps = 50, .burst = 4, .backoff_base_ms = 10});
+    struct tcall t;
+    tcall_init(&t, f, 1, "POST", true, "/fail?key=m5&times=5&code=502");
+    assert_int_equal(nh_client_submit(f->client, &t.call), 0);
+    run_until(&f->loop, &t.dones, 1, 5000);
+    assert_int_equal(t.v, NH_V_UNKNOWN);
+    assert_int_equal(t.status, 502);
+    assert_int_equal(t.builds, 1);
+    assert_int_equal(hits("m5"), 1);
+}
+
+static void test_client_attempts_exhausted_reports_retry(void **state)
+{
+    struct fx *f = *state;
+    client_start(f, (struct nh_client_opts){.qps = 50, .burst = 4, .backoff_base_ms = 5,
+                                            .max_attempts = 9});
+    struct tcall t;
+    tcall_init(&t, f, 1, "GET", false, "/status?key=ex1&code=503");
+    t.call.max_attempts = 3; /* the call's own limit wins */
+    assert_int_equal(nh_client_submit(f->client, &t.call), 0);
+    run_until(&f->loop, &t.dones, 1, 5000);
+    assert_int_equal(t.dones, 1);
+    assert_int_equal(t.v, NH_V_RETRY);
+    assert_int_equal(t.builds, 3);
+    assert_int_equal(f->observed, 3); /* the observer sees every attempt */
+    assert_int_equal(hits("ex1"), 3);
+}
+
+static void test_client_final_status_not_retried(void **state)
+{
+    struct fx *f = *state;
+    client_start(f, (struct nh_client_opts){.qps = 50, .burst = 4, .backoff_base_ms = 5});
+    struct tcall t;
+    tcall_init(&t, f, 1, "GET", false, "/status?key=fin1&code=403");
+    assert_int_equal(nh_client_submit(f->client, &t.call), 0);
+    run_until(&f->loop, &t.dones, 1, 5000);
+    assert_int_equal(t.v, NH_V_FINAL);
+    assert_int_equal(t.status, 403);
+    assert_int_equal(t.builds, 1);
+}
+
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    assert_true(s >= 0);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static void test_client_not_sent_mutation_is_resent(void **state)
+{
+    struct fx *f = *state;
+    char url[64];
+    client_start(f, (struct nh_client_opts){.qps = 50, .burst = 4, .backoff_base_ms = 5,
+                                            .max_attempts = 2});
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", free_port());
+    struct tcall t;
+    tcall_init(&t, f, 1, "PUT", true, url);
+    assert_int_equal(nh_client_submit(f->client, &t.call), 0);
+    run_until(&f->loop, &t.dones, 1, 5000);
+    assert_int_equal(t.builds, 2); /* the request never left: resending is safe */
+    assert_int_equal(t.v, NH_V_RETRY);
+    assert_int_equal(t.outcome, NH_HTTP_NOT_SENT);
+    assert_false(t.sent);
+}
+
+static void test_client_mutating_first_fifo_within_class(void **state)
+{
+    struct fx *f = *state;
+    client_start(f, (struct nh_client_opts){.qps = 20, .burst = 1});
+    struct tcall t[6];
+    const bool mut[6] = {false, false, false, true, false, true};
+    for (int i = 0; i < 6; i++) {
+        tcall_init(&t[i], f, i, mut[i] ? "PUT" : "GET", mut[i], mut[i] ? "/echo" : "/ok");
+        assert_int_equal(nh_client_submit(f->client, &t[i].call), 0);
+    }
+    assert_int_equal(nh_client_queued(f->client), 5); /* the first took the token */
+    int all = 0;
+    while (all < 6) {
+        run_until(&f->loop, &t[5].dones, 1, 100);
+        all = 0;
+        for (int i = 0; i < 6; i++)
+            all += t[i].dones;
+    }
+    assert_int_equal(f->n_order, 6);
+    const int want[6] = {0, 3, 5, 1, 2, 4};
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(f->order[i], want[i]);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(t[i].v, NH_V_OK);
+}
+
+static void test_client_paces_at_qps_after_burst(void **state)
+{
+    struct fx *f = *state;
+    client_start(f, (struct nh_client_opts){.qps = 10, .burst = 2});
+    struct tcall t[6];
+    uv_update_time(&f->loop);
+    uint64_t t0 = uv_now(&f->loop);
+    for (int i = 0; i < 6; i++) {
+        tcall_init(&t[i], f, i, "GET", false, "/ok");
+        assert_int_equal(nh_client_submit(f->client, &t[i].call), 0);
+    }
+    run_until(&f->loop, &t[5].dones, 1, 5000);
+    for (int i = 0; i < 6; i++) {
+        uint64_t at = t[i].build_at[0] - t0;
+        uint64_t due = i < 2 ? 0 : (uint64_t)(i - 1) * 100; /* burst 2, then 100 ms apart */
+        assert_true(at >= due);
+        assert_true(at < due + 400); /* generous: a loaded CI machine */
+    }
+}
+
+static void test_client_free_cancels_queued_now_and_in_flight_later(void **state)
+{
+    struct fx *f = *state;
+    client_start(f, (struct nh_client_opts){.qps = 1, .burst = 1});
+    struct tcall s, q1, q2;
+    tcall_init(&s, f, 1, "PUT", true, "/stall");
+    tcall_init(&q1, f, 2, "GET", false, "/ok");
+    tcall_init(&q2, f, 3, "PUT", true, "/echo");
+    assert_int_equal(nh_client_submit(f->client, &s.call), 0);
+    assert_int_equal(nh_client_submit(f->client, &q1.call), 0);
+    assert_int_equal(nh_client_submit(f->client, &q2.call), 0);
+    run_until(&f->loop, &s.dones, 1, 200); /* the stall reaches the server */
+    assert_int_equal(nh_client_in_flight(f->client), 1);
+    assert_int_equal(nh_client_queued(f->client), 2);
+    nh_client_free(f->client);
+    f->client = NULL;
+    assert_int_equal(q1.dones, 1);
+    assert_int_equal(q1.v, NH_V_CANCELLED);
+    assert_false(q1.sent);
+    assert_int_equal(q2.dones, 1);
+    assert_int_equal(q2.v, NH_V_CANCELLED);
+    assert_int_equal(s.dones, 0); /* later, on the loop */
+    run_until(&f->loop, &s.dones, 1, 1000);
+    assert_int_equal(s.dones, 1);
+    assert_int_equal(s.v, NH_V_CANCELLED);
+    assert_true(s.sent); /* the caller must treat the mutation as maybe done */
+    assert_int_equal(s.builds, 1);
+}
+
+static void test_client_http_close_under_client_cancels(void **state)
+{
+    struct fx *f = *state;
+    client_start(f, (struct nh_client_opts){.qps = 10, .burst = 2, .backoff_base_ms = 5000});
+    struct tcall g;
+    tcall_init(&g, f, 1, "GET", false, "/stall");
+    assert_int_equal(nh_client_submit(f->client, &g.call), 0);
+    run_until(&f->loop, &g.dones, 1, 200);
+    nh_http_close(f->http);
+    f->http = NULL;
+    assert_int_equal(g.dones, 1); /* no retry wait: the layer below is gone */
+    assert_int_equal(g.v, NH_V_CANCELLED);
+    assert_int_equal(g.builds, 1);
+}
+
+static void test_client_build_failure_is_final(void **state)
+{
+    struct fx *f = *state;
+    client_start(f, (struct nh_client_opts){.qps = 10, .burst = 2});
+    struct tcall t;
+    tcall_init(&t, f, 1, "GET", false, "/ok");
+    t.build_rc = -EINVAL;
+    assert_int_equal(nh_client_submit(f->client, &t.call), 0);
+    run_until(&f->loop, &t.dones, 1, 1000);
+    assert_int_equal(t.dones, 1);
+    assert_int_equal(t.v, NH_V_FINAL);
+    assert_int_equal(t.outcome, NH_HTTP_ERROR);
+    struct tcall bad = {0};
+    assert_int_equal(nh_client_submit(f->client, &bad.call), -EINVAL);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    return netsrv_start(&g_srv) == 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    netsrv_stop(&g_srv);
+    return 0;
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_client_429_retry_after_waits_and_slows_bucket),
+        T(test_client_throttle_holds_other_calls_and_recovers),
+        T(test_client_dropped_mutation_is_unknown_and_never_resent),
+        T(test_client_get_5xx_retried_after_jittered_backoff),
+        T(test_client_mutating_5xx_is_unknown_after_one_attempt),
+        T(test_client_attempts_exhausted_reports_retry),
+        T(test_client_final_status_not_retried),
+        T(test_client_not_sent_mutation_is_resent),
+        T(test_client_mutating_first_fifo_within_class),
+        T(test_client_paces_at_qps_after_burst),
+        T(test_client_free_cancels_queued_now_and_in_flight_later),
+        T(test_client_http_close_under_client_cancels),
+        T(test_client_build_failure_is_final),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
