@@ -318,10 +318,13 @@ static void poll_step(struct nh_pop *op, const struct nh_http_resp *resp,
         nh_pool_status_clear(&s);
         return;
     }
+    bool settled = s.pool.creating == 0 && s.pool.deleting == 0;
     if (s.failed)
         st = NH_JOB_FAILED;
-    else if (s.pool.ready == op->target && s.pool.creating == 0 && s.pool.deleting == 0)
+    else if (settled && s.pool.ready == op->target)
         st = NH_JOB_SUCCEEDED;
+    else if (settled && s.pool.ready < op->target && s.pool.ready + s.pool.unhealthy >= op->target)
+        st = NH_JOB_FAILED; /* nothing in flight any more, and nodes ended abnormal */
     else
         st = NH_JOB_RUNNING;
     snprintf(detail, sizeof(detail),

@@ -1059,6 +1059,17 @@ static void test_ma_observe_patch_and_converge(void **state)
     struct nh_job_progress pr = poll_until_done(ma, &c_ma, &op);
     assert_int_equal(pr.state, NH_JOB_SUCCEEDED);
     assert_non_null(strstr(pr.detail, "3 of 3 available"));
+
+    /* a scale whose new nodes fail: reported as failed once nothing is in flight */
+    reset();
+    fault("{\"route\":\"PatchNodePool\",\"fault\":\"job_fail\",\"count\":1}");
+    a.target = 4;
+    mutate(ma->ops->scale_pool, ma, &c_ma, &a, &w);
+    assert_false(w.failed);
+    op.action = a;
+    pr = poll_until_done(ma, &c_ma, &op);
+    assert_int_equal(pr.state, NH_JOB_FAILED);
+    assert_non_null(strstr(pr.detail, "abnormal"));
 }
 
 static void test_ma_patch_content_type_fallback(void **state)
