@@ -26,9 +26,9 @@ struct call_state {
     struct nh_http_xfer *xfer;
     struct call_state *prev, *next; /* in-flight list */
     struct nh_call *call;
-    uint64_t seq;      /* submission order: FIFO within a class */
-    uint64_t ready_ms; /* when it last became ready to go (queue entry) */
-    uint64_t due_ms;   /* retry time while waiting */
+    uint64_t seq;       /* submission order: FIFO within a class */
+    uint64_t ready_ms;  /* when it last became ready to go (queue entry) */
+    uint64_t due_ms;    /* retry time while waiting */
     uint64_t waited_ms; /* this attempt's wait for a token, for the observer */
     const char *capture[NH_CLIENT_MAX_CAPTURE + 3];
 };

@@ -57,7 +57,7 @@ struct nh_http_xfer {
     size_t n_capture;
     struct nh_http_header *got; /* captured, at most n_capture */
     size_t n_got;
-    bool cancel_sent;           /* request_sent as seen when cancelled */
+    bool cancel_sent; /* request_sent as seen when cancelled */
     nh_http_done_fn done;
     void *ud;
     uint64_t started_ms;
@@ -67,8 +67,8 @@ struct nh_http_xfer {
 struct nh_http {
     uv_loop_t *loop;
     CURLM *multi;
-    uv_timer_t timer; /* curl's timeout */
-    uv_timer_t defer; /* delivers cancellations */
+    uv_timer_t timer;       /* curl's timeout */
+    uv_timer_t defer;       /* delivers cancellations */
     struct nh_sock **socks; /* indexed by fd */
     size_t n_socks;
     struct nh_http_xfer *xfers;     /* in the multi */
@@ -767,8 +767,8 @@ static int xfer_setup_easy(struct nh_http_xfer *x, const struct nh_http_req *req
     return 0;
 }
 
-int nh_http_submit(struct nh_http *h, const struct nh_http_req *req, nh_http_done_fn done,
-                   void *ud, struct nh_http_xfer **ret_xfer)
+int nh_http_submit(struct nh_http *h, const struct nh_http_req *req, nh_http_done_fn done, void *ud,
+                   struct nh_http_xfer **ret_xfer)
 {
     char why[256];
     if (h == NULL || req == NULL || req->url == NULL || done == NULL)

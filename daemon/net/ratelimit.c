@@ -167,8 +167,8 @@ static int64_t parse_imf_fixdate(const char *p, size_t n)
     if (month == 0)
         return -1;
     unsigned day = (unsigned)((buf[5] - '0') * 10 + (buf[6] - '0'));
-    int64_t year = (buf[12] - '0') * 1000 + (buf[13] - '0') * 100 + (buf[14] - '0') * 10 +
-                   (buf[15] - '0');
+    int64_t year =
+        (buf[12] - '0') * 1000 + (buf[13] - '0') * 100 + (buf[14] - '0') * 10 + (buf[15] - '0');
     int hh = (buf[17] - '0') * 10 + (buf[18] - '0');
     int mm = (buf[20] - '0') * 10 + (buf[21] - '0');
     int ss = (buf[23] - '0') * 10 + (buf[24] - '0');

@@ -20,8 +20,8 @@
 
 int netsrv_start(struct netsrv *s)
 {
-    static const char *const proxies[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
-                                          "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+    static const char *const proxies[] = {"http_proxy",  "HTTP_PROXY", "https_proxy",
+                                          "HTTPS_PROXY", "all_proxy",  "ALL_PROXY"};
     for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
         unsetenv(proxies[i]);
     int fds[2];

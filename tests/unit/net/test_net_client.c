@@ -241,8 +241,8 @@ static void test_client_throttle_holds_other_calls_and_recovers(void **state)
 static void test_client_dropped_mutation_is_unknown_and_never_resent(void **state)
 {
     struct fx *f = *state;
-    client_start(f, (struct nh_client_opts){.qps = 50, .burst = 4, .max_attempts = 5,
-                                            .backoff_base_ms = 10});
+    client_start(f, (struct nh_client_opts){
+                        .qps = 50, .burst = 4, .max_attempts = 5, .backoff_base_ms = 10});
     struct tcall warm, put;
     tcall_init(&warm, f, 1, "GET", false, "/ok"); /* a warm keep-alive connection */
     assert_int_equal(nh_client_submit(f->client, &warm.call), 0);
@@ -256,15 +256,15 @@ static void test_client_dropped_mutation_is_unknown_and_never_resent(void **stat
     assert_int_equal(put.v, NH_V_UNKNOWN);
     assert_int_equal(put.outcome, NH_HTTP_RESET);
     assert_true(put.sent);
-    assert_int_equal(put.builds, 1);  /* the client did not resend */
+    assert_int_equal(put.builds, 1);   /* the client did not resend */
     assert_int_equal(hits("cmtd"), 1); /* and neither did libcurl */
 }
 
 static void test_client_get_5xx_retried_after_jittered_backoff(void **state)
 {
     struct fx *f = *state;
-    client_start(f, (struct nh_client_opts){.qps = 50, .burst = 4, .backoff_base_ms = 100,
-                                            .backoff_max_ms = 1000});
+    client_start(f, (struct nh_client_opts){
+                        .qps = 50, .burst = 4, .backoff_base_ms = 100, .backoff_max_ms = 1000});
     f->rnd[0] = 100; /* attempt 0: ceiling 100 -> 100 */
     f->rnd[1] = 150; /* attempt 1: ceiling 200 -> 150 */
     struct tcall t;
@@ -296,8 +296,8 @@ static void test_client_mutating_5xx_is_unknown_after_one_attempt(void **state)
 static void test_client_attempts_exhausted_reports_retry(void **state)
 {
     struct fx *f = *state;
-    client_start(f, (struct nh_client_opts){.qps = 50, .burst = 4, .backoff_base_ms = 5,
-                                            .max_attempts = 9});
+    client_start(
+        f, (struct nh_client_opts){.qps = 50, .burst = 4, .backoff_base_ms = 5, .max_attempts = 9});
     struct tcall t;
     tcall_init(&t, f, 1, "GET", false, "/status?key=ex1&code=503");
     t.call.max_attempts = 3; /* the call's own limit wins */
@@ -339,8 +339,8 @@ static void test_client_not_sent_mutation_is_resent(void **state)
 {
     struct fx *f = *state;
     char url[64];
-    client_start(f, (struct nh_client_opts){.qps = 50, .burst = 4, .backoff_base_ms = 5,
-                                            .max_attempts = 2});
+    client_start(
+        f, (struct nh_client_opts){.qps = 50, .burst = 4, .backoff_base_ms = 5, .max_attempts = 2});
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", free_port());
     struct tcall t;
     tcall_init(&t, f, 1, "PUT", true, url);

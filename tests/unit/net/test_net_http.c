@@ -231,8 +231,8 @@ static void test_http_reuses_connections_but_not_fresh_ones(void **state)
     char conn[4][32];
     for (int i = 0; i < 4; i++) {
         struct result r = {.want = want};
-        struct nh_http_req req = {.method = "GET", .capture_headers = cap,
-                                  .fresh_connection = i == 2};
+        struct nh_http_req req = {
+            .method = "GET", .capture_headers = cap, .fresh_connection = i == 2};
         assert_int_equal(submit(f, &req, "/ok", &r), 0);
         run_until(&f->loop, &r.calls, 1, 5000);
         assert_int_equal(r.status, 200);
@@ -336,8 +336,8 @@ static void test_http_reset_mid_body_is_reset_and_sent(void **state)
 static void test_http_oversized_body_refused(void **state)
 {
     struct fx *f = *state;
-    const char *paths[] = {"/big?size=200000", "/big?size=200000&chunked=1",
-                           "/big?size=100000", "/big?size=100000&chunked=1"};
+    const char *paths[] = {"/big?size=200000", "/big?size=200000&chunked=1", "/big?size=100000",
+                           "/big?size=100000&chunked=1"};
     const enum nh_http_outcome expect[] = {NH_HTTP_TOO_BIG, NH_HTTP_TOO_BIG, NH_HTTP_OK,
                                            NH_HTTP_OK};
     for (int i = 0; i < 4; i++) {
@@ -372,8 +372,11 @@ static int mutate_then_drop(struct fx *f, bool fresh, const char *key, struct re
     result_clear(&w);
     snprintf(path, sizeof(path), "/mutate-then-drop?key=%s", key);
     const char *hdrs[] = {"Content-Type: application/json", NULL};
-    struct nh_http_req put = {.method = "PUT", .headers = hdrs, .body = "{\"n\":3}",
-                              .body_len = 7, .fresh_connection = fresh};
+    struct nh_http_req put = {.method = "PUT",
+                              .headers = hdrs,
+                              .body = "{\"n\":3}",
+                              .body_len = 7,
+                              .fresh_connection = fresh};
     assert_int_equal(submit(f, &put, path, r), 0);
     run_until(&f->loop, &r->calls, 1, 5000);
     return r->calls;
@@ -389,7 +392,7 @@ static void test_http_mutation_on_fresh_connection_reaches_server_once(void **st
     assert_true(r.sent); /* outcome unknown: the caller must re-read */
     struct netsrv_hits h;
     assert_int_equal(netsrv_hits(&g_srv, "mtd-fresh", &h), 0);
-    assert_int_equal(h.count, 1); /* exactly one PUT arrived */
+    assert_int_equal(h.count, 1);    /* exactly one PUT arrived */
     assert_true(h.conns[0] != warm); /* not on the warm keep-alive connection */
     result_clear(&r);
 }
@@ -440,7 +443,7 @@ static void test_http_cancel_reports_later_once(void **state)
     run_until(&f->loop, &r.calls, 1, 200); /* let it reach the server */
     assert_int_equal(r.calls, 0);
     nh_http_cancel(x);
-    nh_http_cancel(x); /* twice before the callback: harmless */
+    nh_http_cancel(x);            /* twice before the callback: harmless */
     assert_int_equal(r.calls, 0); /* not inside the caller's stack */
     run_until(&f->loop, &r.calls, 1, 1000);
     assert_int_equal(r.calls, 1);

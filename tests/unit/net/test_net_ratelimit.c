@@ -206,14 +206,14 @@ static void test_verdict_for_status_general_rules(void **state)
         int status;
         enum nh_verdict get, mut;
     } rows[] = {
-        {200, NH_V_OK, NH_V_OK},           {202, NH_V_OK, NH_V_OK},
-        {204, NH_V_OK, NH_V_OK},           {429, NH_V_THROTTLED, NH_V_THROTTLED},
-        {500, NH_V_RETRY, NH_V_UNKNOWN},   {502, NH_V_RETRY, NH_V_UNKNOWN},
-        {503, NH_V_RETRY, NH_V_UNKNOWN},   {504, NH_V_RETRY, NH_V_UNKNOWN},
-        {501, NH_V_FINAL, NH_V_FINAL},     {400, NH_V_FINAL, NH_V_FINAL},
-        {401, NH_V_FINAL, NH_V_FINAL},     {403, NH_V_FINAL, NH_V_FINAL},
-        {404, NH_V_FINAL, NH_V_FINAL},     {409, NH_V_FINAL, NH_V_FINAL},
-        {301, NH_V_FINAL, NH_V_FINAL},     {0, NH_V_FINAL, NH_V_FINAL},
+        {200, NH_V_OK, NH_V_OK},         {202, NH_V_OK, NH_V_OK},
+        {204, NH_V_OK, NH_V_OK},         {429, NH_V_THROTTLED, NH_V_THROTTLED},
+        {500, NH_V_RETRY, NH_V_UNKNOWN}, {502, NH_V_RETRY, NH_V_UNKNOWN},
+        {503, NH_V_RETRY, NH_V_UNKNOWN}, {504, NH_V_RETRY, NH_V_UNKNOWN},
+        {501, NH_V_FINAL, NH_V_FINAL},   {400, NH_V_FINAL, NH_V_FINAL},
+        {401, NH_V_FINAL, NH_V_FINAL},   {403, NH_V_FINAL, NH_V_FINAL},
+        {404, NH_V_FINAL, NH_V_FINAL},   {409, NH_V_FINAL, NH_V_FINAL},
+        {301, NH_V_FINAL, NH_V_FINAL},   {0, NH_V_FINAL, NH_V_FINAL},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         assert_int_equal(nh_verdict_for_status(rows[i].status, false), rows[i].get);
@@ -235,10 +235,10 @@ static void test_names_cover_every_value(void **state)
 static void test_loopback_hosts(void **state)
 {
     (void)state;
-    const char *yes[] = {"127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "LocalHost",
-                         "::ffff:127.0.0.1"};
-    const char *no[] = {"128.0.0.1", "10.0.0.1", "localhost.example.com", "127.0.0.1.nip.io",
-                        "", "::2", "[::1", "example.com", "0.0.0.0"};
+    const char *yes[] = {"127.0.0.1", "127.1.2.3",       "::1", "[::1]", "localhost",
+                         "LocalHost", "::ffff:127.0.0.1"};
+    const char *no[] = {"128.0.0.1", "10.0.0.1", "localhost.example.com", "127.0.0.1.nip.io", "",
+                        "::2",       "[::1",     "example.com",           "0.0.0.0"};
     for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
         assert_true(nh_http_host_is_loopback(yes[i]));
     for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
