@@ -569,6 +569,7 @@ static void test_ack_scale_cluster_task_success_and_failure(void **state)
     assert_int_equal(w.err.http_status, 400);
     assert_string_equal(w.err.code, "ErrorNumOfNodesInvalid");
     assert_string_equal(w.err.op, "ScaleCluster");
+    assert_null(strstr(w.err.message, PW)); /* the password never comes back in a message */
     arr = requests_on(port, &root);
     assert_int_equal(json_object_array_length(arr), 1);
     json_object_put(root);
@@ -638,7 +639,8 @@ static void test_ack_remove_workers_and_pool_nodes(void **state)
     assert_non_null(pids[0]);
     struct nh_action pa = {.kind = NH_ACT_REMOVE_NODES, .pool_id = NP_WEB, .node_ids = pids,
                            .n_nodes = 1, .pool_nodes = true, .target = 2};
-    mutate(ack->ops->remove_nodes, ack, &c_pools, &pa, &w);
+    /* ROA-signed: the raw JSON array is in the signed resource (signing.md B3) */
+    mutate(roa->ops->remove_nodes, roa, &c_pools, &pa, &w);
     if (w.failed)
         fail_msg("%s: %s", w.err.code, w.err.message);
     arr = requests_on(port, &root);
