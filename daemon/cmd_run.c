@@ -17,6 +17,7 @@
 #include "cmd.h"
 #include "config/config.h"
 #include "executor/engine.h"
+#include "ha/ha.h"
 #include "net/http.h"
 #include "ops/httpd.h"
 #include "ops/metrics.h"
@@ -37,6 +38,9 @@ struct daemon {
     struct nh_httpd *httpd;
     struct nh_watch *watch;
     struct nh_watchdog *watchdog;
+    struct nh_ha *ha; /* ha: configured; NULL in single-instance mode */
+    bool ha_resigned;
+    bool ha_resign_started;
     uv_signal_t sighup, sigterm, sigint;
     uv_timer_t status_timer; /* rate-limits STATUS= updates */
     uv_timer_t stop_timer;   /* shutdown progress */
@@ -72,9 +76,11 @@ static void update_status(struct daemon *d)
         return;
     nh_engine_summary(d->engine, &s);
     snprintf(buf, sizeof(buf),
-             "%s%zu cluster%s: %zu converged, %zu converging, %zu failing, %zu blocked; %zu "
+             "%s%s%zu cluster%s: %zu converged, %zu converging, %zu failing, %zu blocked; %zu "
              "job%s in flight",
-             d->dry_run ? "dry-run; " : "", s.clusters, s.clusters == 1 ? "" : "s", s.converged,
+             d->dry_run ? "dry-run; " : "",
+             d->ha == NULL ? "" : nh_engine_is_leader(d->engine) ? "leader; " : "follower; ",
+             s.clusters, s.clusters == 1 ? "" : "s", s.converged,
              s.converging, s.failing, s.blocked, s.jobs_in_flight,
              s.jobs_in_flight == 1 ? "" : "s");
     if (strcmp(buf, d->last_status) != 0) {
@@ -121,6 +127,34 @@ static int hook_status(void *ud, struct nh_buf *out)
     return nh_engine_status_json(d->engine, out);
 }
 
+/* ---------- high availability (ha:) ---------- */
+
+/* The engine's fence hook: ud is the daemon. */
+static void ha_fence(void *ud, void (*cb)(void *arg, bool ok), void *arg)
+{
+    struct daemon *d = ud;
+    nh_ha_fence(d->ha, cb, arg);
+}
+
+static const struct nh_jstore_ops ha_jstore = {.write = nh_ha_journal_write};
+
+static void on_ha_role(void *ud, bool leader, const struct nh_op *open_ops, size_t n_open,
+                       const char *why)
+{
+    struct daemon *d = ud;
+    if (d->engine == NULL)
+        return;
+    if (d->stopping && leader)
+        return; /* never take work on while stopping */
+    nh_engine_set_leader(d->engine, leader, open_ops, n_open);
+    nh_engine_set_role_name(d->engine, leader ? "leader" : "follower");
+    nh_metrics_set("nodeherd_leader", leader ? 1 : 0, NULL);
+    nh_metrics_inc("nodeherd_leader_transitions_total", 1, NULL);
+    nh_log(LOG_NOTICE, "ha: %s is now %s (%s)", nh_ha_instance(d->ha),
+           leader ? "the leader" : "a follower", why);
+    update_status(d);
+}
+
 /* ---------- reload ---------- */
 
 static void reload(struct daemon *d, const char *why)
@@ -152,6 +186,11 @@ static void reload(struct daemon *d, const char *why)
     if (d->cfg->daemon.state_dir && next->daemon.state_dir &&
         strcmp(d->cfg->daemon.state_dir, next->daemon.state_dir) != 0)
         nh_log(LOG_WARNING, "reload: daemon.state_dir changed; it takes effect at restart");
+    if (d->cfg->ha.enabled != next->ha.enabled)
+        nh_log(LOG_WARNING, "reload: ha: was %s; it takes effect at restart",
+               next->ha.enabled ? "added" : "removed");
+    else if (d->cfg->ha.enabled)
+        nh_log(LOG_INFO, "reload: ha: settings take effect at restart");
     if (d->g->log_level == NULL)
         nh_log_max = next->daemon.log_level;
     nh_engine_reload(d->engine, next);
@@ -188,15 +227,33 @@ static void finish(struct daemon *d)
     uv_close((uv_handle_t *)&d->sigint, NULL);
     nh_engine_free(d->engine);
     d->engine = NULL;
+    nh_ha_free(d->ha);
+    d->ha = NULL;
     nh_http_close(d->http);
     d->http = NULL;
     nh_log(LOG_NOTICE, "stopped");
+}
+
+static void on_ha_resigned(void *ud)
+{
+    struct daemon *d = ud;
+    d->ha_resigned = true;
 }
 
 static void on_stop_timer(uv_timer_t *t)
 {
     struct daemon *d = t->data;
     if (nh_engine_idle(d->engine)) {
+        /* HA: resign once nothing is in flight (revoking the lease lets a
+         * follower take over at once), then finish. */
+        if (d->ha != NULL && !d->ha_resigned) {
+            if (!d->ha_resign_started) {
+                d->ha_resign_started = true;
+                nh_engine_set_leader(d->engine, false, NULL, 0);
+                nh_ha_stop(d->ha, on_ha_resigned, d);
+            }
+            return;
+        }
         finish(d);
         return;
     }
@@ -341,6 +398,22 @@ int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
         .on_change = on_engine_change,
         .ud = &d,
     };
+    if (d.cfg->ha.enabled && !d.dry_run) {
+        /* HA: follow until elected; the journal lives in etcd. */
+        struct nh_ha_opts ho = {
+            .loop = &d.loop, .http = d.http, .cfg = &d.cfg->ha, .on_role = on_ha_role, .ud = &d};
+        r = nh_ha_new(&ho, &d.ha, err, sizeof(err));
+        if (r < 0) {
+            nh_log(LOG_ERR, "%s; not starting", err);
+            goto fail_early;
+        }
+        eo.start_as_follower = true;
+        eo.jstore = &ha_jstore;
+        eo.jstore_ctx = d.ha;
+        eo.fence = ha_fence;
+    } else if (d.cfg->ha.enabled) {
+        nh_log(LOG_NOTICE, "dry-run: ha: ignored (a dry run never mutates, so it never leads)");
+    }
     r = nh_engine_new(&eo, d.cfg, &d.engine, err, sizeof(err));
     if (r < 0) {
         nh_log(LOG_ERR, "%s; not starting", err);
@@ -353,7 +426,7 @@ int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
     nh_metrics_set("nodeherd_config_last_reload_successful", 1, NULL);
     nh_metrics_describe("nodeherd_leader", NH_METRIC_GAUGE,
                         "1 when this instance may mutate (always 1 without ha:)", NULL, 0);
-    nh_metrics_set("nodeherd_leader", 1, NULL);
+    nh_metrics_set("nodeherd_leader", d.ha ? 0 : 1, NULL);
     nh_metrics_describe("nodeherd_leader_transitions_total", NH_METRIC_COUNTER,
                         "Leadership changes of this instance (ha:)", NULL, 0);
     nh_metrics_inc("nodeherd_leader_transitions_total", 0, NULL);
@@ -391,6 +464,8 @@ int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
            d.cfg->n_clusters, d.cfg->n_clusters == 1 ? "" : "s",
            d.cfg->revision ? d.cfg->revision : "?", d.dry_run ? ", dry-run" : "");
     nh_engine_start(d.engine);
+    if (d.ha != NULL)
+        nh_ha_start(d.ha);
     update_status(&d);
 
     uv_run(&d.loop, UV_RUN_DEFAULT);
@@ -409,6 +484,7 @@ int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
 fail_engine:
     nh_engine_free(d.engine);
 fail_early:
+    nh_ha_free(d.ha);
     nh_http_close(d.http);
     uv_walk(&d.loop, close_walk_cb, NULL);
     while (uv_run(&d.loop, UV_RUN_DEFAULT) != 0)

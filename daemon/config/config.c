@@ -184,54 +184,142 @@ static bool loopback_host(const char *h, bool v6)
     return inet_pton(AF_INET, h, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
-static int read_endpoint(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base)
+/* Checks one endpoint URL: https://HOST[:PORT], or http:// to loopback
+ * only; one trailing slash is dropped. *ret gets a copy. 0, -EINVAL
+ * (reported at line:col) or -ENOMEM. */
+static int parse_endpoint(struct nh_pctx *c, int line, int col, const char *path, const char *str,
+                          char **ret)
 {
-    struct nh_cfg_provider *p = base;
-    const struct nh_ynode *v = want_scalar(c, kv, path, "a URL");
     char host[256], hp[512], q[64];
     bool v6, https;
-    if (v == NULL)
-        return -EINVAL;
     const char *rest;
-    if (strncmp(v->str, "https://", 8) == 0) {
+    if (strncmp(str, "https://", 8) == 0) {
         https = true;
-        rest = v->str + 8;
-    } else if (strncmp(v->str, "http://", 7) == 0) {
+        rest = str + 8;
+    } else if (strncmp(str, "http://", 7) == 0) {
         https = false;
-        rest = v->str + 7;
+        rest = str + 7;
     } else {
-        nh_perr(c, kv->line, kv->col, path, "expected https://HOST[:PORT], got %s",
-                nh_quote(v->str, q, sizeof(q)));
+        nh_perr(c, line, col, path, "expected https://HOST[:PORT], got %s",
+                nh_quote(str, q, sizeof(q)));
         return -EINVAL;
     }
     size_t rl = strlen(rest);
     if (rl > 0 && rest[rl - 1] == '/')
         rl--; /* one trailing slash is tolerated and dropped */
     if (rl == 0 || rl >= sizeof(hp)) {
-        nh_perr(c, kv->line, kv->col, path, "expected https://HOST[:PORT], got %s",
-                nh_quote(v->str, q, sizeof(q)));
+        nh_perr(c, line, col, path, "expected https://HOST[:PORT], got %s",
+                nh_quote(str, q, sizeof(q)));
         return -EINVAL;
     }
     memcpy(hp, rest, rl);
     hp[rl] = '\0';
     if (!split_hostport(hp, false, false, host, sizeof(host), &v6)) {
-        nh_perr(c, kv->line, kv->col, path,
+        nh_perr(c, line, col, path,
                 "expected https://HOST[:PORT] with no path, user or query, got %s",
-                nh_quote(v->str, q, sizeof(q)));
+                nh_quote(str, q, sizeof(q)));
         return -EINVAL;
     }
     if (!https && !loopback_host(host, v6)) {
-        nh_perr(c, kv->line, kv->col, path,
+        nh_perr(c, line, col, path,
                 "plain http:// is only allowed for 127.0.0.0/8, [::1] and localhost (test "
                 "emulators); use https://");
+        return -EINVAL;
+    }
+    char *s = strdup(str);
+    if (s == NULL)
+        return -ENOMEM;
+    s[(size_t)(rest - str) + rl] = '\0';
+    *ret = s;
+    return 0;
+}
+
+static int read_endpoint(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base)
+{
+    struct nh_cfg_provider *p = base;
+    const struct nh_ynode *v = want_scalar(c, kv, path, "a URL");
+    char *s = NULL;
+    if (v == NULL)
+        return -EINVAL;
+    int r = parse_endpoint(c, kv->line, kv->col, path, v->str, &s);
+    if (r < 0)
+        return r;
+    free(p->endpoint);
+    p->endpoint = s;
+    return 0;
+}
+
+/* ha.etcd.endpoints: a non-empty list of client URLs. */
+static int read_ha_endpoints(struct nh_pctx *c, const struct nh_ypair *kv, const char *path,
+                             void *base)
+{
+    struct nh_cfg_ha *ha = base;
+    const struct nh_ynode *v = kv->val;
+    char ip[360];
+    int rc = 0;
+    if (v->type != NH_Y_SEQ || v->n == 0) {
+        nh_perr(c, kv->line, kv->col, path,
+                "expected a non-empty list of etcd client URLs (e.g. [https://etcd-1:2379]), "
+                "got %s",
+                v->type == NH_Y_SEQ ? "an empty list" : nh_ytype_name(v));
+        return -EINVAL;
+    }
+    char **list = calloc(v->n, sizeof(char *));
+    if (list == NULL)
+        return -ENOMEM;
+    size_t cnt = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const struct nh_ynode *it = v->items[i];
+        snprintf(ip, sizeof(ip), "%s[%zu]", path, i);
+        if (it->type != NH_Y_SCALAR || it->len == 0) {
+            nh_perr(c, it->line, it->col, ip, "expected an etcd client URL, got %s",
+                    nh_ytype_name(it));
+            rc = -EINVAL;
+            continue;
+        }
+        int r = parse_endpoint(c, it->line, it->col, ip, it->str, &list[cnt]);
+        if (r == -ENOMEM) {
+            rc = r;
+            break;
+        }
+        if (r < 0) {
+            rc = r;
+            continue;
+        }
+        cnt++;
+    }
+    for (size_t i = 0; i < ha->n_endpoints; i++)
+        free(ha->endpoints[i]);
+    free(ha->endpoints);
+    ha->endpoints = list;
+    ha->n_endpoints = cnt;
+    return rc;
+}
+
+/* ha.etcd.prefix: "/a/b/" (starts and ends with "/", printable, no spaces). */
+static int read_ha_prefix(struct nh_pctx *c, const struct nh_ypair *kv, const char *path,
+                          void *base)
+{
+    struct nh_cfg_ha *ha = base;
+    const struct nh_ynode *v = want_scalar(c, kv, path, "a key prefix such as /nodeherd/");
+    char q[64];
+    if (v == NULL)
+        return -EINVAL;
+    bool ok = v->len >= 1 && v->len <= 200 && v->str[0] == '/' && v->str[v->len - 1] == '/';
+    for (size_t i = 0; ok && i < v->len; i++)
+        ok = (unsigned char)v->str[i] > 0x20 && (unsigned char)v->str[i] < 0x7f;
+    if (!ok) {
+        nh_perr(c, kv->line, kv->col, path,
+                "expected a key prefix of printable characters that starts and ends with \"/\" "
+                "(e.g. /nodeherd/prod/), got %s",
+                nh_quote(v->str, q, sizeof(q)));
         return -EINVAL;
     }
     char *s = strdup(v->str);
     if (s == NULL)
         return -ENOMEM;
-    s[(size_t)(rest - v->str) + rl] = '\0';
-    free(p->endpoint);
-    p->endpoint = s;
+    free(ha->prefix);
+    ha->prefix = s;
     return 0;
 }
 
@@ -537,6 +625,69 @@ static const struct nh_field cluster_fields[] = {
     {.key = NULL},
 };
 
+static const struct nh_field ha_etcd_fields[] = {
+    {"endpoints", NH_T_CUSTOM, 0, .required = true, .custom = read_ha_endpoints},
+    {"prefix", NH_T_CUSTOM, 0, .custom = read_ha_prefix, .def = "/nodeherd/"},
+    {"lease_ttl", NH_T_DURATION, offsetof(struct nh_cfg_ha, lease_ttl_ms), .min = 2 SEC,
+     .max = 5 MIN, .def = "15s"},
+    {"poll_interval", NH_T_DURATION, offsetof(struct nh_cfg_ha, poll_interval_ms), .min = 100,
+     .max = 1 MIN, .def = "1s"},
+    {"timeout", NH_T_DURATION, offsetof(struct nh_cfg_ha, timeout_ms), .min = 100, .max = 30 SEC,
+     .def = "2s"},
+    {"username", NH_T_SECRET, offsetof(struct nh_cfg_ha, username), .required = false},
+    {"password", NH_T_SECRET, offsetof(struct nh_cfg_ha, password), .required = false},
+    {"ca_file", NH_T_ABSPATH, offsetof(struct nh_cfg_ha, ca_file), .required = false},
+    {.key = NULL},
+};
+
+static const struct nh_field ha_fields[] = {
+    {"name", NH_T_NAME, offsetof(struct nh_cfg_ha, name), .required = false},
+    {"etcd", NH_T_SUB, 0, .required = true, .sub = ha_etcd_fields},
+    {.key = NULL},
+};
+
+/* ha: present turns high availability on; the cross-key rules follow the walk. */
+static int read_ha(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base)
+{
+    struct nh_config *cfg = base;
+    struct nh_cfg_ha *ha = &cfg->ha;
+    char kp[160], a[32], b[32];
+    ha->enabled = true;
+    ha->line = kv->line;
+    ha->col = kv->col;
+    if (nh_schema_walk(c, kv->val, path, ha_fields, ha) != 0 || kv->val->type != NH_Y_MAP)
+        return -EINVAL;
+    const struct nh_ypair *et = nh_ymap_find(kv->val, "etcd");
+    if (et == NULL || et->val->type != NH_Y_MAP)
+        return 0;
+    const struct nh_ypair *user = nh_ymap_find(et->val, "username"),
+                          *pw = nh_ymap_find(et->val, "password");
+    if ((user == NULL) != (pw == NULL)) {
+        const struct nh_ypair *at = user ? user : pw;
+        nh_perr(c, at->line, at->col, nh_key_path(kp, sizeof(kp), "ha.etcd", at->key),
+                "give username and password together (etcd authentication), or neither");
+    }
+    const struct nh_ypair *pi = nh_ymap_find(et->val, "poll_interval"),
+                          *to = nh_ymap_find(et->val, "timeout");
+    if (ha->poll_interval_ms * 2 > ha->lease_ttl_ms) {
+        const struct nh_ypair *at = pi ? pi : et;
+        nh_perr(c, at->line, at->col, "ha.etcd.poll_interval",
+                "%s is more than half of lease_ttl %s; a follower would notice a lost leader "
+                "too late (make poll_interval at most lease_ttl / 2)",
+                nh_duration_format(ha->poll_interval_ms, a, sizeof(a)),
+                nh_duration_format(ha->lease_ttl_ms, b, sizeof(b)));
+    }
+    if (ha->timeout_ms * 2 > ha->lease_ttl_ms) {
+        const struct nh_ypair *at = to ? to : et;
+        nh_perr(c, at->line, at->col, "ha.etcd.timeout",
+                "%s is more than half of lease_ttl %s; a fence could outlive the lease (make "
+                "timeout at most lease_ttl / 2)",
+                nh_duration_format(ha->timeout_ms, a, sizeof(a)),
+                nh_duration_format(ha->lease_ttl_ms, b, sizeof(b)));
+    }
+    return 0;
+}
+
 static int stash_providers(struct nh_pctx *c, const struct nh_ypair *kv, const char *path,
                            void *base)
 {
@@ -556,6 +707,7 @@ static const struct nh_field top_fields[] = {
     {"daemon", NH_T_SUB, offsetof(struct nh_config, daemon), .sub = daemon_fields},
     {"providers", NH_T_CUSTOM, 0, .required = true, .custom = stash_providers},
     {"clusters", NH_T_CUSTOM, 0, .required = true, .custom = stash_clusters},
+    {"ha", NH_T_CUSTOM, 0, .custom = read_ha},
     {.key = NULL},
 };
 
@@ -809,6 +961,14 @@ static void config_free(struct nh_config *c)
     for (size_t i = 0; i < c->n_clusters; i++)
         cluster_free(&c->clusters[i]);
     free(c->clusters);
+    free(c->ha.name);
+    for (size_t i = 0; i < c->ha.n_endpoints; i++)
+        free(c->ha.endpoints[i]);
+    free(c->ha.endpoints);
+    free(c->ha.prefix);
+    nh_secret_free(c->ha.username);
+    nh_secret_free(c->ha.password);
+    free(c->ha.ca_file);
     free(c);
 }
 

@@ -126,6 +126,24 @@ struct nh_cfg_daemon {
     int log_level;              /* LOG_*; default LOG_INFO */
 };
 
+/* High availability (`ha:`, nodeherd.yaml(5)): absent means a single
+ * instance. Several replicas elect one leader through etcd; only the leader
+ * mutates, and the journal of operations in flight lives in etcd. */
+struct nh_cfg_ha {
+    bool enabled;               /* the ha: key is present */
+    char *name;                 /* this instance's name in the election; NULL: host name */
+    char **endpoints;           /* etcd client URLs (https://, or http:// to loopback) */
+    size_t n_endpoints;
+    char *prefix;               /* key prefix, starts and ends with "/"; default /nodeherd/ */
+    uint64_t lease_ttl_ms;      /* default 15s */
+    uint64_t poll_interval_ms;  /* followers re-read the election key; default 1s */
+    uint64_t timeout_ms;        /* bound on one etcd request (and so on a fence); default 2s */
+    struct nh_secret *username; /* etcd authentication (optional, with password) */
+    struct nh_secret *password;
+    char *ca_file;              /* NULL: system bundle (https endpoints) */
+    int line, col;              /* position of the ha: key */
+};
+
 struct nh_config {
     unsigned refs;
     char *path;                 /* as given */
@@ -135,6 +153,7 @@ struct nh_config {
     size_t n_providers;
     struct nh_cfg_cluster *clusters;
     size_t n_clusters;
+    struct nh_cfg_ha ha;
 };
 
 /* Loads and validates one file. Returns 0 and a config with refs == 1, or a
