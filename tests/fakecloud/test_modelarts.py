@@ -112,6 +112,22 @@ class ModelArts(FakeCloudCase):
         s, _, _ = self.hw("DELETE", OLD, body=b"{ }")
         self.assertEqual(s, 200)
 
+    def test_delete_job_fail_keeps_pool(self):
+        self.fc.add_fault(route="DeleteNodePool", fault="job_fail", count=1)
+        self.assertEqual(self.hw("DELETE", OLD)[0], 200)
+        self.wait_for(lambda: "deleting" not in self.show(OLD)[2]["status"]["resources"], what="delete failed")
+        _, _, p = self.show(OLD)
+        self.assertNotIn("phase", p["status"])
+        self.assertEqual(p["status"]["resources"]["available"]["count"], 1)
+        self.assertEqual(self.hw("DELETE", OLD)[0], 200)              # retry after failure: allowed
+        self.assertEqual(self.invariants()["duplicate_mutations"], 0)
+
+    def test_patch_job_fail_shows_abnormal(self):
+        self.fc.add_fault(route="PatchNodePool", fault="job_fail", count=1)
+        self.hw("PATCH", NP1, body=patch(3), content_type=PATCH_CT)
+        self.wait_for(lambda: "abnormal" in self.show()[2]["status"]["resources"], what="abnormal bucket")
+        self.assertNotIn("creating", self.show()[2]["status"]["resources"])
+
     def test_delete_unexpected_counts(self):
         self.fc.expect(["nodepool-1"])
         self.hw("DELETE", OLD)

@@ -155,7 +155,8 @@ def verify_acs3(method, path, pairs, headers, body, secret_for, required=ACS3_RE
         return Verdict(False, reason="missing", detail="no Authorization header")
     parsed = parse_acs3_authorization(auth)
     if parsed is None:
-        return Verdict(False, reason="malformed", detail="Authorization is not 'ACS3-HMAC-SHA256 Credential=..,SignedHeaders=..,Signature=..'")
+        return Verdict(False, reason="malformed",
+                       detail="Authorization is not 'ACS3-HMAC-SHA256 Credential=..,SignedHeaders=..,Signature=..'")
     ak, signed, sig = parsed
     if signed != sorted(signed):
         return Verdict(False, ak, "malformed", "SignedHeaders must be sorted")
@@ -204,7 +205,8 @@ def roa_string_to_sign(method, headers, path, pairs, empty_value_eq=False):
             else:
                 parts.append("%s=%s" % (k, v))
         resource += "?" + "&".join(parts)
-    return "\n".join([method.upper(), h("accept"), h("content-md5"), h("content-type"), h("date")]) + "\n" + canon + resource
+    head = [method.upper(), h("accept"), h("content-md5"), h("content-type"), h("date")]
+    return "\n".join(head) + "\n" + canon + resource
 
 
 def roa_signature(secret, string_to_sign):
