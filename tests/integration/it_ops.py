@@ -176,7 +176,9 @@ class OpsTest(unittest.TestCase):
         # the exported list used by the dashboard and alerts
         exported = os.path.join(itlib.ROOT, "contrib", "prometheus", "exported-metrics.txt")
         if os.path.exists(exported):
-            for line in open(exported):
+            with open(exported) as fh:
+                lines = fh.read().splitlines()
+            for line in lines:
                 name = line.split("#")[0].strip().split()[0] if line.split("#")[0].strip() else ""
                 if name and not name.startswith("nodeherd_leader"):
                     self.assertIn(name, types, "exported-metrics.txt names %s" % name)
@@ -202,7 +204,8 @@ class OpsTest(unittest.TestCase):
         f.wait_converged(d)
         texts = [d.log(), d.metrics(), self.get(d, "/api/v1/status")[1]]
         jp = os.path.join(f.state_dir, "journal.log")
-        texts.append(open(jp).read())
+        with open(jp) as fh:
+            texts.append(fh.read())
         for secret in (harness.ACK_SK, harness.HW_SK, harness.NODE_PW):
             for t in texts:
                 self.assertNotIn(secret, t)
