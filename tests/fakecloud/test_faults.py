@@ -111,7 +111,7 @@ class Faults(FakeCloudCase):
     def test_job_stuck(self):
         self.fc.add_fault(route="DeleteNode", fault="job_stuck", count=1)
         s, _, b = self.hw("DELETE", CCE_P + "/nodes/a1b2c3d4-0000-4000-8000-000000000003")
-        time.sleep(0.6)                                               # > job_seconds (0.4)
+        time.sleep(1.0)                                               # > job_seconds (0.8)
         s, _, j = self.hw("GET", "/api/v3/projects/0123456789abcdef0123456789abcdef/jobs/" + b["status"]["jobID"])
         self.assertEqual(j["status"]["phase"], "Running")
         self.assertEqual(self.node("a1b2c3d4-0000-4000-8000-000000000003")["status"], "removing")
