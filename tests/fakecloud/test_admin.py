@@ -37,6 +37,8 @@ class Admin(FakeCloudCase):
                          ("modelarts", "ListNodePools", False, 200, "demo-hw-ak"))
         for k in ("time", "method", "path", "query", "body_sha256", "fault"):
             self.assertIn(k, e)
+        self.assertEqual(log[0]["action"], "Op")              # the client helper's x-acs-action
+        self.assertIsNone(e["action"])
         self.assertEqual([x["seq"] for x in self.fc.requests(since=first)], [first + 1])
         self.ack("PUT", "/clusters/%s/nodepools/%s" % (ACK2, NP_WEB), body={"scaling_group": {"desired_size": 4}})
         m = self.fc.requests(since=first + 1)[0]

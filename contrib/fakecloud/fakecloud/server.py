@@ -272,7 +272,8 @@ class FakeCloud:
              "status": resp.status if resp is not None else None,
              "code": resp.code if resp is not None else None,
              "fault": fault.fault if fault is not None else None,
-             "ak": req.ak, "request_id": req.request_id,
+             "ak": req.ak, "action": req.header("x-acs-action") if req.cloud == "ack" else None,
+             "request_id": req.request_id,
              "job_outcome": req.job_outcome if req.mutating else None,
              "task": getattr(req, "task_id", None)}
         self.log.append(e)
