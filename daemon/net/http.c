@@ -540,8 +540,10 @@ static void xfer_finish(struct nh_http_xfer *x, CURLcode rc)
     const char *err = x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(rc);
     if (o == NH_HTTP_TOO_BIG)
         err = "response body larger than max_body";
-    nh_log(LOG_DEBUG, "http: %s %s: %s (%s, status %ld)", x->method, x->url,
-           nh_http_outcome_name(o), o == NH_HTTP_OK ? "" : err, status);
+    /* The query may carry signatures and key ids: log up to '?' only. */
+    nh_log(LOG_DEBUG, "http: %s %.*s: %s (%s, status %ld)", x->method,
+           (int)strcspn(x->url, "?"), x->url, nh_http_outcome_name(o),
+           o == NH_HTTP_OK ? "" : err, status);
     xfer_deliver(x, o, sent, (int)status, err);
 }
 

@@ -18,7 +18,7 @@
 #error "NH_TEST_DATA must name tests/unit/net"
 #endif
 
-int netsrv_start(struct netsrv *s)
+static int start(struct netsrv *s, const char *tls_dir)
 {
     static const char *const proxies[] = {"http_proxy",  "HTTP_PROXY", "https_proxy",
                                           "HTTPS_PROXY", "all_proxy",  "ALL_PROXY"};
@@ -39,7 +39,11 @@ int netsrv_start(struct netsrv *s)
         dup2(fds[1], STDOUT_FILENO);
         close(fds[0]);
         close(fds[1]);
-        execlp("python3", "python3", "-u", NH_TEST_DATA "/testserver.py", (char *)NULL);
+        if (tls_dir != NULL)
+            execlp("python3", "python3", "-u", NH_TEST_DATA "/testserver.py", "--tls", tls_dir,
+                   (char *)NULL);
+        else
+            execlp("python3", "python3", "-u", NH_TEST_DATA "/testserver.py", (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -57,8 +61,18 @@ int netsrv_start(struct netsrv *s)
     fclose(f);
     s->pid = pid;
     s->port = port;
-    snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d", port);
+    snprintf(s->base, sizeof(s->base), "%s://127.0.0.1:%d", tls_dir ? "https" : "http", port);
     return 0;
+}
+
+int netsrv_start(struct netsrv *s)
+{
+    return start(s, NULL);
+}
+
+int netsrv_start_tls(struct netsrv *s, const char *tls_dir)
+{
+    return start(s, tls_dir);
 }
 
 void netsrv_stop(struct netsrv *s)

@@ -14,6 +14,9 @@ struct netsrv {
 
 /* 0 or -errno. Proxy variables are cleared so loopback stays loopback. */
 int netsrv_start(struct netsrv *s);
+/* The same over https with a self-signed certificate written to
+ * tls_dir/cert.pem (base is then "https://127.0.0.1:<port>"). */
+int netsrv_start_tls(struct netsrv *s, const char *tls_dir);
 void netsrv_stop(struct netsrv *s);
 /* "<base><path>" into buf; returns buf. */
 const char *netsrv_url(const struct netsrv *s, const char *path, char *buf, size_t len);

@@ -85,6 +85,7 @@ static void t_done(struct nh_call *call, const struct nh_http_resp *resp, enum n
     t->outcome = resp->outcome;
     t->sent = resp->request_sent;
     t->status = resp->status;
+    uv_stop(&t->f->loop);    /* let run_until look at once */
     assert_null(call->priv); /* the client let go before done() */
 }
 
@@ -117,6 +118,7 @@ static void observer(void *ud, const struct nh_call *call, const struct nh_http_
     if (f->observed < 16)
         f->observed_v[f->observed] = v;
     f->observed++;
+    uv_stop(&f->loop);
 }
 
 static uint64_t injected_rand(void *ud)

@@ -63,8 +63,10 @@ static void on_done(void *ud, const struct nh_http_resp *resp)
         free(r->hdr[i]);
         r->hdr[i] = v != NULL ? strdup(v) : NULL;
     }
-    if (r->loop != NULL)
+    if (r->loop != NULL) {
         r->at_ms = uv_now(r->loop);
+        uv_stop(r->loop); /* UV_RUN_ONCE would block in poll after a timer-driven completion */
+    }
     if (r->hook != NULL)
         r->hook(r);
 }
@@ -498,6 +500,45 @@ static void test_http_close_cancels_in_flight_before_returning(void **state)
     f->http = NULL; /* freed by its close callbacks; teardown checks the loop */
 }
 
+/* https against a self-signed loopback server: refused with the system
+ * bundle (verification is always on), accepted with it as the CA file. */
+static void test_http_tls_verified_only_with_matching_ca_file(void **state)
+{
+    struct fx *f = *state;
+    char dir[] = "/tmp/nh-net-tls-XXXXXX", ca[64], url[128];
+    struct netsrv tls;
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(netsrv_start_tls(&tls, dir), 0);
+    snprintf(ca, sizeof(ca), "%s/cert.pem", dir);
+
+    struct result r = {0};
+    struct nh_http_req req = {.method = "GET", .url = netsrv_url(&tls, "/ok", url, sizeof(url))};
+    assert_int_equal(nh_http_submit(f->http, &req, on_done, &r, NULL), 0);
+    run_until(&f->loop, &r.calls, 1, 5000);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.outcome, NH_HTTP_NOT_SENT);
+    assert_false(r.sent);
+    result_clear(&r);
+
+    struct nh_http *trusting = NULL;
+    assert_int_equal(nh_http_new(&f->loop, &(struct nh_http_opts){.ca_file = ca}, &trusting), 0);
+    assert_int_equal(nh_http_submit(trusting, &req, on_done, &r, NULL), 0);
+    run_until(&f->loop, &r.calls, 1, 5000);
+    assert_int_equal(r.outcome, NH_HTTP_OK);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "ok");
+    result_clear(&r);
+    nh_http_close(trusting);
+
+    netsrv_stop(&tls);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/cert.pem", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/key.pem", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -529,6 +570,7 @@ int main(void)
         T(test_http_connect_refused_is_not_sent),
         T(test_http_cancel_reports_later_once),
         T(test_http_close_cancels_in_flight_before_returning),
+        T(test_http_tls_verified_only_with_matching_ca_file),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -2,6 +2,8 @@
 """Loopback HTTP/1.1 test server for the net tests (Python stdlib only).
 
 Started by the C tests on 127.0.0.1 port 0; prints "PORT <n>" on stdout.
+With "--tls DIR" it serves https with a fresh self-signed certificate for
+127.0.0.1/localhost, written to DIR/cert.pem (the tests' CA file).
 Keep-alive is on, so connection reuse is observable (X-Conn: client port).
 
 Routes (query parameters in brackets):
@@ -22,7 +24,10 @@ Every route records (monotonic ms, client port) under its key (default:
 the path), so tests can count arrivals and measure gaps between them.
 """
 import json
+import os
 import socket
+import ssl
+import subprocess
 import struct
 import sys
 import threading
@@ -153,13 +158,35 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 4096
+    tls = None  # ssl.SSLContext when serving https
+
+    def finish_request(self, request, client_address):
+        if self.tls is not None:  # handshake in the connection's thread
+            request = self.tls.wrap_socket(request, server_side=True)
+        super().finish_request(request, client_address)
 
     def handle_error(self, request, client_address):  # resets are expected here
         pass
 
 
+def make_cert(d):
+    """A self-signed certificate for 127.0.0.1 and localhost in directory d."""
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-addext",
+                    "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout", key, "-out", cert],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
 def main():
     srv = Server(("127.0.0.1", 0), Handler)
+    if len(sys.argv) == 3 and sys.argv[1] == "--tls":
+        cert, key = make_cert(sys.argv[2])
+        srv.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        srv.tls.load_cert_chain(cert, key)
     sys.stdout.write("PORT %d\n" % srv.server_address[1])
     sys.stdout.flush()
     try:
