@@ -383,7 +383,7 @@ static void on_attempt_done(void *ud, const struct nh_http_resp *resp)
         v = verdict_for_transport(resp, call->mutating);
     if (v == NH_V_THROTTLED && hint == 0)
         hint = hint_from_headers(resp);
-    if (c->observer != NULL)
+    if (c->observer != NULL && !c->closing) /* its owner may be gone after free */
         c->observer(c->observer_ud, call, resp, v, waited);
     nh_log(LOG_DEBUG, "client %s: %s attempt %u: %s -> %s", c->name,
            call->op_name ? call->op_name : "?", call->attempt, nh_http_outcome_name(resp->outcome),

@@ -92,7 +92,8 @@ struct nh_client_opts {
 
 struct nh_client;
 
-/* Observer for metrics: called after every attempt's answer. May be NULL. */
+/* Observer for metrics: called after every attempt's answer (also attempts
+ * that could not be submitted), never after nh_client_free. May be NULL. */
 typedef void (*nh_client_observer_fn)(void *ud, const struct nh_call *call,
                                       const struct nh_http_resp *resp, enum nh_verdict v,
                                       uint64_t waited_ms);

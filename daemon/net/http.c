@@ -31,6 +31,7 @@
 #define NH_HTTP_DEFAULT_TIMEOUT_MS 30000
 #define NH_HTTP_DEFAULT_MAX_BODY ((size_t)8 << 20)
 #define NH_HTTP_MAX_HEADER_VALUE 8192
+#define NH_HTTP_MAX_TIMEOUT_MS ((uint64_t)24 * 3600 * 1000) /* fits a 32-bit long */
 #define NH_HTTP_MAX_CAPTURE 32
 
 struct nh_sock {
@@ -541,9 +542,8 @@ static void xfer_finish(struct nh_http_xfer *x, CURLcode rc)
     if (o == NH_HTTP_TOO_BIG)
         err = "response body larger than max_body";
     /* The query may carry signatures and key ids: log up to '?' only. */
-    nh_log(LOG_DEBUG, "http: %s %.*s: %s (%s, status %ld)", x->method,
-           (int)strcspn(x->url, "?"), x->url, nh_http_outcome_name(o),
-           o == NH_HTTP_OK ? "" : err, status);
+    nh_log(LOG_DEBUG, "http: %s %.*s: %s (%s, status %ld)", x->method, (int)strcspn(x->url, "?"),
+           x->url, nh_http_outcome_name(o), o == NH_HTTP_OK ? "" : err, status);
     xfer_deliver(x, o, sent, (int)status, err);
 }
 
@@ -711,6 +711,10 @@ static int xfer_setup_easy(struct nh_http_xfer *x, const struct nh_http_req *req
     x->easy = e;
     uint64_t cto = req->connect_timeout_ms ? req->connect_timeout_ms : NH_HTTP_DEFAULT_CONNECT_MS;
     uint64_t to = req->timeout_ms ? req->timeout_ms : NH_HTTP_DEFAULT_TIMEOUT_MS;
+    if (cto > NH_HTTP_MAX_TIMEOUT_MS)
+        cto = NH_HTTP_MAX_TIMEOUT_MS;
+    if (to > NH_HTTP_MAX_TIMEOUT_MS)
+        to = NH_HTTP_MAX_TIMEOUT_MS;
     size_t max_body = req->max_body ? req->max_body : NH_HTTP_DEFAULT_MAX_BODY;
     nh_buf_init(&x->resp, max_body);
 

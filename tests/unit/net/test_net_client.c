@@ -460,6 +460,28 @@ static void test_client_build_failure_is_final(void **state)
     assert_int_equal(nh_client_submit(f->client, &bad.call), -EINVAL);
 }
 
+static void test_client_queue_is_bounded(void **state)
+{
+    struct fx *f = *state;
+    client_start(f, (struct nh_client_opts){.qps = 1, .burst = 1, .max_queue = 2});
+    struct tcall t[4];
+    for (int i = 0; i < 4; i++)
+        tcall_init(&t[i], f, i, "GET", false, "/ok");
+    assert_int_equal(nh_client_submit(f->client, &t[0].call), 0); /* goes at once */
+    assert_int_equal(nh_client_submit(f->client, &t[1].call), 0);
+    assert_int_equal(nh_client_submit(f->client, &t[2].call), 0);
+    assert_int_equal(nh_client_submit(f->client, &t[3].call), -ENOBUFS);
+    assert_int_equal(nh_client_queued(f->client), 2);
+    nh_client_free(f->client); /* queued ones end now, the first later */
+    f->client = NULL;
+    assert_int_equal(t[1].v, NH_V_CANCELLED);
+    assert_int_equal(t[2].v, NH_V_CANCELLED);
+    assert_int_equal(t[3].dones, 0); /* refused: done() never runs */
+    run_until(&f->loop, &t[0].dones, 1, 2000);
+    assert_int_equal(t[0].dones, 1);
+    assert_int_equal(f->observed, 0); /* no observer calls after free */
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -491,6 +513,7 @@ int main(void)
         T(test_client_free_cancels_queued_now_and_in_flight_later),
         T(test_client_http_close_under_client_cancels),
         T(test_client_build_failure_is_final),
+        T(test_client_queue_is_bounded),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
