@@ -144,6 +144,9 @@ static void expect_req(struct json_object *arr, size_t i, const char *op, const 
         fail_msg("request %zu: got %s %s %s ?%s -> %d (%s); want %s %s %s ?%s -> %d", i,
                  rs(r, "op"), rs(r, "method"), rs(r, "path"), rs(r, "query"), ri(r, "status"),
                  rs(r, "code"), op, method, path, query ? query : "*", status);
+    /* ACK: the x-acs-action header names the operation the route is */
+    if (strcmp(rs(r, "cloud"), "ack") == 0 && strcmp(rs(r, "action"), op) != 0)
+        fail_msg("request %zu: x-acs-action \"%s\", want \"%s\"", i, rs(r, "action"), op);
 }
 
 static void expect_body(struct json_object *arr, size_t i, const char *body)
