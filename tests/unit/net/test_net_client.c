@@ -127,6 +127,22 @@ static uint64_t injected_rand(void *ud)
     return f->n_rnd < 8 ? f->rnd[f->n_rnd++] : 0;
 }
 
+static void on_closed_flag(uv_handle_t *hd)
+{
+    *(bool *)hd->data = true;
+}
+
+/* For handles on the caller's stack: returns once the close has completed
+ * (a pending uv_stop makes one uv_run return without closing anything). */
+static void close_and_wait(uv_loop_t *loop, uv_handle_t *hd)
+{
+    bool closed = false;
+    hd->data = &closed;
+    uv_close(hd, on_closed_flag);
+    while (!closed)
+        uv_run(loop, UV_RUN_NOWAIT);
+}
+
 static void on_guard(uv_timer_t *t)
 {
     *(bool *)t->data = true;
@@ -141,8 +157,7 @@ static void run_until(uv_loop_t *loop, const int *count, int want, uint64_t time
     uv_timer_start(&guard, on_guard, timeout_ms, 0);
     while (*count < want && !expired)
         uv_run(loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&guard, NULL);
-    uv_run(loop, UV_RUN_NOWAIT);
+    close_and_wait(loop, (uv_handle_t *)&guard);
 }
 
 static void client_start(struct fx *f, struct nh_client_opts o)

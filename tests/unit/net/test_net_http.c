@@ -79,6 +79,22 @@ static void result_clear(struct result *r)
     memset(r, 0, sizeof(*r));
 }
 
+static void on_closed_flag(uv_handle_t *hd)
+{
+    *(bool *)hd->data = true;
+}
+
+/* For handles on the caller's stack: returns once the close has completed
+ * (a pending uv_stop makes one uv_run return without closing anything). */
+static void close_and_wait(uv_loop_t *loop, uv_handle_t *hd)
+{
+    bool closed = false;
+    hd->data = &closed;
+    uv_close(hd, on_closed_flag);
+    while (!closed)
+        uv_run(loop, UV_RUN_NOWAIT);
+}
+
 static void on_guard(uv_timer_t *t)
 {
     *(bool *)t->data = true;
@@ -94,8 +110,7 @@ static void run_until(uv_loop_t *loop, const int *count, int want, uint64_t time
     uv_timer_start(&guard, on_guard, timeout_ms, 0);
     while (*count < want && !expired)
         uv_run(loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&guard, NULL);
-    uv_run(loop, UV_RUN_NOWAIT);
+    close_and_wait(loop, (uv_handle_t *)&guard);
 }
 
 static int setup(void **state)
@@ -304,8 +319,7 @@ static void test_http_stall_times_out_and_loop_stays_responsive(void **state)
     struct nh_http_req q = {.method = "GET"};
     assert_int_equal(submit(f, &q, "/ok?delay_ms=100", &quick), 0);
     run_until(&f->loop, &r.calls, 1, 5000);
-    uv_close((uv_handle_t *)&tick, NULL);
-    uv_run(&f->loop, UV_RUN_NOWAIT); /* the handle lives on this stack */
+    close_and_wait(&f->loop, (uv_handle_t *)&tick); /* it lives on this stack */
     assert_int_equal(r.calls, 1);
     assert_int_equal(r.outcome, NH_HTTP_TIMEOUT);
     assert_true(r.sent); /* the server got the request */
