@@ -487,7 +487,10 @@ int nh_client_submit(struct nh_client *c, struct nh_call *call)
     call->next = NULL;
     call->queued_at = uv_now(c->loop);
     queue_insert(c, call);
-    pump(c);
+    /* Never build or finish inside the caller's stack: the pump runs from
+     * the loop (a pending pace timer means no token is due before it). */
+    if (!uv_is_active((uv_handle_t *)&c->pace))
+        uv_timer_start(&c->pace, on_pace, 0, 0);
     return 0;
 }
 

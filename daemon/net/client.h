@@ -104,7 +104,8 @@ void nh_client_set_observer(struct nh_client *c, nh_client_observer_fn fn, void 
 /* Replaces the jitter source (tests): fn returns a uniform 64-bit number.
  * NULL restores the built-in seeded PRNG. */
 void nh_client_set_random(struct nh_client *c, uint64_t (*fn)(void *ud), void *ud);
-/* Queues a call. 0, or a negative errno (done() then never runs):
+/* Queues a call; build() and done() run later from the loop, never inside
+ * this function. 0, or a negative errno (done() then never runs):
  * -EINVAL (no ops/build/done), -ESHUTDOWN (client freed), -ENOBUFS (queue
  * full), -ENOMEM. */
 int nh_client_submit(struct nh_client *c, struct nh_call *call);

@@ -379,7 +379,8 @@ static void test_client_mutating_first_fifo_within_class(void **state)
         tcall_init(&t[i], f, i, mut[i] ? "PUT" : "GET", mut[i], mut[i] ? "/echo" : "/ok");
         assert_int_equal(nh_client_submit(f->client, &t[i].call), 0);
     }
-    assert_int_equal(nh_client_queued(f->client), 5); /* the first took the token */
+    assert_int_equal(nh_client_queued(f->client), 6); /* nothing goes inside submit */
+    assert_int_equal(f->n_order, 0);
     int all = 0;
     while (all < 6) {
         run_until(&f->loop, &t[5].dones, 1, 100);
@@ -388,7 +389,7 @@ static void test_client_mutating_first_fifo_within_class(void **state)
             all += t[i].dones;
     }
     assert_int_equal(f->n_order, 6);
-    const int want[6] = {0, 3, 5, 1, 2, 4};
+    const int want[6] = {3, 5, 0, 1, 2, 4}; /* mutating first, FIFO within each */
     for (int i = 0; i < 6; i++)
         assert_int_equal(f->order[i], want[i]);
     for (int i = 0; i < 6; i++)
@@ -467,6 +468,7 @@ static void test_client_build_failure_is_final(void **state)
     tcall_init(&t, f, 1, "GET", false, "/ok");
     t.build_rc = -EINVAL;
     assert_int_equal(nh_client_submit(f->client, &t.call), 0);
+    assert_int_equal(t.dones, 0); /* not inside submit */
     run_until(&f->loop, &t.dones, 1, 1000);
     assert_int_equal(t.dones, 1);
     assert_int_equal(t.v, NH_V_FINAL);
@@ -482,7 +484,8 @@ static void test_client_queue_is_bounded(void **state)
     struct tcall t[4];
     for (int i = 0; i < 4; i++)
         tcall_init(&t[i], f, i, "GET", false, "/ok");
-    assert_int_equal(nh_client_submit(f->client, &t[0].call), 0); /* goes at once */
+    assert_int_equal(nh_client_submit(f->client, &t[0].call), 0);
+    run_until(&f->loop, &t[0].builds, 1, 1000); /* t[0] takes the only token */
     assert_int_equal(nh_client_submit(f->client, &t[1].call), 0);
     assert_int_equal(nh_client_submit(f->client, &t[2].call), 0);
     assert_int_equal(nh_client_submit(f->client, &t[3].call), -ENOBUFS);
