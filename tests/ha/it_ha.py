@@ -1,0 +1,352 @@
+"""High availability with a real etcd: three nodeherd replicas, one
+fakecloud, and the three hard cases of issue 11.
+
+  - kill -9 the leader during convergence: another instance takes over
+    within lease_ttl + one poll interval, resumes the in-flight operations
+    from the etcd journal (never re-sent) and converges;
+  - SIGSTOP the leader past the TTL with work it wants to do, SIGCONT it:
+    not a single mutating call from it after it lost the lease;
+  - restart etcd: never two leaders.
+
+Each replica signs with its own access key (the emulator logs the key id of
+every request), so the request log says who mutated when. Every test ends
+with the emulator's invariants: zero duplicate mutations, and the mutations
+of different replicas never interleave (no overlapping leaders)."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+ROOT = os.environ.get("NH_SOURCE_DIR") or os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+import itlib  # noqa: E402
+from itlib import harness  # noqa: E402
+
+# Scratch directories of this suite live under their own folder, out of the
+# way of other suites' /tmp/nodeherd-it-* clean-ups.
+tempfile.tempdir = tempfile.mkdtemp(prefix="nodeherd-ha-")
+
+TTL_S = 3
+POLL = "500ms"
+N = 3
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Etcd:
+    """A single-member etcd on loopback, owned by the test."""
+
+    def __init__(self, workdir):
+        self.bin = shutil.which("etcd") or ("/usr/bin/etcd" if os.path.exists("/usr/bin/etcd")
+                                            else None)
+        if self.bin is None:
+            raise RuntimeError("etcd is not installed: apt-get install etcd-server "
+                               "(scripts/deps.sh installs it); the HA tests cannot run without it")
+        self.data = os.path.join(workdir, "etcd-data")
+        self.client = free_port()
+        self.peer = free_port()
+        self.url = "http://127.0.0.1:%d" % self.client
+        self.logf = open(os.path.join(workdir, "etcd.log"), "ab")
+        self.proc = None
+        self.start()
+
+    def start(self):
+        peer = "http://127.0.0.1:%d" % self.peer
+        self.proc = subprocess.Popen(
+            [self.bin, "--name", "nh-test", "--data-dir", self.data,
+             "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
+             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+             "--initial-cluster", "nh-test=" + peer],
+            stdout=self.logf, stderr=self.logf, stdin=subprocess.DEVNULL)
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            try:
+                self.call("/v3/kv/range", {"key": "eA=="})
+                return
+            except (urllib.error.URLError, OSError):
+                if self.proc.poll() is not None:
+                    raise RuntimeError("etcd exited; see etcd.log")
+                time.sleep(0.1)
+        raise TimeoutError("etcd did not answer on " + self.url)
+
+    def call(self, path, body):
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
+                                     method="POST")
+        with urllib.request.urlopen(req, timeout=3) as r:
+            return json.loads(r.read())
+
+    def keys(self, prefix):
+        import base64
+        k = base64.b64encode(prefix.encode()).decode()
+        end = base64.b64encode(prefix[:-1].encode() + bytes([ord(prefix[-1]) + 1])).decode()
+        doc = self.call("/v3/kv/range", {"key": k, "range_end": end})
+        return {base64.b64decode(kv["key"]).decode(): base64.b64decode(kv["value"]).decode()
+                for kv in doc.get("kvs", [])}
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def close(self):
+        self.stop()
+        self.logf.close()
+
+
+def ha_yaml(etcd_url, name, **kw):
+    text = itlib.fleet_yaml(**kw)
+    return text + """\
+ha:
+  name: {name}
+  etcd:
+    endpoints: [{url}]
+    prefix: /nodeherd-test/
+    lease_ttl: {ttl}s
+    poll_interval: {poll}
+    timeout: 1s
+""".format(name=name, url=etcd_url, ttl=TTL_S, poll=POLL)
+
+
+class Replicas:
+    """N daemons, each with its own state dir, credentials (access key
+    ha-ak-I / ha-hw-ak-I) and config file."""
+
+    def __init__(self, fleet, etcd, n=N):
+        self.fleet, self.etcd = fleet, etcd
+        self.d = []
+        self.watch_stop = False
+        self.samples = []  # (time, [roles])
+        for i in range(n):
+            self.d.append(self.start_one(i))
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def creds_dir(self, i):
+        c = os.path.join(self.fleet.dir, "creds-%d" % i)
+        if not os.path.isdir(c):
+            os.makedirs(c, mode=0o700)
+            for name, value in {"ack-ak": "ha-ak-%d" % i, "ack-sk": harness.ACK_SK,
+                                "hw-ak": "ha-hw-ak-%d" % i, "hw-sk": harness.HW_SK,
+                                "ack-node-pw": harness.NODE_PW}.items():
+                fd = os.open(os.path.join(c, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(value + "\n")
+        return c
+
+    def write_config(self, i, **kw):
+        text = ha_yaml(self.etcd.url, "replica-%d" % i, **kw).replace(
+            "@STATE_DIR@", os.path.join(self.fleet.dir, "state-%d" % i))
+        return self.fleet.write_config(text, "nodeherd-%d.yaml" % i)
+
+    def start_one(self, i, **kw):
+        path = self.write_config(i, **kw)
+        return self.fleet.daemon(config_path=path, env={"CREDENTIALS_DIRECTORY": self.creds_dir(i)},
+                                 log_name="nodeherd-%d.log" % i)
+
+    def role(self, i):
+        d = self.d[i]
+        if d.proc.poll() is not None:
+            return "dead"
+        try:
+            with urllib.request.urlopen(d.url("/api/v1/status"), timeout=0.5) as r:
+                return json.loads(r.read()).get("role", "?")
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError):
+            return "?"
+
+    def _watch(self):
+        while not self.watch_stop:
+            roles = [self.role(i) if self.d[i].port else "?" for i in range(len(self.d))]
+            self.samples.append((time.monotonic(), roles))
+            time.sleep(0.1)
+
+    def leaders(self):
+        return [i for i in range(len(self.d)) if self.role(i) == "leader"]
+
+    def wait_leader(self, exclude=(), timeout=30):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            ls = [i for i in self.leaders() if i not in exclude]
+            if ls:
+                return ls[0], time.monotonic()
+            time.sleep(0.05)
+        raise TimeoutError("no leader among %s:\n%s" % (
+            [i for i in range(len(self.d)) if i not in exclude],
+            "\n".join(self.d[i].log()[-2000:] for i in range(len(self.d)))))
+
+    def close(self):
+        self.watch_stop = True
+        self.thread.join(2)
+
+
+def ak_of(req):
+    ak = req.get("ak") or ""
+    for prefix in ("ha-ak-", "ha-hw-ak-"):
+        if ak.startswith(prefix):
+            return int(ak[len(prefix):])
+    return None
+
+
+class HaTest(unittest.TestCase):
+    def setUp(self):
+        creds = ["%s:%s" % (harness.ACK_AK, harness.ACK_SK), "%s:%s" % (harness.HW_AK, harness.HW_SK)]
+        for i in range(N):
+            creds += ["ha-ak-%d:%s" % (i, harness.ACK_SK), "ha-hw-ak-%d:%s" % (i, harness.HW_SK)]
+        self.fleet = harness.Fleet(seed=itlib.SEED, credentials=creds)
+        self.etcd = None
+        self.rep = None
+        try:
+            self.etcd = Etcd(self.fleet.dir)
+        except Exception:
+            self.fleet.keep = True
+            self.fleet.close()
+            raise
+
+    def tearDown(self):
+        if self.rep:
+            self.rep.close()
+        if self.etcd:
+            self.etcd.close()
+        self.fleet.close()
+
+    def assert_no_overlap(self):
+        """The emulator's request log: zero duplicate mutations, and each
+        replica's mutations form blocks that never interleave with another's
+        more often than leadership changed hands."""
+        itlib.assert_clean(self, self.fleet)
+        muts = sorted(self.fleet.mutations(), key=lambda r: r["seq"])
+        owners = [ak_of(r) for r in muts]
+        self.assertNotIn(None, owners, "a mutation not from a replica: %s" % muts)
+        blocks = [o for k, o in enumerate(owners) if k == 0 or owners[k - 1] != o]
+        # who led, in order, as sampled every 100 ms
+        led = []
+        for _, roles in self.rep.samples:
+            if roles.count("leader") == 1:
+                i = roles.index("leader")
+                if not led or led[-1] != i:
+                    led.append(i)
+        it = iter(led)
+        self.assertTrue(all(b in it for b in blocks),
+                        "replicas mutated out of leadership order: mutations by %s, "
+                        "leaders %s" % (blocks, led))
+        both = [(t, r) for t, r in self.rep.samples if r.count("leader") > 1]
+        self.assertEqual(both, [], "two leaders at once")
+        return muts
+
+    def test_failover_pause_and_etcd_restart(self):
+        f = self.fleet
+        f.admin("timing", "POST", {"job_seconds": 3.0, "node_create_seconds": 2.0,
+                                    "node_delete_seconds": 1.5})
+        rep = self.rep = Replicas(f, self.etcd)
+        for d in rep.d:
+            d.wait_ready()
+        old, _ = rep.wait_leader()
+        others = [i for i in range(N) if i != old]
+        # Exactly one leads; the others say follower, on STATUS= too.
+        time.sleep(1.0)
+        self.assertEqual(rep.leaders(), [old])
+        for i in others:
+            self.assertEqual(rep.role(i), "follower")
+            self.assertTrue(any("follower; " in m for _, m in rep.d[i].notify.all()))
+        m = rep.d[old].metrics()
+        self.assertRegex(m, r"(?m)^nodeherd_leader 1$")
+        self.assertRegex(rep.d[others[0]].metrics(), r"(?m)^nodeherd_leader 0$")
+
+        # ---- 1. kill -9 the leader with operations in flight ----
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not self.etcd.keys("/nodeherd-test/ops/"):
+            time.sleep(0.05)
+        open_before = self.etcd.keys("/nodeherd-test/ops/")
+        self.assertTrue(open_before, "the leader never journalled an operation in etcd")
+        rep.d[old].kill9()
+        t_kill = time.monotonic()
+        new, t_new = rep.wait_leader(exclude=(old,), timeout=20)
+        took = t_new - t_kill
+        sys.stderr.write("takeover after kill -9: %.2f s\n" % took)
+        # lease_ttl + one poll interval, plus etcd's 500 ms expiry sweep and sampling
+        self.assertLess(took, TTL_S + 0.5 + 1.0, "takeover took %.1f s" % took)
+        self.assertRegex(rep.d[new].log(), r"leadership gained: resuming [1-9]\d* operation")
+        f.wait_converged(rep.d[new], timeout=90)
+        itlib.assert_final(self, f.state())
+        self.assertEqual(self.etcd.keys("/nodeherd-test/ops/"), {},
+                         "closed operations must leave the etcd journal")
+        self.assert_no_overlap()
+        resumed = set(open_before)  # the same keys were closed by the new leader
+        self.assertTrue(resumed)
+
+        # ---- 2. SIGSTOP the leader past the TTL, with work it wants ----
+        rep.d[old].start()  # the killed replica comes back as a follower
+        rep.d[old].wait_ready()
+        paused = new
+        rep.d[paused].signal(signal.SIGSTOP)
+        t_stop = time.monotonic()
+        since = max([r["seq"] for r in f.requests()] + [0])
+        # The paused replica alone is told to change things: if it mutated
+        # after waking, the emulator would see it.
+        rep.write_config(paused, web=4, np_web=5)
+        nxt, t_next = rep.wait_leader(exclude=(paused,), timeout=20)
+        sys.stderr.write("takeover after SIGSTOP: %.2f s\n" % (t_next - t_stop))
+        self.assertLess(t_next - t_stop, TTL_S + 0.5 + 1.0)
+        time.sleep(0.5)
+        rep.d[paused].signal(signal.SIGCONT)
+        # It wakes, notices the changed file, observes, plans... and must
+        # not send anything.
+        end = time.monotonic() + 6
+        while time.monotonic() < end and "not mutating" not in rep.d[paused].log() and \
+                "lost the leadership" not in rep.d[paused].log():
+            time.sleep(0.1)
+        time.sleep(3)
+        late = [r for r in f.mutations(since) if ak_of(r) == paused]
+        self.assertEqual(late, [], "the paused leader mutated after losing its lease")
+        self.assertEqual(rep.role(paused), "follower")
+        self.assertIn("lost the leadership", rep.d[paused].log())
+        self.assertEqual(rep.d[paused].stop(), 0)  # its diverging config must never lead
+
+        # ---- 3. restart etcd: never two leaders ----
+        for i in range(N):
+            if i != paused:
+                rep.write_config(i, web=2)  # work for the leader across the restart
+        time.sleep(1.0)
+        self.etcd.stop()
+        time.sleep(TTL_S + 1)
+        self.assertEqual(rep.leaders(), [], "a leader kept leading without etcd")
+        self.etcd.start()
+        lead, _ = rep.wait_leader(exclude=(paused,), timeout=30)
+        time.sleep(2)
+        self.assertEqual(rep.leaders(), [lead])
+        f.wait_converged(rep.d[lead], timeout=90)
+        itlib.assert_final(self, f.state(), web=2)
+        self.assert_no_overlap()
+        for i in range(N):
+            if i != paused:
+                self.assertEqual(rep.d[i].stop(), 0, rep.d[i].log()[-3000:])
+
+
+if __name__ == "__main__":
+    try:
+        unittest.main(verbosity=2)
+    finally:
+        try:
+            os.rmdir(tempfile.tempdir)  # empty unless a failed run kept its scratch dir
+        except OSError:
+            pass
