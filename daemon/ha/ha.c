@@ -64,13 +64,13 @@ struct nh_ha {
 
     char *token; /* etcd auth token; never logged */
     bool auth_busy, grant_busy, observe_busy, ka_busy, acquire_busy;
-    int64_t lease;      /* 0: none */
-    uint64_t ka_ok_ns;  /* send time of the last keepalive etcd confirmed */
+    int64_t lease;     /* 0: none */
+    uint64_t ka_ok_ns; /* send time of the last keepalive etcd confirmed */
     bool leader;
     int64_t create_rev; /* the election key's create revision while ours */
     char holder[128];   /* the current leader's name as last seen */
     uint64_t next_seq;
-    int64_t seq_mod;    /* mod revision of the seq key (0: absent) */
+    int64_t seq_mod; /* mod revision of the seq key (0: absent) */
     bool warned_down;
 
     struct ha_req *reqs;
@@ -257,8 +257,8 @@ static void on_http_done(void *ud, const struct nh_http_resp *resp)
             const char *msg = doc ? json_object_get_string(jget(doc, "error")) : NULL;
             if (msg == NULL)
                 msg = doc ? json_object_get_string(jget(doc, "message")) : NULL;
-            nh_log(LOG_WARNING, "ha: etcd %s at %s: HTTP %d%s%s", r->what,
-                   ha->endpoints[ha->ep], resp->status, msg ? ": " : "", msg ? msg : "");
+            nh_log(LOG_WARNING, "ha: etcd %s at %s: HTTP %d%s%s", r->what, ha->endpoints[ha->ep],
+                   resp->status, msg ? ": " : "", msg ? msg : "");
             /* An expired or revoked auth token: authenticate again. */
             if (ha->token != NULL && (resp->status == 401 || jint(doc, "code") == 16)) {
                 OPENSSL_cleanse(ha->token, strlen(ha->token));
@@ -271,8 +271,7 @@ static void on_http_done(void *ud, const struct nh_http_resp *resp)
         if (!ha->warned_down)
             nh_log(LOG_WARNING, "ha: etcd %s at %s: %s (%s); trying %s next", r->what,
                    ha->endpoints[ha->ep], nh_http_outcome_name(resp->outcome),
-                   resp->error ? resp->error : "",
-                   ha->endpoints[(ha->ep + 1) % ha->n_endpoints]);
+                   resp->error ? resp->error : "", ha->endpoints[(ha->ep + 1) % ha->n_endpoints]);
         ha->warned_down = true;
         ha->ep = (ha->ep + 1) % ha->n_endpoints;
     }
@@ -469,9 +468,8 @@ static void on_acquired(struct ha_req *r, bool ok, json_object *doc)
     }
     json_object *range = txn_resp(doc, 0, "response_range");
     json_object *kvs = jget(range, "kvs");
-    size_t total = kvs && json_object_is_type(kvs, json_type_array)
-                       ? json_object_array_length(kvs)
-                       : 0;
+    size_t total =
+        kvs && json_object_is_type(kvs, json_type_array) ? json_object_array_length(kvs) : 0;
     ops = calloc(total ? total : 1, sizeof(*ops));
     if (ops == NULL) {
         nh_log(LOG_ERR, "ha: out of memory loading the journal; not leading");
@@ -657,8 +655,8 @@ static void on_granted(struct ha_req *r, bool ok, json_object *doc)
     }
     ha->lease = id;
     ha->ka_ok_ns = r->sent_ns;
-    nh_log(LOG_INFO, "ha: %s has lease %" PRIx64 " (TTL %" PRId64 " s)", ha->instance,
-           (uint64_t)id, ttl);
+    nh_log(LOG_INFO, "ha: %s has lease %" PRIx64 " (TTL %" PRId64 " s)", ha->instance, (uint64_t)id,
+           ttl);
     observe(ha);
 }
 
@@ -721,8 +719,9 @@ static void on_authenticated(struct ha_req *r, bool ok, json_object *doc)
         return;
     const char *tok = json_object_get_string(jget(doc, "token"));
     if (tok == NULL || *tok == '\0') {
-        nh_log(LOG_ERR, "ha: etcd gave no auth token for %s; check ha.etcd.username and "
-                        "password",
+        nh_log(LOG_ERR,
+               "ha: etcd gave no auth token for %s; check ha.etcd.username and "
+               "password",
                nh_secret_describe(ha->user));
         return;
     }
@@ -734,7 +733,8 @@ static void on_authenticated(struct ha_req *r, bool ok, json_object *doc)
 static void authenticate(struct nh_ha *ha)
 {
     size_t ul, pl;
-    const unsigned char *u = nh_secret_bytes(ha->user, &ul), *p = nh_secret_bytes(ha->password, &pl);
+    const unsigned char *u = nh_secret_bytes(ha->user, &ul),
+                        *p = nh_secret_bytes(ha->password, &pl);
     struct ha_req *r = req_new(ha, "authenticate", on_authenticated);
     if (r == NULL)
         return;
@@ -784,8 +784,7 @@ static void on_fence(struct ha_req *r, bool ok, json_object *doc)
         else if (!ha->leader || !fresh(ha))
             nh_log(LOG_WARNING, "ha: fence confirmed too late (lease no longer fresh); refusing");
         else if (took > ha->timeout_ms * NS_PER_MS)
-            nh_log(LOG_WARNING, "ha: fence took %" PRIu64 " ms (bound %" PRIu64
-                                " ms); refusing",
+            nh_log(LOG_WARNING, "ha: fence took %" PRIu64 " ms (bound %" PRIu64 " ms); refusing",
                    took / NS_PER_MS, ha->timeout_ms);
         else
             yes = true;

@@ -50,9 +50,9 @@ typedef void (*nh_ha_role_fn)(void *ud, bool leader, const struct nh_op *open_op
 
 struct nh_ha_opts {
     uv_loop_t *loop;
-    struct nh_http *http;       /* borrowed; NULL: nh_ha makes its own (ha.etcd.ca_file) */
+    struct nh_http *http;        /* borrowed; NULL: nh_ha makes its own (ha.etcd.ca_file) */
     const struct nh_cfg_ha *cfg; /* copied: the config may go away afterwards */
-    const char *instance;       /* NULL: cfg->name, else the host name */
+    const char *instance;        /* NULL: cfg->name, else the host name */
     nh_ha_role_fn on_role;
     void *ud;
 };

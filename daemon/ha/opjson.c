@@ -181,8 +181,8 @@ int nh_ha_op_from_json(const char *s, size_t len, struct nh_op *op, char *err, s
     op->seq = (uint64_t)v;
     kind = get_str(o, "kind");
     state = get_str(o, "state");
-    op->action.kind = (enum nh_action_kind)-1;
-    op->state = (enum nh_op_state)-1;
+    op->action.kind = (enum nh_action_kind) - 1;
+    op->state = (enum nh_op_state) - 1;
     if (kind)
         ENUM_LOOKUP(nh_action_kind_name, enum nh_action_kind, kind, &op->action.kind);
     if (state)
@@ -203,8 +203,8 @@ int nh_ha_op_from_json(const char *s, size_t len, struct nh_op *op, char *err, s
     if (get_int(o, "updated_ms", &v))
         op->updated_ms = v;
     json_object *pn;
-    op->action.pool_nodes = json_object_object_get_ex(o, "pool_nodes", &pn) &&
-                            json_object_get_boolean(pn);
+    op->action.pool_nodes =
+        json_object_object_get_ex(o, "pool_nodes", &pn) && json_object_get_boolean(pn);
     if ((name = get_str(o, "why")) != NULL)
         snprintf(op->action.why, sizeof(op->action.why), "%s", name);
     if (dup_opt(o, "cluster", &op->action.cluster) < 0 ||

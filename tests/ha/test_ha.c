@@ -157,8 +157,8 @@ static void test_op_key(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decide),        cmocka_unit_test(test_lease_fresh),
-        cmocka_unit_test(test_op_roundtrip),  cmocka_unit_test(test_op_bad_records),
+        cmocka_unit_test(test_decide),       cmocka_unit_test(test_lease_fresh),
+        cmocka_unit_test(test_op_roundtrip), cmocka_unit_test(test_op_bad_records),
         cmocka_unit_test(test_op_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

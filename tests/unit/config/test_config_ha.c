@@ -95,18 +95,18 @@ static void test_defaults(void **state)
 static void test_every_key(void **state)
 {
     (void)state;
-    struct nh_config *cfg =
-        load_ok(BASE "ha:\n"
-                     "  name: node-a\n"
-                     "  etcd:\n"
-                     "    endpoints: [https://etcd-1:2379, https://etcd-2:2379, \"http://[::1]:2379\"]\n"
-                     "    prefix: /nodeherd/prod/\n"
-                     "    lease_ttl: 10s\n"
-                     "    poll_interval: 2s\n"
-                     "    timeout: 1500ms\n"
-                     "    username: { env: NHT_EU }\n"
-                     "    password: { env: NHT_EP }\n"
-                     "    ca_file: /etc/ssl/etcd-ca.pem\n");
+    struct nh_config *cfg = load_ok(
+        BASE "ha:\n"
+             "  name: node-a\n"
+             "  etcd:\n"
+             "    endpoints: [https://etcd-1:2379, https://etcd-2:2379, \"http://[::1]:2379\"]\n"
+             "    prefix: /nodeherd/prod/\n"
+             "    lease_ttl: 10s\n"
+             "    poll_interval: 2s\n"
+             "    timeout: 1500ms\n"
+             "    username: { env: NHT_EU }\n"
+             "    password: { env: NHT_EP }\n"
+             "    ca_file: /etc/ssl/etcd-ca.pem\n");
     assert_string_equal(cfg->ha.name, "node-a");
     assert_int_equal(cfg->ha.n_endpoints, 3);
     assert_string_equal(cfg->ha.endpoints[1], "https://etcd-2:2379");
@@ -142,8 +142,8 @@ static void test_errors(void **state)
              14, 5, "at most lease_ttl / 2");
     load_bad(BASE "ha:\n  etcd:\n    endpoints: [https://e]\n    timeout: 10s\n", 13, 5,
              "a fence could outlive the lease");
-    load_bad(BASE "ha:\n  etcd:\n    endpoints: [https://e]\n    username: { env: NHT_EU }\n",
-             13, 5, "give username and password together");
+    load_bad(BASE "ha:\n  etcd:\n    endpoints: [https://e]\n    username: { env: NHT_EU }\n", 13,
+             5, "give username and password together");
     load_bad(BASE "ha:\n  etcd:\n    endpoints: [https://e]\n    password: etcd-pass\n", 13, 5,
              "inline secrets are not allowed");
     load_bad(BASE "ha:\n  nmae: x\n  etcd:\n    endpoints: [https://e]\n", 11, 3,
