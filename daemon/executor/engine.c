@@ -135,10 +135,12 @@ void cl_observe_soon(struct cl *c, uint64_t delay_ms)
         return;
     uint64_t due = uv_now(c->e->loop) + delay_ms;
     uint64_t cur = uv_timer_get_due_in(&c->poll_timer);
+    if (due < c->observe_due)
+        c->observe_due = due;
     if (uv_is_active((uv_handle_t *)&c->poll_timer) && cur <= delay_ms)
         return;
-    (void)due;
-    uv_timer_start(&c->poll_timer, cl_poll_cb, delay_ms, 0);
+    /* 1 ms at least: see cl_schedule_next. */
+    uv_timer_start(&c->poll_timer, cl_poll_cb, delay_ms ? delay_ms : 1, 0);
 }
 
 static struct nh_provider *engine_provider(struct nh_engine *e, const char *name)
@@ -250,16 +252,28 @@ static void cl_plan(struct cl *c)
     c->last_plan = plan;
 }
 
-static void cl_schedule_next(struct cl *c)
+static uint64_t cl_jittered_interval(struct cl *c)
 {
     uint64_t iv = cl_poll_interval(c);
     uint64_t jitter = iv / 10 ? nh_engine_rand(c->e) % (iv / 10 + 1) : 0;
-    uint64_t next = iv - iv / 20 + jitter; /* interval -5% .. +5% */
-    uint64_t now = uv_now(c->e->loop);
+    return iv - iv / 20 + jitter; /* interval -5% .. +5% */
+}
 
-    /* Operations in flight are followed on the job interval. */
-    for (struct opnode *n = c->ops; n; n = n->next) {
-        if (n->closed)
+void cl_schedule_next(struct cl *c)
+{
+    uint64_t now = uv_now(c->e->loop);
+    uint64_t next = UINT64_MAX;
+
+    if (c->removed || c->e->stopping)
+        return;
+    /* While an observation is out, its callback re-arms the timer. */
+    if (!c->observing)
+        next = c->observe_due > now ? c->observe_due - now : 0;
+    /* Operations in flight are followed on the job interval (a call already
+     * out re-arms the timer when it returns). */
+    for (struct opnode *n = c->prov ? c->ops : NULL; n; n = n->next) {
+        if (n->closed || n->calling || n->journal_pending ||
+            (n->op.state != NH_OP_VERIFY && n->op.state != NH_OP_SENT))
             continue;
         uint64_t due = n->op.state == NH_OP_VERIFY ? c->e->cfg->daemon.job_poll_interval_ms
                        : n->next_poll > now       ? n->next_poll - now
@@ -267,10 +281,17 @@ static void cl_schedule_next(struct cl *c)
         if (due < next)
             next = due;
     }
+    if (next == UINT64_MAX) {
+        uv_timer_stop(&c->poll_timer);
+        return;
+    }
     if (c->not_before > now && ops_count(c) == 0 && c->not_before - now > next)
         next = c->not_before - now;
-    if (!c->removed && !c->e->stopping)
-        uv_timer_start(&c->poll_timer, cl_poll_cb, next, 0);
+    /* Never 0: libuv 1.44 runs a 0 ms timer restarted from a timer callback
+     * again in the same pass, forever. */
+    if (next == 0)
+        next = 1;
+    uv_timer_start(&c->poll_timer, cl_poll_cb, next, 0);
 }
 
 static void on_observed(void *ud, const struct nh_prov_error *err, struct nh_observed *obs)
@@ -344,6 +365,7 @@ static void cl_observe(struct cl *c)
     if (e->stopping || c->removed || c->observing || c->prov == NULL || c->cfg == NULL)
         return;
     c->observing = true;
+    c->observe_due = uv_now(e->loop) + cl_jittered_interval(c);
     e->calls_in_flight++;
     int r = c->prov->ops->observe(c->prov, c->cfg, on_observed, c);
     if (r < 0) {
@@ -370,10 +392,11 @@ static void cl_poll_cb(uv_timer_t *t)
     for (struct opnode *n = c->ops; n; n = n->next)
         if (!n->closed && n->op.state == NH_OP_VERIFY)
             verifying = true;
-    /* Observe on the poll interval, and while verifying an unknown outcome. */
-    if (!c->observing)
+    /* Observe on the poll interval, after a change of the declaration, and
+     * while verifying an unknown outcome; a job poll alone re-reads nothing. */
+    if (!c->observing && (verifying || c->replan || now >= c->observe_due))
         cl_observe(c);
-    else if (!verifying)
+    else if (!c->observing || !verifying)
         cl_schedule_next(c);
 }
 

@@ -63,6 +63,8 @@ struct cl {
     int64_t last_ok_unix;    /* wall time of the last successful observation */
     unsigned failures;       /* consecutive failed observations or operations */
     uint64_t not_before;     /* loop ms: no plan before this (backoff) */
+    uint64_t observe_due;    /* loop ms: next observation on the poll interval; job
+                              * polls in between do not re-read the cluster */
     bool replan;             /* declaration changed: plan at the next observation */
     char last_error[256];
     struct nh_plan last_plan;   /* notes (and, dry-run, actions) of the last plan */
@@ -113,6 +115,8 @@ struct nh_engine {
 /* engine.c */
 uint64_t nh_engine_rand(struct nh_engine *e);
 void cl_observe_soon(struct cl *c, uint64_t delay_ms);
+/* Re-arms the cluster's timer for its next due observation or job poll. */
+void cl_schedule_next(struct cl *c);
 void cl_changed(struct cl *c);
 void cl_maybe_free(struct cl *c);
 void cl_record_recent(struct cl *c, const struct nh_op *op, const char *result);

@@ -308,10 +308,10 @@ static void op_finish(struct opnode *n, enum nh_op_state st, const char *result)
     nh_audit_record(c->e->audit, &n->op, word, result);
     cl_record_recent(c, &n->op, word);
     if (st == NH_OP_DONE) {
-        nh_log(LOG_NOTICE, "%s%s%s: %s done%s%s", c->name, n->op.action.pool_name ? "/" : "",
+        nh_log(LOG_NOTICE, "%s%s%s: %s done%s%s%s", c->name, n->op.action.pool_name ? "/" : "",
                n->op.action.pool_name ? n->op.action.pool_name : "",
                nh_action_kind_name(n->op.action.kind), n->op.job_id ? " (job " : "",
-               n->op.job_id ? n->op.job_id : "");
+               n->op.job_id ? n->op.job_id : "", n->op.job_id ? ")" : "");
         if (n->op.job_id)
             nh_log(LOG_DEBUG, "job %s closed", n->op.job_id);
         c->failures = 0;
@@ -408,6 +408,8 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
     }
     }
     cl_changed(c);
+    if (!c->removed && !e->stopping)
+        cl_schedule_next(c); /* follow the job from now on */
     op_maybe_free(n);
 }
 
@@ -566,6 +568,7 @@ static void on_polled(void *ud, const struct nh_prov_error *err,
         unsigned f = n->poll_failures < 6 ? n->poll_failures : 6;
         n->next_poll = now + job_poll_ms(c) * (1u << f);
         cl_changed(c);
+        cl_schedule_next(c);
         return;
     }
     n->poll_failures = 0;
@@ -576,6 +579,7 @@ static void on_polled(void *ud, const struct nh_prov_error *err,
     case NH_JOB_RUNNING:
         n->next_poll = now + job_poll_ms(c);
         cl_changed(c);
+        cl_schedule_next(c);
         break;
     case NH_JOB_SUCCEEDED:
         op_finish(n, NH_OP_DONE, pr->detail[0] ? pr->detail : "success");
