@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Fault matrix: one real daemon against fakecloud; for each provider and
+each operation it uses, every fault the emulator offers is injected
+(count=1) while the declaration flips between two states, so reads,
+scale-outs and removals all meet every fault.
+
+Round r installs, for the i-th operation, fault KINDS[(i + r) % len(KINDS)]
+(job faults only on mutating operations), then edits the declaration to B,
+waits for convergence, back to A, waits again. After len(KINDS) rounds every
+(operation, fault) pair was offered once. After each round: the daemon is
+up, /healthz answers 200, the emulator saw no duplicate or unrequested
+mutation and no request over its rate limit (set to the daemon's own
+rate_limit, per credential, each provider with its own credential). At the
+end: converged on A with faults cleared, each fault kind fired on every
+cloud, and each shows in the daemon's logs and metrics.
+
+    NODEHERD_BIN=... python3 tests/reliability/it_faults.py [-v]
+    NH_FAULT_ROUNDS=N  runs only the first N rounds (quick look)
+"""
+
+import json
+import os
+import re
+import sys
+import time
+import unittest
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+import itlib  # noqa: E402
+from itlib import harness  # noqa: E402
+
+QPS, BURST = 8, 8
+# Each fault kind, as a fakecloud rule (route and count added per operation).
+KINDS = [
+    ("throttle-retry-after", {"fault": "throttle", "retry_after": 1}),
+    ("throttle", {"fault": "throttle"}),
+    ("500", {"fault": "500"}),
+    ("502", {"fault": "502"}),
+    ("503", {"fault": "503"}),
+    ("reset_before", {"fault": "reset_before"}),
+    ("reset_after", {"fault": "reset_after"}),
+    ("slow", {"fault": "slow", "delay": 3.0}),        # provider timeout is 2s
+    ("malformed", {"fault": "malformed"}),
+    ("truncated", {"fault": "truncated"}),
+    ("job_fail", {"fault": "job_fail"}),
+    ("job_stuck", {"fault": "job_stuck"}),
+]
+JOB_KINDS = ("job_fail", "job_stuck")
+
+# Every operation of fakecloud's three clouds (cloud-qualified where a name is shared).
+OPS = [
+    ("ack", "DescribeClusterNodes", False),
+    ("ack", "DescribeClusterNodePools", False),
+    ("ack", "DescribeClusterNodePoolDetail", False),
+    ("ack", "DescribeTaskInfo", False),
+    ("ack", "DeleteClusterNodes", True),
+    ("ack", "RemoveNodePoolNodes", True),
+    ("ack", "ModifyClusterNodePool", True),
+    ("ack", "ScaleCluster", True),
+    ("cce", "ListNodes", False),
+    ("cce", "ListNodePools", False),
+    ("cce", "ShowNodePool", False),
+    ("cce", "ShowJob", False),
+    ("cce", "RemoveNode", True),
+    ("cce", "ScaleNodePool", True),
+    ("cce", "DeleteNode", True),
+    ("modelarts", "ListNodePools", False),
+    ("modelarts", "ShowNodePool", False),
+    ("modelarts", "PatchNodePool", True),
+    ("modelarts", "DeleteNodePool", True),
+]
+
+A = dict(web=3, np_web=4, np_batch=1, gpu=3, np1=3)
+B = dict(web=4, np_web=5, np_batch=2, gpu=4, np1=4)
+
+
+def config(decl):
+    y = itlib.fleet_yaml(qps=QPS, burst=BURST, job_timeout="3s", **decl)
+    # each provider its own credential, so fakecloud's per-credential limit
+    # checks each provider's own rate limit
+    head, sep, tail = y.rpartition("credentials: { ak: { file: hw-ak }, sk: { file: hw-sk } }")
+    y = head + "credentials: { ak: { file: ma-ak }, sk: { file: ma-sk } }" + tail
+    return y.replace("    rate_limit:", "    timeout: 2s\n    rate_limit:")
+
+
+def metric_sum(text, name, **labels):
+    tot = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all('%s="%s"' % (k, v) in line for k, v in labels.items()):
+            tot += float(line.rsplit(" ", 1)[1])
+    return tot
+
+
+class FaultMatrix(unittest.TestCase):
+    def setUp(self):
+        creds = ("%s:%s" % (harness.ACK_AK, harness.ACK_SK), "%s:%s" % (harness.HW_AK, harness.HW_SK),
+                 "demo-ma-ak:demo-ma-sk")
+        self.fleet = harness.Fleet(seed=itlib.SEED, credentials=creds)
+        self.fleet.write_secret("ma-ak", "demo-ma-ak")
+        self.fleet.write_secret("ma-sk", "demo-ma-sk")
+        self.fleet.admin("timing", "POST", {"job_seconds": 0.3, "node_create_seconds": 0.2,
+                                            "node_delete_seconds": 0.2})
+        # the daemon's own limit, plus slack for network jitter between the two buckets
+        self.fleet.admin("ratelimit", "POST", {"qps": QPS, "burst": BURST + 2})
+
+    def tearDown(self):
+        self.fleet.close()
+
+    def check_round(self, d, what):
+        f = self.fleet
+        self.assertIsNone(d.proc.poll(), "daemon exited during %s:\n%s" % (what, d.log()[-4000:]))
+        with urllib.request.urlopen(d.url("/healthz"), timeout=10) as r:
+            self.assertEqual(r.status, 200, what)
+        inv = f.invariants()
+        for k in ("duplicate_mutations", "unrequested_removals", "over_rate_limit"):
+            self.assertEqual(inv.get(k), 0, "%s: %s\n%s" % (what, k, json.dumps(inv, indent=1)[:3000]))
+
+    def test_fault_matrix(self):
+        f = self.fleet
+        rounds = int(os.environ.get("NH_FAULT_ROUNDS", len(KINDS)))
+        # the prune of nodepool-old happens once, at start: it meets a run of
+        # faults, one per attempt, before the pool finally goes
+        for kind in ("throttle", "500", "502", "503", "reset_before", "job_fail", "reset_after"):
+            f.fault(route="modelarts.DeleteNodePool", count=1, fault=kind)
+        cfg = f.write_config(config(A))
+        d = f.daemon(config_path=cfg)
+        d.wait_ready()
+        f.wait_converged(d, timeout=120)
+        self.check_round(d, "start")
+        fired = {}  # (cloud, op) -> set of kinds that fired
+        t0 = time.monotonic()
+        for r in range(rounds):
+            f.clear_faults()
+            for i, (cloud, op, mutating) in enumerate(OPS):
+                name, rule = KINDS[(i + r) % len(KINDS)]
+                if name in JOB_KINDS and not mutating:
+                    name, rule = KINDS[(i + r + 2) % (len(KINDS) - len(JOB_KINDS))]
+                f.fault(route="%s.%s" % (cloud, op), count=1, **rule)
+            for decl, label in ((B, "B"), (A, "A")):
+                f.write_config(config(decl))
+                # the declaration changed: wait until the emulator matches it
+                self.wait_declared(d, decl, "round %d -> %s" % (r, label))
+            for rule in f.admin("faults")["faults"]:
+                if rule["hits"]:
+                    cloud, op = rule["route"].split(".", 1)
+                    kind = rule["fault"]
+                    if kind == "throttle":
+                        kind = "throttle-retry-after" if rule["retry_after"] else "throttle"
+                    fired.setdefault((cloud, op), set()).add(kind)
+            self.check_round(d, "round %d" % r)
+            sys.stderr.write("round %d done at %.0fs\n" % (r, time.monotonic() - t0))
+        f.clear_faults()
+        f.wait_converged(d, timeout=120)
+        itlib.assert_final(self, f.state(), **A)
+        self.check_round(d, "end")
+
+        # coverage: which (operation, fault) pairs fired
+        lines = []
+        for cloud, op, _ in OPS:
+            got = fired.get((cloud, op), set())
+            lines.append("%-10s %-30s %2d/%d %s" % (cloud, op, len(got), len(KINDS),
+                                                    ",".join(k for k, _ in KINDS if k in got)))
+        sys.stderr.write("fault coverage (operation: kinds that fired)\n  " + "\n  ".join(lines) + "\n")
+        if rounds == len(KINDS):
+            for cloud in ("ack", "cce", "modelarts"):
+                kinds = set()
+                for (c, _), ks in fired.items():
+                    if c == cloud:
+                        kinds |= ks
+                self.assertEqual(sorted(set(k for k, _ in KINDS) - kinds), [],
+                                 "fault kinds that never fired on %s" % cloud)
+
+        self.assertIsNone(itlib.pool(f.state(), "nodepool-old"), "prune never completed")
+        if rounds < len(KINDS):
+            self.assertEqual(d.stop(), 0, d.log()[-3000:])
+            return
+        # every fault shows in logs and metrics
+        m = d.metrics()
+        log = d.log()
+        self.assertGreater(metric_sum(m, "nodeherd_throttled_total"), 0, "throttling not counted")
+        for code in ("500", "502", "503", "429"):
+            self.assertGreater(metric_sum(m, "nodeherd_api_requests_total", code=code), 0,
+                               "HTTP %s not counted in nodeherd_api_requests_total" % code)
+        self.assertGreater(metric_sum(m, "nodeherd_poll_failures_total"), 0)
+        self.assertGreater(metric_sum(m, "nodeherd_actions_total", result="failed"), 0)
+        self.assertGreater(metric_sum(m, "nodeherd_actions_total", result="timed_out"), 0)
+        self.assertIn("outcome unknown", log)
+        self.assertRegex(log, r"(?i)throttl")
+        self.assertRegex(log, r"(?i)timed.?out|timeout")
+        self.assertRegex(log, r"(?i)malformed|not valid JSON|unparse|parse|truncated")
+        self.assertRegex(log, r"(?i)HTTP 50[023]|50[023]")
+        self.assertNotRegex(log, r"AddressSanitizer|runtime error:|LeakSanitizer")
+        self.assertEqual(d.stop(), 0, d.log()[-3000:])
+        self.assertNotRegex(d.log(), r"AddressSanitizer|runtime error:|LeakSanitizer")
+
+    def wait_declared(self, d, decl, what, timeout=90):
+        f = self.fleet
+        end = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < end:
+            if d.proc.poll() is not None:
+                self.fail("daemon exited during %s:\n%s" % (what, d.log()[-4000:]))
+            st = f.state()
+            last = (len(itlib.live_nodes(st, itlib.WEB)),
+                    len(itlib.live_nodes(st, itlib.POOLS, "np-web")),
+                    len(itlib.live_nodes(st, itlib.POOLS, "np-batch")),
+                    len(itlib.live_nodes(st, itlib.TRAIN, "gpu-a")),
+                    (itlib.pool(st, "nodepool-1") or {}).get("desired"))
+            want = (decl["web"], decl["np_web"], decl["np_batch"], decl["gpu"], decl["np1"])
+            if last == want:
+                try:
+                    s = d.status()
+                    if all(c["state"] == "converged" for c in s["clusters"]):
+                        return
+                except OSError:
+                    pass
+            time.sleep(0.2)
+        self.fail("%s: not converged within %ds; emulator (web, np-web, np-batch, gpu-a, nodepool-1)"
+                  " = %s, want %s\nfaults: %s\nlog tail:\n%s" % (
+                      what, timeout, last, want, json.dumps(f.admin("faults"))[:2000],
+                      d.log()[-5000:]))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
