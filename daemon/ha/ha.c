@@ -819,21 +819,6 @@ void nh_ha_fence(struct nh_ha *ha, void (*cb)(void *arg, bool ok), void *arg)
 
 /* ---------- the etcd journal ---------- */
 
-static bool op_closed(enum nh_op_state s)
-{
-    switch (s) {
-    case NH_OP_INTENT:
-    case NH_OP_SENT:
-    case NH_OP_VERIFY:
-        return false;
-    case NH_OP_DONE:
-    case NH_OP_FAILED:
-    case NH_OP_TIMED_OUT:
-        return true;
-    }
-    return false;
-}
-
 static int64_t wall_ms(void)
 {
     struct timespec ts;
@@ -937,7 +922,7 @@ static int journal_submit(struct ha_req *r, bool begin)
         jadd_i64(c, "create_revision", 0);
         json_object_array_add(cmp, c);
     }
-    if (!begin && op_closed(op->state)) {
+    if (!begin && nh_op_state_final(op->state)) {
         json_object_array_add(succ, op_delete(key));
     } else {
         char *val = nh_ha_op_to_json(op);

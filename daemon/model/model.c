@@ -120,6 +120,21 @@ const char *nh_op_state_name(enum nh_op_state s)
     return "?";
 }
 
+bool nh_op_state_final(enum nh_op_state s)
+{
+    switch (s) {
+    case NH_OP_INTENT:
+    case NH_OP_SENT:
+    case NH_OP_VERIFY:
+        return false;
+    case NH_OP_DONE:
+    case NH_OP_FAILED:
+    case NH_OP_TIMED_OUT:
+        return true;
+    }
+    return false;
+}
+
 void nh_node_clear(struct nh_node *n)
 {
     if (n == NULL)

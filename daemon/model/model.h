@@ -170,6 +170,8 @@ enum nh_op_state {
     NH_OP_TIMED_OUT,
 };
 const char *nh_op_state_name(enum nh_op_state s);
+/* DONE, FAILED, TIMED_OUT: the operation is closed. */
+bool nh_op_state_final(enum nh_op_state s);
 
 struct nh_op {
     uint64_t seq;        /* journal sequence number */

@@ -179,21 +179,6 @@ static bool state_from(const char *s, enum nh_op_state *out)
     ENUM_FROM_NAME(nh_op_state_name, enum nh_op_state, s, out);
 }
 
-static bool state_closed(enum nh_op_state s)
-{
-    switch (s) {
-    case NH_OP_INTENT:
-    case NH_OP_SENT:
-    case NH_OP_VERIFY:
-        return false;
-    case NH_OP_DONE:
-    case NH_OP_FAILED:
-    case NH_OP_TIMED_OUT:
-        return true;
-    }
-    return false;
-}
-
 /* ---------- the set of open operations (shared by replay and the live journal) ---------- */
 
 struct jop {
@@ -738,7 +723,7 @@ static int apply_record(struct opset *s, const char *js, size_t len, struct perr
             goto out;
         }
         apply_update(j, &u);
-        if (state_closed(j->op.state))
+        if (nh_op_state_final(j->op.state))
             opset_remove(s, j);
         r = 0;
     } else if (strcmp(type, "seq") == 0) {
@@ -1350,7 +1335,7 @@ int nh_journal_update(struct nh_journal *j, const struct nh_op *op)
     free(l.p);
     if (r == 0) {
         apply_update(cur, &u);
-        if (state_closed(cur->op.state))
+        if (nh_op_state_final(cur->op.state))
             opset_remove(&j->set, cur);
         maybe_compact_locked(j);
     }
