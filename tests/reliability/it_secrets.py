@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Secrets canary: every credential is a recognisable fake ("CANARY-...");
+every command and scenario runs with them, and none of them may appear in
+any output: stdout and stderr of check, plan, plan --json, status,
+status --json; the daemon's log through a run with faults, a config edit,
+SIGHUP, kill -9 and a restart; /metrics, /api/v1/status, /healthz,
+/readyz and the status page; the journal and audit.log in state_dir; and
+any core file the scenario leaves (a SIGABRT at the end, with an unlimited
+core size, in a scratch working directory).
+
+Credentials: the ACK AccessKey secret, the Huawei SK (CCE), the ModelArts
+IAM token, the ACK node login password (sent in ScaleCluster) and the CCE
+node login password (sent in RemoveNode). The AccessKey ids are canaries
+too: they are credentials by the configuration's own rules.
+"""
+
+import glob
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import unittest
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+import itlib  # noqa: E402
+from itlib import harness  # noqa: E402
+
+SECRETS = {
+    "ack-ak": "CANARY-AK-ack-51d0e2",
+    "ack-sk": "CANARY-SK-7f3a9c-ack",
+    "hw-ak": "CANARY-AK-hw-8b2f41",
+    "hw-sk": "CANARY-SK-7f3a9c-hw",
+    "ma-token": "CANARY-TOKEN-7f3a9c-ma",
+    "ack-node-pw": "Canary-Pw-7f3a9c!",
+    "cce-pw": "Canary-Cce-7f3a9c!",
+}
+# any of them, also partly (a prefix of 12 characters is enough to leak)
+PATTERN = re.compile("|".join(re.escape(v[:12]) for v in SECRETS.values()) + "|7f3a9c")
+
+
+def config(web=3, gpu=3):
+    y = itlib.fleet_yaml(web=web, gpu=gpu, qps=20, burst=10, job_timeout="5s")
+    for name in ("ack-ak", "ack-sk", "hw-ak", "hw-sk", "ack-node-pw"):
+        assert "{ file: %s }" % name in y, name
+    # ModelArts by IAM token, CCE removals with a login password
+    head, sep, tail = y.rpartition("credentials: { ak: { file: hw-ak }, sk: { file: hw-sk } }")
+    y = head + "credentials: { token: { file: ma-token } }" + tail
+    return y.replace("login: { ssh_key: KeyPair-001 }",
+                     "login: { username: root, password: { file: cce-pw } }")
+
+
+class SecretsCanary(unittest.TestCase):
+    def setUp(self):
+        creds = ("%s:%s" % (SECRETS["ack-ak"], SECRETS["ack-sk"]),
+                 "%s:%s" % (SECRETS["hw-ak"], SECRETS["hw-sk"]))
+        self.fleet = harness.Fleet(seed=itlib.SEED, credentials=creds)
+        for k, v in SECRETS.items():
+            self.fleet.write_secret(k, v)
+        self.fleet.admin("auth", "POST", {"tokens": [SECRETS["ma-token"]]})
+        self.fleet.admin("timing", "POST", {"job_seconds": 0.3, "node_create_seconds": 0.2,
+                                            "node_delete_seconds": 0.2})
+        self.scanned = []
+
+    def tearDown(self):
+        self.fleet.close()
+
+    def scan(self, what, text):
+        if isinstance(text, bytes):
+            text = text.decode("latin-1")
+        self.scanned.append((what, len(text)))
+        m = PATTERN.search(text)
+        if m:
+            s = max(0, m.start() - 200)
+            self.fail("a secret leaked into %s: ...%s..." % (what, text[s:m.end() + 100]))
+
+    def cmd(self, args, cfg, ok=(0,)):
+        f = self.fleet
+        env = dict(os.environ, CREDENTIALS_DIRECTORY=f.creds, NO_PROXY="*")
+        p = subprocess.run([f.binary, "--config", cfg] + args, env=env, capture_output=True,
+                           timeout=120, cwd=f.dir)
+        self.scan("`nodeherd %s` stdout" % " ".join(args), p.stdout)
+        self.scan("`nodeherd %s` stderr" % " ".join(args), p.stderr)
+        self.assertIn(p.returncode, ok, "%s: %s %s" % (args, p.stdout[-2000:], p.stderr[-2000:]))
+        return p
+
+    def http(self, d, path):
+        with urllib.request.urlopen(d.url(path), timeout=10) as r:
+            return r.read()
+
+    def scan_endpoints(self, d, when):
+        for path in ("/metrics", "/api/v1/status", "/healthz", "/readyz", "/"):
+            try:
+                self.scan("%s %s" % (path, when), self.http(d, path))
+            except urllib.error.HTTPError as e:  # /readyz may be 503 at times
+                self.scan("%s %s" % (path, when), e.read())
+
+    def test_no_secret_anywhere(self):
+        f = self.fleet
+        cfg = f.write_config(config())
+        self.cmd(["check"], cfg)
+        self.cmd(["plan"], cfg)
+        self.cmd(["plan", "--json"], cfg)
+        self.cmd(["plan", "--detailed-exitcode"], cfg, ok=(2,))
+        # a wrong secret: the auth error answers must not echo what was sent
+        f.write_secret("ack-sk", SECRETS["ack-sk"] + "-wrong")
+        self.cmd(["plan"], cfg, ok=(0, 1, 2))
+        f.write_secret("ack-sk", SECRETS["ack-sk"])
+
+        # faults on the calls that carry secrets in their bodies
+        f.fault(route="ScaleCluster", fault="reset_after", count=1)
+        f.fault(route="RemoveNode", fault="malformed", count=1)
+        f.fault(route="DeleteClusterNodes", fault="503", count=1)
+        f.fault(route="modelarts.ListNodePools", fault="truncated", count=1)
+        d = f.daemon(config_path=cfg, extra_args=())
+        d.wait_ready()
+        f.wait_converged(d, timeout=120)
+        self.scan_endpoints(d, "after convergence")
+        url = "http://127.0.0.1:%d" % d.port
+        self.cmd(["status", "--url", url], cfg)
+        self.cmd(["status", "--json", "--url", url], cfg)
+        # scale out (ScaleCluster sends the node password), remove with a login password
+        f.write_config(config(web=6, gpu=2))
+        f.wait_converged(d, timeout=120, pred=lambda s: all(
+            c["state"] == "converged" for c in s["clusters"]) and
+            len(itlib.live_nodes(f.state(), itlib.WEB)) == 6)
+        # a broken reload, then SIGHUP
+        f.write_config(config(web=6, gpu=2).replace("workers: 6", "workers: six"))
+        time.sleep(1.5)
+        f.write_config(config(web=4, gpu=2))
+        d.signal(signal.SIGHUP)
+        f.wait_converged(d, timeout=120, pred=lambda s: all(
+            c["state"] == "converged" for c in s["clusters"]) and
+            len(itlib.live_nodes(f.state(), itlib.WEB)) == 4)
+        self.scan_endpoints(d, "after reload")
+        # kill -9 mid-flight and restart
+        f.write_config(config(web=5, gpu=3))
+        time.sleep(0.7)
+        d.kill9()
+        d.start()
+        d.wait_ready()
+        f.wait_converged(d, timeout=120)
+        self.scan_endpoints(d, "after restart")
+        itlib.assert_clean(self, f)
+        # the calls that carry secrets really happened (the scan is not vacuous)
+        ops = {r["op"] for r in f.mutations()}
+        for op in ("ScaleCluster", "RemoveNode", "PatchNodePool"):
+            self.assertIn(op, ops)
+        self.assertTrue(PATTERN.search(open(os.path.join(f.creds, "cce-pw")).read()))
+
+        # SIGABRT with cores enabled: the daemon must not leave its memory behind
+        self.assertEqual(d.stop(), 0)
+        core_dir = os.path.join(f.dir, "cwd")
+        os.makedirs(core_dir)
+        env = dict(d.env)
+        p = subprocess.Popen(["sh", "-c", "ulimit -c unlimited 2>/dev/null; exec \"$@\"", "sh"] + d.argv,
+                             cwd=core_dir, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        time.sleep(2)
+        p.send_signal(signal.SIGABRT)
+        p.wait(30)
+        cores = glob.glob(os.path.join(core_dir, "core*")) + glob.glob(os.path.join(f.dir, "core*"))
+        for c in cores:
+            with open(c, "rb") as fh:
+                self.scan("core file %s" % c, fh.read())
+
+        # files the daemon wrote
+        for path in glob.glob(os.path.join(f.state_dir, "**"), recursive=True):
+            if os.path.isfile(path):
+                with open(path, "rb") as fh:
+                    self.scan(os.path.relpath(path, f.dir), fh.read())
+        for dd in f.daemons:
+            self.scan("daemon log %s" % dd.log_path, dd.log())
+        names = [w for w, _ in self.scanned]
+        self.assertTrue(any("journal" in n for n in names), names)
+        self.assertTrue(any("audit" in n for n in names), names)
+        sys.stderr.write("scanned %d outputs (%d bytes), %d core files\n" % (
+            len(self.scanned), sum(n for _, n in self.scanned), len(cores)))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
