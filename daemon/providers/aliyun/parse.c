@@ -67,7 +67,7 @@ static int parse_labels(struct json_object *v, struct nh_node *n, const char *wh
         for (size_t i = 0; i < cnt; i++) {
             struct json_object *it = json_object_array_get_idx(v, i);
             const char *k = NULL, *val = "";
-            char w[96];
+            char w[160]; /* where (< 96) + the index and the key name */
             snprintf(w, sizeof(w), "%s.labels[%zu].key", where, i);
             if (!json_object_is_type(it, json_type_object))
                 return nh_perr_set(e, "%s.labels[%zu]: expected an object", where, i);
