@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "cmd.h"
 #include "config/config.h"
@@ -48,6 +50,13 @@ int main(int argc, char **argv)
     struct nh_global_opts g = {.config_path = NULL, .log_format = "auto", .log_level = NULL};
     const char *env;
     int c;
+
+    /* Credentials live in this process's memory: no core dump may carry
+     * them out (tests/reliability/it_secrets.py). Not dumpable also keeps
+     * other processes of the same user from ptrace-reading them. */
+    const struct rlimit no_core = {0, 0};
+    (void)setrlimit(RLIMIT_CORE, &no_core);
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
     env = getenv("NODEHERD_CONFIG");
     g.config_path = env && *env ? env : NH_DEFAULT_CONFIG;

@@ -49,8 +49,9 @@ def config(web=3, gpu=3):
     # ModelArts by IAM token, CCE removals with a login password
     head, sep, tail = y.rpartition("credentials: { ak: { file: hw-ak }, sk: { file: hw-sk } }")
     y = head + "credentials: { token: { file: ma-token } }" + tail
+    # train's workers outside pools are managed too: RemoveNode carries the password
     return y.replace("login: { ssh_key: KeyPair-001 }",
-                     "login: { username: root, password: { file: cce-pw } }")
+                     "login: { username: root, password: { file: cce-pw } }\n    workers: 1")
 
 
 class SecretsCanary(unittest.TestCase):
