@@ -332,6 +332,7 @@ static void on_observed(void *ud, const struct nh_prov_error *err, struct nh_obs
             nh_observed_clear(obs);
     } else if (obs != NULL) {
         nh_observed_clear(&c->obs);
+        c->obs_epoch = c->observing_epoch;
         c->obs = *obs;
         memset(obs, 0, sizeof(*obs));
         c->obs.at_ms = (int64_t)uv_now(e->loop);
@@ -365,6 +366,7 @@ static void cl_observe(struct cl *c)
     if (e->stopping || c->removed || c->observing || c->prov == NULL || c->cfg == NULL)
         return;
     c->observing = true;
+    c->observing_epoch = c->ops_epoch;
     c->observe_due = uv_now(e->loop) + cl_jittered_interval(c);
     e->calls_in_flight++;
     int r = c->prov->ops->observe(c->prov, c->cfg, on_observed, c);
@@ -697,6 +699,15 @@ static bool cluster_cfg_eq(const struct nh_cfg_cluster *a, const struct nh_cfg_c
     return true;
 }
 
+/* May a changed declaration be planned on the observation in hand? */
+static bool cl_fresh_enough(const struct cl *c)
+{
+    uint64_t now = uv_now(c->e->loop);
+    return c->have_obs && c->obs_ok && !c->observing && ops_count(c) == 0 &&
+           c->obs_epoch == c->ops_epoch && now >= c->not_before &&
+           now - (uint64_t)c->obs.at_ms < cl_poll_interval(c);
+}
+
 void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
 {
     struct nh_config *old = e->cfg;
@@ -763,9 +774,22 @@ void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
         c->prov = engine_provider(e, cc->provider_name);
         if (prev == NULL || !cluster_cfg_eq(prev, cc)) {
             c->replan = true;
-            nh_log(LOG_INFO, "reload: cluster %s changed; re-observing now", cc->name);
-            if (!c->observing)
-                cl_observe_soon(c, 0);
+            if (cl_fresh_enough(c)) {
+                /* React at once: the observation in hand is complete,
+                 * younger than a poll interval and taken after the last
+                 * operation here ended, i.e. exactly what a poll would
+                 * have planned on. */
+                nh_log(LOG_INFO, "reload: cluster %s changed; planning on the observation of "
+                                 "%llu ms ago",
+                       cc->name, (unsigned long long)(uv_now(e->loop) - (uint64_t)c->obs.at_ms));
+                cl_plan(c);
+                cl_changed(c);
+                cl_schedule_next(c);
+            } else {
+                nh_log(LOG_INFO, "reload: cluster %s changed; re-observing now", cc->name);
+                if (!c->observing)
+                    cl_observe_soon(c, 0);
+            }
         }
     }
     for (struct cl *c = e->clusters, *next; c; c = next) {

@@ -66,6 +66,11 @@ struct cl {
     uint64_t observe_due;    /* loop ms: next observation on the poll interval; job
                               * polls in between do not re-read the cluster */
     bool replan;             /* declaration changed: plan at the next observation */
+    /* Counts operations closed on this cluster; an observation started at
+     * an older count may predate an operation's effect. */
+    uint64_t ops_epoch;
+    uint64_t observing_epoch; /* ops_epoch when the observation in flight started */
+    uint64_t obs_epoch;       /* ops_epoch when the held observation started */
     char last_error[256];
     struct nh_plan last_plan;   /* notes (and, dry-run, actions) of the last plan */
     char *last_plan_text;       /* to log plan changes only once */

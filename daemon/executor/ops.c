@@ -231,6 +231,7 @@ void ops_abandon_all(struct cl *c)
         next = n->next;
         if (!n->closed) {
             n->closed = true;
+            c->ops_epoch++;
             op_maybe_free(n);
         }
     }
@@ -324,6 +325,7 @@ static void op_finish(struct opnode *n, enum nh_op_state st, const char *result)
         cl_backoff(c);
     }
     n->closed = true;
+    c->ops_epoch++;
     cl_observe_soon(c, 0); /* the state is re-read before anything else */
     cl_changed(c);
     op_maybe_free(n);

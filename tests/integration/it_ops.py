@@ -64,7 +64,7 @@ class OpsTest(unittest.TestCase):
 
     def test_notify_ready_status_reload_stopping(self):
         f = self.fleet
-        d = f.daemon(itlib.fleet_yaml())
+        d = f.daemon(itlib.fleet_yaml(), env={"WATCHDOG_USEC": "400000"})
         d.wait_ready()
         msgs = [m for _, m in d.notify.all()]
         first_ready = next(i for i, m in enumerate(msgs) if "READY=1" in m.split("\n"))
@@ -79,6 +79,11 @@ class OpsTest(unittest.TestCase):
         after = [m for _, m in d.notify.all()]
         idx = max(i for i, m in enumerate(after) if "RELOADING=1" in m)
         self.assertTrue(any("READY=1" in m.split("\n") for m in after[idx:]), after[idx:])
+        # the loop pets the watchdog at half of WATCHDOG_USEC (200 ms)
+        pets = [t for t, m in d.notify.all() if "WATCHDOG=1" in m.split("\n")]
+        self.assertGreaterEqual(len(pets), 5, "WATCHDOG=1 too rare")
+        gaps = [b - a for a, b in zip(pets, pets[1:])]
+        self.assertLess(max(gaps[-5:]), 0.4, gaps[-5:])
         t = time.monotonic()
         self.assertEqual(d.stop(), 0)
         self.assertLess(time.monotonic() - t, 15)
