@@ -287,6 +287,9 @@ class FakeCloud:
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the second waits
+    # for the client's delayed ACK (~40 ms per answer on loopback).
+    disable_nagle_algorithm = True
     server_version = "fakecloud/1.0"
     fake = None            # set on the server class
 
