@@ -22,7 +22,7 @@
 #define NH_METRICS_MAX_LABELS 8
 #define NH_METRICS_MAX_BUCKETS 32
 /* Label values come from configuration and cloud answers; bound them. */
-#define NH_METRICS_MAX_SERIES 4096
+#define NH_METRICS_MAX_SERIES 100000
 
 struct label {
     char *key;
@@ -282,7 +282,7 @@ static struct series *series_get(struct family *f, const struct keyset *ks)
     if (s != NULL)
         return s;
     if (f->n_series >= NH_METRICS_MAX_SERIES) {
-        family_warn(f, "too many series (4096)");
+        family_warn(f, "too many series (100000)");
         return NULL;
     }
     if (f->n_series == f->alloc_series) {

@@ -24,7 +24,7 @@ void nh_metrics_describe(const char *name, enum nh_metric_type type, const char 
  * NULL. Unknown families are ignored (and logged once at debug).
  * inc works on counters (v >= 0) and gauges; set only on gauges; observe only
  * on histograms. Misuse (wrong type, NaN, bad or duplicate label name, "le"
- * on a histogram, > 8 labels, > 4096 series) is ignored with one warning per
+ * on a histogram, > 8 labels, > 100000 series) is ignored with one warning per
  * family. Label order in the call does not matter. */
 void nh_metrics_inc(const char *name, double v, ...);
 void nh_metrics_set(const char *name, double v, ...);
