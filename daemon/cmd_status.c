@@ -1,6 +1,8 @@
 /* cmd_status.c - `nodeherd status`: asks the running daemon (its local
  * endpoint, GET /api/v1/status) what it is doing, and prints it. */
+#include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,10 +10,13 @@
 
 #include <curl/curl.h>
 #include <json-c/json.h>
+#include <yaml.h>
 
 #include "cmd.h"
-#include "config/config.h"
 #include "util/buf.h"
+
+/* daemon.listen's default (config.c). */
+#define STATUS_DEFAULT_LISTEN "127.0.0.1:9464"
 
 static void status_usage(FILE *f)
 {
@@ -27,6 +32,64 @@ static void status_usage(FILE *f)
           "\n"
           "Exit status: 0 answered, 1 no daemon answered, 2 usage or configuration error.\n",
           f);
+}
+
+/* Pure lookup of a scalar under a mapping key in a libyaml document. */
+static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *key)
+{
+    if (map == NULL || map->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(doc, p->key);
+        if (k && k->type == YAML_SCALAR_NODE && k->data.scalar.length == strlen(key) &&
+            memcmp(k->data.scalar.value, key, k->data.scalar.length) == 0)
+            return yaml_document_get_node(doc, p->value);
+    }
+    return NULL;
+}
+
+/* Reads daemon.listen from the configuration file, and nothing else: the
+ * status command must work from an operator's shell, where the daemon's
+ * secrets ($CREDENTIALS_DIRECTORY, EnvironmentFile=) are not available, so
+ * the file is not validated or resolved here (`nodeherd check` does that).
+ * 0 with the value (the default when absent), -errno when the file cannot
+ * be read, -EINVAL when it is not YAML or daemon.listen is not a string. */
+static int listen_from_file(const char *path, char *out, size_t len)
+{
+    FILE *f = fopen(path, "re");
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int r = 0;
+
+    if (f == NULL)
+        return -errno;
+    if (!yaml_parser_initialize(&parser)) {
+        fclose(f);
+        return -ENOMEM;
+    }
+    yaml_parser_set_input_file(&parser, f);
+    if (!yaml_parser_load(&parser, &doc)) {
+        yaml_parser_delete(&parser);
+        fclose(f);
+        return -EINVAL;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    yaml_node_t *daemon = map_get(&doc, root, "daemon");
+    yaml_node_t *listen = map_get(&doc, daemon, "listen");
+    if (root != NULL && root->type != YAML_MAPPING_NODE)
+        r = -EINVAL;
+    else if (listen == NULL)
+        snprintf(out, len, "%s", STATUS_DEFAULT_LISTEN);
+    else if (listen->type != YAML_SCALAR_NODE || listen->data.scalar.length >= len)
+        r = -EINVAL;
+    else
+        snprintf(out, len, "%.*s", (int)listen->data.scalar.length,
+                 (const char *)listen->data.scalar.value);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return r;
 }
 
 static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
@@ -182,37 +245,34 @@ int nh_cmd_status(const struct nh_global_opts *g, int argc, char **argv)
         }
     }
     if (url_opt) {
-        snprintf(url, sizeof(url), "%s/api/v1/status", url_opt);
+        /* "http://host:port/" as copied from a browser: no "//api". */
+        size_t n = strlen(url_opt);
+        while (n > 0 && url_opt[n - 1] == '/')
+            n--;
+        snprintf(url, sizeof(url), "%.*s/api/v1/status", (int)n, url_opt);
     } else {
-        struct nh_config *cfg = NULL;
-        struct nh_diag diag;
-        nh_diag_init(&diag);
-        if (nh_config_load(g->config_path, &cfg, &diag) < 0) {
-            nh_diag_print(&diag, stderr);
-            fprintf(stderr, "nodeherd status: cannot read %s to find the daemon; pass --url\n",
-                    g->config_path);
-            nh_diag_free(&diag);
+        char l[256];
+        int r = listen_from_file(g->config_path, l, sizeof(l));
+        if (r < 0) {
+            fprintf(stderr, "nodeherd status: cannot read daemon.listen from %s (%s); pass --url\n",
+                    g->config_path, r == -EINVAL ? "not a YAML mapping with a string there"
+                                                 : strerror(-r));
             return NH_EXIT_USAGE;
         }
-        nh_diag_free(&diag);
-        const char *l = cfg->daemon.listen;
-        if (l == NULL || *l == '\0') {
+        if (l[0] == '\0') {
             fprintf(stderr, "nodeherd status: daemon.listen is empty in %s, so the daemon has no "
                             "endpoint; set it, or pass --url\n",
                     g->config_path);
-            nh_config_unref(cfg);
             return NH_EXIT_USAGE;
         }
         const char *colon = strrchr(l, ':');
         if (colon && strcmp(colon, ":0") == 0) {
             fprintf(stderr, "nodeherd status: daemon.listen uses port 0 (any free port); pass "
                             "--url with the port the daemon logged\n");
-            nh_config_unref(cfg);
             return NH_EXIT_USAGE;
         }
         snprintf(url, sizeof(url), "http://%s%s/api/v1/status", l[0] == ':' ? "127.0.0.1" : "",
                  l);
-        nh_config_unref(cfg);
     }
 
     struct nh_buf body;
