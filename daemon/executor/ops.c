@@ -63,6 +63,9 @@ static void jq_done_one(struct nh_engine *e, struct jwrite *jw)
                          n->cl->name, (unsigned long long)n->op.seq,
                          nh_op_state_name(jw->snap.state));
         }
+        /* The write held the operation back from its job polls: re-arm. */
+        if (!n->closed && !n->cl->removed && !e->stopping)
+            cl_schedule_next(n->cl);
         op_maybe_free(n);
     }
     nh_op_clear(&jw->snap);
