@@ -12,7 +12,7 @@
  * status_page.py computes it (unit.ops_httpd checks it against the page). */
 #include "status_page.h"
 
-#define NH_STATUS_PAGE_SCRIPT_SHA256 "ujlSunyiuoN2BBIVAky1DarE/tS2CEXkL/kF7vBEEeY="
+#define NH_STATUS_PAGE_SCRIPT_SHA256 "w4e4cF4qPc/31j1bsrrV3eSOpGSpR1ULUrT1fjKoD4A="
 
 const char nh_status_page_csp[] =
     "default-src 'none'; script-src 'sha256-" NH_STATUS_PAGE_SCRIPT_SHA256 "'; "
@@ -151,6 +151,7 @@ static const char *const page_script[] = {
     "    return t;",
     "  }",
     "  function progress(p) {",
+    "    if (p === null || p === undefined) return el('span', 'empty', 'not reported');",
     "    var box = el('span'), v = Math.max(0, Math.min(100, Number(p) || 0));",
     "    var bar = el('progress');",
     "    bar.max = 100;",
@@ -172,8 +173,10 @@ static const char *const page_script[] = {
     "    if (c.last_error) card.appendChild(el('div', 'err', 'Last error: ' + c.last_error));",
     "",
     "    var groups = (c.groups || []).map(function (g) {",
-    "      var d = el('span', g.declared !== g.observed ? 'diff' : null,",
-    "        txt(g.observed) + ' / ' + txt(g.declared));",
+    "      var undeclared = g.declared === null || g.declared === undefined;",
+    "      var d = undeclared ? el('span', 'empty', 'not declared') :",
+    "        el('span', g.declared !== g.observed ? 'diff' : null,",
+    "          txt(g.observed) + ' / ' + txt(g.declared));",
     "      return [pool(g.pool), g.declared, g.observed, g.ready, d];",
     "    });",
     "    section(card, 'Declared vs observed', groups.length ?",
@@ -198,7 +201,7 @@ static const char *const page_script[] = {
     "        if (n.fix) li.appendChild(el('div', 'fix', 'Fix: ' + n.fix));",
     "        ul.appendChild(li);",
     "      });",
-    "      section(card, 'Blocked / refused', ul);",
+    "      section(card, 'Blocked, refused, waiting', ul);",
     "    }",
     "",
     "    var rec = (c.recent || []).map(function (a) {",
