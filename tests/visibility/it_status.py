@@ -10,28 +10,12 @@ when no daemon answers or the configuration gives no usable endpoint.
 import json
 import os
 import re
-import socket
 import subprocess
 import time
 import unittest
 
 import vislib
 from vislib import harness, itlib
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def fleet_text(listen):
-    text = itlib.fleet_yaml(web=6, job_timeout="5m")
-    text = text.replace("listen: 127.0.0.1:0", "listen: %s" % listen)
-    # huawei-cce cannot add workers outside a node pool: blocked, with a fix
-    text = text.replace("    id: %s\n" % itlib.TRAIN, "    id: %s\n    workers: 4\n" % itlib.TRAIN)
-    assert "workers: 4" in text and listen in text
-    return text
 
 
 class StatusTest(unittest.TestCase):
@@ -54,20 +38,13 @@ class StatusTest(unittest.TestCase):
     def test_status_shows_in_flight_blocked_role_and_recent(self):
         f = self.fleet
         f.fault(route="ScaleCluster", fault="job_stuck")
-        port = free_port()
-        cfg = f.write_config(fleet_text("127.0.0.1:%d" % port))
+        port = vislib.free_port()
+        cfg = f.write_config(vislib.busy_fleet_text("127.0.0.1:%d" % port))
         d = f.daemon(config_path=cfg)
         d.wait_ready()
         d.port = port
 
-        def ready(s):
-            web = [c for c in s["clusters"] if c["name"] == "web"][0]
-            train = [c for c in s["clusters"] if c["name"] == "train"][0]
-            return (web["in_flight"] and web["in_flight"][0]["job"]
-                    and train["state"] == "blocked"
-                    and all(c["state"] == "converged" for c in s["clusters"]
-                            if c["name"] in ("pools", "ai")))
-        f.wait_converged(d, timeout=60, pred=ready)
+        f.wait_converged(d, timeout=60, pred=vislib.busy_ready)
         task = [m for m in vislib.processed_mutations(f) if m["op"] == "ScaleCluster"]
         self.assertEqual(len(task), 1, "one ScaleCluster, never re-sent")
         task = task[0]["task"]
@@ -136,7 +113,7 @@ class StatusTest(unittest.TestCase):
         f = self.fleet
         for listen, want in (('""', "daemon.listen is empty"),
                              ("127.0.0.1:0", "port 0 (any free port); pass --url")):
-            cfg = f.write_config(fleet_text(listen), name="c-%d.yaml" % len(listen))
+            cfg = f.write_config(vislib.busy_fleet_text(listen), name="c-%d.yaml" % len(listen))
             p = self.status(config=cfg)
             self.assertEqual(p.returncode, 2, p.stderr)
             self.assertIn(want, p.stderr)

@@ -6,6 +6,7 @@ trail. Python 3 standard library only."""
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -195,3 +196,30 @@ def settled(status, cluster, pool, declared):
     c = [x for x in status["clusters"] if x["name"] == cluster][0]
     return (g is not None and g["declared"] == declared and g["observed"] == declared
             and c["state"] == "converged" and not c["in_flight"])
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def busy_fleet_text(listen="127.0.0.1:0"):
+    """itlib's fleet with web: 6 (a scale-out to keep in flight with a
+    job_stuck fault) and train with workers: 4 (blocked: huawei-cce cannot
+    add workers outside a node pool)."""
+    text = itlib.fleet_yaml(web=6, job_timeout="5m")
+    text = text.replace("listen: 127.0.0.1:0", "listen: %s" % listen)
+    # huawei-cce cannot add workers outside a node pool: blocked, with a fix
+    text = text.replace("    id: %s\n" % itlib.TRAIN, "    id: %s\n    workers: 4\n" % itlib.TRAIN)
+    assert "workers: 4" in text and listen in text
+    return text
+
+
+def busy_ready(s):
+    """busy_fleet_text's fleet reached its steady picture: web's scale-out in
+    flight with a job id, train blocked, pools and ai converged."""
+    by = {c["name"]: c for c in s["clusters"]}
+    return bool(by["web"]["in_flight"] and by["web"]["in_flight"][0]["job"]
+                and by["train"]["state"] == "blocked"
+                and by["pools"]["state"] == "converged" and by["ai"]["state"] == "converged")
