@@ -5,7 +5,8 @@ cluster with the reason and the fix (workers: on huawei-cce); the role; the
 last poll; recent actions with their revision. The daemon is found through
 the configuration's daemon.listen, as an operator runs it; and the messages
 when no daemon answers or the configuration gives no usable endpoint.
-(it_ops.py covers a converged fleet and --url to a closed port.)"""
+(it_ops.py covers a converged fleet and --url to a closed port.) Also: the
+live /metrics and contrib/prometheus/exported-metrics.txt agree both ways."""
 
 import json
 import os
@@ -13,6 +14,7 @@ import re
 import subprocess
 import time
 import unittest
+import urllib.request
 
 import vislib
 from vislib import harness, itlib
@@ -96,6 +98,8 @@ class StatusTest(unittest.TestCase):
         self.assertRegex(out, r"\n  gpu-a\s+declared 3\s+observed 3\s+ready 3\n")
         self.assertNotIn("in flight", out.split("\npools (")[1].split("\ntrain (")[0])
 
+        self.check_exported_metrics(d)
+
         # --url as copied from a browser (trailing slash) reaches the same daemon
         p = self.status("--json", "--url", "http://127.0.0.1:%d/" % port)
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -108,6 +112,33 @@ class StatusTest(unittest.TestCase):
         self.assertEqual(p.stdout, "")
         self.assertIn("no daemon answered at http://127.0.0.1:%d/api/v1/status" % port, p.stderr)
         self.assertIn("is it running?", p.stderr)
+
+    def check_exported_metrics(self, d):
+        """contrib/prometheus/exported-metrics.txt (what the dashboard and the
+        alerts may use) is exactly what a live daemon exports: every listed
+        family with its type, no family missing from the list, and samples
+        carry only the listed labels."""
+        import it_ops  # tests/integration: the strict exposition-format parser
+        listed = {}
+        path = os.path.join(vislib.ROOT, "contrib", "prometheus", "exported-metrics.txt")
+        with open(path) as fh:
+            for line in fh:
+                parts = line.split("#")[0].split()
+                if parts:
+                    listed[parts[0]] = (parts[1], set(parts[2].split(",")) if len(parts) > 2
+                                        else set())
+        with urllib.request.urlopen(d.url("/metrics"), timeout=10) as r:
+            types, samples = it_ops.parse_prometheus(r.read().decode())
+        self.assertEqual(sorted(set(listed) - set(types)), [], "listed but not exported")
+        self.assertEqual(sorted(set(types) - set(listed)), [], "exported but not listed")
+        for name, (typ, _) in listed.items():
+            self.assertEqual(types[name], typ, name)
+        for name, labels, _ in samples:
+            fam = name if name in listed else re.sub(r"_(bucket|sum|count)$", "", name)
+            keys = set(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="', labels)) - {"le"}
+            self.assertLessEqual(keys, listed[fam][1], "%s%s" % (name, labels))
+        self.assertIn(("nodeherd_jobs_in_flight", '{cluster="web"}', 1.0), samples)
+        self.assertIn(("nodeherd_cluster_blocked", '{cluster="train"}', 1.0), samples)
 
     def test_configuration_without_a_usable_endpoint(self):
         f = self.fleet
