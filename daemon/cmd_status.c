@@ -159,8 +159,8 @@ static int print_status(const char *body)
     size_t n = clusters ? json_object_array_length(clusters) : 0;
     for (size_t i = 0; i < n; i++) {
         struct json_object *c = json_object_array_get_idx(clusters, i);
-        printf("\n%s (%s, %s): %s, last poll ", jget_str(c, "name", "?"),
-               jget_str(c, "kind", "?"), jget_str(c, "provider", "?"), jget_str(c, "state", "?"));
+        printf("\n%s (%s, %s): %s, last poll ", jget_str(c, "name", "?"), jget_str(c, "kind", "?"),
+               jget_str(c, "provider", "?"), jget_str(c, "state", "?"));
         int64_t lp = jget_int(c, "last_poll", -1);
         print_age(lp < 0 ? -1 : now - lp);
         printf("\n");
@@ -175,8 +175,8 @@ static int print_status(const char *body)
             fmt_count(o, sizeof(o), g, "observed");
             fmt_count(r, sizeof(r), g, "ready");
             const char *pool = jget_str(g, "pool", NULL);
-            printf("  %-24s declared %-5s observed %-5s ready %s\n",
-                   pool ? pool : "(workers)", d, o, r);
+            printf("  %-24s declared %-5s observed %-5s ready %s\n", pool ? pool : "(workers)", d,
+                   o, r);
         }
         struct json_object *inf = jget_arr(c, "in_flight");
         for (size_t k = 0; inf && k < json_object_array_length(inf); k++) {
@@ -202,11 +202,10 @@ static int print_status(const char *body)
         size_t nr = rec ? json_object_array_length(rec) : 0;
         for (size_t k = 0; k < nr && k < 5; k++) {
             struct json_object *j = json_object_array_get_idx(rec, k);
-            printf("  recent: %s%s%s -> %lld %s (rule %s, revision %s, ",
-                   jget_str(j, "kind", "?"), jget_str(j, "pool", NULL) ? " " : "",
-                   jget_str(j, "pool", ""), (long long)jget_int(j, "target", 0),
-                   jget_str(j, "result", "?"), jget_str(j, "rule", "?"),
-                   jget_str(j, "revision", "?"));
+            printf("  recent: %s%s%s -> %lld %s (rule %s, revision %s, ", jget_str(j, "kind", "?"),
+                   jget_str(j, "pool", NULL) ? " " : "", jget_str(j, "pool", ""),
+                   (long long)jget_int(j, "target", 0), jget_str(j, "result", "?"),
+                   jget_str(j, "rule", "?"), jget_str(j, "revision", "?"));
             print_age(now - jget_int(j, "time", now));
             printf(")\n");
         }
@@ -255,13 +254,14 @@ int nh_cmd_status(const struct nh_global_opts *g, int argc, char **argv)
         int r = listen_from_file(g->config_path, l, sizeof(l));
         if (r < 0) {
             fprintf(stderr, "nodeherd status: cannot read daemon.listen from %s (%s); pass --url\n",
-                    g->config_path, r == -EINVAL ? "not a YAML mapping with a string there"
-                                                 : strerror(-r));
+                    g->config_path,
+                    r == -EINVAL ? "not a YAML mapping with a string there" : strerror(-r));
             return NH_EXIT_USAGE;
         }
         if (l[0] == '\0') {
-            fprintf(stderr, "nodeherd status: daemon.listen is empty in %s, so the daemon has no "
-                            "endpoint; set it, or pass --url\n",
+            fprintf(stderr,
+                    "nodeherd status: daemon.listen is empty in %s, so the daemon has no "
+                    "endpoint; set it, or pass --url\n",
                     g->config_path);
             return NH_EXIT_USAGE;
         }
@@ -271,8 +271,7 @@ int nh_cmd_status(const struct nh_global_opts *g, int argc, char **argv)
                             "--url with the port the daemon logged\n");
             return NH_EXIT_USAGE;
         }
-        snprintf(url, sizeof(url), "http://%s%s/api/v1/status", l[0] == ':' ? "127.0.0.1" : "",
-                 l);
+        snprintf(url, sizeof(url), "http://%s%s/api/v1/status", l[0] == ':' ? "127.0.0.1" : "", l);
     }
 
     struct nh_buf body;
@@ -299,8 +298,8 @@ int nh_cmd_status(const struct nh_global_opts *g, int argc, char **argv)
     curl_global_cleanup();
     if (rc != CURLE_OK || code != 200) {
         if (rc != CURLE_OK)
-            fprintf(stderr, "nodeherd status: no daemon answered at %s (%s); is it running?\n",
-                    url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+            fprintf(stderr, "nodeherd status: no daemon answered at %s (%s); is it running?\n", url,
+                    errbuf[0] ? errbuf : curl_easy_strerror(rc));
         else
             fprintf(stderr, "nodeherd status: %s answered HTTP %ld\n", url, code);
         nh_buf_free(&body);

@@ -385,8 +385,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rotation_is_bounded_and_loses_nothing_kept, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_existing_size_counts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unwritable_dir_is_reported_not_fatal, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unwritable_dir_is_reported_not_fatal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
