@@ -200,7 +200,7 @@ class FaultMatrix(unittest.TestCase):
     def wait_declared(self, d, decl, what, timeout=90):
         f = self.fleet
         end = time.monotonic() + timeout
-        last = None
+        last = status = None
         while time.monotonic() < end:
             if d.proc.poll() is not None:
                 self.fail("daemon exited during %s:\n%s" % (what, d.log()[-4000:]))
@@ -214,14 +214,15 @@ class FaultMatrix(unittest.TestCase):
             if last == want:
                 try:
                     s = d.status()
+                    status = [(c.get("name"), c["state"]) for c in s["clusters"]]
                     if all(c["state"] == "converged" for c in s["clusters"]):
                         return
                 except OSError:
                     pass
             time.sleep(0.2)
         self.fail("%s: not converged within %ds; emulator (web, np-web, np-batch, gpu-a, nodepool-1)"
-                  " = %s, want %s\nfaults: %s\nlog tail:\n%s" % (
-                      what, timeout, last, want, json.dumps(f.admin("faults"))[:2000],
+                  " = %s, want %s; daemon: %s\nfaults: %s\nlog tail:\n%s" % (
+                      what, timeout, last, want, status, json.dumps(f.admin("faults"))[:2000],
                       d.log()[-5000:]))
 
 
