@@ -355,6 +355,12 @@ static void on_observed(void *ud, const struct nh_prov_error *err, struct nh_obs
      * it still explains why (WAITING notes). */
     if (!e->stopping && c->have_obs && (uv_now(e->loop) >= c->not_before || c->replan))
         cl_plan(c);
+    /* Reaching the declaration ends a run of failures (and its backoff). */
+    if (c->failures > 0 && cl_converged(c)) {
+        c->failures = 0;
+        c->not_before = 0;
+        c->last_error[0] = '\0';
+    }
     cl_changed(c);
     maybe_first_poll(e);
     cl_schedule_next(c);

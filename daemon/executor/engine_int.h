@@ -142,5 +142,6 @@ void ops_journal_drain_sync(struct nh_engine *e);
 void status_describe_metrics(void);
 void status_update_cluster_metrics(struct cl *c);
 const char *cl_state_word(const struct cl *c);
+bool cl_converged(const struct cl *c);
 
 #endif

@@ -97,7 +97,7 @@ static bool cl_blocked(const struct cl *c)
     return false;
 }
 
-static bool cl_converged(const struct cl *c)
+bool cl_converged(const struct cl *c)
 {
     int ready;
     if (!c->obs_ok || c->cfg == NULL || ops_count(c) > 0)
@@ -126,12 +126,16 @@ const char *cl_state_word(const struct cl *c)
 {
     if (!c->have_obs && !c->tried_once)
         return "waiting";
-    if (!c->obs_ok || c->failures > 0)
+    if (!c->obs_ok)
         return "failing";
     if (ops_count(c) > 0)
         return "converging";
+    /* Converged wins over an earlier failed operation: the cloud reached
+     * the declaration anyway (e.g. the failed job's effect happened). */
     if (cl_converged(c))
         return "converged";
+    if (c->failures > 0)
+        return "failing";
     if (cl_blocked(c))
         return "blocked";
     return "converging";
