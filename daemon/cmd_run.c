@@ -37,6 +37,8 @@ struct daemon {
     struct nh_engine *engine;
     struct nh_httpd *httpd;
     struct nh_watch *watch;
+    struct nh_watch *git_watch; /* <gitdir>/logs/HEAD: a commit moves the revision */
+    char git_dir[4096];
     struct nh_watchdog *watchdog;
     struct nh_ha *ha; /* ha: configured; NULL in single-instance mode */
     bool ha_resigned;
@@ -157,6 +159,8 @@ static void on_ha_role(void *ud, bool leader, const struct nh_op *open_ops, size
 
 /* ---------- reload ---------- */
 
+static void watch_git(struct daemon *d);
+
 static void reload(struct daemon *d, const char *why)
 {
     struct nh_config *next = NULL;
@@ -200,6 +204,7 @@ static void reload(struct daemon *d, const char *why)
     d->cfg = next;
     nh_metrics_inc("nodeherd_config_reloads_total", 1, "result", "success", NULL);
     nh_metrics_set("nodeherd_config_last_reload_successful", 1, NULL);
+    watch_git(d);
     nh_notify_ready();
     update_status(d);
 }
@@ -207,6 +212,32 @@ static void reload(struct daemon *d, const char *why)
 static void on_file_changed(void *ud)
 {
     reload(ud, "file changed");
+}
+
+static void on_git_moved(void *ud)
+{
+    reload(ud, "git HEAD moved");
+}
+
+/* A config in a git checkout: watch HEAD's reflog too, so that a commit or
+ * pull that leaves the file unchanged (or lands after the file did) still
+ * updates the revision recorded with each mutation. */
+static void watch_git(struct daemon *d)
+{
+    char dir[sizeof(d->git_dir)], log[sizeof(d->git_dir) + 16];
+
+    if (d->stopping || nh_git_dir(d->g->config_path, dir, sizeof(dir)) < 0)
+        dir[0] = '\0';
+    if (strcmp(dir, d->git_dir) == 0)
+        return;
+    nh_watch_stop(d->git_watch);
+    d->git_watch = NULL;
+    snprintf(d->git_dir, sizeof(d->git_dir), "%s", dir);
+    if (dir[0] == '\0')
+        return;
+    snprintf(log, sizeof(log), "%s/logs/HEAD", dir);
+    if (nh_watch_start(&d->loop, log, on_git_moved, d, &d->git_watch) < 0)
+        d->git_watch = NULL;
 }
 
 /* ---------- shutdown ---------- */
@@ -276,6 +307,8 @@ static void begin_shutdown(struct daemon *d, const char *why)
     uv_close((uv_handle_t *)&d->sighup, NULL);
     nh_watch_stop(d->watch);
     d->watch = NULL;
+    nh_watch_stop(d->git_watch);
+    d->git_watch = NULL;
     nh_watchdog_stop(d->watchdog);
     d->watchdog = NULL;
     nh_httpd_stop(d->httpd);
@@ -456,6 +489,7 @@ int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
     r = nh_watch_start(&d.loop, g->config_path, on_file_changed, &d, &d.watch);
     if (r < 0)
         nh_log_errno(LOG_WARNING, r, "cannot watch %s; reload with SIGHUP", g->config_path);
+    watch_git(&d);
     r = nh_watchdog_start(&d.loop, &d.watchdog);
     if (r < 0)
         nh_log_errno(LOG_WARNING, r, "watchdog");

@@ -171,6 +171,13 @@ void nh_config_unref(struct nh_config *c); /* NULL ok */
 const struct nh_cfg_cluster *nh_config_cluster(const struct nh_config *c, const char *name);
 const struct nh_cfg_provider *nh_config_provider(const struct nh_config *c, const char *name);
 
+/* The git directory of the checkout holding `path` (walking up; a `.git`
+ * file of a linked worktree is followed), read without running git.
+ * 0, or -ENOENT when the file is not in a checkout. The daemon watches
+ * <gitdir>/logs/HEAD so that a commit or pull that leaves the file as it is
+ * still updates the revision recorded with each mutation. */
+int nh_git_dir(const char *path, char *ret, size_t len);
+
 /* Parses "250ms", "30s", "5m", "1h", "1h30m"; 0 or -EINVAL/-ERANGE. */
 int nh_duration_parse(const char *s, uint64_t *ret_ms);
 /* Formats ms as the shortest of the above into buf. */

@@ -127,20 +127,22 @@ static int head_of(const char *gitdir, char ret[41])
     return lookup_ref(cpath, ref, ret);
 }
 
-int nh_git_head(const char *start, char ret[41])
+int nh_git_dir(const char *start, char *ret, size_t len)
 {
     char dir[PATH_MAX];
     if (realpath(start, dir) == NULL)
         return -errno;
     for (int guard = 0; guard < 256; guard++) {
-        char dotgit[PATH_MAX + 8], gitdir[PATH_MAX + 16];
+        char dotgit[PATH_MAX + 8];
         struct stat st;
         snprintf(dotgit, sizeof(dotgit), "%s/.git", strcmp(dir, "/") == 0 ? "" : dir);
         if (stat(dotgit, &st) == 0) {
-            if (S_ISDIR(st.st_mode))
-                return head_of(dotgit, ret);
-            if (S_ISREG(st.st_mode) && gitdir_from_file(dir, dotgit, gitdir, sizeof(gitdir)) == 0)
-                return head_of(gitdir, ret);
+            if (S_ISDIR(st.st_mode)) {
+                int n = snprintf(ret, len, "%s", dotgit);
+                return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+            }
+            if (S_ISREG(st.st_mode))
+                return gitdir_from_file(dir, dotgit, ret, len);
             return -EINVAL;
         }
         if (strcmp(dir, "/") == 0)
@@ -154,6 +156,15 @@ int nh_git_head(const char *start, char ret[41])
             *slash = '\0';
     }
     return -ENOENT;
+}
+
+int nh_git_head(const char *start, char ret[41])
+{
+    char gitdir[PATH_MAX + 16];
+    int r = nh_git_dir(start, gitdir, sizeof(gitdir));
+    if (r < 0)
+        return r;
+    return head_of(gitdir, ret);
 }
 
 char *nh_config_revision_sha256(const char *data, size_t len)

@@ -185,7 +185,6 @@ class AuditTest(unittest.TestCase):
     # later mutation is attributed to the previous commit until the next
     # reload. Fix: also watch .git/HEAD and the ref it names (or re-read the
     # revision before each plan). This test passes once that is done.
-    @unittest.expectedFailure
     def test_commit_after_in_place_edit_moves_the_revision(self):
         f = self.fleet
         repo = os.path.join(f.dir, "repo")
