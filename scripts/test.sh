@@ -21,4 +21,13 @@ run_tree() { # name cmake-args...
 
 run_tree normal
 run_tree sanitize -DNH_SANITIZE=ON
-echo "=== all tests passed (normal and sanitizer builds)"
+
+# Fuzz tree (clang + libFuzzer): every fuzz_<what> target runs over its seed
+# corpus for NH_FUZZ_SECONDS (docs/reliability.md has the long runs).
+echo "=== build: fuzz"
+cmake -S "$top" -B "$top/build/fuzz" -DCMAKE_C_COMPILER=clang -DNH_FUZZ=ON -DNH_WERROR=ON \
+      -DNH_FUZZ_SECONDS="${NH_FUZZ_SECONDS:-20}" >/dev/null
+cmake --build "$top/build/fuzz" -j "$jobs" --target fuzz_config fuzz_providers fuzz_sign fuzz_journal
+echo "=== test: fuzz"
+(cd "$top/build/fuzz" && ctest --output-on-failure -L fuzz)
+echo "=== all tests passed (normal, sanitizer and fuzz builds)"

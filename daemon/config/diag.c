@@ -12,7 +12,7 @@ void nh_diag_init(struct nh_diag *d)
     memset(d, 0, sizeof(*d));
 }
 
-static char *vformat(const char *fmt, va_list ap)
+__attribute__((format(printf, 1, 0))) static char *vformat(const char *fmt, va_list ap)
 {
     va_list aq;
     va_copy(aq, ap);
