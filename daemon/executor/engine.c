@@ -167,10 +167,12 @@ static void maybe_first_poll(struct nh_engine *e)
 
 /* Renders a plan as log lines; returns the text (owned) so that an unchanged
  * plan is not logged again every cycle. */
-static char *plan_text(const struct nh_plan *p)
+static char *plan_text(const struct nh_plan *p, bool act)
 {
     struct nh_buf b;
     nh_buf_init(&b, 0);
+    if (!act && p->n_actions > 0)
+        nh_buf_appends(&b, "(not yet)\n"); /* logged again once acted on */
     for (size_t i = 0; i < p->n_actions; i++) {
         const struct nh_action *a = &p->actions[i];
         nh_buf_printf(&b, "%s %s%s%s target=%d nodes=%zu (%s: %s)\n", nh_action_kind_name(a->kind),
@@ -186,13 +188,13 @@ static char *plan_text(const struct nh_plan *p)
     return nh_buf_steal(&b);
 }
 
-static void log_plan(struct cl *c, const struct nh_plan *p, bool dry)
+static void log_plan(struct cl *c, const struct nh_plan *p, const char *would)
 {
     for (size_t i = 0; i < p->n_actions; i++) {
         const struct nh_action *a = &p->actions[i];
         nh_log(LOG_NOTICE, "%s%s%s: %s%s target %d%s%zu node%s (rule %s: %s)", c->name,
                a->pool_name ? "/" : "", a->pool_name ? a->pool_name : "",
-               dry ? "dry-run, would " : "", nh_action_kind_name(a->kind), a->target,
+               would, nh_action_kind_name(a->kind), a->target,
                a->n_nodes ? ", " : "; ", a->n_nodes, a->n_nodes == 1 ? "" : "s",
                nh_rule_name(a->rule), a->why);
     }
@@ -206,7 +208,9 @@ static void log_plan(struct cl *c, const struct nh_plan *p, bool dry)
     }
 }
 
-static void cl_plan(struct cl *c)
+/* Plans the cluster (always: notes and the converged state stay current);
+ * acts on the plan only when `act` (not in a failure backoff). */
+static void cl_plan(struct cl *c, bool act)
 {
     struct nh_engine *e = c->e;
     struct nh_policy pol = {
@@ -228,13 +232,17 @@ static void cl_plan(struct cl *c)
         nh_plan_clear(&plan);
         return;
     }
-    char *text = plan_text(&plan);
+    char *text = plan_text(&plan, act);
     bool changed = text == NULL || c->last_plan_text == NULL || strcmp(text, c->last_plan_text);
     if (changed)
-        log_plan(c, &plan, e->o.dry_run || !e->leader);
+        log_plan(c, &plan, e->o.dry_run ? "dry-run, would "
+                           : !e->leader ? "follower, would "
+                           : !act       ? "after the failure backoff, would "
+                                        : "");
     free(c->last_plan_text);
     c->last_plan_text = text;
-    c->replan = false;
+    if (act)
+        c->replan = false;
     bool refused_empty = false;
     for (size_t i = 0; i < plan.n_notes; i++)
         if (plan.notes[i].rule == NH_RULE_EMPTY_DESIRED)
@@ -244,7 +252,7 @@ static void cl_plan(struct cl *c)
         c->accepted_cfg = nh_config_ref(e->cfg);
     }
 
-    if (!e->o.dry_run && !e->stopping && e->leader) {
+    if (act && !e->o.dry_run && !e->stopping && e->leader) {
         for (size_t i = 0; i < plan.n_actions; i++)
             ops_start(c, &plan.actions[i]);
     }
@@ -353,8 +361,8 @@ static void on_observed(void *ud, const struct nh_prov_error *err, struct nh_obs
     ops_on_observed(c);
     /* The planner sees operations in flight and plans nothing over them;
      * it still explains why (WAITING notes). */
-    if (!e->stopping && c->have_obs && (uv_now(e->loop) >= c->not_before || c->replan))
-        cl_plan(c);
+    if (!e->stopping && c->have_obs)
+        cl_plan(c, uv_now(e->loop) >= c->not_before || c->replan);
     /* Reaching the declaration ends a run of failures (and its backoff). */
     if (c->failures > 0 && cl_converged(c)) {
         c->failures = 0;
@@ -788,7 +796,7 @@ void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
                 nh_log(LOG_INFO, "reload: cluster %s changed; planning on the observation of "
                                  "%llu ms ago",
                        cc->name, (unsigned long long)(uv_now(e->loop) - (uint64_t)c->obs.at_ms));
-                cl_plan(c);
+                cl_plan(c, true);
                 cl_changed(c);
                 cl_schedule_next(c);
             } else {

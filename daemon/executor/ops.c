@@ -295,7 +295,17 @@ static void cl_backoff(struct cl *c)
 }
 
 /* Ends an operation: journal, metrics, recent list, log. */
+static void op_finish_ex(struct opnode *n, enum nh_op_state st, const char *result,
+                         bool backoff);
+
 static void op_finish(struct opnode *n, enum nh_op_state st, const char *result)
+{
+    op_finish_ex(n, st, result, true);
+}
+
+/* backoff false: the cloud did not fail (an unknown outcome whose effect
+ * never showed); the next plan decides at once from the observed state. */
+static void op_finish_ex(struct opnode *n, enum nh_op_state st, const char *result, bool backoff)
 {
     struct cl *c = n->cl;
     const char *word = st == NH_OP_DONE        ? "done"
@@ -325,7 +335,8 @@ static void op_finish(struct opnode *n, enum nh_op_state st, const char *result)
                nh_action_kind_name(n->op.action.kind), word, result ? result : "");
         snprintf(c->last_error, sizeof(c->last_error), "%s %s: %s",
                  nh_action_kind_name(n->op.action.kind), word, result ? result : "");
-        cl_backoff(c);
+        if (backoff)
+            cl_backoff(c);
     }
     n->closed = true;
     c->ops_epoch++;
@@ -720,7 +731,7 @@ void ops_on_observed(struct cl *c)
                      "outcome unknown and no effect observed within %s; the next plan decides "
                      "again from the observed state",
                      nh_duration_format(verify_window_ms(c), d, sizeof(d)));
-            op_finish(n, NH_OP_FAILED, msg);
+            op_finish_ex(n, NH_OP_FAILED, msg, false);
         }
     }
 }

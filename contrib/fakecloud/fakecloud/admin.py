@@ -48,7 +48,8 @@ def handle(fake, req):
                 return _ok({"faults": fake.faults.to_json()})
             if m == "DELETE":
                 fake.faults.clear()
-                return _ok({"faults": []})
+                released = st.release_stuck(req.now)
+                return _ok({"faults": [], "released_stuck_tasks": released})
             if m == "POST":
                 b = _body(req)
                 specs = b if isinstance(b, list) else b.get("faults", [b]) if isinstance(b, dict) else None

@@ -369,6 +369,17 @@ class State:
         self.gone_names[n.name] = info
         del self.nodes[n.id]
 
+    def release_stuck(self, now):
+        """The fault clears: stuck tasks finish normally from now on (a real cloud's stuck job
+        ends eventually, or an operator resolves it). Returns how many were released."""
+        n = 0
+        for t in self.tasks.values():
+            if t.state == "running" and t.outcome == "stuck":
+                t.outcome = "success"
+                t.end = max(t.end, now)
+                n += 1
+        return n
+
     def _finish(self, t, now):
         t.finished_at = now
         if t.outcome == "fail":
