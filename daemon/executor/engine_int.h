@@ -33,6 +33,7 @@ struct opnode {
     char phase[64];
     char detail[256];
     unsigned poll_failures;
+    unsigned polls;          /* answers saying the job is still running */
 };
 
 struct recent {

@@ -592,11 +592,22 @@ static void on_polled(void *ud, const struct nh_prov_error *err,
     snprintf(n->phase, sizeof(n->phase), "%s", pr->phase);
     snprintf(n->detail, sizeof(n->detail), "%.250s", pr->detail);
     switch (pr->state) {
-    case NH_JOB_RUNNING:
-        n->next_poll = now + job_poll_ms(c);
+    case NH_JOB_RUNNING: {
+        /* Long jobs are polled less often: the job interval for the first
+         * three answers, then twice, four, eight times it, never past the
+         * poll interval (each poll spends a token of the provider's bucket). */
+        unsigned shift = n->polls / 3 < 3 ? n->polls / 3 : 3;
+        uint64_t step = job_poll_ms(c) << shift;
+        uint64_t cap = c->cfg && c->cfg->poll_interval_ms ? c->cfg->poll_interval_ms
+                                                          : c->e->cfg->daemon.poll_interval_ms;
+        if (step > cap && cap >= job_poll_ms(c))
+            step = cap;
+        n->polls++;
+        n->next_poll = now + step;
         cl_changed(c);
         cl_schedule_next(c);
         break;
+    }
     case NH_JOB_SUCCEEDED:
         op_finish(n, NH_OP_DONE, pr->detail[0] ? pr->detail : "success");
         break;
