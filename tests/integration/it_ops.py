@@ -196,6 +196,8 @@ class OpsTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertRegex(p.stdout, r"web \(aliyun-ack, ack\): converged")
         self.assertRegex(p.stdout, r"gpu-a\s+declared 3\s+observed 3")
+        # CCE's DefaultPool holds the nodes outside every custom pool
+        self.assertRegex(p.stdout, r"DefaultPool\s+declared -\s+observed 2\s+ready 2")
         p = subprocess.run([f.binary, "status", "--url", "http://127.0.0.1:1"], env=env,
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 1)

@@ -54,7 +54,8 @@ static bool refused(struct nh_pop *op, const char *name)
 
 /* ---------- observe ---------- */
 
-/* ready/unhealthy of each pool from the node list. */
+/* ready/unhealthy of each pool from the node list. The DefaultPool's nodes
+ * carry no nodepoolID: they are the nodes outside every custom pool. */
 static void count_pool_health(struct nh_observed *o)
 {
     for (size_t i = 0; i < o->n_pools; i++) {
@@ -63,7 +64,9 @@ static void count_pool_health(struct nh_observed *o)
         p->unhealthy = 0;
         for (size_t k = 0; k < o->n_nodes; k++) {
             const struct nh_node *n = &o->nodes[k];
-            if (n->pool_id == NULL || strcmp(n->pool_id, p->id) != 0)
+            bool member = p->is_default ? n->pool_id == NULL || strcmp(n->pool_id, p->id) == 0
+                                        : n->pool_id != NULL && strcmp(n->pool_id, p->id) == 0;
+            if (!member)
                 continue;
             if (n->health == NH_NODE_READY)
                 p->ready++;
