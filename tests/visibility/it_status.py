@@ -50,6 +50,11 @@ class StatusTest(unittest.TestCase):
         task = [m for m in vislib.processed_mutations(f) if m["op"] == "ScaleCluster"]
         self.assertEqual(len(task), 1, "one ScaleCluster, never re-sent")
         task = task[0]["task"]
+        # the stuck task's node appears in the cloud's node list at once, but
+        # the daemon shows it only from its next observation
+        f.wait_converged(d, timeout=30, pred=lambda s: [
+            (g["observed"], g["ready"]) for c in s["clusters"] if c["name"] == "web"
+            for g in c["groups"]] == [(6, 5)])
 
         # --json: the daemon's document as is
         p = self.status("--json", config=cfg)
