@@ -136,6 +136,9 @@ struct nh_prov {
 /* The wall clock used for signing dates (replaceable for tests). */
 int64_t nh_prov_wall_now(void);
 
+/* Appends "Name: value" to op's header lines at *n (advanced). 0, -E2BIG
+ * past NH_POP_MAX_HEADERS, or -ENOMEM. */
+int nh_pop_add_header(struct nh_pop *op, size_t *n, const char *name, const char *value);
 /* Starts an operation of the given kind (linked into p->live, in_entry set). */
 struct nh_pop *nh_pop_new(struct nh_prov *p, enum nh_pop_kind kind, void *ud);
 /* Ends the vtable call: 0 on success; on r < 0 the operation is dropped
@@ -176,5 +179,8 @@ extern const struct nh_cloud nh_huawei_cloud;
 /* Huawei: refuses at once (without a request) while the key is stopped or
  * locked; fills e. true when refused. */
 bool nh_huawei_refuse(struct nh_prov *p, struct nh_prov_error *e, const char *op_name);
+/* The same for an operation: when refused, op fails (later, on the loop)
+ * without any request and true is returned. */
+bool nh_huawei_refused(struct nh_pop *op, const char *op_name);
 
 #endif

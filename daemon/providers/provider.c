@@ -366,6 +366,21 @@ static void live_unlink(struct nh_prov *p, struct nh_pop *op)
 
 static const struct nh_call_ops pop_call_ops;
 
+int nh_pop_add_header(struct nh_pop *op, size_t *n, const char *name, const char *value)
+{
+    size_t len;
+
+    if (*n >= NH_POP_MAX_HEADERS)
+        return -E2BIG;
+    len = strlen(name) + strlen(value) + 3;
+    op->hdr[*n] = malloc(len);
+    if (op->hdr[*n] == NULL)
+        return -ENOMEM;
+    snprintf(op->hdr[*n], len, "%s: %s", name, value);
+    (*n)++;
+    return 0;
+}
+
 struct nh_pop *nh_pop_new(struct nh_prov *p, enum nh_pop_kind kind, void *ud)
 {
     struct nh_pop *op = calloc(1, sizeof(*op));

@@ -15,21 +15,6 @@
 
 /* ---------- signing ---------- */
 
-static int add_hdr(struct nh_pop *op, size_t *n, const char *name, const char *value)
-{
-    size_t len;
-
-    if (*n >= NH_POP_MAX_HEADERS)
-        return -E2BIG;
-    len = strlen(name) + strlen(value) + 3;
-    op->hdr[*n] = malloc(len);
-    if (op->hdr[*n] == NULL)
-        return -ENOMEM;
-    snprintf(op->hdr[*n], len, "%s: %s", name, value);
-    (*n)++;
-    return 0;
-}
-
 static int ack_sign(struct nh_prov *p, struct nh_pop *op, const char *query,
                     struct nh_http_req *req)
 {
@@ -89,9 +74,9 @@ static int ack_sign(struct nh_prov *p, struct nh_pop *op, const char *query,
     if (auth == NULL)
         return -ENOMEM;
     for (size_t i = 0; i < nh && r == 0; i++)
-        r = add_hdr(op, &nl, h[i].key, h[i].value);
+        r = nh_pop_add_header(op, &nl, h[i].key, h[i].value);
     if (r == 0)
-        r = add_hdr(op, &nl, "authorization", auth);
+        r = nh_pop_add_header(op, &nl, "authorization", auth);
     free(auth);
     return r;
 }

@@ -11,21 +11,6 @@
 #define HW_CT "application/json"
 #define HW_LOCK_MS (5u * 60u * 1000u)
 
-static int add_hdr(struct nh_pop *op, size_t *n, const char *name, const char *value)
-{
-    size_t len;
-
-    if (*n >= NH_POP_MAX_HEADERS)
-        return -E2BIG;
-    len = strlen(name) + strlen(value) + 3;
-    op->hdr[*n] = malloc(len);
-    if (op->hdr[*n] == NULL)
-        return -ENOMEM;
-    snprintf(op->hdr[*n], len, "%s: %s", name, value);
-    (*n)++;
-    return 0;
-}
-
 static int huawei_sign(struct nh_prov *p, struct nh_pop *op, const char *query,
                        struct nh_http_req *req)
 {
@@ -43,11 +28,11 @@ static int huawei_sign(struct nh_prov *p, struct nh_pop *op, const char *query,
     h[nh++] = (struct nh_kv){"X-Project-Id", p->project_id};
     h[nh++] = (struct nh_kv){"X-Sdk-Date", date};
     for (size_t i = 0; i < nh && r == 0; i++)
-        r = add_hdr(op, &nl, h[i].key, h[i].value);
+        r = nh_pop_add_header(op, &nl, h[i].key, h[i].value);
     if (r < 0)
         return r;
     if (p->token != NULL)
-        return add_hdr(op, &nl, "X-Auth-Token", p->token);
+        return nh_pop_add_header(op, &nl, "X-Auth-Token", p->token);
 
     struct nh_sign_req sr = {
         .method = op->method,
@@ -62,7 +47,7 @@ static int huawei_sign(struct nh_prov *p, struct nh_pop *op, const char *query,
     char *auth = nh_huawei_authorization(&sr, NULL, p->ak, p->sk, p->sk_len);
     if (auth == NULL)
         return -ENOMEM;
-    r = add_hdr(op, &nl, "Authorization", auth);
+    r = nh_pop_add_header(op, &nl, "Authorization", auth);
     free(auth);
     return r;
 }
@@ -130,4 +115,15 @@ bool nh_huawei_refuse(struct nh_prov *p, struct nh_prov_error *e, const char *op
         return true;
     }
     return false;
+}
+
+bool nh_huawei_refused(struct nh_pop *op, const char *name)
+{
+    struct nh_prov_error e;
+
+    if (!nh_huawei_refuse(op->p, &e, name))
+        return false;
+    nh_pj_copy(op->op_name, sizeof(op->op_name), name);
+    nh_pop_fail(op, &e);
+    return true;
 }

@@ -39,19 +39,6 @@ static struct nh_pop *cce_new(struct nh_provider *pub, const struct nh_cfg_clust
     return op;
 }
 
-/* The stopped/locked key: the operation fails (later, on the loop) without
- * any request. */
-static bool refused(struct nh_pop *op, const char *name)
-{
-    struct nh_prov_error e;
-
-    if (!nh_huawei_refuse(op->p, &e, name))
-        return false;
-    nh_pj_copy(op->op_name, sizeof(op->op_name), name);
-    nh_pop_fail(op, &e);
-    return true;
-}
-
 /* ---------- observe ---------- */
 
 /* ready/unhealthy of each pool from the node list. The DefaultPool's nodes
@@ -149,7 +136,7 @@ static int cce_observe(struct nh_provider *pub, const struct nh_cfg_cluster *c,
     op = cce_new(pub, c, NH_POP_OBSERVE, ud, &r);
     if (op != NULL)
         op->observe_cb = done;
-    if (r == 0 && refused(op, "ListNodes"))
+    if (r == 0 && nh_huawei_refused(op, "ListNodes"))
         return nh_pop_started(op, 0);
     if (r == 0)
         r = nodes_request(op);
@@ -185,7 +172,7 @@ static int cce_scale_pool(struct nh_provider *pub, const struct nh_cfg_cluster *
     op = cce_new(pub, c, NH_POP_MUTATE, ud, &r);
     if (op != NULL)
         op->mutate_cb = done;
-    if (r == 0 && refused(op, "ScaleNodePool"))
+    if (r == 0 && nh_huawei_refused(op, "ScaleNodePool"))
         return nh_pop_started(op, 0);
     if (r == 0) {
         op->pool_id = strdup(a->pool_id);
@@ -309,7 +296,7 @@ static int cce_remove_nodes(struct nh_provider *pub, const struct nh_cfg_cluster
     op = cce_new(pub, c, NH_POP_MUTATE, ud, &r);
     if (op != NULL)
         op->mutate_cb = done;
-    if (r == 0 && refused(op, a->pool_nodes ? "DeleteNode" : "RemoveNode"))
+    if (r == 0 && nh_huawei_refused(op, a->pool_nodes ? "DeleteNode" : "RemoveNode"))
         return nh_pop_started(op, 0);
     if (r == 0)
         r = nh_pop_copy_nodes(op, a, false);
@@ -453,7 +440,7 @@ static int cce_poll(struct nh_provider *pub, const struct nh_cfg_cluster *c, con
         op->target = o->action.target;
         op->act_kind = o->action.kind;
     }
-    if (r == 0 && refused(op, o->job_kind == NH_JOB_CCE_JOB ? "ShowJob" : "ShowNodePool"))
+    if (r == 0 && nh_huawei_refused(op, o->job_kind == NH_JOB_CCE_JOB ? "ShowJob" : "ShowNodePool"))
         return nh_pop_started(op, 0);
     if (r == 0 && o->job_kind == NH_JOB_CCE_JOB) {
         op->job_ref = strdup(o->job_id);

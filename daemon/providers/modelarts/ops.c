@@ -42,17 +42,6 @@ static struct nh_pop *ma_new(struct nh_provider *pub, const struct nh_cfg_cluste
     return op;
 }
 
-static bool refused(struct nh_pop *op, const char *name)
-{
-    struct nh_prov_error e;
-
-    if (!nh_huawei_refuse(op->p, &e, name))
-        return false;
-    nh_pj_copy(op->op_name, sizeof(op->op_name), name);
-    nh_pop_fail(op, &e);
-    return true;
-}
-
 static int show_request(struct nh_pop *op, nh_pop_step_fn step)
 {
     return nh_pop_request(op, "ShowNodePool", "GET", false, NULL, step,
@@ -90,7 +79,7 @@ static int ma_observe(struct nh_provider *pub, const struct nh_cfg_cluster *c,
     op = ma_new(pub, c, NH_POP_OBSERVE, ud, &r);
     if (op != NULL)
         op->observe_cb = done;
-    if (r == 0 && refused(op, "ListNodePools"))
+    if (r == 0 && nh_huawei_refused(op, "ListNodePools"))
         return nh_pop_started(op, 0);
     if (r == 0)
         r = nh_pop_request(op, "ListNodePools", "GET", false, NULL, list_step,
@@ -207,7 +196,7 @@ static int ma_scale_pool(struct nh_provider *pub, const struct nh_cfg_cluster *c
         op->mutate_cb = done;
         op->target = a->target;
     }
-    if (r == 0 && refused(op, "PatchNodePool"))
+    if (r == 0 && nh_huawei_refused(op, "PatchNodePool"))
         return nh_pop_started(op, 0);
     if (r == 0) {
         op->pool_id = strdup(np_name(a));
@@ -255,7 +244,7 @@ static int ma_delete_pool(struct nh_provider *pub, const struct nh_cfg_cluster *
     op = ma_new(pub, c, NH_POP_MUTATE, ud, &r);
     if (op != NULL)
         op->mutate_cb = done;
-    if (r == 0 && refused(op, "DeleteNodePool"))
+    if (r == 0 && nh_huawei_refused(op, "DeleteNodePool"))
         return nh_pop_started(op, 0);
     if (r == 0) {
         op->pool_id = strdup(np_name(a));
@@ -353,7 +342,7 @@ static int ma_poll(struct nh_provider *pub, const struct nh_cfg_cluster *c, cons
         op->poll_kind = o->job_kind;
         op->target = o->action.target;
     }
-    if (r == 0 && refused(op, "ShowNodePool"))
+    if (r == 0 && nh_huawei_refused(op, "ShowNodePool"))
         return nh_pop_started(op, 0);
     if (r == 0) {
         op->pool_id = strdup(np_name(&o->action));
