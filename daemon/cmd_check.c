@@ -106,8 +106,7 @@ static int check_add_arg(struct check_files *fl, const char *arg)
             r = -ENOMEM;
             break;
         }
-        snprintf(p, len, "%s%s%s", arg, alen > 0 && arg[alen - 1] == '/' ? "" : "/",
-                 de->d_name);
+        snprintf(p, len, "%s%s%s", arg, alen > 0 && arg[alen - 1] == '/' ? "" : "/", de->d_name);
         if (stat(p, &st) < 0 || !S_ISREG(st.st_mode)) {
             free(p);
             continue;
@@ -120,8 +119,10 @@ static int check_add_arg(struct check_files *fl, const char *arg)
         return -1;
     }
     if (fl->n == first) {
-        fprintf(stderr, "%s: no *.yaml or *.yml files in this directory; name the files "
-                        "to check, or put the fleet's configuration files here\n", arg);
+        fprintf(stderr,
+                "%s: no *.yaml or *.yml files in this directory; name the files "
+                "to check, or put the fleet's configuration files here\n",
+                arg);
         return -1;
     }
     qsort(fl->v + first, fl->n - first, sizeof(*fl->v), check_cmp_names);
@@ -223,8 +224,8 @@ int nh_cmd_check(const struct nh_global_opts *g, int argc, char **argv)
                     d.n_errors == 1 ? "" : "s");
         } else if (!quiet) {
             printf("%s: configuration OK (%zu provider%s, %zu cluster%s)\n", fl.v[i],
-                   cfgs[i]->n_providers, cfgs[i]->n_providers == 1 ? "" : "s",
-                   cfgs[i]->n_clusters, cfgs[i]->n_clusters == 1 ? "" : "s");
+                   cfgs[i]->n_providers, cfgs[i]->n_providers == 1 ? "" : "s", cfgs[i]->n_clusters,
+                   cfgs[i]->n_clusters == 1 ? "" : "s");
         }
         nh_diag_free(&d);
     }

@@ -122,8 +122,9 @@ int nh_cmd_plan(const struct nh_global_opts *g, int argc, char **argv)
             break;
         case 't':
             if (nh_duration_parse(optarg, &timeout_ms) < 0 || timeout_ms == 0) {
-                fprintf(stderr, "nodeherd plan: --timeout: expected a duration like 30s or 2m, "
-                                "got \"%s\"\n",
+                fprintf(stderr,
+                        "nodeherd plan: --timeout: expected a duration like 30s or 2m, "
+                        "got \"%s\"\n",
                         optarg);
                 return NH_EXIT_USAGE;
             }

@@ -81,10 +81,11 @@ static void update_status(struct daemon *d)
              "%s%s%zu cluster%s: %zu converged, %zu converging, %zu failing, %zu blocked; %zu "
              "job%s in flight",
              d->dry_run ? "dry-run; " : "",
-             d->ha == NULL ? "" : nh_engine_is_leader(d->engine) ? "leader; " : "follower; ",
-             s.clusters, s.clusters == 1 ? "" : "s", s.converged,
-             s.converging, s.failing, s.blocked, s.jobs_in_flight,
-             s.jobs_in_flight == 1 ? "" : "s");
+             d->ha == NULL                    ? ""
+             : nh_engine_is_leader(d->engine) ? "leader; "
+                                              : "follower; ",
+             s.clusters, s.clusters == 1 ? "" : "s", s.converged, s.converging, s.failing,
+             s.blocked, s.jobs_in_flight, s.jobs_in_flight == 1 ? "" : "s");
     if (strcmp(buf, d->last_status) != 0) {
         snprintf(d->last_status, sizeof(d->last_status), "%s", buf);
         nh_notify_status("%s", buf);
@@ -172,8 +173,9 @@ static void reload(struct daemon *d, const char *why)
     nh_diag_init(&diag);
     if (nh_config_load(d->g->config_path, &next, &diag) < 0) {
         nh_diag_log(&diag, LOG_ERR);
-        nh_log(LOG_ERR, "reload (%s): %s is invalid (%zu error%s); keeping the previous "
-                        "configuration (revision %s)",
+        nh_log(LOG_ERR,
+               "reload (%s): %s is invalid (%zu error%s); keeping the previous "
+               "configuration (revision %s)",
                why, d->g->config_path, diag.n_errors, diag.n_errors == 1 ? "" : "s",
                d->cfg->revision ? d->cfg->revision : "?");
         nh_metrics_inc("nodeherd_config_reloads_total", 1, "result", "failure", NULL);
@@ -289,8 +291,9 @@ static void on_stop_timer(uv_timer_t *t)
         return;
     }
     if (!d->cancelled && uv_now(&d->loop) >= d->stop_deadline) {
-        nh_log(LOG_WARNING, "shutdown: calls still in flight after %d s; cancelling them "
-                            "(mutations stay marked for verification in the journal)",
+        nh_log(LOG_WARNING,
+               "shutdown: calls still in flight after %d s; cancelling them "
+               "(mutations stay marked for verification in the journal)",
                SHUTDOWN_GRACE_MS / 1000);
         d->cancelled = true;
         nh_engine_cancel(d->engine);

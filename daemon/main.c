@@ -40,12 +40,9 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"log-format", required_argument, NULL, 'F'},
-        {"log-level", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},    {"log-format", required_argument, NULL, 'F'},
+        {"log-level", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
     };
     struct nh_global_opts g = {.config_path = NULL, .log_format = "auto", .log_level = NULL};
     const char *env;
@@ -85,7 +82,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(g.log_format, "auto") && strcmp(g.log_format, "plain") &&
         strcmp(g.log_format, "journal") && strcmp(g.log_format, "json")) {
-        fprintf(stderr, "nodeherd: --log-format: expected auto, plain, journal or json, got \"%s\"\n",
+        fprintf(stderr,
+                "nodeherd: --log-format: expected auto, plain, journal or json, got \"%s\"\n",
                 g.log_format);
         return NH_EXIT_USAGE;
     }

@@ -7,7 +7,7 @@
 set -eu
 [ "${NH_SKIP_DEPS:-0}" = 1 ] && exit 0
 
-PKGS="build-essential cmake pkg-config git python3 clang etcd-server etcd-client
+PKGS="build-essential cmake pkg-config git python3 clang clang-format etcd-server etcd-client
 libuv1-dev libcurl4-openssl-dev libyaml-dev libjson-c-dev libsystemd-dev
 libssl-dev libmicrohttpd-dev libcmocka-dev libclang-rt-14-dev
 systemd curl ca-certificates

@@ -8,6 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
 sh scripts/deps.sh
+sh scripts/check-format.sh
 
 jobs=$(nproc 2>/dev/null || echo 2)
 run_tree() { # name cmake-args...

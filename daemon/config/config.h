@@ -37,12 +37,12 @@ struct nh_cfg_provider {
     struct nh_secret *access_key_id;
     struct nh_secret *access_key_secret;
     struct nh_secret *token;
-    double qps;              /* rate_limit.qps, default 2 */
-    unsigned burst;          /* rate_limit.burst, default 4 */
-    uint64_t timeout_ms;     /* per request total, default 30s */
+    double qps;                  /* rate_limit.qps, default 2 */
+    unsigned burst;              /* rate_limit.burst, default 4 */
+    uint64_t timeout_ms;         /* per request total, default 30s */
     uint64_t connect_timeout_ms; /* default 5s */
-    char *ca_file;           /* NULL: system bundle */
-    int line, col;           /* position of the provider's key */
+    char *ca_file;               /* NULL: system bundle */
+    int line, col;               /* position of the provider's key */
 };
 
 enum nh_victim_order { NH_ORDER_UNHEALTHY, NH_ORDER_NEWEST, NH_ORDER_OLDEST, NH_ORDER_NAME };
@@ -54,15 +54,15 @@ struct nh_cfg_label {
 };
 
 struct nh_cfg_scale_in {
-    bool release_instances;  /* ACK release_node; default true */
-    bool drain;              /* ACK drain_node; default true */
+    bool release_instances; /* ACK release_node; default true */
+    bool drain;             /* ACK drain_node; default true */
     enum nh_victim_order order[4];
-    size_t n_order;          /* default: [unhealthy, newest] */
-    char **protect;          /* node ids or names never removed */
+    size_t n_order; /* default: [unhealthy, newest] */
+    char **protect; /* node ids or names never removed */
     size_t n_protect;
     struct nh_cfg_label *protect_labels; /* default: nodeherd.io/protect=true */
     size_t n_protect_labels;
-    int max_per_cycle;       /* default 1 */
+    int max_per_cycle; /* default 1 */
 };
 
 struct nh_cfg_scale_out { /* seed-era ACK ScaleCluster parameters */
@@ -70,13 +70,13 @@ struct nh_cfg_scale_out { /* seed-era ACK ScaleCluster parameters */
     char *system_disk_category;
     int system_disk_size_gb;
     struct nh_secret *login_password;
-    int timeout_mins;        /* default 60 */
-    bool disable_rollback;   /* default true */
+    int timeout_mins;      /* default 60 */
+    bool disable_rollback; /* default true */
 };
 
 struct nh_cfg_login { /* CCE RemoveNode login */
-    char *ssh_key;           /* key pair name, or NULL */
-    char *username;          /* with password; default "root" */
+    char *ssh_key;    /* key pair name, or NULL */
+    char *username;   /* with password; default "root" */
     struct nh_secret *password;
 };
 
@@ -95,44 +95,44 @@ struct nh_cfg_cluster {
     char *name;
     char *provider_name;
     const struct nh_cfg_provider *provider; /* resolved; borrowed from the config */
-    char *id;                /* ACK/CCE cluster id; ModelArts: NULL */
-    char *pool;              /* ModelArts resource pool name */
-    int workers;             /* desired workers outside pools; -1 = not managed */
-    int min, max;            /* bounds for workers; default 0 .. cloud max */
+    char *id;                               /* ACK/CCE cluster id; ModelArts: NULL */
+    char *pool;                             /* ModelArts resource pool name */
+    int workers;                            /* desired workers outside pools; -1 = not managed */
+    int min, max;                           /* bounds for workers; default 0 .. cloud max */
     bool has_scale_out;
     struct nh_cfg_scale_out scale_out;
     struct nh_cfg_scale_in scale_in;
-    char **remove;           /* node ids/names that must go */
+    char **remove; /* node ids/names that must go */
     size_t n_remove;
     bool has_login;
     struct nh_cfg_login login;
     struct nh_cfg_pool *pools;
     size_t n_pools;
-    bool pools_declared;     /* node_pools: key present (even if empty) */
-    bool prune;              /* delete undeclared pools */
+    bool pools_declared;       /* node_pools: key present (even if empty) */
+    bool prune;                /* delete undeclared pools */
     bool confirm_mass_removal; /* operator confirmed a change over the share */
     uint64_t poll_interval_ms; /* 0: daemon default */
     int line, col;
 };
 
 struct nh_cfg_daemon {
-    uint64_t poll_interval_ms;  /* default 30s */
+    uint64_t poll_interval_ms;     /* default 30s */
     uint64_t job_poll_interval_ms; /* default 5s */
-    uint64_t job_timeout_ms;    /* default 30m */
-    char *state_dir;            /* default /var/lib/nodeherd ($STATE_DIRECTORY wins) */
-    char *listen;               /* default 127.0.0.1:9464; "" disables */
+    uint64_t job_timeout_ms;       /* default 30m */
+    char *state_dir;               /* default /var/lib/nodeherd ($STATE_DIRECTORY wins) */
+    char *listen;                  /* default 127.0.0.1:9464; "" disables */
     bool dry_run;
-    double max_removal_share;   /* fat-finger guard, default 0.5 */
-    int log_level;              /* LOG_*; default LOG_INFO */
+    double max_removal_share; /* fat-finger guard, default 0.5 */
+    int log_level;            /* LOG_*; default LOG_INFO */
 };
 
 /* High availability (`ha:`, nodeherd.yaml(5)): absent means a single
  * instance. Several replicas elect one leader through etcd; only the leader
  * mutates, and the journal of operations in flight lives in etcd. */
 struct nh_cfg_ha {
-    bool enabled;               /* the ha: key is present */
-    char *name;                 /* this instance's name in the election; NULL: host name */
-    char **endpoints;           /* etcd client URLs (https://, or http:// to loopback) */
+    bool enabled;     /* the ha: key is present */
+    char *name;       /* this instance's name in the election; NULL: host name */
+    char **endpoints; /* etcd client URLs (https://, or http:// to loopback) */
     size_t n_endpoints;
     char *prefix;               /* key prefix, starts and ends with "/"; default /nodeherd/ */
     uint64_t lease_ttl_ms;      /* default 15s */
@@ -140,14 +140,14 @@ struct nh_cfg_ha {
     uint64_t timeout_ms;        /* bound on one etcd request (and so on a fence); default 2s */
     struct nh_secret *username; /* etcd authentication (optional, with password) */
     struct nh_secret *password;
-    char *ca_file;              /* NULL: system bundle (https endpoints) */
-    int line, col;              /* position of the ha: key */
+    char *ca_file; /* NULL: system bundle (https endpoints) */
+    int line, col; /* position of the ha: key */
 };
 
 struct nh_config {
     unsigned refs;
-    char *path;                 /* as given */
-    char *revision;             /* git commit or "sha256:<hex>" of the file */
+    char *path;     /* as given */
+    char *revision; /* git commit or "sha256:<hex>" of the file */
     struct nh_cfg_daemon daemon;
     struct nh_cfg_provider *providers;
     size_t n_providers;
@@ -162,8 +162,8 @@ struct nh_config {
  * whatever the input. */
 int nh_config_load(const char *path, struct nh_config **ret, struct nh_diag *diag);
 /* The same from memory; `name` is used in positions. */
-int nh_config_load_buffer(const char *name, const char *data, size_t len,
-                          struct nh_config **ret, struct nh_diag *diag);
+int nh_config_load_buffer(const char *name, const char *data, size_t len, struct nh_config **ret,
+                          struct nh_diag *diag);
 
 struct nh_config *nh_config_ref(struct nh_config *c);
 void nh_config_unref(struct nh_config *c); /* NULL ok */

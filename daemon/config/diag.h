@@ -27,8 +27,8 @@ struct nh_diag {
 };
 
 void nh_diag_init(struct nh_diag *d);
-void nh_diag_add(struct nh_diag *d, enum nh_diag_severity sev, const char *file, int line,
-                 int col, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void nh_diag_add(struct nh_diag *d, enum nh_diag_severity sev, const char *file, int line, int col,
+                 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* Prints "FILE:LINE:COL: message" lines (warnings get "warning: "). */
 void nh_diag_print(const struct nh_diag *d, FILE *f);
 /* Logs each entry through nh_log at the given level. */

@@ -10,9 +10,9 @@
 #include "config/internal.h"
 
 __attribute__((format(printf, 6, 0))) static void vreport(struct nh_pctx *c,
-                                                         enum nh_diag_severity sev, int line,
-                                                         int col, const char *path,
-                                                         const char *fmt, va_list ap)
+                                                          enum nh_diag_severity sev, int line,
+                                                          int col, const char *path,
+                                                          const char *fmt, va_list ap)
 {
     char msg[1024];
     vsnprintf(msg, sizeof(msg), fmt, ap);

@@ -54,8 +54,10 @@ struct nh_audit *nh_audit_open(const char *dir)
             snprintf(a->path, n, "%s/audit.log", dir);
             int r = audit_reopen(a);
             if (r < 0) {
-                nh_log_errno(LOG_WARNING, r, "audit: cannot open %s; audit entries go to the "
-                                             "journal only", a->path);
+                nh_log_errno(LOG_WARNING, r,
+                             "audit: cannot open %s; audit entries go to the "
+                             "journal only",
+                             a->path);
                 free(a->path);
                 a->path = NULL;
             }
@@ -98,23 +100,20 @@ void nh_audit_record(struct nh_audit *a, const struct nh_op *op, const char *eve
     nodes_csv(act, &nodes);
     if (a->journal) {
         int prio = strcmp(event, "failed") == 0 || strcmp(event, "timed_out") == 0 ? LOG_ERR
-                   : strcmp(event, "unknown") == 0                                ? LOG_WARNING
-                                                                                  : LOG_NOTICE;
-        sd_journal_send("MESSAGE=audit: %s%s%s %s %s (rule %s, revision %s)", act->cluster,
-                        act->pool_name ? "/" : "", act->pool_name ? act->pool_name : "",
-                        nh_action_kind_name(act->kind), event, nh_rule_name(act->rule),
-                        op->revision ? op->revision : "", "PRIORITY=%d", prio,
-                        "SYSLOG_IDENTIFIER=nodeherd", "NODEHERD_AUDIT=1",
-                        "NODEHERD_CLUSTER=%s", act->cluster ? act->cluster : "",
-                        "NODEHERD_POOL=%s", act->pool_name ? act->pool_name : "",
-                        "NODEHERD_ACTION=%s", nh_action_kind_name(act->kind),
-                        "NODEHERD_RULE=%s", nh_rule_name(act->rule), "NODEHERD_RESULT=%s", event,
-                        "NODEHERD_TARGET=%d", act->target, "NODEHERD_NODES=%s",
-                        nodes.data ? nodes.data : "", "NODEHERD_JOB=%s",
-                        op->job_id ? op->job_id : "", "NODEHERD_REVISION=%s",
-                        op->revision ? op->revision : "", "NODEHERD_SEQ=%llu",
-                        (unsigned long long)op->seq, "NODEHERD_DETAIL=%s", detail ? detail : "",
-                        NULL);
+                   : strcmp(event, "unknown") == 0                                 ? LOG_WARNING
+                                                                                   : LOG_NOTICE;
+        sd_journal_send(
+            "MESSAGE=audit: %s%s%s %s %s (rule %s, revision %s)", act->cluster,
+            act->pool_name ? "/" : "", act->pool_name ? act->pool_name : "",
+            nh_action_kind_name(act->kind), event, nh_rule_name(act->rule),
+            op->revision ? op->revision : "", "PRIORITY=%d", prio, "SYSLOG_IDENTIFIER=nodeherd",
+            "NODEHERD_AUDIT=1", "NODEHERD_CLUSTER=%s", act->cluster ? act->cluster : "",
+            "NODEHERD_POOL=%s", act->pool_name ? act->pool_name : "", "NODEHERD_ACTION=%s",
+            nh_action_kind_name(act->kind), "NODEHERD_RULE=%s", nh_rule_name(act->rule),
+            "NODEHERD_RESULT=%s", event, "NODEHERD_TARGET=%d", act->target, "NODEHERD_NODES=%s",
+            nodes.data ? nodes.data : "", "NODEHERD_JOB=%s", op->job_id ? op->job_id : "",
+            "NODEHERD_REVISION=%s", op->revision ? op->revision : "", "NODEHERD_SEQ=%llu",
+            (unsigned long long)op->seq, "NODEHERD_DETAIL=%s", detail ? detail : "", NULL);
     }
     if (a->path != NULL && a->fd >= 0) {
         struct json_object *o = json_object_new_object();
@@ -127,10 +126,10 @@ void nh_audit_record(struct nh_audit *a, const struct nh_op *op, const char *eve
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
         json_object_object_add(o, "time", json_object_new_string(when));
         json_object_object_add(o, "seq", json_object_new_int64((int64_t)op->seq));
-        json_object_object_add(o, "cluster", json_object_new_string(act->cluster ? act->cluster
-                                                                                 : ""));
-        json_object_object_add(o, "pool", act->pool_name ? json_object_new_string(act->pool_name)
-                                                         : NULL);
+        json_object_object_add(o, "cluster",
+                               json_object_new_string(act->cluster ? act->cluster : ""));
+        json_object_object_add(o, "pool",
+                               act->pool_name ? json_object_new_string(act->pool_name) : NULL);
         json_object_object_add(o, "action", json_object_new_string(nh_action_kind_name(act->kind)));
         json_object_object_add(o, "rule", json_object_new_string(nh_rule_name(act->rule)));
         json_object_object_add(o, "why", json_object_new_string(act->why));

@@ -183,8 +183,8 @@ static char *plan_text(const struct nh_plan *p, bool act)
             nh_buf_printf(&b, "  %s\n", a->node_ids[k]);
     }
     for (size_t i = 0; i < p->n_notes; i++)
-        nh_buf_printf(&b, "note %s %s %s\n", nh_note_kind_name(p->notes[i].kind),
-                      p->notes[i].msg, p->notes[i].fix);
+        nh_buf_printf(&b, "note %s %s %s\n", nh_note_kind_name(p->notes[i].kind), p->notes[i].msg,
+                      p->notes[i].fix);
     return nh_buf_steal(&b);
 }
 
@@ -193,18 +193,16 @@ static void log_plan(struct cl *c, const struct nh_plan *p, const char *would)
     for (size_t i = 0; i < p->n_actions; i++) {
         const struct nh_action *a = &p->actions[i];
         nh_log(LOG_NOTICE, "%s%s%s: %s%s target %d%s%zu node%s (rule %s: %s)", c->name,
-               a->pool_name ? "/" : "", a->pool_name ? a->pool_name : "",
-               would, nh_action_kind_name(a->kind), a->target,
-               a->n_nodes ? ", " : "; ", a->n_nodes, a->n_nodes == 1 ? "" : "s",
-               nh_rule_name(a->rule), a->why);
+               a->pool_name ? "/" : "", a->pool_name ? a->pool_name : "", would,
+               nh_action_kind_name(a->kind), a->target, a->n_nodes ? ", " : "; ", a->n_nodes,
+               a->n_nodes == 1 ? "" : "s", nh_rule_name(a->rule), a->why);
     }
     for (size_t i = 0; i < p->n_notes; i++) {
         const struct nh_note *n = &p->notes[i];
-        int lvl = n->kind == NH_NOTE_REFUSED || n->kind == NH_NOTE_BLOCKED ? LOG_WARNING
-                                                                             : LOG_INFO;
+        int lvl = n->kind == NH_NOTE_REFUSED || n->kind == NH_NOTE_BLOCKED ? LOG_WARNING : LOG_INFO;
         nh_log(lvl, "%s%s%s: %s (%s): %s%s%s", c->name, n->pool ? "/" : "", n->pool ? n->pool : "",
-               nh_note_kind_name(n->kind), nh_rule_name(n->rule), n->msg, n->fix[0] ? "; fix: " : "",
-               n->fix);
+               nh_note_kind_name(n->kind), nh_rule_name(n->rule), n->msg,
+               n->fix[0] ? "; fix: " : "", n->fix);
     }
 }
 
@@ -235,10 +233,11 @@ static void cl_plan(struct cl *c, bool act)
     char *text = plan_text(&plan, act);
     bool changed = text == NULL || c->last_plan_text == NULL || strcmp(text, c->last_plan_text);
     if (changed)
-        log_plan(c, &plan, e->o.dry_run ? "dry-run, would "
-                           : !e->leader ? "follower, would "
-                           : !act       ? "after the failure backoff, would "
-                                        : "");
+        log_plan(c, &plan,
+                 e->o.dry_run ? "dry-run, would "
+                 : !e->leader ? "follower, would "
+                 : !act       ? "after the failure backoff, would "
+                              : "");
     free(c->last_plan_text);
     c->last_plan_text = text;
     if (act)
@@ -284,8 +283,8 @@ void cl_schedule_next(struct cl *c)
             (n->op.state != NH_OP_VERIFY && n->op.state != NH_OP_SENT))
             continue;
         uint64_t due = n->op.state == NH_OP_VERIFY ? c->e->cfg->daemon.job_poll_interval_ms
-                       : n->next_poll > now       ? n->next_poll - now
-                                                  : 0;
+                       : n->next_poll > now        ? n->next_poll - now
+                                                   : 0;
         if (due < next)
             next = due;
     }
@@ -324,9 +323,9 @@ static void on_observed(void *ud, const struct nh_prov_error *err, struct nh_obs
     c->tried_once = true;
     if (err != NULL && err->cls != NH_ERR_NONE) {
         char msg[256];
-        snprintf(msg, sizeof(msg), "observe failed (%s%s%.60s%s%.40s): %.120s", nh_err_class_name(err->cls),
-                 err->code[0] ? " " : "", err->code, err->op[0] ? ", " : "", err->op,
-                 err->message);
+        snprintf(msg, sizeof(msg), "observe failed (%s%s%.60s%s%.40s): %.120s",
+                 nh_err_class_name(err->cls), err->code[0] ? " " : "", err->code,
+                 err->op[0] ? ", " : "", err->op, err->message);
         if (strcmp(msg, c->last_error) != 0)
             nh_log(LOG_WARNING, "%s: %s; no changes until a complete observation", c->name, msg);
         snprintf(c->last_error, sizeof(c->last_error), "%s", msg);
@@ -355,7 +354,8 @@ static void on_observed(void *ud, const struct nh_prov_error *err, struct nh_obs
             nh_metrics_set("nodeherd_last_successful_poll_timestamp_seconds",
                            (double)c->last_ok_unix, "cluster", c->name, NULL);
         } else {
-            snprintf(c->last_error, sizeof(c->last_error), "observe incomplete: %.200s", c->obs.why);
+            snprintf(c->last_error, sizeof(c->last_error), "observe incomplete: %.200s",
+                     c->obs.why);
         }
     }
     ops_on_observed(c);
@@ -388,8 +388,7 @@ static void cl_observe(struct cl *c)
         c->observing = false;
         e->calls_in_flight--;
         c->tried_once = true;
-        snprintf(c->last_error, sizeof(c->last_error), "observe could not start: %s",
-                 strerror(-r));
+        snprintf(c->last_error, sizeof(c->last_error), "observe could not start: %s", strerror(-r));
         nh_log(LOG_ERR, "%s: %s", c->name, c->last_error);
         maybe_first_poll(e);
         cl_schedule_next(c);
@@ -466,10 +465,9 @@ static bool provider_cfg_eq(const struct nh_cfg_provider *a, const struct nh_cfg
     return str_eq(a->name, b->name) && a->kind == b->kind && str_eq(a->region, b->region) &&
            str_eq(a->endpoint, b->endpoint) && str_eq(a->project_id, b->project_id) &&
            a->signing == b->signing && secret_eq(a->access_key_id, b->access_key_id) &&
-           secret_eq(a->access_key_secret, b->access_key_secret) &&
-           secret_eq(a->token, b->token) && a->qps == b->qps && a->burst == b->burst &&
-           a->timeout_ms == b->timeout_ms && a->connect_timeout_ms == b->connect_timeout_ms &&
-           str_eq(a->ca_file, b->ca_file);
+           secret_eq(a->access_key_secret, b->access_key_secret) && secret_eq(a->token, b->token) &&
+           a->qps == b->qps && a->burst == b->burst && a->timeout_ms == b->timeout_ms &&
+           a->connect_timeout_ms == b->connect_timeout_ms && str_eq(a->ca_file, b->ca_file);
 }
 
 static struct prov_entry *prov_entry_new(struct nh_engine *e, const struct nh_cfg_provider *pc,
@@ -554,8 +552,8 @@ static int journal_peek(const char *dir, struct nh_journal_replay *rep, char *er
     return r;
 }
 
-int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg,
-                  struct nh_engine **ret, char *err, size_t errlen)
+int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg, struct nh_engine **ret,
+                  char *err, size_t errlen)
 {
     struct nh_engine *e = calloc(1, sizeof(*e));
     struct nh_journal_replay rep = {0};
@@ -578,8 +576,9 @@ int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg,
         char jerr[256] = "";
         r = journal_peek(dir, &rep, jerr, sizeof(jerr));
         if (r < 0 && r != -ENOENT && r != -EACCES)
-            nh_log(LOG_WARNING, "state journal in %s could not be read (%s); operations in "
-                                "flight are not shown",
+            nh_log(LOG_WARNING,
+                   "state journal in %s could not be read (%s); operations in "
+                   "flight are not shown",
                    dir, jerr[0] ? jerr : strerror(-r));
     } else {
         char jerr[256] = "";
@@ -793,8 +792,9 @@ void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
                  * younger than a poll interval and taken after the last
                  * operation here ended, i.e. exactly what a poll would
                  * have planned on. */
-                nh_log(LOG_INFO, "reload: cluster %s changed; planning on the observation of "
-                                 "%llu ms ago",
+                nh_log(LOG_INFO,
+                       "reload: cluster %s changed; planning on the observation of "
+                       "%llu ms ago",
                        cc->name, (unsigned long long)(uv_now(e->loop) - (uint64_t)c->obs.at_ms));
                 cl_plan(c, true);
                 cl_changed(c);
@@ -810,8 +810,10 @@ void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
         next = c->next;
         if (c->removed || c->cfg != NULL)
             continue;
-        nh_log(LOG_NOTICE, "reload: cluster %s is no longer declared; nodeherd stops managing it "
-                           "(nothing is removed)", c->name);
+        nh_log(LOG_NOTICE,
+               "reload: cluster %s is no longer declared; nodeherd stops managing it "
+               "(nothing is removed)",
+               c->name);
         nh_metrics_forget("nodeherd_desired_nodes", "cluster", c->name);
         nh_metrics_forget("nodeherd_observed_nodes", "cluster", c->name);
         nh_metrics_forget("nodeherd_cluster_converged", "cluster", c->name);
@@ -876,8 +878,9 @@ void nh_engine_set_leader(struct nh_engine *e, bool leader, const struct nh_op *
         const struct nh_op *op = &open_ops[i];
         struct cl *c = op->action.cluster ? engine_find_cluster(e, op->action.cluster) : NULL;
         if (c == NULL) {
-            nh_log(LOG_WARNING, "journal: operation %llu is for cluster \"%s\", which is not "
-                                "configured here; it stays open",
+            nh_log(LOG_WARNING,
+                   "journal: operation %llu is for cluster \"%s\", which is not "
+                   "configured here; it stays open",
                    (unsigned long long)op->seq, op->action.cluster ? op->action.cluster : "?");
             continue;
         }

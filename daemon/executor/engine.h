@@ -59,8 +59,8 @@ typedef void (*nh_fence_fn)(void *ud, void (*cb)(void *arg, bool ok), void *arg)
 struct nh_engine_opts {
     uv_loop_t *loop;
     struct nh_http *http;
-    bool dry_run;            /* plan and log, never mutate, never write the journal */
-    const char *state_dir;   /* overrides cfg->daemon.state_dir when non-NULL */
+    bool dry_run;          /* plan and log, never mutate, never write the journal */
+    const char *state_dir; /* overrides cfg->daemon.state_dir when non-NULL */
     /* Called once, when every cluster has completed its first observation
      * (successfully or not). */
     void (*on_first_poll)(void *ud);
@@ -72,15 +72,15 @@ struct nh_engine_opts {
     const struct nh_jstore_ops *jstore; /* replaces the local journal */
     void *jstore_ctx;
     nh_fence_fn fence;
-    bool start_as_follower;  /* plan, but mutate nothing until nh_engine_set_leader */
+    bool start_as_follower; /* plan, but mutate nothing until nh_engine_set_leader */
 };
 
 /* Opens the journal (unless dry_run), creates providers and cluster states,
  * and queues the journal's open operations for resumption. Takes a
  * reference on cfg. 0 or -errno with a message in err (-EBADMSG: the journal
  * is corrupt; the daemon must not run on it). */
-int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg,
-                  struct nh_engine **ret, char *err, size_t errlen);
+int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg, struct nh_engine **ret,
+                  char *err, size_t errlen);
 /* Starts polling. */
 int nh_engine_start(struct nh_engine *e);
 /* Applies a new configuration (takes a reference; the old one is released).

@@ -22,22 +22,22 @@ struct opnode {
     struct opnode *next;
     struct cl *cl;
     struct nh_op op;
-    bool calling;            /* a provider call (mutate or poll) is in flight */
-    bool journal_pending;    /* a journal write for it is queued */
-    bool fenced;             /* HA: leadership confirmed for the send */
-    bool closed;             /* reached a final state; freed when nothing refers to it */
-    uint64_t deadline;       /* loop ms: job timeout */
-    uint64_t verify_until;   /* loop ms: VERIFY gives up after this */
-    uint64_t next_poll;      /* loop ms */
+    bool calling;          /* a provider call (mutate or poll) is in flight */
+    bool journal_pending;  /* a journal write for it is queued */
+    bool fenced;           /* HA: leadership confirmed for the send */
+    bool closed;           /* reached a final state; freed when nothing refers to it */
+    uint64_t deadline;     /* loop ms: job timeout */
+    uint64_t verify_until; /* loop ms: VERIFY gives up after this */
+    uint64_t next_poll;    /* loop ms */
     int percent;
     char phase[64];
     char detail[256];
     unsigned poll_failures;
-    unsigned polls;          /* answers saying the job is still running */
+    unsigned polls; /* answers saying the job is still running */
 };
 
 struct recent {
-    int64_t time;            /* unix seconds */
+    int64_t time; /* unix seconds */
     enum nh_action_kind kind;
     char pool[64];
     int target;
@@ -57,28 +57,28 @@ struct cl {
     uv_timer_t poll_timer;
     int open_handles;
     bool observing;
-    bool tried_once;         /* first observation attempted (READY) */
-    bool have_obs;           /* obs holds an observation */
-    bool obs_ok;             /* the last observation succeeded and was complete */
+    bool tried_once; /* first observation attempted (READY) */
+    bool have_obs;   /* obs holds an observation */
+    bool obs_ok;     /* the last observation succeeded and was complete */
     struct nh_observed obs;
-    int64_t last_ok_unix;    /* wall time of the last successful observation */
-    unsigned failures;       /* consecutive failed observations or operations */
-    uint64_t not_before;     /* loop ms: no plan before this (backoff) */
-    uint64_t observe_due;    /* loop ms: next observation on the poll interval; job
-                              * polls in between do not re-read the cluster */
-    bool replan;             /* declaration changed: plan at the next observation */
+    int64_t last_ok_unix; /* wall time of the last successful observation */
+    unsigned failures;    /* consecutive failed observations or operations */
+    uint64_t not_before;  /* loop ms: no plan before this (backoff) */
+    uint64_t observe_due; /* loop ms: next observation on the poll interval; job
+                           * polls in between do not re-read the cluster */
+    bool replan;          /* declaration changed: plan at the next observation */
     /* Counts operations closed on this cluster; an observation started at
      * an older count may predate an operation's effect. */
     uint64_t ops_epoch;
     uint64_t observing_epoch; /* ops_epoch when the observation in flight started */
     uint64_t obs_epoch;       /* ops_epoch when the held observation started */
     char last_error[256];
-    struct nh_plan last_plan;   /* notes (and, dry-run, actions) of the last plan */
-    char *last_plan_text;       /* to log plan changes only once */
+    struct nh_plan last_plan; /* notes (and, dry-run, actions) of the last plan */
+    char *last_plan_text;     /* to log plan changes only once */
     struct opnode *ops;
     struct recent recent[NH_RECENT_MAX];
-    size_t n_recent;         /* total ever; ring index = n % MAX */
-    bool removed;            /* gone from the configuration; freed when idle */
+    size_t n_recent; /* total ever; ring index = n % MAX */
+    bool removed;    /* gone from the configuration; freed when idle */
     /* The configuration whose declaration of this cluster was last planned
      * without an empty-desired refusal (the planner's `previous`). */
     struct nh_config *accepted_cfg;
@@ -97,8 +97,8 @@ struct nh_engine {
     struct nh_engine_opts o;
     uv_loop_t *loop;
     struct nh_config *cfg;
-    struct nh_journal *journal;  /* NULL in dry-run */
-    struct nh_audit *audit;      /* NULL in dry-run */
+    struct nh_journal *journal; /* NULL in dry-run */
+    struct nh_audit *audit;     /* NULL in dry-run */
     struct prov_entry *provs;
     struct cl *clusters;
     bool started;
@@ -112,9 +112,9 @@ struct nh_engine {
     struct jwrite *jq_head, *jq_tail;
     bool jq_busy;
     /* HA */
-    bool leader;             /* may mutate */
-    char role[16];           /* "single", "leader", "follower" */
-    size_t calls_in_flight;      /* provider calls */
+    bool leader;            /* may mutate */
+    char role[16];          /* "single", "leader", "follower" */
+    size_t calls_in_flight; /* provider calls */
     uint64_t next_seq_hint;
 };
 

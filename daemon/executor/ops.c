@@ -43,9 +43,8 @@ static void jq_done_one(struct nh_engine *e, struct jwrite *jw)
         if (jw->kind == JW_BEGIN) {
             n->op.seq = jw->snap.seq;
             if (jw->result < 0) {
-                nh_log_errno(LOG_ERR, jw->result,
-                             "%s: journal: cannot record %s; not sending it", n->cl->name,
-                             nh_action_kind_name(n->op.action.kind));
+                nh_log_errno(LOG_ERR, jw->result, "%s: journal: cannot record %s; not sending it",
+                             n->cl->name, nh_action_kind_name(n->op.action.kind));
                 snprintf(n->detail, sizeof(n->detail), "not sent: journal write failed");
                 n->op.state = NH_OP_FAILED;
                 n->closed = true;
@@ -295,8 +294,7 @@ static void cl_backoff(struct cl *c)
 }
 
 /* Ends an operation: journal, metrics, recent list, log. */
-static void op_finish_ex(struct opnode *n, enum nh_op_state st, const char *result,
-                         bool backoff);
+static void op_finish_ex(struct opnode *n, enum nh_op_state st, const char *result, bool backoff);
 
 static void op_finish(struct opnode *n, enum nh_op_state st, const char *result)
 {
@@ -308,9 +306,7 @@ static void op_finish(struct opnode *n, enum nh_op_state st, const char *result)
 static void op_finish_ex(struct opnode *n, enum nh_op_state st, const char *result, bool backoff)
 {
     struct cl *c = n->cl;
-    const char *word = st == NH_OP_DONE        ? "done"
-                       : st == NH_OP_TIMED_OUT ? "timed_out"
-                                               : "failed";
+    const char *word = st == NH_OP_DONE ? "done" : st == NH_OP_TIMED_OUT ? "timed_out" : "failed";
     n->op.state = st;
     n->op.updated_ms = wall_ms();
     free(n->op.result);
@@ -383,11 +379,10 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
         n->next_poll = now + job_poll_ms(c);
         op_metric(n, "issued");
         nh_audit_record(e->audit, &n->op, "issued", NULL);
-        nh_log(LOG_NOTICE, "%s%s%s: %s accepted%s%s%s", c->name,
-               n->op.action.pool_name ? "/" : "",
+        nh_log(LOG_NOTICE, "%s%s%s: %s accepted%s%s%s", c->name, n->op.action.pool_name ? "/" : "",
                n->op.action.pool_name ? n->op.action.pool_name : "",
-               nh_action_kind_name(n->op.action.kind), job_id ? " (job " : "",
-               job_id ? job_id : "", job_id ? ")" : "");
+               nh_action_kind_name(n->op.action.kind), job_id ? " (job " : "", job_id ? job_id : "",
+               job_id ? ")" : "");
         jq_submit(e, n, JW_UPDATE);
         if (kind == NH_JOB_NONE) {
             /* Nothing to follow: verify through the next observations. */
@@ -417,8 +412,8 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
     case NH_ERR_SERVER: {
         char msg[512];
         snprintf(msg, sizeof(msg), "%s (%s%s%s, HTTP %d%s%s)", err->message,
-                 nh_err_class_name(err->cls), err->code[0] ? " " : "", err->code,
-                 err->http_status, err->request_id[0] ? ", request " : "", err->request_id);
+                 nh_err_class_name(err->cls), err->code[0] ? " " : "", err->code, err->http_status,
+                 err->request_id[0] ? ", request " : "", err->request_id);
         op_finish(n, NH_OP_FAILED, msg);
         return;
     }
@@ -558,8 +553,7 @@ void ops_resume(struct cl *c, const struct nh_op *op)
 
 /* ---------- following ---------- */
 
-static void on_polled(void *ud, const struct nh_prov_error *err,
-                      const struct nh_job_progress *pr)
+static void on_polled(void *ud, const struct nh_prov_error *err, const struct nh_job_progress *pr)
 {
     struct opnode *n = ud;
     struct cl *c = n->cl;
@@ -637,8 +631,8 @@ void ops_tick(struct cl *c, uint64_t now)
             op_finish(n, NH_OP_TIMED_OUT, msg);
             continue;
         }
-        if (n->op.state != NH_OP_SENT || now < n->next_poll || c->prov == NULL ||
-            c->cfg == NULL || c->e->stopping)
+        if (n->op.state != NH_OP_SENT || now < n->next_poll || c->prov == NULL || c->cfg == NULL ||
+            c->e->stopping)
             continue;
         n->calling = true;
         c->e->calls_in_flight++;
@@ -674,8 +668,7 @@ static int count_workers(const struct nh_observed *o)
 
 /* Did the operation's effect happen? 1 yes, 0 not (yet). On yes, *kind
  * says how to follow it to the end (NH_JOB_NONE: it is complete). */
-static int effect_seen(const struct opnode *n, const struct nh_observed *o,
-                       enum nh_job_kind *kind)
+static int effect_seen(const struct opnode *n, const struct nh_observed *o, enum nh_job_kind *kind)
 {
     const struct nh_action *a = &n->op.action;
     const struct nh_obs_pool *p;

@@ -128,8 +128,7 @@ int nh_engine_report(const struct nh_engine *e, FILE *f, bool json, bool *ret_ch
         for (size_t i = 0; i < p->n_notes; i++) {
             const struct nh_note *n = &p->notes[i];
             fprintf(f, "  ! %s%s%s %s (%s): %s\n", n->pool ? "pool " : "", n->pool ? n->pool : "",
-                    n->pool ? ":" : "", nh_note_kind_name(n->kind), nh_rule_name(n->rule),
-                    n->msg);
+                    n->pool ? ":" : "", nh_note_kind_name(n->kind), nh_rule_name(n->rule), n->msg);
             if (n->fix[0])
                 fprintf(f, "      fix: %s\n", n->fix);
         }
@@ -145,8 +144,9 @@ int nh_engine_report(const struct nh_engine *e, FILE *f, bool json, bool *ret_ch
         json_object_object_add(sum, "not_observed", json_object_new_int64((int64_t)n_failed));
         json_object_object_add(root, "clusters", jcl);
         json_object_object_add(root, "summary", sum);
-        fprintf(f, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                                   JSON_C_TO_STRING_SPACED));
+        fprintf(f, "%s\n",
+                json_object_to_json_string_ext(root,
+                                               JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
         json_object_put(root);
     } else {
         fprintf(f, "Plan: %zu change%s, %zu blocked or refused, %zu cluster%s not observed.\n",

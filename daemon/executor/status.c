@@ -16,8 +16,8 @@ void status_describe_metrics(void)
                                      0.5,   1,     2.5,  5,     10,   30};
     static const double wait[] = {0, 0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300};
 
-    nh_metrics_describe("nodeherd_build_info", NH_METRIC_GAUGE, "nodeherd build information",
-                        NULL, 0);
+    nh_metrics_describe("nodeherd_build_info", NH_METRIC_GAUGE, "nodeherd build information", NULL,
+                        0);
     nh_metrics_set("nodeherd_build_info", 1, "version", NH_VERSION, NULL);
     nh_metrics_describe("nodeherd_clusters", NH_METRIC_GAUGE, "Clusters declared", NULL, 0);
     nh_metrics_describe("nodeherd_desired_nodes", NH_METRIC_GAUGE,
@@ -45,8 +45,8 @@ void status_describe_metrics(void)
                         "Time requests waited in the provider's rate limiter", wait,
                         sizeof(wait) / sizeof(*wait));
     nh_metrics_describe("nodeherd_ratelimit_rate", NH_METRIC_GAUGE,
-                        "Current request rate allowed by the provider's limiter (after AIMD)",
-                        NULL, 0);
+                        "Current request rate allowed by the provider's limiter (after AIMD)", NULL,
+                        0);
     nh_metrics_describe("nodeherd_last_successful_poll_timestamp_seconds", NH_METRIC_GAUGE,
                         "Unix time of the last complete observation per cluster", NULL, 0);
     nh_metrics_describe("nodeherd_poll_failures_total", NH_METRIC_COUNTER,
@@ -159,13 +159,13 @@ void status_update_cluster_metrics(struct cl *c)
     for (size_t i = 0; i < c->cfg->n_pools; i++) {
         const struct nh_cfg_pool *p = &c->cfg->pools[i];
         if (p->nodes >= 0)
-            nh_metrics_set("nodeherd_desired_nodes", p->nodes, "cluster", c->name, "pool",
-                           p->name, NULL);
+            nh_metrics_set("nodeherd_desired_nodes", p->nodes, "cluster", c->name, "pool", p->name,
+                           NULL);
         if (c->have_obs) {
             int n = group_observed(c, p->id, p->id ? NULL : p->name, &ready);
             if (n >= 0)
-                nh_metrics_set("nodeherd_observed_nodes", n, "cluster", c->name, "pool",
-                               p->name, NULL);
+                nh_metrics_set("nodeherd_observed_nodes", n, "cluster", c->name, "pool", p->name,
+                               NULL);
         }
     }
     for (const struct opnode *n = c->ops; n; n = n->next) {
@@ -181,8 +181,7 @@ void status_update_cluster_metrics(struct cl *c)
     nh_metrics_set("nodeherd_jobs_in_flight", (double)inflight, "cluster", c->name, NULL);
     nh_metrics_set("nodeherd_job_oldest_age_seconds", (double)oldest / 1000.0, "cluster", c->name,
                    NULL);
-    nh_metrics_set("nodeherd_cluster_converged", cl_converged(c) ? 1 : 0, "cluster", c->name,
-                   NULL);
+    nh_metrics_set("nodeherd_cluster_converged", cl_converged(c) ? 1 : 0, "cluster", c->name, NULL);
     nh_metrics_set("nodeherd_cluster_blocked", cl_blocked(c) ? 1 : 0, "cluster", c->name, NULL);
 }
 
@@ -242,9 +241,8 @@ static struct json_object *cluster_json(const struct cl *c, int64_t now_wall)
 
     json_object_object_add(o, "name", jstr(c->name));
     json_object_object_add(o, "provider", jstr(cc ? cc->provider_name : NULL));
-    json_object_object_add(o, "kind",
-                           jstr(cc && cc->provider ? nh_provider_kind_name(cc->provider->kind)
-                                                   : NULL));
+    json_object_object_add(
+        o, "kind", jstr(cc && cc->provider ? nh_provider_kind_name(cc->provider->kind) : NULL));
     json_object_object_add(o, "state", jstr(cl_state_word(c)));
     json_object_object_add(o, "last_poll",
                            c->last_ok_unix ? json_object_new_int64(c->last_ok_unix) : NULL);
@@ -252,8 +250,8 @@ static struct json_object *cluster_json(const struct cl *c, int64_t now_wall)
     if (cc && cc->workers >= 0)
         json_object_array_add(groups, group_json(c, NULL, NULL, cc->workers));
     for (size_t i = 0; cc && i < cc->n_pools; i++)
-        json_object_array_add(groups, group_json(c, cc->pools[i].name, cc->pools[i].id,
-                                                 cc->pools[i].nodes));
+        json_object_array_add(
+            groups, group_json(c, cc->pools[i].name, cc->pools[i].id, cc->pools[i].nodes));
     /* Pools the cloud has that the declaration does not name. */
     for (size_t i = 0; c->have_obs && i < c->obs.n_pools; i++) {
         const struct nh_obs_pool *p = &c->obs.pools[i];
@@ -286,13 +284,13 @@ static struct json_object *cluster_json(const struct cl *c, int64_t now_wall)
         json_object_object_add(j, "nodes", nodes);
         json_object_object_add(j, "job", jstr(n->op.job_id));
         json_object_object_add(j, "state", jstr(nh_op_state_name(n->op.state)));
-        json_object_object_add(j, "progress", n->percent >= 0 ? json_object_new_int(n->percent)
-                                                              : NULL);
+        json_object_object_add(j, "progress",
+                               n->percent >= 0 ? json_object_new_int(n->percent) : NULL);
         json_object_object_add(j, "phase", n->phase[0] ? jstr(n->phase) : NULL);
         json_object_object_add(j, "rule", jstr(nh_rule_name(n->op.action.rule)));
         json_object_object_add(j, "revision", jstr(n->op.revision));
-        json_object_object_add(j, "age_s", json_object_new_int64(
-                                               (now_wall * 1000 - n->op.started_ms) / 1000));
+        json_object_object_add(j, "age_s",
+                               json_object_new_int64((now_wall * 1000 - n->op.started_ms) / 1000));
         json_object_array_add(inflight, j);
     }
     json_object_object_add(o, "in_flight", inflight);

@@ -36,25 +36,25 @@ struct nh_node {
 };
 
 struct nh_obs_pool {
-    char *id;        /* ACK nodepool_id, CCE metadata.uid, ModelArts name */
+    char *id; /* ACK nodepool_id, CCE metadata.uid, ModelArts name */
     char *name;
-    char *flavor;    /* ModelArts spec.resources.flavor */
-    int desired;     /* the cloud's desired size (ACK desired_size, CCE initialNodeCount, MA count) */
-    int current;     /* existing nodes, excluding those being deleted */
-    int ready;       /* healthy nodes */
+    char *flavor; /* ModelArts spec.resources.flavor */
+    int desired;  /* the cloud's desired size (ACK desired_size, CCE initialNodeCount, MA count) */
+    int current;  /* existing nodes, excluding those being deleted */
+    int ready;    /* healthy nodes */
     int unhealthy;
     int creating;
     int deleting;
-    int max_count;   /* ModelArts maxCount; 0 elsewhere */
+    int max_count;      /* ModelArts maxCount; 0 elsewhere */
     bool autoscaling;   /* the cloud's own autoscaler is on */
     bool being_deleted; /* the pool itself is being deleted */
     bool is_default;    /* CCE DefaultPool */
 };
 
 struct nh_observed {
-    bool complete;       /* false: never remove anything on this observation */
-    char why[256];       /* when incomplete: what was missing */
-    int64_t at_ms;       /* loop time of the observation */
+    bool complete; /* false: never remove anything on this observation */
+    char why[256]; /* when incomplete: what was missing */
+    int64_t at_ms; /* loop time of the observation */
     struct nh_node *nodes;
     size_t n_nodes;
     struct nh_obs_pool *pools;
@@ -85,35 +85,35 @@ const char *nh_action_kind_name(enum nh_action_kind k); /* "scale-cluster", ... 
 /* Which rule produced (or limited) an action: shown by `nodeherd plan`,
  * recorded in the journal and the audit trail. */
 enum nh_rule {
-    NH_RULE_DECLARED,  /* workers/nodes differ from the declaration */
-    NH_RULE_REMOVE_LIST, /* the node is in remove: */
-    NH_RULE_UNHEALTHY, /* victim chosen first because unhealthy */
-    NH_RULE_MIN,       /* clamped to min */
-    NH_RULE_MAX,       /* clamped to max */
-    NH_RULE_BUDGET,    /* limited by max_per_cycle */
-    NH_RULE_PROTECT,   /* protected nodes were skipped */
-    NH_RULE_PRUNE,     /* undeclared pool with prune: true */
-    NH_RULE_SHARE,     /* fat-finger guard */
-    NH_RULE_INCOMPLETE, /* observation incomplete: fail closed */
-    NH_RULE_BUSY,      /* an operation is in flight */
-    NH_RULE_UNSUPPORTED, /* the cloud cannot be asked for this */
+    NH_RULE_DECLARED,      /* workers/nodes differ from the declaration */
+    NH_RULE_REMOVE_LIST,   /* the node is in remove: */
+    NH_RULE_UNHEALTHY,     /* victim chosen first because unhealthy */
+    NH_RULE_MIN,           /* clamped to min */
+    NH_RULE_MAX,           /* clamped to max */
+    NH_RULE_BUDGET,        /* limited by max_per_cycle */
+    NH_RULE_PROTECT,       /* protected nodes were skipped */
+    NH_RULE_PRUNE,         /* undeclared pool with prune: true */
+    NH_RULE_SHARE,         /* fat-finger guard */
+    NH_RULE_INCOMPLETE,    /* observation incomplete: fail closed */
+    NH_RULE_BUSY,          /* an operation is in flight */
+    NH_RULE_UNSUPPORTED,   /* the cloud cannot be asked for this */
     NH_RULE_EMPTY_DESIRED, /* desired state suddenly declares nothing */
 };
 const char *nh_rule_name(enum nh_rule r);
 
 struct nh_action {
     enum nh_action_kind kind;
-    char *cluster;   /* cluster name */
-    char *pool_id;   /* NULL for cluster-level actions */
+    char *cluster; /* cluster name */
+    char *pool_id; /* NULL for cluster-level actions */
     char *pool_name;
-    int from;        /* current size as observed (or -1) */
-    int target;      /* SCALE_*: absolute target; REMOVE: size after removal */
-    char **node_ids; /* REMOVE_NODES: victims (ids) */
+    int from;          /* current size as observed (or -1) */
+    int target;        /* SCALE_*: absolute target; REMOVE: size after removal */
+    char **node_ids;   /* REMOVE_NODES: victims (ids) */
     char **node_names; /* the same victims' names (ACK DeleteClusterNodes) */
     size_t n_nodes;
     bool pool_nodes; /* REMOVE_NODES: the victims are pool members (use pool removal call) */
     enum nh_rule rule;
-    char why[256];   /* human sentence: "8 declared, 10 observed; 2 newest" */
+    char why[256]; /* human sentence: "8 declared, 10 observed; 2 newest" */
 };
 
 void nh_action_clear(struct nh_action *a);
@@ -131,10 +131,10 @@ const char *nh_note_kind_name(enum nh_note_kind k);
 struct nh_note {
     enum nh_note_kind kind;
     char *cluster;
-    char *pool;      /* pool name or NULL */
+    char *pool; /* pool name or NULL */
     enum nh_rule rule;
     char msg[256];
-    char fix[256];   /* what the operator can do; may be empty */
+    char fix[256]; /* what the operator can do; may be empty */
 };
 
 struct nh_plan {
@@ -162,9 +162,9 @@ enum nh_job_kind {
 const char *nh_job_kind_name(enum nh_job_kind k);
 
 enum nh_op_state {
-    NH_OP_INTENT,   /* journalled, not yet (known to be) sent */
-    NH_OP_SENT,     /* accepted by the cloud; following its job */
-    NH_OP_VERIFY,   /* outcome unknown: re-read before anything else */
+    NH_OP_INTENT, /* journalled, not yet (known to be) sent */
+    NH_OP_SENT,   /* accepted by the cloud; following its job */
+    NH_OP_VERIFY, /* outcome unknown: re-read before anything else */
     NH_OP_DONE,
     NH_OP_FAILED,
     NH_OP_TIMED_OUT,
@@ -174,15 +174,15 @@ const char *nh_op_state_name(enum nh_op_state s);
 bool nh_op_state_final(enum nh_op_state s);
 
 struct nh_op {
-    uint64_t seq;        /* journal sequence number */
+    uint64_t seq; /* journal sequence number */
     struct nh_action action;
     enum nh_op_state state;
     enum nh_job_kind job_kind;
-    char *job_id;        /* NULL when the cloud gave none */
-    int64_t started_ms;  /* wall clock, ms since epoch */
+    char *job_id;       /* NULL when the cloud gave none */
+    int64_t started_ms; /* wall clock, ms since epoch */
     int64_t updated_ms;
-    char *revision;      /* config revision that asked for it */
-    char *result;        /* final result text (DONE/FAILED) */
+    char *revision; /* config revision that asked for it */
+    char *result;   /* final result text (DONE/FAILED) */
 };
 
 void nh_op_clear(struct nh_op *op);

@@ -69,8 +69,8 @@ struct nh_call {
     const struct nh_call_ops *ops;
     void *ud;
     bool mutating;
-    const char *op_name;     /* for metrics/logs, e.g. "DescribeClusterNodes" */
-    unsigned max_attempts;   /* 0: client default */
+    const char *op_name;   /* for metrics/logs, e.g. "DescribeClusterNodes" */
+    unsigned max_attempts; /* 0: client default */
     /* managed by the client */
     unsigned attempt;
     uint64_t queued_at;
@@ -79,15 +79,15 @@ struct nh_call {
 };
 
 struct nh_client_opts {
-    double qps;              /* tokens per second; default 2 */
-    unsigned burst;          /* bucket size; default 4 */
-    unsigned max_attempts;   /* default 5 */
+    double qps;               /* tokens per second; default 2 */
+    unsigned burst;           /* bucket size; default 4 */
+    unsigned max_attempts;    /* default 5 */
     uint64_t backoff_base_ms; /* default 1000 */
-    uint64_t backoff_max_ms; /* default 60000 */
-    uint64_t hint_max_ms;    /* cap on server hints; default 600000 */
-    const char *name;        /* provider name for logs/metrics */
-    size_t max_queue;        /* queued + waiting calls; default 10000; beyond: -ENOBUFS */
-    uint64_t seed;           /* jitter PRNG seed; 0: from the clock */
+    uint64_t backoff_max_ms;  /* default 60000 */
+    uint64_t hint_max_ms;     /* cap on server hints; default 600000 */
+    const char *name;         /* provider name for logs/metrics */
+    size_t max_queue;         /* queued + waiting calls; default 10000; beyond: -ENOBUFS */
+    uint64_t seed;            /* jitter PRNG seed; 0: from the clock */
 };
 
 struct nh_client;

@@ -24,18 +24,18 @@ struct nh_http_header {
 };
 
 struct nh_http_req {
-    const char *method;   /* "GET", "PUT", ... */
-    const char *url;      /* full URL; the query already encoded */
+    const char *method;         /* "GET", "PUT", ... */
+    const char *url;            /* full URL; the query already encoded */
     const char *const *headers; /* "Name: value" lines, NULL-terminated; may be NULL */
-    const void *body;     /* may be NULL */
+    const void *body;           /* may be NULL */
     size_t body_len;
     /* Mutating calls must never be re-sent by libcurl on its own (it retries
      * a request on a reused connection that died before any answer byte).
      * true: a fresh connection, not reused afterwards. */
     bool fresh_connection;
-    uint64_t connect_timeout_ms; /* 0: 5 s */
-    uint64_t timeout_ms;         /* 0: 30 s, whole transfer */
-    size_t max_body;             /* 0: 8 MiB; larger answers fail as NH_HTTP_TOO_BIG */
+    uint64_t connect_timeout_ms;        /* 0: 5 s */
+    uint64_t timeout_ms;                /* 0: 30 s, whole transfer */
+    size_t max_body;                    /* 0: 8 MiB; larger answers fail as NH_HTTP_TOO_BIG */
     const char *const *capture_headers; /* lower-case names to keep, NULL-terminated; NULL: none */
 };
 
@@ -52,13 +52,13 @@ const char *nh_http_outcome_name(enum nh_http_outcome o);
 
 struct nh_http_resp {
     enum nh_http_outcome outcome;
-    bool request_sent;   /* true when any request byte may have reached the server */
-    int status;          /* HTTP status when outcome == NH_HTTP_OK, else 0 */
-    const char *body;    /* NUL-terminated; "" when none. Borrowed: valid during the callback */
+    bool request_sent; /* true when any request byte may have reached the server */
+    int status;        /* HTTP status when outcome == NH_HTTP_OK, else 0 */
+    const char *body;  /* NUL-terminated; "" when none. Borrowed: valid during the callback */
     size_t body_len;
     const struct nh_http_header *headers; /* captured headers, borrowed */
     size_t n_headers;
-    const char *error;   /* curl's message when outcome != OK; borrowed */
+    const char *error; /* curl's message when outcome != OK; borrowed */
     double elapsed_ms;
 };
 
@@ -68,8 +68,8 @@ const char *nh_http_resp_header(const struct nh_http_resp *r, const char *name);
 typedef void (*nh_http_done_fn)(void *ud, const struct nh_http_resp *resp);
 
 struct nh_http_opts {
-    const char *ca_file;  /* NULL: system bundle */
-    long max_host_connections; /* 0: libcurl default */
+    const char *ca_file;               /* NULL: system bundle */
+    long max_host_connections;         /* 0: libcurl default */
     bool allow_insecure_http_anywhere; /* tests only; never from config */
 };
 
@@ -78,8 +78,8 @@ int nh_http_new(uv_loop_t *loop, const struct nh_http_opts *opts, struct nh_http
  * once. On success the callback runs exactly once, later, on the loop; on
  * failure (negative errno) it never runs. *ret_xfer (may be NULL) stays valid
  * until the callback starts. */
-int nh_http_submit(struct nh_http *h, const struct nh_http_req *req, nh_http_done_fn done,
-                   void *ud, struct nh_http_xfer **ret_xfer);
+int nh_http_submit(struct nh_http *h, const struct nh_http_req *req, nh_http_done_fn done, void *ud,
+                   struct nh_http_xfer **ret_xfer);
 /* The callback runs (later, on the loop) with NH_HTTP_CANCELLED. */
 void nh_http_cancel(struct nh_http_xfer *x);
 size_t nh_http_in_flight(const struct nh_http *h);

@@ -11,7 +11,7 @@ struct nh_bucket {
     double min_rate;  /* floor of the slow-down */
     double burst;     /* capacity */
     double tokens;
-    uint64_t last_ms; /* last refill */
+    uint64_t last_ms;       /* last refill */
     uint64_t hold_until_ms; /* no tokens before this (server retry hint) */
     uint64_t last_throttle_ms;
 };

@@ -7,9 +7,9 @@
 
 #include <uv.h>
 
-void nh_notify_ready(void);      /* READY=1 (+ current STATUS) */
-void nh_notify_reloading(void);  /* RELOADING=1 + MONOTONIC_USEC=<now> */
-void nh_notify_stopping(void);   /* STOPPING=1 */
+void nh_notify_ready(void);     /* READY=1 (+ current STATUS) */
+void nh_notify_reloading(void); /* RELOADING=1 + MONOTONIC_USEC=<now> */
+void nh_notify_stopping(void);  /* STOPPING=1 */
 void nh_notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* STATUS=... */
 
 struct nh_watchdog;

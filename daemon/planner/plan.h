@@ -33,9 +33,9 @@
 #include "model/model.h"
 
 struct nh_policy {
-    double max_removal_share;   /* from daemon config; default 0.5. 0 = every removal needs
-                                 * confirm_mass_removal; outside 0..1 (or NaN): 0.5 */
-    int64_t now_unix;           /* for age-based ordering ties; not otherwise used */
+    double max_removal_share; /* from daemon config; default 0.5. 0 = every removal needs
+                               * confirm_mass_removal; outside 0..1 (or NaN): 0.5 */
+    int64_t now_unix;         /* for age-based ordering ties; not otherwise used */
     /* The same cluster in the previously applied configuration (NULL at
      * start or if new): used by the empty-desired-state guard. */
     const struct nh_cfg_cluster *previous;

@@ -43,22 +43,22 @@ struct nh_pop {
     nh_mutate_fn mutate_cb;
     nh_poll_fn poll_cb;
     void *ud;
-    bool in_flight;  /* the client holds call */
-    bool in_entry;   /* inside the vtable call that started it */
-    bool delivered;  /* the caller has its result */
+    bool in_flight; /* the client holds call */
+    bool in_entry;  /* inside the vtable call that started it */
+    bool delivered; /* the caller has its result */
 
     /* current request */
     char op_name[48];
-    const char *method;         /* static */
-    char *path;                 /* wire path, owned */
+    const char *method;                   /* static */
+    char *path;                           /* wire path, owned */
     struct nh_kv query[NH_POP_MAX_QUERY]; /* keys static, values owned */
     size_t n_query;
-    char *body;                 /* owned; cleansed on free */
+    char *body; /* owned; cleansed on free */
     size_t body_len;
-    const char *content_type;   /* Huawei override, static; NULL: default */
+    const char *content_type; /* Huawei override, static; NULL: default */
     nh_pop_step_fn step;
     void (*then)(struct nh_pop *op); /* after a multi-request read (ACK node pages) */
-    unsigned nonce_retries;     /* ACK SignatureNonceUsed: re-signed once */
+    unsigned nonce_retries;          /* ACK SignatureNonceUsed: re-signed once */
     /* per-attempt storage */
     char *url;
     char *hdr[NH_POP_MAX_HEADERS];
@@ -74,23 +74,23 @@ struct nh_pop {
     struct nh_job_progress progress;
 
     /* arguments and progress, copied at the start */
-    char *cluster_id;           /* ACK/CCE cluster id; ModelArts resource pool */
-    char *pool_id;              /* node pool id (ModelArts: name) */
-    char *job_ref;              /* job to follow (poll) */
+    char *cluster_id; /* ACK/CCE cluster id; ModelArts resource pool */
+    char *pool_id;    /* node pool id (ModelArts: name) */
+    char *job_ref;    /* job to follow (poll) */
     char **node_ids;
     char **node_names;
     size_t n_nodes;
-    size_t idx;                 /* next node (CCE DeleteNode), next page (ACK) */
+    size_t idx; /* next node (CCE DeleteNode), next page (ACK) */
     size_t done_count;
     int target;
     enum nh_action_kind act_kind;
     enum nh_job_kind poll_kind;
     bool release, drain;
-    int64_t total;              /* ACK: total_count of page 1 */
-    int reads;                  /* ModelArts POOL_GONE: consecutive not-found reads */
-    bool ct_retried;            /* ModelArts PATCH content type retried */
+    int64_t total;   /* ACK: total_count of page 1 */
+    int reads;       /* ModelArts POOL_GONE: consecutive not-found reads */
+    bool ct_retried; /* ModelArts PATCH content type retried */
     char *flavor;
-    char *cfg_flavor;           /* ModelArts: configured flavor (fallback) */
+    char *cfg_flavor; /* ModelArts: configured flavor (fallback) */
     /* ACK: labels DescribeClusterNodes does not return, learnt through its
      * nodeLabels filter (the cluster's protect labels). */
     char **lab_keys, **lab_vals;
@@ -116,11 +116,11 @@ struct nh_defer; /* zero timer, outlives the provider until closed */
 struct nh_prov {
     struct nh_provider pub;
     const struct nh_cloud *cloud;
-    char *host;                 /* Host header value: host[:port] */
-    char *ak;                   /* AccessKey id / Huawei AK */
-    unsigned char *sk;          /* secret bytes (cleansed on free) */
+    char *host;        /* Host header value: host[:port] */
+    char *ak;          /* AccessKey id / Huawei AK */
+    unsigned char *sk; /* secret bytes (cleansed on free) */
     size_t sk_len;
-    char *token;                /* Huawei IAM token (cleansed on free) */
+    char *token; /* Huawei IAM token (cleansed on free) */
     char *project_id;
     char *region;
     enum nh_ack_signing signing;
@@ -128,8 +128,8 @@ struct nh_prov {
     struct nh_pop *live;
     struct nh_pop *deferred, *deferred_tail;
     struct nh_defer *defer;
-    uint64_t locked_until_ms;   /* Huawei AK lock (uv_now) */
-    bool ma_json_ctype;         /* ModelArts PATCH: use the SDK's content type */
+    uint64_t locked_until_ms; /* Huawei AK lock (uv_now) */
+    bool ma_json_ctype;       /* ModelArts PATCH: use the SDK's content type */
     bool closing;
 };
 

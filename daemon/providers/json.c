@@ -26,8 +26,7 @@ int nh_perr_set(struct nh_perr *e, const char *fmt, ...)
     return -EBADMSG;
 }
 
-struct json_object *nh_pj_parse(const char *body, size_t len, bool want_object,
-                                struct nh_perr *e)
+struct json_object *nh_pj_parse(const char *body, size_t len, bool want_object, struct nh_perr *e)
 {
     struct json_tokener *tok;
     struct json_object *root;
@@ -55,8 +54,7 @@ struct json_object *nh_pj_parse(const char *body, size_t len, bool want_object,
         if (jerr == json_tokener_continue)
             nh_perr_set(e, "truncated JSON (%zu bytes, ends inside a value)", len);
         else
-            nh_perr_set(e, "invalid JSON at byte %zu: %s", used,
-                        json_tokener_error_desc(jerr));
+            nh_perr_set(e, "invalid JSON at byte %zu: %s", used, json_tokener_error_desc(jerr));
         json_object_put(root);
         json_tokener_free(tok);
         return NULL;
@@ -154,8 +152,8 @@ int nh_pj_int(struct json_object *o, const char *key, bool required, int64_t min
     return 0;
 }
 
-int nh_pj_bool(struct json_object *o, const char *key, bool required, bool *out,
-               const char *where, struct nh_perr *e)
+int nh_pj_bool(struct json_object *o, const char *key, bool required, bool *out, const char *where,
+               struct nh_perr *e)
 {
     struct json_object *v = nh_pj_get(o, key);
 
@@ -375,8 +373,8 @@ static const struct {
     {"Code", "Message", NULL},
 };
 
-static const char *const request_id_keys[] = {"request_id", "requestId", "RequestId",
-                                              "requestid", "RequestID"};
+static const char *const request_id_keys[] = {"request_id", "requestId", "RequestId", "requestid",
+                                              "RequestID"};
 
 static bool scalar_text(struct json_object *v, char *dst, size_t len)
 {
@@ -419,8 +417,7 @@ static void request_id_from_object(struct json_object *o, struct nh_prov_error *
     }
 }
 
-bool nh_prov_parse_error_body(int status, const char *body, size_t len,
-                              struct nh_prov_error *e)
+bool nh_prov_parse_error_body(int status, const char *body, size_t len, struct nh_prov_error *e)
 {
     char ignore[8] = "";
     struct nh_perr pe = {ignore, sizeof(ignore)};
@@ -451,8 +448,7 @@ bool nh_prov_parse_error_body(int status, const char *body, size_t len,
         json_object_object_foreach(root, key, val)
         {
             (void)key;
-            if (!found && json_object_is_type(val, json_type_object) &&
-                error_from_object(val, e)) {
+            if (!found && json_object_is_type(val, json_type_object) && error_from_object(val, e)) {
                 found = true;
                 if (e->request_id[0] == '\0')
                     request_id_from_object(val, e);
@@ -495,8 +491,8 @@ uint64_t nh_prov_retry_after_ms(const char *value, int64_t now_s)
             n == 0 || value[n] != '\0')
             return 0;
         m = strstr(months, mon);
-        if (m == NULL || strlen(mon) != 3 || (m - months) % 3 != 0 || d < 1 || d > 31 ||
-            y < 1970 || h > 23 || mi > 59 || sec > 60)
+        if (m == NULL || strlen(mon) != 3 || (m - months) % 3 != 0 || d < 1 || d > 31 || y < 1970 ||
+            h > 23 || mi > 59 || sec > 60)
             return 0;
         memset(&tm, 0, sizeof(tm));
         tm.tm_year = y - 1900;

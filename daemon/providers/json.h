@@ -25,8 +25,7 @@ int nh_perr_set(struct nh_perr *e, const char *fmt, ...) __attribute__((format(p
  * want_object is false). NULL with an error in e: empty, too big, invalid,
  * truncated, trailing bytes, too deep, not an object. The caller puts the
  * result. */
-struct json_object *nh_pj_parse(const char *body, size_t len, bool want_object,
-                                struct nh_perr *e);
+struct json_object *nh_pj_parse(const char *body, size_t len, bool want_object, struct nh_perr *e);
 
 /* Borrowed child; NULL when absent or JSON null. */
 struct json_object *nh_pj_get(struct json_object *o, const char *key);
@@ -39,8 +38,8 @@ int nh_pj_str(struct json_object *o, const char *key, bool required, const char 
 /* Integers: a JSON integer or a string of decimal digits, in [min, max]. */
 int nh_pj_int(struct json_object *o, const char *key, bool required, int64_t min, int64_t max,
               int64_t *out, const char *where, struct nh_perr *e);
-int nh_pj_bool(struct json_object *o, const char *key, bool required, bool *out,
-               const char *where, struct nh_perr *e);
+int nh_pj_bool(struct json_object *o, const char *key, bool required, bool *out, const char *where,
+               struct nh_perr *e);
 int nh_pj_obj(struct json_object *o, const char *key, bool required, struct json_object **out,
               const char *where, struct nh_perr *e);
 int nh_pj_arr(struct json_object *o, const char *key, bool required, struct json_object **out,

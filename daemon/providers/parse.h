@@ -48,8 +48,7 @@ int64_t nh_prov_parse_time(const char *s);
  * (even without any known key); false for a non-JSON body, in which case
  * e->message reads "HTTP <status> with a non-JSON body (first bytes: ...)"
  * with control characters stripped. Never touches e->cls or e->op. */
-bool nh_prov_parse_error_body(int status, const char *body, size_t len,
-                              struct nh_prov_error *e);
+bool nh_prov_parse_error_body(int status, const char *body, size_t len, struct nh_prov_error *e);
 
 /* The HTTP Retry-After header (delta-seconds or an HTTP-date) in ms relative
  * to now_s; 0 when absent, invalid or in the past. */
@@ -80,7 +79,7 @@ struct nh_ack_page {
     int64_t total_count; /* page.total_count */
     int64_t page_number;
     int64_t page_size;
-    size_t n_nodes;      /* nodes on this page */
+    size_t n_nodes; /* nodes on this page */
 };
 
 /* DescribeClusterNodes: appends the page's nodes to obs. */
@@ -118,8 +117,8 @@ int nh_ack_parse_task(const char *body, size_t len, struct nh_job_progress *out,
 /* What a Huawei error means beyond its class. */
 struct nh_huawei_verdict {
     enum nh_err_class cls;
-    bool stop;       /* a signature/credential failure: stop all calls with this key */
-    bool ak_locked;  /* "reach the limit": the gateway locked the key (wait >= 5 min) */
+    bool stop;      /* a signature/credential failure: stop all calls with this key */
+    bool ak_locked; /* "reach the limit": the gateway locked the key (wait >= 5 min) */
 };
 
 /* Pure classification (errors-and-limits.md, Huawei table). */
@@ -147,8 +146,7 @@ int nh_cce_parse_nodepools(const char *body, size_t len, struct nh_observed *obs
 int nh_cce_parse_nodepool(const char *body, size_t len, struct nh_pool_status *out, char *err,
                           size_t errlen);
 /* status.jobID of RemoveNode / DeleteNode answers; NULL when absent. */
-int nh_cce_parse_job_id(const char *body, size_t len, char **ret_job_id, char *err,
-                        size_t errlen);
+int nh_cce_parse_job_id(const char *body, size_t len, char **ret_job_id, char *err, size_t errlen);
 /* ShowJob: Success/Failed terminal; failed sub-jobs (resourceName: reason)
  * listed in detail; percent from finished sub-jobs when there are some. */
 int nh_cce_parse_job(const char *body, size_t len, struct nh_job_progress *out, char *err,

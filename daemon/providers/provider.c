@@ -89,8 +89,7 @@ static int host_header(const char *endpoint, char **ret, char *err, size_t errle
     }
     https = (size_t)(p - endpoint) == 5 && strncmp(endpoint, "https", 5) == 0;
     if (!https && !((size_t)(p - endpoint) == 4 && strncmp(endpoint, "http", 4) == 0)) {
-        snprintf(err, errlen, "endpoint \"%s\": only https:// (or http:// to loopback)",
-                 endpoint);
+        snprintf(err, errlen, "endpoint \"%s\": only https:// (or http:// to loopback)", endpoint);
         return -EINVAL;
     }
     p += 3;

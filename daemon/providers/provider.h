@@ -39,11 +39,11 @@ const char *nh_err_class_name(enum nh_err_class c);
 
 struct nh_prov_error {
     enum nh_err_class cls;
-    int http_status;        /* 0 when no answer */
-    char code[64];          /* the cloud's code, e.g. "Throttling.User", "APIGW.0301" */
-    char message[256];      /* the cloud's message (never contains secrets we sent) */
+    int http_status;   /* 0 when no answer */
+    char code[64];     /* the cloud's code, e.g. "Throttling.User", "APIGW.0301" */
+    char message[256]; /* the cloud's message (never contains secrets we sent) */
     char request_id[80];
-    char op[48];            /* operation name, e.g. "DescribeClusterNodes" */
+    char op[48]; /* operation name, e.g. "DescribeClusterNodes" */
 };
 
 /* Progress of an operation being followed. */
@@ -52,9 +52,9 @@ const char *nh_job_state_name(enum nh_job_state s);
 
 struct nh_job_progress {
     enum nh_job_state state;
-    int percent;            /* 0..100, -1 unknown */
-    char phase[64];         /* the cloud's own state word ("running", "Initializing", ...) */
-    char detail[512];       /* failure reason, failed sub-jobs, counters */
+    int percent;      /* 0..100, -1 unknown */
+    char phase[64];   /* the cloud's own state word ("running", "Initializing", ...) */
+    char detail[512]; /* failure reason, failed sub-jobs, counters */
 };
 
 struct nh_provider;
@@ -94,12 +94,12 @@ struct nh_provider_ops {
 /* Common part; each cloud's struct embeds this first. */
 struct nh_provider {
     const struct nh_provider_ops *ops;
-    char *name;                  /* config name */
+    char *name; /* config name */
     enum nh_provider_kind kind;
-    char *endpoint;              /* scheme://host[:port], no trailing slash */
+    char *endpoint; /* scheme://host[:port], no trailing slash */
     struct nh_client *client;
     uv_loop_t *loop;
-    bool auth_stopped;           /* Huawei: a signature failure stops all calls until reload */
+    bool auth_stopped; /* Huawei: a signature failure stops all calls until reload */
     char auth_reason[256];
 };
 

@@ -34,11 +34,12 @@ void nh_md5_base64(const void *data, size_t len, char out[25]);
 
 /* A request as it will go on the wire. */
 struct nh_sign_req {
-    const char *method;          /* upper-case */
-    const char *path;            /* as sent, already encoded; "" means "/" */
-    const struct nh_kv *query;   /* raw (unencoded) values, any order */
+    const char *method;        /* upper-case */
+    const char *path;          /* as sent, already encoded; "" means "/" */
+    const struct nh_kv *query; /* raw (unencoded) values, any order */
     size_t n_query;
-    const struct nh_kv *headers; /* every header that will be sent, names any case, values as sent */
+    const struct nh_kv
+        *headers; /* every header that will be sent, names any case, values as sent */
     size_t n_headers;
     const void *body;
     size_t body_len;
@@ -57,8 +58,8 @@ char *nh_acs3_canonical(const struct nh_sign_req *r);
 /* "ACS3-HMAC-SHA256\n" + hex(sha256(canonical request)). */
 char *nh_acs3_string_to_sign(const struct nh_sign_req *r);
 /* "ACS3-HMAC-SHA256 Credential=<ak>,SignedHeaders=...,Signature=..." */
-char *nh_acs3_authorization(const struct nh_sign_req *r, const char *ak,
-                            const unsigned char *sk, size_t sk_len);
+char *nh_acs3_authorization(const struct nh_sign_req *r, const char *ak, const unsigned char *sk,
+                            size_t sk_len);
 
 /* --- Alibaba legacy ROA HMAC-SHA1 --- */
 
@@ -69,8 +70,8 @@ char *nh_acs3_authorization(const struct nh_sign_req *r, const char *ak,
 char *nh_roa_string_to_sign(const struct nh_sign_req *r);
 /* "acs <ak>:<base64 signature>"; NULL also when a Content-MD5 header does
  * not match base64(md5(body)). */
-char *nh_roa_authorization(const struct nh_sign_req *r, const char *ak,
-                           const unsigned char *sk, size_t sk_len);
+char *nh_roa_authorization(const struct nh_sign_req *r, const char *ak, const unsigned char *sk,
+                           size_t sk_len);
 /* base64(HMAC-SHA1(key, msg)) for the published vector P2. */
 char *nh_roa_hmac_b64(const unsigned char *key, size_t key_len, const char *msg);
 

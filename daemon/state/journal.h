@@ -27,11 +27,11 @@
 struct nh_journal;
 
 struct nh_journal_replay {
-    struct nh_op *open_ops;  /* operations not closed, in sequence order; owned */
+    struct nh_op *open_ops; /* operations not closed, in sequence order; owned */
     size_t n_open;
-    size_t n_records;        /* records read */
-    size_t n_dropped;        /* torn tail records dropped */
-    char warning[256];       /* non-empty when something was dropped */
+    size_t n_records;  /* records read */
+    size_t n_dropped;  /* torn tail records dropped */
+    char warning[256]; /* non-empty when something was dropped */
 };
 
 /* Opens (creating dir/journal.log if needed, mode 0600) and replays.

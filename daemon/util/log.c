@@ -14,9 +14,8 @@ static enum nh_log_format log_format = NH_LOG_PLAIN;
 static FILE *log_stream;
 
 static const char *const level_names[] = {
-    [LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
-    [LOG_ERR] = "err",     [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
-    [LOG_INFO] = "info",   [LOG_DEBUG] = "debug",
+    [LOG_EMERG] = "emerg",     [LOG_ALERT] = "alert",   [LOG_CRIT] = "crit", [LOG_ERR] = "err",
+    [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
 };
 
 /* $JOURNAL_STREAM is "DEVICE:INODE" of the stream systemd connected. */
@@ -78,9 +77,8 @@ static void json_escape(FILE *f, const char *s)
     }
 }
 
-__attribute__((format(printf, 3, 0))) static void log_vemit(int level, const char *func,
-                                                          const char *fmt, va_list ap,
-                                                          const char *tail)
+__attribute__((format(printf, 3, 0))) static void
+log_vemit(int level, const char *func, const char *fmt, va_list ap, const char *tail)
 {
     FILE *f = log_stream ? log_stream : stderr;
     char msg[2048];

@@ -294,8 +294,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t el;
         split_header(body, n, &hdr, &eb, &el);
         int status = 400 + (int)(n % 200);
-        struct nh_huawei_verdict v = nh_huawei_error_from_answer(
-            status, eb, el, hdr, 1700000000, (n & 1) != 0, &e, &hint);
+        struct nh_huawei_verdict v =
+            nh_huawei_error_from_answer(status, eb, el, hdr, 1700000000, (n & 1) != 0, &e, &hint);
         check_prov_error(&e);
         if (v.cls != e.cls || e.http_status != status)
             abort();

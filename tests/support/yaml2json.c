@@ -80,8 +80,8 @@ static int convert(yaml_document_t *doc, yaml_node_t *n, int depth, struct json_
         return 0;
     case YAML_SEQUENCE_NODE: {
         struct json_object *a = json_object_new_array();
-        for (yaml_node_item_t *it = n->data.sequence.items.start;
-             it < n->data.sequence.items.top; it++) {
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+             it++) {
             struct json_object *v;
             if (convert(doc, yaml_document_get_node(doc, *it), depth + 1, &v) < 0) {
                 json_object_put(a);

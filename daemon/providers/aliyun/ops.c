@@ -87,8 +87,8 @@ static enum nh_verdict ack_classify(struct nh_prov *p, struct nh_pop *op,
 {
     (void)p;
     nh_ack_error_from_answer(resp->status, resp->body, resp->body_len,
-                             nh_http_resp_header(resp, "x-acs-retry-after"), op->call.mutating,
-                             e, hint_ms);
+                             nh_http_resp_header(resp, "x-acs-retry-after"), op->call.mutating, e,
+                             hint_ms);
     switch (e->cls) {
     case NH_ERR_THROTTLED:
         return NH_V_THROTTLED;
@@ -293,8 +293,7 @@ static void label_page_step(struct nh_pop *op, const struct nh_http_resp *resp,
         nh_pop_fail(op, err);
         return;
     }
-    if (nh_ack_parse_nodes_page(resp->body, resp->body_len, &op->aux, &pg, msg, sizeof(msg)) <
-        0) {
+    if (nh_ack_parse_nodes_page(resp->body, resp->body_len, &op->aux, &pg, msg, sizeof(msg)) < 0) {
         nh_pop_failf(op, NH_ERR_SERVER,
                      "DescribeClusterNodes (nodeLabels %s=%s) page %zu: unreadable answer: %s", k,
                      v, op->lab_page, msg);
@@ -344,8 +343,7 @@ static int label_page_request(struct nh_pop *op)
     r = nh_pop_request(op, "DescribeClusterNodes", "GET", false, NULL, label_page_step,
                        "/clusters/%s/nodes", op->cluster_id);
     snprintf(num, sizeof(num), "%zu", op->lab_page);
-    snprintf(filter, sizeof(filter), "%s=%s", op->lab_keys[op->lab_idx],
-             op->lab_vals[op->lab_idx]);
+    snprintf(filter, sizeof(filter), "%s=%s", op->lab_keys[op->lab_idx], op->lab_vals[op->lab_idx]);
     if (r == 0)
         r = nh_pop_add_query(op, "nodeLabels", filter);
     if (r == 0)
@@ -410,8 +408,8 @@ static int copy_labels(struct nh_pop *op, const struct nh_cfg_cluster *c)
     return 0;
 }
 
-static int ack_observe(struct nh_provider *pub, const struct nh_cfg_cluster *c,
-                       nh_observe_fn done, void *ud)
+static int ack_observe(struct nh_provider *pub, const struct nh_cfg_cluster *c, nh_observe_fn done,
+                       void *ud)
 {
     struct nh_pop *op;
     int r;
@@ -504,8 +502,8 @@ static int ack_scale_cluster(struct nh_provider *pub, const struct nh_cfg_cluste
                                          so->system_disk_size_gb, (const char *)pw, pw_len);
         r = body != NULL ? 0 : -ENOMEM;
         if (r == 0)
-            r = nh_pop_request(op, "ScaleCluster", "PUT", true, body, mutate_step,
-                               "/clusters/%s", op->cluster_id);
+            r = nh_pop_request(op, "ScaleCluster", "PUT", true, body, mutate_step, "/clusters/%s",
+                               op->cluster_id);
     }
     if (r == 0) {
         op->poll_kind = NH_JOB_NONE; /* no task: re-read the worker count */
@@ -624,8 +622,7 @@ static void poll_workers_counted(struct nh_pop *op)
     }
     snprintf(detail, sizeof(detail), "%zu workers (%zu pending), target %d", workers, pending,
              op->target);
-    poll_done(op, workers == (size_t)op->target && pending == 0 ? NH_JOB_SUCCEEDED
-                                                                 : NH_JOB_RUNNING,
+    poll_done(op, workers == (size_t)op->target && pending == 0 ? NH_JOB_SUCCEEDED : NH_JOB_RUNNING,
               "node-list", detail);
 }
 
@@ -667,8 +664,8 @@ static void task_step(struct nh_pop *op, const struct nh_http_resp *resp,
         return;
     }
     if (nh_ack_parse_task(resp->body, resp->body_len, &pr, msg, sizeof(msg)) < 0) {
-        nh_pop_failf(op, NH_ERR_SERVER, "DescribeTaskInfo %s: unreadable answer: %s",
-                     op->job_ref, msg);
+        nh_pop_failf(op, NH_ERR_SERVER, "DescribeTaskInfo %s: unreadable answer: %s", op->job_ref,
+                     msg);
         return;
     }
     nh_pop_progress(op, &pr);
@@ -742,8 +739,8 @@ static int ack_poll(struct nh_provider *pub, const struct nh_cfg_cluster *c, con
         op->job_ref = strdup(o->job_id);
         r = op->job_ref != NULL ? 0 : -ENOMEM;
         if (r == 0)
-            r = nh_pop_request(op, "DescribeTaskInfo", "GET", false, NULL, task_step,
-                               "/tasks/%s", op->job_ref);
+            r = nh_pop_request(op, "DescribeTaskInfo", "GET", false, NULL, task_step, "/tasks/%s",
+                               op->job_ref);
     } else if (r == 0 && o->job_kind == NH_JOB_POOL_SIZE) {
         op->pool_id = strdup(o->action.pool_id);
         r = op->pool_id != NULL ? 0 : -ENOMEM;

@@ -88,8 +88,7 @@ static int parse_labels(struct json_object *v, struct nh_node *n, const char *wh
     return nh_perr_set(e, "%s.labels: expected an object or an array", where);
 }
 
-static int parse_node(struct json_object *it, size_t i, struct nh_observed *obs,
-                      struct nh_perr *e)
+static int parse_node(struct json_object *it, size_t i, struct nh_observed *obs, struct nh_perr *e)
 {
     char w[64];
     const char *id = NULL, *name = NULL, *role = NULL, *pool = NULL, *state = NULL;
@@ -140,8 +139,8 @@ int nh_ack_parse_nodes_page(const char *body, size_t len, struct nh_observed *ob
                   "page.total_count", &e) < 0 ||
         nh_pj_int(pg, "page_number", false, 0, NH_PROV_COUNT_MAX, &page->page_number,
                   "page.page_number", &e) < 0 ||
-        nh_pj_int(pg, "page_size", false, 0, NH_PROV_COUNT_MAX, &page->page_size,
-                  "page.page_size", &e) < 0) {
+        nh_pj_int(pg, "page_size", false, 0, NH_PROV_COUNT_MAX, &page->page_size, "page.page_size",
+                  &e) < 0) {
         r = -EBADMSG;
         goto out;
     }
@@ -155,8 +154,8 @@ out:
     return r;
 }
 
-static int parse_ack_pool(struct json_object *it, const char *w, struct nh_obs_pool *p,
-                          char *phase, size_t phaselen, struct nh_perr *e)
+static int parse_ack_pool(struct json_object *it, const char *w, struct nh_obs_pool *p, char *phase,
+                          size_t phaselen, struct nh_perr *e)
 {
     struct json_object *info, *sg, *as, *st;
     const char *id = NULL, *name = NULL, *state = NULL;
@@ -172,8 +171,7 @@ static int parse_ack_pool(struct json_object *it, const char *w, struct nh_obs_p
         nh_pj_str(info, "nodepool_id", true, &id, "nodepool_info.nodepool_id", e) < 0 ||
         nh_pj_str(info, "name", false, &name, "nodepool_info.name", e) < 0 ||
         nh_pj_obj(it, "scaling_group", false, &sg, "scaling_group", e) < 0 ||
-        nh_pj_int(sg, "desired_size", false, 0, M, &desired, "scaling_group.desired_size", e) <
-            0 ||
+        nh_pj_int(sg, "desired_size", false, 0, M, &desired, "scaling_group.desired_size", e) < 0 ||
         nh_pj_obj(it, "auto_scaling", false, &as, "auto_scaling", e) < 0 ||
         nh_pj_bool(as, "enable", false, &enable, "auto_scaling.enable", e) < 0 ||
         nh_pj_obj(it, "status", false, &st, "status", e) < 0 ||
@@ -182,8 +180,7 @@ static int parse_ack_pool(struct json_object *it, const char *w, struct nh_obs_p
         nh_pj_int(st, "initial_nodes", false, 0, M, &initial, "status.initial_nodes", e) < 0 ||
         nh_pj_int(st, "failed_nodes", false, 0, M, &failed, "status.failed_nodes", e) < 0 ||
         nh_pj_int(st, "offline_nodes", false, 0, M, &offline, "status.offline_nodes", e) < 0 ||
-        nh_pj_int(st, "removing_nodes", false, 0, M, &removing, "status.removing_nodes", e) <
-            0 ||
+        nh_pj_int(st, "removing_nodes", false, 0, M, &removing, "status.removing_nodes", e) < 0 ||
         nh_pj_str(st, "state", false, &state, "status.state", e) < 0)
         return -EBADMSG;
     if (id[0] == '\0')
@@ -261,8 +258,7 @@ int nh_ack_parse_nodepool_detail(const char *body, size_t len, struct nh_pool_st
     return r;
 }
 
-int nh_ack_parse_task_id(const char *body, size_t len, char **ret_task_id, char *err,
-                         size_t errlen)
+int nh_ack_parse_task_id(const char *body, size_t len, char **ret_task_id, char *err, size_t errlen)
 {
     struct nh_perr e = {err, errlen};
     struct json_object *root;
@@ -348,8 +344,7 @@ int nh_ack_parse_task(const char *body, size_t len, struct nh_job_progress *out,
             r = -EBADMSG;
             goto out;
         }
-        if (status != NULL && strcmp(status, "success") != 0 &&
-            strcmp(status, "initial") != 0) {
+        if (status != NULL && strcmp(status, "success") != 0 && strcmp(status, "initial") != 0) {
             if (out->detail[0] != '\0')
                 nh_pj_cat(out->detail, sizeof(out->detail), "; ");
             nh_pj_cat(out->detail, sizeof(out->detail), data ? data : "?");
@@ -410,8 +405,9 @@ char *nh_ack_body_scale_cluster(bool disable_rollback, int timeout_mins, int num
     int r;
 
     nh_buf_init(&b, 0);
-    r = nh_buf_printf(&b, "{\"disable_rollback\":%s,\"timeout_mins\":%d,\"num_of_nodes\":%d,"
-                          "\"worker_instance_type\":",
+    r = nh_buf_printf(&b,
+                      "{\"disable_rollback\":%s,\"timeout_mins\":%d,\"num_of_nodes\":%d,"
+                      "\"worker_instance_type\":",
                       disable_rollback ? "true" : "false", timeout_mins, num_of_nodes);
     if (r == 0)
         r = nh_pj_write_str(&b, instance_type, strlen(instance_type));
@@ -420,8 +416,7 @@ char *nh_ack_body_scale_cluster(bool disable_rollback, int timeout_mins, int num
     if (r == 0)
         r = nh_pj_write_str(&b, disk_category, strlen(disk_category));
     if (r == 0)
-        r = nh_buf_printf(&b, ",\"worker_system_disk_size\":%d,\"login_password\":",
-                          disk_size_gb);
+        r = nh_buf_printf(&b, ",\"worker_system_disk_size\":%d,\"login_password\":", disk_size_gb);
     /* Grow once so the password is never left behind by a realloc. */
     if (r == 0 && b.alloc < b.len + password_len * 6 + 8) {
         size_t need = b.len + password_len * 6 + 8;

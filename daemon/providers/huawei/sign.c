@@ -56,10 +56,9 @@ static enum nh_verdict huawei_classify(struct nh_prov *p, struct nh_pop *op,
                                        const struct nh_http_resp *resp, struct nh_prov_error *e,
                                        uint64_t *hint_ms)
 {
-    struct nh_huawei_verdict v =
-        nh_huawei_error_from_answer(resp->status, resp->body, resp->body_len,
-                                    nh_http_resp_header(resp, "retry-after"),
-                                    nh_prov_wall_now(), op->call.mutating, e, hint_ms);
+    struct nh_huawei_verdict v = nh_huawei_error_from_answer(
+        resp->status, resp->body, resp->body_len, nh_http_resp_header(resp, "retry-after"),
+        nh_prov_wall_now(), op->call.mutating, e, hint_ms);
     if (v.stop && !p->pub.auth_stopped) {
         /* One signature failure stops every call with this key (five lock it). */
         p->pub.auth_stopped = true;
@@ -110,8 +109,7 @@ bool nh_huawei_refuse(struct nh_prov *p, struct nh_prov_error *e, const char *op
         snprintf(e->message, sizeof(e->message),
                  "%s: not sent: the gateway locked the AccessKey; %llu s of the 5-minute lock "
                  "left",
-                 op_name,
-                 (unsigned long long)((p->locked_until_ms - uv_now(p->pub.loop)) / 1000u));
+                 op_name, (unsigned long long)((p->locked_until_ms - uv_now(p->pub.loop)) / 1000u));
         return true;
     }
     return false;

@@ -125,8 +125,8 @@ static int nodes_request(struct nh_pop *op)
                           op->cluster_id);
 }
 
-static int cce_observe(struct nh_provider *pub, const struct nh_cfg_cluster *c,
-                       nh_observe_fn done, void *ud)
+static int cce_observe(struct nh_provider *pub, const struct nh_cfg_cluster *c, nh_observe_fn done,
+                       void *ud)
 {
     struct nh_pop *op;
     int r;
@@ -228,8 +228,9 @@ static void delete_node_step(struct nh_pop *op, const struct nh_http_resp *resp,
         if (op->done_count > 0) {
             struct nh_prov_error e = *err;
             char tmp[sizeof(e.message)];
-            snprintf(tmp, sizeof(tmp), "DeleteNode: %zu of %zu nodes deleted, then %s: ",
-                     op->done_count, op->n_nodes, op->node_ids[op->idx]);
+            snprintf(tmp, sizeof(tmp),
+                     "DeleteNode: %zu of %zu nodes deleted, then %s: ", op->done_count, op->n_nodes,
+                     op->node_ids[op->idx]);
             nh_pj_cat(tmp, sizeof(tmp), err->message);
             memcpy(e.message, tmp, sizeof(e.message));
             e.cls = NH_ERR_UNKNOWN_OUTCOME; /* partial: re-read the node list */
@@ -304,10 +305,9 @@ static int cce_remove_nodes(struct nh_provider *pub, const struct nh_cfg_cluster
         op->idx = 0;
         r = delete_node_request(op);
     } else if (r == 0) {
-        body = nh_cce_body_remove_nodes((const char *const *)op->node_ids, op->n_nodes,
-                                        c->has_login ? c->login.ssh_key : NULL,
-                                        c->has_login ? c->login.username : NULL,
-                                        (const char *)pw, pw_len);
+        body = nh_cce_body_remove_nodes(
+            (const char *const *)op->node_ids, op->n_nodes, c->has_login ? c->login.ssh_key : NULL,
+            c->has_login ? c->login.username : NULL, (const char *)pw, pw_len);
         r = body != NULL ? 0 : -ENOMEM;
         if (r == 0)
             r = nh_pop_request(op, "RemoveNode", "PUT", true, body, remove_step,
@@ -338,8 +338,7 @@ static void job_step(struct nh_pop *op, const struct nh_http_resp *resp,
     nh_pop_progress(op, &pr);
 }
 
-static void progress(struct nh_pop *op, enum nh_job_state st, const char *phase,
-                     const char *detail)
+static void progress(struct nh_pop *op, enum nh_job_state st, const char *phase, const char *detail)
 {
     struct nh_job_progress pr;
 

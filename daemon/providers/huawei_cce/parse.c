@@ -66,8 +66,8 @@ static int parse_cce_node(struct json_object *it, size_t i, struct nh_observed *
                   e) < 0 ||
         nh_pj_obj(md, "ownerReferences", false, &owner, "items[].metadata.ownerReferences", e) <
             0 ||
-        nh_pj_str(owner, "nodepoolID", false, &pool,
-                  "items[].metadata.ownerReferences.nodepoolID", e) < 0 ||
+        nh_pj_str(owner, "nodepoolID", false, &pool, "items[].metadata.ownerReferences.nodepoolID",
+                  e) < 0 ||
         nh_pj_obj(it, "status", false, &st, "items[].status", e) < 0 ||
         nh_pj_str(st, "phase", false, &phase, "items[].status.phase", e) < 0)
         return -EBADMSG;
@@ -136,8 +136,7 @@ static int parse_cce_pool(struct json_object *it, struct nh_pool_status *s, stru
         nh_pj_str(md, "uid", true, &uid, "metadata.uid", e) < 0 ||
         nh_pj_str(md, "name", false, &name, "metadata.name", e) < 0 ||
         nh_pj_obj(it, "spec", true, &spec, "spec", e) < 0 ||
-        nh_pj_int(spec, "initialNodeCount", true, 0, M, &desired, "spec.initialNodeCount", e) <
-            0 ||
+        nh_pj_int(spec, "initialNodeCount", true, 0, M, &desired, "spec.initialNodeCount", e) < 0 ||
         nh_pj_obj(spec, "autoscaling", false, &as, "spec.autoscaling", e) < 0 ||
         nh_pj_bool(as, "enable", false, &enable, "spec.autoscaling.enable", e) < 0 ||
         nh_pj_obj(it, "status", false, &st, "status", e) < 0 ||
@@ -242,8 +241,7 @@ int nh_cce_parse_nodepool(const char *body, size_t len, struct nh_pool_status *o
     return r;
 }
 
-int nh_cce_parse_job_id(const char *body, size_t len, char **ret_job_id, char *err,
-                        size_t errlen)
+int nh_cce_parse_job_id(const char *body, size_t len, char **ret_job_id, char *err, size_t errlen)
 {
     struct nh_perr e = {err, errlen};
     struct json_object *root, *st;
@@ -261,8 +259,8 @@ int nh_cce_parse_job_id(const char *body, size_t len, char **ret_job_id, char *e
         return -EBADMSG;
     }
     if (id != NULL && id[0] != '\0' && !nh_prov_path_safe(id)) {
-        int r = nh_perr_set(&e, "status.jobID \"%.40s\" has characters not allowed in a URL path",
-                           id);
+        int r =
+            nh_perr_set(&e, "status.jobID \"%.40s\" has characters not allowed in a URL path", id);
         json_object_put(root);
         return r;
     }

@@ -68,8 +68,8 @@ static void list_step(struct nh_pop *op, const struct nh_http_resp *resp,
     nh_pop_observed(op);
 }
 
-static int ma_observe(struct nh_provider *pub, const struct nh_cfg_cluster *c,
-                      nh_observe_fn done, void *ud)
+static int ma_observe(struct nh_provider *pub, const struct nh_cfg_cluster *c, nh_observe_fn done,
+                      void *ud)
 {
     struct nh_pop *op;
     int r;
@@ -154,8 +154,7 @@ static void before_patch_step(struct nh_pop *op, const struct nh_http_resp *resp
         return;
     }
     if (nh_ma_parse_nodepool(resp->body, resp->body_len, &s, msg, sizeof(msg)) < 0) {
-        nh_pop_failf(op, NH_ERR_SERVER, "ShowNodePool %s: unreadable answer: %s", op->pool_id,
-                     msg);
+        nh_pop_failf(op, NH_ERR_SERVER, "ShowNodePool %s: unreadable answer: %s", op->pool_id, msg);
         return;
     }
     free(op->flavor);
@@ -261,8 +260,7 @@ static int ma_delete_pool(struct nh_provider *pub, const struct nh_cfg_cluster *
 
 /* ---------- poll ---------- */
 
-static void progress(struct nh_pop *op, enum nh_job_state st, const char *phase,
-                     const char *detail)
+static void progress(struct nh_pop *op, enum nh_job_state st, const char *phase, const char *detail)
 {
     struct nh_job_progress pr;
 
@@ -296,8 +294,7 @@ static void poll_step(struct nh_pop *op, const struct nh_http_resp *resp,
     }
     op->reads = 0;
     if (nh_ma_parse_nodepool(resp->body, resp->body_len, &s, msg, sizeof(msg)) < 0) {
-        nh_pop_failf(op, NH_ERR_SERVER, "ShowNodePool %s: unreadable answer: %s", op->pool_id,
-                     msg);
+        nh_pop_failf(op, NH_ERR_SERVER, "ShowNodePool %s: unreadable answer: %s", op->pool_id, msg);
         return;
     }
     if (op->poll_kind == NH_JOB_POOL_GONE) {

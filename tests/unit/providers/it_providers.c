@@ -135,8 +135,7 @@ static void expect_req(struct json_object *arr, size_t i, const char *op, const 
                        const char *path, const char *query, int status)
 {
     if (i >= json_object_array_length(arr))
-        fail_msg("request %zu (%s) missing: only %zu logged", i, op,
-                 json_object_array_length(arr));
+        fail_msg("request %zu (%s) missing: only %zu logged", i, op, json_object_array_length(arr));
     struct json_object *r = json_object_array_get_idx(arr, i);
     if (strcmp(rs(r, "op"), op) != 0 || strcmp(rs(r, "method"), method) != 0 ||
         strcmp(rs(r, "path"), path) != 0 || (query != NULL && strcmp(rs(r, "query"), query) != 0) ||
@@ -349,8 +348,7 @@ static struct nh_cfg_label protect[1] = {{"nodeherd.io/protect", "true"}};
 static void clusters_init(void)
 {
     pw_secret = nh_secret_new(PW, strlen(PW), "literal pw");
-    c_web = (struct nh_cfg_cluster){.name = "web", .id = WEB, .workers = -1,
-                                    .has_scale_out = true};
+    c_web = (struct nh_cfg_cluster){.name = "web", .id = WEB, .workers = -1, .has_scale_out = true};
     c_web.scale_out = (struct nh_cfg_scale_out){.instance_type = "ecs.sn1ne.large",
                                                 .system_disk_category = "cloud_efficiency",
                                                 .system_disk_size_gb = 40,
@@ -366,12 +364,12 @@ static void clusters_init(void)
     c_pools.scale_in.drain = false;
     c_big = (struct nh_cfg_cluster){.name = "big", .id = getenv("NH_BIG_CLUSTER"), .workers = -1};
     c_missing = (struct nh_cfg_cluster){.name = "gone", .id = "c0000000000000000000000000000404"};
-    c_cce = (struct nh_cfg_cluster){.name = "train", .id = CCE_ID, .workers = -1,
-                                    .has_login = true};
+    c_cce =
+        (struct nh_cfg_cluster){.name = "train", .id = CCE_ID, .workers = -1, .has_login = true};
     c_cce.login.ssh_key = "KeyPair-001";
     ma_pools[0] = (struct nh_cfg_pool){.name = "nodepool-1", .flavor = "modelarts.vm.2u4g.dcc"};
-    c_ma = (struct nh_cfg_cluster){.name = "ai", .pool = "pool-abc", .pools = ma_pools,
-                                   .n_pools = 1};
+    c_ma =
+        (struct nh_cfg_cluster){.name = "ai", .pool = "pool-abc", .pools = ma_pools, .n_pools = 1};
 }
 
 static const struct nh_node *find_node(const struct nh_observed *o, const char *id)
@@ -604,8 +602,11 @@ static void test_ack_remove_workers_and_pool_nodes(void **state)
     struct json_object *root, *arr;
     char *names[] = {"cn-hangzhou.192.168.0.13", "cn-hangzhou.192.168.0.14"};
     char *ids[] = {"i-bp1ccccccccccccccccc", "i-bp1ddddddddddddddddd"};
-    struct nh_action a = {.kind = NH_ACT_REMOVE_NODES, .node_ids = ids, .node_names = names,
-                          .n_nodes = 2, .target = 3};
+    struct nh_action a = {.kind = NH_ACT_REMOVE_NODES,
+                          .node_ids = ids,
+                          .node_names = names,
+                          .n_nodes = 2,
+                          .target = 3};
     struct nh_op op = {0};
     (void)state;
 
@@ -640,8 +641,12 @@ static void test_ack_remove_workers_and_pool_nodes(void **state)
             pids[0] = strdup(w.obs.nodes[i].id);
     w_clear(&w);
     assert_non_null(pids[0]);
-    struct nh_action pa = {.kind = NH_ACT_REMOVE_NODES, .pool_id = NP_WEB, .node_ids = pids,
-                           .n_nodes = 1, .pool_nodes = true, .target = 2};
+    struct nh_action pa = {.kind = NH_ACT_REMOVE_NODES,
+                           .pool_id = NP_WEB,
+                           .node_ids = pids,
+                           .n_nodes = 1,
+                           .pool_nodes = true,
+                           .target = 2};
     /* ROA-signed: the raw JSON array is in the signed resource (signing.md B3) */
     mutate(roa->ops->remove_nodes, roa, &c_pools, &pa, &w);
     if (w.failed)
@@ -650,8 +655,8 @@ static void test_ack_remove_workers_and_pool_nodes(void **state)
     char q[256];
     snprintf(q, sizeof(q), "drain_node=false&instance_ids=%%5B%%22%s%%22%%5D&release_node=true",
              pids[0]);
-    expect_req(arr, 2, "RemoveNodePoolNodes", "DELETE", "/clusters/" POOLS "/nodepools/" NP_WEB
-               "/nodes", q, 200);
+    expect_req(arr, 2, "RemoveNodePoolNodes", "DELETE",
+               "/clusters/" POOLS "/nodepools/" NP_WEB "/nodes", q, 200);
     assert_int_equal(ri(json_object_array_get_idx(arr, 2), "body_len"), 0);
     json_object_put(root);
     op.action = pa;
@@ -748,8 +753,8 @@ static void test_ack_error_classes_from_real_bodies(void **state)
     reset();
     char *names[] = {"no-such-node"};
     char *ids[] = {"i-none"};
-    struct nh_action r = {.kind = NH_ACT_REMOVE_NODES, .node_ids = ids, .node_names = names,
-                          .n_nodes = 1};
+    struct nh_action r = {
+        .kind = NH_ACT_REMOVE_NODES, .node_ids = ids, .node_names = names, .n_nodes = 1};
     mutate(ack->ops->remove_nodes, ack, &c_web, &r, &w);
     assert_true(w.failed);
     assert_true(w.err.cls == NH_ERR_NOT_FOUND || w.err.cls == NH_ERR_INVALID);
@@ -813,8 +818,8 @@ static void test_cce_observe(void **state)
     assert_int_equal(p->unhealthy, 1);
     w_clear(&w);
     arr = requests_on(port, &root);
-    expect_req(arr, 0, "ListNodes", "GET",
-               "/api/v3/projects/" PROJECT "/clusters/" CCE_ID "/nodes", "", 200);
+    expect_req(arr, 0, "ListNodes", "GET", "/api/v3/projects/" PROJECT "/clusters/" CCE_ID "/nodes",
+               "", 200);
     expect_req(arr, 1, "ListNodePools", "GET",
                "/api/v3/projects/" PROJECT "/clusters/" CCE_ID "/nodepools",
                "showDefaultNodePool=true", 200);
@@ -874,8 +879,7 @@ static void test_cce_remove_node_job_success_and_failure(void **state)
     assert_int_equal(w.kind, NH_JOB_CCE_JOB);
     arr = requests_on(port, &root);
     expect_req(arr, 0, "RemoveNode", "PUT",
-               "/api/v3/projects/" PROJECT "/clusters/" CCE_ID "/nodes/operation/remove", "",
-               200);
+               "/api/v3/projects/" PROJECT "/clusters/" CCE_ID "/nodes/operation/remove", "", 200);
     expect_body(arr, 0,
                 "{\"apiVersion\":\"v3\",\"kind\":\"RemoveNodesTask\",\"spec\":{\"login\":{"
                 "\"sshKey\":\"KeyPair-001\"},\"nodes\":[{\"uid\":\"a1b2c3d4-0000-4000-8000-"
@@ -917,8 +921,12 @@ static void test_cce_delete_pool_nodes(void **state)
     struct waiter w;
     struct json_object *root, *arr;
     char *ids[] = {"a1b2c3d4-0000-4000-8000-000000000005", "a1b2c3d4-0000-4000-8000-000000000006"};
-    struct nh_action a = {.kind = NH_ACT_REMOVE_NODES, .pool_id = CCE_POOL, .node_ids = ids,
-                          .n_nodes = 2, .pool_nodes = true, .target = 2};
+    struct nh_action a = {.kind = NH_ACT_REMOVE_NODES,
+                          .pool_id = CCE_POOL,
+                          .node_ids = ids,
+                          .n_nodes = 2,
+                          .pool_nodes = true,
+                          .target = 2};
     struct nh_op op = {0};
     (void)state;
 
@@ -959,10 +967,10 @@ static void test_huawei_429_and_auth_stop(void **state)
     assert_false(w.failed);
     w_clear(&w);
     arr = requests_on(port, &root);
-    expect_req(arr, 0, "ListNodes", "GET",
-               "/api/v3/projects/" PROJECT "/clusters/" CCE_ID "/nodes", "", 429);
-    expect_req(arr, 1, "ListNodes", "GET",
-               "/api/v3/projects/" PROJECT "/clusters/" CCE_ID "/nodes", "", 200);
+    expect_req(arr, 0, "ListNodes", "GET", "/api/v3/projects/" PROJECT "/clusters/" CCE_ID "/nodes",
+               "", 429);
+    expect_req(arr, 1, "ListNodes", "GET", "/api/v3/projects/" PROJECT "/clusters/" CCE_ID "/nodes",
+               "", 200);
     json_object_put(root);
 
     /* wrong secret: one request, then every call fails at once without sending */
@@ -1026,8 +1034,8 @@ static void test_ma_observe_patch_and_converge(void **state)
 {
     struct waiter w;
     struct json_object *root, *arr;
-    struct nh_action a = {.kind = NH_ACT_SCALE_POOL, .pool_id = "nodepool-1",
-                          .pool_name = "nodepool-1", .target = 3};
+    struct nh_action a = {
+        .kind = NH_ACT_SCALE_POOL, .pool_id = "nodepool-1", .pool_name = "nodepool-1", .target = 3};
     struct nh_op op = {0};
     (void)state;
 
@@ -1049,8 +1057,7 @@ static void test_ma_observe_patch_and_converge(void **state)
         fail_msg("%s: %s", w.err.code, w.err.message);
     assert_int_equal(w.kind, NH_JOB_POOL_SIZE);
     arr = requests_on(port, &root);
-    expect_req(arr, 0, "ListNodePools", "GET", "/v2/" PROJECT "/pools/pool-abc/nodepools", "",
-               200);
+    expect_req(arr, 0, "ListNodePools", "GET", "/v2/" PROJECT "/pools/pool-abc/nodepools", "", 200);
     expect_req(arr, 1, "ShowNodePool", "GET", "/v2/" PROJECT "/pools/pool-abc/nodepools/nodepool-1",
                "", 200);
     expect_req(arr, 2, "PatchNodePool", "PATCH",
@@ -1110,8 +1117,8 @@ static void test_ma_delete_pool_gone_after_two_reads(void **state)
 {
     struct waiter w;
     struct json_object *root, *arr;
-    struct nh_action a = {.kind = NH_ACT_DELETE_POOL, .pool_id = "nodepool-old",
-                          .pool_name = "nodepool-old"};
+    struct nh_action a = {
+        .kind = NH_ACT_DELETE_POOL, .pool_id = "nodepool-old", .pool_name = "nodepool-old"};
     struct nh_op op = {0};
     (void)state;
 

@@ -157,8 +157,7 @@ static void on_observe(void *ud, const struct nh_prov_error *err, struct nh_obse
         nh_observed_clear(obs);
 }
 
-static void on_mutate(void *ud, const struct nh_prov_error *err, enum nh_job_kind k,
-                      const char *id)
+static void on_mutate(void *ud, const struct nh_prov_error *err, enum nh_job_kind k, const char *id)
 {
     struct got *g = ud;
     (void)k;

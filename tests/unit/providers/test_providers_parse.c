@@ -56,8 +56,9 @@ static void test_error_body_key_orders(void **state)
 
     memset(&e, 0, sizeof(e));
     assert_true(nh_prov_parse_error_body(
-        401, S("{\"error_code\":\"APIGW.0301\",\"error_msg\":\"Incorrect IAM authentication "
-               "information: verify aksk signature fail\",\"request_id\":\"r-1\"}"),
+        401,
+        S("{\"error_code\":\"APIGW.0301\",\"error_msg\":\"Incorrect IAM authentication "
+          "information: verify aksk signature fail\",\"request_id\":\"r-1\"}"),
         &e));
     assert_string_equal(e.code, "APIGW.0301");
     assert_string_equal(e.request_id, "r-1");
@@ -75,8 +76,9 @@ static void test_error_body_key_orders(void **state)
 
     memset(&e, 0, sizeof(e));
     assert_true(nh_prov_parse_error_body(
-        400, S("{\"code\":\"Throttling.User\",\"message\":\"Request was denied due to user "
-               "flow control.\",\"requestId\":\"687C5BAA\"}"),
+        400,
+        S("{\"code\":\"Throttling.User\",\"message\":\"Request was denied due to user "
+          "flow control.\",\"requestId\":\"687C5BAA\"}"),
         &e));
     assert_string_equal(e.code, "Throttling.User");
     assert_string_equal(e.request_id, "687C5BAA");
@@ -91,8 +93,9 @@ static void test_error_body_key_orders(void **state)
     /* error_code wins over code when both are there (documented order). */
     memset(&e, 0, sizeof(e));
     assert_true(nh_prov_parse_error_body(
-        400, S("{\"code\":\"c\",\"message\":\"m\",\"error_code\":\"ModelArts.50004000\","
-               "\"error_msg\":\"Bad request.\"}"),
+        400,
+        S("{\"code\":\"c\",\"message\":\"m\",\"error_code\":\"ModelArts.50004000\","
+          "\"error_msg\":\"Bad request.\"}"),
         &e));
     assert_string_equal(e.code, "ModelArts.50004000");
     assert_string_equal(e.message, "Bad request.");
@@ -163,8 +166,7 @@ static void test_ack_classes(void **state)
     assert_int_equal(nh_ack_error_class(429, "", false, false), NH_ERR_THROTTLED);
     assert_int_equal(nh_ack_error_class(400, "InvalidTimeStamp.Expired", false, false),
                      NH_ERR_AUTH);
-    assert_int_equal(nh_ack_error_class(400, "InvalidTimeStamp.Format", false, false),
-                     NH_ERR_AUTH);
+    assert_int_equal(nh_ack_error_class(400, "InvalidTimeStamp.Format", false, false), NH_ERR_AUTH);
     assert_int_equal(nh_ack_error_class(400, "SignatureDoesNotMatch", false, false), NH_ERR_AUTH);
     assert_int_equal(nh_ack_error_class(403, "SignatureDoesNotMatch", false, false), NH_ERR_AUTH);
     assert_int_equal(nh_ack_error_class(400, "IncompleteSignature", false, false), NH_ERR_AUTH);
@@ -172,15 +174,13 @@ static void test_ack_classes(void **state)
                      NH_ERR_AUTH);
     assert_int_equal(nh_ack_error_class(403, "Forbidden.RAM", false, false), NH_ERR_AUTH);
     assert_int_equal(nh_ack_error_class(403, "ActionUnauthorized", false, false), NH_ERR_AUTH);
-    assert_int_equal(nh_ack_error_class(404, "InvalidApi.NotFound", false, false),
-                     NH_ERR_INVALID);
+    assert_int_equal(nh_ack_error_class(404, "InvalidApi.NotFound", false, false), NH_ERR_INVALID);
     assert_int_equal(nh_ack_error_class(404, "ErrorClusterNotFound", false, false),
                      NH_ERR_NOT_FOUND);
     assert_int_equal(nh_ack_error_class(400, "MissingParameter", false, true), NH_ERR_INVALID);
     assert_int_equal(nh_ack_error_class(409, "", false, true), NH_ERR_CONFLICT);
     assert_int_equal(nh_ack_error_class(500, "InternalError", false, false), NH_ERR_SERVER);
-    assert_int_equal(nh_ack_error_class(500, "InternalError", false, true),
-                     NH_ERR_UNKNOWN_OUTCOME);
+    assert_int_equal(nh_ack_error_class(500, "InternalError", false, true), NH_ERR_UNKNOWN_OUTCOME);
     assert_int_equal(nh_ack_error_class(503, "ServiceUnavailable", false, true),
                      NH_ERR_UNKNOWN_OUTCOME);
     assert_int_equal(nh_ack_error_class(200, "", false, true), NH_ERR_NONE);
@@ -273,8 +273,8 @@ static void test_huawei_error_from_answer_modelarts_400(void **state)
 
     memset(&e, 0, sizeof(e));
     v = nh_huawei_error_from_answer(
-        400, S("{\"error_code\":\"ModelArts.50004000\",\"error_msg\":\"Bad request.\"}"), NULL,
-        0, true, &e, &hint);
+        400, S("{\"error_code\":\"ModelArts.50004000\",\"error_msg\":\"Bad request.\"}"), NULL, 0,
+        true, &e, &hint);
     assert_int_equal(v.cls, NH_ERR_INVALID);
     assert_int_equal(e.cls, NH_ERR_INVALID);
     assert_string_equal(e.code, "ModelArts.50004000");
@@ -304,10 +304,12 @@ static const char ack_nodes_page[] =
     "\"instance_role\":\"Worker\",\"state\":\"running\",\"node_status\":\"Ready\","
     "\"creation_time\":\"2025-01-02T03:04:05+08:00\",\"nodepool_id\":\"np1\","
     "\"instance_status\":\"Running\",\"ip_address\":[\"192.168.0.10\"]},"
-    "{\"instance_id\":\"i-m\",\"node_name\":\"cn-hangzhou.192.168.0.2\",\"instance_role\":\"Master\","
+    "{\"instance_id\":\"i-m\",\"node_name\":\"cn-hangzhou.192.168.0.2\",\"instance_role\":"
+    "\"Master\","
     "\"state\":\"running\",\"node_status\":\"NotReady\",\"creation_time\":\"2024-01-01T00:00:00Z\","
     "\"nodepool_id\":\"\",\"labels\":[{\"key\":\"nodeherd.io/protect\",\"value\":\"true\"}]},"
-    "{\"instance_id\":\"i-x\",\"node_name\":\"n3\",\"state\":\"removing\",\"node_status\":\"Ready\","
+    "{\"instance_id\":\"i-x\",\"node_name\":\"n3\",\"state\":\"removing\",\"node_status\":"
+    "\"Ready\","
     "\"labels\":{\"app\":\"web\"}}"
     "],\"page\":{\"page_number\":1,\"page_size\":100,\"total_count\":3}}";
 
@@ -318,8 +320,7 @@ static void test_ack_nodes_page_valid(void **state)
     (void)state;
 
     memset(&obs, 0, sizeof(obs));
-    assert_int_equal(nh_ack_parse_nodes_page(S(ack_nodes_page), &obs, &page, err, sizeof(err)),
-                     0);
+    assert_int_equal(nh_ack_parse_nodes_page(S(ack_nodes_page), &obs, &page, err, sizeof(err)), 0);
     assert_int_equal(page.total_count, 3);
     assert_int_equal(page.n_nodes, 3);
     assert_int_equal(page.page_size, 100);
@@ -415,15 +416,15 @@ static void test_ack_nodes_page_messages_name_the_field(void **state)
     (void)state;
 
     memset(&obs, 0, sizeof(obs));
-    assert_true(nh_ack_parse_nodes_page(S("{\"nodes\":[],\"page\":{\"total_count\":\"x\"}}"),
-                                        &obs, &page, err, sizeof(err)) < 0);
+    assert_true(nh_ack_parse_nodes_page(S("{\"nodes\":[],\"page\":{\"total_count\":\"x\"}}"), &obs,
+                                        &page, err, sizeof(err)) < 0);
     assert_non_null(strstr(err, "page.total_count"));
     assert_true(nh_ack_parse_nodes_page(S("{\"nodes\":[{\"node_name\":\"n\"}],\"page\":{\"total_"
                                           "count\":1}}"),
                                         &obs, &page, err, sizeof(err)) < 0);
     assert_non_null(strstr(err, "instance_id"));
-    assert_true(nh_ack_parse_nodes_page(S("{\"nodes\":[{\"instance_id\":\"i\"}"), &obs, &page,
-                                        err, sizeof(err)) < 0);
+    assert_true(nh_ack_parse_nodes_page(S("{\"nodes\":[{\"instance_id\":\"i\"}"), &obs, &page, err,
+                                        sizeof(err)) < 0);
     assert_non_null(strstr(err, "truncated"));
     nh_observed_clear(&obs);
 }
@@ -498,9 +499,9 @@ static void test_ack_task_states(void **state)
     struct nh_job_progress p;
     (void)state;
 
-    assert_int_equal(nh_ack_parse_task(S("{\"task_id\":\"T-1\",\"state\":\"running\"}"), &p, err,
-                                       sizeof(err)),
-                     0);
+    assert_int_equal(
+        nh_ack_parse_task(S("{\"task_id\":\"T-1\",\"state\":\"running\"}"), &p, err, sizeof(err)),
+        0);
     assert_int_equal(p.state, NH_JOB_RUNNING);
     assert_string_equal(p.phase, "running");
     assert_int_equal(nh_ack_parse_task(S("{\"state\":\"success\"}"), &p, err, sizeof(err)), 0);
@@ -546,8 +547,8 @@ static void test_ack_pool_detail(void **state)
     assert_string_equal(s.phase, "active");
     assert_false(s.failed);
     nh_pool_status_clear(&s);
-    assert_true(nh_ack_parse_nodepool_detail(S("{\"nodepool_info\":[]}"), &s, err,
-                                             sizeof(err)) < 0);
+    assert_true(nh_ack_parse_nodepool_detail(S("{\"nodepool_info\":[]}"), &s, err, sizeof(err)) <
+                0);
 }
 
 /* ---------- CCE parsers ---------- */
@@ -681,9 +682,8 @@ static void test_cce_job(void **state)
                                       &p, err, sizeof(err)),
                      0);
     assert_int_equal(p.state, NH_JOB_RUNNING);
-    assert_int_equal(nh_cce_parse_job(S("{\"status\":{\"phase\":\"Initializing\"}}"), &p, err,
-                                      sizeof(err)),
-                     0);
+    assert_int_equal(
+        nh_cce_parse_job(S("{\"status\":{\"phase\":\"Initializing\"}}"), &p, err, sizeof(err)), 0);
     assert_int_equal(p.state, NH_JOB_RUNNING);
     assert_int_equal(
         nh_cce_parse_job(S("{\"status\":{\"phase\":\"Success\"},\"spec\":{\"subJobs\":[]}}"), &p,
@@ -828,16 +828,18 @@ static void test_bodies_exact(void **state)
                           "a1b2c3d4-0000-4000-8000-000000000002"};
     b = nh_cce_body_remove_nodes(uids, 2, "KeyPair-001", NULL, NULL, 0);
     /* signing.md C2, 190 bytes */
-    assert_string_equal(b, "{\"apiVersion\":\"v3\",\"kind\":\"RemoveNodesTask\",\"spec\":{\"login\":"
-                           "{\"sshKey\":\"KeyPair-001\"},\"nodes\":[{\"uid\":\"a1b2c3d4-0000-4000-"
-                           "8000-000000000001\"},{\"uid\":\"a1b2c3d4-0000-4000-8000-"
-                           "000000000002\"}]}}");
+    assert_string_equal(b,
+                        "{\"apiVersion\":\"v3\",\"kind\":\"RemoveNodesTask\",\"spec\":{\"login\":"
+                        "{\"sshKey\":\"KeyPair-001\"},\"nodes\":[{\"uid\":\"a1b2c3d4-0000-4000-"
+                        "8000-000000000001\"},{\"uid\":\"a1b2c3d4-0000-4000-8000-"
+                        "000000000002\"}]}}");
     assert_int_equal(strlen(b), 190);
     nh_prov_free_secret_str(b);
     b = nh_cce_body_remove_nodes(uids, 1, NULL, NULL, "pw", 2);
-    assert_string_equal(b, "{\"apiVersion\":\"v3\",\"kind\":\"RemoveNodesTask\",\"spec\":{\"login\":"
-                           "{\"userPassword\":{\"username\":\"root\",\"password\":\"pw\"}},"
-                           "\"nodes\":[{\"uid\":\"a1b2c3d4-0000-4000-8000-000000000001\"}]}}");
+    assert_string_equal(b,
+                        "{\"apiVersion\":\"v3\",\"kind\":\"RemoveNodesTask\",\"spec\":{\"login\":"
+                        "{\"userPassword\":{\"username\":\"root\",\"password\":\"pw\"}},"
+                        "\"nodes\":[{\"uid\":\"a1b2c3d4-0000-4000-8000-000000000001\"}]}}");
     nh_prov_free_secret_str(b);
     b = nh_cce_body_remove_nodes(uids, 1, NULL, NULL, NULL, 0);
     assert_null(strstr(b, "login"));
@@ -845,8 +847,8 @@ static void test_bodies_exact(void **state)
 
     b = nh_ma_body_patch("modelarts.vm.2u4g.dcc", 3, 3);
     /* signing.md C4, 80 bytes */
-    assert_string_equal(
-        b, "{\"spec\":{\"resources\":{\"flavor\":\"modelarts.vm.2u4g.dcc\",\"count\":3,\"maxCount\":3}}}");
+    assert_string_equal(b, "{\"spec\":{\"resources\":{\"flavor\":\"modelarts.vm.2u4g.dcc\","
+                           "\"count\":3,\"maxCount\":3}}}");
     assert_int_equal(strlen(b), 80);
     free(b);
 }
