@@ -59,6 +59,10 @@ struct nh_http_xfer {
     struct nh_http_header *got; /* captured, at most n_capture */
     size_t n_got;
     bool cancel_sent; /* request_sent as seen when cancelled */
+    /* TLS material (nh_http_req.tls), owned, wiped on free; given to curl
+     * with CURL_BLOB_NOCOPY, so these are the only copies we control */
+    unsigned char *tls_ca, *tls_cert, *tls_key;
+    size_t tls_ca_len, tls_cert_len, tls_key_len;
     nh_http_done_fn done;
     void *ud;
     uint64_t started_ms;
@@ -323,13 +327,25 @@ static int on_curl_closesocket(void *clientp, curl_socket_t fd)
 
 /* ---- transfers ---- */
 
+static void wipe_free(unsigned char *p, size_t len)
+{
+    if (p != NULL)
+        explicit_bzero(p, len);
+    free(p);
+}
+
 static void xfer_free(struct nh_http_xfer *x)
 {
     if (x == NULL)
         return;
     if (x->easy != NULL)
-        curl_easy_cleanup(x->easy);
+        curl_easy_cleanup(x->easy); /* first: it may refer to the blobs */
+    for (struct curl_slist *l = x->hdrs; l != NULL; l = l->next)
+        explicit_bzero(l->data, strlen(l->data)); /* bearer tokens, signatures */
     curl_slist_free_all(x->hdrs);
+    wipe_free(x->tls_ca, x->tls_ca_len);
+    wipe_free(x->tls_cert, x->tls_cert_len);
+    wipe_free(x->tls_key, x->tls_key_len);
     free(x->url);
     free(x->method);
     free(x->body);
@@ -506,8 +522,28 @@ static enum nh_http_outcome outcome_for(const struct nh_http_xfer *x, CURLcode r
     }
 }
 
+/* A certificate refused on either side; see nh_http_resp.tls_refused. */
+static bool xfer_tls_refused(const struct nh_http_xfer *x, CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+        return true;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+        /* TLS 1.3: the server checks our certificate after our side of the
+         * handshake is done; its refusal ("alert certificate required",
+         * "alert bad certificate", "alert unknown ca") comes on a read. */
+        return strncasecmp(x->url, "https://", 8) == 0 && strstr(x->errbuf, " alert ") != NULL;
+    default:
+        return false;
+    }
+}
+
 static void xfer_deliver(struct nh_http_xfer *x, enum nh_http_outcome outcome, bool sent,
-                         int status, const char *error)
+                         int status, const char *error, bool tls_refused)
 {
     struct nh_http *h = x->h;
     double elapsed = (double)(uv_now(h->loop) - x->started_ms);
@@ -526,6 +562,7 @@ static void xfer_deliver(struct nh_http_xfer *x, enum nh_http_outcome outcome, b
         .n_headers = x->n_got,
         .error = ok ? NULL : error,
         .elapsed_ms = elapsed,
+        .tls_refused = !ok && tls_refused,
     };
     h->in_flight--;
     x->done(x->ud, &resp);
@@ -544,7 +581,7 @@ static void xfer_finish(struct nh_http_xfer *x, CURLcode rc)
     /* The query may carry signatures and key ids: log up to '?' only. */
     nh_log(LOG_DEBUG, "http: %s %.*s: %s (%s, status %ld)", x->method, (int)strcspn(x->url, "?"),
            x->url, nh_http_outcome_name(o), o == NH_HTTP_OK ? "" : err, status);
-    xfer_deliver(x, o, sent, (int)status, err);
+    xfer_deliver(x, o, sent, (int)status, err, xfer_tls_refused(x, rc));
 }
 
 static void xfer_detach(struct nh_http_xfer *x)
@@ -563,7 +600,7 @@ static void http_fail_all(struct nh_http *h, const char *why)
         struct nh_http_xfer *x = h->xfers;
         xfer_detach(x);
         /* every transfer's state is unknown now: treat as sent */
-        xfer_deliver(x, NH_HTTP_RESET, true, 0, why);
+        xfer_deliver(x, NH_HTTP_RESET, true, 0, why, false);
     }
 }
 
@@ -598,7 +635,7 @@ static void on_defer(uv_timer_t *t)
     while (h->cancelled != NULL) {
         struct nh_http_xfer *x = h->cancelled;
         list_remove(&h->cancelled, x);
-        xfer_deliver(x, NH_HTTP_CANCELLED, x->cancel_sent, 0, "cancelled");
+        xfer_deliver(x, NH_HTTP_CANCELLED, x->cancel_sent, 0, "cancelled", false);
     }
 }
 
@@ -633,6 +670,20 @@ static bool has_header(const char *const *headers, const char *name)
         if (strncasecmp(headers[i], name, n) == 0 && headers[i][n] == ':')
             return true;
     return false;
+}
+
+static int dup_blob(const void *p, size_t len, unsigned char **ret, size_t *ret_len)
+{
+    if (len == 0)
+        return 0;
+    if (p == NULL)
+        return -EINVAL;
+    *ret = malloc(len);
+    if (*ret == NULL)
+        return -ENOMEM;
+    memcpy(*ret, p, len);
+    *ret_len = len;
+    return 0;
 }
 
 static int xfer_copy_request(struct nh_http_xfer *x, const struct nh_http_req *req)
@@ -672,6 +723,18 @@ static int xfer_copy_request(struct nh_http_xfer *x, const struct nh_http_req *r
         if (l == NULL)
             return -ENOMEM;
         x->hdrs = l;
+    }
+    if (req->tls != NULL) {
+        const struct nh_http_tls *t = req->tls;
+        if ((t->cert_pem_len > 0) != (t->key_pem_len > 0))
+            return -EINVAL; /* a client certificate needs its key, and back */
+        int r = dup_blob(t->ca_pem, t->ca_pem_len, &x->tls_ca, &x->tls_ca_len);
+        if (r == 0)
+            r = dup_blob(t->cert_pem, t->cert_pem_len, &x->tls_cert, &x->tls_cert_len);
+        if (r == 0)
+            r = dup_blob(t->key_pem, t->key_pem_len, &x->tls_key, &x->tls_key_len);
+        if (r < 0)
+            return r;
     }
     size_t nc = 0;
     while (req->capture_headers != NULL && req->capture_headers[nc] != NULL)
@@ -727,8 +790,24 @@ static int xfer_setup_easy(struct nh_http_xfer *x, const struct nh_http_req *req
     SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
     SETOPT(e, CURLOPT_SSL_VERIFYPEER, 1L);
     SETOPT(e, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (h->ca_file != NULL)
+    if (x->tls_ca != NULL) {
+        /* The given CAs only: libcurl would still add its CA path
+         * (Debian: /etc/ssl/certs) next to a CA blob. */
+        struct curl_blob ca = {x->tls_ca, x->tls_ca_len, CURL_BLOB_NOCOPY};
+        SETOPT(e, CURLOPT_CAINFO_BLOB, &ca);
+        SETOPT(e, CURLOPT_CAINFO, (char *)NULL);
+        SETOPT(e, CURLOPT_CAPATH, (char *)NULL);
+    } else if (h->ca_file != NULL) {
         SETOPT(e, CURLOPT_CAINFO, h->ca_file);
+    }
+    if (x->tls_cert != NULL) {
+        struct curl_blob cert = {x->tls_cert, x->tls_cert_len, CURL_BLOB_NOCOPY};
+        struct curl_blob key = {x->tls_key, x->tls_key_len, CURL_BLOB_NOCOPY};
+        SETOPT(e, CURLOPT_SSLCERT_BLOB, &cert);
+        SETOPT(e, CURLOPT_SSLCERTTYPE, "PEM");
+        SETOPT(e, CURLOPT_SSLKEY_BLOB, &key);
+        SETOPT(e, CURLOPT_SSLKEYTYPE, "PEM");
+    }
     SETOPT(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     SETOPT(e, CURLOPT_ACCEPT_ENCODING, "");
     SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cto);

@@ -23,6 +23,22 @@ struct nh_http_header {
     char *value; /* trimmed */
 };
 
+/* TLS material held in memory (PEM), for a server with its own CA and
+ * client certificates (a cluster's Kubernetes API, credentials from a
+ * kubeconfig). Borrowed: nh_http_submit copies it, and the copies are wiped
+ * when the transfer ends. Peer and host verification stay on. libcurl does
+ * not reuse a connection (or resume a TLS session) across different CA or
+ * client-certificate blobs: it compares them when it matches a cached
+ * connection. */
+struct nh_http_tls {
+    const void *ca_pem; /* set: the only CAs trusted (no system bundle, no CA path) */
+    size_t ca_pem_len;
+    const void *cert_pem; /* client certificate (chain); needs key_pem */
+    size_t cert_pem_len;
+    const void *key_pem; /* its private key, unencrypted */
+    size_t key_pem_len;
+};
+
 struct nh_http_req {
     const char *method;         /* "GET", "PUT", ... */
     const char *url;            /* full URL; the query already encoded */
@@ -37,6 +53,10 @@ struct nh_http_req {
     uint64_t timeout_ms;                /* 0: 30 s, whole transfer */
     size_t max_body;                    /* 0: 8 MiB; larger answers fail as NH_HTTP_TOO_BIG */
     const char *const *capture_headers; /* lower-case names to keep, NULL-terminated; NULL: none */
+    /* NULL: the nh_http's CA (ca_file or the system bundle), no client
+     * certificate. Header lines (e.g. "Authorization: Bearer ...") are
+     * also wiped from the request's copy when the transfer ends. */
+    const struct nh_http_tls *tls;
 };
 
 enum nh_http_outcome {
@@ -60,6 +80,11 @@ struct nh_http_resp {
     size_t n_headers;
     const char *error; /* curl's message when outcome != OK; borrowed */
     double elapsed_ms;
+    /* A certificate was refused: the peer's did not verify (CA, host name),
+     * ours or our key could not be used, or the peer answered our
+     * certificate with a TLS alert (TLS 1.3 reports that on the first
+     * read, as NH_HTTP_RESET). Sending again will not help. */
+    bool tls_refused;
 };
 
 /* Borrowed; NULL when not captured or absent. Name matched case-insensitively. */

@@ -44,6 +44,7 @@ struct result {
     void (*hook)(struct result *r);
     struct nh_http *http;
     int hook_rc;
+    bool tls_refused;
 };
 
 static void on_done(void *ud, const struct nh_http_resp *resp)
@@ -53,6 +54,7 @@ static void on_done(void *ud, const struct nh_http_resp *resp)
     r->outcome = resp->outcome;
     r->sent = resp->request_sent;
     r->status = resp->status;
+    r->tls_refused = resp->tls_refused;
     r->body_len = resp->body_len;
     free(r->body);
     r->body = strdup(resp->body);
@@ -553,6 +555,54 @@ static void test_http_tls_verified_only_with_matching_ca_file(void **state)
     rmdir(dir);
 }
 
+/* The CA as PEM bytes on the request (nh_http_req.tls): trusted for that
+ * request only; a request without it is refused on the same server (its
+ * connection is not reused across CA settings), with tls_refused set. A
+ * client certificate without its key is refused at submit. */
+static void test_http_tls_ca_in_memory_per_request(void **state)
+{
+    struct fx *f = *state;
+    char dir[] = "/tmp/nh-net-tls-XXXXXX", path[128], url[128];
+    struct netsrv tls;
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(netsrv_start_tls(&tls, dir), 0);
+    snprintf(path, sizeof(path), "%s/cert.pem", dir);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    char pem[8192];
+    size_t pem_len = fread(pem, 1, sizeof(pem), fp);
+    fclose(fp);
+    assert_true(pem_len > 0 && pem_len < sizeof(pem));
+
+    struct nh_http_tls t = {.ca_pem = pem, .ca_pem_len = pem_len};
+    struct result r = {0};
+    struct nh_http_req req = {
+        .method = "GET", .url = netsrv_url(&tls, "/ok", url, sizeof(url)), .tls = &t};
+    assert_int_equal(nh_http_submit(f->http, &req, on_done, &r, NULL), 0);
+    memset(pem, 0, sizeof(pem)); /* copied at submit */
+    run_until(&f->loop, &r.calls, 1, 10000);
+    assert_int_equal(r.outcome, NH_HTTP_OK);
+    assert_string_equal(r.body, "ok");
+    result_clear(&r);
+
+    req.tls = NULL; /* the system bundle again: refused, though a connection is open */
+    assert_int_equal(nh_http_submit(f->http, &req, on_done, &r, NULL), 0);
+    run_until(&f->loop, &r.calls, 1, 10000);
+    assert_int_equal(r.outcome, NH_HTTP_NOT_SENT);
+    assert_true(r.tls_refused);
+    result_clear(&r);
+
+    struct nh_http_tls half = {.cert_pem = "x", .cert_pem_len = 1};
+    req.tls = &half;
+    assert_int_equal(nh_http_submit(f->http, &req, on_done, &r, NULL), -EINVAL);
+
+    netsrv_stop(&tls);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/key.pem", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -585,6 +635,7 @@ int main(void)
         T(test_http_cancel_reports_later_once),
         T(test_http_close_cancels_in_flight_before_returning),
         T(test_http_tls_verified_only_with_matching_ca_file),
+        T(test_http_tls_ca_in_memory_per_request),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
