@@ -4,13 +4,14 @@
 # debhelper, lintian, mmdebstrap: the packaging tests (build the .deb, lint
 # it, assemble the container root); about 30 s more on a fresh machine.
 # chromium: the status page test renders the page headless (tests/visibility).
+# openssl: the kube tests make a throwaway CA and certificates at run time.
 set -eu
 [ "${NH_SKIP_DEPS:-0}" = 1 ] && exit 0
 
 PKGS="build-essential cmake pkg-config git python3 clang clang-format etcd-server etcd-client
 libuv1-dev libcurl4-openssl-dev libyaml-dev libjson-c-dev libsystemd-dev
 libssl-dev libmicrohttpd-dev libcmocka-dev libclang-rt-14-dev
-systemd curl ca-certificates
+systemd curl ca-certificates openssl
 debhelper lintian mmdebstrap
 chromium"
 [ -n "${NH_EXTRA_PKGS:-}" ] && PKGS="$PKGS $NH_EXTRA_PKGS"

@@ -1,0 +1,40 @@
+/* kubesrv.h - starts tests/unit/kube/kubesrv.py (a loopback stand-in for a
+ * Kubernetes API server over https) and talks to its plain-http control
+ * port synchronously (tests only: blocking is fine here). */
+#ifndef NH_TEST_KUBESRV_H
+#define NH_TEST_KUBESRV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct kubesrv {
+    pid_t pid;
+    int port;      /* https API */
+    int ctl;       /* plain-http control */
+    char base[64]; /* "https://127.0.0.1:<port>" */
+};
+
+/* Writes the throwaway PKI into dir (kubesrv.py --gen). 0 or -1. */
+int kubesrv_gen(const char *dir);
+/* Starts a server using dir's PKI. token: the accepted bearer token (NULL:
+ * none); require_cert: refuse connections without a client certificate.
+ * Proxy variables are cleared. 0 or -errno. */
+int kubesrv_start(struct kubesrv *s, const char *dir, const char *token, bool require_cert);
+void kubesrv_stop(struct kubesrv *s);
+/* POST json to /_ctl. 0 or -1. */
+int kubesrv_ctl(const struct kubesrv *s, const char *json);
+/* GET path on the control port; the body (free it) or NULL. */
+char *kubesrv_get(const struct kubesrv *s, const char *path);
+
+/* dir/name's contents (free), NUL-terminated, or NULL. */
+char *kubesrv_read(const char *dir, const char *name, size_t *len);
+/* A YAML kubeconfig for server with the files of dir base64-encoded as
+ * *-data (any of ca, cert, key may be NULL: left out; token NULL: none).
+ * Free it. */
+char *kubesrv_kubeconfig(const char *dir, const char *server, const char *ca, const char *cert,
+                         const char *key, const char *token);
+/* rm -rf dir (a mkdtemp directory of ours). */
+void kubesrv_rmdir(const char *dir);
+
+#endif
