@@ -28,7 +28,8 @@ run_tree sanitize -DNH_SANITIZE=ON
 echo "=== build: fuzz"
 cmake -S "$top" -B "$top/build/fuzz" -DCMAKE_C_COMPILER=clang -DNH_FUZZ=ON -DNH_WERROR=ON \
       -DNH_FUZZ_SECONDS="${NH_FUZZ_SECONDS:-20}" >/dev/null
-cmake --build "$top/build/fuzz" -j "$jobs" --target fuzz_config fuzz_providers fuzz_sign fuzz_journal
+cmake --build "$top/build/fuzz" -j "$jobs" --target fuzz_config fuzz_providers fuzz_sign fuzz_journal \
+      fuzz_kubeconfig fuzz_kube
 echo "=== test: fuzz"
 (cd "$top/build/fuzz" && ctest --output-on-failure -L fuzz)
 echo "=== all tests passed (normal, sanitizer and fuzz builds)"
