@@ -15,7 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "providers/json.h"
+#include "util/json.h"
+#include "util/text.h"
 #include "providers/parse.h"
 #include "providers/provider.h"
 #include "sign/sign.h"

@@ -26,8 +26,8 @@
 #include "model/model.h"
 #include "providers/provider.h"
 
-#define NH_PROV_BODY_MAX (8u * 1024u * 1024u)
-#define NH_PROV_JSON_DEPTH 32
+#define NH_PROV_BODY_MAX (8u * 1024u * 1024u) /* = NH_JSON_MAX_BYTES (util/json.h) */
+
 #define NH_PROV_COUNT_MAX 1000000
 #define NH_PROV_PAGE_SIZE 100
 #define NH_PROV_MAX_PAGES 100

@@ -440,7 +440,7 @@ int nh_pop_request(struct nh_pop *op, const char *op_name, const char *method, b
     pop_clear_request(op);
     op->body = body;
     op->body_len = body != NULL ? strlen(body) : 0;
-    nh_pj_copy(op->op_name, sizeof(op->op_name), op_name);
+    nh_text_copy(op->op_name, sizeof(op->op_name), op_name);
     op->method = method;
     op->call.mutating = mutating;
     op->call.op_name = op->op_name;
@@ -579,7 +579,7 @@ static void pop_error(struct nh_pop *op, const struct nh_http_resp *resp, enum n
     uint64_t hint = 0;
 
     memset(e, 0, sizeof(*e));
-    nh_pj_copy(e->op, sizeof(e->op), op->op_name);
+    nh_text_copy(e->op, sizeof(e->op), op->op_name);
     if (v == NH_V_CANCELLED) {
         e->cls = NH_ERR_CANCELLED;
         snprintf(e->message, sizeof(e->message), "%s: cancelled (shutting down)", op->op_name);
@@ -587,7 +587,7 @@ static void pop_error(struct nh_pop *op, const struct nh_http_resp *resp, enum n
     }
     if (resp->outcome == NH_HTTP_OK) {
         p->cloud->classify(p, op, resp, e, &hint);
-        nh_pj_copy(e->op, sizeof(e->op), op->op_name);
+        nh_text_copy(e->op, sizeof(e->op), op->op_name);
         if (v == NH_V_UNKNOWN)
             e->cls = NH_ERR_UNKNOWN_OUTCOME;
         else if (v == NH_V_THROTTLED)
@@ -614,7 +614,7 @@ static void pop_error(struct nh_pop *op, const struct nh_http_resp *resp, enum n
              nh_http_outcome_name(resp->outcome),
              v == NH_V_UNKNOWN ? " after the request was sent (outcome unknown; re-read)" : "",
              resp->error != NULL ? ": " : "", resp->error != NULL ? resp->error : "");
-    nh_pj_copy(e->message, sizeof(e->message), e->message);
+    nh_text_copy(e->message, sizeof(e->message), e->message);
 }
 
 static void pop_done(struct nh_call *call, const struct nh_http_resp *resp, enum nh_verdict v)
@@ -704,7 +704,7 @@ void nh_pop_fail(struct nh_pop *op, const struct nh_prov_error *e)
 {
     op->err = *e;
     if (op->err.op[0] == '\0')
-        nh_pj_copy(op->err.op, sizeof(op->err.op), op->op_name);
+        nh_text_copy(op->err.op, sizeof(op->err.op), op->op_name);
     op->failed = true;
     pop_complete(op);
 }
@@ -719,7 +719,7 @@ void nh_pop_failf(struct nh_pop *op, enum nh_err_class cls, const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(e.message, sizeof(e.message), fmt, ap);
     va_end(ap);
-    nh_pj_copy(e.message, sizeof(e.message), e.message);
+    nh_text_copy(e.message, sizeof(e.message), e.message);
     nh_pop_fail(op, &e);
 }
 
@@ -785,7 +785,7 @@ static void cancel_op(struct nh_pop *op)
     op->failed = true;
     memset(&op->err, 0, sizeof(op->err));
     op->err.cls = NH_ERR_CANCELLED;
-    nh_pj_copy(op->err.op, sizeof(op->err.op), op->op_name);
+    nh_text_copy(op->err.op, sizeof(op->err.op), op->op_name);
     snprintf(op->err.message, sizeof(op->err.message), "%s: cancelled (provider freed)",
              op->op_name);
     pop_deliver(op);

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "providers/json.h"
+#include "util/json.h"
+#include "util/text.h"
 #include "providers/parse.h"
 
 static bool starts(const char *s, const char *prefix)
@@ -87,10 +88,10 @@ void nh_ack_error_from_answer(int status, const char *body, size_t len, const ch
         advice = "grant the RAM permission for this action";
     if (advice != NULL) {
         msg[0] = '\0';
-        nh_pj_cat(msg, sizeof(msg), e->message);
-        nh_pj_cat(msg, sizeof(msg), " (");
-        nh_pj_cat(msg, sizeof(msg), advice);
-        nh_pj_cat(msg, sizeof(msg), ")");
+        nh_text_cat(msg, sizeof(msg), e->message);
+        nh_text_cat(msg, sizeof(msg), " (");
+        nh_text_cat(msg, sizeof(msg), advice);
+        nh_text_cat(msg, sizeof(msg), ")");
         memcpy(e->message, msg, sizeof(e->message));
     }
 }

@@ -167,7 +167,7 @@ static int nodes_walk_start(struct nh_pop *op, void (*then)(struct nh_pop *op))
 static void incomplete(struct nh_pop *op, const char *why)
 {
     op->obs.complete = false;
-    nh_pj_copy(op->obs.why, sizeof(op->obs.why), why);
+    nh_text_copy(op->obs.why, sizeof(op->obs.why), why);
 }
 
 static void nodes_page_step(struct nh_pop *op, const struct nh_http_resp *resp,
@@ -598,8 +598,8 @@ static void poll_done(struct nh_pop *op, enum nh_job_state st, const char *phase
     memset(&pr, 0, sizeof(pr));
     pr.state = st;
     pr.percent = st == NH_JOB_SUCCEEDED ? 100 : -1;
-    nh_pj_copy(pr.phase, sizeof(pr.phase), phase);
-    nh_pj_copy(pr.detail, sizeof(pr.detail), detail);
+    nh_text_copy(pr.phase, sizeof(pr.phase), phase);
+    nh_text_copy(pr.detail, sizeof(pr.detail), detail);
     nh_pop_progress(op, &pr);
 }
 

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "providers/json.h"
+#include "util/json.h"
+#include "util/text.h"
 #include "providers/parse.h"
 
 enum nh_node_health nh_ack_node_health(const char *state, const char *node_status)
@@ -33,7 +34,7 @@ enum nh_node_health nh_ack_node_health(const char *state, const char *node_statu
 
 /* labels: [{"key":..,"value":..}] or {"k":"v"}; absent is fine. */
 static int parse_labels(struct json_object *v, struct nh_node *n, const char *where,
-                        struct nh_perr *e)
+                        struct nh_jerr *e)
 {
     if (v == NULL)
         return 0;
@@ -47,7 +48,7 @@ static int parse_labels(struct json_object *v, struct nh_node *n, const char *wh
         json_object_object_foreach(v, key, val)
         {
             if (!json_object_is_type(val, json_type_string))
-                return nh_perr_set(e, "%s.labels.%s: expected a string", where, key);
+                return nh_jerr_set(e, "%s.labels.%s: expected a string", where, key);
             struct nh_label *l = &n->labels[n->n_labels];
             l->key = strdup(key);
             l->value = strdup(json_object_get_string(val));
@@ -70,11 +71,11 @@ static int parse_labels(struct json_object *v, struct nh_node *n, const char *wh
             char w[160]; /* where (< 96) + the index and the key name */
             snprintf(w, sizeof(w), "%s.labels[%zu].key", where, i);
             if (!json_object_is_type(it, json_type_object))
-                return nh_perr_set(e, "%s.labels[%zu]: expected an object", where, i);
-            if (nh_pj_str(it, "key", true, &k, w, e) < 0)
+                return nh_jerr_set(e, "%s.labels[%zu]: expected an object", where, i);
+            if (nh_json_str(it, "key", true, &k, w, e) < 0)
                 return -EBADMSG;
             snprintf(w, sizeof(w), "%s.labels[%zu].value", where, i);
-            if (nh_pj_str(it, "value", false, &val, w, e) < 0)
+            if (nh_json_str(it, "value", false, &val, w, e) < 0)
                 return -EBADMSG;
             struct nh_label *l = &n->labels[n->n_labels];
             l->key = strdup(k);
@@ -85,10 +86,10 @@ static int parse_labels(struct json_object *v, struct nh_node *n, const char *wh
         }
         return 0;
     }
-    return nh_perr_set(e, "%s.labels: expected an object or an array", where);
+    return nh_jerr_set(e, "%s.labels: expected an object or an array", where);
 }
 
-static int parse_node(struct json_object *it, size_t i, struct nh_observed *obs, struct nh_perr *e)
+static int parse_node(struct json_object *it, size_t i, struct nh_observed *obs, struct nh_jerr *e)
 {
     char w[64];
     const char *id = NULL, *name = NULL, *role = NULL, *pool = NULL, *state = NULL;
@@ -97,50 +98,50 @@ static int parse_node(struct json_object *it, size_t i, struct nh_observed *obs,
 
     snprintf(w, sizeof(w), "nodes[%zu]", i);
     if (!json_object_is_type(it, json_type_object))
-        return nh_perr_set(e, "%s: expected an object", w);
-    if (nh_pj_str(it, "instance_id", true, &id, "nodes[].instance_id", e) < 0 ||
-        nh_pj_str(it, "node_name", false, &name, "nodes[].node_name", e) < 0 ||
-        nh_pj_str(it, "instance_role", false, &role, "nodes[].instance_role", e) < 0 ||
-        nh_pj_str(it, "nodepool_id", false, &pool, "nodes[].nodepool_id", e) < 0 ||
-        nh_pj_str(it, "state", false, &state, "nodes[].state", e) < 0 ||
-        nh_pj_str(it, "node_status", false, &status, "nodes[].node_status", e) < 0 ||
-        nh_pj_str(it, "creation_time", false, &created, "nodes[].creation_time", e) < 0)
+        return nh_jerr_set(e, "%s: expected an object", w);
+    if (nh_json_str(it, "instance_id", true, &id, "nodes[].instance_id", e) < 0 ||
+        nh_json_str(it, "node_name", false, &name, "nodes[].node_name", e) < 0 ||
+        nh_json_str(it, "instance_role", false, &role, "nodes[].instance_role", e) < 0 ||
+        nh_json_str(it, "nodepool_id", false, &pool, "nodes[].nodepool_id", e) < 0 ||
+        nh_json_str(it, "state", false, &state, "nodes[].state", e) < 0 ||
+        nh_json_str(it, "node_status", false, &status, "nodes[].node_status", e) < 0 ||
+        nh_json_str(it, "creation_time", false, &created, "nodes[].creation_time", e) < 0)
         return -EBADMSG;
     if (id[0] == '\0')
-        return nh_perr_set(e, "%s.instance_id: empty", w);
+        return nh_jerr_set(e, "%s.instance_id: empty", w);
     n = nh_observed_add_node(obs);
     if (n == NULL)
         return -ENOMEM;
-    if (!nh_pj_dup(id, &n->id) || !nh_pj_dup(name != NULL ? name : id, &n->name) ||
-        !nh_pj_dup(pool != NULL && pool[0] != '\0' ? pool : NULL, &n->pool_id))
+    if (!nh_json_dup(id, &n->id) || !nh_json_dup(name != NULL ? name : id, &n->name) ||
+        !nh_json_dup(pool != NULL && pool[0] != '\0' ? pool : NULL, &n->pool_id))
         return -ENOMEM;
     n->health = nh_ack_node_health(state, status);
     n->created = nh_prov_parse_time(created);
     n->worker = role == NULL || strcmp(role, "Master") != 0;
-    return parse_labels(nh_pj_get(it, "labels"), n, w, e);
+    return parse_labels(nh_json_get(it, "labels"), n, w, e);
 }
 
 int nh_ack_parse_nodes_page(const char *body, size_t len, struct nh_observed *obs,
                             struct nh_ack_page *page, char *err, size_t errlen)
 {
-    struct nh_perr e = {err, errlen};
+    struct nh_jerr e = {err, errlen};
     struct json_object *root, *nodes, *pg;
     int r = 0;
 
     if (errlen > 0)
         err[0] = '\0';
     memset(page, 0, sizeof(*page));
-    root = nh_pj_parse(body, len, true, &e);
+    root = nh_json_parse(body, len, true, &e);
     if (root == NULL)
         return -EBADMSG;
-    if (nh_pj_arr(root, "nodes", true, &nodes, "nodes", &e) < 0 ||
-        nh_pj_obj(root, "page", true, &pg, "page", &e) < 0 ||
-        nh_pj_int(pg, "total_count", true, 0, NH_PROV_COUNT_MAX, &page->total_count,
-                  "page.total_count", &e) < 0 ||
-        nh_pj_int(pg, "page_number", false, 0, NH_PROV_COUNT_MAX, &page->page_number,
-                  "page.page_number", &e) < 0 ||
-        nh_pj_int(pg, "page_size", false, 0, NH_PROV_COUNT_MAX, &page->page_size, "page.page_size",
-                  &e) < 0) {
+    if (nh_json_arr(root, "nodes", true, &nodes, "nodes", &e) < 0 ||
+        nh_json_obj(root, "page", true, &pg, "page", &e) < 0 ||
+        nh_json_int(pg, "total_count", true, 0, NH_PROV_COUNT_MAX, &page->total_count,
+                    "page.total_count", &e) < 0 ||
+        nh_json_int(pg, "page_number", false, 0, NH_PROV_COUNT_MAX, &page->page_number,
+                    "page.page_number", &e) < 0 ||
+        nh_json_int(pg, "page_size", false, 0, NH_PROV_COUNT_MAX, &page->page_size,
+                    "page.page_size", &e) < 0) {
         r = -EBADMSG;
         goto out;
     }
@@ -148,14 +149,14 @@ int nh_ack_parse_nodes_page(const char *body, size_t len, struct nh_observed *ob
     for (size_t i = 0; i < page->n_nodes && r == 0; i++)
         r = parse_node(json_object_array_get_idx(nodes, i), i, obs, &e);
     if (r == -ENOMEM)
-        nh_perr_set(&e, "out of memory reading DescribeClusterNodes");
+        nh_jerr_set(&e, "out of memory reading DescribeClusterNodes");
 out:
     json_object_put(root);
     return r;
 }
 
 static int parse_ack_pool(struct json_object *it, const char *w, struct nh_obs_pool *p, char *phase,
-                          size_t phaselen, struct nh_perr *e)
+                          size_t phaselen, struct nh_jerr *e)
 {
     struct json_object *info, *sg, *as, *st;
     const char *id = NULL, *name = NULL, *state = NULL;
@@ -166,26 +167,27 @@ static int parse_ack_pool(struct json_object *it, const char *w, struct nh_obs_p
 
     (void)w;
     if (!json_object_is_type(it, json_type_object))
-        return nh_perr_set(e, "%s: expected an object", w);
-    if (nh_pj_obj(it, "nodepool_info", true, &info, "nodepool_info", e) < 0 ||
-        nh_pj_str(info, "nodepool_id", true, &id, "nodepool_info.nodepool_id", e) < 0 ||
-        nh_pj_str(info, "name", false, &name, "nodepool_info.name", e) < 0 ||
-        nh_pj_obj(it, "scaling_group", false, &sg, "scaling_group", e) < 0 ||
-        nh_pj_int(sg, "desired_size", false, 0, M, &desired, "scaling_group.desired_size", e) < 0 ||
-        nh_pj_obj(it, "auto_scaling", false, &as, "auto_scaling", e) < 0 ||
-        nh_pj_bool(as, "enable", false, &enable, "auto_scaling.enable", e) < 0 ||
-        nh_pj_obj(it, "status", false, &st, "status", e) < 0 ||
-        nh_pj_int(st, "total_nodes", false, 0, M, &total, "status.total_nodes", e) < 0 ||
-        nh_pj_int(st, "healthy_nodes", false, 0, M, &healthy, "status.healthy_nodes", e) < 0 ||
-        nh_pj_int(st, "initial_nodes", false, 0, M, &initial, "status.initial_nodes", e) < 0 ||
-        nh_pj_int(st, "failed_nodes", false, 0, M, &failed, "status.failed_nodes", e) < 0 ||
-        nh_pj_int(st, "offline_nodes", false, 0, M, &offline, "status.offline_nodes", e) < 0 ||
-        nh_pj_int(st, "removing_nodes", false, 0, M, &removing, "status.removing_nodes", e) < 0 ||
-        nh_pj_str(st, "state", false, &state, "status.state", e) < 0)
+        return nh_jerr_set(e, "%s: expected an object", w);
+    if (nh_json_obj(it, "nodepool_info", true, &info, "nodepool_info", e) < 0 ||
+        nh_json_str(info, "nodepool_id", true, &id, "nodepool_info.nodepool_id", e) < 0 ||
+        nh_json_str(info, "name", false, &name, "nodepool_info.name", e) < 0 ||
+        nh_json_obj(it, "scaling_group", false, &sg, "scaling_group", e) < 0 ||
+        nh_json_int(sg, "desired_size", false, 0, M, &desired, "scaling_group.desired_size", e) <
+            0 ||
+        nh_json_obj(it, "auto_scaling", false, &as, "auto_scaling", e) < 0 ||
+        nh_json_bool(as, "enable", false, &enable, "auto_scaling.enable", e) < 0 ||
+        nh_json_obj(it, "status", false, &st, "status", e) < 0 ||
+        nh_json_int(st, "total_nodes", false, 0, M, &total, "status.total_nodes", e) < 0 ||
+        nh_json_int(st, "healthy_nodes", false, 0, M, &healthy, "status.healthy_nodes", e) < 0 ||
+        nh_json_int(st, "initial_nodes", false, 0, M, &initial, "status.initial_nodes", e) < 0 ||
+        nh_json_int(st, "failed_nodes", false, 0, M, &failed, "status.failed_nodes", e) < 0 ||
+        nh_json_int(st, "offline_nodes", false, 0, M, &offline, "status.offline_nodes", e) < 0 ||
+        nh_json_int(st, "removing_nodes", false, 0, M, &removing, "status.removing_nodes", e) < 0 ||
+        nh_json_str(st, "state", false, &state, "status.state", e) < 0)
         return -EBADMSG;
     if (id[0] == '\0')
-        return nh_perr_set(e, "%s.nodepool_info.nodepool_id: empty", w);
-    if (!nh_pj_dup(id, &p->id) || !nh_pj_dup(name != NULL ? name : id, &p->name))
+        return nh_jerr_set(e, "%s.nodepool_info.nodepool_id: empty", w);
+    if (!nh_json_dup(id, &p->id) || !nh_json_dup(name != NULL ? name : id, &p->name))
         return -ENOMEM;
     p->desired = (int)desired;
     p->current = (int)(total > removing ? total - removing : 0);
@@ -196,23 +198,23 @@ static int parse_ack_pool(struct json_object *it, const char *w, struct nh_obs_p
     p->autoscaling = enable;
     p->being_deleted = state != NULL && strcmp(state, "deleting") == 0;
     if (phase != NULL)
-        nh_pj_copy(phase, phaselen, state != NULL ? state : "");
+        nh_text_copy(phase, phaselen, state != NULL ? state : "");
     return 0;
 }
 
 int nh_ack_parse_nodepools(const char *body, size_t len, struct nh_observed *obs, char *err,
                            size_t errlen)
 {
-    struct nh_perr e = {err, errlen};
+    struct nh_jerr e = {err, errlen};
     struct json_object *root, *pools;
     int r = 0;
 
     if (errlen > 0)
         err[0] = '\0';
-    root = nh_pj_parse(body, len, true, &e);
+    root = nh_json_parse(body, len, true, &e);
     if (root == NULL)
         return -EBADMSG;
-    if (nh_pj_arr(root, "nodepools", true, &pools, "nodepools", &e) < 0) {
+    if (nh_json_arr(root, "nodepools", true, &pools, "nodepools", &e) < 0) {
         r = -EBADMSG;
         goto out;
     }
@@ -226,7 +228,7 @@ int nh_ack_parse_nodepools(const char *body, size_t len, struct nh_observed *obs
             r = parse_ack_pool(json_object_array_get_idx(pools, i), w, p, NULL, 0, &e);
     }
     if (r == -ENOMEM)
-        nh_perr_set(&e, "out of memory reading DescribeClusterNodePools");
+        nh_jerr_set(&e, "out of memory reading DescribeClusterNodePools");
 out:
     json_object_put(root);
     return r;
@@ -235,14 +237,14 @@ out:
 int nh_ack_parse_nodepool_detail(const char *body, size_t len, struct nh_pool_status *out,
                                  char *err, size_t errlen)
 {
-    struct nh_perr e = {err, errlen};
+    struct nh_jerr e = {err, errlen};
     struct json_object *root;
     int r;
 
     if (errlen > 0)
         err[0] = '\0';
     memset(out, 0, sizeof(*out));
-    root = nh_pj_parse(body, len, true, &e);
+    root = nh_json_parse(body, len, true, &e);
     if (root == NULL)
         return -EBADMSG;
     r = parse_ack_pool(root, "nodepool", &out->pool, out->phase, sizeof(out->phase), &e);
@@ -251,7 +253,7 @@ int nh_ack_parse_nodepool_detail(const char *body, size_t len, struct nh_pool_st
         snprintf(out->failure, sizeof(out->failure), "node pool state is %s", out->phase);
     }
     if (r == -ENOMEM)
-        nh_perr_set(&e, "out of memory reading DescribeClusterNodePoolDetail");
+        nh_jerr_set(&e, "out of memory reading DescribeClusterNodePoolDetail");
     if (r < 0)
         nh_pool_status_clear(out);
     json_object_put(root);
@@ -260,7 +262,7 @@ int nh_ack_parse_nodepool_detail(const char *body, size_t len, struct nh_pool_st
 
 int nh_ack_parse_task_id(const char *body, size_t len, char **ret_task_id, char *err, size_t errlen)
 {
-    struct nh_perr e = {err, errlen};
+    struct nh_jerr e = {err, errlen};
     struct json_object *root;
     const char *id = NULL;
     char *dup = NULL;
@@ -275,15 +277,15 @@ int nh_ack_parse_task_id(const char *body, size_t len, char **ret_task_id, char 
         *ret_task_id = NULL;
         return 0;
     }
-    root = nh_pj_parse(body, len, true, &e);
+    root = nh_json_parse(body, len, true, &e);
     if (root == NULL)
         return -EBADMSG;
-    if (nh_pj_str(root, "task_id", false, &id, "task_id", &e) < 0) {
+    if (nh_json_str(root, "task_id", false, &id, "task_id", &e) < 0) {
         json_object_put(root);
         return -EBADMSG;
     }
     if (id != NULL && id[0] != '\0' && !nh_prov_path_safe(id)) {
-        int r = nh_perr_set(&e, "task_id \"%.40s\" has characters not allowed in a URL path", id);
+        int r = nh_jerr_set(&e, "task_id \"%.40s\" has characters not allowed in a URL path", id);
         json_object_put(root);
         return r;
     }
@@ -299,7 +301,7 @@ int nh_ack_parse_task_id(const char *body, size_t len, char **ret_task_id, char 
 int nh_ack_parse_task(const char *body, size_t len, struct nh_job_progress *out, char *err,
                       size_t errlen)
 {
-    struct nh_perr e = {err, errlen};
+    struct nh_jerr e = {err, errlen};
     struct json_object *root, *eo, *results;
     const char *state = NULL, *ecode = NULL, *emsg = NULL;
     int r = 0;
@@ -308,18 +310,18 @@ int nh_ack_parse_task(const char *body, size_t len, struct nh_job_progress *out,
         err[0] = '\0';
     memset(out, 0, sizeof(*out));
     out->percent = -1;
-    root = nh_pj_parse(body, len, true, &e);
+    root = nh_json_parse(body, len, true, &e);
     if (root == NULL)
         return -EBADMSG;
-    if (nh_pj_str(root, "state", true, &state, "state", &e) < 0 ||
-        nh_pj_obj(root, "error", false, &eo, "error", &e) < 0 ||
-        nh_pj_str(eo, "code", false, &ecode, "error.code", &e) < 0 ||
-        nh_pj_str(eo, "message", false, &emsg, "error.message", &e) < 0 ||
-        nh_pj_arr(root, "task_result", false, &results, "task_result", &e) < 0) {
+    if (nh_json_str(root, "state", true, &state, "state", &e) < 0 ||
+        nh_json_obj(root, "error", false, &eo, "error", &e) < 0 ||
+        nh_json_str(eo, "code", false, &ecode, "error.code", &e) < 0 ||
+        nh_json_str(eo, "message", false, &emsg, "error.message", &e) < 0 ||
+        nh_json_arr(root, "task_result", false, &results, "task_result", &e) < 0) {
         r = -EBADMSG;
         goto out;
     }
-    nh_pj_copy(out->phase, sizeof(out->phase), state);
+    nh_text_copy(out->phase, sizeof(out->phase), state);
     if (strcmp(state, "success") == 0) {
         out->state = NH_JOB_SUCCEEDED;
         out->percent = 100;
@@ -330,29 +332,29 @@ int nh_ack_parse_task(const char *body, size_t len, struct nh_job_progress *out,
         out->state = NH_JOB_RUNNING;
     }
     if (ecode != NULL || emsg != NULL) {
-        nh_pj_cat(out->detail, sizeof(out->detail), ecode ? ecode : "error");
-        nh_pj_cat(out->detail, sizeof(out->detail), ": ");
-        nh_pj_cat(out->detail, sizeof(out->detail), emsg ? emsg : "");
+        nh_text_cat(out->detail, sizeof(out->detail), ecode ? ecode : "error");
+        nh_text_cat(out->detail, sizeof(out->detail), ": ");
+        nh_text_cat(out->detail, sizeof(out->detail), emsg ? emsg : "");
     }
     for (size_t i = 0; results != NULL && i < json_object_array_length(results); i++) {
         struct json_object *it = json_object_array_get_idx(results, i);
         const char *data = NULL, *status = NULL;
         if (!json_object_is_type(it, json_type_object))
             continue;
-        if (nh_pj_str(it, "data", false, &data, "task_result[].data", &e) < 0 ||
-            nh_pj_str(it, "status", false, &status, "task_result[].status", &e) < 0) {
+        if (nh_json_str(it, "data", false, &data, "task_result[].data", &e) < 0 ||
+            nh_json_str(it, "status", false, &status, "task_result[].status", &e) < 0) {
             r = -EBADMSG;
             goto out;
         }
         if (status != NULL && strcmp(status, "success") != 0 && strcmp(status, "initial") != 0) {
             if (out->detail[0] != '\0')
-                nh_pj_cat(out->detail, sizeof(out->detail), "; ");
-            nh_pj_cat(out->detail, sizeof(out->detail), data ? data : "?");
-            nh_pj_cat(out->detail, sizeof(out->detail), " ");
-            nh_pj_cat(out->detail, sizeof(out->detail), status);
+                nh_text_cat(out->detail, sizeof(out->detail), "; ");
+            nh_text_cat(out->detail, sizeof(out->detail), data ? data : "?");
+            nh_text_cat(out->detail, sizeof(out->detail), " ");
+            nh_text_cat(out->detail, sizeof(out->detail), status);
         }
     }
-    nh_pj_copy(out->detail, sizeof(out->detail), out->detail);
+    nh_text_copy(out->detail, sizeof(out->detail), out->detail);
 out:
     json_object_put(root);
     return r;
@@ -389,7 +391,7 @@ char *nh_ack_body_delete_nodes(const char *const *names, size_t n, bool release,
         if (i > 0)
             r = nh_buf_appends(&b, ",");
         if (r == 0)
-            r = nh_pj_write_str(&b, names[i], strlen(names[i]));
+            r = nh_json_write_str(&b, names[i], strlen(names[i]));
     }
     if (r == 0)
         r = nh_buf_printf(&b, "],\"release_node\":%s,\"drain_node\":%s}",
@@ -410,11 +412,11 @@ char *nh_ack_body_scale_cluster(bool disable_rollback, int timeout_mins, int num
                       "\"worker_instance_type\":",
                       disable_rollback ? "true" : "false", timeout_mins, num_of_nodes);
     if (r == 0)
-        r = nh_pj_write_str(&b, instance_type, strlen(instance_type));
+        r = nh_json_write_str(&b, instance_type, strlen(instance_type));
     if (r == 0)
         r = nh_buf_appends(&b, ",\"worker_system_disk_category\":");
     if (r == 0)
-        r = nh_pj_write_str(&b, disk_category, strlen(disk_category));
+        r = nh_json_write_str(&b, disk_category, strlen(disk_category));
     if (r == 0)
         r = nh_buf_printf(&b, ",\"worker_system_disk_size\":%d,\"login_password\":", disk_size_gb);
     /* Grow once so the password is never left behind by a realloc. */
@@ -431,7 +433,7 @@ char *nh_ack_body_scale_cluster(bool disable_rollback, int timeout_mins, int num
         }
     }
     if (r == 0)
-        r = nh_pj_write_str(&b, password, password_len);
+        r = nh_json_write_str(&b, password, password_len);
     if (r == 0)
         r = nh_buf_appends(&b, "}");
     return finish(&b, r);
@@ -448,7 +450,7 @@ char *nh_ack_query_instance_ids(const char *const *ids, size_t n)
         if (i > 0)
             r = nh_buf_appends(&b, ",");
         if (r == 0)
-            r = nh_pj_write_str(&b, ids[i], strlen(ids[i]));
+            r = nh_json_write_str(&b, ids[i], strlen(ids[i]));
     }
     if (r == 0)
         r = nh_buf_appends(&b, "]");

@@ -4,7 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "providers/json.h"
+#include "util/json.h"
+#include "util/text.h"
 #include "providers/parse.h"
 
 static bool gateway_code(const char *code, const char *num)
@@ -98,17 +99,17 @@ struct nh_huawei_verdict nh_huawei_error_from_answer(int status, const char *bod
         advice = "permission denied: grant the IAM permission for this action";
     if (advice != NULL) {
         msg[0] = '\0';
-        nh_pj_cat(msg, sizeof(msg), e->message);
-        nh_pj_cat(msg, sizeof(msg), " (");
-        nh_pj_cat(msg, sizeof(msg), advice);
-        nh_pj_cat(msg, sizeof(msg), ")");
+        nh_text_cat(msg, sizeof(msg), e->message);
+        nh_text_cat(msg, sizeof(msg), " (");
+        nh_text_cat(msg, sizeof(msg), advice);
+        nh_text_cat(msg, sizeof(msg), ")");
         memcpy(e->message, msg, sizeof(e->message));
     } else if (e->code[0] != '\0' && v.cls == NH_ERR_INVALID) {
         /* ModelArts: error_code and error_msg together make the clear message. */
         msg[0] = '\0';
-        nh_pj_cat(msg, sizeof(msg), e->code);
-        nh_pj_cat(msg, sizeof(msg), ": ");
-        nh_pj_cat(msg, sizeof(msg), e->message);
+        nh_text_cat(msg, sizeof(msg), e->code);
+        nh_text_cat(msg, sizeof(msg), ": ");
+        nh_text_cat(msg, sizeof(msg), e->message);
         memcpy(e->message, msg, sizeof(e->message));
     }
     return v;

@@ -97,7 +97,7 @@ const struct nh_cloud nh_huawei_cloud = {
 bool nh_huawei_refuse(struct nh_prov *p, struct nh_prov_error *e, const char *op_name)
 {
     memset(e, 0, sizeof(*e));
-    nh_pj_copy(e->op, sizeof(e->op), op_name);
+    nh_text_copy(e->op, sizeof(e->op), op_name);
     e->cls = NH_ERR_AUTH;
     if (p->pub.auth_stopped) {
         snprintf(e->message, sizeof(e->message),
@@ -121,7 +121,7 @@ bool nh_huawei_refused(struct nh_pop *op, const char *name)
 
     if (!nh_huawei_refuse(op->p, &e, name))
         return false;
-    nh_pj_copy(op->op_name, sizeof(op->op_name), name);
+    nh_text_copy(op->op_name, sizeof(op->op_name), name);
     nh_pop_fail(op, &e);
     return true;
 }

@@ -231,7 +231,7 @@ static void delete_node_step(struct nh_pop *op, const struct nh_http_resp *resp,
             snprintf(tmp, sizeof(tmp),
                      "DeleteNode: %zu of %zu nodes deleted, then %s: ", op->done_count, op->n_nodes,
                      op->node_ids[op->idx]);
-            nh_pj_cat(tmp, sizeof(tmp), err->message);
+            nh_text_cat(tmp, sizeof(tmp), err->message);
             memcpy(e.message, tmp, sizeof(e.message));
             e.cls = NH_ERR_UNKNOWN_OUTCOME; /* partial: re-read the node list */
             nh_pop_fail(op, &e);
@@ -345,8 +345,8 @@ static void progress(struct nh_pop *op, enum nh_job_state st, const char *phase,
     memset(&pr, 0, sizeof(pr));
     pr.state = st;
     pr.percent = st == NH_JOB_SUCCEEDED ? 100 : -1;
-    nh_pj_copy(pr.phase, sizeof(pr.phase), phase);
-    nh_pj_copy(pr.detail, sizeof(pr.detail), detail);
+    nh_text_copy(pr.phase, sizeof(pr.phase), phase);
+    nh_text_copy(pr.detail, sizeof(pr.detail), detail);
     nh_pop_progress(op, &pr);
 }
 

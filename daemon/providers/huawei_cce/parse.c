@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "providers/json.h"
+#include "util/json.h"
+#include "util/text.h"
 #include "providers/parse.h"
 
 enum nh_node_health nh_cce_node_health(const char *phase)
@@ -22,14 +23,14 @@ enum nh_node_health nh_cce_node_health(const char *phase)
     return NH_NODE_UNHEALTHY; /* Abnormal, Error, unknown */
 }
 
-static int string_map_labels(struct json_object *v, struct nh_node *n, struct nh_perr *e)
+static int string_map_labels(struct json_object *v, struct nh_node *n, struct nh_jerr *e)
 {
     size_t cnt;
 
     if (v == NULL)
         return 0;
     if (!json_object_is_type(v, json_type_object))
-        return nh_perr_set(e, "items[].metadata.labels: expected an object");
+        return nh_jerr_set(e, "items[].metadata.labels: expected an object");
     cnt = (size_t)json_object_object_length(v);
     if (cnt == 0)
         return 0;
@@ -39,7 +40,7 @@ static int string_map_labels(struct json_object *v, struct nh_node *n, struct nh
     json_object_object_foreach(v, key, val)
     {
         if (!json_object_is_type(val, json_type_string))
-            return nh_perr_set(e, "items[].metadata.labels.%.40s: expected a string", key);
+            return nh_jerr_set(e, "items[].metadata.labels.%.40s: expected a string", key);
         struct nh_label *l = &n->labels[n->n_labels];
         l->key = strdup(key);
         l->value = strdup(json_object_get_string(val));
@@ -51,47 +52,47 @@ static int string_map_labels(struct json_object *v, struct nh_node *n, struct nh
 }
 
 static int parse_cce_node(struct json_object *it, size_t i, struct nh_observed *obs,
-                          struct nh_perr *e)
+                          struct nh_jerr *e)
 {
     struct json_object *md, *st, *owner;
     const char *uid = NULL, *name = NULL, *created = NULL, *phase = NULL, *pool = NULL;
     struct nh_node *n;
 
     if (!json_object_is_type(it, json_type_object))
-        return nh_perr_set(e, "items[%zu]: expected an object", i);
-    if (nh_pj_obj(it, "metadata", true, &md, "items[].metadata", e) < 0 ||
-        nh_pj_str(md, "uid", true, &uid, "items[].metadata.uid", e) < 0 ||
-        nh_pj_str(md, "name", false, &name, "items[].metadata.name", e) < 0 ||
-        nh_pj_str(md, "creationTimestamp", false, &created, "items[].metadata.creationTimestamp",
-                  e) < 0 ||
-        nh_pj_obj(md, "ownerReferences", false, &owner, "items[].metadata.ownerReferences", e) <
+        return nh_jerr_set(e, "items[%zu]: expected an object", i);
+    if (nh_json_obj(it, "metadata", true, &md, "items[].metadata", e) < 0 ||
+        nh_json_str(md, "uid", true, &uid, "items[].metadata.uid", e) < 0 ||
+        nh_json_str(md, "name", false, &name, "items[].metadata.name", e) < 0 ||
+        nh_json_str(md, "creationTimestamp", false, &created, "items[].metadata.creationTimestamp",
+                    e) < 0 ||
+        nh_json_obj(md, "ownerReferences", false, &owner, "items[].metadata.ownerReferences", e) <
             0 ||
-        nh_pj_str(owner, "nodepoolID", false, &pool, "items[].metadata.ownerReferences.nodepoolID",
-                  e) < 0 ||
-        nh_pj_obj(it, "status", false, &st, "items[].status", e) < 0 ||
-        nh_pj_str(st, "phase", false, &phase, "items[].status.phase", e) < 0)
+        nh_json_str(owner, "nodepoolID", false, &pool,
+                    "items[].metadata.ownerReferences.nodepoolID", e) < 0 ||
+        nh_json_obj(it, "status", false, &st, "items[].status", e) < 0 ||
+        nh_json_str(st, "phase", false, &phase, "items[].status.phase", e) < 0)
         return -EBADMSG;
     if (uid[0] == '\0')
-        return nh_perr_set(e, "items[%zu].metadata.uid: empty", i);
+        return nh_jerr_set(e, "items[%zu].metadata.uid: empty", i);
     n = nh_observed_add_node(obs);
     if (n == NULL)
         return -ENOMEM;
-    if (!nh_pj_dup(uid, &n->id) || !nh_pj_dup(name != NULL ? name : uid, &n->name) ||
-        !nh_pj_dup(pool != NULL && pool[0] != '\0' ? pool : NULL, &n->pool_id))
+    if (!nh_json_dup(uid, &n->id) || !nh_json_dup(name != NULL ? name : uid, &n->name) ||
+        !nh_json_dup(pool != NULL && pool[0] != '\0' ? pool : NULL, &n->pool_id))
         return -ENOMEM;
     n->health = nh_cce_node_health(phase);
     n->created = nh_prov_parse_time(created);
     n->worker = true;
-    return string_map_labels(nh_pj_get(md, "labels"), n, e);
+    return string_map_labels(nh_json_get(md, "labels"), n, e);
 }
 
-static struct json_object *list_items(const char *body, size_t len, struct nh_perr *e,
+static struct json_object *list_items(const char *body, size_t len, struct nh_jerr *e,
                                       struct json_object **items)
 {
-    struct json_object *root = nh_pj_parse(body, len, true, e);
+    struct json_object *root = nh_json_parse(body, len, true, e);
     if (root == NULL)
         return NULL;
-    if (nh_pj_arr(root, "items", true, items, "items", e) < 0) {
+    if (nh_json_arr(root, "items", true, items, "items", e) < 0) {
         json_object_put(root);
         return NULL;
     }
@@ -101,7 +102,7 @@ static struct json_object *list_items(const char *body, size_t len, struct nh_pe
 int nh_cce_parse_nodes(const char *body, size_t len, struct nh_observed *obs, char *err,
                        size_t errlen)
 {
-    struct nh_perr e = {err, errlen};
+    struct nh_jerr e = {err, errlen};
     struct json_object *root, *items = NULL;
     int r = 0;
 
@@ -113,7 +114,7 @@ int nh_cce_parse_nodes(const char *body, size_t len, struct nh_observed *obs, ch
     for (size_t i = 0; i < json_object_array_length(items) && r == 0; i++)
         r = parse_cce_node(json_object_array_get_idx(items, i), i, obs, &e);
     if (r == -ENOMEM)
-        nh_perr_set(&e, "out of memory reading ListNodes");
+        nh_jerr_set(&e, "out of memory reading ListNodes");
     json_object_put(root);
     return r;
 }
@@ -121,7 +122,7 @@ int nh_cce_parse_nodes(const char *body, size_t len, struct nh_observed *obs, ch
 static const char *const failure_conditions[] = {"QuotaInsufficient", "ResourceInsufficient",
                                                  "UnexpectedError", "Error"};
 
-static int parse_cce_pool(struct json_object *it, struct nh_pool_status *s, struct nh_perr *e)
+static int parse_cce_pool(struct json_object *it, struct nh_pool_status *s, struct nh_jerr *e)
 {
     struct json_object *md, *spec, *as, *st, *conds;
     const char *uid = NULL, *name = NULL, *phase = NULL;
@@ -131,24 +132,25 @@ static int parse_cce_pool(struct json_object *it, struct nh_pool_status *s, stru
     struct nh_obs_pool *p = &s->pool;
 
     if (!json_object_is_type(it, json_type_object))
-        return nh_perr_set(e, "node pool: expected an object");
-    if (nh_pj_obj(it, "metadata", true, &md, "metadata", e) < 0 ||
-        nh_pj_str(md, "uid", true, &uid, "metadata.uid", e) < 0 ||
-        nh_pj_str(md, "name", false, &name, "metadata.name", e) < 0 ||
-        nh_pj_obj(it, "spec", true, &spec, "spec", e) < 0 ||
-        nh_pj_int(spec, "initialNodeCount", true, 0, M, &desired, "spec.initialNodeCount", e) < 0 ||
-        nh_pj_obj(spec, "autoscaling", false, &as, "spec.autoscaling", e) < 0 ||
-        nh_pj_bool(as, "enable", false, &enable, "spec.autoscaling.enable", e) < 0 ||
-        nh_pj_obj(it, "status", false, &st, "status", e) < 0 ||
-        nh_pj_int(st, "currentNode", false, 0, M, &current, "status.currentNode", e) < 0 ||
-        nh_pj_int(st, "creatingNode", false, 0, M, &creating, "status.creatingNode", e) < 0 ||
-        nh_pj_int(st, "deletingNode", false, 0, M, &deleting, "status.deletingNode", e) < 0 ||
-        nh_pj_str(st, "phase", false, &phase, "status.phase", e) < 0 ||
-        nh_pj_arr(st, "conditions", false, &conds, "status.conditions", e) < 0)
+        return nh_jerr_set(e, "node pool: expected an object");
+    if (nh_json_obj(it, "metadata", true, &md, "metadata", e) < 0 ||
+        nh_json_str(md, "uid", true, &uid, "metadata.uid", e) < 0 ||
+        nh_json_str(md, "name", false, &name, "metadata.name", e) < 0 ||
+        nh_json_obj(it, "spec", true, &spec, "spec", e) < 0 ||
+        nh_json_int(spec, "initialNodeCount", true, 0, M, &desired, "spec.initialNodeCount", e) <
+            0 ||
+        nh_json_obj(spec, "autoscaling", false, &as, "spec.autoscaling", e) < 0 ||
+        nh_json_bool(as, "enable", false, &enable, "spec.autoscaling.enable", e) < 0 ||
+        nh_json_obj(it, "status", false, &st, "status", e) < 0 ||
+        nh_json_int(st, "currentNode", false, 0, M, &current, "status.currentNode", e) < 0 ||
+        nh_json_int(st, "creatingNode", false, 0, M, &creating, "status.creatingNode", e) < 0 ||
+        nh_json_int(st, "deletingNode", false, 0, M, &deleting, "status.deletingNode", e) < 0 ||
+        nh_json_str(st, "phase", false, &phase, "status.phase", e) < 0 ||
+        nh_json_arr(st, "conditions", false, &conds, "status.conditions", e) < 0)
         return -EBADMSG;
     if (uid[0] == '\0')
-        return nh_perr_set(e, "metadata.uid: empty");
-    if (!nh_pj_dup(uid, &p->id) || !nh_pj_dup(name != NULL ? name : uid, &p->name))
+        return nh_jerr_set(e, "metadata.uid: empty");
+    if (!nh_json_dup(uid, &p->id) || !nh_json_dup(name != NULL ? name : uid, &p->name))
         return -ENOMEM;
     p->desired = (int)desired;
     p->current = (int)current;
@@ -158,7 +160,7 @@ static int parse_cce_pool(struct json_object *it, struct nh_pool_status *s, stru
     p->autoscaling = enable;
     p->is_default = name != NULL && strcmp(name, "DefaultPool") == 0;
     p->being_deleted = phase != NULL && strcmp(phase, "Deleting") == 0;
-    nh_pj_copy(s->phase, sizeof(s->phase), phase != NULL ? phase : "");
+    nh_text_copy(s->phase, sizeof(s->phase), phase != NULL ? phase : "");
     if (phase != NULL && strcmp(phase, "Error") == 0) {
         s->failed = true;
         snprintf(s->failure, sizeof(s->failure), "node pool phase is Error");
@@ -167,11 +169,11 @@ static int parse_cce_pool(struct json_object *it, struct nh_pool_status *s, stru
         struct json_object *c = json_object_array_get_idx(conds, i);
         const char *type = NULL, *cst = NULL, *reason = NULL, *msg = NULL;
         if (!json_object_is_type(c, json_type_object))
-            return nh_perr_set(e, "status.conditions[%zu]: expected an object", i);
-        if (nh_pj_str(c, "type", false, &type, "status.conditions[].type", e) < 0 ||
-            nh_pj_str(c, "status", false, &cst, "status.conditions[].status", e) < 0 ||
-            nh_pj_str(c, "reason", false, &reason, "status.conditions[].reason", e) < 0 ||
-            nh_pj_str(c, "message", false, &msg, "status.conditions[].message", e) < 0)
+            return nh_jerr_set(e, "status.conditions[%zu]: expected an object", i);
+        if (nh_json_str(c, "type", false, &type, "status.conditions[].type", e) < 0 ||
+            nh_json_str(c, "status", false, &cst, "status.conditions[].status", e) < 0 ||
+            nh_json_str(c, "reason", false, &reason, "status.conditions[].reason", e) < 0 ||
+            nh_json_str(c, "message", false, &msg, "status.conditions[].message", e) < 0)
             return -EBADMSG;
         if (type == NULL || cst == NULL || strcmp(cst, "True") != 0)
             continue;
@@ -181,7 +183,7 @@ static int parse_cce_pool(struct json_object *it, struct nh_pool_status *s, stru
                 snprintf(s->failure, sizeof(s->failure), "condition %s: %s%s%s", type,
                          reason != NULL ? reason : "", reason != NULL && msg != NULL ? ": " : "",
                          msg != NULL ? msg : "");
-                nh_pj_copy(s->failure, sizeof(s->failure), s->failure);
+                nh_text_copy(s->failure, sizeof(s->failure), s->failure);
             }
         }
     }
@@ -191,7 +193,7 @@ static int parse_cce_pool(struct json_object *it, struct nh_pool_status *s, stru
 int nh_cce_parse_nodepools(const char *body, size_t len, struct nh_observed *obs, char *err,
                            size_t errlen)
 {
-    struct nh_perr e = {err, errlen};
+    struct nh_jerr e = {err, errlen};
     struct json_object *root, *items = NULL;
     int r = 0;
 
@@ -214,7 +216,7 @@ int nh_cce_parse_nodepools(const char *body, size_t len, struct nh_observed *obs
         }
     }
     if (r == -ENOMEM)
-        nh_perr_set(&e, "out of memory reading ListNodePools");
+        nh_jerr_set(&e, "out of memory reading ListNodePools");
     json_object_put(root);
     return r;
 }
@@ -222,19 +224,19 @@ int nh_cce_parse_nodepools(const char *body, size_t len, struct nh_observed *obs
 int nh_cce_parse_nodepool(const char *body, size_t len, struct nh_pool_status *out, char *err,
                           size_t errlen)
 {
-    struct nh_perr e = {err, errlen};
+    struct nh_jerr e = {err, errlen};
     struct json_object *root;
     int r;
 
     if (errlen > 0)
         err[0] = '\0';
     memset(out, 0, sizeof(*out));
-    root = nh_pj_parse(body, len, true, &e);
+    root = nh_json_parse(body, len, true, &e);
     if (root == NULL)
         return -EBADMSG;
     r = parse_cce_pool(root, out, &e);
     if (r == -ENOMEM)
-        nh_perr_set(&e, "out of memory reading ShowNodePool");
+        nh_jerr_set(&e, "out of memory reading ShowNodePool");
     if (r < 0)
         nh_pool_status_clear(out);
     json_object_put(root);
@@ -243,24 +245,24 @@ int nh_cce_parse_nodepool(const char *body, size_t len, struct nh_pool_status *o
 
 int nh_cce_parse_job_id(const char *body, size_t len, char **ret_job_id, char *err, size_t errlen)
 {
-    struct nh_perr e = {err, errlen};
+    struct nh_jerr e = {err, errlen};
     struct json_object *root, *st;
     const char *id = NULL;
     char *dup = NULL;
 
     if (errlen > 0)
         err[0] = '\0';
-    root = nh_pj_parse(body, len, true, &e);
+    root = nh_json_parse(body, len, true, &e);
     if (root == NULL)
         return -EBADMSG;
-    if (nh_pj_obj(root, "status", false, &st, "status", &e) < 0 ||
-        nh_pj_str(st, "jobID", false, &id, "status.jobID", &e) < 0) {
+    if (nh_json_obj(root, "status", false, &st, "status", &e) < 0 ||
+        nh_json_str(st, "jobID", false, &id, "status.jobID", &e) < 0) {
         json_object_put(root);
         return -EBADMSG;
     }
     if (id != NULL && id[0] != '\0' && !nh_prov_path_safe(id)) {
         int r =
-            nh_perr_set(&e, "status.jobID \"%.40s\" has characters not allowed in a URL path", id);
+            nh_jerr_set(&e, "status.jobID \"%.40s\" has characters not allowed in a URL path", id);
         json_object_put(root);
         return r;
     }
@@ -283,7 +285,7 @@ static void append(char *dst, size_t len, const char *s)
 int nh_cce_parse_job(const char *body, size_t len, struct nh_job_progress *out, char *err,
                      size_t errlen)
 {
-    struct nh_perr e = {err, errlen};
+    struct nh_jerr e = {err, errlen};
     struct json_object *root, *st, *spec, *subs;
     const char *phase = NULL, *reason = NULL;
     size_t n_sub = 0, n_done = 0, n_failed = 0;
@@ -293,18 +295,18 @@ int nh_cce_parse_job(const char *body, size_t len, struct nh_job_progress *out, 
         err[0] = '\0';
     memset(out, 0, sizeof(*out));
     out->percent = -1;
-    root = nh_pj_parse(body, len, true, &e);
+    root = nh_json_parse(body, len, true, &e);
     if (root == NULL)
         return -EBADMSG;
-    if (nh_pj_obj(root, "status", true, &st, "status", &e) < 0 ||
-        nh_pj_str(st, "phase", true, &phase, "status.phase", &e) < 0 ||
-        nh_pj_str(st, "reason", false, &reason, "status.reason", &e) < 0 ||
-        nh_pj_obj(root, "spec", false, &spec, "spec", &e) < 0 ||
-        nh_pj_arr(spec, "subJobs", false, &subs, "spec.subJobs", &e) < 0) {
+    if (nh_json_obj(root, "status", true, &st, "status", &e) < 0 ||
+        nh_json_str(st, "phase", true, &phase, "status.phase", &e) < 0 ||
+        nh_json_str(st, "reason", false, &reason, "status.reason", &e) < 0 ||
+        nh_json_obj(root, "spec", false, &spec, "spec", &e) < 0 ||
+        nh_json_arr(spec, "subJobs", false, &subs, "spec.subJobs", &e) < 0) {
         r = -EBADMSG;
         goto out;
     }
-    nh_pj_copy(out->phase, sizeof(out->phase), phase);
+    nh_text_copy(out->phase, sizeof(out->phase), phase);
     if (strcmp(phase, "Success") == 0)
         out->state = NH_JOB_SUCCEEDED;
     else if (strcmp(phase, "Failed") == 0)
@@ -319,15 +321,15 @@ int nh_cce_parse_job(const char *body, size_t len, struct nh_job_progress *out, 
         const char *sphase = NULL, *sreason = NULL, *rname = NULL;
         char line[200];
         if (!json_object_is_type(sj, json_type_object)) {
-            r = nh_perr_set(&e, "spec.subJobs[%zu]: expected an object", i);
+            r = nh_jerr_set(&e, "spec.subJobs[%zu]: expected an object", i);
             goto out;
         }
-        if (nh_pj_obj(sj, "status", false, &sst, "spec.subJobs[].status", &e) < 0 ||
-            nh_pj_str(sst, "phase", false, &sphase, "spec.subJobs[].status.phase", &e) < 0 ||
-            nh_pj_str(sst, "reason", false, &sreason, "spec.subJobs[].status.reason", &e) < 0 ||
-            nh_pj_obj(sj, "spec", false, &sspec, "spec.subJobs[].spec", &e) < 0 ||
-            nh_pj_str(sspec, "resourceName", false, &rname, "spec.subJobs[].spec.resourceName",
-                      &e) < 0) {
+        if (nh_json_obj(sj, "status", false, &sst, "spec.subJobs[].status", &e) < 0 ||
+            nh_json_str(sst, "phase", false, &sphase, "spec.subJobs[].status.phase", &e) < 0 ||
+            nh_json_str(sst, "reason", false, &sreason, "spec.subJobs[].status.reason", &e) < 0 ||
+            nh_json_obj(sj, "spec", false, &sspec, "spec.subJobs[].spec", &e) < 0 ||
+            nh_json_str(sspec, "resourceName", false, &rname, "spec.subJobs[].spec.resourceName",
+                        &e) < 0) {
             r = -EBADMSG;
             goto out;
         }
@@ -350,7 +352,7 @@ int nh_cce_parse_job(const char *body, size_t len, struct nh_job_progress *out, 
         snprintf(line, sizeof(line), " (%zu of %zu sub-jobs failed)", n_failed, n_sub);
         append(out->detail, sizeof(out->detail), line);
     }
-    nh_pj_copy(out->detail, sizeof(out->detail), out->detail);
+    nh_text_copy(out->detail, sizeof(out->detail), out->detail);
 out:
     json_object_put(root);
     return r;
@@ -396,18 +398,18 @@ char *nh_cce_body_remove_nodes(const char *const *uids, size_t n, const char *ss
     if (r == 0 && ssh_key != NULL) {
         r = nh_buf_appends(&b, "\"login\":{\"sshKey\":");
         if (r == 0)
-            r = nh_pj_write_str(&b, ssh_key, strlen(ssh_key));
+            r = nh_json_write_str(&b, ssh_key, strlen(ssh_key));
         if (r == 0)
             r = nh_buf_appends(&b, "},");
     } else if (r == 0 && password != NULL) {
         const char *u = username != NULL ? username : "root";
         r = nh_buf_appends(&b, "\"login\":{\"userPassword\":{\"username\":");
         if (r == 0)
-            r = nh_pj_write_str(&b, u, strlen(u));
+            r = nh_json_write_str(&b, u, strlen(u));
         if (r == 0)
             r = nh_buf_appends(&b, ",\"password\":");
         if (r == 0)
-            r = nh_pj_write_str(&b, password, password_len);
+            r = nh_json_write_str(&b, password, password_len);
         if (r == 0)
             r = nh_buf_appends(&b, "}},");
     }
@@ -416,7 +418,7 @@ char *nh_cce_body_remove_nodes(const char *const *uids, size_t n, const char *ss
     for (size_t i = 0; r == 0 && i < n; i++) {
         r = nh_buf_appends(&b, i > 0 ? ",{\"uid\":" : "{\"uid\":");
         if (r == 0)
-            r = nh_pj_write_str(&b, uids[i], strlen(uids[i]));
+            r = nh_json_write_str(&b, uids[i], strlen(uids[i]));
         if (r == 0)
             r = nh_buf_appends(&b, "}");
     }

@@ -267,8 +267,8 @@ static void progress(struct nh_pop *op, enum nh_job_state st, const char *phase,
     memset(&pr, 0, sizeof(pr));
     pr.state = st;
     pr.percent = st == NH_JOB_SUCCEEDED ? 100 : -1;
-    nh_pj_copy(pr.phase, sizeof(pr.phase), phase);
-    nh_pj_copy(pr.detail, sizeof(pr.detail), detail);
+    nh_text_copy(pr.phase, sizeof(pr.phase), phase);
+    nh_text_copy(pr.detail, sizeof(pr.detail), detail);
     nh_pop_progress(op, &pr);
 }
 

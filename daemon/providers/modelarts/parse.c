@@ -5,25 +5,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "providers/json.h"
+#include "util/json.h"
+#include "util/text.h"
 #include "providers/parse.h"
 
 /* status.resources.<bucket>.count; absent bucket = 0. */
 static int bucket_count(struct json_object *res, const char *bucket, int64_t *out,
-                        struct nh_perr *e)
+                        struct nh_jerr *e)
 {
     struct json_object *b;
     char w[64];
 
     *out = 0;
     snprintf(w, sizeof(w), "status.resources.%s", bucket);
-    if (nh_pj_obj(res, bucket, false, &b, w, e) < 0)
+    if (nh_json_obj(res, bucket, false, &b, w, e) < 0)
         return -EBADMSG;
     snprintf(w, sizeof(w), "status.resources.%s.count", bucket);
-    return nh_pj_int(b, "count", false, 0, NH_PROV_COUNT_MAX, out, w, e);
+    return nh_json_int(b, "count", false, 0, NH_PROV_COUNT_MAX, out, w, e);
 }
 
-static int parse_ma_pool(struct json_object *it, struct nh_pool_status *s, struct nh_perr *e)
+static int parse_ma_pool(struct json_object *it, struct nh_pool_status *s, struct nh_jerr *e)
 {
     struct json_object *md, *spec, *res, *st, *sres;
     const char *name = NULL, *flavor = NULL, *phase = NULL;
@@ -32,25 +33,26 @@ static int parse_ma_pool(struct json_object *it, struct nh_pool_status *s, struc
     struct nh_obs_pool *p = &s->pool;
 
     if (!json_object_is_type(it, json_type_object))
-        return nh_perr_set(e, "node pool: expected an object");
-    if (nh_pj_obj(it, "metadata", true, &md, "metadata", e) < 0 ||
-        nh_pj_str(md, "name", true, &name, "metadata.name", e) < 0 ||
-        nh_pj_obj(it, "spec", true, &spec, "spec", e) < 0 ||
-        nh_pj_obj(spec, "resources", true, &res, "spec.resources", e) < 0 ||
-        nh_pj_str(res, "flavor", false, &flavor, "spec.resources.flavor", e) < 0 ||
-        nh_pj_int(res, "count", true, 0, M, &count, "spec.resources.count", e) < 0 ||
-        nh_pj_int(res, "maxCount", false, 0, M, &max_count, "spec.resources.maxCount", e) < 0 ||
-        nh_pj_obj(it, "status", false, &st, "status", e) < 0 ||
-        nh_pj_str(st, "phase", false, &phase, "status.phase", e) < 0 ||
-        nh_pj_obj(st, "resources", false, &sres, "status.resources", e) < 0 ||
+        return nh_jerr_set(e, "node pool: expected an object");
+    if (nh_json_obj(it, "metadata", true, &md, "metadata", e) < 0 ||
+        nh_json_str(md, "name", true, &name, "metadata.name", e) < 0 ||
+        nh_json_obj(it, "spec", true, &spec, "spec", e) < 0 ||
+        nh_json_obj(spec, "resources", true, &res, "spec.resources", e) < 0 ||
+        nh_json_str(res, "flavor", false, &flavor, "spec.resources.flavor", e) < 0 ||
+        nh_json_int(res, "count", true, 0, M, &count, "spec.resources.count", e) < 0 ||
+        nh_json_int(res, "maxCount", false, 0, M, &max_count, "spec.resources.maxCount", e) < 0 ||
+        nh_json_obj(it, "status", false, &st, "status", e) < 0 ||
+        nh_json_str(st, "phase", false, &phase, "status.phase", e) < 0 ||
+        nh_json_obj(st, "resources", false, &sres, "status.resources", e) < 0 ||
         bucket_count(sres, "available", &avail, e) < 0 ||
         bucket_count(sres, "abnormal", &abnormal, e) < 0 ||
         bucket_count(sres, "creating", &creating, e) < 0 ||
         bucket_count(sres, "deleting", &deleting, e) < 0)
         return -EBADMSG;
     if (name[0] == '\0')
-        return nh_perr_set(e, "metadata.name: empty");
-    if (!nh_pj_dup(name, &p->id) || !nh_pj_dup(name, &p->name) || !nh_pj_dup(flavor, &p->flavor))
+        return nh_jerr_set(e, "metadata.name: empty");
+    if (!nh_json_dup(name, &p->id) || !nh_json_dup(name, &p->name) ||
+        !nh_json_dup(flavor, &p->flavor))
         return -ENOMEM;
     p->desired = (int)count;
     p->max_count = (int)(max_count > 0 ? max_count : count);
@@ -60,7 +62,7 @@ static int parse_ma_pool(struct json_object *it, struct nh_pool_status *s, struc
     p->deleting = (int)deleting;
     p->current = (int)(avail + abnormal);
     p->being_deleted = phase != NULL && strcmp(phase, "Deleting") == 0;
-    nh_pj_copy(s->phase, sizeof(s->phase), phase != NULL ? phase : "");
+    nh_text_copy(s->phase, sizeof(s->phase), phase != NULL ? phase : "");
     if (phase != NULL && (strcmp(phase, "Error") == 0 || strcmp(phase, "Failed") == 0 ||
                           strcmp(phase, "Abnormal") == 0)) {
         s->failed = true;
@@ -72,16 +74,16 @@ static int parse_ma_pool(struct json_object *it, struct nh_pool_status *s, struc
 int nh_ma_parse_nodepools(const char *body, size_t len, struct nh_observed *obs, char *err,
                           size_t errlen)
 {
-    struct nh_perr e = {err, errlen};
+    struct nh_jerr e = {err, errlen};
     struct json_object *root, *items;
     int r = 0;
 
     if (errlen > 0)
         err[0] = '\0';
-    root = nh_pj_parse(body, len, true, &e);
+    root = nh_json_parse(body, len, true, &e);
     if (root == NULL)
         return -EBADMSG;
-    if (nh_pj_arr(root, "items", true, &items, "items", &e) < 0) {
+    if (nh_json_arr(root, "items", true, &items, "items", &e) < 0) {
         json_object_put(root);
         return -EBADMSG;
     }
@@ -99,7 +101,7 @@ int nh_ma_parse_nodepools(const char *body, size_t len, struct nh_observed *obs,
         }
     }
     if (r == -ENOMEM)
-        nh_perr_set(&e, "out of memory reading ListNodePools");
+        nh_jerr_set(&e, "out of memory reading ListNodePools");
     json_object_put(root);
     return r;
 }
@@ -107,19 +109,19 @@ int nh_ma_parse_nodepools(const char *body, size_t len, struct nh_observed *obs,
 int nh_ma_parse_nodepool(const char *body, size_t len, struct nh_pool_status *out, char *err,
                          size_t errlen)
 {
-    struct nh_perr e = {err, errlen};
+    struct nh_jerr e = {err, errlen};
     struct json_object *root;
     int r;
 
     if (errlen > 0)
         err[0] = '\0';
     memset(out, 0, sizeof(*out));
-    root = nh_pj_parse(body, len, true, &e);
+    root = nh_json_parse(body, len, true, &e);
     if (root == NULL)
         return -EBADMSG;
     r = parse_ma_pool(root, out, &e);
     if (r == -ENOMEM)
-        nh_perr_set(&e, "out of memory reading ShowNodePool");
+        nh_jerr_set(&e, "out of memory reading ShowNodePool");
     if (r < 0)
         nh_pool_status_clear(out);
     json_object_put(root);
@@ -141,7 +143,7 @@ char *nh_ma_body_patch(const char *flavor, int count, int max_count)
     nh_buf_init(&b, 0);
     r = nh_buf_appends(&b, "{\"spec\":{\"resources\":{\"flavor\":");
     if (r == 0)
-        r = nh_pj_write_str(&b, flavor, strlen(flavor));
+        r = nh_json_write_str(&b, flavor, strlen(flavor));
     if (r == 0)
         r = nh_buf_printf(&b, ",\"count\":%d,\"maxCount\":%d}}}", count, max_count);
     if (r < 0) {
