@@ -9,19 +9,6 @@
 
 #include "config/internal.h"
 
-const char *nh_provider_kind_name(enum nh_provider_kind k)
-{
-    switch (k) {
-    case NH_PROVIDER_ACK:
-        return "aliyun-ack";
-    case NH_PROVIDER_CCE:
-        return "huawei-cce";
-    case NH_PROVIDER_MODELARTS:
-        return "huawei-modelarts";
-    }
-    return "?";
-}
-
 const char *nh_victim_order_name(enum nh_victim_order o)
 {
     switch (o) {
@@ -37,14 +24,8 @@ const char *nh_victim_order_name(enum nh_victim_order o)
     return "?";
 }
 
-/* Largest worker / node-pool counts each cloud documents. */
-#define ACK_MAX_WORKERS 300 /* ScaleCluster num_of_nodes 0..300 */
-#define CCE_MAX_NODES 2000
-#define ACK_MAX_POOL 1000
-#define MA_MAX_POOL 1000
-
-static const int cluster_max[3] = {ACK_MAX_WORKERS, CCE_MAX_NODES, 0};
-static const int pool_max[3] = {ACK_MAX_POOL, CCE_MAX_NODES, MA_MAX_POOL};
+/* Worker and node-pool limits come from the kind table (model/kind.h);
+ * NH_KIND_MAX_NODES bounds them while the kind is not known. */
 
 /* ---------- custom value readers ---------- */
 
@@ -486,13 +467,6 @@ static const struct nh_field daemon_fields[] = {
     {.key = NULL},
 };
 
-static const struct nh_enum_name kinds[] = {
-    {"aliyun-ack", NH_PROVIDER_ACK},
-    {"huawei-cce", NH_PROVIDER_CCE},
-    {"huawei-modelarts", NH_PROVIDER_MODELARTS},
-    {NULL, 0},
-};
-
 static const struct nh_enum_name signings[] = {
     {"acs3", NH_SIGN_ACS3},
     {"roa", NH_SIGN_ROA},
@@ -521,7 +495,7 @@ static const struct nh_field rate_fields[] = {
 };
 
 static const struct nh_field provider_fields[] = {
-    {"kind", NH_T_ENUM, offsetof(struct nh_cfg_provider, kind), .required = true, .names = kinds},
+    {"kind", NH_T_KIND, offsetof(struct nh_cfg_provider, kind), .required = true},
     {"region", NH_T_REGION, offsetof(struct nh_cfg_provider, region), .required = true},
     {"endpoint", NH_T_CUSTOM, 0, .custom = read_endpoint},
     {"project_id", NH_T_PATHID, offsetof(struct nh_cfg_provider, project_id), .kinds = HUAWEI,
@@ -580,13 +554,12 @@ static const struct nh_field login_fields[] = {
 static const struct nh_field pool_fields[] = {
     {"name", NH_T_PATHID, offsetof(struct nh_cfg_pool, name), .required = true},
     {"id", NH_T_PATHID, offsetof(struct nh_cfg_pool, id), .required = false},
-    {"nodes", NH_T_INT, offsetof(struct nh_cfg_pool, nodes), .max = CCE_MAX_NODES,
-     .kmax = {ACK_MAX_POOL, CCE_MAX_NODES, MA_MAX_POOL},
-     .kwhy = {"ACK node pool size", "CCE node pool size", "ModelArts node pool size"}},
-    {"min", NH_T_INT, offsetof(struct nh_cfg_pool, min), .max = CCE_MAX_NODES,
-     .kmax = {ACK_MAX_POOL, CCE_MAX_NODES, MA_MAX_POOL}, .def = "0"},
-    {"max", NH_T_INT, offsetof(struct nh_cfg_pool, max), .max = CCE_MAX_NODES,
-     .kmax = {ACK_MAX_POOL, CCE_MAX_NODES, MA_MAX_POOL}},
+    {"nodes", NH_T_INT, offsetof(struct nh_cfg_pool, nodes), .max = NH_KIND_MAX_NODES,
+     .klimit = NH_KLIMIT_POOL, .kwhy = true},
+    {"min", NH_T_INT, offsetof(struct nh_cfg_pool, min), .max = NH_KIND_MAX_NODES,
+     .klimit = NH_KLIMIT_POOL, .def = "0"},
+    {"max", NH_T_INT, offsetof(struct nh_cfg_pool, max), .max = NH_KIND_MAX_NODES,
+     .klimit = NH_KLIMIT_POOL},
     {"flavor", NH_T_STR, offsetof(struct nh_cfg_pool, flavor), .kinds = NH_KIND_MA,
      .req_kinds = NH_KIND_MA},
     {"manage_autoscaling", NH_T_BOOL, offsetof(struct nh_cfg_pool, manage_autoscaling),
@@ -603,13 +576,12 @@ static const struct nh_field cluster_fields[] = {
      .req_kinds = NH_KIND_ACK | NH_KIND_CCE},
     {"pool", NH_T_PATHID, offsetof(struct nh_cfg_cluster, pool), .kinds = NH_KIND_MA,
      .req_kinds = NH_KIND_MA},
-    {"workers", NH_T_INT, offsetof(struct nh_cfg_cluster, workers), .max = CCE_MAX_NODES,
-     .kinds = NH_KIND_ACK | NH_KIND_CCE, .kmax = {ACK_MAX_WORKERS, CCE_MAX_NODES, 0},
-     .kwhy = {"ACK num_of_nodes", "CCE node count", NULL}},
-    {"min", NH_T_INT, offsetof(struct nh_cfg_cluster, min), .max = CCE_MAX_NODES,
-     .kinds = NH_KIND_ACK | NH_KIND_CCE, .kmax = {ACK_MAX_WORKERS, CCE_MAX_NODES, 0}, .def = "0"},
-    {"max", NH_T_INT, offsetof(struct nh_cfg_cluster, max), .max = CCE_MAX_NODES,
-     .kinds = NH_KIND_ACK | NH_KIND_CCE, .kmax = {ACK_MAX_WORKERS, CCE_MAX_NODES, 0}},
+    {"workers", NH_T_INT, offsetof(struct nh_cfg_cluster, workers), .max = NH_KIND_MAX_NODES,
+     .kinds = NH_KIND_ACK | NH_KIND_CCE, .klimit = NH_KLIMIT_WORKERS, .kwhy = true},
+    {"min", NH_T_INT, offsetof(struct nh_cfg_cluster, min), .max = NH_KIND_MAX_NODES,
+     .kinds = NH_KIND_ACK | NH_KIND_CCE, .klimit = NH_KLIMIT_WORKERS, .def = "0"},
+    {"max", NH_T_INT, offsetof(struct nh_cfg_cluster, max), .max = NH_KIND_MAX_NODES,
+     .kinds = NH_KIND_ACK | NH_KIND_CCE, .klimit = NH_KLIMIT_WORKERS},
     {"poll_interval", NH_T_DURATION, offsetof(struct nh_cfg_cluster, poll_interval_ms),
      .min = 1 SEC, .max = 24 HOUR},
     {"scale_out", NH_T_SUB, offsetof(struct nh_cfg_cluster, scale_out), .kinds = NH_KIND_ACK,
@@ -762,7 +734,8 @@ static int read_pools(struct nh_pctx *c, const struct nh_ypair *kv, const char *
         if (nh_schema_walk(c, it, ip, pool_fields, p) != 0 || it->type != NH_Y_MAP)
             continue;
         if (p->max < 0)
-            p->max = c->kind >= 0 ? pool_max[c->kind] : CCE_MAX_NODES;
+            p->max = c->kind >= 0 ? nh_kind_get((enum nh_provider_kind)c->kind)->max_pool
+                                  : NH_KIND_MAX_NODES;
         check_bounds(c, it, ip, "nodes", p->nodes, p->min, p->max);
         /* Pool names are unique within the cluster. */
         const struct nh_ypair *nm = find(it, "name");
@@ -837,8 +810,8 @@ static void read_cluster(struct nh_pctx *c, const struct nh_ynode *seq, size_t i
     cl->has_scale_out = find(it, "scale_out") != NULL && prov && prov->kind == NH_PROVIDER_ACK;
     cl->has_login = find(it, "login") != NULL && prov && prov->kind == NH_PROVIDER_CCE;
     if (cl->max < 0)
-        cl->max = c->kind >= 0 && cluster_max[c->kind] > 0 ? cluster_max[c->kind] : 0;
-    if (c->kind >= 0 && c->kind != NH_PROVIDER_MODELARTS)
+        cl->max = prov != NULL ? nh_kind_get(prov->kind)->max_workers : 0;
+    if (prov != NULL && nh_kind_has(prov->kind, NH_CAP_LOOSE_WORKERS))
         check_bounds(c, it, path, "workers", cl->workers, cl->min, cl->max);
 
     const struct nh_ypair *pr = find(it, "prune");
@@ -888,13 +861,14 @@ static void read_provider(struct nh_pctx *c, const struct nh_ypair *kv, struct n
                 "provider names are 1..63 letters, digits, \".\", \"_\" or \"-\"");
     const struct nh_ypair *k = find(kv->val, "kind");
     c->kind = -1;
-    for (const struct nh_enum_name *e = kinds; k && k->val->type == NH_Y_SCALAR && e->name; e++)
-        if (strcmp(e->name, k->val->str) == 0)
-            c->kind = e->value;
+    const struct nh_kind *kr =
+        k && k->val->type == NH_Y_SCALAR ? nh_kind_by_name(k->val->str) : NULL;
+    if (kr != NULL)
+        c->kind = (int)kr->kind;
     nh_schema_walk(c, kv->val, path, provider_fields, p);
 
     const struct nh_ypair *cr = find(kv->val, "credentials");
-    if (c->kind >= 0 && c->kind != NH_PROVIDER_ACK && cr != NULL && cr->val->type == NH_Y_MAP) {
+    if (kr != NULL && (kr->caps & NH_CAP_TOKEN_AUTH) && cr != NULL && cr->val->type == NH_Y_MAP) {
         bool ak = find(cr->val, "ak") != NULL, sk = find(cr->val, "sk") != NULL,
              tok = find(cr->val, "token") != NULL;
         if (!((ak && sk && !tok) || (tok && !ak && !sk)))

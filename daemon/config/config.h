@@ -16,11 +16,9 @@
 
 #include "config/diag.h"
 #include "config/secret.h"
+#include "model/kind.h" /* enum nh_provider_kind, nh_provider_kind_name */
 
 #define NH_DEFAULT_CONFIG "/etc/nodeherd/nodeherd.yaml"
-
-enum nh_provider_kind { NH_PROVIDER_ACK, NH_PROVIDER_CCE, NH_PROVIDER_MODELARTS };
-const char *nh_provider_kind_name(enum nh_provider_kind k); /* "aliyun-ack", ... */
 
 /* ACK request signing: ACS3-HMAC-SHA256 (default) or legacy ROA HMAC-SHA1. */
 enum nh_ack_signing { NH_SIGN_ACS3, NH_SIGN_ROA };

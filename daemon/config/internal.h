@@ -59,15 +59,23 @@ enum nh_ftype {
     NH_T_PATHID,   /* char *: [A-Za-z0-9._~-]{1,255}, safe in URL paths */
     NH_T_REGION,   /* char *: [a-z0-9-]{1,63} */
     NH_T_ABSPATH,  /* char *: starts with / */
-    NH_T_INT,      /* int, from a plain scalar, min..max (kmax per kind) */
+    NH_T_INT,      /* int, from a plain scalar, min..max (klimit per kind) */
     NH_T_UINT,     /* unsigned, same rules */
     NH_T_BOOL,     /* bool: true | false, plain */
     NH_T_DURATION, /* uint64_t ms, plain, min..max ms */
     NH_T_DOUBLE,   /* double, plain, dmin..dmax */
     NH_T_ENUM,     /* int-sized enum, one of names */
+    NH_T_KIND,     /* enum nh_provider_kind, one of the kind table's names */
     NH_T_SECRET,   /* struct nh_secret *: { file: NAME } or { env: NAME } */
     NH_T_SUB,      /* a nested map read with `sub` into base + off */
     NH_T_CUSTOM,   /* custom() does it */
+};
+
+/* A kind-dependent maximum, read from the kind table (model/kind.h). */
+enum nh_klimit {
+    NH_KLIMIT_NONE,
+    NH_KLIMIT_WORKERS, /* max_workers (0: use max) */
+    NH_KLIMIT_POOL,    /* max_pool */
 };
 
 struct nh_enum_name {
@@ -80,14 +88,14 @@ struct nh_field {
     enum nh_ftype type;
     size_t off;
     bool required;
-    unsigned kinds;     /* kinds the key is allowed for (NH_KIND_*); 0 = all */
-    unsigned req_kinds; /* kinds the key is required for */
-    long long min, max; /* NH_T_INT/UINT bounds; NH_T_DURATION bounds in ms */
-    long long kmax[3];  /* per-kind maximum (0 = use max) */
-    double dmin, dmax;  /* NH_T_DOUBLE bounds */
-    const char *why;    /* printed after the range, e.g. "ACK num_of_nodes" */
-    const char *kwhy[3];
-    const char *def;                  /* default, written as a plain YAML scalar; NULL: none */
+    unsigned kinds;        /* kinds the key is allowed for (NH_KIND_*); 0 = all */
+    unsigned req_kinds;    /* kinds the key is required for */
+    long long min, max;    /* NH_T_INT/UINT bounds; NH_T_DURATION bounds in ms */
+    enum nh_klimit klimit; /* per-kind maximum from the kind table (its 0 = use max) */
+    bool kwhy;             /* name the kind's limit in range errors (workers_what, pool_what) */
+    double dmin, dmax;     /* NH_T_DOUBLE bounds */
+    const char *why;       /* printed after the range, e.g. "ACK num_of_nodes" */
+    const char *def;       /* default, written as a plain YAML scalar; NULL: none */
     const struct nh_enum_name *names; /* NH_T_ENUM, NULL-terminated */
     const struct nh_field *sub;       /* NH_T_SUB */
     int (*custom)(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base);

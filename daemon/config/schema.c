@@ -155,8 +155,8 @@ static const char *kind_list(unsigned kinds, char *buf, size_t len)
 {
     size_t o = 0;
     buf[0] = '\0';
-    for (int k = NH_PROVIDER_ACK; k <= NH_PROVIDER_MODELARTS; k++) {
-        if (!(kinds & NH_KIND_BIT(k)))
+    for (int k = 0; k < NH_PROVIDER_KINDS; k++) {
+        if (kinds != NH_KINDS_ALL && !(kinds & NH_KIND_BIT(k)))
             continue;
         int n = snprintf(buf + o, len - o, "%s%s", o ? ", " : "",
                          nh_provider_kind_name((enum nh_provider_kind)k));
@@ -260,9 +260,15 @@ static int convert(struct nh_pctx *c, const struct nh_field *f, const struct nh_
     case NH_T_UINT: {
         long long max = f->max, val;
         const char *w = f->why;
-        if (c->kind >= 0 && c->kind < 3 && f->kmax[c->kind] != 0) {
-            max = f->kmax[c->kind];
-            w = f->kwhy[c->kind] ? f->kwhy[c->kind] : w;
+        const struct nh_kind *k = c->kind >= 0 ? nh_kind_get((enum nh_provider_kind)c->kind) : NULL;
+        int kmax = k == NULL                        ? 0
+                   : f->klimit == NH_KLIMIT_WORKERS ? k->max_workers
+                   : f->klimit == NH_KLIMIT_POOL    ? k->max_pool
+                                                    : 0;
+        if (kmax != 0) {
+            const char *kw = f->klimit == NH_KLIMIT_WORKERS ? k->workers_what : k->pool_what;
+            max = kmax;
+            w = f->kwhy && kw != NULL ? kw : w;
         }
         if (w != NULL)
             snprintf(why, sizeof(why), " (%s)", w);
@@ -325,6 +331,16 @@ static int convert(struct nh_pctx *c, const struct nh_field *f, const struct nh_
                 o += (size_t)n;
         }
         nh_perr(c, line, col, kp, "expected one of %s, %s", list, got_str(v, g, sizeof(g)));
+        return -EINVAL;
+    }
+    case NH_T_KIND: {
+        const struct nh_kind *k = v->type == NH_Y_SCALAR ? nh_kind_by_name(v->str) : NULL;
+        if (k != NULL) {
+            *(enum nh_provider_kind *)(void *)dst = k->kind;
+            return 0;
+        }
+        nh_perr(c, line, col, kp, "expected one of %s, %s", kind_list(0u, kinds, sizeof(kinds)),
+                got_str(v, g, sizeof(g)));
         return -EINVAL;
     }
     case NH_T_STR:

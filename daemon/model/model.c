@@ -210,37 +210,36 @@ const char *nh_node_label(const struct nh_node *n, const char *key)
     return NULL;
 }
 
-/* strdup that keeps NULL as NULL; *ok cleared on failure. */
-static char *dup_or_null(const char *s, int *ok)
+char *nh_model_dup(const char *s, bool *ok)
 {
     char *d;
     if (s == NULL)
         return NULL;
     d = strdup(s);
     if (d == NULL)
-        *ok = 0;
+        *ok = false;
     return d;
 }
 
 static int node_copy(struct nh_node *d, const struct nh_node *s)
 {
-    int ok = 1;
+    bool ok = true;
     memset(d, 0, sizeof(*d));
     d->health = s->health;
     d->created = s->created;
     d->worker = s->worker;
-    d->id = dup_or_null(s->id, &ok);
-    d->name = dup_or_null(s->name, &ok);
-    d->pool_id = dup_or_null(s->pool_id, &ok);
+    d->id = nh_model_dup(s->id, &ok);
+    d->name = nh_model_dup(s->name, &ok);
+    d->pool_id = nh_model_dup(s->pool_id, &ok);
     if (s->n_labels > 0) {
         d->labels = calloc(s->n_labels, sizeof(*d->labels));
         if (d->labels == NULL) {
-            ok = 0;
+            ok = false;
         } else {
             d->n_labels = s->n_labels;
             for (size_t i = 0; i < s->n_labels; i++) {
-                d->labels[i].key = dup_or_null(s->labels[i].key, &ok);
-                d->labels[i].value = dup_or_null(s->labels[i].value, &ok);
+                d->labels[i].key = nh_model_dup(s->labels[i].key, &ok);
+                d->labels[i].value = nh_model_dup(s->labels[i].value, &ok);
             }
         }
     }
@@ -253,11 +252,11 @@ static int node_copy(struct nh_node *d, const struct nh_node *s)
 
 static int pool_copy(struct nh_obs_pool *d, const struct nh_obs_pool *s)
 {
-    int ok = 1;
+    bool ok = true;
     *d = *s;
-    d->id = dup_or_null(s->id, &ok);
-    d->name = dup_or_null(s->name, &ok);
-    d->flavor = dup_or_null(s->flavor, &ok);
+    d->id = nh_model_dup(s->id, &ok);
+    d->name = nh_model_dup(s->name, &ok);
+    d->flavor = nh_model_dup(s->flavor, &ok);
     if (!ok) {
         nh_obs_pool_clear(d);
         return -ENOMEM;
@@ -313,28 +312,28 @@ void nh_action_clear(struct nh_action *a)
     memset(a, 0, sizeof(*a));
 }
 
-static char **strv_copy(char *const *v, size_t n, int *ok)
+static char **strv_copy(char *const *v, size_t n, bool *ok)
 {
     char **d;
     if (v == NULL || n == 0)
         return NULL;
     d = calloc(n, sizeof(*d));
     if (d == NULL) {
-        *ok = 0;
+        *ok = false;
         return NULL;
     }
     for (size_t i = 0; i < n; i++)
-        d[i] = dup_or_null(v[i], ok);
+        d[i] = nh_model_dup(v[i], ok);
     return d;
 }
 
 int nh_action_copy(struct nh_action *dst, const struct nh_action *src)
 {
-    int ok = 1;
+    bool ok = true;
     *dst = *src;
-    dst->cluster = dup_or_null(src->cluster, &ok);
-    dst->pool_id = dup_or_null(src->pool_id, &ok);
-    dst->pool_name = dup_or_null(src->pool_name, &ok);
+    dst->cluster = nh_model_dup(src->cluster, &ok);
+    dst->pool_id = nh_model_dup(src->pool_id, &ok);
+    dst->pool_name = nh_model_dup(src->pool_name, &ok);
     dst->node_ids = strv_copy(src->node_ids, src->n_nodes, &ok);
     dst->node_names = strv_copy(src->node_names, src->n_nodes, &ok);
     if (!ok) {
@@ -382,14 +381,14 @@ void nh_op_clear(struct nh_op *op)
 
 int nh_op_copy(struct nh_op *dst, const struct nh_op *src)
 {
-    int ok = 1;
+    bool ok = true;
     *dst = *src;
     memset(&dst->action, 0, sizeof(dst->action));
-    dst->job_id = dup_or_null(src->job_id, &ok);
-    dst->revision = dup_or_null(src->revision, &ok);
-    dst->result = dup_or_null(src->result, &ok);
+    dst->job_id = nh_model_dup(src->job_id, &ok);
+    dst->revision = nh_model_dup(src->revision, &ok);
+    dst->result = nh_model_dup(src->result, &ok);
     if (nh_action_copy(&dst->action, &src->action) < 0)
-        ok = 0;
+        ok = false;
     if (!ok) {
         nh_op_clear(dst);
         return -ENOMEM;

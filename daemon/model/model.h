@@ -71,6 +71,9 @@ struct nh_node *nh_observed_add_node(struct nh_observed *o);
 struct nh_obs_pool *nh_observed_add_pool(struct nh_observed *o);
 const struct nh_obs_pool *nh_observed_pool(const struct nh_observed *o, const char *id);
 const char *nh_node_label(const struct nh_node *n, const char *key);
+/* For builders: strdup that keeps NULL as NULL and clears *ok on failure
+ * (so a row of copies is checked once). Owned by the caller. */
+char *nh_model_dup(const char *s, bool *ok);
 
 /* ---------- actions ---------- */
 

@@ -6,14 +6,37 @@
  *      an incomplete or inconsistent observation (fail closed);
  *   2. groups: the workers outside pools, each declared pool (declaration
  *      order), then undeclared pools that hold nodes named in remove:;
- *      each group grows (scale) or shrinks (named victims; ModelArts: a
- *      lower count), shrinking bounded by min, protection and the cluster's
- *      per-cycle budget, consumed in group order;
+ *      each group grows (scale) or shrinks (named victims; kinds that
+ *      cannot name victims: a lower count), shrinking bounded by min,
+ *      protection and the cluster's per-cycle budget, consumed in group
+ *      order;
  *   3. prune of undeclared pools (guarded against an empty desired state);
  *   4. the share guard over the whole cluster, evaluated on the declared
  *      change: over the share and not confirmed, every removal is dropped.
  * Everything is built into a private plan and appended to the caller's only
- * on success, so an -ENOMEM leaves *out as it was. */
+ * on success, so an -ENOMEM leaves *out as it was.
+ *
+ * What a kind can do comes from the kind table (model/kind.h): the planner
+ * asks capabilities (names its victims, counts from the pool, deletes
+ * pools, ...), never which cloud it is.
+ *
+ * One group's plan (plan_group) runs in phases, each a function with its
+ * property checked in tests/unit/planner (table cases in test_planner.c,
+ * the oracle of test_planner_props.c):
+ *   bounds_ok           min <= max, or nothing      min_above_max_is_blocked
+ *   group_size          live members only           removing_nodes_do_not_count,
+ *                                                   masters_neither_counted_nor_removed
+ *   clamp_declared      desired within min..max     min_forces_scale_out, max_*
+ *   collect_candidates  never protected, master,    protect_*, pending_counts_but_*,
+ *                       pending (unless listed)     remove_list_never_*; props: victims
+ *   removals_wanted     surplus, or remove: when    remove_list_satisfies_surplus,
+ *                       it names more               remove_list_goes_first_then_order
+ *   cap_at_min          never below min             min_stops_scale_in, *_never_below_min
+ *   cap_at_candidates   only candidates go          all_protected_limits_to_nothing
+ *   cap_at_budget       <= max_per_cycle - in       budget_*, removals_in_flight_*;
+ *                       flight, across groups       props: budget per cluster
+ *   remove_victims      victim order, listed first  scale_in_*_order, ties_broken_by_id
+ * and cap_chain_* check that the caps apply in this order. */
 #include "planner/plan.h"
 
 #include <errno.h>
@@ -39,45 +62,6 @@ static bool str_eq(const char *a, const char *b)
 static const char *or_q(const char *s)
 {
     return s != NULL ? s : "?";
-}
-
-static const char *kind_name(enum nh_provider_kind k)
-{
-    switch (k) {
-    case NH_PROVIDER_ACK:
-        return "aliyun-ack";
-    case NH_PROVIDER_CCE:
-        return "huawei-cce";
-    case NH_PROVIDER_MODELARTS:
-        return "huawei-modelarts";
-    }
-    return "?";
-}
-
-static const char *order_name(enum nh_victim_order o)
-{
-    switch (o) {
-    case NH_ORDER_UNHEALTHY:
-        return "unhealthy";
-    case NH_ORDER_NEWEST:
-        return "newest";
-    case NH_ORDER_OLDEST:
-        return "oldest";
-    case NH_ORDER_NAME:
-        return "name";
-    }
-    return "?";
-}
-
-static char *dup_str(const char *s, bool *ok)
-{
-    char *d;
-    if (s == NULL)
-        return NULL;
-    d = strdup(s);
-    if (d == NULL)
-        *ok = false;
-    return d;
 }
 
 static void fmt(char *buf, size_t len, const char *f, ...) __attribute__((format(printf, 3, 4)));
@@ -129,8 +113,8 @@ static struct nh_note *note(struct ctx *x, enum nh_note_kind kind, enum nh_rule 
     }
     n->kind = kind;
     n->rule = rule;
-    n->cluster = dup_str(or_q(x->c->name), &ok);
-    n->pool = dup_str(pool, &ok);
+    n->cluster = nh_model_dup(or_q(x->c->name), &ok);
+    n->pool = nh_model_dup(pool, &ok);
     va_start(ap, msgf);
     vsnprintf(n->msg, sizeof(n->msg), msgf, ap);
     va_end(ap);
@@ -170,9 +154,9 @@ static struct nh_action *action(struct ctx *x, enum nh_action_kind kind, enum nh
     a->rule = rule;
     a->from = from;
     a->target = target;
-    a->cluster = dup_str(or_q(x->c->name), &ok);
-    a->pool_id = dup_str(pool_id, &ok);
-    a->pool_name = dup_str(pool_name, &ok);
+    a->cluster = nh_model_dup(or_q(x->c->name), &ok);
+    a->pool_id = nh_model_dup(pool_id, &ok);
+    a->pool_name = nh_model_dup(pool_name, &ok);
     if (!ok)
         x->err = -ENOMEM;
     return a;
@@ -279,7 +263,7 @@ static void order_text(const struct ctx *x, bool listed, char *buf, size_t len)
         off += (size_t)snprintf(buf + off, len - off, "remove: list");
     for (size_t i = 0; i < x->n_order && off < len; i++)
         off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", then " : "",
-                                order_name(x->order[i]));
+                                nh_victim_order_name(x->order[i]));
     if (off < len)
         snprintf(buf + off, len - off, "%sfirst", off ? " " : "");
 }
@@ -292,6 +276,26 @@ struct group {
     const struct nh_obs_pool *obs; /* observed pool, or NULL (workers) */
     const char *pool_id;           /* node membership key; NULL for workers */
     const char *label;             /* pool name for notes/actions; NULL for workers */
+};
+
+/* What the phases of one group's plan share: its counts and declaration. */
+struct gstate {
+    int current;       /* live members */
+    int desired;       /* the declaration clamped to min..max; -1: not managed */
+    int min;           /* floor for removals */
+    enum nh_rule rule; /* DECLARED, or MIN/MAX when clamped */
+    char decl_text[128];
+    char path[128]; /* the group's place in the config, for fixes */
+};
+
+/* The removal candidates of a group, ordered by cand_sort. */
+struct cands {
+    struct cand *v, *tmp;
+    size_t n;
+    int listed;   /* in remove: (and not protected) */
+    int eligible; /* not listed, not protected, not pending */
+    int protected_;
+    int pending;
 };
 
 static bool in_group(const struct group *g, const struct nh_node *n)
@@ -330,70 +334,133 @@ static void set_victims(struct ctx *x, struct nh_action *a, const struct cand *v
     }
     a->n_nodes = n;
     for (size_t i = 0; i < n; i++) {
-        a->node_ids[i] = dup_str(v[i].n->id, &ok);
-        a->node_names[i] = dup_str(v[i].n->name ? v[i].n->name : v[i].n->id, &ok);
+        a->node_ids[i] = nh_model_dup(v[i].n->id, &ok);
+        a->node_names[i] = nh_model_dup(v[i].n->name ? v[i].n->name : v[i].n->id, &ok);
     }
     if (!ok)
         x->err = -ENOMEM;
 }
 
-/* Plans growth of a managed group that is below its desired size. */
-static void plan_grow(struct ctx *x, const struct group *g, int current, int desired,
-                      enum nh_rule rule, const char *decl_text)
+/* Workers outside pools grow only where the cloud can add them (ACK
+ * ScaleCluster: on clusters without node pools, with scale_out settings).
+ * true when they can; otherwise a BLOCKED note says why. */
+static bool workers_can_grow(struct ctx *x, const struct gstate *s)
 {
-    char path[128], fix[256];
+    char fix[256];
+
+    if (!nh_kind_has(x->kind, NH_CAP_GROWS_LOOSE_WORKERS)) {
+        note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, NULL,
+             "declare a node pool (node_pools:) and set its nodes: instead of workers:",
+             "%s, %d observed: %s cannot add nodes outside a node pool", s->decl_text, s->current,
+             nh_provider_kind_name(x->kind));
+        return false;
+    }
+    if (x->o->n_pools > 0) {
+        fmt(fix, sizeof(fix),
+            "declare the size on a node pool (node_pools: nodes:) instead of workers: in %s",
+            s->path);
+        note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, NULL, fix,
+             "%s, %d observed: ACK ScaleCluster is only used on clusters without node pools "
+             "(%zu found)",
+             s->decl_text, s->current, x->o->n_pools);
+        return false;
+    }
+    if (!x->c->has_scale_out) {
+        fmt(fix, sizeof(fix), "add scale_out: {instance_type, system_disk, login_password} to %s",
+            s->path);
+        note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, NULL, fix,
+             "%s, %d observed: scale-out needs the scale_out settings of ACK ScaleCluster",
+             s->decl_text, s->current);
+        return false;
+    }
+    return true;
+}
+
+/* Plans growth of a managed group that is below its desired size. */
+static void plan_grow(struct ctx *x, const struct group *g, const struct gstate *s)
+{
     struct nh_action *a;
 
-    cfg_path(x, g, path, sizeof(path));
     if (g->workers) {
-        if (x->kind == NH_PROVIDER_CCE) {
-            note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, NULL,
-                 "declare a node pool (node_pools:) and set its nodes: instead of workers:",
-                 "%s, %d observed: huawei-cce cannot add nodes outside a node pool", decl_text,
-                 current);
+        if (!workers_can_grow(x, s))
             return;
-        }
-        if (x->o->n_pools > 0) {
-            fmt(fix, sizeof(fix),
-                "declare the size on a node pool (node_pools: nodes:) instead of workers: in %s",
-                path);
-            note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, NULL, fix,
-                 "%s, %d observed: ACK ScaleCluster is only used on clusters without node pools "
-                 "(%zu found)",
-                 decl_text, current, x->o->n_pools);
-            return;
-        }
-        if (!x->c->has_scale_out) {
-            fmt(fix, sizeof(fix),
-                "add scale_out: {instance_type, system_disk, login_password} to %s", path);
-            note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, NULL, fix,
-                 "%s, %d observed: scale-out needs the scale_out settings of ACK ScaleCluster",
-                 decl_text, current);
-            return;
-        }
-        a = action(x, NH_ACT_SCALE_CLUSTER, rule, NULL, NULL, current, desired, false);
+        a = action(x, NH_ACT_SCALE_CLUSTER, s->rule, NULL, NULL, s->current, s->desired, false);
         if (a != NULL)
-            fmt(a->why, sizeof(a->why), "%s, %d observed: scale out to %d", decl_text, current,
-                desired);
+            fmt(a->why, sizeof(a->why), "%s, %d observed: scale out to %d", s->decl_text,
+                s->current, s->desired);
         return;
     }
     if (g->obs->is_default) {
         note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, g->label,
              "declare another node pool and scale that one",
-             "%s, %d observed: the CCE DefaultPool cannot be scaled out", decl_text, current);
+             "%s, %d observed: the CCE DefaultPool cannot be scaled out", s->decl_text, s->current);
         return;
     }
-    a = action(x, NH_ACT_SCALE_POOL, rule, g->obs->id, g->label, current, desired, false);
+    a = action(x, NH_ACT_SCALE_POOL, s->rule, g->obs->id, g->label, s->current, s->desired, false);
     if (a != NULL)
-        fmt(a->why, sizeof(a->why), "%s, %d observed: scale pool out to %d", decl_text, current,
-            desired);
+        fmt(a->why, sizeof(a->why), "%s, %d observed: scale pool out to %d", s->decl_text,
+            s->current, s->desired);
 }
 
-/* ModelArts: no per-node removal; lowering the count is the only way. */
-static void plan_shrink_counters(struct ctx *x, const struct group *g, int current, int desired,
-                                 enum nh_rule rule, const char *decl_text)
+/* ---- phase 1: the group's bounds and declaration ---- */
+
+/* min above max: nothing can be planned (BLOCKED note). */
+static bool bounds_ok(struct ctx *x, const struct group *g, const struct gstate *s, bool managed,
+                      int max)
 {
-    int want = current - desired, take;
+    char fix[256];
+
+    if (!managed || s->min <= max)
+        return true;
+    fmt(fix, sizeof(fix), "set min <= max in %s", s->path);
+    note(x, NH_NOTE_BLOCKED, NH_RULE_MIN, g->label, fix,
+         "min %d is above max %d; nothing planned for %s", s->min, max,
+         g->workers ? "the workers" : "this pool");
+    return false;
+}
+
+/* Live members: counted in the node list, or read from the pool's counters
+ * where the kind counts from the pool. */
+static int group_size(const struct ctx *x, const struct group *g)
+{
+    int n = 0;
+
+    if (!g->workers && nh_kind_has(x->kind, NH_CAP_COUNTS_FROM_POOL))
+        return g->obs->current;
+    for (size_t i = 0; i < x->n_nodes; i++)
+        if (in_group(g, x->nodes[i]))
+            n++;
+    return n;
+}
+
+/* The declared size clamped to min..max (LIMITED note when clamped). */
+static void clamp_declared(struct ctx *x, const struct group *g, struct gstate *s, int declared,
+                           int max)
+{
+    s->desired = declared;
+    if (declared < s->min) {
+        s->desired = s->min;
+        s->rule = NH_RULE_MIN;
+        note(x, NH_NOTE_LIMITED, NH_RULE_MIN, g->label, NULL,
+             "%d declared is below min %d; keeping %d", declared, s->min, s->min);
+    } else if (declared > max) {
+        s->desired = max;
+        s->rule = NH_RULE_MAX;
+        note(x, NH_NOTE_LIMITED, NH_RULE_MAX, g->label, NULL,
+             "%d declared is above max %d; using %d", declared, max, max);
+    }
+    if (s->desired != declared)
+        fmt(s->decl_text, sizeof(s->decl_text), "%d declared (%s %d)", declared,
+            s->rule == NH_RULE_MIN ? "min" : "max", s->desired);
+    else
+        fmt(s->decl_text, sizeof(s->decl_text), "%d declared", declared);
+}
+
+/* ---- kinds that cannot name victims: a lower count, the cloud picks ---- */
+
+static void plan_shrink_counters(struct ctx *x, const struct group *g, const struct gstate *s)
+{
+    int want = s->current - s->desired, take;
     struct nh_action *a;
 
     x->intended += want;
@@ -403,208 +470,231 @@ static void plan_shrink_counters(struct ctx *x, const struct group *g, int curre
              "raise scale_in.max_per_cycle to remove more per cycle",
              "%s, %d observed: removing %d of %d this cycle (max_per_cycle %d, %d already "
              "being removed)",
-             decl_text, current, take, want, x->max_per_cycle, x->in_flight);
+             s->decl_text, s->current, take, want, x->max_per_cycle, x->in_flight);
     if (take <= 0)
         return;
     x->budget -= take;
-    a = action(x, NH_ACT_SCALE_POOL, rule, g->obs->id, g->label, current, current - take, true);
+    a = action(x, NH_ACT_SCALE_POOL, s->rule, g->obs->id, g->label, s->current, s->current - take,
+               true);
     if (a != NULL)
         fmt(a->why, sizeof(a->why),
-            "%s, %d observed: lower count to %d (ModelArts cannot remove chosen nodes; the cloud "
+            "%s, %d observed: lower count to %d (%s cannot remove chosen nodes; the cloud "
             "picks which go, so protect and victim order cannot hold)",
-            decl_text, current, current - take);
+            s->decl_text, s->current, s->current - take, nh_kind_get(x->kind)->cloud);
 }
 
-/* One group: counts, then grow or shrink. `managed`: a declared count
- * applies (desired >= 0); otherwise only remove: can shrink it. */
-static void plan_group(struct ctx *x, const struct group *g, bool managed, int declared, int min,
-                       int max)
+static void plan_group_by_count(struct ctx *x, const struct group *g, bool managed,
+                                const struct gstate *s)
 {
-    const struct nh_cfg_cluster *c = x->c;
-    bool counters = x->kind == NH_PROVIDER_MODELARTS; /* no per-node removal */
-    int current = 0, desired = -1, n_listed = 0, n_protected = 0, n_pending = 0, n_elig = 0;
-    enum nh_rule rule = NH_RULE_DECLARED;
-    char decl_text[128], path[128], fix[256], ord[96];
-    struct cand *v = NULL, *tmp = NULL;
-    size_t nv = 0;
+    char fix[128];
 
-    cfg_path(x, g, path, sizeof(path));
-    if (managed && min > max) {
-        fmt(fix, sizeof(fix), "set min <= max in %s", path);
-        note(x, NH_NOTE_BLOCKED, NH_RULE_MIN, g->label, fix,
-             "min %d is above max %d; nothing planned for %s", min, max,
-             g->workers ? "the workers" : "this pool");
+    /* remove: cannot name this kind's nodes. */
+    fmt(fix, sizeof(fix), "lower nodes: of the node pool instead; %s picks the nodes",
+        nh_kind_get(x->kind)->cloud);
+    for (size_t i = 0; i < x->n_nodes; i++) {
+        const struct nh_node *n = x->nodes[i];
+        bool mine = g->workers ? n->pool_id == NULL : str_eq(n->pool_id, g->pool_id);
+        if (mine && node_present(n) && node_listed(x->c, n))
+            note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, g->label, fix,
+                 "node %s is in remove: but %s cannot remove a chosen node",
+                 or_q(n->name ? n->name : n->id), nh_provider_kind_name(x->kind));
+    }
+    if (!managed)
+        return;
+    if (g->workers) {
+        note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, NULL,
+             "set nodes: on the resource pool's node pools instead of workers:",
+             "%s, %d observed: %s has no workers outside node pools", s->decl_text, s->current,
+             nh_provider_kind_name(x->kind));
         return;
     }
+    if (s->current < s->desired)
+        plan_grow(x, g, s);
+    else if (s->current > s->desired)
+        plan_shrink_counters(x, g, s);
+}
 
-    /* Current size. */
-    if (counters && !g->workers) {
-        current = g->obs->current;
-    } else {
-        for (size_t i = 0; i < x->n_nodes; i++)
-            if (in_group(g, x->nodes[i]))
-                current++;
-    }
+/* ---- kinds that name victims: the removal-cap chain ---- */
 
-    if (managed) {
-        desired = declared;
-        if (desired < min) {
-            desired = min;
-            rule = NH_RULE_MIN;
-            note(x, NH_NOTE_LIMITED, NH_RULE_MIN, g->label, NULL,
-                 "%d declared is below min %d; keeping %d", declared, min, min);
-        } else if (desired > max) {
-            desired = max;
-            rule = NH_RULE_MAX;
-            note(x, NH_NOTE_LIMITED, NH_RULE_MAX, g->label, NULL,
-                 "%d declared is above max %d; using %d", declared, max, max);
-        }
-        if (desired != declared)
-            fmt(decl_text, sizeof(decl_text), "%d declared (%s %d)", declared,
-                rule == NH_RULE_MIN ? "min" : "max", desired);
-        else
-            fmt(decl_text, sizeof(decl_text), "%d declared", declared);
-    } else {
-        fmt(decl_text, sizeof(decl_text), "not managed");
-    }
+/* Phase 2: the candidates. Listed nodes (in remove:, not protected, any
+ * live state) and eligible ones (not listed, not protected, ready or
+ * unhealthy); protected and pending ones are counted, never candidates.
+ * Notes for listed nodes that are protected or masters. 0 or -ENOMEM. */
+static int collect_candidates(struct ctx *x, const struct group *g, const struct gstate *s,
+                              struct cands *cs)
+{
+    char fix[256];
 
-    if (counters) {
-        /* remove: cannot name ModelArts nodes. */
-        for (size_t i = 0; i < x->n_nodes; i++) {
-            const struct nh_node *n = x->nodes[i];
-            bool mine = g->workers ? n->pool_id == NULL : str_eq(n->pool_id, g->pool_id);
-            if (mine && node_present(n) && node_listed(c, n))
-                note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, g->label,
-                     "lower nodes: of the node pool instead; ModelArts picks the nodes",
-                     "node %s is in remove: but huawei-modelarts cannot remove a chosen node",
-                     or_q(n->name ? n->name : n->id));
-        }
-        if (!managed)
-            return;
-        if (g->workers) {
-            note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, NULL,
-                 "set nodes: on the resource pool's node pools instead of workers:",
-                 "%s, %d observed: huawei-modelarts has no workers outside node pools", decl_text,
-                 current);
-            return;
-        }
-        if (current < desired)
-            plan_grow(x, g, current, desired, rule, decl_text);
-        else if (current > desired)
-            plan_shrink_counters(x, g, current, desired, rule, decl_text);
-        return;
-    }
-
-    /* Candidates: listed (not protected, any live state) and ordered
-     * (not listed, not protected, ready or unhealthy). */
-    if (current > 0) {
-        v = calloc((size_t)current, sizeof(*v));
-        tmp = calloc((size_t)current, sizeof(*tmp));
-        if (v == NULL || tmp == NULL) {
+    if (s->current > 0) {
+        cs->v = calloc((size_t)s->current, sizeof(*cs->v));
+        cs->tmp = calloc((size_t)s->current, sizeof(*cs->tmp));
+        if (cs->v == NULL || cs->tmp == NULL) {
             x->err = -ENOMEM;
-            goto out;
+            return -ENOMEM;
         }
     }
     for (size_t i = 0; i < x->n_nodes; i++) {
         const struct nh_node *n = x->nodes[i];
-        bool listed, prot;
+        bool listed;
         if (!in_group(g, n))
             continue;
-        listed = node_listed(c, n);
-        prot = node_protected(c, n);
-        if (prot) {
-            n_protected++;
+        listed = node_listed(x->c, n);
+        if (node_protected(x->c, n)) {
+            cs->protected_++;
             if (listed) {
                 fmt(fix, sizeof(fix),
                     "drop it from remove: or from scale_in.protect / its protect label in %s",
-                    path);
+                    s->path);
                 note(x, NH_NOTE_LIMITED, NH_RULE_PROTECT, g->label, fix,
                      "node %s is in remove: but protected; keeping it", n->name ? n->name : n->id);
             }
             continue;
         }
         if (!listed && n->health == NH_NODE_PENDING) {
-            n_pending++;
+            cs->pending++;
             continue;
         }
-        v[nv].n = n;
-        v[nv].listed = listed;
-        nv++;
+        cs->v[cs->n].n = n;
+        cs->v[cs->n].listed = listed;
+        cs->n++;
         if (listed)
-            n_listed++;
+            cs->listed++;
         else
-            n_elig++;
+            cs->eligible++;
     }
     /* Masters named in remove: are never removed; say so. */
-    if (g->workers) {
-        for (size_t i = 0; i < x->n_nodes; i++) {
-            const struct nh_node *n = x->nodes[i];
-            if (!n->worker && node_present(n) && node_listed(c, n))
-                note(x, NH_NOTE_LIMITED, NH_RULE_PROTECT, NULL,
-                     "drop it from remove:; nodeherd never removes masters",
-                     "node %s is in remove: but is a master; keeping it",
-                     or_q(n->name ? n->name : n->id));
-        }
+    for (size_t i = 0; g->workers && i < x->n_nodes; i++) {
+        const struct nh_node *n = x->nodes[i];
+        if (!n->worker && node_present(n) && node_listed(x->c, n))
+            note(x, NH_NOTE_LIMITED, NH_RULE_PROTECT, NULL,
+                 "drop it from remove:; nodeherd never removes masters",
+                 "node %s is in remove: but is a master; keeping it",
+                 or_q(n->name ? n->name : n->id));
     }
+    return 0;
+}
 
-    {
-        int surplus = managed ? current - desired : 0;
-        int want = surplus > n_listed ? surplus : n_listed;
-        int floor_cap = current - min > 0 ? current - min : 0;
-        int take;
-        struct nh_action *a;
+/* Phase 3: how many should go: the surplus over the declaration, or every
+ * listed node when remove: names more. */
+static int removals_wanted(const struct gstate *s, bool managed, const struct cands *cs)
+{
+    int surplus = managed ? s->current - s->desired : 0;
+    return surplus > cs->listed ? surplus : cs->listed;
+}
 
+/* Phase 4: never below min. */
+static int cap_at_min(struct ctx *x, const struct group *g, const struct gstate *s, int want)
+{
+    int floor_cap = s->current - s->min > 0 ? s->current - s->min : 0;
+    char fix[256];
+
+    if (want <= floor_cap)
+        return want;
+    fmt(fix, sizeof(fix), "lower min in %s if these nodes must go", s->path);
+    note(x, NH_NOTE_LIMITED, NH_RULE_MIN, g->label, fix,
+         "%d observed, min %d: removing %d instead of %d", s->current, s->min, floor_cap, want);
+    return floor_cap;
+}
+
+/* Phase 5: only candidates can go (protected and pending nodes stay). */
+static int cap_at_candidates(struct ctx *x, const struct group *g, const struct gstate *s,
+                             const struct cands *cs, int take)
+{
+    char fix[256];
+    int can = cs->listed + cs->eligible;
+
+    if (take <= can)
+        return take;
+    fmt(fix, sizeof(fix), "remove protection from some nodes in %s, or wait for pending nodes",
+        s->path);
+    note(x, NH_NOTE_LIMITED, NH_RULE_PROTECT, g->label, fix,
+         "%s, %d observed: only %d of %d surplus nodes can be removed (%d protected, %d "
+         "pending)",
+         s->decl_text, s->current, can, take, cs->protected_, cs->pending);
+    return can;
+}
+
+/* Phase 6: the cluster's per-cycle budget (max_per_cycle, less what the
+ * cloud is already removing), consumed in group order. */
+static int cap_at_budget(struct ctx *x, const struct group *g, const struct gstate *s, int take)
+{
+    int left = x->budget > 0 ? x->budget : 0;
+
+    if (take <= x->budget)
+        return take;
+    note(x, NH_NOTE_LIMITED, NH_RULE_BUDGET, g->label,
+         "raise scale_in.max_per_cycle to remove more per cycle",
+         "%s, %d observed: removing %d of %d this cycle (max_per_cycle %d, %d already "
+         "being removed)",
+         s->decl_text, s->current, left, take, x->max_per_cycle, x->in_flight);
+    return left;
+}
+
+/* Phase 7: the victims, in victim order (listed first). */
+static void remove_victims(struct ctx *x, const struct group *g, const struct gstate *s,
+                           struct cands *cs, int take)
+{
+    struct nh_action *a;
+    char ord[96];
+    bool any_listed;
+
+    cand_sort(cs->v, cs->tmp, cs->n, x);
+    x->budget -= take;
+    any_listed = cs->v[0].listed;
+    a = action(x, NH_ACT_REMOVE_NODES, any_listed ? NH_RULE_REMOVE_LIST : s->rule,
+               g->workers ? NULL : g->pool_id, g->label, s->current, s->current - take, true);
+    if (a == NULL)
+        return;
+    a->pool_nodes = !g->workers;
+    set_victims(x, a, cs->v, (size_t)take);
+    order_text(x, any_listed, ord, sizeof(ord));
+    fmt(a->why, sizeof(a->why), "%s, %d observed: remove %d (%s)", s->decl_text, s->current, take,
+        ord);
+}
+
+static void plan_group_by_victims(struct ctx *x, const struct group *g, bool managed,
+                                  const struct gstate *s)
+{
+    struct cands cs = {0};
+    int want;
+
+    if (collect_candidates(x, g, s, &cs) == 0) {
+        want = removals_wanted(s, managed, &cs);
         if (want <= 0) {
-            if (managed && current < desired)
-                plan_grow(x, g, current, desired, rule, decl_text);
-            goto out;
-        }
-        if (want > floor_cap) {
-            fmt(fix, sizeof(fix), "lower min in %s if these nodes must go", path);
-            note(x, NH_NOTE_LIMITED, NH_RULE_MIN, g->label, fix,
-                 "%d observed, min %d: removing %d instead of %d", current, min, floor_cap, want);
-            want = floor_cap;
-        }
-        x->intended += want;
-        take = want;
-        if (take > n_listed + n_elig) {
-            fmt(fix, sizeof(fix),
-                "remove protection from some nodes in %s, or wait for pending nodes", path);
-            note(x, NH_NOTE_LIMITED, NH_RULE_PROTECT, g->label, fix,
-                 "%s, %d observed: only %d of %d surplus nodes can be removed (%d protected, %d "
-                 "pending)",
-                 decl_text, current, n_listed + n_elig, take, n_protected, n_pending);
-            take = n_listed + n_elig;
-        }
-        if (take > x->budget) {
-            note(x, NH_NOTE_LIMITED, NH_RULE_BUDGET, g->label,
-                 "raise scale_in.max_per_cycle to remove more per cycle",
-                 "%s, %d observed: removing %d of %d this cycle (max_per_cycle %d, %d already "
-                 "being removed)",
-                 decl_text, current, x->budget > 0 ? x->budget : 0, take, x->max_per_cycle,
-                 x->in_flight);
-            take = x->budget > 0 ? x->budget : 0;
-        }
-        if (take <= 0)
-            goto out;
-        cand_sort(v, tmp, nv, x);
-        x->budget -= take;
-        {
-            bool any_listed = v[0].listed;
-            a = action(x, NH_ACT_REMOVE_NODES, any_listed ? NH_RULE_REMOVE_LIST : rule,
-                       g->workers ? NULL : g->pool_id, g->label, current, current - take, true);
-            if (a == NULL)
-                goto out;
-            a->pool_nodes = !g->workers;
-            set_victims(x, a, v, (size_t)take);
-            order_text(x, any_listed, ord, sizeof(ord));
-            fmt(a->why, sizeof(a->why), "%s, %d observed: remove %d (%s)", decl_text, current, take,
-                ord);
+            if (managed && s->current < s->desired)
+                plan_grow(x, g, s);
+        } else {
+            want = cap_at_min(x, g, s, want);
+            x->intended += want;
+            want = cap_at_candidates(x, g, s, &cs, want);
+            want = cap_at_budget(x, g, s, want);
+            if (want > 0)
+                remove_victims(x, g, s, &cs, want);
         }
     }
-out:
-    free(v);
-    free(tmp);
+    free(cs.v);
+    free(cs.tmp);
+}
+
+/* One group: counts, then grow or shrink. `managed`: a declared count
+ * applies (declared >= 0); otherwise only remove: can shrink it. */
+static void plan_group(struct ctx *x, const struct group *g, bool managed, int declared, int min,
+                       int max)
+{
+    struct gstate s = {.desired = -1, .min = min, .rule = NH_RULE_DECLARED};
+
+    cfg_path(x, g, s.path, sizeof(s.path));
+    if (!bounds_ok(x, g, &s, managed, max))
+        return;
+    s.current = group_size(x, g);
+    if (managed)
+        clamp_declared(x, g, &s, declared, max);
+    else
+        fmt(s.decl_text, sizeof(s.decl_text), "not managed");
+    if (nh_kind_has(x->kind, NH_CAP_NAMES_VICTIMS))
+        plan_group_by_victims(x, g, managed, &s);
+    else
+        plan_group_by_count(x, g, managed, &s);
 }
 
 /* ---------- pools ---------- */
@@ -703,7 +793,7 @@ static int cmp_pool_ptr(const void *a, const void *b)
 static int pool_size(const struct ctx *x, const struct nh_obs_pool *p)
 {
     int n = 0;
-    if (x->kind == NH_PROVIDER_MODELARTS)
+    if (nh_kind_has(x->kind, NH_CAP_COUNTS_FROM_POOL))
         return p->current > 0 ? p->current : 0;
     for (size_t i = 0; i < x->o->n_nodes; i++)
         if (x->o->nodes[i].worker && node_present(&x->o->nodes[i]) &&
@@ -773,7 +863,7 @@ static void plan_undeclared(struct ctx *x)
                      "node_pools: lost more than half of the %zu previously declared pools; not "
                      "pruning",
                      prev->n_pools);
-        } else if (x->kind != NH_PROVIDER_MODELARTS) {
+        } else if (!nh_kind_has(x->kind, NH_CAP_DELETES_POOLS)) {
             for (size_t i = 0; i < nu; i++) {
                 if (u[i]->is_default || u[i]->being_deleted)
                     continue;
@@ -781,7 +871,7 @@ static void plan_undeclared(struct ctx *x)
                      "delete the pool in the cloud console, or declare it",
                      "pool %s is not declared and prune is on, but nodeherd cannot delete node "
                      "pools on %s",
-                     or_q(u[i]->name), kind_name(x->kind));
+                     or_q(u[i]->name), nh_provider_kind_name(x->kind));
             }
         } else {
             prune_ok = true;
@@ -899,7 +989,7 @@ static bool observation_consistent(struct ctx *x, char *why, size_t len)
 static int observed_total(const struct ctx *x)
 {
     int t = 0;
-    if (x->kind == NH_PROVIDER_MODELARTS) {
+    if (nh_kind_has(x->kind, NH_CAP_COUNTS_FROM_POOL)) {
         for (size_t i = 0; i < x->o->n_pools; i++)
             t += x->o->pools[i].current > 0 ? x->o->pools[i].current : 0;
         return t;
@@ -1010,7 +1100,7 @@ static void plan_body(struct ctx *x, const struct nh_op *busy, size_t n_busy)
     }
 
     /* Removals the cloud is still carrying out count against the budget. */
-    if (x->kind == NH_PROVIDER_MODELARTS) {
+    if (nh_kind_has(x->kind, NH_CAP_COUNTS_FROM_POOL)) {
         for (size_t i = 0; i < x->o->n_pools; i++)
             x->in_flight += x->o->pools[i].deleting > 0 ? x->o->pools[i].deleting : 0;
     } else {

@@ -273,6 +273,25 @@ static const struct tcase cases[] = {
      .nodes = {N("a", 1), N("b", 2), N("c", 3)},
      .notes = {NOTE(BLOCKED, MIN)}},
 
+    /* the removal-cap chain, in plan.c's order: wanted (surplus or remove:),
+     * then min, then candidates (protect, pending), then the budget; each
+     * cap that binds leaves its LIMITED note, in that order */
+    {.name = "cap_chain_min_then_budget",
+     .mpc = 2,
+     .share = 1.0,
+     .cfg = {.workers = 6, .min = 3, REMOVE_LIST("a", "b", "c", "d", "e", "f")},
+     .nodes = {EIGHT},
+     .acts = {REMOVE(NULL, 8, 6, "f,e", REMOVE_LIST)},
+     .notes = {NOTE(LIMITED, MIN), NOTE(LIMITED, BUDGET)},
+     .msg_has = "removing 2 of 5 this cycle"},
+    {.name = "cap_chain_candidates_then_budget",
+     .mpc = 1,
+     .cfg = {.workers = 5, .scale_in = {PROTECT("c", "d", "e", "f", "g", "h")}},
+     .nodes = {EIGHT},
+     .acts = {REMOVE(NULL, 8, 7, "b", DECLARED)},
+     .notes = {NOTE(LIMITED, PROTECT), NOTE(LIMITED, BUDGET)},
+     .msg_has = "removing 1 of 2 this cycle"},
+
     /* remove: lists */
     {.name = "remove_list_by_id",
      .cfg = {.workers = 4, REMOVE_LIST("b")},

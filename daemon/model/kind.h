@@ -1,0 +1,75 @@
+/* kind.h - the one table of cloud kinds: for each kind its name in the
+ * configuration, the limits its cloud documents, and what it can do.
+ *
+ * Config reads names and limits from here, the planner asks capabilities
+ * (never "is this ACK?"), providers pick their implementation by kind and a
+ * unit test checks that each provider's vtable matches its row. Adding a
+ * cloud is one row here plus one directory under providers/. Plain data:
+ * no I/O, no libraries. */
+#ifndef NH_MODEL_KIND_H
+#define NH_MODEL_KIND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum nh_provider_kind { NH_PROVIDER_ACK, NH_PROVIDER_CCE, NH_PROVIDER_MODELARTS };
+#define NH_PROVIDER_KINDS 3
+
+/* What a kind can do. The planner decides from these. */
+enum nh_kind_cap {
+    /* Scale-in removes the nodes the planner chose (remove_nodes); without
+     * it the only way down is a lower count, and the cloud picks. */
+    NH_CAP_NAMES_VICTIMS = 1u << 0,
+    /* Clusters have workers outside node pools (the `workers:` key). */
+    NH_CAP_LOOSE_WORKERS = 1u << 1,
+    /* Workers outside pools can be added (scale_cluster: ACK ScaleCluster,
+     * only on clusters without node pools). */
+    NH_CAP_GROWS_LOOSE_WORKERS = 1u << 2,
+    /* Undeclared node pools can be deleted (delete_pool, prune). */
+    NH_CAP_DELETES_POOLS = 1u << 3,
+    /* A pool's size and the removals in flight are read from the pool's
+     * counters, not counted in the node list (no per-node listing). */
+    NH_CAP_COUNTS_FROM_POOL = 1u << 4,
+    /* Each cluster has a Kubernetes API of its own (kubeconfig from the
+     * cloud): nodes, pods, drains. Not used yet (issue #20). */
+    NH_CAP_KUBE_API = 1u << 5,
+    /* Requests are scoped by a project id (`project_id:` required). */
+    NH_CAP_PROJECT_SCOPED = 1u << 6,
+    /* May authenticate with a token instead of a key pair. */
+    NH_CAP_TOKEN_AUTH = 1u << 7,
+};
+
+/* The largest node count any kind allows (the bound used while the kind of
+ * an entry is not known). */
+#define NH_KIND_MAX_NODES 2000
+
+struct nh_kind {
+    enum nh_provider_kind kind;
+    const char *name;  /* in the configuration: "aliyun-ack", ... */
+    const char *cloud; /* for messages: "ACK", "CCE", "ModelArts" */
+    unsigned caps;     /* enum nh_kind_cap bits */
+    /* Limits the cloud documents. 0: the kind has no such thing. */
+    int max_workers;          /* workers outside pools */
+    const char *workers_what; /* named in range errors, e.g. "ACK num_of_nodes" */
+    int max_pool;             /* nodes in one node pool */
+    const char *pool_what;    /* e.g. "CCE node pool size" */
+    const char *credentials;  /* what to give, for messages */
+};
+
+/* The row of a kind; NULL for a value outside the enum. Borrowed, static. */
+const struct nh_kind *nh_kind_get(enum nh_provider_kind k);
+/* The row named `name` ("huawei-cce"); NULL when there is none. */
+const struct nh_kind *nh_kind_by_name(const char *name);
+/* The i-th row (i < NH_PROVIDER_KINDS), in enum order. */
+const struct nh_kind *nh_kind_at(size_t i);
+/* true when kind k has every bit of caps. */
+bool nh_kind_has(enum nh_provider_kind k, unsigned caps);
+/* "aliyun-ack", "huawei-cce", "huawei-modelarts"; "?" outside the enum. */
+const char *nh_provider_kind_name(enum nh_provider_kind k);
+
+/* The names, for static initializers elsewhere (provider vtables). */
+extern const char nh_kind_name_ack[];
+extern const char nh_kind_name_cce[];
+extern const char nh_kind_name_modelarts[];
+
+#endif
