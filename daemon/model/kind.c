@@ -41,7 +41,7 @@ static const struct nh_kind kinds[NH_PROVIDER_KINDS] = {
             .name = nh_kind_name_modelarts,
             .cloud = "ModelArts",
             .caps = NH_CAP_DELETES_POOLS | NH_CAP_COUNTS_FROM_POOL | NH_CAP_PROJECT_SCOPED |
-                    NH_CAP_TOKEN_AUTH,
+                    NH_CAP_TOKEN_AUTH | NH_CAP_POOL_SCOPED,
             .max_workers = 0,
             .workers_what = NULL,
             .max_pool = 1000,

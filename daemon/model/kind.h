@@ -37,6 +37,8 @@ enum nh_kind_cap {
     NH_CAP_PROJECT_SCOPED = 1u << 6,
     /* May authenticate with a token instead of a key pair. */
     NH_CAP_TOKEN_AUTH = 1u << 7,
+    /* A cluster is one resource pool, named by `pool:` (not `id:`). */
+    NH_CAP_POOL_SCOPED = 1u << 8,
 };
 
 /* The largest node count any kind allows (the bound used while the kind of

@@ -1,13 +1,22 @@
-/* internal.h - what the three clouds' ops.c share: the private provider, the
- * operation context (one per vtable call, embedding the nh_call of its
- * current request), and the helpers that run requests and deliver results.
+/* internal.h - what the clouds' directories share: the step table, the
+ * operation context (one per vtable call), the private provider, and the
+ * cloud descriptor that plugs a cloud into provider.c.
  *
- * An operation runs its requests one after another (pages, then pools; a
- * read before a PATCH; one DeleteNode per node). Each request's answer goes
- * to the operation's `step` function, which either submits the next request
- * or finishes the operation. Results reach the caller exactly once, never
- * from inside the vtable call itself (a result that is ready at once is
- * delivered from a zero timer). */
+ * A cloud operation is a row of data, `struct nh_step`: its name, method,
+ * path template, whether it mutates, how its answer is read (which pure
+ * parser of parse.h) and what to do with what was read (`then`). An
+ * operation (observe, a mutation, a poll) runs steps one after another;
+ * provider.c owns, once each: sending a step, failing on a transport or
+ * cloud error, the unreadable-answer failure (UNKNOWN_OUTCOME exactly when
+ * the step mutates), one call per node, "gone only when two reads agree",
+ * the error-class -> verdict mapping, progress helpers, and delivery of the
+ * result exactly once, never from inside the vtable call (a result that is
+ * ready at once is delivered from a zero timer).
+ *
+ * A cloud plugs in with a `struct nh_cloud` (signing, error table, its
+ * vtable and the sizes of its provider and operation structs, which embed
+ * struct nh_prov and struct nh_pop first). How to add an operation:
+ * providers/README.md. */
 #ifndef NH_PROVIDERS_INTERNAL_H
 #define NH_PROVIDERS_INTERNAL_H
 
@@ -15,11 +24,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/json.h"
-#include "util/text.h"
 #include "providers/parse.h"
 #include "providers/provider.h"
 #include "sign/sign.h"
+#include "util/json.h"
+#include "util/text.h"
 
 #define NH_POP_MAX_QUERY 6
 #define NH_POP_MAX_HEADERS 14
@@ -27,16 +36,111 @@
 struct nh_prov;
 struct nh_pop;
 
-/* Called with the answer of the operation's current request: err is NULL on
- * success (2xx), else the classified error (class, code, message). */
-typedef void (*nh_pop_step_fn)(struct nh_pop *op, const struct nh_http_resp *resp,
-                               const struct nh_prov_error *err);
+/* ---------- steps ---------- */
+
+/* How a step's 2xx answer is read, and into which field of the operation. */
+enum nh_read {
+    NH_READ_NOTHING,  /* the status is the answer; the body is not read */
+    NH_READ_OBSERVED, /* nodes or pools appended to op->obs */
+    NH_READ_POOL,     /* one node pool into op->pool */
+    NH_READ_ID,       /* a job or task id into op->id (NULL when the answer has none) */
+    NH_READ_PROGRESS, /* a job's progress into op->progress */
+    NH_READ_CUSTOM,   /* the cloud's own reader (into its own operation struct) */
+};
+
+/* The pure parsers' shapes (parse.h). Each returns 0, or a negative errno
+ * with a message in err. */
+typedef int (*nh_parse_observed_fn)(const char *body, size_t len, struct nh_observed *obs,
+                                    char *err, size_t errlen);
+typedef int (*nh_parse_pool_fn)(const char *body, size_t len, struct nh_pool_status *out, char *err,
+                                size_t errlen);
+typedef int (*nh_parse_id_fn)(const char *body, size_t len, char **ret_id, char *err,
+                              size_t errlen);
+typedef int (*nh_parse_progress_fn)(const char *body, size_t len, struct nh_job_progress *out,
+                                    char *err, size_t errlen);
+typedef int (*nh_parse_custom_fn)(struct nh_pop *op, const char *body, size_t len, char *err,
+                                  size_t errlen);
+
+/* One cloud operation. Rows are static const data in the cloud's ops.c. */
+struct nh_step {
+    const char *name;   /* the cloud's operation name ("DescribeClusterNodes"): errors,
+                           metrics, ACK's x-acs-action */
+    const char *method; /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+    bool mutating;      /* changes the cloud (set by NH_POST and the like): sent on a fresh
+                           connection; an unknown or unreadable outcome is UNKNOWN_OUTCOME,
+                           never re-sent */
+    /* Path template. Variables (each must be safe in a URL path):
+     * {project} {cluster} {pool} {job} {node} (the node at op->idx). */
+    const char *path;
+    /* Fixed query parameters ({NULL} ends the list). */
+    struct {
+        const char *key, *value;
+    } query[2];
+    /* Names the request's object in error messages ("ShowJob {job}: ...");
+     * same variables as path. NULL: the name alone. */
+    const char *subject;
+    /* Adds what depends on the operation: a body (nh_pop_set_body), query
+     * values (nh_pop_add_query), a content type, a subject. 0 or -errno.
+     * NULL: nothing to add. */
+    int (*prepare)(struct nh_pop *op);
+    enum nh_read read;
+    union {
+        nh_parse_observed_fn observed;
+        nh_parse_pool_fn pool;
+        nh_parse_id_fn id;
+        nh_parse_progress_fn progress;
+        nh_parse_custom_fn custom;
+    } parse;
+    /* With the answer read: sends the next step (nh_pop_next) or ends the
+     * operation (nh_pop_observed, nh_pop_mutated, nh_pop_progress, or one
+     * of the nh_then_* below). */
+    void (*then)(struct nh_pop *op);
+    /* Optional: an error answer the step handles itself (a fallback, a
+     * retry with other settings). true: handled (it sent a step or ended
+     * the operation); false: the operation fails with err. */
+    bool (*on_error)(struct nh_pop *op, const struct nh_prov_error *err);
+    /* One call per node (op->node_ids, {node} in the path), one after the
+     * other; `then` runs after the last. A failure after some succeeded is
+     * UNKNOWN_OUTCOME (some nodes may be gone: re-read). */
+    bool each_node;
+    /* Non-NULL: NOT_FOUND on two reads in a row means this object ("node
+     * pool") is gone: the operation ends with progress SUCCEEDED. A single
+     * NOT_FOUND reads again. */
+    const char *gone_when_absent;
+    /* For nh_then_mutated: what to follow when the answer names a job
+     * (NH_JOB_NONE: the id is checked, not followed), and otherwise. */
+    enum nh_job_kind follow_id, follow_else;
+};
+
+/* A row's request line, the way the API pages write it: a GET reads, any
+ * other method mutates. */
+#define NH_GET(op_, path_) .name = (op_), .method = "GET", .mutating = false, .path = (path_)
+#define NH_POST(op_, path_) .name = (op_), .method = "POST", .mutating = true, .path = (path_)
+#define NH_PUT(op_, path_) .name = (op_), .method = "PUT", .mutating = true, .path = (path_)
+#define NH_PATCH(op_, path_) .name = (op_), .method = "PATCH", .mutating = true, .path = (path_)
+#define NH_DELETE(op_, path_) .name = (op_), .method = "DELETE", .mutating = true, .path = (path_)
+/* How a row's answer is read (enum nh_read with its parser). */
+#define NH_READS_OBSERVED(fn) .read = NH_READ_OBSERVED, .parse.observed = (fn)
+#define NH_READS_POOL(fn) .read = NH_READ_POOL, .parse.pool = (fn)
+#define NH_READS_ID(fn) .read = NH_READ_ID, .parse.id = (fn)
+#define NH_READS_PROGRESS(fn) .read = NH_READ_PROGRESS, .parse.progress = (fn)
+#define NH_READS_CUSTOM(fn) .read = NH_READ_CUSTOM, .parse.custom = (fn)
+
+/* What a mutation's answer leads to (nh_then_mutated): the job it names,
+ * followed as id_kind (read with NH_READS_ID), or else else_kind. */
+#define NH_FOLLOWS(else_kind) .then = nh_then_mutated, .follow_else = (else_kind)
+#define NH_FOLLOWS_JOB(id_kind, else_kind)                                                         \
+    .then = nh_then_mutated, .follow_id = (id_kind), .follow_else = (else_kind)
+
+/* ---------- operations ---------- */
 
 enum nh_pop_kind { NH_POP_OBSERVE, NH_POP_MUTATE, NH_POP_POLL };
 
+/* One vtable call. A cloud's operation struct embeds this first. */
 struct nh_pop {
-    struct nh_call call;        /* the current request; call.ud = this */
-    struct nh_prov *p;          /* NULL once orphaned by nh_provider_free */
+    struct nh_call call; /* the current request; call.ud = this */
+    struct nh_prov *p;   /* NULL once orphaned by nh_provider_free */
+    const struct nh_cloud *cloud;
     struct nh_pop *next, *prev; /* p->live */
     struct nh_pop *dnext;       /* p->deferred */
     enum nh_pop_kind kind;
@@ -48,140 +152,200 @@ struct nh_pop {
     bool in_entry;  /* inside the vtable call that started it */
     bool delivered; /* the caller has its result */
 
-    /* current request */
-    char op_name[48];
-    const char *method;                   /* static */
+    /* the current request, built from step */
+    const struct nh_step *step;
     char *path;                           /* wire path, owned */
     struct nh_kv query[NH_POP_MAX_QUERY]; /* keys static, values owned */
     size_t n_query;
     char *body; /* owned; cleansed on free */
     size_t body_len;
-    const char *content_type; /* Huawei override, static; NULL: default */
-    nh_pop_step_fn step;
-    void (*then)(struct nh_pop *op); /* after a multi-request read (ACK node pages) */
-    unsigned nonce_retries;          /* ACK SignatureNonceUsed: re-signed once */
+    const char *content_type; /* a cloud's override, static; NULL: its default */
+    char subject[128];        /* names the request's object in messages */
+    unsigned resends;         /* re-sent after a refusal that allows it (error table) */
     /* per-attempt storage */
     char *url;
     char *hdr[NH_POP_MAX_HEADERS];
     const char *hdr_ptrs[NH_POP_MAX_HEADERS + 1];
     const char *capture[4];
 
+    /* the current answer, as the step's parser read it */
+    struct nh_pool_status pool; /* NH_READ_POOL (owned) */
+    char *id;                   /* NH_READ_ID (owned) */
+    unsigned absent_reads;      /* consecutive NOT_FOUND answers (gone_when_absent) */
+
     /* result */
     struct nh_prov_error err;
     bool failed;
-    struct nh_observed obs;
+    struct nh_observed obs; /* observe: the observation; polls: a node list read */
     enum nh_job_kind job_kind;
     char *job_id;
     struct nh_job_progress progress;
 
-    /* arguments and progress, copied at the start */
+    /* arguments, copied at the start (nh_pop_*_start, nh_pop_copy_nodes, nh_pop_poll_args) */
     char *cluster_id; /* ACK/CCE cluster id; ModelArts resource pool */
     char *pool_id;    /* node pool id (ModelArts: name) */
     char *job_ref;    /* job to follow (poll) */
     char **node_ids;
     char **node_names;
     size_t n_nodes;
-    size_t idx; /* next node (CCE DeleteNode), next page (ACK) */
-    size_t done_count;
+    size_t idx;        /* the node of an each_node step */
+    size_t done_count; /* nodes an each_node step has done */
     int target;
     enum nh_action_kind act_kind;
     enum nh_job_kind poll_kind;
-    bool release, drain;
-    int64_t total;   /* ACK: total_count of page 1 */
-    int reads;       /* ModelArts POOL_GONE: consecutive not-found reads */
-    bool ct_retried; /* ModelArts PATCH content type retried */
-    char *flavor;
-    char *cfg_flavor; /* ModelArts: configured flavor (fallback) */
-    /* ACK: labels DescribeClusterNodes does not return, learnt through its
-     * nodeLabels filter (the cluster's protect labels). */
-    char **lab_keys, **lab_vals;
-    size_t n_labs, lab_idx, lab_page;
-    struct nh_observed aux;
+    bool release, drain; /* scale_in.release_instances, drain */
+    char *kept_body;     /* nh_pop_keep_body (cleansed on free) */
 };
 
-/* Cloud-specific behaviour behind the shared request machinery. */
-struct nh_cloud {
+/* ---------- clouds ---------- */
+
+/* How a cloud's API gateway is spoken to: signing and error answers.
+ * CCE and ModelArts share one (huawei/gateway.c). */
+struct nh_gateway {
     /* Adds the signed headers for one attempt (url already set). */
-    int (*sign)(struct nh_prov *p, struct nh_pop *op, const char *query, struct nh_http_req *req);
-    /* Classifies a complete non-2xx answer into e and returns the verdict
-     * for the client; may stop the provider (Huawei AK lock). */
-    enum nh_verdict (*classify)(struct nh_prov *p, struct nh_pop *op,
-                                const struct nh_http_resp *resp, struct nh_prov_error *e,
-                                uint64_t *hint_ms);
+    int (*sign)(struct nh_prov *p, struct nh_pop *op, struct nh_http_req *req);
     /* The canonical query string (also the wire query). */
     char *(*query)(const struct nh_kv *q, size_t n);
+    /* Reads a complete non-2xx answer into e (class, code, message with
+     * advice, request id) and *hint_ms; returns the error-table row that
+     * decided (parse.h). */
+    const struct nh_err_rule *(*read_error)(const struct nh_http_resp *resp, bool mutating,
+                                            struct nh_prov_error *e, uint64_t *hint_ms);
 };
 
-struct nh_defer; /* zero timer, outlives the provider until closed */
+/* How a cloud's endpoint follows from a region: a pattern, and the
+ * regions the SDKs' region tables send elsewhere. */
+struct nh_endpoint {
+    const char *pattern; /* with {region}: "https://cce.{region}.myhuaweicloud.com" */
+    struct {
+        const char *region, *url;
+    } except[4];
+};
 
+/* What a cloud plugs into provider.c (registered by kind there). */
+struct nh_cloud {
+    const struct nh_provider_ops *ops;
+    const struct nh_gateway *gateway;
+    const struct nh_endpoint *endpoint;
+    struct {
+        size_t prov; /* the cloud's provider struct (struct nh_prov first) */
+        size_t op;   /* the cloud's operation struct (struct nh_pop first) */
+    } sizes;
+    struct {
+        /* Optional: reads the cloud's own settings from the config. 0 or
+         * -errno with a message in err. */
+        int (*init)(struct nh_prov *p, const struct nh_cfg_provider *cfg, char *err, size_t errlen);
+        /* Optional: frees the cloud's part of an operation. */
+        void (*op_free)(struct nh_pop *op);
+    } hooks;
+};
+
+extern const struct nh_gateway nh_ack_gateway;
+extern const struct nh_gateway nh_huawei_gateway;
+extern const struct nh_cloud nh_ack_cloud;
+extern const struct nh_cloud nh_cce_cloud;
+extern const struct nh_cloud nh_ma_cloud;
+
+/* The common part of every provider; a cloud's provider struct embeds it
+ * first (cloud->prov_size). */
 struct nh_prov {
     struct nh_provider pub;
     const struct nh_cloud *cloud;
     char *host;        /* Host header value: host[:port] */
-    char *ak;          /* AccessKey id / Huawei AK */
+    char *ak;          /* access key id (NULL with a token) */
     unsigned char *sk; /* secret bytes (cleansed on free) */
     size_t sk_len;
-    char *token; /* Huawei IAM token (cleansed on free) */
-    char *project_id;
+    char *token;      /* bearer token instead of ak/sk (cleansed on free) */
+    char *project_id; /* NH_CAP_PROJECT_SCOPED kinds */
     char *region;
-    enum nh_ack_signing signing;
     uint64_t timeout_ms, connect_timeout_ms;
     struct nh_pop *live;
     struct nh_pop *deferred, *deferred_tail;
     struct nh_defer *defer;
-    uint64_t locked_until_ms; /* Huawei AK lock (uv_now) */
-    bool ma_json_ctype;       /* ModelArts PATCH: use the SDK's content type */
+    /* An error-table row held every call (a locked key): no request until
+     * then (uv_now), hold_reason says why. */
+    uint64_t hold_until_ms;
+    char hold_reason[160];
     bool closing;
 };
 
 /* The wall clock used for signing dates (replaceable for tests). */
 int64_t nh_prov_wall_now(void);
 
-/* Appends "Name: value" to op's header lines at *n (advanced). 0, -E2BIG
- * past NH_POP_MAX_HEADERS, or -ENOMEM. */
-int nh_pop_add_header(struct nh_pop *op, size_t *n, const char *name, const char *value);
-/* Starts an operation of the given kind (linked into p->live, in_entry set). */
-struct nh_pop *nh_pop_new(struct nh_prov *p, enum nh_pop_kind kind, void *ud);
-/* Ends the vtable call: 0 on success; on r < 0 the operation is dropped
- * without a callback and r returned. */
-int nh_pop_started(struct nh_pop *op, int r);
+/* ---------- starting an operation (from a vtable call) ---------- */
 
-/* Sets the next request. path is formatted; query values are copied; body
- * is taken (owned by op from now on, also on error). 0 or -errno. */
-int nh_pop_request(struct nh_pop *op, const char *op_name, const char *method, bool mutating,
-                   char *body, nh_pop_step_fn step, const char *path_fmt, ...)
-    __attribute__((format(printf, 7, 8)));
+/* The start of every vtable call. What every call needs must be there (the
+ * provider, the callback, the action or op, and the cluster: its id, or
+ * its resource pool for NH_CAP_POOL_SCOPED kinds, safe in a URL path);
+ * then the operation exists, of the cloud's size, with the cluster and
+ * (mutations) the action's kind, target and pool (pool_id, else pool_name)
+ * copied. Returns it (or NULL) with 0, -EINVAL or -ENOMEM in *r: hand both
+ * to nh_pop_begin, which drops a refused operation without a callback. */
+struct nh_pop *nh_pop_observe_start(struct nh_provider *pub, const struct nh_cfg_cluster *c,
+                                    nh_observe_fn done, void *ud, int *r);
+struct nh_pop *nh_pop_mutate_start(struct nh_provider *pub, const struct nh_cfg_cluster *c,
+                                   const struct nh_action *a, nh_mutate_fn done, void *ud, int *r);
+struct nh_pop *nh_pop_poll_start(struct nh_provider *pub, const struct nh_cfg_cluster *c,
+                                 const struct nh_op *o, nh_poll_fn done, void *ud, int *r);
+/* Copies the action's node lists (ids; names, or ids where names are
+ * missing; need_names: names required). 0, -EINVAL or -ENOMEM. */
+int nh_pop_copy_nodes(struct nh_pop *op, const struct nh_action *a, bool need_names);
+/* Copies what following o needs for o->job_kind: the job id (path-safe),
+ * the pool (path-safe), or the victims. 0, -EINVAL or -ENOMEM. */
+int nh_pop_poll_args(struct nh_pop *op, const struct nh_op *o);
+/* Keeps a body that the vtable call builds from what it only borrows (a
+ * secret of the config) for the step whose prepare is nh_pop_take_body.
+ * body is taken, also on error; cleansed on free. 0 or -ENOMEM (NULL). */
+int nh_pop_keep_body(struct nh_pop *op, char *body);
+/* Ends the vtable call. r < 0: the operation is dropped without a callback
+ * and r returned (-ENOMEM for op NULL). Else the first step is sent; a
+ * provider that holds its calls (stopped key, locked key) fails the
+ * operation later, on the loop, without a request. Returns 0, or the
+ * error of a step that could not be sent (then no callback). */
+int nh_pop_begin(struct nh_pop *op, int r, const struct nh_step *first);
+
+/* ---------- from a step's `then` or `prepare` ---------- */
+
+/* Sends the next step; failing that, fails the operation. */
+void nh_pop_next(struct nh_pop *op, const struct nh_step *step);
+/* Body of the current request (taken, also on error; cleansed on free).
+ * 0, or -ENOMEM when body is NULL (a failed build). */
+int nh_pop_set_body(struct nh_pop *op, char *body);
+/* A prepare: the body kept by nh_pop_keep_body becomes the request's. */
+int nh_pop_take_body(struct nh_pop *op);
+/* Adds a query value (copied; the key is static). 0, -E2BIG, -EINVAL
+ * (empty value: never sent), -ENOMEM. */
 int nh_pop_add_query(struct nh_pop *op, const char *key, const char *value);
-/* Submits the request set by nh_pop_request. 0 or -errno (then nothing runs). */
-int nh_pop_submit(struct nh_pop *op);
-/* From a step: submits, and fails the operation if that is refused. */
-void nh_pop_next(struct nh_pop *op);
+/* Appends "Name: value" to op's header lines at *n (advanced). 0, -E2BIG
+ * past NH_POP_MAX_HEADERS, or -ENOMEM. For signers. */
+int nh_pop_add_header(struct nh_pop *op, size_t *n, const char *name, const char *value);
+/* What a signer signs of the current request, with its headers h[n]. */
+struct nh_sign_req nh_pop_sign_req(const struct nh_pop *op, const struct nh_kv *h, size_t n);
+/* true when the node (id or name) is among op's victims. */
+bool nh_pop_is_victim(const struct nh_pop *op, const struct nh_node *n);
 
-/* Results. Each ends the operation (delivery is deferred when needed). */
+/* ---------- results: each ends the operation ---------- */
+
 void nh_pop_fail(struct nh_pop *op, const struct nh_prov_error *e);
 void nh_pop_failf(struct nh_pop *op, enum nh_err_class cls, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void nh_pop_observed(struct nh_pop *op); /* op->obs is handed over */
 void nh_pop_mutated(struct nh_pop *op, enum nh_job_kind kind, char *job_id /* taken */);
 void nh_pop_progress(struct nh_pop *op, const struct nh_job_progress *pr);
+/* Progress with percent 100 when SUCCEEDED, else unknown (-1). */
+void nh_pop_progress_state(struct nh_pop *op, enum nh_job_state st, const char *phase,
+                           const char *detail);
 
-/* Copies the action's node lists into op. 0 or -ENOMEM/-EINVAL. */
-int nh_pop_copy_nodes(struct nh_pop *op, const struct nh_action *a, bool need_names);
-/* true when id (or name) is among op's victims. */
-bool nh_pop_is_victim(const struct nh_pop *op, const struct nh_node *n);
-
-/* Provider constructors per cloud (fill ops and cloud). */
-extern const struct nh_provider_ops nh_ack_ops;
-extern const struct nh_provider_ops nh_cce_ops;
-extern const struct nh_provider_ops nh_ma_ops;
-extern const struct nh_cloud nh_ack_cloud;
-extern const struct nh_cloud nh_huawei_cloud;
-
-/* Huawei: refuses at once (without a request) while the key is stopped or
- * locked; fills e. true when refused. */
-bool nh_huawei_refuse(struct nh_prov *p, struct nh_prov_error *e, const char *op_name);
-/* The same for an operation: when refused, op fails (later, on the loop)
- * without any request and true is returned. */
-bool nh_huawei_refused(struct nh_pop *op, const char *op_name);
+/* Ready-made `then`s. */
+void nh_then_observed(struct nh_pop *op); /* the observation in op->obs */
+void nh_then_mutated(struct nh_pop *op);  /* op->id -> step's follow_id, else follow_else */
+void nh_then_progress(struct nh_pop *op); /* the job's progress in op->progress */
+/* The victims are gone from the node list in op->obs (RUNNING while the
+ * list is incomplete). */
+void nh_then_nodes_gone(struct nh_pop *op);
+/* The node pool in op->pool has reached op->target: failed -> FAILED;
+ * current == target with nothing creating or deleting -> SUCCEEDED; else
+ * RUNNING. `deleting` names the cloud's counter in the detail. */
+void nh_pop_pool_size_progress(struct nh_pop *op, const char *deleting);
 
 #endif

@@ -8,9 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "providers/parse.h"
-#include "util/json.h"
-#include "util/text.h"
+#include "providers/reader.h"
 
 /* ---------- shared pure helpers ---------- */
 
@@ -104,106 +102,6 @@ int64_t nh_prov_parse_time(const char *s)
     return (int64_t)t - off;
 }
 
-/* The key pairs of errors-and-limits.md, in order. */
-static const struct {
-    const char *code, *msg, *msg2;
-} error_keys[] = {
-    {"error_code", "error_msg", NULL},
-    {"errorCode", "errorMessage", "errorMsg"},
-    {"code", "message", NULL},
-    {"Code", "Message", NULL},
-};
-
-static const char *const request_id_keys[] = {"request_id", "requestId", "RequestId", "requestid",
-                                              "RequestID"};
-
-static bool scalar_text(struct json_object *v, char *dst, size_t len)
-{
-    if (v == NULL)
-        return false;
-    if (json_object_is_type(v, json_type_string)) {
-        nh_text_copy(dst, len, json_object_get_string(v));
-        return true;
-    }
-    if (json_object_is_type(v, json_type_int)) {
-        snprintf(dst, len, "%" PRId64, json_object_get_int64(v));
-        return true;
-    }
-    return false;
-}
-
-static bool error_from_object(struct json_object *o, struct nh_prov_error *e)
-{
-    for (size_t i = 0; i < sizeof(error_keys) / sizeof(error_keys[0]); i++) {
-        struct json_object *c = nh_json_get(o, error_keys[i].code);
-        struct json_object *m = nh_json_get(o, error_keys[i].msg);
-        if (m == NULL && error_keys[i].msg2 != NULL)
-            m = nh_json_get(o, error_keys[i].msg2);
-        if (c == NULL && m == NULL)
-            continue;
-        if (!scalar_text(c, e->code, sizeof(e->code)))
-            e->code[0] = '\0';
-        if (!scalar_text(m, e->message, sizeof(e->message)))
-            e->message[0] = '\0';
-        return true;
-    }
-    return false;
-}
-
-static void request_id_from_object(struct json_object *o, struct nh_prov_error *e)
-{
-    for (size_t i = 0; i < sizeof(request_id_keys) / sizeof(request_id_keys[0]); i++) {
-        if (scalar_text(nh_json_get(o, request_id_keys[i]), e->request_id, sizeof(e->request_id)))
-            return;
-    }
-}
-
-bool nh_prov_parse_error_body(int status, const char *body, size_t len, struct nh_prov_error *e)
-{
-    char ignore[8] = "";
-    struct nh_jerr pe = {ignore, sizeof(ignore)};
-    struct json_object *root = nh_json_parse(body, len, true, &pe);
-
-    e->http_status = status;
-    if (root == NULL) {
-        char first[64];
-        size_t n = 0;
-        for (size_t i = 0; body != NULL && i < len && n + 1 < sizeof(first) && n < 48; i++) {
-            unsigned char ch = (unsigned char)body[i];
-            if (ch >= 0x20 && ch < 0x7f)
-                first[n++] = (char)ch;
-        }
-        first[n] = '\0';
-        e->code[0] = '\0';
-        if (len == 0)
-            snprintf(e->message, sizeof(e->message), "HTTP %d with an empty body", status);
-        else
-            snprintf(e->message, sizeof(e->message),
-                     "HTTP %d with a non-JSON body (first bytes: %s)", status, first);
-        return false;
-    }
-    request_id_from_object(root, e);
-    if (!error_from_object(root, e)) {
-        /* One nested level: {"error":{"code":...,"message":...}} and the like. */
-        bool found = false;
-        json_object_object_foreach(root, key, val)
-        {
-            (void)key;
-            if (!found && json_object_is_type(val, json_type_object) && error_from_object(val, e)) {
-                found = true;
-                if (e->request_id[0] == '\0')
-                    request_id_from_object(val, e);
-            }
-        }
-        if (!found) {
-            e->code[0] = '\0';
-            snprintf(e->message, sizeof(e->message), "HTTP %d without an error code", status);
-        }
-    }
-    json_object_put(root);
-    return true;
-}
-
 uint64_t nh_prov_retry_after_ms(const char *value, int64_t now_s)
 {
     char *end = NULL;
@@ -268,31 +166,6 @@ void nh_pool_status_clear(struct nh_pool_status *s)
     memset(s, 0, sizeof(*s));
 }
 
-const char *nh_err_class_name(enum nh_err_class c)
-{
-    switch (c) {
-    case NH_ERR_NONE:
-        return "none";
-    case NH_ERR_THROTTLED:
-        return "throttled";
-    case NH_ERR_AUTH:
-        return "auth";
-    case NH_ERR_NOT_FOUND:
-        return "not-found";
-    case NH_ERR_CONFLICT:
-        return "conflict";
-    case NH_ERR_INVALID:
-        return "invalid";
-    case NH_ERR_SERVER:
-        return "server";
-    case NH_ERR_UNKNOWN_OUTCOME:
-        return "unknown-outcome";
-    case NH_ERR_CANCELLED:
-        return "cancelled";
-    }
-    return "?";
-}
-
 const char *nh_job_state_name(enum nh_job_state s)
 {
     switch (s) {
@@ -304,4 +177,256 @@ const char *nh_job_state_name(enum nh_job_state s)
         return "failed";
     }
     return "?";
+}
+
+/* ---------- readers (reader.h) ---------- */
+
+int nh_prov_read(const char *body, size_t len, nh_reader_fn fn, void *out, const char *what,
+                 char *err, size_t errlen)
+{
+    struct nh_jerr e = {err, errlen};
+    struct json_object *root;
+    int r;
+
+    if (errlen > 0)
+        err[0] = '\0';
+    root = nh_json_parse(body, len, true, &e);
+    if (root == NULL)
+        return -EBADMSG;
+    r = fn(root, out, &e);
+    if (r == -ENOMEM)
+        nh_jerr_set(&e, "out of memory reading %s", what);
+    json_object_put(root);
+    return r;
+}
+
+int nh_prov_read_progress(const char *body, size_t len, nh_reader_fn fn,
+                          struct nh_job_progress *out, const char *what, char *err, size_t errlen)
+{
+    int r;
+
+    memset(out, 0, sizeof(*out));
+    out->percent = -1;
+    r = nh_prov_read(body, len, fn, out, what, err, errlen);
+    if (r == 0)
+        nh_text_copy(out->detail, sizeof(out->detail), out->detail);
+    return r;
+}
+
+struct pool_reading {
+    nh_pool_reader_fn fn;
+    struct nh_pool_status *one;
+    struct nh_observed *obs;
+};
+
+static int read_one_pool(struct json_object *root, void *out, struct nh_jerr *e)
+{
+    struct pool_reading *pr = out;
+    return pr->fn(root, pr->one, e);
+}
+
+int nh_prov_read_pool(const char *body, size_t len, nh_pool_reader_fn fn,
+                      struct nh_pool_status *out, const char *what, char *err, size_t errlen)
+{
+    struct pool_reading pr = {.fn = fn, .one = out};
+    int r;
+
+    memset(out, 0, sizeof(*out));
+    r = nh_prov_read(body, len, read_one_pool, &pr, what, err, errlen);
+    if (r < 0)
+        nh_pool_status_clear(out);
+    return r;
+}
+
+int nh_prov_read_items(const char *body, size_t len, nh_item_reader_fn fn, void *out,
+                       const char *what, char *err, size_t errlen)
+{
+    struct nh_jerr e = {err, errlen};
+    struct json_object *root, *items = NULL;
+    int r = 0;
+
+    if (errlen > 0)
+        err[0] = '\0';
+    root = nh_json_parse_items(body, len, &items, &e);
+    if (root == NULL)
+        return -EBADMSG;
+    for (size_t i = 0; i < json_object_array_length(items) && r == 0; i++)
+        r = fn(json_object_array_get_idx(items, i), i, out, &e);
+    if (r == -ENOMEM)
+        nh_jerr_set(&e, "out of memory reading %s", what);
+    json_object_put(root);
+    return r;
+}
+
+static int read_pool_item(struct json_object *it, size_t i, void *out, struct nh_jerr *e)
+{
+    struct pool_reading *pr = out;
+    struct nh_pool_status s;
+    struct nh_obs_pool *p;
+    int r;
+
+    (void)i;
+    memset(&s, 0, sizeof(s));
+    r = pr->fn(it, &s, e);
+    if (r == 0 && (p = nh_observed_add_pool(pr->obs)) != NULL) {
+        *p = s.pool; /* moved */
+        return 0;
+    }
+    nh_pool_status_clear(&s);
+    return r < 0 ? r : -ENOMEM;
+}
+
+int nh_prov_read_pool_items(const char *body, size_t len, nh_pool_reader_fn fn,
+                            struct nh_observed *obs, const char *what, char *err, size_t errlen)
+{
+    struct pool_reading pr = {.fn = fn, .obs = obs};
+    return nh_prov_read_items(body, len, read_pool_item, &pr, what, err, errlen);
+}
+
+int nh_prov_read_id(struct json_object *o, const char *key, const char *where, char **ret,
+                    struct nh_jerr *e)
+{
+    const char *id = NULL;
+    char *dup = NULL;
+
+    if (nh_json_str(o, key, false, &id, where, e) < 0)
+        return -EBADMSG;
+    if (id != NULL && id[0] != '\0' && !nh_prov_path_safe(id))
+        return nh_jerr_set(e, "%s \"%.40s\" has characters not allowed in a URL path", where, id);
+    if (id != NULL && id[0] != '\0' && (dup = strdup(id)) == NULL)
+        return -ENOMEM;
+    *ret = dup;
+    return 0;
+}
+
+void nh_prov_set_counts(struct nh_obs_pool *p, const struct nh_pool_counts *c)
+{
+    p->desired = (int)c->desired;
+    p->current = (int)c->current;
+    p->ready = (int)c->ready;
+    p->unhealthy = (int)c->unhealthy;
+    p->creating = (int)c->creating;
+    p->deleting = (int)c->deleting;
+    p->max_count = (int)c->max_count;
+}
+
+int nh_prov_put_label(struct nh_node *n, const char *key, const char *value)
+{
+    struct nh_label *l = &n->labels[n->n_labels++];
+
+    l->key = strdup(key);
+    l->value = strdup(value);
+    return l->key != NULL && l->value != NULL ? 0 : -ENOMEM;
+}
+
+int nh_prov_read_label_map(struct json_object *v, struct nh_node *n, const char *where, int keymax,
+                           struct nh_jerr *e)
+{
+    size_t cnt;
+
+    if (v == NULL || (cnt = (size_t)json_object_object_length(v)) == 0)
+        return 0;
+    n->labels = calloc(cnt, sizeof(*n->labels));
+    if (n->labels == NULL)
+        return -ENOMEM;
+    json_object_object_foreach(v, key, val)
+    {
+        if (!json_object_is_type(val, json_type_string))
+            return nh_jerr_set(e, "%s.%.*s: expected a string", where, keymax, key);
+        if (nh_prov_put_label(n, key, json_object_get_string(val)) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+int nh_prov_add_node(struct nh_observed *obs, const char *id, const char *name, const char *pool,
+                     struct nh_node **ret)
+{
+    struct nh_node *n = nh_observed_add_node(obs);
+
+    if (n == NULL || !nh_json_dup(id, &n->id) || !nh_json_dup(name != NULL ? name : id, &n->name) ||
+        !nh_json_dup(pool != NULL && pool[0] != '\0' ? pool : NULL, &n->pool_id))
+        return -ENOMEM;
+    *ret = n;
+    return 0;
+}
+
+/* The object holding the last segment of path (NULL: absent), and that
+ * segment. */
+static struct json_object *field_parent(struct json_object *o, const char *path, const char **last)
+{
+    char seg[64];
+    const char *dot;
+
+    *last = path;
+    while ((dot = strchr(*last, '.')) != NULL && o != NULL) {
+        size_t n = (size_t)(dot - *last);
+        if (n >= sizeof(seg))
+            return NULL;
+        memcpy(seg, *last, n);
+        seg[n] = '\0';
+        o = nh_json_get(o, seg);
+        *last = dot + 1;
+    }
+    return o;
+}
+
+static int read_field(struct json_object *o, const struct nh_jfield *f, const char *where,
+                      void *out, struct nh_jerr *e)
+{
+    struct json_object *tmp = NULL;
+    const char *key;
+    void *dst = f->off == NH_J_NOWHERE ? NULL : (char *)out + f->off;
+    struct json_object *parent = field_parent(o, f->path, &key);
+
+    switch (f->type) {
+    case NH_J_OBJ:
+    case NH_J_ARR:
+        if ((f->type == NH_J_OBJ ? nh_json_obj : nh_json_arr)(parent, key, f->required, &tmp, where,
+                                                              e) < 0)
+            return -EBADMSG;
+        if (dst != NULL)
+            *(struct json_object **)dst = tmp;
+        return 0;
+    case NH_J_STR: {
+        const char *s = dst != NULL ? *(const char **)dst : NULL;
+        if (nh_json_str(parent, key, f->required, &s, where, e) < 0)
+            return -EBADMSG;
+        if (dst != NULL)
+            *(const char **)dst = s;
+        return 0;
+    }
+    case NH_J_INT: {
+        int64_t v = dst != NULL ? *(int64_t *)dst : 0;
+        if (nh_json_int(parent, key, f->required, 0, NH_PROV_COUNT_MAX, &v, where, e) < 0)
+            return -EBADMSG;
+        if (dst != NULL)
+            *(int64_t *)dst = v;
+        return 0;
+    }
+    case NH_J_BOOL: {
+        bool v = dst != NULL ? *(bool *)dst : false;
+        if (nh_json_bool(parent, key, f->required, &v, where, e) < 0)
+            return -EBADMSG;
+        if (dst != NULL)
+            *(bool *)dst = v;
+        return 0;
+    }
+    }
+    return -EINVAL;
+}
+
+int nh_prov_fields(struct json_object *o, const char *what, const struct nh_jfield *f, size_t n,
+                   const char *prefix, void *out, struct nh_jerr *e)
+{
+    char where[160];
+
+    if (what != NULL && !json_object_is_type(o, json_type_object))
+        return nh_jerr_set(e, "%s: expected an object", what);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(where, sizeof(where), "%s%s", prefix, f[i].path);
+        if (read_field(o, &f[i], where, out, e) < 0)
+            return -EBADMSG;
+    }
+    return 0;
 }

@@ -54,6 +54,43 @@ bool nh_prov_parse_error_body(int status, const char *body, size_t len, struct n
  * to now_s; 0 when absent, invalid or in the past. */
 uint64_t nh_prov_retry_after_ms(const char *value, int64_t now_s);
 
+/* ---------- error tables ---------- */
+
+/* One row of a cloud's error table (aliyun/errors.c, huawei/errors.c). A
+ * row matches an error answer when every condition it sets matches. The
+ * first matching row with a class decides; a row without one
+ * (NH_ERR_NONE) only lends its advice, and matching goes on. After the
+ * cloud's rows come the common ones: 401/403 AUTH, 404 NOT_FOUND, 409
+ * CONFLICT, 5xx SERVER, other 4xx INVALID, anything else SERVER. SERVER on
+ * a mutating call reads UNKNOWN_OUTCOME (it may have happened). */
+struct nh_err_rule {
+    const char *code; /* the cloud's code; "Prefix*" matches a prefix; NULL: any */
+    int status;       /* HTTP status; 0: any */
+    int status_max;   /* with status: the range status..status_max */
+    const char *text; /* a phrase in the message (case-insensitive); NULL: any */
+    bool hinted;      /* only when the answer carries a retry hint */
+    enum nh_err_class cls;
+    const char *advice; /* appended to the message as " (advice)" */
+    bool stop;          /* stop every call with this key until a reload */
+    uint64_t hold_ms;   /* hold every call this long (the key is locked) */
+    bool resend;        /* refused before it ran: re-sign and send once more */
+};
+
+/* The row that decides an answer's class (2xx: a row of class
+ * NH_ERR_NONE). Never NULL, static. ret_advice (may be NULL) gets the
+ * advice of the first matching row that has one, or NULL. */
+const struct nh_err_rule *nh_err_match(const struct nh_err_rule *rows, size_t n, int status,
+                                       const char *code, const char *message, bool hinted,
+                                       const char **ret_advice);
+/* The class a row gives: its own, UNKNOWN_OUTCOME for SERVER on a mutation. */
+enum nh_err_class nh_err_rule_class(const struct nh_err_rule *r, bool mutating);
+/* A whole error answer into e: the body's code, message and request id
+ * (nh_prov_parse_error_body), the class from rows, the advice appended to
+ * the message. Returns the deciding row. */
+const struct nh_err_rule *nh_err_read(const struct nh_err_rule *rows, size_t n, int status,
+                                      const char *body, size_t len, bool hinted, bool mutating,
+                                      struct nh_prov_error *e);
+
 /* ---------- Alibaba Cloud ACK ---------- */
 
 enum nh_node_health nh_ack_node_health(const char *state, const char *node_status);
@@ -61,6 +98,10 @@ enum nh_node_health nh_ack_node_health(const char *state, const char *node_statu
 /* x-acs-retry-after: a positive integer of milliseconds; 0 when absent,
  * <= 0, empty or not a number. */
 uint64_t nh_ack_retry_after_ms(const char *value);
+
+/* ACK's error table (rows in order; struct nh_err_rule). */
+extern const struct nh_err_rule nh_ack_errors[];
+extern const size_t nh_ack_n_errors;
 
 /* Pure classification of an ACK error (errors-and-limits.md): by code first
  * (Throttling*, InvalidTimeStamp.*, signature, AccessKey, Forbidden*), then
@@ -114,6 +155,10 @@ int nh_ack_parse_task(const char *body, size_t len, struct nh_job_progress *out,
 
 /* ---------- Huawei (CCE and ModelArts, APIG gateway) ---------- */
 
+/* The error table of CCE and ModelArts (rows in order). */
+extern const struct nh_err_rule nh_huawei_errors[];
+extern const size_t nh_huawei_n_errors;
+
 /* What a Huawei error means beyond its class. */
 struct nh_huawei_verdict {
     enum nh_err_class cls;
@@ -126,6 +171,11 @@ struct nh_huawei_verdict nh_huawei_error_class(int status, const char *code, con
                                                bool mutating);
 /* A whole Huawei error answer -> e. retry_after: the Retry-After header
  * value or NULL (hint in *hint_ms relative to now_s). */
+/* The same, returning the table row that decided (for its effects). */
+const struct nh_err_rule *nh_huawei_read_error(int status, const char *body, size_t len,
+                                               const char *retry_after, int64_t now_s,
+                                               bool mutating, struct nh_prov_error *e,
+                                               uint64_t *hint_ms);
 struct nh_huawei_verdict nh_huawei_error_from_answer(int status, const char *body, size_t len,
                                                      const char *retry_after, int64_t now_s,
                                                      bool mutating, struct nh_prov_error *e,
@@ -154,15 +204,15 @@ int nh_cce_parse_job(const char *body, size_t len, struct nh_job_progress *out, 
 
 /* ---------- Huawei ModelArts ---------- */
 
+/* maxCount to send with a new count (huawei-modelarts.md): the new count
+ * when the pool is physical (maxCount == count), else max(maxCount, count). */
+int nh_ma_max_count(int cur_count, int cur_max_count, int new_count);
 /* ListNodePools: appends pools (id = name = metadata.name). */
 int nh_ma_parse_nodepools(const char *body, size_t len, struct nh_observed *obs, char *err,
                           size_t errlen);
 /* ShowNodePool. */
 int nh_ma_parse_nodepool(const char *body, size_t len, struct nh_pool_status *out, char *err,
                          size_t errlen);
-/* maxCount to send with a new count (huawei-modelarts.md): the new count
- * when the pool is physical (maxCount == count), else max(maxCount, count). */
-int nh_ma_max_count(int cur_count, int cur_max_count, int new_count);
 
 /* ---------- request bodies (pure; malloc'd, NUL-terminated) ---------- */
 

@@ -1,7 +1,9 @@
-/* provider.c - provider construction (dispatch on kind, endpoint, copied
- * credentials), and the request machinery the three clouds share: the
- * operation context embedding struct nh_call, per-attempt URL building and
- * signing, answer classification, deferred delivery and cancellation. */
+/* provider.c - provider construction (the cloud of a kind, endpoint,
+ * copied credentials) and the step machinery every cloud runs on
+ * (internal.h): sending a step, per-attempt URL building and signing,
+ * error classification through the cloud's error table, the rules of
+ * failing, one call per node, "gone when two reads agree", progress, and
+ * deferred delivery and cancellation. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +28,19 @@ int64_t nh_prov_wall_now(void)
     return wall_fn != NULL ? wall_fn() : (int64_t)time(NULL);
 }
 
+/* ---------- the clouds, by kind ---------- */
+
+static const struct nh_cloud *const clouds[NH_PROVIDER_KINDS] = {
+    [NH_PROVIDER_ACK] = &nh_ack_cloud,
+    [NH_PROVIDER_CCE] = &nh_cce_cloud,
+    [NH_PROVIDER_MODELARTS] = &nh_ma_cloud,
+};
+
+static const struct nh_cloud *cloud_of(enum nh_provider_kind k)
+{
+    return (unsigned)k < NH_PROVIDER_KINDS ? clouds[k] : NULL;
+}
+
 /* ---------- endpoints ---------- */
 
 static char *strip_slash(const char *s)
@@ -41,10 +56,29 @@ static char *strip_slash(const char *s)
     return r;
 }
 
+/* The endpoint of a region (path-safe) by the cloud's rule. */
+static char *endpoint_of(const struct nh_endpoint *ep, const char *region)
+{
+    const char *at = strstr(ep->pattern, "{region}");
+    struct nh_buf b;
+
+    for (size_t i = 0; i < sizeof(ep->except) / sizeof(ep->except[0]); i++)
+        if (ep->except[i].region != NULL && strcmp(region, ep->except[i].region) == 0)
+            return strdup(ep->except[i].url);
+    if (at == NULL)
+        return strdup(ep->pattern);
+    nh_buf_init(&b, 0);
+    if (nh_buf_append(&b, ep->pattern, (size_t)(at - ep->pattern)) < 0 ||
+        nh_buf_appends(&b, region) < 0 || nh_buf_appends(&b, at + strlen("{region}")) < 0) {
+        nh_buf_free(&b);
+        return NULL;
+    }
+    return nh_buf_steal(&b);
+}
+
 char *nh_provider_endpoint(const struct nh_cfg_provider *cfg)
 {
-    static const char *const ack_global[] = {"cn-wuhan", "cn-zhangbei", "cn-fujian", "cn-edge-1"};
-    char buf[256];
+    const struct nh_cloud *cl;
 
     if (cfg == NULL)
         return NULL;
@@ -52,27 +86,8 @@ char *nh_provider_endpoint(const struct nh_cfg_provider *cfg)
         return strip_slash(cfg->endpoint);
     if (cfg->region == NULL || !nh_prov_path_safe(cfg->region))
         return NULL;
-    switch (cfg->kind) {
-    case NH_PROVIDER_ACK:
-        for (size_t i = 0; i < sizeof(ack_global) / sizeof(ack_global[0]); i++)
-            if (strcmp(cfg->region, ack_global[i]) == 0)
-                return strdup("https://cs.aliyuncs.com");
-        snprintf(buf, sizeof(buf), "https://cs.%s.aliyuncs.com", cfg->region);
-        break;
-    case NH_PROVIDER_CCE:
-        if (strcmp(cfg->region, "eu-west-101") == 0)
-            snprintf(buf, sizeof(buf), "https://cce.%s.myhuaweicloud.eu", cfg->region);
-        else
-            snprintf(buf, sizeof(buf), "https://cce.%s.myhuaweicloud.com", cfg->region);
-        break;
-    case NH_PROVIDER_MODELARTS:
-        if (strcmp(cfg->region, "ap-southeast-1") == 0)
-            snprintf(buf, sizeof(buf), "https://modelarts.%s.myhuaweicloud.cn", cfg->region);
-        else
-            snprintf(buf, sizeof(buf), "https://modelarts.%s.myhuaweicloud.com", cfg->region);
-        break;
-    }
-    return strdup(buf);
+    cl = cloud_of(cfg->kind);
+    return cl != NULL ? endpoint_of(cl->endpoint, cfg->region) : NULL;
 }
 
 /* "scheme://host[:port]" -> the Host header value curl sends: the port is
@@ -166,102 +181,81 @@ static void on_defer(uv_timer_t *t)
     }
 }
 
-int nh_provider_new(const struct nh_cfg_provider *cfg, const struct nh_provider_env *env,
-                    struct nh_provider **ret, char *err, size_t errlen)
+/* Name, region, endpoint, Host header and project of one provider. */
+static int prov_settings(struct nh_prov *p, const struct nh_cfg_provider *cfg, char *err,
+                         size_t errlen)
 {
-    struct nh_prov *p;
-    struct nh_client_opts copts;
-    size_t ak_len = 0, tok_len = 0;
-    unsigned char *tmp = NULL;
     int r;
 
-    if (cfg == NULL || env == NULL || env->loop == NULL || env->http == NULL || ret == NULL) {
-        snprintf(err, errlen, "provider: missing configuration or environment");
-        return -EINVAL;
-    }
-    p = calloc(1, sizeof(*p));
-    if (p == NULL)
-        goto nomem;
-    p->pub.kind = cfg->kind;
-    p->pub.loop = env->loop;
-    p->signing = cfg->signing;
-    p->timeout_ms = cfg->timeout_ms;
-    p->connect_timeout_ms = cfg->connect_timeout_ms;
-    switch (cfg->kind) {
-    case NH_PROVIDER_ACK:
-        p->pub.ops = &nh_ack_ops;
-        p->cloud = &nh_ack_cloud;
-        break;
-    case NH_PROVIDER_CCE:
-        p->pub.ops = &nh_cce_ops;
-        p->cloud = &nh_huawei_cloud;
-        break;
-    case NH_PROVIDER_MODELARTS:
-        p->pub.ops = &nh_ma_ops;
-        p->cloud = &nh_huawei_cloud;
-        break;
-    }
     p->pub.name = strdup(cfg->name != NULL ? cfg->name : "?");
     p->region = cfg->region != NULL ? strdup(cfg->region) : NULL;
     if (p->pub.name == NULL || (cfg->region != NULL && p->region == NULL))
-        goto nomem;
+        return -ENOMEM;
     p->pub.endpoint = nh_provider_endpoint(cfg);
     if (p->pub.endpoint == NULL) {
         snprintf(err, errlen,
                  "provider %s: no endpoint: set region (letters, digits, '-') or endpoint:",
                  p->pub.name);
-        r = -EINVAL;
-        goto fail;
+        return -EINVAL;
     }
     r = host_header(p->pub.endpoint, &p->host, err, errlen);
-    if (r < 0)
-        goto fail;
-    if (cfg->kind != NH_PROVIDER_ACK) {
-        if (cfg->project_id == NULL || !nh_prov_path_safe(cfg->project_id)) {
-            snprintf(err, errlen,
-                     "provider %s: project_id is required and may hold only [A-Za-z0-9._~-]",
-                     p->pub.name);
-            r = -EINVAL;
-            goto fail;
-        }
-        p->project_id = strdup(cfg->project_id);
-        if (p->project_id == NULL)
-            goto nomem;
+    if (r < 0 || !nh_kind_has(cfg->kind, NH_CAP_PROJECT_SCOPED))
+        return r;
+    if (cfg->project_id == NULL || !nh_prov_path_safe(cfg->project_id)) {
+        snprintf(err, errlen,
+                 "provider %s: project_id is required and may hold only [A-Za-z0-9._~-]",
+                 p->pub.name);
+        return -EINVAL;
     }
-    /* Credentials: copied once, here. */
-    if (cfg->kind != NH_PROVIDER_ACK && cfg->token != NULL &&
+    p->project_id = strdup(cfg->project_id);
+    return p->project_id != NULL ? 0 : -ENOMEM;
+}
+
+/* The credentials, copied once, here: a token where the kind takes one
+ * and no key pair is given, else the key pair. */
+static int prov_credentials(struct nh_prov *p, const struct nh_cfg_provider *cfg, char *err,
+                            size_t errlen)
+{
+    const struct nh_kind *k = nh_kind_get(cfg->kind);
+    unsigned char *tmp = NULL;
+    size_t len = 0;
+    int r;
+
+    if ((k->caps & NH_CAP_TOKEN_AUTH) && cfg->token != NULL &&
         (cfg->access_key_id == NULL || cfg->access_key_secret == NULL)) {
-        r = copy_secret(cfg->token, &tmp, &tok_len);
-        if (r < 0)
-            goto cred;
+        r = copy_secret(cfg->token, &tmp, &len);
         p->token = (char *)tmp;
-        tmp = NULL;
+    } else if (cfg->access_key_id == NULL || cfg->access_key_secret == NULL) {
+        snprintf(err, errlen, "provider %s: credentials missing: give %s", p->pub.name,
+                 k->credentials);
+        return -EINVAL;
     } else {
-        if (cfg->access_key_id == NULL || cfg->access_key_secret == NULL) {
-            snprintf(err, errlen, "provider %s: credentials missing: give %s", p->pub.name,
-                     cfg->kind == NH_PROVIDER_ACK ? "access_key_id and access_key_secret"
-                                                  : "ak and sk, or token");
-            r = -EINVAL;
-            goto fail;
-        }
-        r = copy_secret(cfg->access_key_id, &tmp, &ak_len);
-        if (r < 0)
-            goto cred;
+        r = copy_secret(cfg->access_key_id, &tmp, &len);
         p->ak = (char *)tmp;
-        tmp = NULL;
-        if (strlen(p->ak) != ak_len || ak_len == 0) {
+        if (r == 0 && (strlen(p->ak) != len || len == 0)) {
             snprintf(err, errlen, "provider %s: the access key id (%s) is empty or has a NUL byte",
                      p->pub.name, nh_secret_describe(cfg->access_key_id));
-            r = -EINVAL;
-            goto fail;
+            return -EINVAL;
         }
-        r = copy_secret(cfg->access_key_secret, &p->sk, &p->sk_len);
-        if (r < 0)
-            goto cred;
+        if (r == 0)
+            r = copy_secret(cfg->access_key_secret, &p->sk, &p->sk_len);
     }
+    if (r < 0)
+        snprintf(err, errlen, "provider %s: cannot copy its credentials: %s", p->pub.name,
+                 strerror(-r));
+    return r;
+}
+
+/* The zero timer for deferred results, and the client (rate limit, retries). */
+static int prov_start(struct nh_prov *p, const struct nh_cfg_provider *cfg,
+                      const struct nh_provider_env *env, char *err, size_t errlen)
+{
+    struct nh_client_opts copts;
+    int r;
+
     p->defer = calloc(1, sizeof(*p->defer));
     if (p->defer == NULL)
-        goto nomem;
+        return -ENOMEM;
     uv_timer_init(env->loop, &p->defer->timer);
     p->defer->timer.data = p->defer;
     p->defer->p = p;
@@ -274,24 +268,52 @@ int nh_provider_new(const struct nh_cfg_provider *cfg, const struct nh_provider_
     if (r < 0) {
         snprintf(err, errlen, "provider %s: cannot create its client: %s", p->pub.name,
                  strerror(-r));
-        goto fail;
+        return r;
     }
     if (env->observer != NULL)
         nh_client_set_observer(p->pub.client, env->observer, env->observer_ud);
+    return 0;
+}
+
+int nh_provider_new(const struct nh_cfg_provider *cfg, const struct nh_provider_env *env,
+                    struct nh_provider **ret, char *err, size_t errlen)
+{
+    const struct nh_cloud *cl;
+    struct nh_prov *p;
+    int r;
+
+    if (cfg == NULL || env == NULL || env->loop == NULL || env->http == NULL || ret == NULL) {
+        snprintf(err, errlen, "provider: missing configuration or environment");
+        return -EINVAL;
+    }
+    cl = cloud_of(cfg->kind);
+    p = cl != NULL ? calloc(1, cl->sizes.prov) : NULL;
+    if (p == NULL) {
+        snprintf(err, errlen, "provider %s: %s", cfg->name != NULL ? cfg->name : "?",
+                 cl == NULL ? "unknown kind" : "out of memory");
+        return cl == NULL ? -EINVAL : -ENOMEM;
+    }
+    p->cloud = cl;
+    p->pub.ops = cl->ops;
+    p->pub.kind = cfg->kind;
+    p->pub.loop = env->loop;
+    p->timeout_ms = cfg->timeout_ms;
+    p->connect_timeout_ms = cfg->connect_timeout_ms;
+    r = prov_settings(p, cfg, err, errlen);
+    if (r == 0)
+        r = prov_credentials(p, cfg, err, errlen);
+    if (r == 0 && cl->hooks.init != NULL)
+        r = cl->hooks.init(p, cfg, err, errlen);
+    if (r == 0)
+        r = prov_start(p, cfg, env, err, errlen);
+    if (r == -ENOMEM)
+        snprintf(err, errlen, "provider %s: out of memory", cfg->name != NULL ? cfg->name : "?");
+    if (r < 0) {
+        nh_provider_free(&p->pub);
+        return r;
+    }
     *ret = &p->pub;
     return 0;
-
-cred:
-    snprintf(err, errlen, "provider %s: cannot copy its credentials: %s", p->pub.name,
-             strerror(-r));
-    goto fail;
-nomem:
-    snprintf(err, errlen, "provider %s: out of memory", cfg->name != NULL ? cfg->name : "?");
-    r = -ENOMEM;
-fail:
-    (void)tok_len;
-    nh_provider_free(p != NULL ? &p->pub : NULL);
-    return r;
 }
 
 /* ---------- operations ---------- */
@@ -324,6 +346,7 @@ static void pop_clear_request(struct nh_pop *op)
     op->body = NULL;
     op->body_len = 0;
     op->content_type = NULL;
+    op->subject[0] = '\0';
     pop_clear_attempt(op);
 }
 
@@ -336,17 +359,17 @@ static void free_list(char **l, size_t n)
 
 static void pop_free(struct nh_pop *op)
 {
+    if (op->cloud->hooks.op_free != NULL)
+        op->cloud->hooks.op_free(op);
     pop_clear_request(op);
     nh_observed_clear(&op->obs);
+    nh_pool_status_clear(&op->pool);
+    free(op->id);
+    nh_prov_free_secret_str(op->kept_body);
     free(op->job_id);
     free(op->cluster_id);
     free(op->pool_id);
     free(op->job_ref);
-    free(op->flavor);
-    free(op->cfg_flavor);
-    free_list(op->lab_keys, op->n_labs);
-    free_list(op->lab_vals, op->n_labs);
-    nh_observed_clear(&op->aux);
     free_list(op->node_ids, op->n_nodes);
     free_list(op->node_names, op->n_nodes);
     free(op);
@@ -365,34 +388,22 @@ static void live_unlink(struct nh_prov *p, struct nh_pop *op)
 
 static const struct nh_call_ops pop_call_ops;
 
-int nh_pop_add_header(struct nh_pop *op, size_t *n, const char *name, const char *value)
+static struct nh_pop *pop_new(struct nh_provider *pub, enum nh_pop_kind kind, void *ud)
 {
-    size_t len;
-
-    if (*n >= NH_POP_MAX_HEADERS)
-        return -E2BIG;
-    len = strlen(name) + strlen(value) + 3;
-    op->hdr[*n] = malloc(len);
-    if (op->hdr[*n] == NULL)
-        return -ENOMEM;
-    snprintf(op->hdr[*n], len, "%s: %s", name, value);
-    (*n)++;
-    return 0;
-}
-
-struct nh_pop *nh_pop_new(struct nh_prov *p, enum nh_pop_kind kind, void *ud)
-{
-    struct nh_pop *op = calloc(1, sizeof(*op));
+    struct nh_prov *p = (struct nh_prov *)pub;
+    struct nh_pop *op = calloc(1, p->cloud->sizes.op);
 
     if (op == NULL)
         return NULL;
     op->p = p;
+    op->cloud = p->cloud;
     op->kind = kind;
     op->ud = ud;
     op->in_entry = true;
     op->call.ops = &pop_call_ops;
     op->call.ud = op;
     op->progress.percent = -1;
+    op->obs.complete = true; /* parts that cannot be read completely say so */
     op->next = p->live;
     if (p->live != NULL)
         p->live->prev = op;
@@ -400,64 +411,214 @@ struct nh_pop *nh_pop_new(struct nh_prov *p, enum nh_pop_kind kind, void *ud)
     return op;
 }
 
-int nh_pop_started(struct nh_pop *op, int r)
+/* The cluster an operation addresses: its id, or its resource pool. */
+static const char *cluster_ref(const struct nh_provider *pub, const struct nh_cfg_cluster *c)
 {
+    return nh_kind_has(pub->kind, NH_CAP_POOL_SCOPED) ? c->pool : c->id;
+}
+
+static int dup_into(char **dst, const char *s)
+{
+    free(*dst);
+    *dst = s != NULL ? strdup(s) : NULL;
+    return s == NULL || *dst != NULL ? 0 : -ENOMEM;
+}
+
+static struct nh_pop *pop_start(struct nh_provider *pub, enum nh_pop_kind kind,
+                                const struct nh_cfg_cluster *c, bool ready, void *ud, int *r)
+{
+    struct nh_pop *op;
+
+    *r = -EINVAL;
+    if (pub == NULL || c == NULL || !ready || !nh_prov_path_safe(cluster_ref(pub, c)))
+        return NULL;
+    op = pop_new(pub, kind, ud);
+    *r = op != NULL ? dup_into(&op->cluster_id, cluster_ref(pub, c)) : -ENOMEM;
+    return op;
+}
+
+struct nh_pop *nh_pop_observe_start(struct nh_provider *pub, const struct nh_cfg_cluster *c,
+                                    nh_observe_fn done, void *ud, int *r)
+{
+    struct nh_pop *op = pop_start(pub, NH_POP_OBSERVE, c, done != NULL, ud, r);
+    if (op != NULL)
+        op->observe_cb = done;
+    return op;
+}
+
+struct nh_pop *nh_pop_mutate_start(struct nh_provider *pub, const struct nh_cfg_cluster *c,
+                                   const struct nh_action *a, nh_mutate_fn done, void *ud, int *r)
+{
+    struct nh_pop *op = pop_start(pub, NH_POP_MUTATE, c, done != NULL && a != NULL, ud, r);
+
     if (op == NULL)
-        return r < 0 ? r : -ENOMEM;
-    if (r < 0) {
-        /* Nothing was sent and nothing will run. */
-        if (op->in_flight) {
-            /* cannot happen: submit failed means the client does not hold it */
-            op->in_flight = false;
-        }
-        if (op->p != NULL) {
-            live_unlink(op->p, op);
-            /* it may sit in the deferred list if it failed synchronously */
-            struct nh_pop **pp = &op->p->deferred;
-            op->p->deferred_tail = NULL;
-            while (*pp != NULL) {
-                if (*pp == op)
-                    *pp = op->dnext;
-                else {
-                    op->p->deferred_tail = *pp;
-                    pp = &(*pp)->dnext;
-                }
-            }
-        }
-        pop_free(op);
-        return r;
+        return NULL;
+    op->mutate_cb = done;
+    op->act_kind = a->kind;
+    op->target = a->target;
+    op->release = c->scale_in.release_instances;
+    op->drain = c->scale_in.drain;
+    if (*r == 0)
+        *r = dup_into(&op->pool_id, a->pool_id != NULL ? a->pool_id : a->pool_name);
+    return op;
+}
+
+struct nh_pop *nh_pop_poll_start(struct nh_provider *pub, const struct nh_cfg_cluster *c,
+                                 const struct nh_op *o, nh_poll_fn done, void *ud, int *r)
+{
+    struct nh_pop *op = pop_start(pub, NH_POP_POLL, c, done != NULL && o != NULL, ud, r);
+    if (op != NULL)
+        op->poll_cb = done;
+    return op;
+}
+
+int nh_pop_copy_nodes(struct nh_pop *op, const struct nh_action *a, bool need_names)
+{
+    if (a->n_nodes == 0 || a->node_ids == NULL || (need_names && a->node_names == NULL))
+        return -EINVAL;
+    op->node_ids = calloc(a->n_nodes, sizeof(char *));
+    op->node_names = calloc(a->n_nodes, sizeof(char *));
+    if (op->node_ids == NULL || op->node_names == NULL)
+        return -ENOMEM;
+    op->n_nodes = a->n_nodes;
+    for (size_t i = 0; i < a->n_nodes; i++) {
+        const char *name = a->node_names != NULL ? a->node_names[i] : NULL;
+        if (a->node_ids[i] == NULL || (need_names && name == NULL))
+            return -EINVAL;
+        op->node_ids[i] = strdup(a->node_ids[i]);
+        op->node_names[i] = strdup(name != NULL ? name : a->node_ids[i]);
+        if (op->node_ids[i] == NULL || op->node_names[i] == NULL)
+            return -ENOMEM;
     }
-    op->in_entry = false;
     return 0;
 }
 
-int nh_pop_request(struct nh_pop *op, const char *op_name, const char *method, bool mutating,
-                   char *body, nh_pop_step_fn step, const char *path_fmt, ...)
+int nh_pop_poll_args(struct nh_pop *op, const struct nh_op *o)
 {
-    va_list ap;
-    int n;
+    const char *pool = o->action.pool_id != NULL ? o->action.pool_id : o->action.pool_name;
+
+    op->act_kind = o->action.kind;
+    op->target = o->action.target;
+    op->poll_kind = o->job_kind;
+    switch (o->job_kind) {
+    case NH_JOB_ACK_TASK:
+    case NH_JOB_CCE_JOB:
+        return nh_prov_path_safe(o->job_id) ? dup_into(&op->job_ref, o->job_id) : -EINVAL;
+    case NH_JOB_POOL_SIZE:
+    case NH_JOB_POOL_GONE:
+        return nh_prov_path_safe(pool) ? dup_into(&op->pool_id, pool) : -EINVAL;
+    case NH_JOB_NODES_GONE:
+        return o->action.n_nodes > 0 ? nh_pop_copy_nodes(op, &o->action, false) : -EINVAL;
+    case NH_JOB_NONE:
+        break;
+    }
+    return -EINVAL;
+}
+
+bool nh_pop_is_victim(const struct nh_pop *op, const struct nh_node *n)
+{
+    for (size_t i = 0; i < op->n_nodes; i++) {
+        if ((n->id != NULL && strcmp(n->id, op->node_ids[i]) == 0) ||
+            (n->name != NULL && op->node_names != NULL && op->node_names[i] != NULL &&
+             strcmp(n->name, op->node_names[i]) == 0))
+            return true;
+    }
+    return false;
+}
+
+/* ---------- requests ---------- */
+
+/* The value of a template variable; NULL when unknown or unset. */
+static const char *template_var(const struct nh_pop *op, const char *name, size_t len)
+{
+    static const char *const names[] = {"project", "cluster", "pool", "job", "node"};
+    const char *vals[] = {
+        op->p->project_id,
+        op->cluster_id,
+        op->pool_id,
+        op->job_ref,
+        op->idx < op->n_nodes ? op->node_ids[op->idx] : NULL,
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strlen(names[i]) == len && strncmp(names[i], name, len) == 0)
+            return vals[i];
+    return NULL;
+}
+
+/* Expands {var} in tmpl into b. path: every value must be safe in a URL
+ * path. 0, -EINVAL (unknown, unset or unsafe variable) or -ENOMEM. */
+static int expand(const struct nh_pop *op, const char *tmpl, bool path, struct nh_buf *b)
+{
+    int r = 0;
+
+    while (r == 0 && *tmpl != '\0') {
+        const char *open = strchr(tmpl, '{'), *close = open ? strchr(open, '}') : NULL;
+        if (close == NULL)
+            return nh_buf_appends(b, tmpl);
+        const char *v = template_var(op, open + 1, (size_t)(close - open - 1));
+        if (v == NULL || (path && !nh_prov_path_safe(v)))
+            return -EINVAL;
+        r = nh_buf_append(b, tmpl, (size_t)(open - tmpl));
+        if (r == 0)
+            r = nh_buf_appends(b, v);
+        tmpl = close + 1;
+    }
+    return r;
+}
+
+/* Makes step the current request: path, fixed query, subject, then what
+ * the step's prepare adds. 0 or -errno. */
+static int pop_set_request(struct nh_pop *op, const struct nh_step *step)
+{
+    struct nh_buf b;
+    int r;
 
     pop_clear_request(op);
+    op->step = step;
+    op->call.mutating = step->mutating;
+    op->call.op_name = step->name;
+    op->resends = 0;
+    nh_buf_init(&b, 0);
+    r = expand(op, step->path, true, &b);
+    op->path = r == 0 ? nh_buf_steal(&b) : NULL;
+    nh_buf_free(&b);
+    if (r == 0 && op->path == NULL)
+        r = -ENOMEM;
+    for (size_t i = 0; r == 0 && i < 2 && step->query[i].key != NULL; i++)
+        r = nh_pop_add_query(op, step->query[i].key, step->query[i].value);
+    if (r == 0 && step->subject != NULL && expand(op, step->subject, false, &b) == 0)
+        nh_text_copy(op->subject, sizeof(op->subject), b.data);
+    nh_buf_free(&b);
+    if (r == 0 && step->prepare != NULL)
+        r = step->prepare(op);
+    return r;
+}
+
+int nh_pop_set_body(struct nh_pop *op, char *body)
+{
+    if (op->body != NULL) {
+        explicit_bzero(op->body, op->body_len);
+        free(op->body);
+    }
     op->body = body;
     op->body_len = body != NULL ? strlen(body) : 0;
-    nh_text_copy(op->op_name, sizeof(op->op_name), op_name);
-    op->method = method;
-    op->call.mutating = mutating;
-    op->call.op_name = op->op_name;
-    op->step = step;
-    op->nonce_retries = 0;
-    va_start(ap, path_fmt);
-    n = vsnprintf(NULL, 0, path_fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return -EINVAL;
-    op->path = malloc((size_t)n + 1);
-    if (op->path == NULL)
-        return -ENOMEM;
-    va_start(ap, path_fmt);
-    vsnprintf(op->path, (size_t)n + 1, path_fmt, ap);
-    va_end(ap);
-    return 0;
+    return body != NULL ? 0 : -ENOMEM;
+}
+
+int nh_pop_keep_body(struct nh_pop *op, char *body)
+{
+    nh_prov_free_secret_str(op->kept_body);
+    op->kept_body = body;
+    return body != NULL ? 0 : -ENOMEM;
+}
+
+int nh_pop_take_body(struct nh_pop *op)
+{
+    char *body = op->kept_body;
+
+    op->kept_body = NULL;
+    return nh_pop_set_body(op, body);
 }
 
 int nh_pop_add_query(struct nh_pop *op, const char *key, const char *value)
@@ -478,7 +639,37 @@ int nh_pop_add_query(struct nh_pop *op, const char *key, const char *value)
     return 0;
 }
 
-int nh_pop_submit(struct nh_pop *op)
+int nh_pop_add_header(struct nh_pop *op, size_t *n, const char *name, const char *value)
+{
+    size_t len;
+
+    if (*n >= NH_POP_MAX_HEADERS)
+        return -E2BIG;
+    len = strlen(name) + strlen(value) + 3;
+    op->hdr[*n] = malloc(len);
+    if (op->hdr[*n] == NULL)
+        return -ENOMEM;
+    snprintf(op->hdr[*n], len, "%s: %s", name, value);
+    (*n)++;
+    return 0;
+}
+
+struct nh_sign_req nh_pop_sign_req(const struct nh_pop *op, const struct nh_kv *headers, size_t n)
+{
+    return (struct nh_sign_req){
+        .method = op->step->method,
+        .path = op->path,
+        .query = op->query,
+        .n_query = op->n_query,
+        .headers = headers,
+        .n_headers = n,
+        .body = op->body,
+        .body_len = op->body_len,
+    };
+}
+
+/* Submits the current request. 0 or -errno (then nothing runs). */
+static int pop_submit(struct nh_pop *op)
 {
     int r;
 
@@ -494,12 +685,87 @@ int nh_pop_submit(struct nh_pop *op)
     return r;
 }
 
-void nh_pop_next(struct nh_pop *op)
+/* The class an operation fails with when its next request cannot go. */
+static enum nh_err_class unsent_class(const struct nh_pop *op, int r)
 {
-    int r = nh_pop_submit(op);
+    if (r == -ESHUTDOWN)
+        return NH_ERR_CANCELLED;
+    /* Some nodes of a one-call-per-node step may be gone already. */
+    return op->done_count > 0 ? NH_ERR_UNKNOWN_OUTCOME : NH_ERR_SERVER;
+}
+
+/* Sends the current request again (a re-read); failing that, fails. */
+static void pop_resend(struct nh_pop *op)
+{
+    int r = pop_submit(op);
     if (r < 0)
-        nh_pop_failf(op, r == -ESHUTDOWN ? NH_ERR_CANCELLED : NH_ERR_SERVER,
-                     "%s: cannot queue the request: %s", op->op_name, strerror(-r));
+        nh_pop_failf(op, unsent_class(op, r), "%s: cannot queue the request: %s", op->step->name,
+                     strerror(-r));
+}
+
+void nh_pop_next(struct nh_pop *op, const struct nh_step *step)
+{
+    int r = pop_set_request(op, step);
+    if (r < 0) {
+        nh_pop_failf(op, unsent_class(op, r), "%s: %s", step->name, strerror(-r));
+        return;
+    }
+    pop_resend(op);
+}
+
+/* While the provider holds its calls (a stopped or locked key): fills e
+ * and returns true. */
+static bool pop_held(const struct nh_pop *op, const char *name, struct nh_prov_error *e)
+{
+    const struct nh_prov *p = op->p;
+    uint64_t now = uv_now(p->pub.loop);
+
+    memset(e, 0, sizeof(*e));
+    nh_text_copy(e->op, sizeof(e->op), name);
+    e->cls = NH_ERR_AUTH;
+    if (p->pub.auth_stopped) {
+        snprintf(e->message, sizeof(e->message),
+                 "%s: not sent: stopped after a signature failure; fix credentials and reload",
+                 name);
+        return true;
+    }
+    if (p->hold_until_ms != 0 && now < p->hold_until_ms) {
+        snprintf(e->message, sizeof(e->message), "%s: not sent: %s; %llu s left", name,
+                 p->hold_reason, (unsigned long long)((p->hold_until_ms - now) / 1000u));
+        return true;
+    }
+    return false;
+}
+
+int nh_pop_begin(struct nh_pop *op, int r, const struct nh_step *first)
+{
+    struct nh_prov_error e;
+    struct nh_prov *p;
+
+    if (op == NULL)
+        return r < 0 ? r : -ENOMEM;
+    p = op->p;
+    if (r == 0 && first == NULL)
+        r = -EINVAL;
+    if (r == 0)
+        op->call.op_name = first->name;
+    if (r == 0 && pop_held(op, first->name, &e)) {
+        nh_pop_fail(op, &e); /* later, on the loop: in_entry is set */
+        op->in_entry = false;
+        return 0;
+    }
+    if (r == 0)
+        r = pop_set_request(op, first);
+    if (r == 0)
+        r = pop_submit(op);
+    if (r == 0) {
+        op->in_entry = false;
+        return 0;
+    }
+    /* Nothing was sent and nothing will run. */
+    live_unlink(p, op);
+    pop_free(op);
+    return r;
 }
 
 /* ---------- per attempt ---------- */
@@ -516,11 +782,11 @@ static int pop_build(struct nh_call *call, struct nh_http_req *req)
         return -ECANCELED;
     if (p->pub.auth_stopped)
         return -EPERM; /* no request while the key is stopped */
-    if (p->locked_until_ms != 0 && uv_now(p->pub.loop) < p->locked_until_ms)
+    if (p->hold_until_ms != 0 && uv_now(p->pub.loop) < p->hold_until_ms)
         return -EPERM;
     pop_clear_attempt(op);
     if (op->n_query > 0) {
-        q = p->cloud->query(op->query, op->n_query);
+        q = p->cloud->gateway->query(op->query, op->n_query);
         if (q == NULL)
             return -ENOMEM;
     }
@@ -532,8 +798,9 @@ static int pop_build(struct nh_call *call, struct nh_http_req *req)
     }
     snprintf(op->url, n, "%s%s%s%s", p->pub.endpoint, op->path, q != NULL ? "?" : "",
              q != NULL ? q : "");
+    free(q);
     memset(req, 0, sizeof(*req));
-    req->method = op->method;
+    req->method = op->step->method;
     req->url = op->url;
     req->body = op->body;
     req->body_len = op->body_len;
@@ -546,8 +813,7 @@ static int pop_build(struct nh_call *call, struct nh_http_req *req)
     op->capture[2] = "x-request-id";
     op->capture[3] = NULL;
     req->capture_headers = op->capture;
-    r = p->cloud->sign(p, op, q != NULL ? q : "", req);
-    free(q);
+    r = p->cloud->gateway->sign(p, op, req);
     if (r < 0)
         return r;
     for (size_t i = 0; i < NH_POP_MAX_HEADERS; i++)
@@ -557,64 +823,192 @@ static int pop_build(struct nh_call *call, struct nh_http_req *req)
     return 0;
 }
 
+/* The error-class -> verdict mapping, for every cloud. */
+static enum nh_verdict verdict_of(enum nh_err_class c)
+{
+    switch (c) {
+    case NH_ERR_NONE:
+        return NH_V_OK;
+    case NH_ERR_THROTTLED:
+        return NH_V_THROTTLED;
+    case NH_ERR_SERVER:
+        return NH_V_RETRY;
+    case NH_ERR_UNKNOWN_OUTCOME:
+        return NH_V_UNKNOWN;
+    case NH_ERR_AUTH:
+    case NH_ERR_NOT_FOUND:
+    case NH_ERR_CONFLICT:
+    case NH_ERR_INVALID:
+    case NH_ERR_CANCELLED:
+        return NH_V_FINAL;
+    }
+    return NH_V_FINAL;
+}
+
+/* What an error-table row does to the provider: stop every call with the
+ * key until a reload, or hold them for a while. */
+static void apply_rule(struct nh_pop *op, const struct nh_err_rule *rule,
+                       const struct nh_http_resp *resp, const struct nh_prov_error *e)
+{
+    struct nh_prov *p = op->p;
+
+    if (rule->stop && !p->pub.auth_stopped) {
+        p->pub.auth_stopped = true;
+        snprintf(p->pub.auth_reason, sizeof(p->pub.auth_reason),
+                 "%s: HTTP %d %s: stopped after a signature failure; fix credentials and "
+                 "reload",
+                 op->step->name, resp->status, e->code);
+    }
+    if (rule->hold_ms > 0 && p->pub.loop != NULL) {
+        p->hold_until_ms = uv_now(p->pub.loop) + rule->hold_ms;
+        nh_text_copy(p->hold_reason, sizeof(p->hold_reason),
+                     rule->advice != NULL ? rule->advice : "held after an error");
+    }
+}
+
 static enum nh_verdict pop_classify(struct nh_call *call, const struct nh_http_resp *resp,
                                     uint64_t *hint_ms)
 {
     struct nh_pop *op = call->ud;
+    const struct nh_err_rule *rule;
     struct nh_prov_error e;
+    enum nh_verdict v;
 
     if (resp->status >= 200 && resp->status < 300)
         return NH_V_OK;
     if (op->p == NULL)
         return NH_V_FINAL;
     memset(&e, 0, sizeof(e));
-    return op->p->cloud->classify(op->p, op, resp, &e, hint_ms);
+    rule = op->p->cloud->gateway->read_error(resp, op->call.mutating, &e, hint_ms);
+    apply_rule(op, rule, resp, &e);
+    v = verdict_of(e.cls);
+    if (v == NH_V_FINAL && rule->resend && op->resends++ == 0)
+        v = NH_V_RETRY; /* refused before it ran: re-signed, sent once more */
+    return v;
 }
 
 /* The error for an answer that was not a success. */
 static void pop_error(struct nh_pop *op, const struct nh_http_resp *resp, enum nh_verdict v,
                       struct nh_prov_error *e)
 {
-    struct nh_prov *p = op->p;
+    const char *name = op->step->name;
     uint64_t hint = 0;
 
     memset(e, 0, sizeof(*e));
-    nh_text_copy(e->op, sizeof(e->op), op->op_name);
     if (v == NH_V_CANCELLED) {
         e->cls = NH_ERR_CANCELLED;
-        snprintf(e->message, sizeof(e->message), "%s: cancelled (shutting down)", op->op_name);
-        return;
-    }
-    if (resp->outcome == NH_HTTP_OK) {
-        p->cloud->classify(p, op, resp, e, &hint);
-        nh_text_copy(e->op, sizeof(e->op), op->op_name);
+        snprintf(e->message, sizeof(e->message), "%s: cancelled (shutting down)", name);
+    } else if (resp->outcome == NH_HTTP_OK) {
+        op->p->cloud->gateway->read_error(resp, op->call.mutating, e, &hint);
         if (v == NH_V_UNKNOWN)
             e->cls = NH_ERR_UNKNOWN_OUTCOME;
         else if (v == NH_V_THROTTLED)
             e->cls = NH_ERR_THROTTLED; /* still throttled after every attempt */
+    } else if (resp->outcome != NH_HTTP_ERROR || !pop_held(op, name, e)) {
+        e->cls = v == NH_V_UNKNOWN ? NH_ERR_UNKNOWN_OUTCOME : NH_ERR_SERVER;
+        snprintf(e->message, sizeof(e->message), "%s: %s%s%.160s%s", name,
+                 nh_http_outcome_name(resp->outcome),
+                 v == NH_V_UNKNOWN ? " after the request was sent (outcome unknown; re-read)" : "",
+                 resp->error != NULL ? ": " : "", resp->error != NULL ? resp->error : "");
+        nh_text_copy(e->message, sizeof(e->message), e->message);
+    }
+    nh_text_copy(e->op, sizeof(e->op), name);
+}
+
+/* ---------- answers: the rules every step follows ---------- */
+
+/* A 2xx answer the step's parser could not read. A mutation may have
+ * happened: UNKNOWN_OUTCOME (re-read, never resend); a read: SERVER. */
+static void pop_unreadable(struct nh_pop *op, const struct nh_http_resp *resp, const char *msg)
+{
+    const char *sp = op->subject[0] != '\0' ? " " : "";
+
+    if (op->step->mutating)
+        nh_pop_failf(op, NH_ERR_UNKNOWN_OUTCOME,
+                     "%s%s%s: HTTP %d with an unreadable answer (%s); outcome unknown: re-read "
+                     "before anything else",
+                     op->step->name, sp, op->subject, resp->status, msg);
+    else
+        nh_pop_failf(op, NH_ERR_SERVER, "%s%s%s: unreadable answer: %s", op->step->name, sp,
+                     op->subject, msg);
+}
+
+/* Reads a 2xx answer with the step's parser. 0 or -errno (msg set). */
+static int pop_read(struct nh_pop *op, const struct nh_http_resp *resp, char *msg, size_t len)
+{
+    const struct nh_step *s = op->step;
+
+    msg[0] = '\0';
+    switch (s->read) {
+    case NH_READ_NOTHING:
+        return 0;
+    case NH_READ_OBSERVED:
+        return s->parse.observed(resp->body, resp->body_len, &op->obs, msg, len);
+    case NH_READ_POOL:
+        nh_pool_status_clear(&op->pool);
+        return s->parse.pool(resp->body, resp->body_len, &op->pool, msg, len);
+    case NH_READ_ID:
+        free(op->id);
+        op->id = NULL;
+        return s->parse.id(resp->body, resp->body_len, &op->id, msg, len);
+    case NH_READ_PROGRESS:
+        return s->parse.progress(resp->body, resp->body_len, &op->progress, msg, len);
+    case NH_READ_CUSTOM:
+        return s->parse.custom(op, resp->body, resp->body_len, msg, len);
+    }
+    return -EINVAL;
+}
+
+static void step_answered(struct nh_pop *op, const struct nh_http_resp *resp)
+{
+    const struct nh_step *s = op->step;
+    char msg[200];
+
+    op->absent_reads = 0;
+    if (pop_read(op, resp, msg, sizeof(msg)) < 0) {
+        pop_unreadable(op, resp, msg);
         return;
     }
-    if (p->pub.auth_stopped && resp->outcome == NH_HTTP_ERROR) {
-        e->cls = NH_ERR_AUTH;
-        snprintf(e->message, sizeof(e->message),
-                 "%s: not sent: stopped after a signature failure; fix credentials and reload",
-                 op->op_name);
+    if (s->each_node && ++op->idx < op->n_nodes) {
+        op->done_count++;
+        nh_pop_next(op, s); /* the next node */
         return;
     }
-    if (p->locked_until_ms != 0 && resp->outcome == NH_HTTP_ERROR &&
-        uv_now(p->pub.loop) < p->locked_until_ms) {
-        e->cls = NH_ERR_AUTH;
-        snprintf(e->message, sizeof(e->message),
-                 "%s: not sent: the AccessKey is locked by the gateway; waiting out the lock",
-                 op->op_name);
+    if (s->each_node)
+        op->done_count++;
+    s->then(op);
+}
+
+static void step_failed(struct nh_pop *op, const struct nh_prov_error *err)
+{
+    const struct nh_step *s = op->step;
+
+    if (s->gone_when_absent != NULL && err->cls == NH_ERR_NOT_FOUND) {
+        char detail[128];
+        /* Gone only when two reads agree (uncertainty #12): read again. */
+        if (++op->absent_reads < 2) {
+            pop_resend(op);
+            return;
+        }
+        snprintf(detail, sizeof(detail), "%s not found on two reads", s->gone_when_absent);
+        nh_pop_progress_state(op, NH_JOB_SUCCEEDED, "gone", detail);
         return;
     }
-    e->cls = v == NH_V_UNKNOWN ? NH_ERR_UNKNOWN_OUTCOME : NH_ERR_SERVER;
-    snprintf(e->message, sizeof(e->message), "%s: %s%s%.160s%s", op->op_name,
-             nh_http_outcome_name(resp->outcome),
-             v == NH_V_UNKNOWN ? " after the request was sent (outcome unknown; re-read)" : "",
-             resp->error != NULL ? ": " : "", resp->error != NULL ? resp->error : "");
-    nh_text_copy(e->message, sizeof(e->message), e->message);
+    if (s->each_node && op->done_count > 0) {
+        /* Partial: some nodes are gone, the rest is unknown: re-read. */
+        struct nh_prov_error e = *err;
+        char tmp[sizeof(e.message)];
+        snprintf(tmp, sizeof(tmp), "%s: %zu of %zu nodes done, then %s: ", s->name, op->done_count,
+                 op->n_nodes, op->node_ids[op->idx]);
+        nh_text_cat(tmp, sizeof(tmp), err->message);
+        memcpy(e.message, tmp, sizeof(e.message));
+        e.cls = NH_ERR_UNKNOWN_OUTCOME;
+        nh_pop_fail(op, &e);
+        return;
+    }
+    if (s->on_error != NULL && s->on_error(op, err))
+        return;
+    nh_pop_fail(op, err);
 }
 
 static void pop_done(struct nh_call *call, const struct nh_http_resp *resp, enum nh_verdict v)
@@ -628,15 +1022,14 @@ static void pop_done(struct nh_call *call, const struct nh_http_resp *resp, enum
         return;
     }
     if (v == NH_V_OK) {
-        op->step(op, resp, NULL);
+        step_answered(op, resp);
         return;
     }
     pop_error(op, resp, v, &e);
-    if (e.cls == NH_ERR_CANCELLED) {
+    if (e.cls == NH_ERR_CANCELLED)
         nh_pop_fail(op, &e);
-        return;
-    }
-    op->step(op, resp, &e);
+    else
+        step_failed(op, &e);
 }
 
 static const struct nh_call_ops pop_call_ops = {
@@ -703,8 +1096,8 @@ static void pop_complete(struct nh_pop *op)
 void nh_pop_fail(struct nh_pop *op, const struct nh_prov_error *e)
 {
     op->err = *e;
-    if (op->err.op[0] == '\0')
-        nh_text_copy(op->err.op, sizeof(op->err.op), op->op_name);
+    if (op->err.op[0] == '\0' && op->call.op_name != NULL)
+        nh_text_copy(op->err.op, sizeof(op->err.op), op->call.op_name);
     op->failed = true;
     pop_complete(op);
 }
@@ -744,50 +1137,90 @@ void nh_pop_progress(struct nh_pop *op, const struct nh_job_progress *pr)
     pop_complete(op);
 }
 
-int nh_pop_copy_nodes(struct nh_pop *op, const struct nh_action *a, bool need_names)
+void nh_pop_progress_state(struct nh_pop *op, enum nh_job_state st, const char *phase,
+                           const char *detail)
 {
-    if (a->n_nodes == 0 || a->node_ids == NULL || (need_names && a->node_names == NULL))
-        return -EINVAL;
-    op->node_ids = calloc(a->n_nodes, sizeof(char *));
-    op->node_names = calloc(a->n_nodes, sizeof(char *));
-    if (op->node_ids == NULL || op->node_names == NULL)
-        return -ENOMEM;
-    op->n_nodes = a->n_nodes;
-    for (size_t i = 0; i < a->n_nodes; i++) {
-        const char *name = a->node_names != NULL ? a->node_names[i] : NULL;
-        if (a->node_ids[i] == NULL || (need_names && name == NULL))
-            return -EINVAL;
-        op->node_ids[i] = strdup(a->node_ids[i]);
-        op->node_names[i] = strdup(name != NULL ? name : a->node_ids[i]);
-        if (op->node_ids[i] == NULL || op->node_names[i] == NULL)
-            return -ENOMEM;
-    }
-    return 0;
+    struct nh_job_progress pr;
+
+    memset(&pr, 0, sizeof(pr));
+    pr.state = st;
+    pr.percent = st == NH_JOB_SUCCEEDED ? 100 : -1;
+    nh_text_copy(pr.phase, sizeof(pr.phase), phase);
+    nh_text_copy(pr.detail, sizeof(pr.detail), detail);
+    nh_pop_progress(op, &pr);
 }
 
-bool nh_pop_is_victim(const struct nh_pop *op, const struct nh_node *n)
+void nh_then_observed(struct nh_pop *op)
 {
-    for (size_t i = 0; i < op->n_nodes; i++) {
-        if ((n->id != NULL && strcmp(n->id, op->node_ids[i]) == 0) ||
-            (n->name != NULL && op->node_names != NULL && op->node_names[i] != NULL &&
-             strcmp(n->name, op->node_names[i]) == 0))
-            return true;
+    nh_pop_observed(op);
+}
+
+void nh_then_mutated(struct nh_pop *op)
+{
+    const struct nh_step *s = op->step;
+    char *id = op->id;
+
+    op->id = NULL;
+    if (id != NULL && s->follow_id != NH_JOB_NONE) {
+        nh_pop_mutated(op, s->follow_id, id);
+        return;
     }
-    return false;
+    free(id);
+    nh_pop_mutated(op, s->follow_else, NULL);
+}
+
+void nh_then_progress(struct nh_pop *op)
+{
+    nh_pop_progress(op, &op->progress);
+}
+
+void nh_then_nodes_gone(struct nh_pop *op)
+{
+    size_t left = 0;
+    char detail[200];
+
+    if (!op->obs.complete) {
+        nh_pop_progress_state(op, NH_JOB_RUNNING, "node-list", op->obs.why);
+        return;
+    }
+    for (size_t i = 0; i < op->obs.n_nodes; i++)
+        if (nh_pop_is_victim(op, &op->obs.nodes[i]))
+            left++;
+    snprintf(detail, sizeof(detail), "%zu of %zu nodes still listed", left, op->n_nodes);
+    nh_pop_progress_state(op, left == 0 ? NH_JOB_SUCCEEDED : NH_JOB_RUNNING, "node-list", detail);
+}
+
+void nh_pop_pool_size_progress(struct nh_pop *op, const char *deleting)
+{
+    const struct nh_pool_status *s = &op->pool;
+    enum nh_job_state st;
+    char detail[400];
+
+    if (s->failed)
+        st = NH_JOB_FAILED;
+    else if (s->pool.current == op->target && s->pool.creating == 0 && s->pool.deleting == 0)
+        st = NH_JOB_SUCCEEDED;
+    else
+        st = NH_JOB_RUNNING;
+    snprintf(detail, sizeof(detail), "%s%s%d of %d nodes, %d creating, %d %s",
+             s->failed ? s->failure : "", s->failed ? "; " : "", s->pool.current, op->target,
+             s->pool.creating, s->pool.deleting, deleting);
+    nh_pop_progress_state(op, st, s->phase, detail);
 }
 
 /* ---------- shutdown ---------- */
 
 static void cancel_op(struct nh_pop *op)
 {
+    const char *name = op->call.op_name != NULL ? op->call.op_name : "?";
+
     if (op->delivered)
         return;
     op->failed = true;
     memset(&op->err, 0, sizeof(op->err));
     op->err.cls = NH_ERR_CANCELLED;
-    nh_text_copy(op->err.op, sizeof(op->err.op), op->op_name);
-    snprintf(op->err.message, sizeof(op->err.message), "%s: cancelled (provider freed)",
-             op->op_name);
+    nh_text_copy(op->err.op, sizeof(op->err.op), name);
+    snprintf(op->err.message, sizeof(op->err.message), "%s: cancelled (provider freed)", name);
     pop_deliver(op);
 }
 

@@ -2,13 +2,12 @@
  * Pure functions (parse.h). Shapes: aliyun-ack.md. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/json.h"
-#include "util/text.h"
-#include "providers/parse.h"
+#include "providers/reader.h"
 
 enum nh_node_health nh_ack_node_health(const char *state, const char *node_status)
 {
@@ -39,24 +38,9 @@ static int parse_labels(struct json_object *v, struct nh_node *n, const char *wh
     if (v == NULL)
         return 0;
     if (json_object_is_type(v, json_type_object)) {
-        size_t cnt = (size_t)json_object_object_length(v);
-        if (cnt == 0)
-            return 0;
-        n->labels = calloc(cnt, sizeof(*n->labels));
-        if (n->labels == NULL)
-            return -ENOMEM;
-        json_object_object_foreach(v, key, val)
-        {
-            if (!json_object_is_type(val, json_type_string))
-                return nh_jerr_set(e, "%s.labels.%s: expected a string", where, key);
-            struct nh_label *l = &n->labels[n->n_labels];
-            l->key = strdup(key);
-            l->value = strdup(json_object_get_string(val));
-            n->n_labels++;
-            if (l->key == NULL || l->value == NULL)
-                return -ENOMEM;
-        }
-        return 0;
+        char w[128];
+        snprintf(w, sizeof(w), "%s.labels", where);
+        return nh_prov_read_label_map(v, n, w, INT_MAX, e);
     }
     if (json_object_is_type(v, json_type_array)) {
         size_t cnt = json_object_array_length(v);
@@ -77,11 +61,7 @@ static int parse_labels(struct json_object *v, struct nh_node *n, const char *wh
             snprintf(w, sizeof(w), "%s.labels[%zu].value", where, i);
             if (nh_json_str(it, "value", false, &val, w, e) < 0)
                 return -EBADMSG;
-            struct nh_label *l = &n->labels[n->n_labels];
-            l->key = strdup(k);
-            l->value = strdup(val);
-            n->n_labels++;
-            if (l->key == NULL || l->value == NULL)
+            if (nh_prov_put_label(n, k, val) < 0)
                 return -ENOMEM;
         }
         return 0;
@@ -89,275 +69,265 @@ static int parse_labels(struct json_object *v, struct nh_node *n, const char *wh
     return nh_jerr_set(e, "%s.labels: expected an object or an array", where);
 }
 
+struct node_raw {
+    const char *id, *name, *role, *pool, *state, *status, *created;
+};
+
+#define NODE(f) offsetof(struct node_raw, f)
+static const struct nh_jfield node_fields[] = {
+    {"instance_id", NH_J_STR, true, NODE(id)},
+    {"node_name", NH_J_STR, false, NODE(name)},
+    {"instance_role", NH_J_STR, false, NODE(role)},
+    {"nodepool_id", NH_J_STR, false, NODE(pool)},
+    {"state", NH_J_STR, false, NODE(state)},
+    {"node_status", NH_J_STR, false, NODE(status)},
+    {"creation_time", NH_J_STR, false, NODE(created)},
+};
+
 static int parse_node(struct json_object *it, size_t i, struct nh_observed *obs, struct nh_jerr *e)
 {
     char w[64];
-    const char *id = NULL, *name = NULL, *role = NULL, *pool = NULL, *state = NULL;
-    const char *status = NULL, *created = NULL;
+    struct node_raw v = {0};
     struct nh_node *n;
 
     snprintf(w, sizeof(w), "nodes[%zu]", i);
-    if (!json_object_is_type(it, json_type_object))
-        return nh_jerr_set(e, "%s: expected an object", w);
-    if (nh_json_str(it, "instance_id", true, &id, "nodes[].instance_id", e) < 0 ||
-        nh_json_str(it, "node_name", false, &name, "nodes[].node_name", e) < 0 ||
-        nh_json_str(it, "instance_role", false, &role, "nodes[].instance_role", e) < 0 ||
-        nh_json_str(it, "nodepool_id", false, &pool, "nodes[].nodepool_id", e) < 0 ||
-        nh_json_str(it, "state", false, &state, "nodes[].state", e) < 0 ||
-        nh_json_str(it, "node_status", false, &status, "nodes[].node_status", e) < 0 ||
-        nh_json_str(it, "creation_time", false, &created, "nodes[].creation_time", e) < 0)
+    if (nh_prov_fields(it, w, NH_FIELDS(node_fields), "nodes[].", &v, e) < 0)
         return -EBADMSG;
-    if (id[0] == '\0')
+    if (v.id[0] == '\0')
         return nh_jerr_set(e, "%s.instance_id: empty", w);
-    n = nh_observed_add_node(obs);
-    if (n == NULL)
+    if (nh_prov_add_node(obs, v.id, v.name, v.pool, &n) < 0)
         return -ENOMEM;
-    if (!nh_json_dup(id, &n->id) || !nh_json_dup(name != NULL ? name : id, &n->name) ||
-        !nh_json_dup(pool != NULL && pool[0] != '\0' ? pool : NULL, &n->pool_id))
-        return -ENOMEM;
-    n->health = nh_ack_node_health(state, status);
-    n->created = nh_prov_parse_time(created);
-    n->worker = role == NULL || strcmp(role, "Master") != 0;
+    n->health = nh_ack_node_health(v.state, v.status);
+    n->created = nh_prov_parse_time(v.created);
+    n->worker = v.role == NULL || strcmp(v.role, "Master") != 0;
     return parse_labels(nh_json_get(it, "labels"), n, w, e);
+}
+
+struct page_reading {
+    struct nh_observed *obs;
+    struct nh_ack_page *page;
+};
+
+struct page_raw {
+    struct json_object *nodes;
+    struct nh_ack_page pg;
+};
+
+#define PAGE(f) offsetof(struct page_raw, f)
+static const struct nh_jfield page_fields[] = {
+    {"nodes", NH_J_ARR, true, PAGE(nodes)},
+    {"page", NH_J_OBJ, true, NH_J_NOWHERE},
+    {"page.total_count", NH_J_INT, true, PAGE(pg.total_count)},
+    {"page.page_number", NH_J_INT, false, PAGE(pg.page_number)},
+    {"page.page_size", NH_J_INT, false, PAGE(pg.page_size)},
+};
+
+static int read_nodes_page(struct json_object *root, void *out, struct nh_jerr *e)
+{
+    struct page_reading *pr = out;
+    struct page_raw v = {0};
+    int r = nh_prov_fields(root, NULL, NH_FIELDS(page_fields), "", &v, e);
+
+    *pr->page = v.pg; /* as far as it was read */
+    if (r < 0)
+        return r;
+    pr->page->n_nodes = json_object_array_length(v.nodes);
+    for (size_t i = 0; i < pr->page->n_nodes && r == 0; i++)
+        r = parse_node(json_object_array_get_idx(v.nodes, i), i, pr->obs, e);
+    return r;
 }
 
 int nh_ack_parse_nodes_page(const char *body, size_t len, struct nh_observed *obs,
                             struct nh_ack_page *page, char *err, size_t errlen)
 {
-    struct nh_jerr e = {err, errlen};
-    struct json_object *root, *nodes, *pg;
-    int r = 0;
+    struct page_reading pr = {.obs = obs, .page = page};
 
-    if (errlen > 0)
-        err[0] = '\0';
     memset(page, 0, sizeof(*page));
-    root = nh_json_parse(body, len, true, &e);
-    if (root == NULL)
-        return -EBADMSG;
-    if (nh_json_arr(root, "nodes", true, &nodes, "nodes", &e) < 0 ||
-        nh_json_obj(root, "page", true, &pg, "page", &e) < 0 ||
-        nh_json_int(pg, "total_count", true, 0, NH_PROV_COUNT_MAX, &page->total_count,
-                    "page.total_count", &e) < 0 ||
-        nh_json_int(pg, "page_number", false, 0, NH_PROV_COUNT_MAX, &page->page_number,
-                    "page.page_number", &e) < 0 ||
-        nh_json_int(pg, "page_size", false, 0, NH_PROV_COUNT_MAX, &page->page_size,
-                    "page.page_size", &e) < 0) {
-        r = -EBADMSG;
-        goto out;
-    }
-    page->n_nodes = json_object_array_length(nodes);
-    for (size_t i = 0; i < page->n_nodes && r == 0; i++)
-        r = parse_node(json_object_array_get_idx(nodes, i), i, obs, &e);
-    if (r == -ENOMEM)
-        nh_jerr_set(&e, "out of memory reading DescribeClusterNodes");
-out:
-    json_object_put(root);
-    return r;
+    return nh_prov_read(body, len, read_nodes_page, &pr, "DescribeClusterNodes", err, errlen);
 }
+
+struct pool_raw {
+    const char *id, *name, *state;
+    struct nh_pool_counts c;
+    int64_t total, failed, offline;
+    bool enable;
+};
+
+#define POOL(f) offsetof(struct pool_raw, f)
+static const struct nh_jfield pool_fields[] = {
+    {"nodepool_info", NH_J_OBJ, true, NH_J_NOWHERE},
+    {"nodepool_info.nodepool_id", NH_J_STR, true, POOL(id)},
+    {"nodepool_info.name", NH_J_STR, false, POOL(name)},
+    {"scaling_group", NH_J_OBJ, false, NH_J_NOWHERE},
+    {"scaling_group.desired_size", NH_J_INT, false, POOL(c.desired)},
+    {"auto_scaling", NH_J_OBJ, false, NH_J_NOWHERE},
+    {"auto_scaling.enable", NH_J_BOOL, false, POOL(enable)},
+    {"status", NH_J_OBJ, false, NH_J_NOWHERE},
+    {"status.total_nodes", NH_J_INT, false, POOL(total)},
+    {"status.healthy_nodes", NH_J_INT, false, POOL(c.ready)},
+    {"status.initial_nodes", NH_J_INT, false, POOL(c.creating)},
+    {"status.failed_nodes", NH_J_INT, false, POOL(failed)},
+    {"status.offline_nodes", NH_J_INT, false, POOL(offline)},
+    {"status.removing_nodes", NH_J_INT, false, POOL(c.deleting)},
+    {"status.state", NH_J_STR, false, POOL(state)},
+};
 
 static int parse_ack_pool(struct json_object *it, const char *w, struct nh_obs_pool *p, char *phase,
                           size_t phaselen, struct nh_jerr *e)
 {
-    struct json_object *info, *sg, *as, *st;
-    const char *id = NULL, *name = NULL, *state = NULL;
-    int64_t desired = 0, total = 0, healthy = 0, initial = 0, failed = 0, offline = 0;
-    int64_t removing = 0;
-    bool enable = false;
-    const int64_t M = NH_PROV_COUNT_MAX;
+    struct pool_raw v = {0};
 
-    (void)w;
-    if (!json_object_is_type(it, json_type_object))
-        return nh_jerr_set(e, "%s: expected an object", w);
-    if (nh_json_obj(it, "nodepool_info", true, &info, "nodepool_info", e) < 0 ||
-        nh_json_str(info, "nodepool_id", true, &id, "nodepool_info.nodepool_id", e) < 0 ||
-        nh_json_str(info, "name", false, &name, "nodepool_info.name", e) < 0 ||
-        nh_json_obj(it, "scaling_group", false, &sg, "scaling_group", e) < 0 ||
-        nh_json_int(sg, "desired_size", false, 0, M, &desired, "scaling_group.desired_size", e) <
-            0 ||
-        nh_json_obj(it, "auto_scaling", false, &as, "auto_scaling", e) < 0 ||
-        nh_json_bool(as, "enable", false, &enable, "auto_scaling.enable", e) < 0 ||
-        nh_json_obj(it, "status", false, &st, "status", e) < 0 ||
-        nh_json_int(st, "total_nodes", false, 0, M, &total, "status.total_nodes", e) < 0 ||
-        nh_json_int(st, "healthy_nodes", false, 0, M, &healthy, "status.healthy_nodes", e) < 0 ||
-        nh_json_int(st, "initial_nodes", false, 0, M, &initial, "status.initial_nodes", e) < 0 ||
-        nh_json_int(st, "failed_nodes", false, 0, M, &failed, "status.failed_nodes", e) < 0 ||
-        nh_json_int(st, "offline_nodes", false, 0, M, &offline, "status.offline_nodes", e) < 0 ||
-        nh_json_int(st, "removing_nodes", false, 0, M, &removing, "status.removing_nodes", e) < 0 ||
-        nh_json_str(st, "state", false, &state, "status.state", e) < 0)
+    if (nh_prov_fields(it, w, NH_FIELDS(pool_fields), "", &v, e) < 0)
         return -EBADMSG;
-    if (id[0] == '\0')
+    if (v.id[0] == '\0')
         return nh_jerr_set(e, "%s.nodepool_info.nodepool_id: empty", w);
-    if (!nh_json_dup(id, &p->id) || !nh_json_dup(name != NULL ? name : id, &p->name))
+    if (!nh_json_dup(v.id, &p->id) || !nh_json_dup(v.name != NULL ? v.name : v.id, &p->name))
         return -ENOMEM;
-    p->desired = (int)desired;
-    p->current = (int)(total > removing ? total - removing : 0);
-    p->ready = (int)healthy;
-    p->unhealthy = (int)(failed + offline);
-    p->creating = (int)initial;
-    p->deleting = (int)removing;
-    p->autoscaling = enable;
-    p->being_deleted = state != NULL && strcmp(state, "deleting") == 0;
+    v.c.current = v.total > v.c.deleting ? v.total - v.c.deleting : 0; /* removing ones go */
+    v.c.unhealthy = v.failed + v.offline;
+    nh_prov_set_counts(p, &v.c);
+    p->autoscaling = v.enable;
+    p->being_deleted = v.state != NULL && strcmp(v.state, "deleting") == 0;
     if (phase != NULL)
-        nh_text_copy(phase, phaselen, state != NULL ? state : "");
+        nh_text_copy(phase, phaselen, v.state != NULL ? v.state : "");
     return 0;
+}
+
+static int read_nodepools(struct json_object *root, void *out, struct nh_jerr *e)
+{
+    struct json_object *pools;
+    int r = 0;
+
+    if (nh_json_arr(root, "nodepools", true, &pools, "nodepools", e) < 0)
+        return -EBADMSG;
+    for (size_t i = 0; i < json_object_array_length(pools) && r == 0; i++) {
+        char w[32];
+        struct nh_obs_pool *p = nh_observed_add_pool(out);
+        snprintf(w, sizeof(w), "nodepools[%zu]", i);
+        if (p == NULL)
+            r = -ENOMEM;
+        else
+            r = parse_ack_pool(json_object_array_get_idx(pools, i), w, p, NULL, 0, e);
+    }
+    return r;
 }
 
 int nh_ack_parse_nodepools(const char *body, size_t len, struct nh_observed *obs, char *err,
                            size_t errlen)
 {
-    struct nh_jerr e = {err, errlen};
-    struct json_object *root, *pools;
-    int r = 0;
+    return nh_prov_read(body, len, read_nodepools, obs, "DescribeClusterNodePools", err, errlen);
+}
 
-    if (errlen > 0)
-        err[0] = '\0';
-    root = nh_json_parse(body, len, true, &e);
-    if (root == NULL)
-        return -EBADMSG;
-    if (nh_json_arr(root, "nodepools", true, &pools, "nodepools", &e) < 0) {
-        r = -EBADMSG;
-        goto out;
+static int read_nodepool_detail(struct json_object *it, struct nh_pool_status *s, struct nh_jerr *e)
+{
+    int r = parse_ack_pool(it, "nodepool", &s->pool, s->phase, sizeof(s->phase), e);
+
+    if (r == 0 && (strcmp(s->phase, "failed") == 0 || strcmp(s->phase, "error") == 0)) {
+        s->failed = true;
+        snprintf(s->failure, sizeof(s->failure), "node pool state is %s", s->phase);
     }
-    for (size_t i = 0; i < json_object_array_length(pools) && r == 0; i++) {
-        char w[32];
-        struct nh_obs_pool *p = nh_observed_add_pool(obs);
-        snprintf(w, sizeof(w), "nodepools[%zu]", i);
-        if (p == NULL)
-            r = -ENOMEM;
-        else
-            r = parse_ack_pool(json_object_array_get_idx(pools, i), w, p, NULL, 0, &e);
-    }
-    if (r == -ENOMEM)
-        nh_jerr_set(&e, "out of memory reading DescribeClusterNodePools");
-out:
-    json_object_put(root);
     return r;
 }
 
 int nh_ack_parse_nodepool_detail(const char *body, size_t len, struct nh_pool_status *out,
                                  char *err, size_t errlen)
 {
-    struct nh_jerr e = {err, errlen};
-    struct json_object *root;
-    int r;
+    return nh_prov_read_pool(body, len, read_nodepool_detail, out, "DescribeClusterNodePoolDetail",
+                             err, errlen);
+}
 
-    if (errlen > 0)
-        err[0] = '\0';
-    memset(out, 0, sizeof(*out));
-    root = nh_json_parse(body, len, true, &e);
-    if (root == NULL)
-        return -EBADMSG;
-    r = parse_ack_pool(root, "nodepool", &out->pool, out->phase, sizeof(out->phase), &e);
-    if (r == 0 && (strcmp(out->phase, "failed") == 0 || strcmp(out->phase, "error") == 0)) {
-        out->failed = true;
-        snprintf(out->failure, sizeof(out->failure), "node pool state is %s", out->phase);
-    }
-    if (r == -ENOMEM)
-        nh_jerr_set(&e, "out of memory reading DescribeClusterNodePoolDetail");
-    if (r < 0)
-        nh_pool_status_clear(out);
-    json_object_put(root);
-    return r;
+static int read_task_id(struct json_object *root, void *out, struct nh_jerr *e)
+{
+    return nh_prov_read_id(root, "task_id", "task_id", out, e);
 }
 
 int nh_ack_parse_task_id(const char *body, size_t len, char **ret_task_id, char *err, size_t errlen)
 {
-    struct nh_jerr e = {err, errlen};
-    struct json_object *root;
-    const char *id = NULL;
-    char *dup = NULL;
     size_t i;
 
-    if (errlen > 0)
-        err[0] = '\0';
     for (i = 0; body != NULL && i < len; i++)
         if (body[i] != ' ' && body[i] != '\n' && body[i] != '\r' && body[i] != '\t')
             break;
     if (body == NULL || i == len) { /* seed 000: 202 without a body */
+        if (errlen > 0)
+            err[0] = '\0';
         *ret_task_id = NULL;
         return 0;
     }
-    root = nh_json_parse(body, len, true, &e);
-    if (root == NULL)
-        return -EBADMSG;
-    if (nh_json_str(root, "task_id", false, &id, "task_id", &e) < 0) {
-        json_object_put(root);
-        return -EBADMSG;
+    return nh_prov_read(body, len, read_task_id, ret_task_id, "the task id", err, errlen);
+}
+
+struct task_raw {
+    const char *state, *code, *message, *data, *status;
+    struct json_object *results;
+};
+
+#define TASK(f) offsetof(struct task_raw, f)
+static const struct nh_jfield task_fields[] = {
+    {"state", NH_J_STR, true, TASK(state)},
+    {"error", NH_J_OBJ, false, NH_J_NOWHERE},
+    {"error.code", NH_J_STR, false, TASK(code)},
+    {"error.message", NH_J_STR, false, TASK(message)},
+    {"task_result", NH_J_ARR, false, TASK(results)},
+};
+
+/* One of task_result[]: what it worked on and how it ended. */
+static const struct nh_jfield result_fields[] = {
+    {"data", NH_J_STR, false, TASK(data)},
+    {"status", NH_J_STR, false, TASK(status)},
+};
+
+/* task_result[]: the ones neither successful nor still initial, listed. */
+static int read_results(struct json_object *results, struct nh_job_progress *out, struct nh_jerr *e)
+{
+    for (size_t i = 0; results != NULL && i < json_object_array_length(results); i++) {
+        struct json_object *it = json_object_array_get_idx(results, i);
+        struct task_raw v = {0};
+        if (!json_object_is_type(it, json_type_object))
+            continue;
+        if (nh_prov_fields(it, NULL, NH_FIELDS(result_fields), "task_result[].", &v, e) < 0)
+            return -EBADMSG;
+        if (v.status != NULL && strcmp(v.status, "success") != 0 &&
+            strcmp(v.status, "initial") != 0) {
+            if (out->detail[0] != '\0')
+                nh_text_cat(out->detail, sizeof(out->detail), "; ");
+            nh_text_cat(out->detail, sizeof(out->detail), v.data ? v.data : "?");
+            nh_text_cat(out->detail, sizeof(out->detail), " ");
+            nh_text_cat(out->detail, sizeof(out->detail), v.status);
+        }
     }
-    if (id != NULL && id[0] != '\0' && !nh_prov_path_safe(id)) {
-        int r = nh_jerr_set(&e, "task_id \"%.40s\" has characters not allowed in a URL path", id);
-        json_object_put(root);
-        return r;
-    }
-    if (id != NULL && id[0] != '\0' && (dup = strdup(id)) == NULL) {
-        json_object_put(root);
-        return -ENOMEM;
-    }
-    json_object_put(root);
-    *ret_task_id = dup;
     return 0;
+}
+
+static int read_task(struct json_object *root, void *outp, struct nh_jerr *e)
+{
+    struct nh_job_progress *out = outp;
+    struct task_raw v = {0};
+
+    if (nh_prov_fields(root, NULL, NH_FIELDS(task_fields), "", &v, e) < 0)
+        return -EBADMSG;
+    nh_text_copy(out->phase, sizeof(out->phase), v.state);
+    if (strcmp(v.state, "success") == 0) {
+        out->state = NH_JOB_SUCCEEDED;
+        out->percent = 100;
+    } else if (strcmp(v.state, "fail") == 0 || strcmp(v.state, "failed") == 0 ||
+               strcmp(v.state, "canceled") == 0 || strcmp(v.state, "cancelled") == 0) {
+        out->state = NH_JOB_FAILED;
+    } else {
+        out->state = NH_JOB_RUNNING;
+    }
+    if (v.code != NULL || v.message != NULL) {
+        nh_text_cat(out->detail, sizeof(out->detail), v.code ? v.code : "error");
+        nh_text_cat(out->detail, sizeof(out->detail), ": ");
+        nh_text_cat(out->detail, sizeof(out->detail), v.message ? v.message : "");
+    }
+    return read_results(v.results, out, e);
 }
 
 int nh_ack_parse_task(const char *body, size_t len, struct nh_job_progress *out, char *err,
                       size_t errlen)
 {
-    struct nh_jerr e = {err, errlen};
-    struct json_object *root, *eo, *results;
-    const char *state = NULL, *ecode = NULL, *emsg = NULL;
-    int r = 0;
-
-    if (errlen > 0)
-        err[0] = '\0';
-    memset(out, 0, sizeof(*out));
-    out->percent = -1;
-    root = nh_json_parse(body, len, true, &e);
-    if (root == NULL)
-        return -EBADMSG;
-    if (nh_json_str(root, "state", true, &state, "state", &e) < 0 ||
-        nh_json_obj(root, "error", false, &eo, "error", &e) < 0 ||
-        nh_json_str(eo, "code", false, &ecode, "error.code", &e) < 0 ||
-        nh_json_str(eo, "message", false, &emsg, "error.message", &e) < 0 ||
-        nh_json_arr(root, "task_result", false, &results, "task_result", &e) < 0) {
-        r = -EBADMSG;
-        goto out;
-    }
-    nh_text_copy(out->phase, sizeof(out->phase), state);
-    if (strcmp(state, "success") == 0) {
-        out->state = NH_JOB_SUCCEEDED;
-        out->percent = 100;
-    } else if (strcmp(state, "fail") == 0 || strcmp(state, "failed") == 0 ||
-               strcmp(state, "canceled") == 0 || strcmp(state, "cancelled") == 0) {
-        out->state = NH_JOB_FAILED;
-    } else {
-        out->state = NH_JOB_RUNNING;
-    }
-    if (ecode != NULL || emsg != NULL) {
-        nh_text_cat(out->detail, sizeof(out->detail), ecode ? ecode : "error");
-        nh_text_cat(out->detail, sizeof(out->detail), ": ");
-        nh_text_cat(out->detail, sizeof(out->detail), emsg ? emsg : "");
-    }
-    for (size_t i = 0; results != NULL && i < json_object_array_length(results); i++) {
-        struct json_object *it = json_object_array_get_idx(results, i);
-        const char *data = NULL, *status = NULL;
-        if (!json_object_is_type(it, json_type_object))
-            continue;
-        if (nh_json_str(it, "data", false, &data, "task_result[].data", &e) < 0 ||
-            nh_json_str(it, "status", false, &status, "task_result[].status", &e) < 0) {
-            r = -EBADMSG;
-            goto out;
-        }
-        if (status != NULL && strcmp(status, "success") != 0 && strcmp(status, "initial") != 0) {
-            if (out->detail[0] != '\0')
-                nh_text_cat(out->detail, sizeof(out->detail), "; ");
-            nh_text_cat(out->detail, sizeof(out->detail), data ? data : "?");
-            nh_text_cat(out->detail, sizeof(out->detail), " ");
-            nh_text_cat(out->detail, sizeof(out->detail), status);
-        }
-    }
-    nh_text_copy(out->detail, sizeof(out->detail), out->detail);
-out:
-    json_object_put(root);
-    return r;
+    return nh_prov_read_progress(body, len, read_task, out, "DescribeTaskInfo", err, errlen);
 }
 
 /* ---------- request bodies ---------- */

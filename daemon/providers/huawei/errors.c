@@ -1,110 +1,70 @@
-/* huawei/errors.c - classification of CCE and ModelArts errors (APIG gateway
- * in front): errors-and-limits.md, Huawei table. Pure functions. */
-#include <stdio.h>
+/* huawei/errors.c - the error table of CCE and ModelArts (APIG gateway in
+ * front): errors-and-limits.md, Huawei table, and the pure functions over
+ * it. One signature failure stops every call with the key, because five in
+ * a row lock it; "reach the limit" means it is locked: hold for 5 minutes.
+ * APIGW.xxxx and APIG.xxxx are the same error. */
 #include <string.h>
-#include <strings.h>
 
-#include "util/json.h"
-#include "util/text.h"
 #include "providers/parse.h"
+#include "util/text.h"
 
-static bool gateway_code(const char *code, const char *num)
-{
-    /* APIGW.0301 and APIG.0301 are the same error. */
-    if (strncmp(code, "APIGW.", 6) == 0)
-        return strcmp(code + 6, num) == 0;
-    if (strncmp(code, "APIG.", 5) == 0)
-        return strcmp(code + 5, num) == 0;
-    return false;
-}
+#define HW_LOCK_MS (5u * 60u * 1000u)
+#define ADVICE_LOCKED                                                                              \
+    "the gateway locked the AccessKey after repeated failures; no call for 5 minutes"
+#define ADVICE_STOP                                                                                \
+    "signature or credential refused; stopped all calls with this key to avoid the 5-failure AK "  \
+    "lock: fix the credentials and reload"
+#define ADVICE_IAM "permission denied: grant the IAM permission for this action"
 
-static bool contains_ci(const char *hay, const char *needle)
+#define LOCKED                                                                                     \
+    .cls = NH_ERR_AUTH, .text = "reach the limit", .advice = ADVICE_LOCKED, .hold_ms = HW_LOCK_MS
+#define STOP .cls = NH_ERR_AUTH, .advice = ADVICE_STOP, .stop = true
+
+const struct nh_err_rule nh_huawei_errors[] = {
+    {.status = 429, .cls = NH_ERR_THROTTLED},
+    {.code = "APIGW.0308", .cls = NH_ERR_THROTTLED},
+    {.code = "APIG.0308", .cls = NH_ERR_THROTTLED},
+    {.status = 401, LOCKED},
+    {.code = "APIGW.0301", LOCKED},
+    {.code = "APIG.0301", LOCKED},
+    {.status = 401, STOP},
+    {.code = "APIGW.0301", STOP},
+    {.code = "APIG.0301", STOP},
+    {.status = 403, .cls = NH_ERR_AUTH, .advice = ADVICE_IAM},
+    {.code = "APIGW.0302", .cls = NH_ERR_AUTH, .advice = ADVICE_IAM},
+    {.code = "APIG.0302", .cls = NH_ERR_AUTH, .advice = ADVICE_IAM},
+};
+const size_t nh_huawei_n_errors = sizeof(nh_huawei_errors) / sizeof(nh_huawei_errors[0]);
+
+static struct nh_huawei_verdict verdict(const struct nh_err_rule *r, bool mutating)
 {
-    size_t n = strlen(needle);
-    for (; *hay != '\0'; hay++)
-        if (strncasecmp(hay, needle, n) == 0)
-            return true;
-    return false;
+    return (struct nh_huawei_verdict){
+        .cls = nh_err_rule_class(r, mutating),
+        .stop = r->stop,
+        .ak_locked = r->hold_ms > 0,
+    };
 }
 
 struct nh_huawei_verdict nh_huawei_error_class(int status, const char *code, const char *message,
                                                bool mutating)
 {
-    struct nh_huawei_verdict v = {.cls = NH_ERR_NONE};
-
-    if (code == NULL)
-        code = "";
-    if (message == NULL)
-        message = "";
-    if (status >= 200 && status < 300)
-        return v;
-    if (status == 429 || gateway_code(code, "0308")) {
-        v.cls = NH_ERR_THROTTLED;
-        return v;
-    }
-    if (status == 401 || gateway_code(code, "0301")) {
-        v.cls = NH_ERR_AUTH;
-        if (contains_ci(message, "reach the limit"))
-            v.ak_locked = true;
-        else
-            v.stop = true;
-        return v;
-    }
-    if (status == 403 || gateway_code(code, "0302")) {
-        v.cls = NH_ERR_AUTH;
-        return v;
-    }
-    if (status == 404) {
-        v.cls = NH_ERR_NOT_FOUND;
-        return v;
-    }
-    if (status == 409) {
-        v.cls = NH_ERR_CONFLICT;
-        return v;
-    }
-    if (status >= 500) {
-        v.cls = mutating ? NH_ERR_UNKNOWN_OUTCOME : NH_ERR_SERVER;
-        return v;
-    }
-    if (status >= 400) {
-        v.cls = NH_ERR_INVALID;
-        return v;
-    }
-    v.cls = mutating ? NH_ERR_UNKNOWN_OUTCOME : NH_ERR_SERVER;
-    return v;
+    return verdict(
+        nh_err_match(nh_huawei_errors, nh_huawei_n_errors, status, code, message, false, NULL),
+        mutating);
 }
 
-struct nh_huawei_verdict nh_huawei_error_from_answer(int status, const char *body, size_t len,
-                                                     const char *retry_after, int64_t now_s,
-                                                     bool mutating, struct nh_prov_error *e,
-                                                     uint64_t *hint_ms)
+const struct nh_err_rule *nh_huawei_read_error(int status, const char *body, size_t len,
+                                               const char *retry_after, int64_t now_s,
+                                               bool mutating, struct nh_prov_error *e,
+                                               uint64_t *hint_ms)
 {
-    struct nh_huawei_verdict v;
+    const struct nh_err_rule *r;
     char msg[sizeof(e->message)];
-    const char *advice = NULL;
 
-    nh_prov_parse_error_body(status, body, len, e);
-    e->http_status = status;
-    v = nh_huawei_error_class(status, e->code, e->message, mutating);
-    e->cls = v.cls;
+    r = nh_err_read(nh_huawei_errors, nh_huawei_n_errors, status, body, len, false, mutating, e);
     if (hint_ms != NULL)
-        *hint_ms = v.cls == NH_ERR_THROTTLED ? nh_prov_retry_after_ms(retry_after, now_s) : 0;
-    if (v.ak_locked)
-        advice = "the gateway locked the AccessKey after repeated failures; no call for 5 "
-                 "minutes";
-    else if (v.stop)
-        advice = "signature or credential refused; stopped all calls with this key to avoid "
-                 "the 5-failure AK lock: fix the credentials and reload";
-    else if (v.cls == NH_ERR_AUTH)
-        advice = "permission denied: grant the IAM permission for this action";
-    if (advice != NULL) {
-        msg[0] = '\0';
-        nh_text_cat(msg, sizeof(msg), e->message);
-        nh_text_cat(msg, sizeof(msg), " (");
-        nh_text_cat(msg, sizeof(msg), advice);
-        nh_text_cat(msg, sizeof(msg), ")");
-        memcpy(e->message, msg, sizeof(e->message));
-    } else if (e->code[0] != '\0' && v.cls == NH_ERR_INVALID) {
+        *hint_ms = e->cls == NH_ERR_THROTTLED ? nh_prov_retry_after_ms(retry_after, now_s) : 0;
+    if (r->advice == NULL && e->code[0] != '\0' && e->cls == NH_ERR_INVALID) {
         /* ModelArts: error_code and error_msg together make the clear message. */
         msg[0] = '\0';
         nh_text_cat(msg, sizeof(msg), e->code);
@@ -112,5 +72,15 @@ struct nh_huawei_verdict nh_huawei_error_from_answer(int status, const char *bod
         nh_text_cat(msg, sizeof(msg), e->message);
         memcpy(e->message, msg, sizeof(e->message));
     }
-    return v;
+    return r;
+}
+
+struct nh_huawei_verdict nh_huawei_error_from_answer(int status, const char *body, size_t len,
+                                                     const char *retry_after, int64_t now_s,
+                                                     bool mutating, struct nh_prov_error *e,
+                                                     uint64_t *hint_ms)
+{
+    return verdict(
+        nh_huawei_read_error(status, body, len, retry_after, now_s, mutating, e, hint_ms),
+        mutating);
 }

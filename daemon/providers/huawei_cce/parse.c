@@ -5,9 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/json.h"
-#include "util/text.h"
-#include "providers/parse.h"
+#include "providers/reader.h"
 
 enum nh_node_health nh_cce_node_health(const char *phase)
 {
@@ -23,166 +21,87 @@ enum nh_node_health nh_cce_node_health(const char *phase)
     return NH_NODE_UNHEALTHY; /* Abnormal, Error, unknown */
 }
 
-static int string_map_labels(struct json_object *v, struct nh_node *n, struct nh_jerr *e)
-{
-    size_t cnt;
+struct node_raw {
+    struct json_object *md;
+    const char *uid, *name, *created, *pool, *phase;
+};
 
-    if (v == NULL)
-        return 0;
-    if (!json_object_is_type(v, json_type_object))
-        return nh_jerr_set(e, "items[].metadata.labels: expected an object");
-    cnt = (size_t)json_object_object_length(v);
-    if (cnt == 0)
-        return 0;
-    n->labels = calloc(cnt, sizeof(*n->labels));
-    if (n->labels == NULL)
-        return -ENOMEM;
-    json_object_object_foreach(v, key, val)
-    {
-        if (!json_object_is_type(val, json_type_string))
-            return nh_jerr_set(e, "items[].metadata.labels.%.40s: expected a string", key);
-        struct nh_label *l = &n->labels[n->n_labels];
-        l->key = strdup(key);
-        l->value = strdup(json_object_get_string(val));
-        n->n_labels++;
-        if (l->key == NULL || l->value == NULL)
-            return -ENOMEM;
-    }
-    return 0;
-}
+#define NODE(f) offsetof(struct node_raw, f)
+static const struct nh_jfield node_fields[] = {
+    {"metadata", NH_J_OBJ, true, NODE(md)},
+    {"metadata.uid", NH_J_STR, true, NODE(uid)},
+    {"metadata.name", NH_J_STR, false, NODE(name)},
+    {"metadata.creationTimestamp", NH_J_STR, false, NODE(created)},
+    {"metadata.ownerReferences", NH_J_OBJ, false, NH_J_NOWHERE},
+    {"metadata.ownerReferences.nodepoolID", NH_J_STR, false, NODE(pool)},
+    {"status", NH_J_OBJ, false, NH_J_NOWHERE},
+    {"status.phase", NH_J_STR, false, NODE(phase)},
+};
 
-static int parse_cce_node(struct json_object *it, size_t i, struct nh_observed *obs,
-                          struct nh_jerr *e)
+static int parse_cce_node(struct json_object *it, size_t i, void *obs, struct nh_jerr *e)
 {
-    struct json_object *md, *st, *owner;
-    const char *uid = NULL, *name = NULL, *created = NULL, *phase = NULL, *pool = NULL;
+    struct node_raw v = {0};
+    struct json_object *labels;
     struct nh_node *n;
+    char what[48];
 
-    if (!json_object_is_type(it, json_type_object))
-        return nh_jerr_set(e, "items[%zu]: expected an object", i);
-    if (nh_json_obj(it, "metadata", true, &md, "items[].metadata", e) < 0 ||
-        nh_json_str(md, "uid", true, &uid, "items[].metadata.uid", e) < 0 ||
-        nh_json_str(md, "name", false, &name, "items[].metadata.name", e) < 0 ||
-        nh_json_str(md, "creationTimestamp", false, &created, "items[].metadata.creationTimestamp",
-                    e) < 0 ||
-        nh_json_obj(md, "ownerReferences", false, &owner, "items[].metadata.ownerReferences", e) <
-            0 ||
-        nh_json_str(owner, "nodepoolID", false, &pool,
-                    "items[].metadata.ownerReferences.nodepoolID", e) < 0 ||
-        nh_json_obj(it, "status", false, &st, "items[].status", e) < 0 ||
-        nh_json_str(st, "phase", false, &phase, "items[].status.phase", e) < 0)
+    snprintf(what, sizeof(what), "items[%zu]", i);
+    if (nh_prov_fields(it, what, NH_FIELDS(node_fields), "items[].", &v, e) < 0)
         return -EBADMSG;
-    if (uid[0] == '\0')
+    if (v.uid[0] == '\0')
         return nh_jerr_set(e, "items[%zu].metadata.uid: empty", i);
-    n = nh_observed_add_node(obs);
-    if (n == NULL)
+    if (nh_prov_add_node(obs, v.uid, v.name, v.pool, &n) < 0)
         return -ENOMEM;
-    if (!nh_json_dup(uid, &n->id) || !nh_json_dup(name != NULL ? name : uid, &n->name) ||
-        !nh_json_dup(pool != NULL && pool[0] != '\0' ? pool : NULL, &n->pool_id))
-        return -ENOMEM;
-    n->health = nh_cce_node_health(phase);
-    n->created = nh_prov_parse_time(created);
+    n->health = nh_cce_node_health(v.phase);
+    n->created = nh_prov_parse_time(v.created);
     n->worker = true;
-    return string_map_labels(nh_json_get(md, "labels"), n, e);
-}
-
-static struct json_object *list_items(const char *body, size_t len, struct nh_jerr *e,
-                                      struct json_object **items)
-{
-    struct json_object *root = nh_json_parse(body, len, true, e);
-    if (root == NULL)
-        return NULL;
-    if (nh_json_arr(root, "items", true, items, "items", e) < 0) {
-        json_object_put(root);
-        return NULL;
-    }
-    return root;
+    labels = nh_json_get(v.md, "labels");
+    if (labels != NULL && !json_object_is_type(labels, json_type_object))
+        return nh_jerr_set(e, "items[].metadata.labels: expected an object");
+    return nh_prov_read_label_map(labels, n, "items[].metadata.labels", 40, e);
 }
 
 int nh_cce_parse_nodes(const char *body, size_t len, struct nh_observed *obs, char *err,
                        size_t errlen)
 {
-    struct nh_jerr e = {err, errlen};
-    struct json_object *root, *items = NULL;
-    int r = 0;
-
-    if (errlen > 0)
-        err[0] = '\0';
-    root = list_items(body, len, &e, &items);
-    if (root == NULL)
-        return -EBADMSG;
-    for (size_t i = 0; i < json_object_array_length(items) && r == 0; i++)
-        r = parse_cce_node(json_object_array_get_idx(items, i), i, obs, &e);
-    if (r == -ENOMEM)
-        nh_jerr_set(&e, "out of memory reading ListNodes");
-    json_object_put(root);
-    return r;
+    return nh_prov_read_items(body, len, parse_cce_node, obs, "ListNodes", err, errlen);
 }
 
 static const char *const failure_conditions[] = {"QuotaInsufficient", "ResourceInsufficient",
                                                  "UnexpectedError", "Error"};
 
-static int parse_cce_pool(struct json_object *it, struct nh_pool_status *s, struct nh_jerr *e)
-{
-    struct json_object *md, *spec, *as, *st, *conds;
-    const char *uid = NULL, *name = NULL, *phase = NULL;
-    int64_t desired = 0, current = 0, creating = 0, deleting = 0;
-    bool enable = false;
-    const int64_t M = NH_PROV_COUNT_MAX;
-    struct nh_obs_pool *p = &s->pool;
+struct condition_raw {
+    const char *type, *status, *reason, *message;
+};
 
-    if (!json_object_is_type(it, json_type_object))
-        return nh_jerr_set(e, "node pool: expected an object");
-    if (nh_json_obj(it, "metadata", true, &md, "metadata", e) < 0 ||
-        nh_json_str(md, "uid", true, &uid, "metadata.uid", e) < 0 ||
-        nh_json_str(md, "name", false, &name, "metadata.name", e) < 0 ||
-        nh_json_obj(it, "spec", true, &spec, "spec", e) < 0 ||
-        nh_json_int(spec, "initialNodeCount", true, 0, M, &desired, "spec.initialNodeCount", e) <
-            0 ||
-        nh_json_obj(spec, "autoscaling", false, &as, "spec.autoscaling", e) < 0 ||
-        nh_json_bool(as, "enable", false, &enable, "spec.autoscaling.enable", e) < 0 ||
-        nh_json_obj(it, "status", false, &st, "status", e) < 0 ||
-        nh_json_int(st, "currentNode", false, 0, M, &current, "status.currentNode", e) < 0 ||
-        nh_json_int(st, "creatingNode", false, 0, M, &creating, "status.creatingNode", e) < 0 ||
-        nh_json_int(st, "deletingNode", false, 0, M, &deleting, "status.deletingNode", e) < 0 ||
-        nh_json_str(st, "phase", false, &phase, "status.phase", e) < 0 ||
-        nh_json_arr(st, "conditions", false, &conds, "status.conditions", e) < 0)
-        return -EBADMSG;
-    if (uid[0] == '\0')
-        return nh_jerr_set(e, "metadata.uid: empty");
-    if (!nh_json_dup(uid, &p->id) || !nh_json_dup(name != NULL ? name : uid, &p->name))
-        return -ENOMEM;
-    p->desired = (int)desired;
-    p->current = (int)current;
-    p->creating = (int)creating;
-    p->deleting = (int)deleting;
-    /* ready/unhealthy: counted from ListNodes by the observer. */
-    p->autoscaling = enable;
-    p->is_default = name != NULL && strcmp(name, "DefaultPool") == 0;
-    p->being_deleted = phase != NULL && strcmp(phase, "Deleting") == 0;
-    nh_text_copy(s->phase, sizeof(s->phase), phase != NULL ? phase : "");
-    if (phase != NULL && strcmp(phase, "Error") == 0) {
-        s->failed = true;
-        snprintf(s->failure, sizeof(s->failure), "node pool phase is Error");
-    }
+#define COND(f) offsetof(struct condition_raw, f)
+static const struct nh_jfield condition_fields[] = {
+    {"type", NH_J_STR, false, COND(type)},
+    {"status", NH_J_STR, false, COND(status)},
+    {"reason", NH_J_STR, false, COND(reason)},
+    {"message", NH_J_STR, false, COND(message)},
+};
+
+/* status.conditions: the first True one of a failure type fails the pool. */
+static int read_conditions(struct json_object *conds, struct nh_pool_status *s, struct nh_jerr *e)
+{
+    char what[48];
+
     for (size_t i = 0; conds != NULL && i < json_object_array_length(conds); i++) {
-        struct json_object *c = json_object_array_get_idx(conds, i);
-        const char *type = NULL, *cst = NULL, *reason = NULL, *msg = NULL;
-        if (!json_object_is_type(c, json_type_object))
-            return nh_jerr_set(e, "status.conditions[%zu]: expected an object", i);
-        if (nh_json_str(c, "type", false, &type, "status.conditions[].type", e) < 0 ||
-            nh_json_str(c, "status", false, &cst, "status.conditions[].status", e) < 0 ||
-            nh_json_str(c, "reason", false, &reason, "status.conditions[].reason", e) < 0 ||
-            nh_json_str(c, "message", false, &msg, "status.conditions[].message", e) < 0)
+        struct condition_raw v = {0};
+        snprintf(what, sizeof(what), "status.conditions[%zu]", i);
+        if (nh_prov_fields(json_object_array_get_idx(conds, i), what, NH_FIELDS(condition_fields),
+                           "status.conditions[].", &v, e) < 0)
             return -EBADMSG;
-        if (type == NULL || cst == NULL || strcmp(cst, "True") != 0)
+        if (v.type == NULL || v.status == NULL || strcmp(v.status, "True") != 0)
             continue;
         for (size_t k = 0; k < sizeof(failure_conditions) / sizeof(failure_conditions[0]); k++) {
-            if (strcmp(type, failure_conditions[k]) == 0 && !s->failed) {
+            if (strcmp(v.type, failure_conditions[k]) == 0 && !s->failed) {
                 s->failed = true;
-                snprintf(s->failure, sizeof(s->failure), "condition %s: %s%s%s", type,
-                         reason != NULL ? reason : "", reason != NULL && msg != NULL ? ": " : "",
-                         msg != NULL ? msg : "");
+                snprintf(s->failure, sizeof(s->failure), "condition %s: %s%s%s", v.type,
+                         v.reason != NULL ? v.reason : "",
+                         v.reason != NULL && v.message != NULL ? ": " : "",
+                         v.message != NULL ? v.message : "");
                 nh_text_copy(s->failure, sizeof(s->failure), s->failure);
             }
         }
@@ -190,89 +109,78 @@ static int parse_cce_pool(struct json_object *it, struct nh_pool_status *s, stru
     return 0;
 }
 
+struct pool_raw {
+    const char *uid, *name, *phase;
+    struct nh_pool_counts c;
+    bool enable;
+    struct json_object *conds;
+};
+
+#define POOL(f) offsetof(struct pool_raw, f)
+static const struct nh_jfield pool_fields[] = {
+    {"metadata", NH_J_OBJ, true, NH_J_NOWHERE},
+    {"metadata.uid", NH_J_STR, true, POOL(uid)},
+    {"metadata.name", NH_J_STR, false, POOL(name)},
+    {"spec", NH_J_OBJ, true, NH_J_NOWHERE},
+    {"spec.initialNodeCount", NH_J_INT, true, POOL(c.desired)},
+    {"spec.autoscaling", NH_J_OBJ, false, NH_J_NOWHERE},
+    {"spec.autoscaling.enable", NH_J_BOOL, false, POOL(enable)},
+    {"status", NH_J_OBJ, false, NH_J_NOWHERE},
+    {"status.currentNode", NH_J_INT, false, POOL(c.current)},
+    {"status.creatingNode", NH_J_INT, false, POOL(c.creating)},
+    {"status.deletingNode", NH_J_INT, false, POOL(c.deleting)},
+    {"status.phase", NH_J_STR, false, POOL(phase)},
+    {"status.conditions", NH_J_ARR, false, POOL(conds)},
+};
+
+static int parse_cce_pool(struct json_object *it, struct nh_pool_status *s, struct nh_jerr *e)
+{
+    struct pool_raw v = {0};
+    struct nh_obs_pool *p = &s->pool;
+
+    if (nh_prov_fields(it, "node pool", NH_FIELDS(pool_fields), "", &v, e) < 0)
+        return -EBADMSG;
+    if (v.uid[0] == '\0')
+        return nh_jerr_set(e, "metadata.uid: empty");
+    if (!nh_json_dup(v.uid, &p->id) || !nh_json_dup(v.name != NULL ? v.name : v.uid, &p->name))
+        return -ENOMEM;
+    /* ready/unhealthy: counted from ListNodes by the observer. */
+    nh_prov_set_counts(p, &v.c);
+    p->autoscaling = v.enable;
+    p->is_default = v.name != NULL && strcmp(v.name, "DefaultPool") == 0;
+    p->being_deleted = v.phase != NULL && strcmp(v.phase, "Deleting") == 0;
+    nh_text_copy(s->phase, sizeof(s->phase), v.phase != NULL ? v.phase : "");
+    if (v.phase != NULL && strcmp(v.phase, "Error") == 0) {
+        s->failed = true;
+        snprintf(s->failure, sizeof(s->failure), "node pool phase is Error");
+    }
+    return read_conditions(v.conds, s, e);
+}
+
 int nh_cce_parse_nodepools(const char *body, size_t len, struct nh_observed *obs, char *err,
                            size_t errlen)
 {
-    struct nh_jerr e = {err, errlen};
-    struct json_object *root, *items = NULL;
-    int r = 0;
-
-    if (errlen > 0)
-        err[0] = '\0';
-    root = list_items(body, len, &e, &items);
-    if (root == NULL)
-        return -EBADMSG;
-    for (size_t i = 0; i < json_object_array_length(items) && r == 0; i++) {
-        struct nh_pool_status s;
-        struct nh_obs_pool *p;
-        memset(&s, 0, sizeof(s));
-        r = parse_cce_pool(json_object_array_get_idx(items, i), &s, &e);
-        if (r == 0 && (p = nh_observed_add_pool(obs)) != NULL) {
-            *p = s.pool; /* moved */
-        } else {
-            if (r == 0)
-                r = -ENOMEM;
-            nh_pool_status_clear(&s);
-        }
-    }
-    if (r == -ENOMEM)
-        nh_jerr_set(&e, "out of memory reading ListNodePools");
-    json_object_put(root);
-    return r;
+    return nh_prov_read_pool_items(body, len, parse_cce_pool, obs, "ListNodePools", err, errlen);
 }
 
 int nh_cce_parse_nodepool(const char *body, size_t len, struct nh_pool_status *out, char *err,
                           size_t errlen)
 {
-    struct nh_jerr e = {err, errlen};
-    struct json_object *root;
-    int r;
+    return nh_prov_read_pool(body, len, parse_cce_pool, out, "ShowNodePool", err, errlen);
+}
 
-    if (errlen > 0)
-        err[0] = '\0';
-    memset(out, 0, sizeof(*out));
-    root = nh_json_parse(body, len, true, &e);
-    if (root == NULL)
+static int read_job_id(struct json_object *root, void *out, struct nh_jerr *e)
+{
+    struct json_object *st;
+
+    if (nh_json_obj(root, "status", false, &st, "status", e) < 0)
         return -EBADMSG;
-    r = parse_cce_pool(root, out, &e);
-    if (r == -ENOMEM)
-        nh_jerr_set(&e, "out of memory reading ShowNodePool");
-    if (r < 0)
-        nh_pool_status_clear(out);
-    json_object_put(root);
-    return r;
+    return nh_prov_read_id(st, "jobID", "status.jobID", out, e);
 }
 
 int nh_cce_parse_job_id(const char *body, size_t len, char **ret_job_id, char *err, size_t errlen)
 {
-    struct nh_jerr e = {err, errlen};
-    struct json_object *root, *st;
-    const char *id = NULL;
-    char *dup = NULL;
-
-    if (errlen > 0)
-        err[0] = '\0';
-    root = nh_json_parse(body, len, true, &e);
-    if (root == NULL)
-        return -EBADMSG;
-    if (nh_json_obj(root, "status", false, &st, "status", &e) < 0 ||
-        nh_json_str(st, "jobID", false, &id, "status.jobID", &e) < 0) {
-        json_object_put(root);
-        return -EBADMSG;
-    }
-    if (id != NULL && id[0] != '\0' && !nh_prov_path_safe(id)) {
-        int r =
-            nh_jerr_set(&e, "status.jobID \"%.40s\" has characters not allowed in a URL path", id);
-        json_object_put(root);
-        return r;
-    }
-    if (id != NULL && id[0] != '\0' && (dup = strdup(id)) == NULL) {
-        json_object_put(root);
-        return -ENOMEM;
-    }
-    json_object_put(root);
-    *ret_job_id = dup;
-    return 0;
+    return nh_prov_read(body, len, read_job_id, ret_job_id, "the job id", err, errlen);
 }
 
 static void append(char *dst, size_t len, const char *s)
@@ -282,64 +190,47 @@ static void append(char *dst, size_t len, const char *s)
         snprintf(dst + used, len - used, "%s", s);
 }
 
-int nh_cce_parse_job(const char *body, size_t len, struct nh_job_progress *out, char *err,
-                     size_t errlen)
-{
-    struct nh_jerr e = {err, errlen};
-    struct json_object *root, *st, *spec, *subs;
-    const char *phase = NULL, *reason = NULL;
-    size_t n_sub = 0, n_done = 0, n_failed = 0;
-    int r = 0;
+struct job_raw {
+    const char *phase, *reason, *resource;
+    struct json_object *subs;
+};
 
-    if (errlen > 0)
-        err[0] = '\0';
-    memset(out, 0, sizeof(*out));
-    out->percent = -1;
-    root = nh_json_parse(body, len, true, &e);
-    if (root == NULL)
-        return -EBADMSG;
-    if (nh_json_obj(root, "status", true, &st, "status", &e) < 0 ||
-        nh_json_str(st, "phase", true, &phase, "status.phase", &e) < 0 ||
-        nh_json_str(st, "reason", false, &reason, "status.reason", &e) < 0 ||
-        nh_json_obj(root, "spec", false, &spec, "spec", &e) < 0 ||
-        nh_json_arr(spec, "subJobs", false, &subs, "spec.subJobs", &e) < 0) {
-        r = -EBADMSG;
-        goto out;
-    }
-    nh_text_copy(out->phase, sizeof(out->phase), phase);
-    if (strcmp(phase, "Success") == 0)
-        out->state = NH_JOB_SUCCEEDED;
-    else if (strcmp(phase, "Failed") == 0)
-        out->state = NH_JOB_FAILED;
-    else
-        out->state = NH_JOB_RUNNING;
-    if (out->state == NH_JOB_FAILED && reason != NULL && reason[0] != '\0')
-        append(out->detail, sizeof(out->detail), reason);
-    n_sub = subs != NULL ? json_object_array_length(subs) : 0;
+#define JOB(f) offsetof(struct job_raw, f)
+static const struct nh_jfield job_fields[] = {
+    {"status", NH_J_OBJ, true, NH_J_NOWHERE},        {"status.phase", NH_J_STR, true, JOB(phase)},
+    {"status.reason", NH_J_STR, false, JOB(reason)}, {"spec", NH_J_OBJ, false, NH_J_NOWHERE},
+    {"spec.subJobs", NH_J_ARR, false, JOB(subs)},
+};
+
+/* A sub-job (spec.subJobs[]): its phase, reason and resource. */
+static const struct nh_jfield subjob_fields[] = {
+    {"status", NH_J_OBJ, false, NH_J_NOWHERE},
+    {"status.phase", NH_J_STR, false, JOB(phase)},
+    {"status.reason", NH_J_STR, false, JOB(reason)},
+    {"spec", NH_J_OBJ, false, NH_J_NOWHERE},
+    {"spec.resourceName", NH_J_STR, false, JOB(resource)},
+};
+
+/* Finished sub-jobs make the percent; failed ones are listed
+ * (resourceName: reason). */
+static int read_subjobs(struct json_object *subs, struct nh_job_progress *out, struct nh_jerr *e)
+{
+    size_t n_sub = subs != NULL ? json_object_array_length(subs) : 0, n_done = 0, n_failed = 0;
+    char line[200];
+
     for (size_t i = 0; i < n_sub; i++) {
-        struct json_object *sj = json_object_array_get_idx(subs, i), *sst, *sspec;
-        const char *sphase = NULL, *sreason = NULL, *rname = NULL;
-        char line[200];
-        if (!json_object_is_type(sj, json_type_object)) {
-            r = nh_jerr_set(&e, "spec.subJobs[%zu]: expected an object", i);
-            goto out;
-        }
-        if (nh_json_obj(sj, "status", false, &sst, "spec.subJobs[].status", &e) < 0 ||
-            nh_json_str(sst, "phase", false, &sphase, "spec.subJobs[].status.phase", &e) < 0 ||
-            nh_json_str(sst, "reason", false, &sreason, "spec.subJobs[].status.reason", &e) < 0 ||
-            nh_json_obj(sj, "spec", false, &sspec, "spec.subJobs[].spec", &e) < 0 ||
-            nh_json_str(sspec, "resourceName", false, &rname, "spec.subJobs[].spec.resourceName",
-                        &e) < 0) {
-            r = -EBADMSG;
-            goto out;
-        }
-        if (sphase != NULL && strcmp(sphase, "Success") == 0)
+        struct job_raw v = {0};
+        snprintf(line, sizeof(line), "spec.subJobs[%zu]", i);
+        if (nh_prov_fields(json_object_array_get_idx(subs, i), line, NH_FIELDS(subjob_fields),
+                           "spec.subJobs[].", &v, e) < 0)
+            return -EBADMSG;
+        if (v.phase != NULL && strcmp(v.phase, "Success") == 0)
             n_done++;
-        if (sphase != NULL && strcmp(sphase, "Failed") == 0) {
+        if (v.phase != NULL && strcmp(v.phase, "Failed") == 0) {
             n_done++;
             n_failed++;
             snprintf(line, sizeof(line), "%s%s: %s", out->detail[0] != '\0' ? "; " : "",
-                     rname != NULL ? rname : "?", sreason != NULL ? sreason : "failed");
+                     v.resource != NULL ? v.resource : "?", v.reason != NULL ? v.reason : "failed");
             append(out->detail, sizeof(out->detail), line);
         }
     }
@@ -348,14 +239,40 @@ int nh_cce_parse_job(const char *body, size_t len, struct nh_job_progress *out, 
     else if (n_sub > 0)
         out->percent = (int)(n_done * 100 / n_sub);
     if (n_failed > 0 && out->state == NH_JOB_RUNNING) {
-        char line[64];
         snprintf(line, sizeof(line), " (%zu of %zu sub-jobs failed)", n_failed, n_sub);
         append(out->detail, sizeof(out->detail), line);
     }
-    nh_text_copy(out->detail, sizeof(out->detail), out->detail);
-out:
-    json_object_put(root);
-    return r;
+    return 0;
+}
+
+/* Success and Failed end a job; any other phase is still running. */
+static enum nh_job_state job_state(const char *phase)
+{
+    if (strcmp(phase, "Success") == 0)
+        return NH_JOB_SUCCEEDED;
+    if (strcmp(phase, "Failed") == 0)
+        return NH_JOB_FAILED;
+    return NH_JOB_RUNNING;
+}
+
+static int read_job(struct json_object *root, void *outp, struct nh_jerr *e)
+{
+    struct nh_job_progress *out = outp;
+    struct job_raw v = {0};
+
+    if (nh_prov_fields(root, NULL, NH_FIELDS(job_fields), "", &v, e) < 0)
+        return -EBADMSG;
+    out->state = job_state(v.phase);
+    nh_text_copy(out->phase, sizeof(out->phase), v.phase);
+    if (out->state == NH_JOB_FAILED && v.reason != NULL && v.reason[0] != '\0')
+        append(out->detail, sizeof(out->detail), v.reason);
+    return read_subjobs(v.subs, out, e);
+}
+
+int nh_cce_parse_job(const char *body, size_t len, struct nh_job_progress *out, char *err,
+                     size_t errlen)
+{
+    return nh_prov_read_progress(body, len, read_job, out, "ShowJob", err, errlen);
 }
 
 /* ---------- request bodies ---------- */

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "config/secret.h"
+#include "model/kind.h"
 #include "providers/parse.h"
 #include "providers/provider.h"
 
@@ -109,6 +110,41 @@ static void test_new_refuses_bad_config_with_a_fix(void **state)
     cfg_clear(&c);
 }
 
+/* The kind table (model/kind.c) is consistent: names unique and found by
+ * name, limits within NH_KIND_MAX_NODES, capabilities that imply others. */
+static void test_kind_table_is_consistent(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < NH_PROVIDER_KINDS; i++) {
+        const struct nh_kind *k = nh_kind_at(i);
+        assert_non_null(k);
+        assert_int_equal(k->kind, (enum nh_provider_kind)i);
+        assert_ptr_equal(nh_kind_get(k->kind), k);
+        assert_ptr_equal(nh_kind_by_name(k->name), k);
+        assert_string_equal(nh_provider_kind_name(k->kind), k->name);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(nh_kind_at(j)->name, k->name);
+        assert_true(k->max_pool > 0 && k->max_pool <= NH_KIND_MAX_NODES);
+        assert_true(k->max_workers >= 0 && k->max_workers <= NH_KIND_MAX_NODES);
+        /* workers outside pools have a limit and a name for it, or neither */
+        assert_int_equal(k->max_workers > 0, nh_kind_has(k->kind, NH_CAP_LOOSE_WORKERS));
+        assert_int_equal(k->workers_what != NULL, k->max_workers > 0);
+        if (nh_kind_has(k->kind, NH_CAP_GROWS_LOOSE_WORKERS))
+            assert_true(nh_kind_has(k->kind, NH_CAP_LOOSE_WORKERS));
+        /* a kind either names its victims or counts from the pool */
+        assert_int_not_equal(nh_kind_has(k->kind, NH_CAP_NAMES_VICTIMS),
+                             nh_kind_has(k->kind, NH_CAP_COUNTS_FROM_POOL));
+        assert_non_null(k->pool_what);
+        assert_non_null(k->credentials);
+    }
+    assert_null(nh_kind_at(NH_PROVIDER_KINDS));
+    assert_null(nh_kind_get((enum nh_provider_kind)NH_PROVIDER_KINDS));
+    assert_null(nh_kind_by_name("aws-eks"));
+    assert_null(nh_kind_by_name(NULL));
+    assert_string_equal(nh_provider_kind_name((enum nh_provider_kind)NH_PROVIDER_KINDS), "?");
+    assert_false(nh_kind_has((enum nh_provider_kind)NH_PROVIDER_KINDS, 0));
+}
+
 static void test_kinds_and_unsupported_operations(void **state)
 {
     struct nh_provider_env env = {.loop = &loop, .http = http};
@@ -145,6 +181,85 @@ struct got {
     struct nh_prov_error err;
     bool had_err;
 };
+
+static void on_cancelled(void *ud, const struct nh_prov_error *err, struct nh_observed *obs)
+{
+    struct got *g = ud;
+    g->calls++;
+    g->had_err = err != NULL;
+    if (err != NULL)
+        g->err = *err;
+    if (obs != NULL)
+        nh_observed_clear(obs);
+}
+
+/* Observing a cluster named by id only or by resource pool only: 0 when
+ * the kind addresses clusters that way (the call is then cancelled by
+ * nh_provider_free, once), -EINVAL otherwise. */
+static int observe_by(struct nh_provider *p, bool by_pool, struct got *g)
+{
+    struct nh_cfg_cluster cl = {
+        .name = "x", .id = by_pool ? NULL : "c1", .pool = by_pool ? "pool-abc" : NULL};
+    return p->ops->observe(p, &cl, on_cancelled, g);
+}
+
+/* Each provider's vtable matches its row in the kind table: the name, an
+ * operation exactly where the row has the capability, and what the row
+ * says a provider needs (project id, a token, how clusters are named). */
+static void test_vtables_match_the_kind_table(void **state)
+{
+    struct nh_provider_env env = {.loop = &loop, .http = http};
+    char err[256];
+    (void)state;
+
+    for (size_t i = 0; i < NH_PROVIDER_KINDS; i++) {
+        const struct nh_kind *k = nh_kind_at(i);
+        bool pool_scoped = nh_kind_has(k->kind, NH_CAP_POOL_SCOPED);
+        struct nh_provider *p;
+        struct nh_cfg_provider c;
+        struct got g = {0};
+
+        mkcfg(&c, k->kind, "cn-north-4", "http://127.0.0.1:9");
+        assert_int_equal(nh_provider_new(&c, &env, &p, err, sizeof(err)), 0);
+        assert_int_equal(p->kind, k->kind);
+        assert_string_equal(p->ops->kind, k->name);
+        assert_non_null(p->ops->observe);
+        assert_non_null(p->ops->scale_pool);
+        assert_non_null(p->ops->poll);
+        assert_int_equal(p->ops->scale_cluster != NULL,
+                         nh_kind_has(k->kind, NH_CAP_GROWS_LOOSE_WORKERS));
+        assert_int_equal(p->ops->remove_nodes != NULL, nh_kind_has(k->kind, NH_CAP_NAMES_VICTIMS));
+        assert_int_equal(p->ops->delete_pool != NULL, nh_kind_has(k->kind, NH_CAP_DELETES_POOLS));
+        assert_int_equal(observe_by(p, !pool_scoped, &g), -EINVAL);
+        assert_int_equal(observe_by(p, pool_scoped, &g), 0);
+        nh_provider_free(p);
+        assert_int_equal(g.calls, 1);
+        assert_int_equal(g.err.cls, NH_ERR_CANCELLED);
+        uv_run(&loop, UV_RUN_NOWAIT);
+
+        /* a project id where the row says the kind is project-scoped */
+        c.project_id = NULL;
+        assert_int_equal(nh_provider_new(&c, &env, &p, err, sizeof(err)),
+                         nh_kind_has(k->kind, NH_CAP_PROJECT_SCOPED) ? -EINVAL : 0);
+        nh_provider_free(nh_kind_has(k->kind, NH_CAP_PROJECT_SCOPED) ? NULL : p);
+        cfg_clear(&c);
+
+        /* a token alone is enough where the row says the kind takes one */
+        mkcfg(&c, k->kind, "cn-north-4", "http://127.0.0.1:9");
+        nh_secret_free(c.access_key_id);
+        nh_secret_free(c.access_key_secret);
+        c.access_key_id = c.access_key_secret = NULL;
+        c.token = nh_secret_new("tok", 3, "literal token");
+        p = NULL;
+        assert_int_equal(nh_provider_new(&c, &env, &p, err, sizeof(err)),
+                         nh_kind_has(k->kind, NH_CAP_TOKEN_AUTH) ? 0 : -EINVAL);
+        if (p == NULL)
+            assert_non_null(strstr(err, k->credentials));
+        nh_provider_free(p);
+        cfg_clear(&c);
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+}
 
 static void on_observe(void *ud, const struct nh_prov_error *err, struct nh_observed *obs)
 {
@@ -276,6 +391,8 @@ int main(void)
         cmocka_unit_test(test_endpoints_from_region_and_override),
         cmocka_unit_test(test_new_refuses_bad_config_with_a_fix),
         cmocka_unit_test(test_kinds_and_unsupported_operations),
+        cmocka_unit_test(test_kind_table_is_consistent),
+        cmocka_unit_test(test_vtables_match_the_kind_table),
         cmocka_unit_test(test_unsafe_ids_are_refused_before_anything),
         cmocka_unit_test(test_auth_stopped_fails_at_once_without_sending),
         cmocka_unit_test(test_free_before_deferred_delivery),
