@@ -47,7 +47,7 @@ enum nh_kind_cap {
 
 struct nh_kind {
     enum nh_provider_kind kind;
-    const char *name;  /* in the configuration: "aliyun-ack", ... */
+    const char *name;  /* the value of kind: in the configuration */
     const char *cloud; /* for messages: "ACK", "CCE", "ModelArts" */
     unsigned caps;     /* enum nh_kind_cap bits */
     /* Limits the cloud documents. 0: the kind has no such thing. */
@@ -60,13 +60,13 @@ struct nh_kind {
 
 /* The row of a kind; NULL for a value outside the enum. Borrowed, static. */
 const struct nh_kind *nh_kind_get(enum nh_provider_kind k);
-/* The row named `name` ("huawei-cce"); NULL when there is none. */
+/* The row of the kind named `name`; NULL when there is none. */
 const struct nh_kind *nh_kind_by_name(const char *name);
 /* The i-th row (i < NH_PROVIDER_KINDS), in enum order. */
 const struct nh_kind *nh_kind_at(size_t i);
 /* true when kind k has every bit of caps. */
 bool nh_kind_has(enum nh_provider_kind k, unsigned caps);
-/* "aliyun-ack", "huawei-cce", "huawei-modelarts"; "?" outside the enum. */
+/* The kind's name; "?" outside the enum. */
 const char *nh_provider_kind_name(enum nh_provider_kind k);
 
 /* The names, for static initializers elsewhere (provider vtables). */

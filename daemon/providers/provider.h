@@ -69,7 +69,7 @@ typedef void (*nh_poll_fn)(void *ud, const struct nh_prov_error *err,
                            const struct nh_job_progress *progress);
 
 struct nh_provider_ops {
-    const char *kind; /* "aliyun-ack", "huawei-cce", "huawei-modelarts" */
+    const char *kind; /* the kind's name (its row in model/kind.c) */
     /* Nodes and pools of one cluster (ModelArts: one resource pool).
      * Incomplete observations are returned with obs->complete = false and
      * obs->why set, or as an error. */
