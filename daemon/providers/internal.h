@@ -13,9 +13,10 @@
  * result exactly once, never from inside the vtable call (a result that is
  * ready at once is delivered from a zero timer).
  *
- * A cloud plugs in with a `struct nh_cloud` (signing, error table, its
- * vtable and the sizes of its provider and operation structs, which embed
- * struct nh_prov and struct nh_pop first). How to add an operation:
+ * A cloud plugs in with a `struct nh_cloud`: its vtable, its gateway
+ * (signing and error answers through its error table), its endpoint rule,
+ * and the sizes of its own provider and operation structs, which embed
+ * struct nh_prov and struct nh_pop first. How to add an operation:
  * providers/README.md. */
 #ifndef NH_PROVIDERS_INTERNAL_H
 #define NH_PROVIDERS_INTERNAL_H
