@@ -131,9 +131,6 @@ static void test_kind_table_is_consistent(void **state)
         assert_int_equal(k->workers_what != NULL, k->max_workers > 0);
         if (nh_kind_has(k->kind, NH_CAP_GROWS_LOOSE_WORKERS))
             assert_true(nh_kind_has(k->kind, NH_CAP_LOOSE_WORKERS));
-        /* a kind either names its victims or counts from the pool */
-        assert_int_not_equal(nh_kind_has(k->kind, NH_CAP_NAMES_VICTIMS),
-                             nh_kind_has(k->kind, NH_CAP_COUNTS_FROM_POOL));
         assert_non_null(k->pool_what);
         assert_non_null(k->credentials);
     }
