@@ -1,13 +1,17 @@
 /* secret.c - secrets read from files or environment variables. The value
  * never appears in a message: errors and descriptions name the reference. */
+#define _GNU_SOURCE /* O_PATH */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <openssl/crypto.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "config/secret.h"
@@ -76,6 +80,87 @@ static bool env_name_ok(const char *n)
     return true;
 }
 
+/* ---- { env: NAME } ----
+ *
+ * A variable is read once per process: the first load that names it copies
+ * the value here and removes the variable from the environment (unsetenv,
+ * and the bytes of the process's initial environment block are wiped, so
+ * neither /proc/PID/environ nor a child process carries it). Later loads
+ * (reloads) get the value kept here; the environment of a running process
+ * cannot change from outside anyway, so a new value needs a restart. */
+struct env_entry {
+    char *name;
+    struct nh_secret *value;
+    struct env_entry *next;
+};
+static struct env_entry *env_kept;
+
+void nh_secret_env_forget(void)
+{
+    while (env_kept != NULL) {
+        struct env_entry *e = env_kept;
+        env_kept = e->next;
+        nh_secret_free(e->value);
+        free(e->name);
+        free(e);
+    }
+}
+
+/* [env_start, env_end) of this process (/proc/self/stat fields 50 and 51,
+ * proc(5)): where the kernel placed the initial environment strings, which
+ * /proc/PID/environ shows. 0 or -errno. */
+static int initial_env_range(uintptr_t *start, uintptr_t *end)
+{
+    char buf[2048];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -EIO;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    if (p == NULL)
+        return -EIO;
+    p++;
+    unsigned long long v[52];
+    int field = 2; /* p is just past field 2 */
+    while (field < 51 && *p != '\0') {
+        char *endp;
+        while (*p == ' ')
+            p++;
+        field++;
+        if (*p == '\0')
+            break;
+        if (field == 3) { /* the state letter */
+            p++;
+            continue;
+        }
+        v[field] = strtoull(p, &endp, 10);
+        if (endp == p)
+            return -EIO;
+        p = endp;
+    }
+    if (field != 51 || v[50] == 0 || v[51] <= v[50])
+        return -EIO;
+    *start = (uintptr_t)v[50];
+    *end = (uintptr_t)v[51];
+    return 0;
+}
+
+/* Removes NAME from the environment; value (getenv's pointer) is wiped
+ * first when it lies in the initial environment block. Memory that setenv()
+ * allocated belongs to libc and is left alone. */
+static void env_remove(const char *name, char *value)
+{
+    uintptr_t s = 0, e = 0, p = (uintptr_t)value;
+    size_t len = strlen(value);
+    if (initial_env_range(&s, &e) == 0 && p >= s && p + len < e)
+        OPENSSL_cleanse(value, len);
+    unsetenv(name);
+}
+
 static int load_env(const char *ref, struct nh_secret **ret, char *err, size_t errlen)
 {
     if (!env_name_ok(ref)) {
@@ -84,43 +169,260 @@ static int load_env(const char *ref, struct nh_secret **ret, char *err, size_t e
                  "{ env: ... } does not name a valid environment variable (letters, digits, _)");
         return -EINVAL;
     }
-    const char *v = getenv(ref);
+    char desc[300];
+    snprintf(desc, sizeof(desc), "env %s", ref);
+    for (const struct env_entry *k = env_kept; k != NULL; k = k->next) {
+        if (strcmp(k->name, ref) == 0) {
+            size_t len;
+            const unsigned char *b = nh_secret_bytes(k->value, &len);
+            *ret = nh_secret_new(b, len, desc);
+            return *ret ? 0 : -ENOMEM;
+        }
+    }
+    char *v = getenv(ref);
     if (v == NULL || *v == '\0') {
         snprintf(err, errlen,
                  "environment variable %s is %s; set it for the service or use { file: NAME }", ref,
                  v == NULL ? "not set" : "empty");
         return -ENOENT;
     }
-    char desc[300];
-    snprintf(desc, sizeof(desc), "env %s", ref);
+    struct env_entry *k = calloc(1, sizeof(*k));
+    if (k != NULL) {
+        k->name = strdup(ref);
+        k->value = nh_secret_new(v, strlen(v), desc);
+    }
     *ret = nh_secret_new(v, strlen(v), desc);
-    return *ret ? 0 : -ENOMEM;
+    if (k == NULL || k->name == NULL || k->value == NULL || *ret == NULL) {
+        if (k != NULL) {
+            nh_secret_free(k->value);
+            free(k->name);
+            free(k);
+        }
+        nh_secret_free(*ret);
+        *ret = NULL;
+        return -ENOMEM; /* the variable stays: a later load may succeed */
+    }
+    k->next = env_kept;
+    env_kept = k;
+    env_remove(ref, v);
+    return 0;
+}
+
+/* ---- { file: NAME } ---- */
+
+/* A name with no "/" and no "..": what $CREDENTIALS_DIRECTORY holds. */
+static bool plain_name(const char *ref)
+{
+    return strchr(ref, '/') == NULL && strstr(ref, "..") == NULL && strcmp(ref, ".") != 0;
+}
+
+/* Does the path have a ".." component? */
+static bool has_dotdot(const char *ref)
+{
+    for (const char *p = ref; (p = strstr(p, "..")) != NULL; p += 2)
+        if ((p == ref || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+            return true;
+    return false;
+}
+
+static int open_beneath_openat2(int dirfd, const char *rel, int flags)
+{
+    struct open_how how;
+    memset(&how, 0, sizeof(how));
+    how.flags = (uint64_t)flags;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+    return fd < 0 ? -errno : (int)fd;
+}
+
+/* The same walk by hand, one component at a time with O_NOFOLLOW, for
+ * kernels (< 5.6) or seccomp filters without openat2. */
+static int open_beneath_walk(int dirfd, const char *rel, int flags)
+{
+    char path[4096 + 8];
+    int cur = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    int depth = 0, links = 0, rc;
+    size_t n = strlen(rel);
+
+    if (cur < 0)
+        return -errno;
+    if (n >= sizeof(path) - 1) {
+        close(cur);
+        return -ENAMETOOLONG;
+    }
+    memcpy(path, rel, n + 1); /* the components still to walk */
+    for (;;) {
+        char *comp = path;
+        while (*comp == '/') {
+            rc = -EXDEV; /* an absolute path leaves the directory */
+            goto out;
+        }
+        char *slash = strchr(comp, '/');
+        char *rest = slash ? slash + 1 : comp + strlen(comp);
+        if (slash)
+            *slash = '\0';
+        bool last = (*rest == '\0');
+        if (strcmp(comp, "") == 0 || strcmp(comp, ".") == 0) {
+            if (last) {
+                rc = -EISDIR;
+                goto out;
+            }
+            memmove(path, rest, strlen(rest) + 1);
+            continue;
+        }
+        if (strcmp(comp, "..") == 0) {
+            if (depth == 0) {
+                rc = -EXDEV;
+                goto out;
+            }
+            int up = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (up < 0) {
+                rc = -errno;
+                goto out;
+            }
+            close(cur);
+            cur = up;
+            depth--;
+            if (last) {
+                rc = -EISDIR;
+                goto out;
+            }
+            memmove(path, rest, strlen(rest) + 1);
+            continue;
+        }
+        int nfd = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (nfd < 0) {
+            rc = -errno;
+            goto out;
+        }
+        struct stat st;
+        if (fstat(nfd, &st) < 0) {
+            rc = -errno;
+            close(nfd);
+            goto out;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            char target[4096];
+            ssize_t tl = readlinkat(nfd, "", target, sizeof(target) - 1);
+            close(nfd);
+            if (tl < 0) {
+                rc = -errno;
+                goto out;
+            }
+            if (++links > 40) {
+                rc = -ELOOP;
+                goto out;
+            }
+            target[tl] = '\0';
+            if (target[0] == '/') {
+                rc = -EXDEV;
+                goto out;
+            }
+            /* path = target "/" rest */
+            size_t restl = strlen(rest);
+            if ((size_t)tl + 1 + restl + 1 > sizeof(path)) {
+                rc = -ENAMETOOLONG;
+                goto out;
+            }
+            memmove(path + tl + (restl ? 1 : 0), rest, restl + 1);
+            memcpy(path, target, (size_t)tl);
+            if (restl)
+                path[tl] = '/';
+            continue;
+        }
+        if (last) {
+            close(nfd);
+            /* O_NOFOLLOW: replaced by a link since the look above -> ELOOP */
+            rc = openat(cur, comp, flags | O_NOFOLLOW);
+            rc = rc < 0 ? -errno : rc;
+            goto out;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            close(nfd);
+            rc = -ENOTDIR;
+            goto out;
+        }
+        close(cur);
+        cur = nfd;
+        depth++;
+        memmove(path, rest, strlen(rest) + 1);
+    }
+out:
+    close(cur);
+    return rc;
+}
+
+int nh_secret_open_beneath(int dirfd, const char *rel, bool use_openat2)
+{
+    const int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    if (use_openat2) {
+        int fd = open_beneath_openat2(dirfd, rel, flags);
+        /* ENOSYS: kernel < 5.6; EPERM: a seccomp filter that predates it
+         * (systemd's SystemCallErrorNumber=EPERM); E2BIG: struct too new */
+        if (fd != -ENOSYS && fd != -EPERM && fd != -E2BIG)
+            return fd;
+    }
+    return open_beneath_walk(dirfd, rel, flags);
 }
 
 static int load_file(const char *ref, const char *base_dir, struct nh_secret **ret, char *err,
                      size_t errlen, char *warn, size_t warnlen)
 {
-    char path[4096];
+    char path[4096], dirbuf[4096];
     const char *cred = getenv("CREDENTIALS_DIRECTORY");
-    const char *dir = NULL, *why = "";
-    if (ref[0] != '/') {
-        if (cred != NULL && *cred != '\0') {
-            dir = cred;
-            why = " ($CREDENTIALS_DIRECTORY)";
-        } else if (base_dir != NULL) {
-            dir = base_dir;
-            why = " (next to the configuration; $CREDENTIALS_DIRECTORY is not set)";
+    const char *dir, *rel = ref, *why = "";
+    int n;
+
+    if (cred != NULL && *cred != '\0') {
+        if (!plain_name(ref)) {
+            snprintf(err, errlen,
+                     "credential file \"%.200s\": with $CREDENTIALS_DIRECTORY set, a file "
+                     "reference is a plain name inside it (no \"/\", no \"..\"); hand the file "
+                     "to the service under that name (LoadCredential=NAME:PATH)",
+                     ref);
+            return -EINVAL;
         }
+        dir = cred;
+        why = " ($CREDENTIALS_DIRECTORY)";
+        n = snprintf(path, sizeof(path), "%s/%s", dir, ref);
+    } else if (has_dotdot(ref)) {
+        snprintf(err, errlen,
+                 "credential file \"%.200s\": a \"..\" component is not allowed; name the file "
+                 "by its real path",
+                 ref);
+        return -EINVAL;
+    } else if (ref[0] == '/') {
+        /* An absolute path: the file's own directory bounds its links. */
+        const char *slash = strrchr(ref, '/');
+        size_t dl = (size_t)(slash - ref);
+        if (dl >= sizeof(dirbuf) || slash[1] == '\0') {
+            snprintf(err, errlen, "credential file \"%.200s\": expected a file, not a directory",
+                     ref);
+            return -EINVAL;
+        }
+        memcpy(dirbuf, ref, dl);
+        dirbuf[dl] = '\0';
+        dir = dl > 0 ? dirbuf : "/";
+        rel = slash + 1;
+        n = snprintf(path, sizeof(path), "%s", ref);
+    } else if (base_dir != NULL) {
+        dir = base_dir;
+        why = " (next to the configuration; $CREDENTIALS_DIRECTORY is not set)";
+        n = snprintf(path, sizeof(path), "%s/%s", dir, ref);
+    } else {
+        dir = ".";
+        n = snprintf(path, sizeof(path), "%s", ref);
     }
-    int n = dir ? snprintf(path, sizeof(path), "%s/%s", dir, ref)
-                : snprintf(path, sizeof(path), "%s", ref);
     if (n < 0 || (size_t)n >= sizeof(path)) {
         snprintf(err, errlen, "credential file reference is too long");
         return -ENAMETOOLONG;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = dfd < 0 ? -errno : nh_secret_open_beneath(dfd, rel, true);
+    if (dfd >= 0)
+        close(dfd);
     if (fd < 0) {
-        int e = errno;
+        int e = -fd;
         if (e == ENOENT)
             snprintf(err, errlen,
                      "credential file %s%s does not exist; create it (mode 0600) or pass it "
@@ -131,6 +433,11 @@ static int load_file(const char *ref, const char *base_dir, struct nh_secret **r
                      "credential file %s%s is not readable by this user; chown it to the "
                      "nodeherd user or use LoadCredential=",
                      path, why);
+        else if (e == EXDEV)
+            snprintf(err, errlen,
+                     "credential file %s%s is a symbolic link that leads outside %s; links are "
+                     "followed only within the credential directory: put the file itself there",
+                     path, why, dir);
         else
             snprintf(err, errlen, "credential file %s%s: %s", path, why, strerror(e));
         return -e;
@@ -140,6 +447,23 @@ static int load_file(const char *ref, const char *base_dir, struct nh_secret **r
         close(fd);
         snprintf(err, errlen, "credential file %s%s is not a regular file", path, why);
         return -EINVAL;
+    }
+    uid_t me = geteuid();
+    if (st.st_uid != me && st.st_uid != 0) {
+        close(fd);
+        snprintf(err, errlen,
+                 "credential file %s is owned by user %lu, neither this user (%lu) nor root; "
+                 "chown it to one of them",
+                 path, (unsigned long)st.st_uid, (unsigned long)me);
+        return -EPERM;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        close(fd);
+        snprintf(err, errlen,
+                 "credential file %s is writable by %s; chmod 600 %s (anyone who can write "
+                 "it can swap the credential)",
+                 path, (st.st_mode & S_IWOTH) ? "other users" : "its group", path);
+        return -EPERM;
     }
     if (st.st_mode & S_IROTH) {
         close(fd);

@@ -170,6 +170,7 @@ static void test_secret_env_set_unset_empty_invalid(void **state)
 {
     struct fx *f = *state;
     struct nh_secret *s = NULL;
+    nh_secret_env_forget();
     setenv("NHT_SECRET", "hunter2", 1);
     assert_int_equal(nh_secret_load(NH_SECRET_ENV, "NHT_SECRET", &s, f->err, sizeof(f->err),
                                     f->warn, sizeof(f->warn)),
@@ -180,6 +181,7 @@ static void test_secret_env_set_unset_empty_invalid(void **state)
     assert_string_equal(nh_secret_describe(s), "env NHT_SECRET");
     nh_secret_free(s);
 
+    nh_secret_env_forget();
     setenv("NHT_SECRET", "", 1);
     assert_int_equal(
         nh_secret_load(NH_SECRET_ENV, "NHT_SECRET", &s, f->err, sizeof(f->err), NULL, 0), -ENOENT);
@@ -194,6 +196,183 @@ static void test_secret_env_set_unset_empty_invalid(void **state)
         nh_secret_load(NH_SECRET_ENV, "pa55-w0rd!", &s, f->err, sizeof(f->err), NULL, 0), -EINVAL);
     assert_null(strstr(f->err, "pa55"));
     assert_null(s);
+}
+
+static void test_secret_env_removed_once_read_and_kept_for_reloads(void **state)
+{
+    struct fx *f = *state;
+    struct nh_secret *s = NULL;
+    size_t len;
+    nh_secret_env_forget();
+    setenv("NHT_SECRET", "first-value", 1);
+    assert_int_equal(
+        nh_secret_load(NH_SECRET_ENV, "NHT_SECRET", &s, f->err, sizeof(f->err), NULL, 0), 0);
+    assert_null(getenv("NHT_SECRET")); /* gone from the environment */
+    assert_memory_equal(nh_secret_bytes(s, &len), "first-value", 11);
+    nh_secret_free(s);
+    /* a reload: the value read at first use, not the environment's */
+    assert_int_equal(
+        nh_secret_load(NH_SECRET_ENV, "NHT_SECRET", &s, f->err, sizeof(f->err), NULL, 0), 0);
+    assert_int_equal(len, 11);
+    assert_memory_equal(nh_secret_bytes(s, &len), "first-value", 11);
+    assert_string_equal(nh_secret_describe(s), "env NHT_SECRET");
+    nh_secret_free(s);
+    setenv("NHT_SECRET", "second", 1);
+    assert_int_equal(
+        nh_secret_load(NH_SECRET_ENV, "NHT_SECRET", &s, f->err, sizeof(f->err), NULL, 0), 0);
+    assert_memory_equal(nh_secret_bytes(s, &len), "first-value", 11);
+    nh_secret_free(s);
+    assert_string_equal(getenv("NHT_SECRET"), "second"); /* not read, so not removed */
+    nh_secret_env_forget();
+    assert_int_equal(
+        nh_secret_load(NH_SECRET_ENV, "NHT_SECRET", &s, f->err, sizeof(f->err), NULL, 0), 0);
+    assert_memory_equal(nh_secret_bytes(s, &len), "second", 6);
+    nh_secret_free(s);
+    nh_secret_env_forget();
+}
+
+static void test_secret_file_credentials_directory_takes_plain_names_only(void **state)
+{
+    struct fx *f = *state;
+    static const char *const bad[] = {"../sk", "sub/sk", "/etc/sk", "..", ".", "a..b", "./sk"};
+    assert_int_equal(tfs_mkdir(f->dir, "sub"), 0);
+    assert_int_equal(tfs_writes(f->dir, "sub/sk", "v\n", 0600), 0);
+    assert_int_equal(tfs_writes(f->dir, "sk", "v\n", 0600), 0);
+    setenv("CREDENTIALS_DIRECTORY", f->dir, 1);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct nh_secret *s = (struct nh_secret *)0x1;
+        assert_int_equal(load_file(f, bad[i], NULL, &s), -EINVAL);
+        assert_null(s);
+        assert_non_null(strstr(f->err, "a plain name inside it (no \"/\", no \"..\")"));
+    }
+    struct nh_secret *s = NULL;
+    assert_int_equal(load_file(f, "sk", NULL, &s), 0);
+    nh_secret_free(s);
+}
+
+static void test_secret_file_dotdot_refused_without_credentials_directory(void **state)
+{
+    struct fx *f = *state;
+    char path[PATH_MAX];
+    assert_int_equal(tfs_mkdir(f->dir, "sub"), 0);
+    assert_int_equal(tfs_writes(f->dir, "sk", "v\n", 0600), 0);
+    assert_int_equal(tfs_writes(f->dir, "a..b", "w\n", 0600), 0);
+    struct nh_secret *s = (struct nh_secret *)0x1;
+    assert_int_equal(load_file(f, "sub/../sk", f->dir, &s), -EINVAL);
+    assert_null(s);
+    assert_non_null(strstr(f->err, "a \"..\" component is not allowed"));
+    snprintf(path, sizeof(path), "%s/sub/../sk", f->dir);
+    assert_int_equal(load_file(f, path, NULL, &s), -EINVAL);
+    assert_int_equal(load_file(f, "../sk", f->dir, &s), -EINVAL);
+    /* ".." inside a name is no component */
+    assert_int_equal(load_file(f, "a..b", f->dir, &s), 0);
+    nh_secret_free(s);
+}
+
+static void test_secret_file_writable_by_others_refused(void **state)
+{
+    struct fx *f = *state;
+    static const struct {
+        mode_t mode;
+        const char *who;
+    } cases[] = {
+        {0620, "its group"}, {0602, "other users"}, {0622, "other users"}, {0660, "its group"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(tfs_writes(f->dir, "pw", "TOPSECRETVALUE\n", cases[i].mode), 0);
+        struct nh_secret *s = (struct nh_secret *)0x1;
+        assert_int_equal(load_file(f, "pw", f->dir, &s), -EPERM);
+        assert_null(s);
+        char want[128];
+        snprintf(want, sizeof(want), "is writable by %s; chmod 600", cases[i].who);
+        assert_non_null(strstr(f->err, want));
+        assert_null(strstr(f->err, "TOPSECRET"));
+    }
+}
+
+static void test_secret_file_owned_by_another_user_refused(void **state)
+{
+    struct fx *f = *state;
+    char path[PATH_MAX];
+    if (geteuid() != 0)
+        skip(); /* only root can give a file away */
+    assert_int_equal(tfs_writes(f->dir, "pw", "v\n", 0600), 0);
+    snprintf(path, sizeof(path), "%s/pw", f->dir);
+    assert_int_equal(chown(path, 65534, 65534), 0);
+    struct nh_secret *s = (struct nh_secret *)0x1;
+    assert_int_equal(load_file(f, "pw", f->dir, &s), -EPERM);
+    assert_null(s);
+    assert_non_null(strstr(f->err, "is owned by user 65534, neither this user (0) nor root"));
+}
+
+/* A Kubernetes secret volume: NAME -> ..data/NAME, ..data -> ..<timestamp>,
+ * the file root-owned (here: ours) and group-readable. */
+static void make_kube_volume(const char *dir)
+{
+    char p[PATH_MAX], q[PATH_MAX];
+    assert_int_equal(tfs_mkdir(dir, "..2024_05_01_10_00_00.123"), 0);
+    assert_int_equal(tfs_writes(dir, "..2024_05_01_10_00_00.123/ack-sk", "kube-value\n", 0440), 0);
+    snprintf(p, sizeof(p), "%s/..data", dir);
+    assert_int_equal(symlink("..2024_05_01_10_00_00.123", p), 0);
+    snprintf(q, sizeof(q), "%s/ack-sk", dir);
+    assert_int_equal(symlink("..data/ack-sk", q), 0);
+}
+
+static void test_secret_file_links_followed_only_inside_the_directory(void **state)
+{
+    struct fx *f = *state;
+    char *other = tfs_mkdtemp();
+    char p[PATH_MAX], t[PATH_MAX];
+    assert_non_null(other);
+    make_kube_volume(f->dir);
+    assert_int_equal(tfs_writes(other, "elsewhere", "outside-value\n", 0600), 0);
+    snprintf(p, sizeof(p), "%s/abs", f->dir);
+    snprintf(t, sizeof(t), "%s/elsewhere", other);
+    assert_int_equal(symlink(t, p), 0); /* absolute target */
+    snprintf(p, sizeof(p), "%s/up", f->dir);
+    snprintf(t, sizeof(t), "../%s/elsewhere", strrchr(other, '/') + 1);
+    assert_int_equal(symlink(t, p), 0); /* relative, climbs out */
+    snprintf(p, sizeof(p), "%s/dev", f->dir);
+    assert_int_equal(symlink("/dev/zero", p), 0);
+
+    setenv("CREDENTIALS_DIRECTORY", f->dir, 1);
+    struct nh_secret *s = NULL;
+    size_t len;
+    assert_int_equal(load_file(f, "ack-sk", NULL, &s), 0);
+    assert_memory_equal(nh_secret_bytes(s, &len), "kube-value", 10);
+    assert_int_equal(len, 10);
+    nh_secret_free(s);
+    static const char *const out[] = {"abs", "up", "dev"};
+    for (size_t i = 0; i < 3; i++) {
+        s = (struct nh_secret *)0x1;
+        assert_int_equal(load_file(f, out[i], NULL, &s), -EXDEV);
+        assert_null(s);
+        assert_non_null(strstr(f->err, "is a symbolic link that leads outside"));
+    }
+    /* the same rules without openat2 (old kernels, old seccomp filters) */
+    int dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dfd >= 0);
+    for (int use2 = 0; use2 <= 1; use2++) {
+        int fd = nh_secret_open_beneath(dfd, "ack-sk", use2);
+        assert_true(fd >= 0);
+        char buf[32] = "";
+        assert_int_equal(read(fd, buf, sizeof(buf) - 1), 11);
+        assert_string_equal(buf, "kube-value\n");
+        close(fd);
+        for (size_t i = 0; i < 3; i++)
+            assert_int_equal(nh_secret_open_beneath(dfd, out[i], use2), -EXDEV);
+        assert_int_equal(nh_secret_open_beneath(dfd, "missing", use2), -ENOENT);
+        assert_int_equal(nh_secret_open_beneath(dfd, "..data/../ack-sk", use2) >= 0, 1);
+        close(nh_secret_open_beneath(dfd, "..data/../ack-sk", use2));
+        assert_int_equal(nh_secret_open_beneath(dfd, "..data/../../x", use2), -EXDEV);
+    }
+    snprintf(p, sizeof(p), "%s/l1", f->dir);
+    assert_int_equal(symlink("l2", p), 0);
+    snprintf(p, sizeof(p), "%s/l2", f->dir);
+    assert_int_equal(symlink("l1", p), 0);
+    assert_int_equal(nh_secret_open_beneath(dfd, "l1", false), -ELOOP);
+    assert_int_equal(nh_secret_open_beneath(dfd, "l1", true), -ELOOP);
+    close(dfd);
+    tfs_rmrf(other);
 }
 
 static void test_secret_literal_only_through_new(void **state)
@@ -230,6 +409,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_secret_file_empty_dir_and_oversize_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_secret_env_set_unset_empty_invalid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_env_removed_once_read_and_kept_for_reloads,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_secret_file_credentials_directory_takes_plain_names_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_secret_file_dotdot_refused_without_credentials_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_file_writable_by_others_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_secret_file_owned_by_another_user_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_secret_file_links_followed_only_inside_the_directory,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_literal_only_through_new, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
