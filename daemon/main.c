@@ -26,6 +26,9 @@ static void usage(FILE *f)
           "\n"
           "Options:\n"
           "  -c, --config FILE      configuration file (default " NH_DEFAULT_CONFIG ")\n"
+          "      --allow-endpoint HOST\n"
+          "                         let a provider's endpoint: be HOST although it is\n"
+          "                         outside the cloud's own domains (repeatable)\n"
           "      --log-format FMT   auto, plain, journal or json (default auto)\n"
           "      --log-level LEVEL  err, warning, notice, info or debug\n"
           "  -h, --help             show this help (also: nodeherd COMMAND --help)\n"
@@ -40,9 +43,13 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},    {"log-format", required_argument, NULL, 'F'},
-        {"log-level", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"log-format", required_argument, NULL, 'F'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"allow-endpoint", required_argument, NULL, 'E'},
+        {NULL, 0, NULL, 0},
     };
     struct nh_global_opts g = {.config_path = NULL, .log_format = "auto", .log_level = NULL};
     const char *env;
@@ -75,6 +82,15 @@ int main(int argc, char **argv)
         case 'V':
             printf("nodeherd %s\n", NH_VERSION);
             return NH_EXIT_OK;
+        case 'E': /* endpoint overrides outside the clouds' domains: see config.h */
+            if (nh_config_allow_endpoint(optarg) < 0) {
+                fprintf(stderr,
+                        "nodeherd: --allow-endpoint: expected a host name or address (at most "
+                        "%d of them), got \"%s\"\n",
+                        NH_CONFIG_MAX_ALLOWED_ENDPOINTS, optarg);
+                return NH_EXIT_USAGE;
+            }
+            break;
         default:
             usage(stderr);
             return NH_EXIT_USAGE;

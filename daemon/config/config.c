@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 
 #include "config/internal.h"
@@ -169,7 +170,7 @@ static bool loopback_host(const char *h, bool v6)
  * only; one trailing slash is dropped. *ret gets a copy. 0, -EINVAL
  * (reported at line:col) or -ENOMEM. */
 static int parse_endpoint(struct nh_pctx *c, int line, int col, const char *path, const char *str,
-                          char **ret)
+                          char **ret, char *ret_host, size_t hostlen, bool *ret_v6)
 {
     char host[256], hp[512], q[64];
     bool v6, https;
@@ -212,19 +213,128 @@ static int parse_endpoint(struct nh_pctx *c, int line, int col, const char *path
         return -ENOMEM;
     s[(size_t)(rest - str) + rl] = '\0';
     *ret = s;
+    if (ret_host != NULL)
+        snprintf(ret_host, hostlen, "%s", host);
+    if (ret_v6 != NULL)
+        *ret_v6 = v6;
     return 0;
+}
+
+/* ---------- endpoint overrides ----------
+ *
+ * A provider's endpoint: receives its credentials (an AccessKey id, a
+ * token, a login password are sent as they are), so a change of the file
+ * alone may point it only at the cloud's own domains or at loopback; any
+ * other host must also be named on the command line (--allow-endpoint).
+ * The domains are the clouds' documented API endpoints:
+ *  - ACK: cs.{region}.aliyuncs.com and cs-vpc.{region}.aliyuncs.com,
+ *    https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/developer-reference/api-cs-2015-12-15-endpoint
+ *  - CCE and ModelArts: {service}.{region}.myhuaweicloud.com ("Regions and
+ *    Endpoints", https://developer.huaweicloud.com/intl/en-us/endpoint),
+ *    .myhuaweicloud.eu for EU-Dublin eu-west-101
+ *    (https://support.huaweicloud.com/eu/api-dataartsstudio/dataartsstudio_02_0004.html),
+ *    .myhuaweicloud.cn (the SDKs' ap-southeast-1 ModelArts endpoint) and
+ *    Huawei Cloud's own huaweicloud.com. */
+static const char *const ack_domains[] = {"aliyuncs.com", NULL};
+static const char *const huawei_domains[] = {"myhuaweicloud.com", "myhuaweicloud.eu",
+                                             "myhuaweicloud.cn", "huaweicloud.com", NULL};
+
+static const char *allowed_hosts[NH_CONFIG_MAX_ALLOWED_ENDPOINTS]; /* borrowed (argv) */
+static size_t n_allowed_hosts;
+
+/* HOST as in a URL, brackets of an IPv6 address dropped: into buf. */
+static bool endpoint_host_norm(const char *host, char *buf, size_t len)
+{
+    size_t n = strlen(host);
+    struct in6_addr a6;
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+        host++;
+        n -= 2;
+    }
+    if (n == 0 || n >= len)
+        return false;
+    memcpy(buf, host, n);
+    buf[n] = '\0';
+    return hostname_ok(buf, n) || inet_pton(AF_INET6, buf, &a6) == 1;
+}
+
+int nh_config_allow_endpoint(const char *host)
+{
+    char h[256];
+    if (host == NULL || !endpoint_host_norm(host, h, sizeof(h)))
+        return -EINVAL;
+    if (n_allowed_hosts >= NH_CONFIG_MAX_ALLOWED_ENDPOINTS)
+        return -E2BIG;
+    allowed_hosts[n_allowed_hosts++] = host;
+    return 0;
+}
+
+void nh_config_allow_endpoint_clear(void)
+{
+    n_allowed_hosts = 0;
+}
+
+/* Is host (no brackets) a subdomain of one of domains (NULL-terminated)? */
+static bool in_domains(const char *host, const char *const *domains)
+{
+    size_t hl = strlen(host);
+    for (; *domains != NULL; domains++) {
+        size_t dl = strlen(*domains);
+        if (hl > dl + 1 && host[hl - dl - 1] == '.' && strcasecmp(host + hl - dl, *domains) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool endpoint_allowed_by_flag(const char *host)
+{
+    char h[256];
+    for (size_t i = 0; i < n_allowed_hosts; i++)
+        if (endpoint_host_norm(allowed_hosts[i], h, sizeof(h)) && strcasecmp(h, host) == 0)
+            return true;
+    return false;
+}
+
+/* Checks the host of a provider endpoint (see above); reports at kv. */
+static int check_endpoint_host(struct nh_pctx *c, const struct nh_ypair *kv, const char *path,
+                               const char *host, bool v6)
+{
+    const char *const *domains;
+    const char *shown;
+    char q[80];
+    if (c->kind < 0 || loopback_host(host, v6) || endpoint_allowed_by_flag(host))
+        return 0; /* an unknown kind is reported on its own */
+    domains = c->kind == NH_PROVIDER_ACK ? ack_domains : huawei_domains;
+    shown = c->kind == NH_PROVIDER_ACK
+                ? "*.aliyuncs.com"
+                : "*.myhuaweicloud.com, *.myhuaweicloud.eu, *.myhuaweicloud.cn, *.huaweicloud.com";
+    if (in_domains(host, domains))
+        return 0;
+    nh_perr(c, kv->line, kv->col, path,
+            "host %s is neither loopback nor in %s's own domains (%s): the credentials would go "
+            "to it; if that host is meant to receive them (a proxy, a private endpoint), start "
+            "nodeherd with --allow-endpoint %s%s%s",
+            nh_quote(host, q, sizeof(q)), nh_provider_kind_name((enum nh_provider_kind)c->kind),
+            shown, v6 ? "[" : "", host, v6 ? "]" : "");
+    return -EINVAL;
 }
 
 static int read_endpoint(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base)
 {
     struct nh_cfg_provider *p = base;
     const struct nh_ynode *v = want_scalar(c, kv, path, "a URL");
-    char *s = NULL;
+    char *s = NULL, host[256];
+    bool v6 = false;
     if (v == NULL)
         return -EINVAL;
-    int r = parse_endpoint(c, kv->line, kv->col, path, v->str, &s);
+    int r = parse_endpoint(c, kv->line, kv->col, path, v->str, &s, host, sizeof(host), &v6);
     if (r < 0)
         return r;
+    r = check_endpoint_host(c, kv, path, host, v6);
+    if (r < 0) {
+        free(s);
+        return r;
+    }
     free(p->endpoint);
     p->endpoint = s;
     return 0;
@@ -258,7 +368,7 @@ static int read_ha_endpoints(struct nh_pctx *c, const struct nh_ypair *kv, const
             rc = -EINVAL;
             continue;
         }
-        int r = parse_endpoint(c, it->line, it->col, ip, it->str, &list[cnt]);
+        int r = parse_endpoint(c, it->line, it->col, ip, it->str, &list[cnt], NULL, 0, NULL);
         if (r == -ENOMEM) {
             rc = r;
             break;

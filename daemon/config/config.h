@@ -176,6 +176,19 @@ const struct nh_cfg_provider *nh_config_provider(const struct nh_config *c, cons
  * still updates the revision recorded with each mutation. */
 int nh_git_dir(const char *path, char *ret, size_t len);
 
+/* Endpoint overrides (providers.NAME.endpoint) receive the provider's
+ * credentials, so a configuration file alone may point them only at
+ * loopback or at the cloud's own domains (ACK: *.aliyuncs.com; CCE and
+ * ModelArts: *.myhuaweicloud.com, *.myhuaweicloud.eu, *.myhuaweicloud.cn,
+ * *.huaweicloud.com). Any other host must be allowed here first, from the
+ * command line (--allow-endpoint HOST): process-wide, for every load that
+ * follows. host (a name, an IPv4 address or a bracketed IPv6 address,
+ * compared without case) is borrowed and must outlive the loads (argv).
+ * 0, -EINVAL (not a host) or -E2BIG (more than the maximum). */
+#define NH_CONFIG_MAX_ALLOWED_ENDPOINTS 16
+int nh_config_allow_endpoint(const char *host);
+void nh_config_allow_endpoint_clear(void); /* tests */
+
 /* Parses "250ms", "30s", "5m", "1h", "1h30m"; 0 or -EINVAL/-ERANGE. */
 int nh_duration_parse(const char *s, uint64_t *ret_ms);
 /* Formats ms as the shortest of the above into buf. */

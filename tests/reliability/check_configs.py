@@ -110,6 +110,14 @@ def cred(creds, name, data, mode=0o600):
     write(os.path.join(creds, name), data, mode)
 
 
+def mk_kube_volume(creds):
+    ts = os.path.join(creds, "..2024_05_01_10_00_00.123")
+    os.mkdir(ts)
+    cred(ts, "kube-sk", "CANARY-kube\n", 0o400)
+    os.symlink("..2024_05_01_10_00_00.123", os.path.join(creds, "..data"))
+    os.symlink("..data/kube-sk", os.path.join(creds, "kube-sk"))
+
+
 def prep_cred(fn):
     """A secret case whose credential file is made by fn(creds_dir)."""
     def wrap(secret, expect_lines, code=2):
@@ -168,8 +176,44 @@ RUNTIME = {
         SECRET_AT + "credential file CREDS/fifo ($CREDENTIALS_DIRECTORY) is not a regular file",
         INVALID]),
     "rt-secret-dev-zero": prep_cred(lambda c: os.symlink("/dev/zero", os.path.join(c, "z")))("z", [
-        SECRET_AT + "credential file CREDS/z ($CREDENTIALS_DIRECTORY) is not a regular file",
-        INVALID]),
+        SECRET_AT + "credential file CREDS/z ($CREDENTIALS_DIRECTORY) is a symbolic link that "
+        "leads outside CREDS; links are followed only within the credential directory: put the "
+        "file itself there", INVALID]),
+    # issue 23: files others can write (the credential could be swapped) are refused
+    "rt-secret-mode-0622": prep_cred(lambda c: cred(c, "pw", "CANARY-pw\n", 0o622))("pw", [
+        SECRET_AT + "credential file CREDS/pw is writable by other users; chmod 600 CREDS/pw "
+        "(anyone who can write it can swap the credential)", INVALID]),
+    "rt-secret-mode-0602": prep_cred(lambda c: cred(c, "pw", "CANARY-pw\n", 0o602))("pw", [
+        SECRET_AT + "credential file CREDS/pw is writable by other users; chmod 600 CREDS/pw "
+        "(anyone who can write it can swap the credential)", INVALID]),
+    "rt-secret-mode-0620": prep_cred(lambda c: cred(c, "pw", "CANARY-pw\n", 0o620))("pw", [
+        SECRET_AT + "credential file CREDS/pw is writable by its group; chmod 600 CREDS/pw "
+        "(anyone who can write it can swap the credential)", INVALID]),
+    # a link to a file elsewhere, even a private one, is not followed
+    "rt-secret-symlink-outside": prep_cred(lambda c: (
+        cred(os.path.dirname(c), "elsewhere", "CANARY-elsewhere\n", 0o600),
+        os.symlink(os.path.join(os.path.dirname(c), "elsewhere"), os.path.join(c, "ln"))))("ln", [
+        SECRET_AT + "credential file CREDS/ln ($CREDENTIALS_DIRECTORY) is a symbolic link that "
+        "leads outside CREDS; links are followed only within the credential directory: put the "
+        "file itself there", INVALID]),
+    "rt-secret-symlink-climbs-out": prep_cred(lambda c: (
+        cred(os.path.dirname(c), "elsewhere", "CANARY-elsewhere\n", 0o600),
+        os.symlink("../elsewhere", os.path.join(c, "ln"))))("ln", [
+        SECRET_AT + "credential file CREDS/ln ($CREDENTIALS_DIRECTORY) is a symbolic link that "
+        "leads outside CREDS; links are followed only within the credential directory: put the "
+        "file itself there", INVALID]),
+    # a Kubernetes secret volume: NAME -> ..data/NAME -> ..TIMESTAMP/NAME (mode 0400 here;
+    # the group-readable 0440 of defaultMode is in unit.secret)
+    "rt-secret-kubernetes-volume": prep_cred(mk_kube_volume)("kube-sk", [OK1], 0),
+    # with $CREDENTIALS_DIRECTORY set, references are plain names inside it
+    "rt-secret-dotdot": secret_case("../creds/ack-sk", [
+        SECRET_AT + "credential file \"../creds/ack-sk\": with $CREDENTIALS_DIRECTORY set, a "
+        "file reference is a plain name inside it (no \"/\", no \"..\"); hand the file to the "
+        "service under that name (LoadCredential=NAME:PATH)", INVALID]),
+    "rt-secret-absolute": secret_case("/etc/passwd", [
+        SECRET_AT + "credential file \"/etc/passwd\": with $CREDENTIALS_DIRECTORY set, a file "
+        "reference is a plain name inside it (no \"/\", no \"..\"); hand the file to the "
+        "service under that name (LoadCredential=NAME:PATH)", INVALID]),
     "rt-secret-empty": prep_cred(lambda c: cred(c, "e", ""))("e", [
         SECRET_AT + "credential file CREDS/e is empty; write the credential into it", INVALID]),
     "rt-secret-only-newlines": prep_cred(lambda c: cred(c, "nl", "\n\n\n"))("nl", [
@@ -181,6 +225,35 @@ RUNTIME = {
         SECRET_AT + "credential file CREDS/absent ($CREDENTIALS_DIRECTORY) does not exist; create "
         "it (mode 0600) or pass it with systemd LoadCredential=absent:PATH", INVALID]),
 }
+# Global options before `check`: (configuration, arguments, exit status, output).
+EXFILTRATION = ACK_WITH_SECRET.replace("access_key_id: {{ file: ack-ak }}",
+                                       "access_key_id: {{ file: ack-sk }}").replace(
+    "clusters: []", "    endpoint: https://catcher.example.net:8443\nclusters: []").format(
+    secret="ack-sk")
+WITH_ARGS = {
+    # issue 23: the host of an endpoint override outside the cloud's domains must be named
+    # on the command line; the file alone cannot send credentials there
+    "rt-endpoint-allowed-by-flag": (EXFILTRATION, ["--allow-endpoint", "catcher.example.net"], 0,
+                                    [OK1]),
+    "rt-endpoint-flag-names-another-host": (
+        EXFILTRATION, ["--allow-endpoint", "other.example.net"], 2, [
+            "FILE:8:5: providers.ack.endpoint: host \"catcher.example.net\" is neither loopback "
+            "nor in aliyun-ack's own domains (*.aliyuncs.com): the credentials would go to it; if "
+            "that host is meant to receive them (a proxy, a private endpoint), start nodeherd "
+            "with --allow-endpoint catcher.example.net", INVALID]),
+    "rt-endpoint-flag-not-a-host": (EXFILTRATION, ["--allow-endpoint", "https://x.example"], 2, [
+        "nodeherd: --allow-endpoint: expected a host name or address (at most 16 of them), got "
+        "\"https://x.example\""]),
+}
+
+if os.geteuid() == 0:
+    def _chown_nobody(c):
+        cred(c, "pw", "CANARY-pw\n", 0o600)
+        os.chown(os.path.join(c, "pw"), 65534, 65534)
+    RUNTIME["rt-secret-owned-by-another-user"] = prep_cred(_chown_nobody)("pw", [
+        SECRET_AT + "credential file CREDS/pw is owned by user 65534, neither this user (0) nor "
+        "root; chown it to one of them", INVALID])
+
 # Unreadable files: as root everything is readable, so these run as nobody
 # (setpriv) when the test runs as root, and with chmod 000 otherwise.
 UNREADABLE = {
@@ -216,13 +289,14 @@ class Runner:
         self.failures = []
         self.n = 0
 
-    def run(self, name, cwd, target, creds, code, expect, env=None, argv_prefix=()):
+    def run(self, name, cwd, target, creds, code, expect, env=None, argv_prefix=(), args=()):
         e = dict(os.environ, CREDENTIALS_DIRECTORY=creds)
         e.pop("NH_REL_UNSET_VARIABLE", None)
         e.pop("NODEHERD_CONFIG", None)
         e.update(env or {})
         try:
-            p = subprocess.run(list(argv_prefix) + [self.bin, "check", target], cwd=cwd, env=e,
+            p = subprocess.run(list(argv_prefix) + [self.bin] + list(args) + ["check", target],
+                               cwd=cwd, env=e,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                errors="replace", timeout=20)
         except subprocess.TimeoutExpired:
@@ -306,6 +380,13 @@ def main():
             c = make_creds(d)
             target = prep(d, c)
             r.run(n, d, target, c, code, lines)
+        for n, (text, gargs, code, lines) in sorted(WITH_ARGS.items()):
+            if args and n not in args:
+                continue
+            d = tempfile.mkdtemp(dir=tmp)
+            c = make_creds(d)
+            write(os.path.join(d, "cfg.yaml"), text)
+            r.run(n, d, "cfg.yaml", c, code, lines, args=gargs)
         for n, lines in sorted(UNREADABLE.items()):
             if args and n not in args:
                 continue

@@ -666,7 +666,7 @@ static void test_config_every_key_parsed(void **state)
         "    rate_limit: { qps: 0.5, burst: 1 }\n    timeout: 10m\n    connect_timeout: 100ms\n"
         "    ca_file: /etc/ssl/ca.pem\n"
         "  cce:\n    kind: huawei-cce\n    region: cn-north-4\n    project_id: p1\n"
-        "    endpoint: https://cce.example.com:8443\n"
+        "    endpoint: https://cce-vpc.cn-north-4.MyHuaweiCloud.com:8443\n"
         "    credentials: { token: { env: NHT_AK } }\n"
         "  ma:\n    kind: huawei-modelarts\n    region: cn-north-7\n    project_id: p1\n"
         "    credentials: { ak: { env: NHT_AK }, sk: { env: NHT_SK } }\n"
@@ -712,7 +712,7 @@ static void test_config_every_key_parsed(void **state)
     const struct nh_cfg_provider *h = nh_config_provider(c, "cce");
     assert_int_equal(h->kind, NH_PROVIDER_CCE);
     assert_string_equal(h->project_id, "p1");
-    assert_string_equal(h->endpoint, "https://cce.example.com:8443");
+    assert_string_equal(h->endpoint, "https://cce-vpc.cn-north-4.MyHuaweiCloud.com:8443");
     assert_null(h->access_key_id);
     assert_null(h->access_key_secret);
     assert_string_equal(nh_secret_describe(h->token), "env NHT_AK");
@@ -813,6 +813,105 @@ static void test_config_values_at_the_edges(void **state)
     nh_config_unref(c);
     c = load_ok(ACK_PROV_X("    endpoint: http://127.1.2.3:65535\n"));
     nh_config_unref(c);
+}
+
+/* Endpoint overrides: loopback and the cloud's own domains from the file
+ * alone; any other host only once the command line allowed it. */
+static void test_config_endpoint_outside_cloud_domains_needs_the_flag(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *kind, *endpoint;
+        bool ok;
+    } cases[] = {
+        {"aliyun-ack", "https://cs.cn-hangzhou.aliyuncs.com", true},
+        {"aliyun-ack", "https://cs-vpc.cn-hangzhou.ALIYUNCS.com:443/", true},
+        {"aliyun-ack", "http://127.0.0.1:8790", true},
+        {"aliyun-ack", "https://localhost:8443", true},
+        {"aliyun-ack", "https://[::1]:8443", true},
+        {"aliyun-ack", "https://catcher.example.net", false},
+        {"aliyun-ack", "https://aliyuncs.com", false},                 /* the domain itself */
+        {"aliyun-ack", "https://cs.aliyuncs.com.evil.example", false}, /* look-alikes */
+        {"aliyun-ack", "https://evilaliyuncs.com", false},
+        {"aliyun-ack", "https://cce.cn-north-4.myhuaweicloud.com", false}, /* another cloud's */
+        {"aliyun-ack", "https://0.0.0.0:8443", false},
+        {"aliyun-ack", "https://10.0.0.1", false},
+        {"aliyun-ack", "https://[2001:db8::1]", false},
+        {"huawei-cce", "https://cce.cn-north-4.myhuaweicloud.com", true},
+        {"huawei-cce", "https://cce.eu-west-101.myhuaweicloud.eu", true},
+        {"huawei-cce", "https://modelarts.ap-southeast-1.myhuaweicloud.cn", true},
+        {"huawei-cce", "https://cce.ap-southeast-3.huaweicloud.com", true},
+        {"huawei-cce", "https://cs.cn-hangzhou.aliyuncs.com", false},
+        {"huawei-cce", "https://myhuaweicloud.com.evil.example", false},
+        {"huawei-modelarts", "https://modelarts.cn-north-4.myhuaweicloud.com", true},
+        {"huawei-modelarts", "https://catcher.example.net:8443", false},
+    };
+    char y[1024];
+    nh_config_allow_endpoint_clear();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bool huawei = strcmp(cases[i].kind, "aliyun-ack") != 0;
+        snprintf(y, sizeof(y),
+                 "providers:\n  p:\n    kind: %s\n    region: cn-north-4\n%s"
+                 "    endpoint: %s\n"
+                 "    credentials: %s\nclusters: []\n",
+                 cases[i].kind, huawei ? "    project_id: p1\n" : "", cases[i].endpoint,
+                 huawei ? "{ ak: { env: NHT_AK }, sk: { env: NHT_SK } }"
+                        : "{ access_key_id: { env: NHT_AK }, access_key_secret: { env: NHT_SK } }");
+        struct nh_config *cfg = NULL;
+        struct nh_diag d;
+        nh_diag_init(&d);
+        int r = nh_config_load_buffer("e.yaml", y, strlen(y), &cfg, &d);
+        if ((r == 0) != cases[i].ok) {
+            print_error("%s %s: r=%d\n", cases[i].kind, cases[i].endpoint, r);
+            nh_diag_print(&d, stderr);
+        }
+        assert_int_equal(r == 0, cases[i].ok);
+        if (!cases[i].ok) {
+            assert_int_equal(d.n_errors, 1);
+            assert_non_null(strstr(d.entries[0].msg, "providers.p.endpoint: host \""));
+            assert_non_null(strstr(d.entries[0].msg, "start nodeherd with --allow-endpoint "));
+        }
+        nh_config_unref(cfg);
+        nh_diag_free(&d);
+    }
+    /* the message names the flag that would allow it, which then does */
+    const char *y2 = ACK_PROV_X("    endpoint: https://Catcher.Example.NET:8443\n");
+    struct nh_config *cfg = NULL;
+    struct nh_diag d;
+    nh_diag_init(&d);
+    assert_int_equal(nh_config_load_buffer("e.yaml", y2, strlen(y2), &cfg, &d), -EINVAL);
+    assert_string_equal(
+        d.entries[0].msg,
+        "providers.ack.endpoint: host \"Catcher.Example.NET\" is neither loopback nor in "
+        "aliyun-ack's own domains (*.aliyuncs.com): the credentials would go to it; if that host "
+        "is meant to receive them (a proxy, a private endpoint), start nodeherd with "
+        "--allow-endpoint Catcher.Example.NET");
+    nh_diag_free(&d);
+    assert_int_equal(nh_config_allow_endpoint("other.example.net"), 0);
+    nh_diag_init(&d);
+    assert_int_equal(nh_config_load_buffer("e.yaml", y2, strlen(y2), &cfg, &d), -EINVAL);
+    nh_diag_free(&d);
+    assert_int_equal(nh_config_allow_endpoint("catcher.example.net"), 0); /* any case */
+    nh_diag_init(&d);
+    assert_int_equal(nh_config_load_buffer("e.yaml", y2, strlen(y2), &cfg, &d), 0);
+    assert_int_equal(d.n, 0);
+    nh_config_unref(cfg);
+    nh_diag_free(&d);
+    /* an IPv6 host is allowed with or without brackets */
+    const char *y3 = ACK_PROV_X("    endpoint: https://[2001:db8::1]:8443\n");
+    assert_int_equal(nh_config_allow_endpoint("[2001:db8::1]"), 0);
+    nh_diag_init(&d);
+    assert_int_equal(nh_config_load_buffer("e.yaml", y3, strlen(y3), &cfg, &d), 0);
+    nh_config_unref(cfg);
+    nh_diag_free(&d);
+    assert_int_equal(nh_config_allow_endpoint("https://x.example"), -EINVAL);
+    assert_int_equal(nh_config_allow_endpoint("x.example:443"), -EINVAL);
+    assert_int_equal(nh_config_allow_endpoint(""), -EINVAL);
+    nh_config_allow_endpoint_clear();
+    for (int i = 0; i < NH_CONFIG_MAX_ALLOWED_ENDPOINTS; i++)
+        assert_int_equal(nh_config_allow_endpoint("x.example"), 0);
+    assert_int_equal(nh_config_allow_endpoint("x.example"), -E2BIG);
+    nh_config_allow_endpoint_clear();
 }
 
 /* Billion laughs: refused at the first anchor, nothing expands. */
@@ -943,6 +1042,7 @@ int main(void)
         cmocka_unit_test(test_config_secrets_never_echoed),
         cmocka_unit_test(test_config_defaults),
         cmocka_unit_test(test_config_every_key_parsed),
+        cmocka_unit_test(test_config_endpoint_outside_cloud_domains_needs_the_flag),
         cmocka_unit_test(test_config_values_at_the_edges),
         cmocka_unit_test(test_config_anchor_bomb_refused),
         cmocka_unit_test(test_config_deep_nesting_bomb_refused),
