@@ -189,6 +189,9 @@ static void reload(struct daemon *d, const char *why)
     if (d->cfg->daemon.listen && next->daemon.listen &&
         strcmp(d->cfg->daemon.listen, next->daemon.listen) != 0)
         nh_log(LOG_WARNING, "reload: daemon.listen changed; it takes effect at restart");
+    if (d->httpd != NULL &&
+        nh_httpd_set_names(d->httpd, next->daemon.listen_names, next->daemon.n_listen_names) < 0)
+        nh_log(LOG_WARNING, "reload: daemon.listen_names: out of memory; keeping the previous");
     if (d->cfg->daemon.state_dir && next->daemon.state_dir &&
         strcmp(d->cfg->daemon.state_dir, next->daemon.state_dir) != 0)
         nh_log(LOG_WARNING, "reload: daemon.state_dir changed; it takes effect at restart");
@@ -474,8 +477,15 @@ int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
             nh_log(LOG_ERR, "listen %s: %s; not starting", d.cfg->daemon.listen, err);
             goto fail_engine;
         }
+        unsigned total, per_ip;
+        nh_httpd_limits(d.httpd, &total, &per_ip);
+        if (nh_httpd_set_names(d.httpd, d.cfg->daemon.listen_names, d.cfg->daemon.n_listen_names) <
+            0)
+            nh_log(LOG_WARNING, "daemon.listen_names: out of memory; answering to addresses only");
         nh_log(LOG_INFO, "metrics and health on http://%s (port %d)", d.cfg->daemon.listen,
                nh_httpd_port(d.httpd));
+        nh_log(LOG_INFO, "http: at most %u connections, %u per client address (LimitNOFILE)", total,
+               per_ip);
     }
 
     uv_signal_init(&d.loop, &d.sighup);

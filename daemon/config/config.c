@@ -101,6 +101,8 @@ static bool split_hostport(const char *s, bool need_port, bool allow_empty_host,
     return port_ok(port);
 }
 
+static bool loopback_host(const char *h, bool v6);
+
 static int read_listen(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base)
 {
     struct nh_cfg_daemon *dm = base;
@@ -116,12 +118,42 @@ static int read_listen(struct nh_pctx *c, const struct nh_ypair *kv, const char 
                 nh_quote(v->str, q, sizeof(q)));
         return -EINVAL;
     }
+    /* Not loopback: say so (issue 23); the endpoint has no authentication. */
+    if (v->len > 0 && (host[0] == '\0' || !loopback_host(host, v6)))
+        nh_pwarn(c, kv->line, kv->col, path,
+                 "%s accepts connections from other hosts, and /metrics, /api/v1/status and the "
+                 "status page have no authentication (they show clusters, nodes and errors); "
+                 "listen on 127.0.0.1 unless a firewall or NetworkPolicy limits who can connect",
+                 nh_quote(v->str, q, sizeof(q)));
     char *s = strdup(v->str);
     if (s == NULL)
         return -ENOMEM;
     free(dm->listen);
     dm->listen = s;
     return 0;
+}
+
+/* daemon.listen_names: a name (or address) the HTTP endpoint answers to. */
+static bool listen_name_ok(const char *s)
+{
+    struct in6_addr a6;
+    size_t n = strlen(s);
+    char buf[64];
+    if (n >= 2 && s[0] == '[' && s[n - 1] == ']' && n - 2 < sizeof(buf)) {
+        memcpy(buf, s + 1, n - 2);
+        buf[n - 2] = '\0';
+        return inet_pton(AF_INET6, buf, &a6) == 1;
+    }
+    return hostname_ok(s, n) || inet_pton(AF_INET6, s, &a6) == 1;
+}
+
+static int read_listen_names(struct nh_pctx *c, const struct nh_ypair *kv, const char *path,
+                             void *base)
+{
+    struct nh_cfg_daemon *dm = base;
+    return nh_schema_strlist(c, kv, path, listen_name_ok,
+                             "a host name or address (e.g. nodeherd.example.com)",
+                             &dm->listen_names, &dm->n_listen_names);
 }
 
 static int read_share(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base)
@@ -570,6 +602,7 @@ static const struct nh_field daemon_fields[] = {
     {"state_dir", NH_T_ABSPATH, offsetof(struct nh_cfg_daemon, state_dir),
      .def = "/var/lib/nodeherd"},
     {"listen", NH_T_CUSTOM, 0, .custom = read_listen, .def = "127.0.0.1:9464"},
+    {"listen_names", NH_T_CUSTOM, 0, .custom = read_listen_names},
     {"dry_run", NH_T_BOOL, offsetof(struct nh_cfg_daemon, dry_run), .def = "false"},
     {"max_removal_share", NH_T_CUSTOM, 0, .custom = read_share, .def = "50%"},
     {"log_level", NH_T_ENUM, offsetof(struct nh_cfg_daemon, log_level), .names = log_levels,
@@ -1030,6 +1063,9 @@ static void config_free(struct nh_config *c)
     free(c->revision);
     free(c->daemon.state_dir);
     free(c->daemon.listen);
+    for (size_t i = 0; i < c->daemon.n_listen_names; i++)
+        free(c->daemon.listen_names[i]);
+    free(c->daemon.listen_names);
     for (size_t i = 0; i < c->n_providers; i++) {
         struct nh_cfg_provider *p = &c->providers[i];
         free(p->name);

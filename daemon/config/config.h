@@ -119,6 +119,8 @@ struct nh_cfg_daemon {
     uint64_t job_timeout_ms;       /* default 30m */
     char *state_dir;               /* default /var/lib/nodeherd ($STATE_DIRECTORY wins) */
     char *listen;                  /* default 127.0.0.1:9464; "" disables */
+    char **listen_names;           /* Host names the endpoint answers to, besides its addresses */
+    size_t n_listen_names;
     bool dry_run;
     double max_removal_share; /* fat-finger guard, default 0.5 */
     int log_level;            /* LOG_*; default LOG_INFO */

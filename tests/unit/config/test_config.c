@@ -168,7 +168,7 @@ static const struct bad_case bad[] = {
      "12:5: clusters[0].wrokers: unknown key; did you mean \"workers\"?", 1},
     {"unknown key lists", DAEMON("colour: blue"), 0,
      "2:3: daemon.colour: unknown key; expected one of poll_interval, job_poll_interval, "
-     "job_timeout, state_dir, listen, dry_run, max_removal_share, log_level",
+     "job_timeout, state_dir, listen, listen_names, dry_run, max_removal_share, log_level",
      1},
     {"duplicate key", ACK_WEB "    workers: 3\n    workers: 4\n", 0,
      "13:5: clusters[0].workers: duplicate key \"workers\" (first at 12:5)", 1},
@@ -815,6 +815,57 @@ static void test_config_values_at_the_edges(void **state)
     nh_config_unref(c);
 }
 
+/* A listener other hosts can reach is said so; listen_names are names. */
+static void test_config_listen_not_loopback_warns_and_names_parsed(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *listen;
+        bool warns;
+    } cases[] = {
+        {"127.0.0.1:9464", false}, {"localhost:1", false},  {"\"[::1]:0\"", false},
+        {"127.9.9.9:1", false},    {"0.0.0.0:9464", true},  {":9464", true},
+        {"\"[::]:9464\"", true},   {"10.1.2.3:9464", true}, {"\"\"", false},
+    };
+    char y[256];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(y, sizeof(y), "daemon:\n  listen: %s\nproviders: {}\nclusters: []\n",
+                 cases[i].listen);
+        struct nh_config *cfg = NULL;
+        struct nh_diag d;
+        nh_diag_init(&d);
+        assert_int_equal(nh_config_load_buffer("l.yaml", y, strlen(y), &cfg, &d), 0);
+        assert_int_equal(d.n, cases[i].warns ? 1 : 0);
+        if (cases[i].warns) {
+            assert_int_equal(d.entries[0].severity, NH_DIAG_WARNING);
+            assert_int_equal(d.entries[0].line, 2);
+            assert_non_null(strstr(d.entries[0].msg, "accepts connections from other hosts"));
+            assert_non_null(strstr(d.entries[0].msg, "listen on 127.0.0.1 unless"));
+        }
+        nh_config_unref(cfg);
+        nh_diag_free(&d);
+    }
+    const char *ok = "daemon:\n  listen_names: [nodeherd.example.com, 10.0.0.5, \"[fd00::1]\", "
+                     "fd00::2]\nproviders: {}\nclusters: []\n";
+    struct nh_config *cfg = load_ok(ok);
+    assert_int_equal(cfg->daemon.n_listen_names, 4);
+    assert_string_equal(cfg->daemon.listen_names[0], "nodeherd.example.com");
+    assert_string_equal(cfg->daemon.listen_names[2], "[fd00::1]");
+    nh_config_unref(cfg);
+    cfg = load_ok("providers: {}\nclusters: []\n");
+    assert_int_equal(cfg->daemon.n_listen_names, 0); /* default: addresses and localhost only */
+    nh_config_unref(cfg);
+    const char *badn = "daemon:\n  listen_names: [\"http://x.example\", ok.example]\n"
+                       "providers: {}\nclusters: []\n";
+    struct nh_diag d;
+    nh_diag_init(&d);
+    assert_int_equal(nh_config_load_buffer("l.yaml", badn, strlen(badn), &cfg, &d), -EINVAL);
+    assert_int_equal(d.n_errors, 1);
+    assert_non_null(strstr(d.entries[0].msg, "daemon.listen_names[0]: expected a host name or "
+                                             "address (e.g. nodeherd.example.com)"));
+    nh_diag_free(&d);
+}
+
 /* Endpoint overrides: loopback and the cloud's own domains from the file
  * alone; any other host only once the command line allowed it. */
 static void test_config_endpoint_outside_cloud_domains_needs_the_flag(void **state)
@@ -1043,6 +1094,7 @@ int main(void)
         cmocka_unit_test(test_config_defaults),
         cmocka_unit_test(test_config_every_key_parsed),
         cmocka_unit_test(test_config_endpoint_outside_cloud_domains_needs_the_flag),
+        cmocka_unit_test(test_config_listen_not_loopback_warns_and_names_parsed),
         cmocka_unit_test(test_config_values_at_the_edges),
         cmocka_unit_test(test_config_anchor_bomb_refused),
         cmocka_unit_test(test_config_deep_nesting_bomb_refused),

@@ -12,7 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -434,21 +438,84 @@ static void test_httpd_without_hooks_not_ready_and_no_status(void **state)
     reply_free(&m.status);
 }
 
-/* Past NH_HTTPD_MAX_CONNECTIONS open connections a new one is not served;
- * once one closes, requests are served again. */
-struct limit {
+/* ---- connections cannot lock the endpoint out (issue 23) ---- */
+
+/* A server on its own loop in this thread; `client` runs in another thread
+ * and ends it. The server sizes its limits while RLIMIT_NOFILE's soft limit
+ * is `nofile` (0: as it is); the client gets the full limit back. */
+struct flood {
     uv_loop_t loop;
     uv_async_t done;
     struct nh_httpd *h;
     int port;
-    struct reply over, after;
+    unsigned total, per_ip;
+    void *(*client)(void *);
+    /* results */
+    int probes, probes_ok;
+    double probe_max_s;
+    int opened, closed_by_server;
+    char host_codes[16][8];
+    double slow_closed_after_s;
 };
 
-static int connect_idle(int port)
+static void on_flood_done(uv_async_t *a)
+{
+    struct flood *fl = a->data;
+    nh_httpd_stop(fl->h);
+    uv_close((uv_handle_t *)&fl->done, NULL);
+}
+
+static void run_flood(struct flood *fl, rlim_t nofile, char *const *names, size_t n_names)
+{
+    struct rlimit orig, rl;
+    char err[256];
+    pthread_t th;
+
+    assert_int_equal(uv_loop_init(&fl->loop), 0);
+    assert_int_equal(uv_async_init(&fl->loop, &fl->done, on_flood_done), 0);
+    fl->done.data = fl;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &orig), 0);
+    rl = orig;
+    if (nofile != 0) {
+        rl.rlim_cur = nofile;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    }
+    if (nh_httpd_start(&fl->loop, "127.0.0.1:0", NULL, &fl->h, err, sizeof(err)) != 0)
+        fail_msg("start: %s", err);
+    rl.rlim_cur = orig.rlim_max; /* the clients need the fds */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (names != NULL)
+        assert_int_equal(nh_httpd_set_names(fl->h, names, n_names), 0);
+    fl->port = nh_httpd_port(fl->h);
+    nh_httpd_limits(fl->h, &fl->total, &fl->per_ip);
+    assert_int_equal(pthread_create(&th, NULL, fl->client, fl), 0);
+    assert_int_equal(uv_run(&fl->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(uv_loop_close(&fl->loop), 0);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &orig), 0);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Connects from 127.0.0.<src> (0: any) and leaves the connection idle. */
+static int connect_from(int port, int src)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && src != 0) {
+        struct sockaddr_in me = {.sin_family = AF_INET};
+        me.sin_addr.s_addr = htonl(0x7f000000u | (unsigned)src);
+        if (bind(fd, (struct sockaddr *)&me, sizeof(me)) != 0) {
+            close(fd);
+            return -1;
+        }
+    }
     if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
         close(fd);
         fd = -1;
@@ -456,52 +523,225 @@ static int connect_idle(int port)
     return fd;
 }
 
-static void *limit_client(void *arg)
+/* Has the server closed fd? (EOF or reset, without blocking) */
+static bool closed_by_peer(int fd)
 {
-    struct limit *l = arg;
-    int fds[NH_HTTPD_MAX_CONNECTIONS];
-    for (int i = 0; i < NH_HTTPD_MAX_CONNECTIONS; i++)
-        fds[i] = connect_idle(l->port);
-    usleep(200 * 1000); /* the loop accepts them */
-    fetch(l->port, "GET", "/healthz", NULL, &l->over);
-    for (int i = 0; i < NH_HTTPD_MAX_CONNECTIONS; i++)
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    char c;
+    if (poll(&p, 1, 0) != 1)
+        return false;
+    return recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+}
+
+static void probe(struct flood *fl)
+{
+    struct reply r;
+    double t0 = now_s();
+    fetch(fl->port, "GET", "/healthz", NULL, &r);
+    double dt = now_s() - t0;
+    fl->probes++;
+    if (r.code == 200 && dt < 1.0)
+        fl->probes_ok++;
+    if (dt > fl->probe_max_s)
+        fl->probe_max_s = dt;
+    reply_free(&r);
+}
+
+/* Opens n idle connections spread over `srcs` source addresses, probes while
+ * they are held, then counts how many the server has closed. */
+static void flood_and_probe(struct flood *fl, int n, int srcs)
+{
+    int *fds = calloc((size_t)n, sizeof(int));
+    assert_non_null(fds);
+    for (int i = 0; i < n; i++) {
+        fds[i] = connect_from(fl->port, srcs > 1 ? 2 + i % srcs : 0);
+        fl->opened += fds[i] >= 0;
+        if (i % 100 == 99)
+            probe(fl); /* while the flood builds up */
+    }
+    for (int i = 0; i < 5; i++)
+        probe(fl);
+    /* the oldest idle ones go once past the grace (100 ms); wait generously,
+     * but less than the request deadline and MHD's timeout (5 s), which
+     * would close them all anyway */
+    int want = n - (int)(srcs > 1 ? fl->total : fl->per_ip) - 16;
+    for (double t0 = now_s(); now_s() - t0 < 3.5;) {
+        fl->closed_by_server = 0;
+        for (int i = 0; i < n; i++)
+            fl->closed_by_server += fds[i] >= 0 && closed_by_peer(fds[i]);
+        if (fl->closed_by_server >= want)
+            break;
+        usleep(50 * 1000);
+    }
+    probe(fl);
+    for (int i = 0; i < n; i++)
         if (fds[i] >= 0)
             close(fds[i]);
-    usleep(200 * 1000); /* the loop sees them go */
-    fetch(l->port, "GET", "/healthz", NULL, &l->after);
-    uv_async_send(&l->done);
+    free(fds);
+}
+
+static void *one_address_client(void *arg)
+{
+    struct flood *fl = arg;
+    flood_and_probe(fl, 800, 1);
+    uv_async_send(&fl->done);
     return NULL;
 }
 
-static void on_limit_done(uv_async_t *a)
-{
-    struct limit *l = a->data;
-    nh_httpd_stop(l->h);
-    uv_close((uv_handle_t *)&l->done, NULL);
-}
-
-static void test_httpd_connection_limit_refuses_then_recovers(void **state)
+/* 800 idle connections from 127.0.0.1, more than the limit (640) allows:
+ * probes from the same address are answered at once all along, and the
+ * flood is cut down to the per-address limit, oldest first. */
+static void test_httpd_flood_from_one_address_never_starves_probes(void **state)
 {
     (void)state;
-    static struct limit l;
-    char err[256];
-    pthread_t th;
+    static struct flood fl;
+    memset(&fl, 0, sizeof(fl));
+    fl.client = one_address_client;
+    run_flood(&fl, 1024, NULL, 0);
+    assert_int_equal(fl.total, 1024 - 256 - 128); /* sized from RLIMIT_NOFILE */
+    assert_int_equal(fl.per_ip, NH_HTTPD_PER_IP);
+    assert_int_equal(fl.opened, 800);
+    if (fl.probes_ok != fl.probes)
+        fail_msg("%d of %d probes answered within 1 s (slowest %.3f s)", fl.probes_ok, fl.probes,
+                 fl.probe_max_s);
+    if (fl.closed_by_server < 800 - NH_HTTPD_PER_IP - 16)
+        fail_msg("only %d of 800 idle connections closed", fl.closed_by_server);
+}
 
-    memset(&l, 0, sizeof(l));
-    assert_int_equal(uv_loop_init(&l.loop), 0);
-    assert_int_equal(uv_async_init(&l.loop, &l.done, on_limit_done), 0);
-    l.done.data = &l;
-    if (nh_httpd_start(&l.loop, "127.0.0.1:0", NULL, &l.h, err, sizeof(err)) != 0)
-        fail_msg("start: %s", err);
-    l.port = nh_httpd_port(l.h);
-    assert_int_equal(pthread_create(&th, NULL, limit_client, &l), 0);
-    assert_int_equal(uv_run(&l.loop, UV_RUN_DEFAULT), 0);
-    assert_int_equal(pthread_join(th, NULL), 0);
-    assert_int_equal(uv_loop_close(&l.loop), 0);
-    assert_int_equal(l.over.code, -1); /* not served while at the limit */
-    assert_int_equal(l.after.code, 200);
-    reply_free(&l.over);
-    reply_free(&l.after);
+static void *many_addresses_client(void *arg)
+{
+    struct flood *fl = arg;
+    flood_and_probe(fl, 400, 25); /* 16 from each of 127.0.0.2..26: under the per-address limit */
+    uv_async_send(&fl->done);
+    return NULL;
+}
+
+/* From many addresses, each under its own limit, past the total: the oldest
+ * idle connections of anyone go, probes are answered. */
+static void test_httpd_flood_from_many_addresses_keeps_room(void **state)
+{
+    (void)state;
+    static struct flood fl;
+    memset(&fl, 0, sizeof(fl));
+    fl.client = many_addresses_client;
+    run_flood(&fl, 512, NULL, 0); /* 512 - 256 - 64 = 192 connections */
+    assert_int_equal(fl.total, 192);
+    assert_int_equal(fl.opened, 400);
+    if (fl.probes_ok != fl.probes)
+        fail_msg("%d of %d probes answered within 1 s (slowest %.3f s)", fl.probes_ok, fl.probes,
+                 fl.probe_max_s);
+    if (fl.closed_by_server < 400 - 192 - 16)
+        fail_msg("only %d of 400 idle connections closed", fl.closed_by_server);
+}
+
+/* Sends a raw request (Host header as given, none if NULL); the status code
+ * of the answer as text ("200", "421", ...) or "-". */
+static void raw_request(int port, const char *proto, const char *host, char out[8])
+{
+    char req[256], resp[256];
+    int fd = connect_from(port, 0);
+    snprintf(out, 8, "-");
+    if (fd < 0)
+        return;
+    snprintf(req, sizeof(req), "GET /healthz %s\r\n%s%s%sConnection: close\r\n\r\n", proto,
+             host ? "Host: " : "", host ? host : "", host ? "\r\n" : "");
+    struct timeval tv = {.tv_sec = 3};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (write(fd, req, strlen(req)) == (ssize_t)strlen(req)) {
+        ssize_t n = read(fd, resp, sizeof(resp) - 1);
+        if (n > 12 && strncmp(resp, "HTTP/1.", 7) == 0)
+            snprintf(out, 8, "%.3s", resp + 9);
+    }
+    close(fd);
+}
+
+static const char *const host_cases[][2] = {
+    {"HTTP/1.1", "127.0.0.1:PORT"},
+    {"HTTP/1.1", "localhost:PORT"},
+    {"HTTP/1.1", "LocalHost"},
+    {"HTTP/1.1", "127.0.0.2"},
+    {"HTTP/1.1", "[::1]:PORT"},
+    {"HTTP/1.1", "nodeherd.example.com"},
+    {"HTTP/1.1", "NodeHerd.Example.COM:8080"},
+    {"HTTP/1.1", "evil.example:PORT"}, /* DNS rebinding */
+    {"HTTP/1.1", "localhost.evil.example"},
+    {"HTTP/1.1", "10.9.8.7:PORT"}, /* an address that is not this endpoint's */
+    {"HTTP/1.1", "127.0.0.1:x"},
+    {"HTTP/1.0", NULL}, /* no Host at all */
+    {"HTTP/1.0", "evil.example"},
+    {"HTTP/1.0", "127.0.0.1"},
+};
+static const char *const host_want[] = {"200", "200", "200", "200", "200", "200", "200",
+                                        "421", "421", "421", "421", "400", "421", "200"};
+
+static void *host_client(void *arg)
+{
+    struct flood *fl = arg;
+    char host[96];
+    for (size_t i = 0; i < sizeof(host_cases) / sizeof(host_cases[0]); i++) {
+        const char *h = host_cases[i][1];
+        const char *p = h ? strstr(h, "PORT") : NULL;
+        if (p != NULL)
+            snprintf(host, sizeof(host), "%.*s%d", (int)(p - h), h, fl->port);
+        else if (h != NULL)
+            snprintf(host, sizeof(host), "%s", h);
+        raw_request(fl->port, host_cases[i][0], h ? host : NULL, fl->host_codes[i]);
+    }
+    uv_async_send(&fl->done);
+    return NULL;
+}
+
+/* DNS rebinding: only requests that name the endpoint are answered. */
+static void test_httpd_host_header_must_name_the_endpoint(void **state)
+{
+    (void)state;
+    static struct flood fl;
+    static char *names[] = {"nodeherd.example.com", "[fd00::1]"};
+    memset(&fl, 0, sizeof(fl));
+    fl.client = host_client;
+    run_flood(&fl, 0, names, 2);
+    for (size_t i = 0; i < sizeof(host_want) / sizeof(host_want[0]); i++)
+        if (strcmp(fl.host_codes[i], host_want[i]) != 0)
+            fail_msg("%s Host: %s: got %s, want %s", host_cases[i][0],
+                     host_cases[i][1] ? host_cases[i][1] : "(none)", fl.host_codes[i],
+                     host_want[i]);
+}
+
+static void *slow_client(void *arg)
+{
+    struct flood *fl = arg;
+    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
+    int fd = connect_from(fl->port, 0);
+    double t0 = now_s();
+    fl->slow_closed_after_s = -1;
+    /* a byte every 400 ms: MHD's inactivity timeout alone would never fire */
+    for (size_t i = 0; fd >= 0 && now_s() - t0 < 15; i++) {
+        if (closed_by_peer(fd) || send(fd, req + i % (sizeof(req) - 1), 1, MSG_NOSIGNAL) != 1) {
+            fl->slow_closed_after_s = now_s() - t0;
+            break;
+        }
+        usleep(400 * 1000);
+    }
+    if (fd >= 0)
+        close(fd);
+    probe(fl);
+    uv_async_send(&fl->done);
+    return NULL;
+}
+
+/* A slow sender is ended at the request deadline counted from accept. */
+static void test_httpd_slow_sender_closed_at_the_deadline(void **state)
+{
+    (void)state;
+    static struct flood fl;
+    memset(&fl, 0, sizeof(fl));
+    fl.client = slow_client;
+    run_flood(&fl, 0, NULL, 0);
+    if (fl.slow_closed_after_s < NH_HTTPD_REQUEST_DEADLINE_MS / 1000.0 - 0.5 ||
+        fl.slow_closed_after_s > NH_HTTPD_REQUEST_DEADLINE_MS / 1000.0 + 3)
+        fail_msg("the slow sender was closed after %.2f s (want about %d s)",
+                 fl.slow_closed_after_s, NH_HTTPD_REQUEST_DEADLINE_MS / 1000);
+    assert_int_equal(fl.probes_ok, 1);
 }
 
 static void test_httpd_port_in_use_fails_with_fix(void **state)
@@ -562,7 +802,10 @@ int main(void)
         cmocka_unit_test(test_httpd_parse_listen_rejects_with_fix),
         cmocka_unit_test(test_httpd_serves_every_route_on_loop),
         cmocka_unit_test(test_httpd_without_hooks_not_ready_and_no_status),
-        cmocka_unit_test(test_httpd_connection_limit_refuses_then_recovers),
+        cmocka_unit_test(test_httpd_flood_from_one_address_never_starves_probes),
+        cmocka_unit_test(test_httpd_flood_from_many_addresses_keeps_room),
+        cmocka_unit_test(test_httpd_host_header_must_name_the_endpoint),
+        cmocka_unit_test(test_httpd_slow_sender_closed_at_the_deadline),
         cmocka_unit_test(test_httpd_port_in_use_fails_with_fix),
         cmocka_unit_test(test_httpd_ipv6_loopback),
     };
