@@ -46,6 +46,17 @@ void cl_changed(struct cl *c)
         c->e->o.on_change(c->e->o.ud);
 }
 
+void nh_err_public(const struct nh_prov_error *e, char *buf, size_t len)
+{
+    if (e->http_status > 0) /* an answer: its text stays out */
+        snprintf(buf, len, "%s%s%.60s%s%.40s, HTTP %d%s%.80s", nh_err_class_name(e->cls),
+                 e->code[0] ? " " : "", e->code, e->op[0] ? ", " : "", e->op, e->http_status,
+                 e->request_id[0] ? ", request " : "", e->request_id);
+    else
+        snprintf(buf, len, "%s%s%.40s: %.150s", nh_err_class_name(e->cls), e->op[0] ? ", " : "",
+                 e->op, e->message);
+}
+
 void cl_record_recent(struct cl *c, const struct nh_op *op, const char *result)
 {
     struct recent *r = &c->recent[c->n_recent % NH_RECENT_MAX];
@@ -322,12 +333,16 @@ static void on_observed(void *ud, const struct nh_prov_error *err, struct nh_obs
     }
     c->tried_once = true;
     if (err != NULL && err->cls != NH_ERR_NONE) {
-        char msg[256];
-        snprintf(msg, sizeof(msg), "observe failed (%s%s%.60s%s%.40s): %.120s",
-                 nh_err_class_name(err->cls), err->code[0] ? " " : "", err->code,
-                 err->op[0] ? ", " : "", err->op, err->message);
+        char msg[256], pub[240];
+        nh_err_public(err, pub, sizeof(pub));
+        snprintf(msg, sizeof(msg), "observe failed (%.230s)", pub);
         if (strcmp(msg, c->last_error) != 0)
-            nh_log(LOG_WARNING, "%s: %s; no changes until a complete observation", c->name, msg);
+            nh_log(LOG_WARNING,
+                   "%s: observe failed (%s%s%.60s%s%.40s%s%.80s): %.200s; no changes until a "
+                   "complete observation",
+                   c->name, nh_err_class_name(err->cls), err->code[0] ? " " : "", err->code,
+                   err->op[0] ? ", " : "", err->op, err->request_id[0] ? ", request " : "",
+                   err->request_id, err->message);
         snprintf(c->last_error, sizeof(c->last_error), "%s", msg);
         c->obs_ok = false;
         /* Fail closed: a failed read leaves no observation to plan on. */

@@ -126,6 +126,12 @@ void cl_schedule_next(struct cl *c);
 void cl_changed(struct cl *c);
 void cl_maybe_free(struct cl *c);
 void cl_record_recent(struct cl *c, const struct nh_op *op, const char *result);
+/* What of a provider error may be shown in the status document, the plan
+ * and the journal: the class, the cloud's code, the operation, the HTTP
+ * status and the request id, never the text of a cloud's answer (that goes
+ * to the log only; issue 23). A message of our own (no answer: a timeout,
+ * a refused connection, cancelled) is kept. Pure. */
+void nh_err_public(const struct nh_prov_error *e, char *buf, size_t len);
 struct cl *engine_find_cluster(struct nh_engine *e, const char *name);
 
 /* ops.c */

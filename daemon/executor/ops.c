@@ -410,11 +410,15 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
     case NH_ERR_CONFLICT:
     case NH_ERR_INVALID:
     case NH_ERR_SERVER: {
-        char msg[512];
-        snprintf(msg, sizeof(msg), "%s (%s%s%s, HTTP %d%s%s)", err->message,
-                 nh_err_class_name(err->cls), err->code[0] ? " " : "", err->code, err->http_status,
-                 err->request_id[0] ? ", request " : "", err->request_id);
-        op_finish(n, NH_OP_FAILED, msg);
+        /* The cloud's text to the log only; status, journal and audit get
+         * the code and the request id (issue 23). */
+        char pub[300];
+        nh_err_public(err, pub, sizeof(pub));
+        nh_log(LOG_WARNING, "%s: %s refused: %s (%s%s%s, HTTP %d%s%s)", c->name,
+               nh_action_kind_name(n->op.action.kind), err->message, nh_err_class_name(err->cls),
+               err->code[0] ? " " : "", err->code, err->http_status,
+               err->request_id[0] ? ", request " : "", err->request_id);
+        op_finish(n, NH_OP_FAILED, pub);
         return;
     }
     }
@@ -606,9 +610,12 @@ static void on_polled(void *ud, const struct nh_prov_error *err, const struct nh
         op_finish(n, NH_OP_DONE, pr->detail[0] ? pr->detail : "success");
         break;
     case NH_JOB_FAILED: {
-        char msg[600];
-        snprintf(msg, sizeof(msg), "job %s failed: %s", n->op.job_id ? n->op.job_id : "-",
-                 pr->detail[0] ? pr->detail : pr->phase);
+        /* The job's failure reasons are the cloud's text: to the log only. */
+        char msg[200];
+        nh_log(LOG_WARNING, "%s: job %s failed: %s", c->name, n->op.job_id ? n->op.job_id : "-",
+               pr->detail[0] ? pr->detail : pr->phase);
+        snprintf(msg, sizeof(msg), "job %.80s failed (%.64s); the reason is in the log",
+                 n->op.job_id ? n->op.job_id : "-", pr->phase[0] ? pr->phase : "no phase");
         op_finish(n, NH_OP_FAILED, msg);
         break;
     }
