@@ -96,7 +96,8 @@ class NotifySocket:
 
 
 class Daemon:
-    def __init__(self, fleet, config_path, extra_args=(), env=None, log_name="nodeherd.log"):
+    def __init__(self, fleet, config_path, extra_args=(), env=None, log_name="nodeherd.log",
+                 prefix=(), global_args=()):
         self.fleet = fleet
         self.config_path = config_path
         self.log_path = os.path.join(fleet.dir, log_name)
@@ -112,8 +113,10 @@ class Daemon:
         if env:
             e.update(env)
         self.logf = open(self.log_path, "ab")
-        self.argv = [fleet.binary, "--config", config_path, "--log-format", "plain",
-                     "--log-level", "info", "run"] + list(extra_args)
+        # prefix: a wrapper such as prlimit; global_args: before the command
+        self.argv = list(prefix) + [fleet.binary, "--config", config_path, "--log-format",
+                                    "plain", "--log-level", "info"] + list(global_args) + [
+                                        "run"] + list(extra_args)
         self.env = e
         self.proc = None
         self.port = None
@@ -294,11 +297,12 @@ class Fleet:
         os.rename(tmp, path)
         return path
 
-    def daemon(self, config_text=None, config_path=None, extra_args=(), env=None, log_name=None):
+    def daemon(self, config_text=None, config_path=None, extra_args=(), env=None, log_name=None,
+               prefix=(), global_args=()):
         if config_path is None:
             config_path = self.write_config(config_text)
         d = Daemon(self, config_path, extra_args, env,
-                   log_name or "nodeherd-%d.log" % len(self.daemons))
+                   log_name or "nodeherd-%d.log" % len(self.daemons), prefix, global_args)
         self.daemons.append(d)
         return d
 

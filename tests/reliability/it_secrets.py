@@ -18,8 +18,10 @@ import glob
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 import urllib.request
@@ -54,6 +56,44 @@ def config(web=3, gpu=3):
                      "login: { username: root, password: { file: cce-pw } }\n    workers: 1")
 
 
+class Catcher:
+    """A TCP listener on 127.0.0.1 that records every connection and byte: the
+    host a hostile configuration points an endpoint at. Reached as
+    https://0.0.0.0:PORT (a connection to 0.0.0.0 goes to the local host, so it
+    stays on loopback, and 0.0.0.0 is neither loopback nor a cloud domain by
+    nodeherd's rules)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.data = b""
+        self.lock = threading.Lock()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+            c.settimeout(2)
+            try:
+                buf = c.recv(65536)
+            except OSError:
+                buf = b""
+            with self.lock:
+                self.data += buf
+            c.close()
+
+    def close(self):
+        self.sock.close()
+
+
 class SecretsCanary(unittest.TestCase):
     def setUp(self):
         creds = ("%s:%s" % (SECRETS["ack-ak"], SECRETS["ack-sk"]),
@@ -78,11 +118,11 @@ class SecretsCanary(unittest.TestCase):
             s = max(0, m.start() - 200)
             self.fail("a secret leaked into %s: ...%s..." % (what, text[s:m.end() + 100]))
 
-    def cmd(self, args, cfg, ok=(0,)):
+    def cmd(self, args, cfg, ok=(0,), global_args=()):
         f = self.fleet
         env = dict(os.environ, CREDENTIALS_DIRECTORY=f.creds, NO_PROXY="*")
-        p = subprocess.run([f.binary, "--config", cfg] + args, env=env, capture_output=True,
-                           timeout=120, cwd=f.dir)
+        p = subprocess.run([f.binary, "--config", cfg] + list(global_args) + args, env=env,
+                           capture_output=True, timeout=120, cwd=f.dir)
         self.scan("`nodeherd %s` stdout" % " ".join(args), p.stdout)
         self.scan("`nodeherd %s` stderr" % " ".join(args), p.stderr)
         self.assertIn(p.returncode, ok, "%s: %s %s" % (args, p.stdout[-2000:], p.stderr[-2000:]))
@@ -180,6 +220,35 @@ class SecretsCanary(unittest.TestCase):
         self.assertTrue(any("audit" in n for n in names), names)
         sys.stderr.write("scanned %d outputs (%d bytes), %d core files\n" % (
             len(self.scanned), sum(n for _, n in self.scanned), len(cores)))
+
+    def test_hostile_endpoint_gets_nothing(self):
+        """Issue 23: a change that points an endpoint at a catcher and sends the
+        AccessKey secret as the AccessKey id is refused at load by check, plan
+        and run; the catcher sees no connection. Named on the command line,
+        the same host is contacted (so the catcher would have caught it)."""
+        f = self.fleet
+        catcher = Catcher()
+        self.addCleanup(catcher.close)
+        y = config()
+        ack = "endpoint: @ENDPOINT@\n    credentials:\n      access_key_id: { file: ack-ak }"
+        self.assertIn(ack, y)
+        y = y.replace(ack, "endpoint: https://0.0.0.0:%d\n    credentials:\n"
+                           "      access_key_id: { file: ack-sk }" % catcher.port, 1)
+        cfg = f.write_config(y, name="hostile.yaml")
+        for args in (["check"], ["plan"], ["plan", "--json"], ["run", "--dry-run"], ["run"]):
+            p = self.cmd(args, cfg, ok=(2,))
+            self.assertIn("providers.ack.endpoint: host \"0.0.0.0\" is neither loopback nor in "
+                          "aliyun-ack's own domains", p.stderr.decode())
+            self.assertIn("--allow-endpoint 0.0.0.0", p.stderr.decode())
+        time.sleep(0.5)
+        self.assertEqual(catcher.connections, 0)
+        # the positive control: allowed on the command line, the host is contacted
+        # (TLS to a catcher without a trusted certificate: the handshake fails
+        # before any header, so nothing leaks here either)
+        self.cmd(["plan", "--timeout", "5s"], cfg, ok=(0, 1, 2),
+                 global_args=["--allow-endpoint", "0.0.0.0"])
+        self.assertGreater(catcher.connections, 0)
+        self.assertIsNone(PATTERN.search(catcher.data.decode("latin-1")))
 
 
 if __name__ == "__main__":
