@@ -491,8 +491,8 @@ static bool local_addr_is(const struct hconn *c, int family, const void *addr)
 }
 
 /* Does the Host header name this endpoint? Its host part (the port does
- * not matter against DNS rebinding) must be "localhost", a loopback
- * address, the address the client connected to, or one of
+ * not matter against DNS rebinding) must be "localhost", a loopback or the
+ * unspecified address, the address the client connected to, or one of
  * daemon.listen_names: a rebinding page's requests carry its own name. */
 static bool host_ok(const struct nh_httpd *h, const struct hconn *c, const char *value)
 {
@@ -523,14 +523,27 @@ static bool host_ok(const struct nh_httpd *h, const struct hconn *c, const char 
     host[n] = '\0';
     if (strcmp(host, "localhost") == 0)
         return true;
-    unsigned char a[16];
-    if (inet_pton(AF_INET, host, a) == 1)
-        return a[0] == 127 || local_addr_is(c, AF_INET, a);
-    if (inet_pton(AF_INET6, host, a) == 1)
-        return memcmp(a, &in6addr_loopback, 16) == 0 || local_addr_is(c, AF_INET6, a);
-    for (size_t i = 0; i < h->n_names; i++)
-        if (strcmp(h->names[i], host) == 0)
+    /* Any address literal is no rebinding (a page cannot rename it); we
+     * take loopback, the unspecified address (a client connecting to
+     * 0.0.0.0 reaches this host: `nodeherd status` with listen 0.0.0.0:PORT)
+     * and the address connected to. */
+    unsigned char a[16], b[16];
+    static const unsigned char zero[16];
+    int family = inet_pton(AF_INET, host, a) == 1    ? AF_INET
+                 : inet_pton(AF_INET6, host, a) == 1 ? AF_INET6
+                                                     : AF_UNSPEC;
+    if (family == AF_INET && (a[0] == 127 || memcmp(a, zero, 4) == 0))
+        return true;
+    if (family == AF_INET6 && (memcmp(a, &in6addr_loopback, 16) == 0 || memcmp(a, zero, 16) == 0))
+        return true;
+    if (family != AF_UNSPEC && local_addr_is(c, family, a))
+        return true;
+    for (size_t i = 0; i < h->n_names; i++) {
+        if (family == AF_UNSPEC ? strcmp(h->names[i], host) == 0
+                                : inet_pton(family, h->names[i], b) == 1 &&
+                                      memcmp(a, b, family == AF_INET ? 4 : 16) == 0)
             return true;
+    }
     return false;
 }
 

@@ -454,7 +454,7 @@ struct flood {
     int probes, probes_ok;
     double probe_max_s;
     int opened, closed_by_server;
-    char host_codes[16][8];
+    char host_codes[24][8];
     double slow_closed_after_s;
 };
 
@@ -670,9 +670,13 @@ static const char *const host_cases[][2] = {
     {"HTTP/1.0", NULL}, /* no Host at all */
     {"HTTP/1.0", "evil.example"},
     {"HTTP/1.0", "127.0.0.1"},
+    {"HTTP/1.1", "0.0.0.0:PORT"}, /* nodeherd status with listen 0.0.0.0:PORT */
+    {"HTTP/1.1", "[fd00::1]:443"},
+    {"HTTP/1.1", "[fd00::2]"},
 };
-static const char *const host_want[] = {"200", "200", "200", "200", "200", "200", "200",
-                                        "421", "421", "421", "421", "400", "421", "200"};
+static const char *const host_want[] = {"200", "200", "200", "200", "200", "200",
+                                        "200", "421", "421", "421", "421", "400",
+                                        "421", "200", "200", "200", "421"};
 
 static void *host_client(void *arg)
 {
