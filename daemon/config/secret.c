@@ -246,6 +246,10 @@ static int open_beneath_walk(int dirfd, const char *rel, int flags)
 
     if (cur < 0)
         return -errno;
+    if (rel[0] == '/') { /* as openat2: an absolute path is not beneath */
+        close(cur);
+        return -EXDEV;
+    }
     if (n >= sizeof(path) - 1) {
         close(cur);
         return -ENAMETOOLONG;
@@ -253,10 +257,8 @@ static int open_beneath_walk(int dirfd, const char *rel, int flags)
     memcpy(path, rel, n + 1); /* the components still to walk */
     for (;;) {
         char *comp = path;
-        while (*comp == '/') {
-            rc = -EXDEV; /* an absolute path leaves the directory */
-            goto out;
-        }
+        while (*comp == '/') /* "a//b": separators, not an absolute path */
+            comp++;
         char *slash = strchr(comp, '/');
         char *rest = slash ? slash + 1 : comp + strlen(comp);
         if (slash)

@@ -364,6 +364,10 @@ static void test_secret_file_links_followed_only_inside_the_directory(void **sta
         assert_int_equal(nh_secret_open_beneath(dfd, "..data/../ack-sk", use2) >= 0, 1);
         close(nh_secret_open_beneath(dfd, "..data/../ack-sk", use2));
         assert_int_equal(nh_secret_open_beneath(dfd, "..data/../../x", use2), -EXDEV);
+        assert_int_equal(nh_secret_open_beneath(dfd, "/etc/passwd", use2), -EXDEV);
+        fd = nh_secret_open_beneath(dfd, "..data//ack-sk", use2);
+        assert_true(fd >= 0);
+        close(fd);
     }
     snprintf(p, sizeof(p), "%s/l1", f->dir);
     assert_int_equal(symlink("l2", p), 0);
