@@ -12,12 +12,15 @@
  *                          numbers going up after closed ops are dropped.
  * Enums are stored by their model.h names, strings may be null.
  *
- * Replay rules: a last line without its newline, or whose checksum fails,
- * is a write torn by a crash: dropped with a warning (and cut off the file
- * on open, so the next record does not land behind it). Anything else that
- * does not check out - a bad checksum or bad JSON before the last line, a
+ * Replay rules: a last line without its newline, or one whose checksum
+ * fails and that holds zero bytes (blocks that never reached the disk), is a
+ * write torn by a crash: dropped with a warning (and cut off the file on
+ * open, so the next record does not land behind it). Anything else that
+ * does not check out - a complete last line (newline-terminated, no zeros)
+ * whose checksum fails, a bad checksum or bad JSON before the last line, a
  * checksummed record that does not make sense (unknown or closed seq,
- * duplicate begin) - is corruption: -EBADMSG, never silently trusted. */
+ * duplicate begin) - is corruption: -EBADMSG, never silently trusted (it
+ * may record an operation that was sent). */
 #include "state/journal.h"
 
 #include <errno.h>
@@ -444,7 +447,7 @@ static bool fail(struct perr *e, const char *fmt, ...) __attribute__((format(pri
 static bool fail(struct perr *e, const char *fmt, ...)
 {
     if (e->buf != NULL && e->len > 0) {
-        char what[200];
+        char what[256];
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(what, sizeof(what), fmt, ap);
@@ -794,13 +797,27 @@ static int parse_image(const char *data, size_t len, struct parsed *out, char *e
         size_t ll = (size_t)(nl - (data + pos));
         bool last = (size_t)(nl - data) + 1 == len;
         if (!line_checks(data + pos, ll)) {
-            if (last) {
+            /* A record is written with one write() and ends with its only
+             * newline. A crash before fdatasync leaves a prefix (no newline,
+             * above) or blocks that never reached the disk, read back as
+             * zeros: torn, never acknowledged, dropped. A last line that is
+             * complete and has no zeros was written whole and damaged later
+             * (disk, hand edit): it may record an operation that was sent,
+             * so it is corruption, never silently dropped. */
+            if (last && memchr(data + pos, '\0', ll) != NULL) {
                 out->n_dropped++;
                 snprintf(out->warning, sizeof(out->warning),
-                         "line %zu: dropped a torn last record (bad checksum): the daemon "
-                         "stopped while writing it, before it was acknowledged",
+                         "line %zu: dropped a torn last record (zero bytes where data should "
+                         "be): the daemon stopped while writing it, before it was acknowledged",
                          e.line);
                 break;
+            }
+            if (last) {
+                fail(&e, "complete last record (newline-terminated) with a bad checksum: damaged "
+                         "after it was written, not torn by a crash; the operation it records "
+                         "may have been sent");
+                opset_clear(&out->set);
+                return -EBADMSG;
             }
             fail(&e, "bad checksum or framing in a record before the last one");
             opset_clear(&out->set);
@@ -1197,7 +1214,7 @@ int nh_journal_open(const char *dir, struct nh_journal **ret, struct nh_journal_
         return r;
     }
     struct parsed p;
-    char perr[200];
+    char perr[300];
     r = parse_image(data, len, &p, perr, sizeof(perr));
     free(data);
     if (r < 0) {

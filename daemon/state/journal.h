@@ -7,8 +7,10 @@
  * TIMED_OUT) when its job ends. On open, the log is replayed: the operations
  * not closed are returned, to be resumed by polling or re-reading — never
  * by re-sending. A record with a bad checksum or a truncated tail is
- * detected and reported; a torn last line (crash mid-write) is dropped with
- * a warning; corruption before the tail makes open fail (not trusted).
+ * detected and reported; a torn last line (crash mid-write: no newline, or
+ * zero bytes where unsynced data should be) is dropped with a warning; a
+ * complete last line with a bad checksum, and corruption before the tail,
+ * make open fail (not trusted: it may record an operation that was sent).
  * The log is compacted (rewritten with only open operations, then renamed
  * atomically) when it grows past a bound.
  *

@@ -481,7 +481,12 @@ static void test_crash_at_every_byte_of_last_begin(void **state)
     crash_every_offset(*state, true);
 }
 
-static void test_bad_checksum_or_zeros_on_last_line_is_torn(void **state)
+static void expect_corrupt(struct fx *f, const char *img, size_t len, const char *line_no,
+                           const char *what);
+
+/* Zeros where the last record should be: the file grew but the data never
+ * made it to the disk (a crash before fdatasync). Torn, dropped. */
+static void test_zeros_on_last_line_are_torn(void **state)
 {
     struct fx *f = *state;
     size_t len, start;
@@ -489,18 +494,7 @@ static void test_bad_checksum_or_zeros_on_last_line_is_torn(void **state)
     struct nh_journal_replay rp;
     struct nh_journal *j;
 
-    /* whole last line present, one byte flipped (newline intact) */
-    img[start + 20] ^= 0x01;
-    spew(f->log, img, len);
-    j = jopen(f, &rp);
-    check_state_before_last(&rp);
-    assert_int_equal(rp.n_dropped, 1);
-    assert_non_null(strstr(rp.warning, "checksum"));
-    nh_journal_replay_clear(&rp);
-    nh_journal_close(j);
-    img[start + 20] ^= 0x01;
-
-    /* the file grew but the data never made it: zeros after the last record */
+    /* zeros after the last record */
     char *z = calloc(1, len + 64);
     assert_non_null(z);
     memcpy(z, img, len);
@@ -511,7 +505,41 @@ static void test_bad_checksum_or_zeros_on_last_line_is_torn(void **state)
     assert_int_equal(file_size(f->log), (off_t)len);
     nh_journal_replay_clear(&rp);
     nh_journal_close(j);
+
+    /* the last line's first bytes are zeros, its newline made it: an
+     * unsynced write of which only a later block reached the disk */
+    memcpy(z, img, len);
+    memset(z + start, 0, 12);
+    spew(f->log, z, len);
+    j = jopen(f, &rp);
+    check_state_before_last(&rp);
+    assert_int_equal(rp.n_dropped, 1);
+    assert_non_null(strstr(rp.warning, "torn"));
+    assert_int_equal(file_size(f->log), (off_t)start);
+    nh_journal_replay_clear(&rp);
+    nh_journal_close(j);
     free(z);
+    free(img);
+}
+
+/* A complete last record (newline-terminated, no zeros) whose checksum
+ * fails was written whole and damaged afterwards: it may record an
+ * operation that was sent, so it is corruption, never dropped as torn. */
+static void test_complete_last_record_with_bad_checksum_refuses_to_open(void **state)
+{
+    struct fx *f = *state;
+    size_t len, start;
+    char *img = build_for_crash(f, false, &len, &start);
+
+    img[start + 20] ^= 0x01; /* one bit flipped, newline intact */
+    expect_corrupt(f, img, len, "line 4:", "checksum");
+    img[start + 20] ^= 0x01;
+    /* the same for a begin record (an operation that may have been sent) */
+    free(img);
+    assert_int_equal(unlink(f->log), 0);
+    img = build_for_crash(f, true, &len, &start);
+    img[len - 5] ^= 0x02;
+    expect_corrupt(f, img, len, "line 4:", "not torn");
     free(img);
 }
 
@@ -905,7 +933,8 @@ int main(void)
         T(test_seq_continues_across_restarts_and_compaction),
         T(test_crash_at_every_byte_of_last_update),
         T(test_crash_at_every_byte_of_last_begin),
-        T(test_bad_checksum_or_zeros_on_last_line_is_torn),
+        T(test_zeros_on_last_line_are_torn),
+        T(test_complete_last_record_with_bad_checksum_refuses_to_open),
         T(test_corruption_before_the_tail_refuses_to_open),
         T(test_compaction_keeps_open_ops_and_shrinks),
         T(test_compaction_crash_before_rename_keeps_old_journal),
