@@ -22,6 +22,7 @@
 #include "ops/httpd.h"
 #include "ops/metrics.h"
 #include "ops/notify.h"
+#include "state/lock.h"
 #include "util/log.h"
 #include "watch.h"
 
@@ -40,7 +41,8 @@ struct daemon {
     struct nh_watch *git_watch; /* <gitdir>/logs/HEAD: a commit moves the revision */
     char git_dir[4096];
     struct nh_watchdog *watchdog;
-    struct nh_ha *ha; /* ha: configured; NULL in single-instance mode */
+    struct nh_ha *ha;           /* ha: configured; NULL in single-instance mode */
+    struct nh_state_lock *lock; /* state_dir, held for the life of the process */
     bool ha_resigned;
     bool ha_resign_started;
     uv_signal_t sighup, sigterm, sigint;
@@ -375,7 +377,7 @@ int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
     };
     struct daemon d;
     struct nh_diag diag;
-    char err[512] = "";
+    char err[1024] = "";
     char *state_dir = NULL;
     int c, r;
 
@@ -415,10 +417,27 @@ int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
     if (d.cfg->daemon.dry_run)
         d.dry_run = true;
 
+    /* One state directory, one daemon: the lock comes before anything in
+     * the directory is read or written (a dry run writes nothing there and
+     * may look at a running daemon's journal). */
+    state_dir = state_dir_from_env();
+    if (!d.dry_run) {
+        r = nh_state_lock_take(state_dir ? state_dir : d.cfg->daemon.state_dir, &d.lock, err,
+                               sizeof(err));
+        if (r < 0) {
+            nh_log(LOG_ERR, "%s; not starting", err);
+            nh_config_unref(d.cfg);
+            free(state_dir);
+            return NH_EXIT_FAILURE;
+        }
+    }
+
     r = uv_loop_init(&d.loop);
     if (r < 0) {
         nh_log(LOG_ERR, "event loop: %s", uv_strerror(r));
         nh_config_unref(d.cfg);
+        nh_state_lock_release(d.lock);
+        free(state_dir);
         return NH_EXIT_FAILURE;
     }
     struct nh_http_opts hopts = {.ca_file = NULL};
@@ -427,7 +446,6 @@ int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
         nh_log_errno(LOG_ERR, r, "http client");
         goto fail_early;
     }
-    state_dir = state_dir_from_env();
     struct nh_engine_opts eo = {
         .loop = &d.loop,
         .http = d.http,
@@ -525,6 +543,7 @@ int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
         nh_log(LOG_ERR, "shutdown: event loop still had handles");
     nh_config_unref(d.cfg);
     nh_metrics_reset();
+    nh_state_lock_release(d.lock); /* last: everything in state_dir is closed */
     free(state_dir);
     return d.exit_code;
 
@@ -539,6 +558,7 @@ fail_early:
     uv_loop_close(&d.loop);
     nh_config_unref(d.cfg);
     nh_metrics_reset();
+    nh_state_lock_release(d.lock);
     free(state_dir);
     return NH_EXIT_FAILURE;
 }

@@ -588,7 +588,7 @@ int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg, stru
     const char *dir = opts->state_dir ? opts->state_dir : cfg->daemon.state_dir;
     if (opts->dry_run) {
         /* Read-only: a dry run must not plan over a running daemon's work. */
-        char jerr[256] = "";
+        char jerr[768] = "";
         r = journal_peek(dir, &rep, jerr, sizeof(jerr));
         if (r < 0 && r != -ENOENT && r != -EACCES)
             nh_log(LOG_WARNING,
@@ -596,7 +596,7 @@ int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg, stru
                    "flight are not shown",
                    dir, jerr[0] ? jerr : strerror(-r));
     } else {
-        char jerr[256] = "";
+        char jerr[768] = "";
         r = nh_journal_open(dir, &e->journal, &rep, jerr, sizeof(jerr));
         if (r < 0) {
             snprintf(err, errlen, "state journal in %s: %s", dir, jerr);
