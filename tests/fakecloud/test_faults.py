@@ -48,6 +48,21 @@ class Faults(FakeCloudCase):
         self.assertEqual(s, 503)
         self.assertEqual(len(self.tasks()), 1)                       # the mutation happened anyway
 
+    def test_late_answers_503_then_applies(self):
+        self.fc.add_fault(route="ModifyClusterNodePool", fault="late", count=1, delay=0.5)
+        s, _, b = self.ack("PUT", MODIFY, body={"scaling_group": {"desired_size": 5}})
+        self.assertEqual((s, b["code"]), (503, "ServiceUnavailable"))
+        self.assertEqual(self.tasks(), [])                          # not yet
+        end = time.monotonic() + 10
+        while time.monotonic() < end and not self.tasks():
+            time.sleep(0.05)
+        self.assertEqual(len(self.tasks()), 1)                       # applied after the delay
+        # asking again for the same size while that task runs is a duplicate
+        s, _, _ = self.ack("PUT", MODIFY, body={"scaling_group": {"desired_size": 5}})
+        self.assertEqual(s, 200)
+        self.assertEqual(self.invariants()["duplicate_mutations"], 1)
+        self.assertEqual([e["fault"] for e in self.fc.requests()], ["late", None])
+
     def test_huawei_5xx_shape(self):
         self.fc.add_fault(route="ShowNodePool", fault="500", count=1)
         s, _, b = self.hw("GET", CCE_P + "/nodepools/" + GPU_A)

@@ -3,7 +3,7 @@
 import random
 import re
 
-PRE = ("throttle", "500", "502", "503", "reset_before")
+PRE = ("throttle", "500", "502", "503", "reset_before", "late")
 JOB = ("job_fail", "job_stuck")
 POST = ("reset_after", "slow", "malformed", "truncated")
 KINDS = PRE + JOB + POST

@@ -191,6 +191,14 @@ class FakeCloud:
                 return self._throttle(req, rule.retry_after, limit=self.limiter.qps or 1), rule, None
             if rule.fault == "reset_before":
                 return None, rule, "reset_before"
+            if rule.fault == "late":
+                # The gateway gives up (503) but the backend has the request
+                # queued: it is processed `delay` seconds later.
+                if req.mutating:
+                    t = threading.Timer(rule.delay, self._apply_late, (req, fn))
+                    t.daemon = True
+                    t.start()
+                return self._server_error(req, 503), rule, None
             return self._server_error(req, int(rule.fault)), rule, None
         job = self.faults.fire("job", req.op, req.method, req.path, req.mutating, req.cloud)
         if job is not None:
@@ -219,6 +227,18 @@ class FakeCloud:
             resp.body = data[:max(1, len(data) // 2)]
             return resp, post, None
         return resp, fired, None
+
+    def _apply_late(self, req, fn):
+        """A `late` request, processed now (its log entry, written when it
+        arrived, shows the 503 its caller got)."""
+        with self.state.lock:
+            now = time.time()
+            self.state.advance(now)
+            req.now = now
+            try:
+                fn(self.state, req)
+            except ApiError:
+                pass
 
     def _stamp(self, req, resp):
         if req.cloud == "ack":
