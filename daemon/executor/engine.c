@@ -217,8 +217,20 @@ static void log_plan(struct cl *c, const struct nh_plan *p, const char *would)
     }
 }
 
+/* May the plan of the observation in hand be acted on? Only when that
+ * observation started after the last operation here was closed (the epoch
+ * check: one read before may predate the operation's effect - an unknown
+ * outcome applied late - and planning on it could send the same change
+ * again), and outside a failure backoff unless the declaration changed. */
+static bool cl_may_act(const struct cl *c)
+{
+    if (c->obs_epoch != c->ops_epoch)
+        return false;
+    return uv_now(c->e->loop) >= c->not_before || c->replan;
+}
+
 /* Plans the cluster (always: notes and the converged state stay current);
- * acts on the plan only when `act` (not in a failure backoff). */
+ * acts on the plan only when `act` (cl_may_act). */
 static void cl_plan(struct cl *c, bool act)
 {
     struct nh_engine *e = c->e;
@@ -245,10 +257,11 @@ static void cl_plan(struct cl *c, bool act)
     bool changed = text == NULL || c->last_plan_text == NULL || strcmp(text, c->last_plan_text);
     if (changed)
         log_plan(c, &plan,
-                 e->o.dry_run ? "dry-run, would "
-                 : !e->leader ? "follower, would "
-                 : !act       ? "after the failure backoff, would "
-                              : "");
+                 e->o.dry_run                   ? "dry-run, would "
+                 : !e->leader                   ? "follower, would "
+                 : c->obs_epoch != c->ops_epoch ? "after a fresh observation, would "
+                 : !act                         ? "after the failure backoff, would "
+                                                : "");
     free(c->last_plan_text);
     c->last_plan_text = text;
     if (act)
@@ -377,7 +390,9 @@ static void on_observed(void *ud, const struct nh_prov_error *err, struct nh_obs
     /* The planner sees operations in flight and plans nothing over them;
      * it still explains why (WAITING notes). */
     if (!e->stopping && c->have_obs)
-        cl_plan(c, uv_now(e->loop) >= c->not_before || c->replan);
+        cl_plan(c, cl_may_act(c));
+    if (c->obs_epoch != c->ops_epoch)
+        cl_observe_soon(c, 0); /* an operation closed since it started: look again */
     /* Reaching the declaration ends a run of failures (and its backoff). */
     if (c->failures > 0 && cl_converged(c)) {
         c->failures = 0;

@@ -24,6 +24,7 @@ struct jwrite {
 
 static void op_send(struct opnode *n);
 static void op_maybe_free(struct opnode *n);
+static void op_finish_ex(struct opnode *n, enum nh_op_state st, const char *result, bool backoff);
 
 static int64_t wall_ms(void)
 {
@@ -282,6 +283,15 @@ static uint64_t verify_window_ms(const struct cl *c)
     return w < 3000 ? 3000 : w;
 }
 
+/* The provider's request timeout: how long a request handed to the network
+ * may still reach the cloud. */
+static uint64_t request_timeout_ms(const struct cl *c)
+{
+    if (c->cfg != NULL && c->cfg->provider != NULL && c->cfg->provider->timeout_ms > 0)
+        return c->cfg->provider->timeout_ms;
+    return 30000;
+}
+
 static void cl_backoff(struct cl *c)
 {
     struct nh_engine *e = c->e;
@@ -293,16 +303,15 @@ static void cl_backoff(struct cl *c)
     c->not_before = uv_now(e->loop) + base / 2 + nh_engine_rand(e) % (base / 2 + 1);
 }
 
-/* Ends an operation: journal, metrics, recent list, log. */
-static void op_finish_ex(struct opnode *n, enum nh_op_state st, const char *result, bool backoff);
-
 static void op_finish(struct opnode *n, enum nh_op_state st, const char *result)
 {
     op_finish_ex(n, st, result, true);
 }
 
-/* backoff false: the cloud did not fail (an unknown outcome whose effect
- * never showed); the next plan decides at once from the observed state. */
+/* Ends an operation: journal, metrics, recent list, log. backoff false:
+ * the cloud did not fail (an unknown outcome whose effect never showed, a
+ * call never sent); the next plan decides - on an observation that starts
+ * after this close (ops_epoch) - without a failure backoff. */
 static void op_finish_ex(struct opnode *n, enum nh_op_state st, const char *result, bool backoff)
 {
     struct cl *c = n->cl;
@@ -545,9 +554,14 @@ void ops_resume(struct cl *c, const struct nh_op *op)
         nh_log(LOG_NOTICE, "%s: resuming %s (job %s): following its job", c->name,
                nh_action_kind_name(n->op.action.kind), n->op.job_id ? n->op.job_id : "-");
     } else {
-        /* INTENT (maybe sent, maybe not) or VERIFY: never re-send; look. */
+        /* INTENT (maybe sent, maybe not) or VERIFY: never re-send; look.
+         * An INTENT may have been handed to the network just before the
+         * crash (or the old leader's hand-over): its request can still reach
+         * the cloud up to the provider's request timeout later, so its effect
+         * is awaited that much longer. */
+        bool intent = n->op.state == NH_OP_INTENT;
         n->op.state = NH_OP_VERIFY;
-        n->verify_until = now + verify_window_ms(c);
+        n->verify_until = now + verify_window_ms(c) + (intent ? request_timeout_ms(c) : 0);
         nh_log(LOG_NOTICE,
                "%s: resuming %s (operation %llu) whose outcome is unknown: verifying by "
                "re-reading the cluster",

@@ -135,6 +135,81 @@ class EngineTest(unittest.TestCase):
         itlib.assert_clean(self, f)
         self.assertEqual(d.stop(), 0)
 
+    # ---- issue 22: helpers ----
+
+    @staticmethod
+    def without_cluster(text, name):
+        out, skip = [], False
+        for ln in text.splitlines(True):
+            if ln.startswith("  - name: "):
+                skip = ln.strip() == "- name: %s" % name
+            if not skip:
+                out.append(ln)
+        return "".join(out)
+
+    def wait_status(self, d, pred, what, timeout=30):
+        end = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < end:
+            try:
+                last = d.status()
+                got = pred(last)
+                if got:
+                    return got
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.fail("%s: not seen within %ds; last status:\n%s\nlog tail:\n%s" % (
+            what, timeout, json.dumps(last, indent=1)[-4000:], d.log()[-4000:]))
+
+    @staticmethod
+    def entry(st, name):
+        return [c for c in st["clusters"] if c["name"] == name]
+
+    def journal_closed(self, seq):
+        for ln in self.journal_lines():
+            rec = json.loads(ln.split(" ", 1)[1])
+            if rec.get("seq") == seq and rec.get("t") == "update" and \
+                    rec.get("state") in ("done", "failed", "timed_out"):
+                return True
+        return False
+
+    # ---- issue 22, point 3: an unknown outcome closed, then a plan ----
+
+    def test_unknown_outcome_replanned_only_on_a_fresh_observation(self):
+        """The cloud answers ModifyClusterNodePool with 503 but applies it
+        3.75 s later; every read of the pools takes 2.5 s (read at once,
+        answered late). The verification window (3 s) closes on an
+        observation that read the pools before the late application: a plan
+        on that observation would send the same size again (a duplicate);
+        one on an observation started after the close sees it applied."""
+        f = self.fleet
+        f.admin("timing", "POST", {"job_seconds": 15.0, "node_create_seconds": 12.0,
+                                    "node_delete_seconds": 12.0})
+        text = itlib.fleet_yaml(np_web=4, np_batch=2)
+        for name in ("web", "train", "ai"):
+            text = self.without_cluster(text, name)
+        text = text.replace("    rate_limit:", "    timeout: 6s\n    rate_limit:")
+        f.fault(route="DescribeClusterNodePools", fault="slow", delay=2.5)
+        f.fault(route="ModifyClusterNodePool", fault="late", delay=3.75, count=1)
+        d = f.daemon(text)
+        d.wait_ready(timeout=90)
+        end = time.monotonic() + 60
+        while time.monotonic() < end and "no effect observed" not in d.log():
+            time.sleep(0.1)
+        self.assertIn("no effect observed", d.log())
+        time.sleep(8)  # past a fresh observation and a possible re-send
+        inv = f.invariants()
+        mods = [r for r in f.mutations() if r["op"] == "ModifyClusterNodePool"]
+        self.assertEqual(inv["duplicate_mutations"], 0,
+                         "re-sent on a stale observation: %s\n%s" % (json.dumps(inv)[:2000],
+                                                                      d.log()[-4000:]))
+        self.assertEqual(len(mods), 1, mods)
+        f.clear_faults()
+        f.wait_converged(d, timeout=90)
+        itlib.assert_clean(self, f)
+        self.assertEqual(d.stop(), 0, d.log()[-3000:])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
