@@ -301,14 +301,20 @@ void cl_schedule_next(struct cl *c)
     if (!c->observing)
         next = c->observe_due > now ? c->observe_due - now : 0;
     /* Operations in flight are followed on the job interval (a call already
-     * out re-arms the timer when it returns). */
+     * out re-arms the timer when it returns); a throttled one goes again at
+     * its time. */
     for (struct opnode *n = c->prov ? c->ops : NULL; n; n = n->next) {
-        if (n->closed || n->calling || n->journal_pending ||
-            (n->op.state != NH_OP_VERIFY && n->op.state != NH_OP_SENT))
+        uint64_t due;
+        if (n->closed || n->calling || n->journal_pending)
             continue;
-        uint64_t due = n->op.state == NH_OP_VERIFY ? c->e->cfg->daemon.job_poll_interval_ms
-                       : n->next_poll > now        ? n->next_poll - now
-                                                   : 0;
+        if (n->op.state == NH_OP_INTENT && n->resend_at != 0)
+            due = n->resend_at > now ? n->resend_at - now : 0;
+        else if (n->op.state == NH_OP_VERIFY)
+            due = c->e->cfg->daemon.job_poll_interval_ms;
+        else if (n->op.state == NH_OP_SENT)
+            due = n->next_poll > now ? n->next_poll - now : 0;
+        else
+            continue;
         if (due < next)
             next = due;
     }
@@ -519,6 +525,10 @@ static struct prov_entry *prov_entry_new(struct nh_engine *e, const struct nh_cf
         .http = e->o.http,
         .observer = api_observer,
         .observer_ud = pe,
+        /* HA: fenced by the client when each mutating attempt is handed to
+         * the HTTP layer (the first send and every retry). */
+        .gate = e->o.fence,
+        .gate_ud = e->o.ud,
     };
     char perr[256] = "";
     if (nh_provider_new(pc, &env, &pe->p, perr, sizeof(perr)) < 0) {
@@ -817,6 +827,10 @@ void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
         c->prov = engine_provider(e, cc->provider_name);
         if (prev == NULL || !cluster_cfg_eq(prev, cc)) {
             c->replan = true;
+            /* Throttled operations waiting to go again were planned on the
+             * old declaration: known unsent, they are dropped, then planned
+             * anew. */
+            ops_drop_unsent(c, "the declaration changed; planned again");
             if (cl_fresh_enough(c)) {
                 /* React at once: the observation in hand is complete,
                  * younger than a poll interval and taken after the last
@@ -870,13 +884,18 @@ void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
 void nh_engine_stop(struct nh_engine *e)
 {
     e->stopping = true;
+    /* Throttled operations waiting to go again will not: recorded as unsent. */
     for (struct cl *c = e->clusters; c; c = c->next)
-        uv_timer_stop(&c->poll_timer);
+        ops_drop_unsent(c, "the daemon is stopping");
+    for (struct cl *c = e->clusters; c; c = c->next)
+        if (!uv_is_closing((uv_handle_t *)&c->poll_timer))
+            uv_timer_stop(&c->poll_timer);
 }
 
 void nh_engine_cancel(struct nh_engine *e)
 {
-    /* Freeing a provider cancels its calls (callbacks run with CANCELLED). */
+    /* Freeing a provider cancels its calls (callbacks run with CANCELLED, or
+     * NOT_SENT for mutations that never left). */
     for (struct prov_entry *pe = e->provs; pe; pe = pe->next) {
         nh_provider_free(pe->p);
         pe->p = NULL;
@@ -894,9 +913,23 @@ void nh_engine_set_leader(struct nh_engine *e, bool leader, const struct nh_op *
                           size_t n_open)
 {
     if (!leader) {
+        size_t cancelled = 0;
         if (e->leader)
             nh_log(LOG_WARNING, "leadership lost: no more mutating calls from this instance");
         e->leader = false;
+        /* Every mutation not handed to the HTTP layer yet is cancelled now
+         * (queued for a token, waiting for a retry, or at the fence): it
+         * never left, a known outcome. Those in flight may have reached the
+         * cloud: the next leader verifies them. */
+        for (struct prov_entry *pe = e->provs; pe; pe = pe->next)
+            if (pe->p != NULL)
+                cancelled += nh_client_cancel_mutations(pe->p->client);
+        for (struct prov_entry *pe = e->retired_provs; pe; pe = pe->next)
+            if (pe->p != NULL)
+                cancelled += nh_client_cancel_mutations(pe->p->client);
+        if (cancelled > 0)
+            nh_log(LOG_NOTICE, "leadership lost: %zu queued mutating call%s cancelled, never sent",
+                   cancelled, cancelled == 1 ? "" : "s");
         for (struct cl *c = e->clusters; c; c = c->next)
             ops_abandon_all(c);
         if (e->o.on_change)

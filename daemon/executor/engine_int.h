@@ -22,10 +22,14 @@ struct opnode {
     struct opnode *next;
     struct cl *cl;
     struct nh_op op;
-    bool calling;          /* a provider call (mutate or poll) is in flight */
-    bool journal_pending;  /* a journal write for it is queued */
-    bool fenced;           /* HA: leadership confirmed for the send */
-    bool closed;           /* reached a final state; freed when nothing refers to it */
+    bool calling;         /* a provider call (mutate or poll) is in flight */
+    bool journal_pending; /* a journal write for it is queued */
+    bool closed;          /* reached a final state; freed when nothing refers to it */
+    /* INTENT, throttled by the cloud (refused before execution, so known not
+     * to have happened): sent again at this loop ms, through the client and
+     * its gate, i.e. fenced again (HA). 0: not waiting. */
+    uint64_t resend_at;
+    unsigned throttles;    /* throttled answers in a row */
     uint64_t deadline;     /* loop ms: job timeout */
     uint64_t verify_until; /* loop ms: VERIFY gives up after this */
     uint64_t next_poll;    /* loop ms */
@@ -100,6 +104,9 @@ struct nh_engine {
     struct nh_journal *journal; /* NULL in dry-run */
     struct nh_audit *audit;     /* NULL in dry-run */
     struct prov_entry *provs;
+    /* Providers no longer configured, kept for retiring clusters that still
+     * follow operations through them; freed once unused. */
+    struct prov_entry *retired_provs;
     struct cl *clusters;
     bool started;
     bool stopping;
@@ -144,6 +151,7 @@ void ops_tick(struct cl *c, uint64_t now);
 size_t ops_count(const struct cl *c);
 void ops_free_all(struct cl *c);
 void ops_journal_drain_sync(struct nh_engine *e);
+void ops_drop_unsent(struct cl *c, const char *why);
 
 /* status.c */
 void status_describe_metrics(void);

@@ -54,9 +54,8 @@ static void jq_done_one(struct nh_engine *e, struct jwrite *jw)
             } else if (!e->stopping) {
                 op_send(n);
             } else {
-                /* Recorded but never sent: the next start verifies it. */
-                n->op.state = NH_OP_VERIFY;
-                n->closed = true;
+                /* Recorded, never sent: a known outcome, recorded as such. */
+                op_finish_ex(n, NH_OP_FAILED, "not sent: the daemon is stopping", false);
             }
         } else if (jw->result < 0) {
             nh_log_errno(LOG_ERR, jw->result, "%s: journal: cannot record operation %llu as %s",
@@ -355,6 +354,84 @@ static void op_finish_ex(struct opnode *n, enum nh_op_state st, const char *resu
 /* Providers pass err == NULL on success. */
 static const struct nh_prov_error no_error = {.cls = NH_ERR_NONE};
 
+/* The mutation never left (refused by the fence, or cancelled while queued):
+ * a known outcome, not an unknown one. */
+static void op_not_sent(struct opnode *n, const struct nh_prov_error *err)
+{
+    struct cl *c = n->cl;
+    struct nh_engine *e = c->e;
+    char msg[320];
+
+    if (!e->leader) {
+        /* HA, leadership lost: the journal (etcd) is the next leader's now;
+         * it keeps the operation INTENT, and the next leader verifies it. */
+        nh_log(LOG_WARNING, "%s: %s not sent (%s): no longer the leader", c->name,
+               nh_action_kind_name(n->op.action.kind), err->message);
+        n->closed = true;
+        c->ops_epoch++;
+        cl_changed(c);
+        op_maybe_free(n);
+        return;
+    }
+    snprintf(msg, sizeof(msg), "not sent: %s", err->message);
+    /* A refused fence while still leading is a failure (backoff); a call
+     * cancelled at shutdown or removal is not. */
+    op_finish_ex(n, NH_OP_FAILED, msg, !e->stopping && !c->removed);
+}
+
+#define OP_MAX_THROTTLES 5
+
+/* The cloud throttled the mutation: refused before execution, known not to
+ * have happened. It stays INTENT and goes again after the wait the cloud
+ * asked for (at least a growing backoff) - through the client and its gate,
+ * so it is fenced again. false: give up (throttled too often, or nobody
+ * should send it any more); the caller fails it. */
+static bool op_throttled(struct opnode *n, const struct nh_prov_error *err)
+{
+    struct cl *c = n->cl;
+    struct nh_engine *e = c->e;
+    uint64_t now = uv_now(e->loop);
+    char d[32];
+
+    if (n->throttles + 1 >= OP_MAX_THROTTLES || c->removed || e->stopping || !e->leader)
+        return false;
+    n->throttles++;
+    uint64_t base = 1000ULL << (n->throttles - 1); /* 1 s, 2 s, 4 s, 8 s */
+    uint64_t wait = base / 2 + nh_engine_rand(e) % (base / 2 + 1);
+    if (err->retry_after_ms > wait)
+        wait = err->retry_after_ms;
+    if (wait > 600000)
+        wait = 600000;
+    n->resend_at = now + wait;
+    snprintf(n->phase, sizeof(n->phase), "throttled");
+    nh_log(LOG_NOTICE,
+           "%s%s%s: %s throttled by the cloud (%s; not executed); sending it again in %s "
+           "(resend %u of %u)",
+           c->name, n->op.action.pool_name ? "/" : "",
+           n->op.action.pool_name ? n->op.action.pool_name : "",
+           nh_action_kind_name(n->op.action.kind), err->code[0] ? err->code : "throttled",
+           nh_duration_format(wait, d, sizeof(d)), n->throttles, OP_MAX_THROTTLES - 1);
+    cl_changed(c);
+    cl_schedule_next(c);
+    op_maybe_free(n);
+    return true;
+}
+
+/* Closes every operation that waits to be sent again after a throttle: it
+ * is known not to have happened, and `why` says why it will not be sent. */
+void ops_drop_unsent(struct cl *c, const char *why)
+{
+    char msg[200];
+
+    snprintf(msg, sizeof(msg), "not sent: %s", why);
+    for (struct opnode *n = c->ops, *next; n; n = next) {
+        next = n->next;
+        if (!n->closed && !n->calling && !n->journal_pending && n->op.state == NH_OP_INTENT &&
+            n->resend_at != 0)
+            op_finish_ex(n, NH_OP_FAILED, msg, false);
+    }
+}
+
 static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_kind kind,
                        const char *job_id)
 {
@@ -413,7 +490,13 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
                err->code[0] ? ", " : "", err->code);
         jq_submit(e, n, JW_UPDATE);
         break;
+    case NH_ERR_NOT_SENT:
+        op_not_sent(n, err);
+        return;
     case NH_ERR_THROTTLED:
+        if (op_throttled(n, err))
+            return;
+        __attribute__((fallthrough)); /* throttled too often: a failure */
     case NH_ERR_AUTH:
     case NH_ERR_NOT_FOUND:
     case NH_ERR_CONFLICT:
@@ -437,25 +520,6 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
     op_maybe_free(n);
 }
 
-static void on_fenced(void *arg, bool ok)
-{
-    struct opnode *n = arg;
-    struct cl *c = n->cl;
-
-    n->calling = false;
-    c->e->calls_in_flight--;
-    if (!ok || n->closed || !c->e->leader || c->e->stopping) {
-        /* Journalled but never sent: whoever leads next verifies it. */
-        nh_log(LOG_WARNING, "%s: leadership not confirmed; %s not sent", c->name,
-               nh_action_kind_name(n->op.action.kind));
-        n->closed = true;
-        op_maybe_free(n);
-        return;
-    }
-    n->fenced = true;
-    op_send(n);
-}
-
 static void op_send(struct opnode *n)
 {
     struct cl *c = n->cl;
@@ -464,6 +528,21 @@ static void op_send(struct opnode *n)
               nh_mutate_fn, void *) = NULL;
     int r;
 
+    n->resend_at = 0;
+    if (!c->e->leader) {
+        /* HA: no longer leading; the journal keeps it INTENT for the next
+         * leader, which verifies it. */
+        nh_log(LOG_WARNING, "%s: not the leader; %s not sent", c->name,
+               nh_action_kind_name(n->op.action.kind));
+        n->closed = true;
+        c->ops_epoch++;
+        op_maybe_free(n);
+        return;
+    }
+    if (c->removed) {
+        op_finish_ex(n, NH_OP_FAILED, "not sent: the cluster is no longer declared", false);
+        return;
+    }
     if (p == NULL || c->cfg == NULL) {
         op_finish(n, NH_OP_FAILED, "not sent: the provider is unavailable");
         return;
@@ -486,15 +565,13 @@ static void op_send(struct opnode *n)
         op_finish(n, NH_OP_FAILED, "not sent: the cloud has no such operation");
         return;
     }
+    /* HA: the fence is not asked here but by the provider's client, at the
+     * moment each attempt is handed to the HTTP layer (net/client.h's gate):
+     * a call that waits for a token, a retry or the cloud's throttle hint is
+     * fenced when it really goes. */
+    n->phase[0] = '\0';
     n->calling = true;
     c->e->calls_in_flight++;
-    if (c->e->o.fence != NULL && !n->fenced) {
-        /* HA: confirm the leadership first; op_send runs again from the
-         * callback with n->fenced set. */
-        c->e->o.fence(c->e->o.ud, on_fenced, n);
-        return;
-    }
-    n->fenced = false;
     r = fn(p, c->cfg, &n->op.action, on_mutated, n);
     if (r < 0) {
         char msg[128];
@@ -642,6 +719,11 @@ void ops_tick(struct cl *c, uint64_t now)
         next = n->next;
         if (n->closed || n->calling || n->journal_pending)
             continue;
+        if (n->op.state == NH_OP_INTENT && n->resend_at != 0) {
+            if (now >= n->resend_at && !c->e->stopping)
+                op_send(n); /* fenced again at hand-off */
+            continue;
+        }
         if (n->op.state == NH_OP_SENT && now >= n->deadline) {
             char msg[160];
             char d[32];

@@ -3,8 +3,9 @@
  * throttling. The arithmetic lives in ratelimit.c; this file only schedules.
  *
  * A call is in exactly one place at a time: a class queue (waiting for a
- * token), the waiting list (sorted by retry time), or in flight (an HTTP
- * transfer). Its bookkeeping lives in call->priv (struct call_state). */
+ * token), the waiting list (sorted by retry time), at the gate (a mutating
+ * call holding a token, waiting for the fence's answer), or in flight (an
+ * HTTP transfer). Its bookkeeping lives in call->priv (struct call_state). */
 #include "net/client.h"
 
 #include <errno.h>
@@ -21,8 +22,11 @@
 
 enum { Q_MUTATING, Q_POLL, Q_COUNT };
 
+struct gate_ticket;
+
 struct call_state {
     struct nh_client *c;
+    struct gate_ticket *ticket; /* at the gate */
     struct nh_http_xfer *xfer;
     struct call_state *prev, *next; /* in-flight list */
     struct nh_call *call;
@@ -37,6 +41,14 @@ struct queue {
     struct nh_call *head, *tail;
 };
 
+/* One question to the gate. It outlives its call when the call is ended
+ * before the answer (call == NULL then); the client outlives every ticket. */
+struct gate_ticket {
+    struct nh_client *c;
+    struct nh_call *call;
+    struct gate_ticket *prev, *next;
+};
+
 struct nh_client {
     uv_loop_t *loop;
     struct nh_http *http;
@@ -46,7 +58,10 @@ struct nh_client {
     struct queue q[Q_COUNT];
     struct nh_call *waiting; /* sorted by due_ms, then seq */
     struct call_state *inflight;
-    size_t n_queued, n_waiting, n_inflight;
+    struct gate_ticket *gating;
+    size_t n_queued, n_waiting, n_inflight, n_gating, n_tickets;
+    nh_client_gate_fn gate;
+    void *gate_ud;
     uv_timer_t pace;  /* next token */
     uv_timer_t retry; /* next retry due */
     unsigned open_handles;
@@ -223,7 +238,7 @@ static void inflight_remove(struct nh_client *c, struct call_state *cs)
 
 static void client_maybe_free(struct nh_client *c)
 {
-    if (!c->closing || c->open_handles > 0 || c->n_inflight > 0)
+    if (!c->closing || c->open_handles > 0 || c->n_inflight > 0 || c->n_tickets > 0)
         return;
     free(c->name);
     free(c);
@@ -344,6 +359,56 @@ static void send_attempt(struct nh_client *c, struct nh_call *call)
     inflight_add(c, cs);
 }
 
+/* The gate's answer: the attempt goes now, or the call ends unsent. */
+static void gate_answer(void *arg, bool ok)
+{
+    struct gate_ticket *t = arg;
+    struct nh_client *c = t->c;
+    struct nh_call *call = t->call;
+
+    if (t->prev != NULL)
+        t->prev->next = t->next;
+    else
+        c->gating = t->next;
+    if (t->next != NULL)
+        t->next->prev = t->prev;
+    c->n_tickets--;
+    free(t);
+    if (call != NULL) {
+        c->n_gating--;
+        cs_of(call)->ticket = NULL;
+        if (ok && !c->closing)
+            send_attempt(c, call); /* nothing in between: this is the fence's moment */
+        else
+            call_finish_local(call, NH_HTTP_CANCELLED,
+                              c->closing ? "client shut down"
+                                         : "not sent: the fence refused (leadership not confirmed)",
+                              NH_V_CANCELLED);
+    }
+    client_maybe_free(c);
+}
+
+/* A mutating call with a token asks the gate first (which may answer
+ * before this returns). */
+static void gate_ask(struct nh_client *c, struct nh_call *call)
+{
+    struct gate_ticket *t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        call_finish_local(call, NH_HTTP_ERROR, "not sent: out of memory", NH_V_FINAL);
+        return;
+    }
+    t->c = c;
+    t->call = call;
+    t->next = c->gating;
+    if (c->gating != NULL)
+        c->gating->prev = t;
+    c->gating = t;
+    c->n_gating++;
+    c->n_tickets++;
+    cs_of(call)->ticket = t;
+    c->gate(c->gate_ud, gate_answer, t);
+}
+
 static void pump(struct nh_client *c)
 {
     while (!c->closing && c->n_queued > 0) {
@@ -352,7 +417,11 @@ static void pump(struct nh_client *c)
             uv_timer_start(&c->pace, on_pace, wait, 0);
             return;
         }
-        send_attempt(c, queue_pop(c)); /* may end the call, even free c */
+        struct nh_call *call = queue_pop(c);
+        if (call->mutating && c->gate != NULL)
+            gate_ask(c, call); /* may send or end the call at once */
+        else
+            send_attempt(c, call); /* may end the call, even free c */
     }
 }
 
@@ -390,16 +459,36 @@ static void on_attempt_done(void *ud, const struct nh_http_resp *resp)
            nh_verdict_name(v));
 
     unsigned max_attempts = call->max_attempts ? call->max_attempts : c->opts.max_attempts;
-    if ((v == NH_V_RETRY || v == NH_V_THROTTLED) && call->attempt < max_attempts) {
+    if (v == NH_V_THROTTLED) {
         uint64_t wait = nh_backoff_ms(call->attempt - 1, c->opts.backoff_base_ms,
                                       c->opts.backoff_max_ms, c->rand_fn(c->rand_ud));
-        if (v == NH_V_THROTTLED) {
-            if (hint > c->opts.hint_max_ms)
-                hint = c->opts.hint_max_ms;
-            if (hint > wait)
-                wait = hint;
-            nh_bucket_throttled(&c->bucket, now, wait); /* everyone waits, not just us */
+        if (hint > c->opts.hint_max_ms)
+            hint = c->opts.hint_max_ms;
+        if (hint > wait)
+            wait = hint;
+        nh_bucket_throttled(&c->bucket, now, wait); /* everyone waits, not just us */
+        call->retry_after_ms = hint;
+        if (call->mutating) {
+            /* Not retried here: back to its owner, to be fenced again. */
+            call_finish(call, resp, v);
+            if (c->closing) {
+                client_maybe_free(c);
+                return;
+            }
+            pump(c);
+            return;
         }
+        if (call->attempt < max_attempts) {
+            cs->due_ms = now + wait;
+            waiting_insert(c, call);
+            arm_retry_timer(c);
+            pump(c);
+            return;
+        }
+    }
+    if (v == NH_V_RETRY && call->attempt < max_attempts) {
+        uint64_t wait = nh_backoff_ms(call->attempt - 1, c->opts.backoff_base_ms,
+                                      c->opts.backoff_max_ms, c->rand_fn(c->rand_ud));
         cs->due_ms = now + wait;
         waiting_insert(c, call);
         arm_retry_timer(c);
@@ -484,6 +573,7 @@ int nh_client_submit(struct nh_client *c, struct nh_call *call)
     cs->seq = ++c->seq;
     call->priv = cs;
     call->attempt = 0;
+    call->retry_after_ms = 0;
     call->next = NULL;
     call->queued_at = uv_now(c->loop);
     queue_insert(c, call);
@@ -513,13 +603,74 @@ void nh_client_free(struct nh_client *c)
         c->n_waiting--;
         call_finish_local(call, NH_HTTP_CANCELLED, "client shut down", NH_V_CANCELLED);
     }
+    /* At the gate: ended now; the gate's answer, later, finds no call. */
+    for (struct gate_ticket *t = c->gating; t != NULL; t = t->next) {
+        if ((call = t->call) == NULL)
+            continue;
+        t->call = NULL;
+        c->n_gating--;
+        cs_of(call)->ticket = NULL;
+        call_finish_local(call, NH_HTTP_CANCELLED, "client shut down", NH_V_CANCELLED);
+    }
     uv_close((uv_handle_t *)&c->pace, on_timer_closed);
     uv_close((uv_handle_t *)&c->retry, on_timer_closed);
 }
 
+void nh_client_set_gate(struct nh_client *c, nh_client_gate_fn fn, void *ud)
+{
+    c->gate = fn;
+    c->gate_ud = ud;
+}
+
+size_t nh_client_cancel_mutations(struct nh_client *c)
+{
+    struct nh_call *list = NULL, **tail = &list, *call;
+    size_t n = 0;
+
+    if (c == NULL || c->closing)
+        return 0;
+    /* Collect first: done() may submit again. */
+    struct queue *q = &c->q[Q_MUTATING];
+    while ((call = q->head) != NULL) {
+        q->head = call->next;
+        c->n_queued--;
+        *tail = call;
+        tail = &call->next;
+    }
+    q->tail = NULL;
+    for (struct nh_call **pp = &c->waiting; *pp != NULL;) {
+        call = *pp;
+        if (!call->mutating) {
+            pp = &call->next;
+            continue;
+        }
+        *pp = call->next;
+        c->n_waiting--;
+        *tail = call;
+        tail = &call->next;
+    }
+    for (struct gate_ticket *t = c->gating; t != NULL; t = t->next) {
+        if ((call = t->call) == NULL)
+            continue;
+        t->call = NULL;
+        c->n_gating--;
+        cs_of(call)->ticket = NULL;
+        *tail = call;
+        tail = &call->next;
+    }
+    *tail = NULL;
+    while ((call = list) != NULL) {
+        list = call->next;
+        call_finish_local(call, NH_HTTP_CANCELLED, "not sent: cancelled before it was sent",
+                          NH_V_CANCELLED);
+        n++;
+    }
+    return n;
+}
+
 size_t nh_client_queued(const struct nh_client *c)
 {
-    return c != NULL ? c->n_queued + c->n_waiting : 0;
+    return c != NULL ? c->n_queued + c->n_waiting + c->n_gating : 0;
 }
 
 size_t nh_client_in_flight(const struct nh_client *c)

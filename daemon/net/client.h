@@ -15,8 +15,19 @@
  *                TOO_BIG, ERROR                    -> FINAL
  *  - done:     called exactly once with the final answer and verdict.
  * A mutating call whose verdict is UNKNOWN is never re-sent: the caller must
- * re-read state. THROTTLED calls are resent (the cloud rejected them before
- * execution), after max(hint, backoff).
+ * re-read state. THROTTLED reads are resent (the cloud rejected them before
+ * execution), after max(hint, backoff). A THROTTLED mutating call is not:
+ * it ends at once (done() with NH_V_THROTTLED and call->retry_after_ms) and
+ * goes back to its owner, which decides whether and when to send it again
+ * (and fences it again: see the gate). Either way every call of the client
+ * waits out the hold.
+ *
+ * The gate (HA fencing at hand-off): with nh_client_set_gate, each attempt
+ * of a mutating call - the first and every retry - is handed to the HTTP
+ * layer only when the gate says yes, from the gate's answer itself, with
+ * nothing in between; a "no" ends the call NH_V_CANCELLED with
+ * resp->request_sent false (it never left). nh_client_cancel_mutations
+ * ends every mutating call not handed to the HTTP layer yet the same way.
  *
  * Mutating calls always go out on a fresh connection that is not reused
  * (nh_http_req.fresh_connection is forced), so libcurl cannot resend them.
@@ -72,6 +83,7 @@ struct nh_call {
     const char *op_name;   /* for metrics/logs, e.g. "DescribeClusterNodes" */
     unsigned max_attempts; /* 0: client default */
     /* managed by the client */
+    uint64_t retry_after_ms; /* NH_V_THROTTLED: the server's hint (0: none), capped */
     unsigned attempt;
     uint64_t queued_at;
     struct nh_call *next;
@@ -115,7 +127,18 @@ int nh_client_submit(struct nh_client *c, struct nh_call *call);
  * Must be called before nh_http_close's handles are gone, or after
  * nh_http_close (then nothing is in flight). NULL ok. */
 void nh_client_free(struct nh_client *c);
-/* Calls waiting for a token or for their retry time (not in flight). */
+/* The gate (see the top of this file): fn(ud, cb, arg) must call cb(arg, ok)
+ * exactly once, later or before it returns; ok true lets the attempt go at
+ * once. Same shape as engine.h's nh_fence_fn. NULL: no gate. */
+typedef void (*nh_client_gate_fn)(void *ud, void (*cb)(void *arg, bool ok), void *arg);
+void nh_client_set_gate(struct nh_client *c, nh_client_gate_fn fn, void *ud);
+/* Ends every mutating call that is queued, waiting for a retry or at the
+ * gate - none of them was handed to the HTTP layer - with NH_V_CANCELLED
+ * and resp->request_sent false (done() runs before this returns). Calls in
+ * flight are left alone: they may have reached the server. Returns how many
+ * were ended. NULL ok. */
+size_t nh_client_cancel_mutations(struct nh_client *c);
+/* Calls waiting for a token, for their retry time or at the gate (not in flight). */
 size_t nh_client_queued(const struct nh_client *c);
 size_t nh_client_in_flight(const struct nh_client *c);
 /* Current effective rate (after AIMD), for metrics. */

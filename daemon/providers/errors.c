@@ -247,6 +247,8 @@ const char *nh_err_class_name(enum nh_err_class c)
         return "unknown-outcome";
     case NH_ERR_CANCELLED:
         return "cancelled";
+    case NH_ERR_NOT_SENT:
+        return "not-sent";
     }
     return "?";
 }

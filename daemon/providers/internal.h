@@ -150,6 +150,9 @@ struct nh_pop {
     nh_poll_fn poll_cb;
     void *ud;
     bool in_flight; /* the client holds call */
+    /* A mutating request of this operation was built to be handed to the
+     * HTTP layer (it may have left): a cancellation is no longer "not sent". */
+    bool handed_over;
     bool in_entry;  /* inside the vtable call that started it */
     bool delivered; /* the caller has its result */
 

@@ -272,6 +272,8 @@ static int prov_start(struct nh_prov *p, const struct nh_cfg_provider *cfg,
     }
     if (env->observer != NULL)
         nh_client_set_observer(p->pub.client, env->observer, env->observer_ud);
+    if (env->gate != NULL)
+        nh_client_set_gate(p->pub.client, env->gate, env->gate_ud);
     return 0;
 }
 
@@ -820,6 +822,8 @@ static int pop_build(struct nh_call *call, struct nh_http_req *req)
         op->hdr_ptrs[i] = op->hdr[i];
     op->hdr_ptrs[NH_POP_MAX_HEADERS] = NULL;
     req->headers = op->hdr_ptrs;
+    if (op->call.mutating)
+        op->handed_over = true; /* the client submits what build returns */
     return 0;
 }
 
@@ -840,6 +844,7 @@ static enum nh_verdict verdict_of(enum nh_err_class c)
     case NH_ERR_CONFLICT:
     case NH_ERR_INVALID:
     case NH_ERR_CANCELLED:
+    case NH_ERR_NOT_SENT:
         return NH_V_FINAL;
     }
     return NH_V_FINAL;
@@ -895,15 +900,27 @@ static void pop_error(struct nh_pop *op, const struct nh_http_resp *resp, enum n
     uint64_t hint = 0;
 
     memset(e, 0, sizeof(*e));
-    if (v == NH_V_CANCELLED) {
+    if (v == NH_V_CANCELLED && op->kind == NH_POP_MUTATE && !op->handed_over &&
+        !resp->request_sent) {
+        /* A mutation none of whose requests went out is known not to have
+         * happened (refused by the fence, or cancelled while queued). */
+        e->cls = NH_ERR_NOT_SENT;
+        snprintf(e->message, sizeof(e->message), "%s: %s", name,
+                 resp->error != NULL ? resp->error : "not sent");
+        nh_text_copy(e->message, sizeof(e->message), e->message);
+    } else if (v == NH_V_CANCELLED) {
         e->cls = NH_ERR_CANCELLED;
         snprintf(e->message, sizeof(e->message), "%s: cancelled (shutting down)", name);
     } else if (resp->outcome == NH_HTTP_OK) {
         op->p->cloud->gateway->read_error(resp, op->call.mutating, e, &hint);
-        if (v == NH_V_UNKNOWN)
+        if (v == NH_V_UNKNOWN) {
             e->cls = NH_ERR_UNKNOWN_OUTCOME;
-        else if (v == NH_V_THROTTLED)
-            e->cls = NH_ERR_THROTTLED; /* still throttled after every attempt */
+        } else if (v == NH_V_THROTTLED) {
+            /* reads: still throttled after every attempt; mutations: at once,
+             * back to the executor (net/client.h) */
+            e->cls = NH_ERR_THROTTLED;
+            e->retry_after_ms = op->call.retry_after_ms;
+        }
     } else if (resp->outcome != NH_HTTP_ERROR || !pop_held(op, name, e)) {
         e->cls = v == NH_V_UNKNOWN ? NH_ERR_UNKNOWN_OUTCOME : NH_ERR_SERVER;
         snprintf(e->message, sizeof(e->message), "%s: %s%s%.160s%s", name,
@@ -1026,7 +1043,7 @@ static void pop_done(struct nh_call *call, const struct nh_http_resp *resp, enum
         return;
     }
     pop_error(op, resp, v, &e);
-    if (e.cls == NH_ERR_CANCELLED)
+    if (e.cls == NH_ERR_CANCELLED || e.cls == NH_ERR_NOT_SENT)
         nh_pop_fail(op, &e);
     else
         step_failed(op, &e);
@@ -1218,9 +1235,11 @@ static void cancel_op(struct nh_pop *op)
         return;
     op->failed = true;
     memset(&op->err, 0, sizeof(op->err));
-    op->err.cls = NH_ERR_CANCELLED;
+    op->err.cls =
+        op->kind == NH_POP_MUTATE && !op->handed_over ? NH_ERR_NOT_SENT : NH_ERR_CANCELLED;
     nh_text_copy(op->err.op, sizeof(op->err.op), name);
-    snprintf(op->err.message, sizeof(op->err.message), "%s: cancelled (provider freed)", name);
+    snprintf(op->err.message, sizeof(op->err.message), "%s: %s (provider freed)", name,
+             op->err.cls == NH_ERR_NOT_SENT ? "not sent" : "cancelled");
     pop_deliver(op);
 }
 

@@ -34,6 +34,10 @@ enum nh_err_class {
     NH_ERR_SERVER,          /* 5xx, transport failure, unparseable answer to a read */
     NH_ERR_UNKNOWN_OUTCOME, /* a mutation may or may not have happened: re-read */
     NH_ERR_CANCELLED,       /* shut down before an answer */
+    /* A mutation that never left: refused at the gate (the HA fence) or
+     * cancelled while queued, before any of its requests was handed to the
+     * HTTP layer. Known not to have happened. */
+    NH_ERR_NOT_SENT,
 };
 const char *nh_err_class_name(enum nh_err_class c);
 
@@ -43,7 +47,8 @@ struct nh_prov_error {
     char code[64];     /* the cloud's code, e.g. "Throttling.User", "APIGW.0301" */
     char message[256]; /* the cloud's message (never contains secrets we sent) */
     char request_id[80];
-    char op[48]; /* operation name, e.g. "DescribeClusterNodes" */
+    char op[48];             /* operation name, e.g. "DescribeClusterNodes" */
+    uint64_t retry_after_ms; /* NH_ERR_THROTTLED: the wait the cloud asked for (0: none) */
 };
 
 /* Progress of an operation being followed. */
@@ -108,6 +113,10 @@ struct nh_provider_env {
     struct nh_http *http;
     nh_client_observer_fn observer; /* metrics; may be NULL */
     void *observer_ud;
+    /* HA: the fence, asked by the client before each attempt of a mutating
+     * request is handed to the HTTP layer (net/client.h's gate); NULL: none. */
+    nh_client_gate_fn gate;
+    void *gate_ud;
 };
 
 /* Creates the provider for one config entry (copies everything it needs,

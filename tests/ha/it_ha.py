@@ -13,6 +13,7 @@ every request), so the request log says who mutated when. Every test ends
 with the emulator's invariants: zero duplicate mutations, and the mutations
 of different replicas never interleave (no overlapping leaders)."""
 
+import base64
 import json
 import os
 import shutil
@@ -114,18 +115,21 @@ class Etcd:
         self.logf.close()
 
 
-def ha_yaml(etcd_url, name, **kw):
-    text = itlib.fleet_yaml(**kw)
-    return text + """\
+def ha_block(etcd_url, name, prefix="/nodeherd-test/", ttl=TTL_S, poll=POLL):
+    return """\
 ha:
   name: {name}
   etcd:
     endpoints: [{url}]
-    prefix: /nodeherd-test/
+    prefix: {prefix}
     lease_ttl: {ttl}s
     poll_interval: {poll}
     timeout: 1s
-""".format(name=name, url=etcd_url, ttl=TTL_S, poll=POLL)
+""".format(name=name, url=etcd_url, ttl=ttl, poll=poll, prefix=prefix)
+
+
+def ha_yaml(etcd_url, name, **kw):
+    return itlib.fleet_yaml(**kw) + ha_block(etcd_url, name)
 
 
 class Replicas:
@@ -340,6 +344,107 @@ class HaTest(unittest.TestCase):
         for i in range(N):
             if i != paused:
                 self.assertEqual(rep.d[i].stop(), 0, rep.d[i].log()[-3000:])
+
+    # ---- issue 22, point 1: a deposed leader never sends a call it fenced earlier ----
+
+    def deposed_leader_once(self, run, unaware=False):
+        """Replicas A and B; A's ScaleCluster is throttled (retry_after 7 s);
+        A's lease is revoked, B leads, resumes A's operation, sees no effect
+        and sends its own ScaleCluster. A must never send its throttled call
+        afterwards. unaware: A polls etcd every 20 s with a 40 s lease, so
+        it still believes it leads when its call is due again; only the
+        fence at hand-off (a fresh etcd transaction) can stop it. Returns
+        (A's ScaleCluster requests after the throttled one, B's, the
+        emulator's duplicate_mutations)."""
+        f = self.fleet
+        f.admin("reset", "POST", {})
+        f.admin("timing", "POST", {"job_seconds": 30.0, "node_create_seconds": 25.0,
+                                    "node_delete_seconds": 25.0})
+        f.fault(route="ScaleCluster", fault="throttle", retry_after=7, count=1)
+        prefix = "/nodeherd-deposed-%d/" % run
+        text = itlib.fleet_yaml(web=6)
+        out, skip = [], False
+        for ln in text.splitlines(True):
+            if ln.startswith("  - name: "):
+                skip = ln.strip() != "- name: web"
+            if not skip:
+                out.append(ln)
+        text = "".join(out).replace("    rate_limit:", "    timeout: 4s\n    rate_limit:")
+        rep = self.rep = Replicas(f, self.etcd, n=0)
+        for i in range(2):
+            timing = {"ttl": 40, "poll": "20s" if i == 0 else POLL} if unaware else {}
+            cfg = f.write_config((text + ha_block(self.etcd.url, "replica-%d" % i, prefix,
+                                                  **timing)).replace(
+                "@STATE_DIR@", os.path.join(f.dir, "state-%d-%d" % (run, i))),
+                "nodeherd-%d-%d.yaml" % (run, i))
+            rep.d.append(f.daemon(config_path=cfg, env={"CREDENTIALS_DIRECTORY": rep.creds_dir(i)},
+                                  log_name="nodeherd-%d-%d.log" % (run, i)))
+            if unaware and i == 0:
+                rep.wait_leader(timeout=30)  # the slow one leads
+        a, _ = rep.wait_leader(timeout=30)
+        b = 1 - a
+        if unaware:
+            self.assertEqual(a, 0)
+        # A's call is throttled by the cloud
+        end = time.monotonic() + 30
+        thr = []
+        while time.monotonic() < end and not thr:
+            thr = [r for r in f.requests() if r["op"] == "ScaleCluster" and r["fault"] == "throttle"]
+            time.sleep(0.02)
+        self.assertTrue(thr, "no throttled ScaleCluster:\n" + rep.d[a].log()[-3000:])
+        self.assertEqual(ak_of(thr[0]), a)
+        t_thr = time.time()
+        # A is deposed: its lease is revoked
+        kv = self.etcd.call("/v3/kv/range", {"key": base64.b64encode(
+            (prefix + "leader").encode()).decode()})["kvs"][0]
+        self.etcd.call("/v3/lease/revoke", {"ID": kv["lease"]})
+        rep.wait_leader(exclude=(a,), timeout=20)
+        # B resumes A's operation, sees no effect, sends its own call
+        end = time.monotonic() + 60
+        done = []
+        while time.monotonic() < end and not done:
+            done = [r for r in f.mutations() if r["op"] == "ScaleCluster" and 200 <= (r["status"] or 0) < 300]
+            time.sleep(0.05)
+        self.assertTrue(done, "B never sent its ScaleCluster:\n" + rep.d[b].log()[-4000:])
+        # past A's retry_after, with room
+        until = max(t_thr + 7 + 4, time.time() + 2)
+        while time.time() < until:
+            time.sleep(0.1)
+        if unaware:
+            log = rep.d[a].log()
+            self.assertRegex(log, r"fence: the election key is no longer ours",
+                             "A was not stopped by the fence:\n" + log[-3000:])
+            self.assertNotIn("lost the leadership: the election key is gone", log)
+        sc = [r for r in f.mutations() if r["op"] == "ScaleCluster"]
+        # every call of A's after its throttled one reached the cloud after A was deposed
+        by_a = [r for r in sc if ak_of(r) == a and r["seq"] > thr[0]["seq"]]
+        by_b = [r for r in sc if ak_of(r) == b]
+        dup = f.invariants()["duplicate_mutations"]
+        rep.close()
+        for d in rep.d:
+            d.stop()
+        return len(by_a), len(by_b), dup
+
+    def test_deposed_leader_never_sends_its_throttled_call(self):
+        self.deposed_leader_runs(unaware=False)
+
+    def test_deposed_leader_unaware_is_stopped_by_the_fence(self):
+        self.deposed_leader_runs(unaware=True)
+
+    def deposed_leader_runs(self, unaware):
+        runs = int(os.environ.get("NH_DEPOSED_RUNS", "1"))
+        tally = []
+        for run in range(runs):
+            got = self.deposed_leader_once(run, unaware)
+            tally.append(got)
+            sys.stderr.write("deposed-leader%s run %d: A sent %d, B sent %d, duplicate_mutations "
+                             "%d\n" % ((" (unaware)" if unaware else "", run) + got))
+        sys.stderr.write("deposed-leader%s tally over %d runs: %d duplicate mutations, %d calls "
+                         "from the deposed leader\n" % (" (unaware)" if unaware else "", runs,
+                                                          sum(t[2] for t in tally),
+                                                          sum(t[0] for t in tally)))
+        for a_sent, b_sent, dup in tally:
+            self.assertEqual((a_sent, b_sent, dup), (0, 1, 0), tally)
 
 
 if __name__ == "__main__":

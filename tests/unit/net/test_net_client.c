@@ -500,6 +500,225 @@ static void test_client_queue_is_bounded(void **state)
     assert_int_equal(f->observed, 0); /* no observer calls after free */
 }
 
+/* ---- issue 22: a throttled mutation goes back to its owner; the gate ---- */
+
+static void test_client_throttled_mutation_is_not_retried_here(void **state)
+{
+    struct fx *f = *state;
+    client_start(f, (struct nh_client_opts){.qps = 20, .burst = 4, .backoff_base_ms = 10});
+    struct tcall put, get;
+    tcall_init(&put, f, 1, "PUT", true, "/throttle?key=tm1&times=1&code=400&acs_ms=700");
+    assert_int_equal(nh_client_submit(f->client, &put.call), 0);
+    run_until(&f->loop, &put.dones, 1, 5000);
+    run_until(&f->loop, &put.dones, 2, 1200); /* past the hint: nothing more may happen */
+    assert_int_equal(put.dones, 1);
+    assert_int_equal(put.v, NH_V_THROTTLED);
+    assert_int_equal(put.builds, 1); /* back to its owner, not resent */
+    assert_int_equal(hits("tm1"), 1);
+    assert_int_equal(put.call.retry_after_ms, 700);
+    /* the hold still applies to every call of the client */
+    tcall_init(&put, f, 2, "PUT", true, "/throttle?key=tm2&times=1&code=400&acs_ms=600");
+    assert_int_equal(nh_client_submit(f->client, &put.call), 0);
+    run_until(&f->loop, &put.dones, 1, 5000);
+    tcall_init(&get, f, 3, "GET", false, "/ok");
+    assert_int_equal(nh_client_submit(f->client, &get.call), 0);
+    run_until(&f->loop, &get.dones, 1, 5000);
+    assert_int_equal(get.v, NH_V_OK);
+    assert_true(get.build_at[0] - put.build_at[0] >= 600);
+}
+
+struct gate {
+    struct fx *f;
+    bool answer;
+    int asked;
+    uint64_t asked_at[8];
+    void (*cb)(void *arg, bool ok); /* held: answer later (async) */
+    void *arg;
+    uv_timer_t timer;
+};
+
+static void gate_later(uv_timer_t *t)
+{
+    struct gate *g = t->data;
+    void (*cb)(void *, bool) = g->cb;
+    g->cb = NULL;
+    cb(g->arg, g->answer);
+}
+
+/* Answers after 30 ms, like an etcd round trip. */
+static void gate_async(void *ud, void (*cb)(void *arg, bool ok), void *arg)
+{
+    struct gate *g = ud;
+    if (g->asked < 8)
+        g->asked_at[g->asked] = uv_now(&g->f->loop);
+    g->asked++;
+    assert_null(g->cb);
+    g->cb = cb;
+    g->arg = arg;
+    uv_timer_start(&g->timer, gate_later, 30, 0);
+}
+
+static void gate_sync(void *ud, void (*cb)(void *arg, bool ok), void *arg)
+{
+    struct gate *g = ud;
+    g->asked++;
+    cb(arg, g->answer);
+}
+
+static void gate_hold(void *ud, void (*cb)(void *arg, bool ok), void *arg)
+{
+    struct gate *g = ud;
+    g->asked++;
+    g->cb = cb;
+    g->arg = arg;
+}
+
+static void gate_init(struct fx *f, struct gate *g, bool answer)
+{
+    memset(g, 0, sizeof(*g));
+    g->f = f;
+    g->answer = answer;
+    uv_timer_init(&f->loop, &g->timer);
+    g->timer.data = g;
+}
+
+static void test_client_gate_asked_before_every_mutating_attempt(void **state)
+{
+    struct fx *f = *state;
+    struct gate g;
+    char url[64];
+    gate_init(f, &g, true);
+    client_start(
+        f, (struct nh_client_opts){.qps = 50, .burst = 4, .backoff_base_ms = 5, .max_attempts = 2});
+    nh_client_set_gate(f->client, gate_async, &g);
+    /* a read is never gated */
+    struct tcall r, p;
+    tcall_init(&r, f, 1, "GET", false, "/ok");
+    assert_int_equal(nh_client_submit(f->client, &r.call), 0);
+    run_until(&f->loop, &r.dones, 1, 5000);
+    assert_int_equal(r.v, NH_V_OK);
+    assert_int_equal(g.asked, 0);
+    /* a mutation that never leaves (nothing listens): gated, retried, gated again */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", free_port());
+    tcall_init(&p, f, 2, "PUT", true, url);
+    assert_int_equal(nh_client_submit(f->client, &p.call), 0);
+    run_until(&f->loop, &p.dones, 1, 5000);
+    assert_int_equal(p.v, NH_V_RETRY);
+    assert_int_equal(g.asked, 2);
+    assert_int_equal(p.builds, 2);
+    /* each attempt was built (and handed over) only after the gate's answer */
+    assert_true(p.build_at[0] >= g.asked_at[0] + 30);
+    assert_true(p.build_at[1] >= g.asked_at[1] + 30);
+    /* and one that arrives */
+    tcall_init(&p, f, 3, "PUT", true, "/echo?key=ga1");
+    assert_int_equal(nh_client_submit(f->client, &p.call), 0);
+    run_until(&f->loop, &p.dones, 1, 5000);
+    assert_int_equal(p.v, NH_V_OK);
+    assert_int_equal(g.asked, 3);
+    assert_int_equal(hits("ga1"), 1);
+    close_and_wait(&f->loop, (uv_handle_t *)&g.timer);
+}
+
+static void test_client_gate_refusal_ends_the_call_unsent(void **state)
+{
+    struct fx *f = *state;
+    struct gate g;
+    gate_init(f, &g, false);
+    client_start(f, (struct nh_client_opts){.qps = 50, .burst = 4});
+    struct tcall a, b;
+    nh_client_set_gate(f->client, gate_async, &g);
+    tcall_init(&a, f, 1, "PUT", true, "/echo?key=gr1");
+    assert_int_equal(nh_client_submit(f->client, &a.call), 0);
+    run_until(&f->loop, &a.dones, 1, 5000);
+    assert_int_equal(a.v, NH_V_CANCELLED);
+    assert_false(a.sent);
+    assert_int_equal(a.builds, 0);
+    /* an answer given before the gate returns works the same */
+    nh_client_set_gate(f->client, gate_sync, &g);
+    tcall_init(&b, f, 2, "PUT", true, "/echo?key=gr1");
+    assert_int_equal(nh_client_submit(f->client, &b.call), 0);
+    run_until(&f->loop, &b.dones, 1, 5000);
+    assert_int_equal(b.v, NH_V_CANCELLED);
+    assert_false(b.sent);
+    assert_int_equal(hits("gr1"), 0);
+    close_and_wait(&f->loop, (uv_handle_t *)&g.timer);
+}
+
+static void test_client_cancel_mutations_ends_only_unsent_ones(void **state)
+{
+    struct fx *f = *state;
+    struct gate g;
+    char url[64];
+    gate_init(f, &g, true);
+    client_start(f, (struct nh_client_opts){
+                        .qps = 1, .burst = 2, .backoff_base_ms = 60000, .max_attempts = 3});
+    nh_client_set_gate(f->client, gate_hold, &g);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", free_port());
+    struct tcall inflight, waiting, gated, queued, read;
+    tcall_init(&inflight, f, 1, "PUT", true, "/stall");
+    tcall_init(&waiting, f, 2, "PUT", true, url);
+    tcall_init(&gated, f, 3, "PUT", true, "/echo?key=cm1");
+    tcall_init(&queued, f, 4, "PUT", true, "/echo?key=cm1");
+    tcall_init(&read, f, 5, "GET", false, "/ok");
+    /* in flight: let the gate through */
+    assert_int_equal(nh_client_submit(f->client, &inflight.call), 0);
+    run_until(&f->loop, &g.asked, 1, 2000);
+    g.cb(g.arg, true);
+    g.cb = NULL;
+    run_until(&f->loop, &inflight.builds, 1, 2000);
+    /* waiting for a retry: never left, retry due in a minute */
+    assert_int_equal(nh_client_submit(f->client, &waiting.call), 0);
+    run_until(&f->loop, &g.asked, 2, 2000);
+    g.cb(g.arg, true);
+    g.cb = NULL;
+    run_until(&f->loop, &f->observed, 1, 5000);
+    assert_int_equal(waiting.builds, 1);
+    /* at the gate, then queued behind the empty bucket, then a read */
+    assert_int_equal(nh_client_submit(f->client, &gated.call), 0);
+    run_until(&f->loop, &g.asked, 3, 3000);
+    assert_int_equal(nh_client_submit(f->client, &queued.call), 0);
+    assert_int_equal(nh_client_submit(f->client, &read.call), 0);
+    assert_int_equal(nh_client_cancel_mutations(f->client), 3);
+    struct tcall *ended[] = {&waiting, &gated, &queued};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(ended[i]->dones, 1);
+        assert_int_equal(ended[i]->v, NH_V_CANCELLED);
+        assert_false(ended[i]->sent);
+    }
+    assert_int_equal(inflight.dones, 0); /* it may have reached the server: left alone */
+    assert_int_equal(nh_client_in_flight(f->client), 1);
+    g.cb(g.arg, true); /* the gate's late answer finds nothing to send */
+    g.cb = NULL;
+    run_until(&f->loop, &read.dones, 1, 5000);
+    assert_int_equal(read.v, NH_V_OK);
+    assert_int_equal(hits("cm1"), 0);
+    assert_int_equal(nh_client_cancel_mutations(f->client), 0);
+    close_and_wait(&f->loop, (uv_handle_t *)&g.timer);
+}
+
+static void test_client_free_while_at_the_gate(void **state)
+{
+    struct fx *f = *state;
+    struct gate g;
+    gate_init(f, &g, true);
+    client_start(f, (struct nh_client_opts){.qps = 50, .burst = 4});
+    nh_client_set_gate(f->client, gate_hold, &g);
+    struct tcall p;
+    tcall_init(&p, f, 1, "PUT", true, "/echo?key=gf1");
+    assert_int_equal(nh_client_submit(f->client, &p.call), 0);
+    run_until(&f->loop, &g.asked, 1, 2000);
+    nh_client_free(f->client);
+    f->client = NULL;
+    assert_int_equal(p.dones, 1);
+    assert_int_equal(p.v, NH_V_CANCELLED);
+    assert_false(p.sent);
+    g.cb(g.arg, true); /* after free: the client waited for this answer */
+    g.cb = NULL;
+    assert_int_equal(p.dones, 1);
+    assert_int_equal(hits("gf1"), 0);
+    close_and_wait(&f->loop, (uv_handle_t *)&g.timer);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -532,6 +751,11 @@ int main(void)
         T(test_client_http_close_under_client_cancels),
         T(test_client_build_failure_is_final),
         T(test_client_queue_is_bounded),
+        T(test_client_throttled_mutation_is_not_retried_here),
+        T(test_client_gate_asked_before_every_mutating_attempt),
+        T(test_client_gate_refusal_ends_the_call_unsent),
+        T(test_client_cancel_mutations_ends_only_unsent_ones),
+        T(test_client_free_while_at_the_gate),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
