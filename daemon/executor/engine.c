@@ -87,6 +87,7 @@ static void cl_free_now(struct cl *c)
     nh_plan_clear(&c->last_plan);
     free(c->last_plan_text);
     nh_config_unref(c->accepted_cfg);
+    nh_config_unref(c->retired_cfg);
     free(c->name);
     free(c);
 }
@@ -100,24 +101,38 @@ static void cl_unlink(struct cl *c)
         *pp = c->next;
 }
 
+static void engine_gc_providers(struct nh_engine *e);
+
 static void cl_on_timer_closed(uv_handle_t *h)
 {
     struct cl *c = h->data;
+    struct nh_engine *e = c->e;
     c->open_handles--;
     /* At engine teardown (e == NULL) everything goes. Otherwise removed
      * clusters are freed once nothing refers to them any more (no provider
      * call in flight for them or their operations). */
-    if (c->e == NULL)
+    if (e == NULL) {
         cl_free_now(c);
-    else
-        cl_maybe_free(c);
+        return;
+    }
+    cl_maybe_free(c);
+    engine_gc_providers(e); /* a retired provider it used may be unused now */
 }
 
-/* A removed cluster whose last call or operation just ended. */
+/* A removed cluster whose last call or operation just ended: a retiring one
+ * closes its timer (freed from the close callback), then it goes. */
 void cl_maybe_free(struct cl *c)
 {
-    if (c->removed && c->open_handles == 0 && !c->observing && c->ops == NULL)
+    if (!c->removed || c->observing || c->ops != NULL)
+        return;
+    if (c->open_handles == 0) {
         cl_free_now(c);
+        return;
+    }
+    if (c->e != NULL && !uv_is_closing((uv_handle_t *)&c->poll_timer)) {
+        nh_log(LOG_INFO, "%s: the last operation of the removed cluster ended", c->name);
+        uv_close((uv_handle_t *)&c->poll_timer, cl_on_timer_closed);
+    }
 }
 
 static void cl_poll_cb(uv_timer_t *t);
@@ -243,7 +258,7 @@ static void cl_plan(struct cl *c, bool act)
     size_t n_busy = 0;
     struct nh_plan plan = {0};
 
-    if (c->cfg == NULL || !c->have_obs)
+    if (c->cfg == NULL || c->removed || !c->have_obs)
         return;
     for (struct opnode *n = c->ops; n && n_busy < 64; n = n->next)
         if (!n->closed)
@@ -295,10 +310,11 @@ void cl_schedule_next(struct cl *c)
     uint64_t now = uv_now(c->e->loop);
     uint64_t next = UINT64_MAX;
 
-    if (c->removed || c->e->stopping)
+    if ((c->removed && !cl_retiring(c)) || c->e->stopping)
         return;
-    /* While an observation is out, its callback re-arms the timer. */
-    if (!c->observing)
+    /* While an observation is out, its callback re-arms the timer. A
+     * retiring cluster is observed only to verify. */
+    if (!c->observing && !c->removed)
         next = c->observe_due > now ? c->observe_due - now : 0;
     /* Operations in flight are followed on the job interval (a call already
      * out re-arms the timer when it returns); a throttled one goes again at
@@ -344,7 +360,7 @@ static void on_observed(void *ud, const struct nh_prov_error *err, struct nh_obs
         cl_maybe_free(c);
         return;
     }
-    if (c->removed) {
+    if (c->removed && !cl_retiring(c)) {
         if (obs)
             nh_observed_clear(obs);
         cl_maybe_free(c);
@@ -393,6 +409,12 @@ static void on_observed(void *ud, const struct nh_prov_error *err, struct nh_obs
         }
     }
     ops_on_observed(c);
+    if (c->removed) { /* retiring: only its operations are followed */
+        cl_changed(c);
+        cl_schedule_next(c);
+        cl_maybe_free(c);
+        return;
+    }
     /* The planner sees operations in flight and plans nothing over them;
      * it still explains why (WAITING notes). */
     if (!e->stopping && c->have_obs)
@@ -413,7 +435,8 @@ static void on_observed(void *ud, const struct nh_prov_error *err, struct nh_obs
 static void cl_observe(struct cl *c)
 {
     struct nh_engine *e = c->e;
-    if (e->stopping || c->removed || c->observing || c->prov == NULL || c->cfg == NULL)
+    if (e->stopping || (c->removed && !cl_retiring(c)) || c->observing || c->prov == NULL ||
+        c->cfg == NULL)
         return;
     c->observing = true;
     c->observing_epoch = c->ops_epoch;
@@ -437,15 +460,18 @@ static void cl_poll_cb(uv_timer_t *t)
     uint64_t now = uv_now(c->e->loop);
     bool verifying = false;
 
-    if (c->e->stopping || c->removed)
+    if (c->e->stopping || (c->removed && !cl_retiring(c)))
         return;
     ops_tick(c, now);
+    if (c->removed && !cl_retiring(c))
+        return; /* its last operation just ended */
     for (struct opnode *n = c->ops; n; n = n->next)
         if (!n->closed && n->op.state == NH_OP_VERIFY)
             verifying = true;
     /* Observe on the poll interval, after a change of the declaration, and
-     * while verifying an unknown outcome; a job poll alone re-reads nothing. */
-    if (!c->observing && (verifying || c->replan || now >= c->observe_due))
+     * while verifying an unknown outcome; a job poll alone re-reads nothing.
+     * A retiring cluster is read only to verify. */
+    if (!c->observing && (verifying || (!c->removed && (c->replan || now >= c->observe_due))))
         cl_observe(c);
     else if (!c->observing || !verifying)
         cl_schedule_next(c);
@@ -548,6 +574,73 @@ static void prov_entry_free(struct prov_entry *pe)
     nh_provider_free(pe->p);
     free(pe->name);
     free(pe);
+}
+
+/* Frees the retired providers no cluster follows anything through any more.
+ * Never from inside a provider's callback (a loop callback of our own). */
+static void engine_gc_providers(struct nh_engine *e)
+{
+    for (struct prov_entry **pp = &e->retired_provs; *pp != NULL;) {
+        struct prov_entry *pe = *pp;
+        bool used = false;
+        for (struct cl *c = e->clusters; c && !used; c = c->next)
+            used = c->prov == pe->p && pe->p != NULL;
+        if (used) {
+            pp = &pe->next;
+            continue;
+        }
+        *pp = pe->next;
+        nh_log(LOG_INFO, "provider %s: no longer used; released", pe->name);
+        prov_entry_free(pe);
+    }
+}
+
+/* A retiring cluster follows its operations through the configured provider
+ * of the same name and kind, or else through the one it had, kept alive off
+ * the configured list (taken from `drop`, the providers a reload is about to
+ * free) until nothing uses it. */
+static void cl_retire_provider(struct nh_engine *e, struct cl *c, struct prov_entry **drop)
+{
+    struct prov_entry *pe;
+
+    for (pe = e->provs; pe; pe = pe->next)
+        if (c->prov != NULL && pe->p == c->prov)
+            return; /* still configured, unchanged */
+    for (pe = e->retired_provs; pe; pe = pe->next)
+        if (c->prov != NULL && pe->p == c->prov)
+            return; /* kept already */
+    struct nh_provider *np = engine_provider(e, c->cfg->provider_name);
+    if (np != NULL && c->cfg->provider != NULL && np->kind == c->cfg->provider->kind) {
+        c->prov = np;
+        return;
+    }
+    for (struct prov_entry **pp = drop; *pp != NULL; pp = &(*pp)->next) {
+        if (c->prov == NULL || (*pp)->p != c->prov)
+            continue;
+        pe = *pp;
+        *pp = pe->next;
+        pe->next = e->retired_provs;
+        e->retired_provs = pe;
+        nh_log(LOG_INFO, "provider %s: kept while removed cluster %s has operations in flight",
+               pe->name, c->name);
+        return;
+    }
+    if (c->prov == NULL)
+        nh_log(LOG_WARNING,
+               "%s: removed with operations open and no provider to follow them; they stay "
+               "open in the journal until it is declared again",
+               c->name);
+}
+
+/* A retiring cluster of this name that names the same cloud object. */
+static struct cl *engine_find_retiring(struct nh_engine *e, const struct nh_cfg_cluster *cc)
+{
+    for (struct cl *c = e->clusters; c; c = c->next)
+        if (cl_retiring(c) && strcmp(c->name, cc->name) == 0 &&
+            str_eq(c->cfg->provider_name, cc->provider_name) && str_eq(c->cfg->id, cc->id) &&
+            str_eq(c->cfg->pool, cc->pool))
+            return c;
+    return NULL;
 }
 
 /* ---------- public ---------- */
@@ -809,6 +902,24 @@ void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
         const struct nh_cfg_cluster *cc = &cfg->clusters[i];
         struct cl *c = engine_find_cluster(e, cc->name);
         const struct nh_cfg_cluster *prev = NULL;
+        if (c == NULL && (c = engine_find_retiring(e, cc)) != NULL) {
+            /* Declared again while its operations run: they carry over (the
+             * planner sees them in flight; nothing is sent twice). */
+            nh_log(LOG_NOTICE,
+                   "reload: cluster %s declared again; its %zu operation%s in flight carr%s "
+                   "over",
+                   cc->name, ops_count(c), ops_count(c) == 1 ? "" : "s",
+                   ops_count(c) == 1 ? "ies" : "y");
+            c->removed = false;
+            nh_config_unref(c->retired_cfg);
+            c->retired_cfg = NULL;
+            c->cfg = cc;
+            c->prov = engine_provider(e, cc->provider_name);
+            c->replan = true;
+            cl_changed(c);
+            cl_observe_soon(c, 0);
+            continue;
+        }
         if (c == NULL) {
             c = cl_new(e, cc);
             if (c == NULL) {
@@ -852,19 +963,39 @@ void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
     }
     for (struct cl *c = e->clusters, *next; c; c = next) {
         next = c->next;
+        if (cl_retiring(c)) /* removed earlier: its provider may have changed now */
+            cl_retire_provider(e, c, &drop);
         if (c->removed || c->cfg != NULL)
             continue;
-        nh_log(LOG_NOTICE,
-               "reload: cluster %s is no longer declared; nodeherd stops managing it "
-               "(nothing is removed)",
-               c->name);
         nh_metrics_forget("nodeherd_desired_nodes", "cluster", c->name);
         nh_metrics_forget("nodeherd_observed_nodes", "cluster", c->name);
         nh_metrics_forget("nodeherd_cluster_converged", "cluster", c->name);
         nh_metrics_forget("nodeherd_cluster_blocked", "cluster", c->name);
         nh_metrics_forget("nodeherd_jobs_in_flight", "cluster", c->name);
         nh_metrics_forget("nodeherd_job_oldest_age_seconds", "cluster", c->name);
+        const struct nh_cfg_cluster *was = old ? nh_config_cluster(old, c->name) : NULL;
+        size_t open = ops_count(c);
         c->removed = true;
+        if (open > 0 && was != NULL) {
+            /* Its operations are followed to their end (or carried over to
+             * a cluster of the same name declared again). */
+            nh_log(LOG_NOTICE,
+                   "reload: cluster %s is no longer declared; nodeherd stops managing it "
+                   "(nothing is removed) and follows its %zu operation%s in flight to their end",
+                   c->name, open, open == 1 ? "" : "s");
+            c->retired_cfg = nh_config_ref(old);
+            c->cfg = was;
+            nh_plan_clear(&c->last_plan);
+            cl_retire_provider(e, c, &drop);
+            ops_drop_unsent(c, "the cluster is no longer declared");
+            cl_schedule_next(c);
+            cl_maybe_free(c);
+            continue;
+        }
+        nh_log(LOG_NOTICE,
+               "reload: cluster %s is no longer declared; nodeherd stops managing it "
+               "(nothing is removed)",
+               c->name);
         c->prov = NULL;
         uv_close((uv_handle_t *)&c->poll_timer, cl_on_timer_closed);
     }
@@ -876,6 +1007,7 @@ void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
         prov_entry_free(drop);
         drop = n;
     }
+    engine_gc_providers(e);
     nh_config_unref(old);
     if (e->o.on_change)
         e->o.on_change(e->o.ud);
@@ -897,6 +1029,10 @@ void nh_engine_cancel(struct nh_engine *e)
     /* Freeing a provider cancels its calls (callbacks run with CANCELLED, or
      * NOT_SENT for mutations that never left). */
     for (struct prov_entry *pe = e->provs; pe; pe = pe->next) {
+        nh_provider_free(pe->p);
+        pe->p = NULL;
+    }
+    for (struct prov_entry *pe = e->retired_provs; pe; pe = pe->next) {
         nh_provider_free(pe->p);
         pe->p = NULL;
     }
@@ -984,6 +1120,11 @@ void nh_engine_free(struct nh_engine *e)
         struct prov_entry *n = e->provs->next;
         prov_entry_free(e->provs);
         e->provs = n;
+    }
+    while (e->retired_provs) {
+        struct prov_entry *n = e->retired_provs->next;
+        prov_entry_free(e->retired_provs);
+        e->retired_provs = n;
     }
     for (struct cl *c = e->clusters, *next; c; c = next) {
         next = c->next;

@@ -83,6 +83,9 @@ struct cl {
     struct recent recent[NH_RECENT_MAX];
     size_t n_recent; /* total ever; ring index = n % MAX */
     bool removed;    /* gone from the configuration; freed when idle */
+    /* Removed while operations were open (see cl_retiring): the configuration
+     * it was removed from, which cfg points into. */
+    struct nh_config *retired_cfg;
     /* The configuration whose declaration of this cluster was last planned
      * without an empty-desired refusal (the planner's `previous`). */
     struct nh_config *accepted_cfg;
@@ -124,6 +127,17 @@ struct nh_engine {
     size_t calls_in_flight; /* provider calls */
     uint64_t next_seq_hint;
 };
+
+/* A cluster removed from the configuration while operations were open on
+ * it: they are followed to their end (observed, polled, closed in the
+ * journal) with the declaration it had, nothing new is planned or sent,
+ * status shows it as "removed", and a cluster of the same name declared
+ * again takes them over. Freed (its timer closed) once the last one ends. */
+static inline bool cl_retiring(const struct cl *c)
+{
+    return c->removed && c->retired_cfg != NULL && c->open_handles > 0 &&
+           !uv_is_closing((const uv_handle_t *)&c->poll_timer);
+}
 
 /* engine.c */
 uint64_t nh_engine_rand(struct nh_engine *e);

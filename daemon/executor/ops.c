@@ -63,7 +63,7 @@ static void jq_done_one(struct nh_engine *e, struct jwrite *jw)
                          nh_op_state_name(jw->snap.state));
         }
         /* The write held the operation back from its job polls: re-arm. */
-        if (!n->closed && !n->cl->removed && !e->stopping)
+        if (!n->closed && (!n->cl->removed || cl_retiring(n->cl)) && !e->stopping)
             cl_schedule_next(n->cl);
         op_maybe_free(n);
     }
@@ -448,12 +448,6 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
         op_maybe_free(n);
         return;
     }
-    if (c->removed && err->cls != NH_ERR_NONE && err->cls != NH_ERR_UNKNOWN_OUTCOME &&
-        err->cls != NH_ERR_CANCELLED) {
-        n->closed = true;
-        op_maybe_free(n);
-        return;
-    }
     switch (err->cls) {
     case NH_ERR_NONE:
         n->op.state = NH_OP_SENT;
@@ -515,7 +509,7 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
     }
     }
     cl_changed(c);
-    if (!c->removed && !e->stopping)
+    if ((!c->removed || cl_retiring(c)) && !e->stopping)
         cl_schedule_next(c); /* follow the job from now on */
     op_maybe_free(n);
 }
@@ -659,7 +653,7 @@ static void on_polled(void *ud, const struct nh_prov_error *err, const struct nh
         err = &no_error;
     n->calling = false;
     e->calls_in_flight--;
-    if (n->closed || err->cls == NH_ERR_CANCELLED || c->removed) {
+    if (n->closed || err->cls == NH_ERR_CANCELLED || (c->removed && !cl_retiring(c))) {
         op_maybe_free(n);
         return;
     }

@@ -124,6 +124,8 @@ bool cl_converged(const struct cl *c)
 
 const char *cl_state_word(const struct cl *c)
 {
+    if (c->removed)
+        return "removed"; /* no longer declared; its operations are followed to their end */
     if (!c->have_obs && !c->tried_once)
         return "waiting";
     if (!c->obs_ok)
@@ -189,8 +191,10 @@ void nh_engine_summary(const struct nh_engine *e, struct nh_engine_summary *s)
 {
     memset(s, 0, sizeof(*s));
     for (const struct cl *c = e->clusters; c; c = c->next) {
-        if (c->removed)
+        if (c->removed) {
+            s->jobs_in_flight += ops_count(c); /* a removed cluster's, followed to their end */
             continue;
+        }
         const char *w = cl_state_word(c);
         s->clusters++;
         s->jobs_in_flight += ops_count(c);
@@ -237,12 +241,14 @@ static struct json_object *cluster_json(const struct cl *c, int64_t now_wall)
     struct json_object *inflight = json_object_new_array();
     struct json_object *notes = json_object_new_array();
     struct json_object *recent = json_object_new_array();
-    const struct nh_cfg_cluster *cc = c->cfg;
+    const struct nh_cfg_cluster *was = c->cfg;
+    /* A removed cluster declares nothing: only its operations are shown. */
+    const struct nh_cfg_cluster *cc = c->removed ? NULL : c->cfg;
 
     json_object_object_add(o, "name", jstr(c->name));
-    json_object_object_add(o, "provider", jstr(cc ? cc->provider_name : NULL));
+    json_object_object_add(o, "provider", jstr(was ? was->provider_name : NULL));
     json_object_object_add(
-        o, "kind", jstr(cc && cc->provider ? nh_provider_kind_name(cc->provider->kind) : NULL));
+        o, "kind", jstr(was && was->provider ? nh_provider_kind_name(was->provider->kind) : NULL));
     json_object_object_add(o, "state", jstr(cl_state_word(c)));
     json_object_object_add(o, "last_poll",
                            c->last_ok_unix ? json_object_new_int64(c->last_ok_unix) : NULL);
@@ -253,7 +259,7 @@ static struct json_object *cluster_json(const struct cl *c, int64_t now_wall)
         json_object_array_add(
             groups, group_json(c, cc->pools[i].name, cc->pools[i].id, cc->pools[i].nodes));
     /* Pools the cloud has that the declaration does not name. */
-    for (size_t i = 0; c->have_obs && i < c->obs.n_pools; i++) {
+    for (size_t i = 0; c->have_obs && !c->removed && i < c->obs.n_pools; i++) {
         const struct nh_obs_pool *p = &c->obs.pools[i];
         bool declared = false;
         for (size_t k = 0; cc && k < cc->n_pools; k++)
@@ -354,7 +360,7 @@ int nh_engine_status_json(const struct nh_engine *e, struct nh_buf *out)
     json_object_object_add(sum, "jobs_in_flight", json_object_new_int64((int64_t)s.jobs_in_flight));
     json_object_object_add(root, "summary", sum);
     for (const struct cl *c = e->clusters; c; c = c->next)
-        if (!c->removed)
+        if (!c->removed || cl_retiring(c))
             json_object_array_add(clusters, cluster_json(c, now));
     json_object_object_add(root, "clusters", clusters);
     r = nh_buf_appends(out, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));

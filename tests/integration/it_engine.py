@@ -174,6 +174,73 @@ class EngineTest(unittest.TestCase):
                 return True
         return False
 
+    # ---- issue 22, point 4: a cluster removed by a reload ----
+
+    def start_pools_slow(self):
+        f = self.fleet
+        f.admin("timing", "POST", {"job_seconds": 5.0, "node_create_seconds": 4.0,
+                                    "node_delete_seconds": 4.0})
+        full = itlib.fleet_yaml()
+        d = f.daemon(config_path=f.write_config(full))
+        d.wait_ready()
+        return d, full
+
+    def pools_ops(self, st):
+        es = self.entry(st, "pools")
+        return sorted(o["seq"] for o in es[0]["in_flight"]) if es else []
+
+    def test_removed_cluster_operation_is_followed_to_its_end(self):
+        f = self.fleet
+        d, full = self.start_pools_slow()
+        seqs = self.wait_status(d, self.pools_ops, "an operation in flight for pools")
+        sent = len([r for r in f.mutations() if itlib.POOLS in r["path"]])
+        f.write_config(self.without_cluster(full, "pools"))
+        st = self.wait_status(d, lambda st: any(
+            e["state"] == "removed" for e in self.entry(st, "pools")) and st,
+            "removed cluster pools shown")
+        self.assertEqual(self.pools_ops(st), seqs, "the removed cluster's operations in flight")
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not all(self.journal_closed(s) for s in seqs):
+            time.sleep(0.1)
+        self.assertTrue(all(self.journal_closed(s) for s in seqs),
+                        "operations %s of the removed cluster were never closed:\n%s" % (
+                            seqs, d.log()[-4000:]))
+        self.wait_status(d, lambda st: not self.entry(st, "pools"),
+                         "the removed cluster gone once its operations ended")
+        # nothing new was issued for the removed cluster
+        muts = [r for r in f.mutations() if itlib.POOLS in r["path"]]
+        self.assertEqual(len(muts), sent, muts)
+        f.write_config(full)
+        f.wait_converged(d, timeout=120)
+        itlib.assert_final(self, f.state())
+        itlib.assert_clean(self, f)
+        self.assertEqual(d.stop(), 0, d.log()[-3000:])
+
+    def test_readded_cluster_carries_its_operation_over(self):
+        f = self.fleet
+        d, full = self.start_pools_slow()
+        seqs = self.wait_status(d, self.pools_ops, "an operation in flight for pools")
+        f.write_config(self.without_cluster(full, "pools"))
+        self.wait_status(d, lambda st: not any(e["state"] != "removed"
+                                               for e in self.entry(st, "pools")),
+                         "pools no longer declared")
+        f.write_config(full)
+        st = self.wait_status(d, lambda st: any(e["state"] != "removed"
+                                                for e in self.entry(st, "pools")) and st,
+                              "pools declared again")
+        es = self.entry(st, "pools")
+        self.assertEqual(len(es), 1, es)
+        self.assertFalse(any(self.journal_closed(s) for s in seqs),
+                         "the jobs ended too soon for this test")
+        self.assertEqual(self.pools_ops(st), seqs,
+                         "the re-added cluster lost its operations in flight")
+        self.assertNotEqual(es[0]["state"], "converged")
+        f.wait_converged(d, timeout=120)
+        itlib.assert_final(self, f.state())
+        itlib.assert_clean(self, f)
+        self.assertTrue(all(self.journal_closed(s) for s in seqs))
+        self.assertEqual(d.stop(), 0, d.log()[-3000:])
+
     # ---- issue 22, point 3: an unknown outcome closed, then a plan ----
 
     def test_unknown_outcome_replanned_only_on_a_fresh_observation(self):
