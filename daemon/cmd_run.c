@@ -80,8 +80,10 @@ static void update_status(struct daemon *d)
         return;
     nh_engine_summary(d->engine, &s);
     snprintf(buf, sizeof(buf),
-             "%s%s%zu cluster%s: %zu converged, %zu converging, %zu failing, %zu blocked; %zu "
+             "%s%s%s%zu cluster%s: %zu converged, %zu converging, %zu failing, %zu blocked; %zu "
              "job%s in flight",
+             nh_engine_healthy(d->engine, NULL, 0) ? ""
+                                                   : "UNHEALTHY: state journal cannot be written; ",
              d->dry_run ? "dry-run; " : "",
              d->ha == NULL                    ? ""
              : nh_engine_is_leader(d->engine) ? "leader; "
@@ -122,6 +124,19 @@ static bool hook_ready(void *ud)
 {
     struct daemon *d = ud;
     return d->engine != NULL && !d->stopping && nh_engine_ready(d->engine);
+}
+
+/* /healthz and the watchdog: false while the state journal cannot be
+ * written (nothing is sent then); a supervisor restarts the daemon. */
+static bool hook_healthy(void *ud, char *why, size_t len)
+{
+    struct daemon *d = ud;
+    return d->engine == NULL || nh_engine_healthy(d->engine, why, len);
+}
+
+static bool watchdog_healthy(void *ud)
+{
+    return hook_healthy(ud, NULL, 0);
 }
 
 static int hook_status(void *ud, struct nh_buf *out)
@@ -489,7 +504,8 @@ int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
     nh_metrics_inc("nodeherd_leader_transitions_total", 0, NULL);
 
     if (d.cfg->daemon.listen && d.cfg->daemon.listen[0]) {
-        struct nh_httpd_hooks hooks = {.ready = hook_ready, .status_json = hook_status, .ud = &d};
+        struct nh_httpd_hooks hooks = {
+            .ready = hook_ready, .healthy = hook_healthy, .status_json = hook_status, .ud = &d};
         r = nh_httpd_start(&d.loop, d.cfg->daemon.listen, &hooks, &d.httpd, err, sizeof(err));
         if (r < 0) {
             nh_log(LOG_ERR, "listen %s: %s; not starting", d.cfg->daemon.listen, err);
@@ -524,6 +540,7 @@ int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
     r = nh_watchdog_start(&d.loop, &d.watchdog);
     if (r < 0)
         nh_log_errno(LOG_WARNING, r, "watchdog");
+    nh_watchdog_set_check(d.watchdog, watchdog_healthy, &d);
 
     nh_log(LOG_NOTICE, "nodeherd %s starting: %zu cluster%s, revision %s%s", NH_VERSION,
            d.cfg->n_clusters, d.cfg->n_clusters == 1 ? "" : "s",

@@ -704,6 +704,13 @@ int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg, stru
     status_describe_metrics();
 
     const char *dir = opts->state_dir ? opts->state_dir : cfg->daemon.state_dir;
+    e->state_dir = strdup(dir ? dir : "");
+    if (e->state_dir == NULL) {
+        snprintf(err, errlen, "out of memory");
+        nh_config_unref(e->cfg);
+        free(e);
+        return -ENOMEM;
+    }
     if (opts->dry_run) {
         /* Read-only: a dry run must not plan over a running daemon's work. */
         char jerr[768] = "";
@@ -719,6 +726,7 @@ int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg, stru
         if (r < 0) {
             snprintf(err, errlen, "state journal in %s: %s", dir, jerr);
             nh_config_unref(e->cfg);
+            free(e->state_dir);
             free(e);
             return r;
         }
@@ -1109,6 +1117,45 @@ bool nh_engine_ready(const struct nh_engine *e)
     return e->ready_sent;
 }
 
+void engine_journal_result(struct nh_engine *e, int r)
+{
+    char msg[sizeof(e->journal_error)];
+
+    if (e->journal == NULL || e->jstore != &nh_local_jstore)
+        return; /* HA: etcd; a failed write there is a leadership question */
+    if (r == 0) {
+        if (e->journal_error[0] == '\0' || nh_journal_broken(e->journal))
+            return;
+        nh_log(LOG_NOTICE, "state journal %s/journal.log can be written again", e->state_dir);
+        e->journal_error[0] = '\0';
+    } else {
+        /* One record's contents, not the journal, were the problem. */
+        if (r == -EINVAL || r == -E2BIG || r == -ENOENT || r == -ENOMEM || r == -EOVERFLOW)
+            return;
+        snprintf(msg, sizeof(msg), "state journal %s/journal.log cannot be written: %s%s",
+                 e->state_dir, strerror(-r),
+                 nh_journal_broken(e->journal)
+                     ? " (its state on disk is unknown: every write is refused until restart)"
+                     : "");
+        if (strcmp(msg, e->journal_error) == 0)
+            return;
+        nh_log(LOG_CRIT, "%s; nothing is sent until it can be; reported unhealthy (/healthz)", msg);
+        snprintf(e->journal_error, sizeof(e->journal_error), "%s", msg);
+    }
+    nh_metrics_set("nodeherd_journal_healthy", e->journal_error[0] ? 0 : 1, NULL);
+    if (e->o.on_change)
+        e->o.on_change(e->o.ud);
+}
+
+bool nh_engine_healthy(const struct nh_engine *e, char *why, size_t len)
+{
+    if (e->journal_error[0] == '\0')
+        return true;
+    if (why != NULL && len > 0)
+        snprintf(why, len, "%s", e->journal_error);
+    return false;
+}
+
 void nh_engine_free(struct nh_engine *e)
 {
     if (e == NULL)
@@ -1140,5 +1187,6 @@ void nh_engine_free(struct nh_engine *e)
     nh_journal_close(e->journal);
     nh_audit_close(e->audit);
     nh_config_unref(e->cfg);
+    free(e->state_dir);
     free(e);
 }

@@ -107,6 +107,10 @@ bool nh_engine_is_leader(const struct nh_engine *e);
 void nh_engine_set_role_name(struct nh_engine *e, const char *role);
 
 bool nh_engine_ready(const struct nh_engine *e);
+/* false (and why, when not NULL) while the local state journal cannot be
+ * written: nothing is sent then, and the daemon must be restarted
+ * (/healthz, the watchdog). With ha: always true (the journal is etcd's). */
+bool nh_engine_healthy(const struct nh_engine *e, char *why, size_t len);
 void nh_engine_summary(const struct nh_engine *e, struct nh_engine_summary *s);
 /* The /api/v1/status document (JSON). 0 or -ENOMEM. */
 int nh_engine_status_json(const struct nh_engine *e, struct nh_buf *out);

@@ -104,6 +104,7 @@ struct nh_engine {
     struct nh_engine_opts o;
     uv_loop_t *loop;
     struct nh_config *cfg;
+    char *state_dir;
     struct nh_journal *journal; /* NULL in dry-run */
     struct nh_audit *audit;     /* NULL in dry-run */
     struct prov_entry *provs;
@@ -121,6 +122,8 @@ struct nh_engine {
     void *jstore_ctx;
     struct jwrite *jq_head, *jq_tail;
     bool jq_busy;
+    /* Local journal health: why it cannot be written ("" while it can). */
+    char journal_error[512];
     /* HA */
     bool leader;            /* may mutate */
     char role[16];          /* "single", "leader", "follower" */
@@ -141,6 +144,8 @@ static inline bool cl_retiring(const struct cl *c)
 
 /* engine.c */
 uint64_t nh_engine_rand(struct nh_engine *e);
+/* Journal write results (local journal only): health for /healthz. */
+void engine_journal_result(struct nh_engine *e, int r);
 void cl_observe_soon(struct cl *c, uint64_t delay_ms);
 /* Re-arms the cluster's timer for its next due observation or job poll. */
 void cl_schedule_next(struct cl *c);

@@ -127,6 +127,7 @@ static void jq_store_done(void *arg, int r)
     struct jwrite *jw = e->jq_head;
 
     jw->result = r;
+    engine_journal_result(e, r);
     e->jq_head = jw->next;
     if (e->jq_head == NULL)
         e->jq_tail = NULL;

@@ -51,6 +51,10 @@ void status_describe_metrics(void)
                         "Unix time of the last complete observation per cluster", NULL, 0);
     nh_metrics_describe("nodeherd_poll_failures_total", NH_METRIC_COUNTER,
                         "Failed observations by cluster and error class", NULL, 0);
+    nh_metrics_describe("nodeherd_journal_healthy", NH_METRIC_GAUGE,
+                        "1 while the local state journal can be written (always 1 with ha:)", NULL,
+                        0);
+    nh_metrics_set("nodeherd_journal_healthy", 1, NULL);
 }
 
 static int group_observed(const struct cl *c, const char *pool_id, const char *pool_name,
@@ -351,6 +355,10 @@ int nh_engine_status_json(const struct nh_engine *e, struct nh_buf *out)
     json_object_object_add(root, "started", json_object_new_int64(e->started_unix));
     json_object_object_add(root, "now", json_object_new_int64(now));
     json_object_object_add(root, "dry_run", json_object_new_boolean(e->o.dry_run));
+    struct json_object *jh = json_object_new_object();
+    json_object_object_add(jh, "healthy", json_object_new_boolean(e->journal_error[0] == '\0'));
+    json_object_object_add(jh, "error", e->journal_error[0] ? jstr(e->journal_error) : NULL);
+    json_object_object_add(root, "journal", jh);
     struct json_object *sum = json_object_new_object();
     json_object_object_add(sum, "clusters", json_object_new_int64((int64_t)s.clusters));
     json_object_object_add(sum, "converged", json_object_new_int64((int64_t)s.converged));

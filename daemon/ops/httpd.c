@@ -653,9 +653,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                             "method not allowed: this endpoint is read-only (GET, HEAD)\n");
     if (strcmp(url, "/metrics") == 0)
         return serve_metrics(c);
-    if (strcmp(url, "/healthz") == 0)
-        return respond_text(c, MHD_HTTP_OK, "ok\n");
-    if (strcmp(url, "/readyz") == 0) {
+    if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0) {
+        char why[600];
+        bool healthy = h->hooks.healthy == NULL || h->hooks.healthy(h->hooks.ud, why, sizeof(why));
+        if (!healthy) {
+            /* Unhealthy (e.g. the state journal cannot be written): a
+             * supervisor's liveness probe restarts the daemon. */
+            struct nh_buf b;
+            nh_buf_init(&b, 0);
+            nh_buf_printf(&b, "unhealthy: %s\n", why);
+            return respond_buf(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", &b);
+        }
+        if (url[1] == 'h')
+            return respond_text(c, MHD_HTTP_OK, "ok\n");
         bool ready = h->hooks.ready != NULL && h->hooks.ready(h->hooks.ud);
         return ready ? respond_text(c, MHD_HTTP_OK, "ready\n")
                      : respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready\n");

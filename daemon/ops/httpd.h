@@ -3,8 +3,9 @@
  * one uv_timer, so it runs inside the daemon's loop (no threads).
  *
  *   GET /metrics        Prometheus text (nh_metrics_render)
- *   GET /healthz        200 "ok" while the loop runs
- *   GET /readyz         200 when hooks->ready() says so, else 503
+ *   GET /healthz        200 "ok" while the loop runs and hooks->healthy() agrees,
+ *                       else 503 "unhealthy: <why>" (a supervisor restarts it)
+ *   GET /readyz         200 when hooks->ready() says so (and healthy), else 503
  *   GET /api/v1/status  hooks->status_json() (application/json)
  *   GET /               the status page (self-contained HTML; reads /api/v1/status)
  * Anything else 404; methods other than GET/HEAD 405; a Host header that
@@ -30,6 +31,8 @@ struct nh_httpd;
 
 struct nh_httpd_hooks {
     bool (*ready)(void *ud);
+    /* NULL: always healthy. false: why (a sentence) in why[len]. */
+    bool (*healthy)(void *ud, char *why, size_t len);
     /* Appends the status document (JSON). 0 or -errno. */
     int (*status_json)(void *ud, struct nh_buf *out);
     void *ud;

@@ -81,12 +81,30 @@ void nh_notify_status(const char *fmt, ...)
 struct nh_watchdog {
     uv_timer_t timer; /* data = the watchdog; freed in its close callback */
     uint64_t interval_ms;
+    bool (*healthy)(void *ud);
+    void *ud;
+    bool withheld; /* logged once per unhealthy spell */
 };
 
 static void on_watchdog(uv_timer_t *t)
 {
-    (void)t;
+    struct nh_watchdog *w = t->data;
+    if (w->healthy != NULL && !w->healthy(w->ud)) {
+        if (!w->withheld)
+            nh_log(LOG_ERR, "unhealthy: WATCHDOG=1 withheld, systemd restarts the service");
+        w->withheld = true;
+        return;
+    }
+    w->withheld = false;
     send_msg("WATCHDOG=1");
+}
+
+void nh_watchdog_set_check(struct nh_watchdog *w, bool (*healthy)(void *ud), void *ud)
+{
+    if (w == NULL)
+        return;
+    w->healthy = healthy;
+    w->ud = ud;
 }
 
 int nh_watchdog_start(uv_loop_t *loop, struct nh_watchdog **ret)

@@ -3,6 +3,7 @@
 #ifndef NH_NOTIFY_H
 #define NH_NOTIFY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <uv.h>
@@ -18,6 +19,10 @@ struct nh_watchdog;
  * 0 or -errno. */
 int nh_watchdog_start(uv_loop_t *loop, struct nh_watchdog **ret);
 void nh_watchdog_stop(struct nh_watchdog *w); /* closes; freed in the close callback. NULL ok */
+/* While healthy(ud) is false, WATCHDOG=1 is not sent, so systemd restarts
+ * the service after WatchdogSec= (the daemon runs but cannot do its job,
+ * e.g. its state journal cannot be written). NULL: always sent. NULL w ok. */
+void nh_watchdog_set_check(struct nh_watchdog *w, bool (*healthy)(void *ud), void *ud);
 uint64_t nh_watchdog_interval_ms(const struct nh_watchdog *w);
 
 #endif

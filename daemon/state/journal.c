@@ -1385,6 +1385,17 @@ void nh_journal_set_limits(struct nh_journal *j, size_t max_bytes, size_t max_re
     pthread_mutex_unlock(&j->mu);
 }
 
+bool nh_journal_broken(struct nh_journal *j)
+{
+    bool b;
+    if (j == NULL)
+        return false;
+    pthread_mutex_lock(&j->mu);
+    b = j->broken;
+    pthread_mutex_unlock(&j->mu);
+    return b;
+}
+
 void nh_journal_stats(struct nh_journal *j, size_t *n_records, size_t *bytes, size_t *n_open)
 {
     if (j == NULL)

@@ -21,6 +21,7 @@
 #ifndef NH_JOURNAL_H
 #define NH_JOURNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -81,6 +82,9 @@ int nh_journal_compact(struct nh_journal *j);
  * open operations alone exceed them, the trigger is raised to twice the
  * compacted size so compaction does not run on every record. */
 void nh_journal_set_limits(struct nh_journal *j, size_t max_bytes, size_t max_records);
+/* true after a write or sync failed in a way that leaves the file's state
+ * unknown: every later write is refused (-EIO) until it is reopened. */
+bool nh_journal_broken(struct nh_journal *j);
 /* Current record count, file size and open operations (any may be NULL). */
 void nh_journal_stats(struct nh_journal *j, size_t *n_records, size_t *bytes, size_t *n_open);
 
