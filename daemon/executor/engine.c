@@ -720,6 +720,42 @@ int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg, stru
                    "state journal in %s could not be read (%s); operations in "
                    "flight are not shown",
                    dir, jerr[0] ? jerr : strerror(-r));
+    } else if (opts->jstore != NULL) {
+        /* HA: operations live in etcd, and the local journal is never used:
+         * resumed here, its operations could be closed by no one (a follower
+         * does not act, the leader writes to etcd), and a leader elsewhere
+         * would not know them. One that still holds open operations - from
+         * a run without ha: - stops the start, naming the fix. */
+        char jerr[768] = "";
+        r = journal_peek(dir, &rep, jerr, sizeof(jerr));
+        if (r == 0 && rep.n_open > 0) {
+            const struct nh_op *op = &rep.open_ops[0];
+            snprintf(err, errlen,
+                     "state journal %s/journal.log holds %zu open operation%s from a run without "
+                     "ha: (operation %llu: %s on cluster %s); with ha: operations live in etcd "
+                     "and this journal is never resumed: run nodeherd once without ha: until "
+                     "they close (nodeherd status shows them), or check them in the cloud and "
+                     "move the file aside",
+                     dir, rep.n_open, rep.n_open == 1 ? "" : "s", (unsigned long long)op->seq,
+                     nh_action_kind_name(op->action.kind),
+                     op->action.cluster ? op->action.cluster : "?");
+            r = -EBUSY;
+        } else if (r < 0 && r != -ENOENT) {
+            snprintf(err, errlen,
+                     "state journal %s/journal.log cannot be read (%s); with ha: it must hold no "
+                     "open operation: inspect it, then move it aside",
+                     dir, jerr[0] ? jerr : strerror(-r));
+        } else {
+            r = 0;
+        }
+        nh_journal_replay_clear(&rep);
+        if (r < 0) {
+            nh_config_unref(e->cfg);
+            free(e->state_dir);
+            free(e);
+            return r;
+        }
+        e->audit = nh_audit_open(dir);
     } else {
         char jerr[768] = "";
         r = nh_journal_open(dir, &e->journal, &rep, jerr, sizeof(jerr));

@@ -446,6 +446,43 @@ class HaTest(unittest.TestCase):
         for a_sent, b_sent, dup in tally:
             self.assertEqual((a_sent, b_sent, dup), (0, 1, 0), tally)
 
+    # ---- issue 22, point 5: the local journal in HA mode ----
+
+    def test_ha_refuses_a_local_journal_with_open_operations(self):
+        """With ha: operations live in etcd; the local journal is never
+        resumed (a follower could not close its operations, and the leader
+        would not know them). One that still holds open operations from a
+        single-instance run stops the start, naming the file and the fix."""
+        f = self.fleet
+        f.admin("timing", "POST", {"job_seconds": 30.0, "node_create_seconds": 25.0,
+                                    "node_delete_seconds": 25.0})
+        sd = os.path.join(f.dir, "state-single")
+        single = itlib.fleet_yaml().replace("@STATE_DIR@", sd)
+        d = f.daemon(config_path=f.write_config(single, "single.yaml"), log_name="single.log")
+        d.wait_ready()
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not any(c["in_flight"] for c in d.status()["clusters"]):
+            time.sleep(0.05)
+        d.kill9()
+        with open(os.path.join(sd, "journal.log"), "rb") as fh:
+            before = fh.read()
+        ha = (single + ha_block(self.etcd.url, "replica-x"))
+        h = f.daemon(config_path=f.write_config(ha, "ha.yaml"), log_name="ha.log")
+        try:
+            rc = h.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            rc = None
+        self.assertIsNotNone(rc, "started in HA mode over open local operations:\n" +
+                             h.log()[-3000:])
+        self.assertNotEqual(rc, 0)
+        log = h.log()
+        self.assertIn(os.path.join(sd, "journal.log"), log)
+        self.assertRegex(log, r"open operation")
+        self.assertRegex(log, r"without ha:")
+        with open(os.path.join(sd, "journal.log"), "rb") as fh:
+            self.assertEqual(fh.read(), before, "the local journal was changed")
+        self.assertEqual(self.etcd.keys("/nodeherd-test/"), {}, "it campaigned")
+
 
 if __name__ == "__main__":
     try:
