@@ -241,6 +241,46 @@ class EngineTest(unittest.TestCase):
         self.assertTrue(all(self.journal_closed(s) for s in seqs))
         self.assertEqual(d.stop(), 0, d.log()[-3000:])
 
+    def test_removed_cluster_and_its_provider(self):
+        """The provider goes with the cluster: it is kept, off the list,
+        until the removed cluster's operations end, then released."""
+        f = self.fleet
+        d, full = self.start_pools_slow()
+
+        def ai_ops(st):
+            es = self.entry(st, "ai")
+            return sorted(o["seq"] for o in es[0]["in_flight"]) if es else []
+
+        seqs = self.wait_status(d, ai_ops, "an operation in flight for ai")
+        text, skip = [], False
+        for ln in self.without_cluster(full, "ai").splitlines(True):
+            if ln.startswith("  ma:"):
+                skip = True
+            elif skip and not ln.startswith("    "):
+                skip = False
+            if not skip:
+                text.append(ln)
+        f.write_config("".join(text))
+        st = self.wait_status(d, lambda st: any(
+            e["state"] == "removed" for e in self.entry(st, "ai")) and st, "removed cluster ai")
+        self.assertTrue(set(seqs) <= set(ai_ops(st)) | set(
+            s for s in seqs if self.journal_closed(s)))
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not all(self.journal_closed(s) for s in seqs):
+            time.sleep(0.1)
+        self.assertTrue(all(self.journal_closed(s) for s in seqs),
+                        "operations %s never closed:\n%s" % (seqs, d.log()[-4000:]))
+        self.wait_status(d, lambda st: not self.entry(st, "ai"), "ai gone")
+        end = time.monotonic() + 10
+        while time.monotonic() < end and "provider ma: no longer used; released" not in d.log():
+            time.sleep(0.1)
+        self.assertIn("provider ma: kept while removed cluster ai has operations in flight",
+                      d.log())
+        self.assertIn("provider ma: no longer used; released", d.log())
+        itlib.assert_clean(self, f)
+        self.assertEqual(d.stop(), 0, d.log()[-3000:])
+        self.assertNotRegex(d.log(), r"AddressSanitizer|runtime error:|LeakSanitizer")
+
     # ---- issue 22, point 3: an unknown outcome closed, then a plan ----
 
     def test_unknown_outcome_replanned_only_on_a_fresh_observation(self):
