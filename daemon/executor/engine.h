@@ -52,8 +52,10 @@ struct nh_jstore_ops {
                  void *arg);
 };
 
-/* HA fencing: called before every mutating call; the call is sent only if
- * cb(arg, true) follows (this instance still holds the leadership). */
+/* HA fencing: asked by the providers' clients (net/client.h's gate) at the
+ * moment each attempt of a mutating request is handed to the HTTP layer -
+ * the first and every retry; the attempt goes only from cb(arg, true)
+ * (this instance still holds the leadership), a false ends it unsent. */
 typedef void (*nh_fence_fn)(void *ud, void (*cb)(void *arg, bool ok), void *arg);
 
 struct nh_engine_opts {

@@ -17,10 +17,12 @@
  *
  * Fencing: this instance counts as leader only while its last successful
  * keepalive was SENT less than TTL - margin ago (etcd resets the lease when
- * it receives the keepalive, so the lease outlives that point). Before each
- * mutating call, nh_ha_fence() refuses at once when that is not so, and
- * otherwise makes a fresh transaction comparing the election key's lease
- * and create revision with ours; the answer must arrive within
+ * it receives the keepalive, so the lease outlives that point). At the
+ * moment each attempt of a mutating request is handed to the HTTP layer
+ * (the engine's fence, the client's gate), nh_ha_fence() refuses at once
+ * when that is not so, and otherwise makes a fresh transaction comparing
+ * the election key's lease and create revision with ours; the request
+ * leaves from its answer. The answer must arrive within
  * ha.etcd.timeout and while the lease is still fresh. Every journal write
  * is a transaction with the same comparisons, so a deposed leader can
  * neither send nor record.
