@@ -21,8 +21,8 @@ static void check_usage(FILE *f)
           "Validates configuration files (default: the --config file) and prints every\n"
           "problem found as FILE:LINE:COL: message, one per line. A directory means the\n"
           "*.yaml and *.yml files directly in it (not hidden ones, not subdirectories),\n"
-          "in name order. A cluster declared in more than one file is warned about:\n"
-          "two daemons would fight over it.\n"
+          "in name order. Two entries that name the same cloud cluster (or ModelArts\n"
+          "resource pool), in one file or in two, are an error: they would fight over it.\n"
           "\n"
           "  -q, --quiet   print nothing on success\n"
           "  -h, --help    show this help\n"
@@ -129,52 +129,81 @@ static int check_add_arg(struct check_files *fl, const char *arg)
     return 0;
 }
 
-/* Pure: do two declared clusters denote the same cloud object? */
-static int check_same_cluster(const struct nh_cfg_cluster *a, const struct nh_cfg_cluster *b)
+/* A declaration of the fleet: the cluster and the ordinal of its file. */
+struct check_decl {
+    struct nh_cfg_decl d;
+    size_t file;
+};
+
+static int check_decl_cmp(const void *pa, const void *pb)
 {
-    const struct nh_cfg_provider *pa = a->provider, *pb = b->provider;
-    if (pa == NULL || pb == NULL || pa->kind != pb->kind)
-        return 0;
-    if (pa->project_id != NULL || pb->project_id != NULL) {
-        if (pa->project_id == NULL || pb->project_id == NULL ||
-            strcmp(pa->project_id, pb->project_id) != 0)
-            return 0;
-    }
-    if (a->id != NULL && b->id != NULL)
-        return strcmp(a->id, b->id) == 0;
-    if (a->pool != NULL && b->pool != NULL)
-        return strcmp(a->pool, b->pool) == 0 &&
-               (pa->region == NULL || pb->region == NULL || strcmp(pa->region, pb->region) == 0);
-    return 0;
+    const struct check_decl *a = pa, *b = pb;
+    int r = nh_cfg_target_cmp(a->d.cluster, b->d.cluster);
+    if (r != 0)
+        return r;
+    if (a->file != b->file)
+        return a->file < b->file ? -1 : 1;
+    return a->d.index < b->d.index ? -1 : a->d.index > b->d.index;
 }
 
-/* Warns, at the second file's position, about a cluster declared in two of
- * the valid files: two daemons reading them would fight over it. */
-static void check_overlaps(struct nh_config *const *cfgs, size_t n, FILE *f)
+/* At most this many duplicated resources are reported; the rest are counted. */
+#define CHECK_DUP_MAX 50
+
+/* Cloud resources declared in more than one of the valid files: two daemons
+ * reading them would fight over it. One error per resource, at its second
+ * declaration, naming the first few (output stays bounded, whatever the
+ * number of files). Returns the number of such resources, or -1 (out of
+ * memory, reported). */
+static long check_overlaps(struct nh_config *const *cfgs, size_t n, FILE *f)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (cfgs[i] == NULL)
-            continue;
-        for (size_t j = i + 1; j < n; j++) {
-            if (cfgs[j] == NULL)
-                continue;
-            for (size_t a = 0; a < cfgs[i]->n_clusters; a++) {
-                const struct nh_cfg_cluster *ca = &cfgs[i]->clusters[a];
-                for (size_t b = 0; b < cfgs[j]->n_clusters; b++) {
-                    const struct nh_cfg_cluster *cb = &cfgs[j]->clusters[b];
-                    if (!check_same_cluster(ca, cb))
-                        continue;
-                    fprintf(f,
-                            "%s:%d:%d: warning: cluster \"%s\" is the same %s cluster as \"%s\" "
-                            "at %s:%d:%d; declare each cluster in one file only, or two "
-                            "daemons will fight over it\n",
-                            cfgs[j]->path, cb->line, cb->col, cb->name,
-                            nh_provider_kind_name(cb->provider->kind), ca->name, cfgs[i]->path,
-                            ca->line, ca->col);
-                }
-            }
-        }
+    struct check_decl *v;
+    struct nh_cfg_decl *group;
+    size_t total = 0, k = 0, dups = 0;
+
+    for (size_t i = 0; i < n; i++)
+        total += cfgs[i] ? cfgs[i]->n_clusters : 0;
+    if (total < 2)
+        return 0;
+    v = calloc(total, sizeof(*v));
+    group = calloc(total, sizeof(*group));
+    if (v == NULL || group == NULL) {
+        free(v);
+        free(group);
+        fputs("nodeherd check: out of memory comparing the files\n", f);
+        return -1;
     }
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; cfgs[i] != NULL && c < cfgs[i]->n_clusters; c++)
+            if (cfgs[i]->clusters[c].provider != NULL)
+                v[k++] = (struct check_decl){
+                    .d = {.file = cfgs[i]->path, .cluster = &cfgs[i]->clusters[c], .index = c},
+                    .file = i};
+    qsort(v, k, sizeof(*v), check_decl_cmp);
+    for (size_t i = 0; i < k;) {
+        size_t j = i + 1;
+        while (j < k && nh_cfg_target_cmp(v[i].d.cluster, v[j].d.cluster) == 0)
+            j++;
+        if (j - i > 1) {
+            if (dups < CHECK_DUP_MAX) {
+                char msg[2048];
+                for (size_t g = i; g < j; g++)
+                    group[g - i] = v[g].d;
+                nh_cfg_duplicate_message(group, j - i, true, msg, sizeof(msg));
+                fprintf(f, "%s:%d:%d: %s\n", v[i + 1].d.file, v[i + 1].d.cluster->line,
+                        v[i + 1].d.cluster->col, msg);
+            }
+            dups++;
+        }
+        i = j;
+    }
+    if (dups > CHECK_DUP_MAX)
+        fprintf(f,
+                "nodeherd check: %zu more cloud clusters are declared in more than one file "
+                "(at most %d are listed)\n",
+                dups - CHECK_DUP_MAX, CHECK_DUP_MAX);
+    free(v);
+    free(group);
+    return (long)dups;
 }
 
 int nh_cmd_check(const struct nh_global_opts *g, int argc, char **argv)
@@ -217,6 +246,7 @@ int nh_cmd_check(const struct nh_global_opts *g, int argc, char **argv)
         struct nh_diag d;
         nh_diag_init(&d);
         int r = nh_config_load(fl.v[i], &cfgs[i], &d);
+        fflush(stdout);
         nh_diag_print(&d, stderr);
         if (r < 0) {
             rc = NH_EXIT_USAGE;
@@ -229,7 +259,14 @@ int nh_cmd_check(const struct nh_global_opts *g, int argc, char **argv)
         }
         nh_diag_free(&d);
     }
-    check_overlaps(cfgs, fl.n, stderr);
+    fflush(stdout); /* keep the order when both go to one pipe (2>&1) */
+    long dups = check_overlaps(cfgs, fl.n, stderr);
+    if (dups != 0) {
+        rc = NH_EXIT_USAGE;
+        if (dups > 0)
+            fprintf(stderr, "nodeherd check: %ld cloud cluster%s declared in more than one file\n",
+                    dups, dups == 1 ? " is" : "s are");
+    }
     for (size_t i = 0; i < fl.n; i++)
         nh_config_unref(cfgs[i]);
     free(cfgs);

@@ -2,6 +2,7 @@
  * span several keys, and the life cycle of struct nh_config. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -676,9 +677,14 @@ static const struct nh_field scale_out_fields[] = {
 };
 
 static const struct nh_field scale_in_fields[] = {
+    /* ACK's removal calls take release_node and drain_node; CCE and
+     * ModelArts have no such switch in what nodeherd calls there yet, so
+     * the keys are refused rather than silently ignored. */
     {"release_instances", NH_T_BOOL, offsetof(struct nh_cfg_scale_in, release_instances),
-     .def = "true"},
-    {"drain", NH_T_BOOL, offsetof(struct nh_cfg_scale_in, drain), .def = "true"},
+     .kinds = NH_KIND_ACK, .def = "true",
+     .kinds_why = "nodeherd cannot choose whether removed nodes keep their servers there yet"},
+    {"drain", NH_T_BOOL, offsetof(struct nh_cfg_scale_in, drain), .kinds = NH_KIND_ACK,
+     .def = "true", .kinds_why = "nodeherd does not drain nodes there yet"},
     {"order", NH_T_CUSTOM, 0, .custom = read_order},
     {"protect", NH_T_CUSTOM, 0, .custom = read_protect},
     {"protect_labels", NH_T_CUSTOM, 0, .custom = read_labels},
@@ -1122,6 +1128,151 @@ const struct nh_cfg_provider *nh_config_provider(const struct nh_config *c, cons
     return NULL;
 }
 
+/* ---------- the cloud resource behind a declaration ---------- */
+
+static int strcmp_null(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return a == NULL ? (b == NULL ? 0 : -1) : 1;
+    return strcmp(a, b);
+}
+
+int nh_cfg_target_cmp(const struct nh_cfg_cluster *a, const struct nh_cfg_cluster *b)
+{
+    const struct nh_cfg_provider *pa = a->provider, *pb = b->provider;
+    int r;
+
+    if (pa == NULL || pb == NULL) {
+        if (pa != NULL || pb != NULL)
+            return pa == NULL ? -1 : 1;
+        return a == b ? 0 : a < b ? -1 : 1; /* unresolved: equal to nothing else */
+    }
+    if (pa->kind != pb->kind)
+        return pa->kind < pb->kind ? -1 : 1;
+    /* Defensive: what could name one resource counts as one. ACK cluster
+     * ids are unique (UUIDs), so neither the region nor the account (two
+     * keys may belong to one account) is compared; the Huawei project id
+     * names account and region together, and ModelArts pool names are
+     * unique within a project. Endpoints are not compared: an override
+     * reaches the same cloud. */
+    if ((r = strcmp_null(pa->project_id, pb->project_id)) != 0)
+        return r;
+    if ((r = strcmp_null(a->id, b->id)) != 0)
+        return r;
+    return strcmp_null(a->pool, b->pool);
+}
+
+const char *nh_cfg_target_describe(const struct nh_cfg_cluster *c, char *buf, size_t len)
+{
+    const struct nh_cfg_provider *p = c->provider;
+    char q[64], proj[80] = "";
+
+    if (p == NULL) {
+        snprintf(buf, len, "cluster %s", nh_quote(c->name ? c->name : "?", q, sizeof(q)));
+        return buf;
+    }
+    if (p->project_id != NULL)
+        snprintf(proj, sizeof(proj), "project %.40s, ", p->project_id);
+    if (p->kind == NH_PROVIDER_MODELARTS)
+        snprintf(buf, len, "the %s resource pool %.80s (%sregion %.40s)",
+                 nh_provider_kind_name(p->kind), c->pool ? c->pool : "?", proj,
+                 p->region ? p->region : "?");
+    else
+        snprintf(buf, len, "the %s cluster %.80s (%sregion %.40s)", nh_provider_kind_name(p->kind),
+                 c->id ? c->id : "?", proj, p->region ? p->region : "?");
+    return buf;
+}
+
+/* Appends to buf at *off (bounded; the text is cut, never overflowed). */
+static void bcat(char *buf, size_t len, size_t *off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void bcat(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (*off >= len)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(buf + *off, len - *off, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *off = *off + (size_t)n < len ? *off + (size_t)n : len;
+}
+
+const char *nh_cfg_duplicate_message(const struct nh_cfg_decl *decl, size_t n, bool across_files,
+                                     char *buf, size_t len)
+{
+    char what[256], q[64];
+    size_t off = 0, shown = n < NH_CFG_DUP_LISTED ? n : NH_CFG_DUP_LISTED;
+
+    if (len == 0)
+        return buf;
+    buf[0] = '\0';
+    if (n == 0)
+        return buf;
+    nh_cfg_target_describe(decl[0].cluster, what, sizeof(what));
+    bcat(buf, len, &off, "clusters[%zu]: %s is declared %zu times: ", decl[n > 1].index, what, n);
+    for (size_t i = 0; i < shown; i++) {
+        const struct nh_cfg_cluster *c = decl[i].cluster;
+        bcat(buf, len, &off, "%s%s at %s:%d:%d", i ? ", " : "",
+             nh_quote(c->name ? c->name : "?", q, sizeof(q)), decl[i].file ? decl[i].file : "-",
+             c->line, c->col);
+    }
+    if (n > shown)
+        bcat(buf, len, &off, " and %zu more", n - shown);
+    if (across_files)
+        bcat(buf, len, &off,
+             "; declare each cloud cluster in one file only: two daemons would fight over it");
+    else
+        bcat(buf, len, &off,
+             "; declare each cloud cluster once: two declarations would fight over it");
+    return buf;
+}
+
+static int decl_cmp(const void *pa, const void *pb)
+{
+    const struct nh_cfg_decl *a = pa, *b = pb;
+    int r = nh_cfg_target_cmp(a->cluster, b->cluster);
+    if (r != 0)
+        return r;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+/* Two entries of this file that name one cloud resource: one error per
+ * resource, at its second declaration, naming every declaration. */
+static int check_duplicate_targets(struct nh_pctx *c)
+{
+    struct nh_config *cfg = c->cfg;
+    struct nh_cfg_decl *v;
+    size_t n = 0;
+
+    if (cfg->n_clusters < 2)
+        return 0;
+    v = calloc(cfg->n_clusters, sizeof(*v));
+    if (v == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < cfg->n_clusters; i++)
+        if (cfg->clusters[i].provider != NULL)
+            v[n++] =
+                (struct nh_cfg_decl){.file = c->file, .cluster = &cfg->clusters[i], .index = i};
+    qsort(v, n, sizeof(*v), decl_cmp);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && nh_cfg_target_cmp(v[i].cluster, v[j].cluster) == 0)
+            j++;
+        if (j - i > 1) {
+            char msg[2048];
+            const struct nh_cfg_cluster *second = v[i + 1].cluster;
+            nh_cfg_duplicate_message(&v[i], j - i, false, msg, sizeof(msg));
+            nh_diag_add(c->d, NH_DIAG_ERROR, c->file, second->line, second->col, "%s", msg);
+        }
+        i = j;
+    }
+    free(v);
+    return 0;
+}
+
 static int build(struct nh_pctx *c, const struct nh_ynode *root)
 {
     struct nh_config *cfg = c->cfg;
@@ -1170,6 +1321,8 @@ static int build(struct nh_pctx *c, const struct nh_ynode *root)
                 return -ENOMEM;
             for (size_t i = 0; i < kv->val->n; i++)
                 read_cluster(c, kv->val, i, &cfg->clusters[cfg->n_clusters++]);
+            if (check_duplicate_targets(c) < 0)
+                return -ENOMEM;
         }
     }
     return 0;

@@ -171,6 +171,36 @@ void nh_config_unref(struct nh_config *c); /* NULL ok */
 const struct nh_cfg_cluster *nh_config_cluster(const struct nh_config *c, const char *name);
 const struct nh_cfg_provider *nh_config_provider(const struct nh_config *c, const char *name);
 
+/* The cloud resource a declared cluster manages. Two declarations that
+ * compare equal name the same ACK cluster (cluster id), CCE cluster
+ * (project and cluster id) or ModelArts resource pool (project and pool),
+ * whatever their provider entries are called, which credentials, region
+ * or endpoint they use to reach it: two declarations of one resource
+ * would fight over it (the loader refuses them within a file, `nodeherd
+ * check` across files). A total order, for sorting; a cluster without a
+ * resolved provider sorts first and equals nothing but itself. Pure. */
+int nh_cfg_target_cmp(const struct nh_cfg_cluster *a, const struct nh_cfg_cluster *b);
+/* "the aliyun-ack cluster ID (region R)", "the huawei-modelarts resource
+ * pool P (project X, region R)": for messages. Returns buf. */
+const char *nh_cfg_target_describe(const struct nh_cfg_cluster *c, char *buf, size_t len);
+
+/* One declaration of a duplicated resource: the cluster, the file that
+ * declares it and its index in that file's clusters: list. */
+struct nh_cfg_decl {
+    const char *file;
+    const struct nh_cfg_cluster *cluster;
+    size_t index;
+};
+/* At most this many declarations are named in one duplicate message. */
+#define NH_CFG_DUP_LISTED 8
+/* The message for one resource declared n >= 2 times (decl[0] first), without
+ * a position prefix: "clusters[I]: the ... is declared N times: "web" at
+ * FILE:L:C, ...; declare it once ...". across_files: the declarations are in
+ * different files (the fix names files). The list is bounded: at most
+ * NH_CFG_DUP_LISTED positions, then "and K more". Returns buf. */
+const char *nh_cfg_duplicate_message(const struct nh_cfg_decl *decl, size_t n, bool across_files,
+                                     char *buf, size_t len);
+
 /* The git directory of the checkout holding `path` (walking up; a `.git`
  * file of a linked worktree is followed), read without running git.
  * 0, or -ENOENT when the file is not in a checkout. The daemon watches

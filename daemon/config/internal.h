@@ -96,6 +96,7 @@ struct nh_field {
     double dmin, dmax;     /* NH_T_DOUBLE bounds */
     const char *why;       /* printed after the range, e.g. "ACK num_of_nodes" */
     const char *def;       /* default, written as a plain YAML scalar; NULL: none */
+    const char *kinds_why; /* why other kinds refuse it (after "only KIND: ") */
     const struct nh_enum_name *names; /* NH_T_ENUM, NULL-terminated */
     const struct nh_field *sub;       /* NH_T_SUB */
     int (*custom)(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base);

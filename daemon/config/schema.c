@@ -453,9 +453,11 @@ size_t nh_schema_walk(struct nh_pctx *c, const struct nh_ynode *map, const char 
         const struct nh_field *f = &fields[fi];
         seen[fi] = true;
         if (f->kinds != 0 && c->kind >= 0 && !(f->kinds & NH_KIND_BIT(c->kind))) {
-            nh_perr(c, kv->line, kv->col, kp, "not supported by %s providers (only %s); remove it",
+            nh_perr(c, kv->line, kv->col, kp,
+                    "not supported by %s providers (only %s%s%s); remove it",
                     nh_provider_kind_name((enum nh_provider_kind)c->kind),
-                    kind_list(f->kinds, kinds, sizeof(kinds)));
+                    kind_list(f->kinds, kinds, sizeof(kinds)), f->kinds_why ? ": " : "",
+                    f->kinds_why ? f->kinds_why : "");
             continue;
         }
         if (kv->val == NULL)

@@ -5,8 +5,8 @@ fleet repository against the emulator:
 
 - check DIR: every *.yaml/*.yml file in name order, positions naming the
   right file, hidden files/subdirectories/other files skipped, an empty
-  directory refused, a cluster declared in two files warned about at the
-  second file's position;
+  directory refused, a cluster declared in two files refused (exit 2) at the
+  second file's position, naming both;
 - the CI step: changes pending -> exit 0 and plan.md says so; after the
   daemon applied the merge -> "converged"; an invalid file -> exit 1 naming
   FILE:LINE:COL; an unreachable cloud -> exit 1, "plan FAILED"; rollback by
@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.join(SRC, "contrib", "demo"))
 import harness  # noqa: E402
 
 NH = os.environ.get("NODEHERD_BIN") or harness.find_binary()
+WEB_ID = "c8f2d1e0a9b84c6e9f1d2a3b4c5d6e7f"
 
 
 def sh(cmd, cwd, env=None):
@@ -78,22 +79,27 @@ def test_check_dir(fl, tmp, demo):
         fail("check DIR named other files: %s" % pos)
     print("ok: check DIR: a.yaml OK, b.yml:2:3 named, hidden/subdir/other files skipped")
 
-    # A cluster in two files: a warning at the second file's position.
+    # A cluster in two files: an error at the second file's position, once
+    # per cloud cluster, naming both files' positions.
     os.remove(os.path.join(d, "b.yml"))
     c = os.path.join(d, "c.yaml")
     with open(c, "w") as f:
         f.write("# the same fleet again\n" + demo)
     r = subprocess.run([NH, "check", d], env=env, capture_output=True, text=True)
-    if r.returncode != 0:
-        fail("check DIR with only warnings: exit %d\n%s" % (r.returncode, r.stderr))
+    if r.returncode != 2:
+        fail("check DIR with a cluster declared twice: exit %d\n%s" % (r.returncode, r.stderr))
     want = "%s:%d:" % (c, line_of(c, "- name: web"))
-    w = [l for l in r.stderr.splitlines() if "warning: cluster \"web\"" in l]
-    if len(w) != 1 or not w[0].startswith(want) or "a.yaml:%d:" % line_of(
-            os.path.join(d, "a.yaml"), "- name: web") not in w[0]:
-        fail("no overlap warning for web at %s naming a.yaml:\n%s" % (want, r.stderr))
-    if len([l for l in r.stderr.splitlines() if "warning: cluster" in l]) != 4:
-        fail("expected 4 overlap warnings (web, shop, train, ai):\n" + r.stderr)
-    print("ok: a cluster declared in two files is warned about at %s" % want)
+    first = "\"web\" at %s:%d:" % (os.path.join(d, "a.yaml"),
+                                   line_of(os.path.join(d, "a.yaml"), "- name: web"))
+    w = [l for l in r.stderr.splitlines() if "the aliyun-ack cluster %s" % WEB_ID in l]
+    if len(w) != 1 or not w[0].startswith(want) or first not in w[0] or \
+            "\"web\" at %s" % want not in w[0] or "declared 2 times" not in w[0]:
+        fail("no duplicate error for web at %s naming a.yaml:\n%s" % (want, r.stderr))
+    if len([l for l in r.stderr.splitlines() if " is declared 2 times: " in l]) != 4:
+        fail("expected 4 duplicate errors (web, shop, train, ai):\n" + r.stderr)
+    if "4 cloud clusters are declared in more than one file" not in r.stderr:
+        fail("no summary of the duplicates:\n" + r.stderr)
+    print("ok: a cluster declared in two files is an error at %s" % want)
 
     e = os.path.join(tmp, "empty")
     os.makedirs(e)

@@ -195,6 +195,43 @@ static const struct bad_case bad[] = {
      "14:11: clusters[0].node_pools[1].name: duplicate node pool name \"np\" (first at 13:11)", 1},
     {"duplicate provider", ACK_PROV "  ack:\n    kind: aliyun-ack\nclusters: []\n", 0,
      "8:3: providers.ack: duplicate provider \"ack\" (first at 2:3)", 1},
+    /* --- keys a kind has no meaning for are refused, not ignored (issue 17) --- */
+    {"drain on CCE", CCE_TRAIN "    scale_in: { drain: false }\n", 0,
+     "11:17: clusters[0].scale_in.drain: not supported by huawei-cce providers (only aliyun-ack: "
+     "nodeherd does not drain nodes there yet); remove it",
+     1},
+    {"release_instances on ModelArts", MA_AI "    scale_in:\n      release_instances: true\n", 0,
+     "12:7: clusters[0].scale_in.release_instances: not supported by huawei-modelarts providers "
+     "(only aliyun-ack: nodeherd cannot choose whether removed nodes keep their servers there "
+     "yet); remove it",
+     1},
+    /* --- one cloud resource declared twice (issue 17) --- */
+    {"same ACK cluster twice",
+     ACK_WEB "    workers: 7\n  - name: web2\n    provider: ack\n"
+             "    id: c1\n    workers: 9\n",
+     0,
+     "13:5: clusters[1]: the aliyun-ack cluster c1 (region cn-hangzhou) is declared 2 times: "
+     "\"web\" at t.yaml:9:5, \"web2\" at t.yaml:13:5; declare each cloud cluster once: two "
+     "declarations would fight over it",
+     1},
+    {"same ACK cluster through two providers",
+     "providers:\n"
+     "  a1: { kind: aliyun-ack, region: cn-hangzhou, credentials: { access_key_id: { env: NHT_AK "
+     "}, access_key_secret: { env: NHT_SK } } }\n"
+     "  a2: { kind: aliyun-ack, region: cn-hangzhou, endpoint: \"http://127.0.0.1:1\", "
+     "credentials: { access_key_id: { env: NHT_SK }, access_key_secret: { env: NHT_AK } } }\n"
+     "clusters:\n  - { name: x, provider: a1, id: c1 }\n  - { name: y, provider: a2, id: c1 }\n"
+     "  - { name: z, provider: a2, id: c2 }\n  - { name: w, provider: a1, id: c1 }\n",
+     0,
+     "6:5: clusters[1]: the aliyun-ack cluster c1 (region cn-hangzhou) is declared 3 times: "
+     "\"x\" at t.yaml:5:5, \"y\" at t.yaml:6:5, \"w\" at t.yaml:8:5; declare each cloud "
+     "cluster once: two declarations would fight over it",
+     1},
+    {"same ModelArts pool twice", MA_AI "  - name: ai2\n    provider: ma\n    pool: pool-abc\n", 0,
+     "11:5: clusters[1]: the huawei-modelarts resource pool pool-abc (project p1, region "
+     "cn-north-7) is declared 2 times: \"ai\" at t.yaml:8:5, \"ai2\" at t.yaml:11:5; declare "
+     "each cloud cluster once: two declarations would fight over it",
+     1},
     {"provider name",
      "providers:\n  \"ack hz\":\n    kind: aliyun-ack\n    region: r\n"
      "    credentials: { access_key_id: { env: NHT_AK }, access_key_secret: "
@@ -569,6 +606,64 @@ static struct nh_config *load_ok(const char *y)
     assert_non_null(cfg);
     assert_int_equal(cfg->refs, 1);
     return cfg;
+}
+
+/* The same id in another project or of another kind is another resource:
+ * accepted; the target order is total and consistent. An ACK cluster id is
+ * one cluster whatever the region the provider says (ids are UUIDs). */
+static void test_config_same_id_elsewhere_is_another_cluster(void **state)
+{
+    (void)state;
+    const char *y =
+        "providers:\n"
+        "  hz: { kind: aliyun-ack, region: cn-hangzhou, credentials: { access_key_id: { env: "
+        "NHT_AK }, access_key_secret: { env: NHT_SK } } }\n"
+        "  sh: { kind: aliyun-ack, region: cn-shanghai, credentials: { access_key_id: { env: "
+        "NHT_AK }, access_key_secret: { env: NHT_SK } } }\n"
+        "  c1: { kind: huawei-cce, region: cn-north-4, project_id: p1, credentials: { token: { "
+        "env: NHT_AK } } }\n"
+        "  c2: { kind: huawei-cce, region: cn-north-4, project_id: p2, credentials: { token: { "
+        "env: NHT_AK } } }\n"
+        "  m1: { kind: huawei-modelarts, region: cn-north-4, project_id: p1, credentials: { "
+        "token: { env: NHT_AK } } }\n"
+        "clusters:\n"
+        "  - { name: a, provider: hz, id: same }\n"
+        "  - { name: b, provider: sh, id: other }\n"
+        "  - { name: c, provider: c1, id: same }\n"
+        "  - { name: d, provider: c2, id: same }\n"
+        "  - { name: e, provider: m1, pool: same }\n";
+    struct nh_config *c = load_ok(y);
+    char buf[256];
+    assert_int_equal(c->n_clusters, 5);
+    for (size_t i = 0; i < 5; i++)
+        for (size_t j = 0; j < 5; j++) {
+            int r = nh_cfg_target_cmp(&c->clusters[i], &c->clusters[j]);
+            int rr = nh_cfg_target_cmp(&c->clusters[j], &c->clusters[i]);
+            assert_true(i == j ? r == 0 : r != 0);
+            assert_true((r > 0) == (rr < 0));
+        }
+    assert_string_equal(nh_cfg_target_describe(&c->clusters[3], buf, sizeof(buf)),
+                        "the huawei-cce cluster same (project p2, region cn-north-4)");
+    nh_config_unref(c);
+
+    struct nh_diag d;
+    const char *two_regions = "providers:\n"
+                              "  hz: { kind: aliyun-ack, region: cn-hangzhou, credentials: { "
+                              "access_key_id: { env: NHT_AK }, access_key_secret: { env: NHT_SK "
+                              "} } }\n"
+                              "  sh: { kind: aliyun-ack, region: cn-shanghai, credentials: { "
+                              "access_key_id: { env: NHT_AK }, access_key_secret: { env: NHT_SK "
+                              "} } }\n"
+                              "clusters:\n"
+                              "  - { name: a, provider: hz, id: same }\n"
+                              "  - { name: b, provider: sh, id: same }\n";
+    nh_diag_init(&d);
+    c = NULL;
+    assert_true(nh_config_load_buffer("r.yaml", two_regions, strlen(two_regions), &c, &d) < 0);
+    assert_null(c);
+    assert_int_equal(d.n_errors, 1);
+    assert_non_null(strstr(d.entries[0].msg, "is declared 2 times"));
+    nh_diag_free(&d);
 }
 
 static void test_config_defaults(void **state)
@@ -1092,6 +1187,7 @@ int main(void)
         cmocka_unit_test(test_config_diag_cap),
         cmocka_unit_test(test_config_secrets_never_echoed),
         cmocka_unit_test(test_config_defaults),
+        cmocka_unit_test(test_config_same_id_elsewhere_is_another_cluster),
         cmocka_unit_test(test_config_every_key_parsed),
         cmocka_unit_test(test_config_endpoint_outside_cloud_domains_needs_the_flag),
         cmocka_unit_test(test_config_listen_not_loopback_warns_and_names_parsed),
