@@ -16,7 +16,7 @@
 
 static void check_usage(FILE *f)
 {
-    fputs("Usage: nodeherd check [--quiet] [FILE|DIR...]\n"
+    fputs("Usage: nodeherd check [--quiet] [--offline] [FILE|DIR...]\n"
           "\n"
           "Validates configuration files (default: the --config file) and prints every\n"
           "problem found as FILE:LINE:COL: message, one per line. A directory means the\n"
@@ -24,8 +24,13 @@ static void check_usage(FILE *f)
           "in name order. Two entries that name the same cloud cluster (or ModelArts\n"
           "resource pool), in one file or in two, are an error: they would fight over it.\n"
           "\n"
-          "  -q, --quiet   print nothing on success\n"
-          "  -h, --help    show this help\n"
+          "Secrets ({ file: ... }, { env: ... }) are read as the daemon reads them, so\n"
+          "run it where the daemon's credentials are; --offline checks everything but\n"
+          "their presence and content (a fleet repository in CI, without credentials).\n"
+          "\n"
+          "  -q, --quiet     print nothing on success\n"
+          "      --offline   do not read secrets: check their references only\n"
+          "  -h, --help      show this help\n"
           "\n"
           "Exit status: 0 all valid, 2 a file is invalid or unreadable.\n",
           f);
@@ -210,15 +215,20 @@ int nh_cmd_check(const struct nh_global_opts *g, int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"quiet", no_argument, NULL, 'q'},
+        {"offline", no_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int quiet = 0, c, rc = NH_EXIT_OK;
+    struct nh_load_opts lo = {.secrets = NH_SECRETS_ALL};
 
     while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'q':
             quiet = 1;
+            break;
+        case 'o':
+            lo.secrets = NH_SECRETS_NONE;
             break;
         case 'h':
             check_usage(stdout);
@@ -245,7 +255,7 @@ int nh_cmd_check(const struct nh_global_opts *g, int argc, char **argv)
     for (size_t i = 0; i < fl.n; i++) {
         struct nh_diag d;
         nh_diag_init(&d);
-        int r = nh_config_load(fl.v[i], &cfgs[i], &d);
+        int r = nh_config_load_with(fl.v[i], &lo, &cfgs[i], &d);
         fflush(stdout);
         nh_diag_print(&d, stderr);
         if (r < 0) {
@@ -253,9 +263,10 @@ int nh_cmd_check(const struct nh_global_opts *g, int argc, char **argv)
             fprintf(stderr, "%s: configuration invalid (%zu error%s)\n", fl.v[i], d.n_errors,
                     d.n_errors == 1 ? "" : "s");
         } else if (!quiet) {
-            printf("%s: configuration OK (%zu provider%s, %zu cluster%s)\n", fl.v[i],
+            printf("%s: configuration OK (%zu provider%s, %zu cluster%s%s)\n", fl.v[i],
                    cfgs[i]->n_providers, cfgs[i]->n_providers == 1 ? "" : "s", cfgs[i]->n_clusters,
-                   cfgs[i]->n_clusters == 1 ? "" : "s");
+                   cfgs[i]->n_clusters == 1 ? "" : "s",
+                   lo.secrets == NH_SECRETS_NONE ? "; secrets not read: --offline" : "");
         }
         nh_diag_free(&d);
     }

@@ -621,12 +621,15 @@ static const struct nh_enum_name signings[] = {
 
 static const struct nh_field credential_fields[] = {
     {"access_key_id", NH_T_SECRET, offsetof(struct nh_cfg_provider, access_key_id),
-     .kinds = NH_KIND_ACK, .req_kinds = NH_KIND_ACK},
+     .kinds = NH_KIND_ACK, .req_kinds = NH_KIND_ACK, .use = NH_USE_CLOUD_READ},
     {"access_key_secret", NH_T_SECRET, offsetof(struct nh_cfg_provider, access_key_secret),
-     .kinds = NH_KIND_ACK, .req_kinds = NH_KIND_ACK},
-    {"ak", NH_T_SECRET, offsetof(struct nh_cfg_provider, access_key_id), .kinds = HUAWEI},
-    {"sk", NH_T_SECRET, offsetof(struct nh_cfg_provider, access_key_secret), .kinds = HUAWEI},
-    {"token", NH_T_SECRET, offsetof(struct nh_cfg_provider, token), .kinds = HUAWEI},
+     .kinds = NH_KIND_ACK, .req_kinds = NH_KIND_ACK, .use = NH_USE_CLOUD_READ},
+    {"ak", NH_T_SECRET, offsetof(struct nh_cfg_provider, access_key_id), .kinds = HUAWEI,
+     .use = NH_USE_CLOUD_READ},
+    {"sk", NH_T_SECRET, offsetof(struct nh_cfg_provider, access_key_secret), .kinds = HUAWEI,
+     .use = NH_USE_CLOUD_READ},
+    {"token", NH_T_SECRET, offsetof(struct nh_cfg_provider, token), .kinds = HUAWEI,
+     .use = NH_USE_CLOUD_READ},
     {.key = NULL},
 };
 
@@ -668,7 +671,7 @@ static const struct nh_field scale_out_fields[] = {
     {"instance_type", NH_T_STR, offsetof(struct nh_cfg_scale_out, instance_type), .required = true},
     {"system_disk", NH_T_SUB, 0, .required = true, .sub = disk_fields},
     {"login_password", NH_T_SECRET, offsetof(struct nh_cfg_scale_out, login_password),
-     .required = true},
+     .required = true, .use = NH_USE_CLOUD_WRITE},
     {"timeout_mins", NH_T_INT, offsetof(struct nh_cfg_scale_out, timeout_mins), .min = 1,
      .max = 1440, .def = "60"},
     {"disable_rollback", NH_T_BOOL, offsetof(struct nh_cfg_scale_out, disable_rollback),
@@ -696,7 +699,8 @@ static const struct nh_field scale_in_fields[] = {
 static const struct nh_field login_fields[] = {
     {"ssh_key", NH_T_STR, offsetof(struct nh_cfg_login, ssh_key), .required = false},
     {"username", NH_T_STR, offsetof(struct nh_cfg_login, username), .def = "root"},
-    {"password", NH_T_SECRET, offsetof(struct nh_cfg_login, password), .required = false},
+    {"password", NH_T_SECRET, offsetof(struct nh_cfg_login, password), .required = false,
+     .use = NH_USE_CLOUD_WRITE},
     {.key = NULL},
 };
 
@@ -755,8 +759,10 @@ static const struct nh_field ha_etcd_fields[] = {
      .max = 1 MIN, .def = "1s"},
     {"timeout", NH_T_DURATION, offsetof(struct nh_cfg_ha, timeout_ms), .min = 100, .max = 30 SEC,
      .def = "2s"},
-    {"username", NH_T_SECRET, offsetof(struct nh_cfg_ha, username), .required = false},
-    {"password", NH_T_SECRET, offsetof(struct nh_cfg_ha, password), .required = false},
+    {"username", NH_T_SECRET, offsetof(struct nh_cfg_ha, username), .required = false,
+     .use = NH_USE_HA},
+    {"password", NH_T_SECRET, offsetof(struct nh_cfg_ha, password), .required = false,
+     .use = NH_USE_HA},
     {"ca_file", NH_T_ABSPATH, offsetof(struct nh_cfg_ha, ca_file), .required = false},
     {.key = NULL},
 };
@@ -1339,8 +1345,9 @@ static char *dir_of(const char *path)
 }
 
 static int load(const char *name, const char *path, const char *data, size_t len,
-                struct nh_config **ret, struct nh_diag *d)
+                const struct nh_load_opts *opts, struct nh_config **ret, struct nh_diag *d)
 {
+    unsigned secrets = opts ? opts->secrets : NH_SECRETS_ALL;
     *ret = NULL;
     size_t before = d->n_errors;
     struct nh_ynode *root = NULL;
@@ -1359,7 +1366,9 @@ static int load(const char *name, const char *path, const char *data, size_t len
     }
     cfg->refs = 1;
     cfg->path = strdup(name);
-    struct nh_pctx c = {.file = name, .base_dir = base, .d = d, .kind = -1, .cfg = cfg};
+    cfg->secrets = secrets;
+    struct nh_pctx c = {
+        .file = name, .base_dir = base, .d = d, .kind = -1, .cfg = cfg, .secrets = secrets};
     r = cfg->path ? build(&c, root) : -ENOMEM;
     nh_ynode_free(root);
     free(base);
@@ -1379,13 +1388,21 @@ static int load(const char *name, const char *path, const char *data, size_t len
     return 0;
 }
 
+int nh_config_load_buffer_with(const char *name, const char *data, size_t len,
+                               const struct nh_load_opts *opts, struct nh_config **ret,
+                               struct nh_diag *diag)
+{
+    return load(name ? name : "<buffer>", NULL, data, len, opts, ret, diag);
+}
+
 int nh_config_load_buffer(const char *name, const char *data, size_t len, struct nh_config **ret,
                           struct nh_diag *diag)
 {
-    return load(name ? name : "<buffer>", NULL, data, len, ret, diag);
+    return nh_config_load_buffer_with(name, data, len, NULL, ret, diag);
 }
 
-int nh_config_load(const char *path, struct nh_config **ret, struct nh_diag *diag)
+int nh_config_load_with(const char *path, const struct nh_load_opts *opts, struct nh_config **ret,
+                        struct nh_diag *diag)
 {
     char *data = NULL;
     size_t len = 0;
@@ -1393,7 +1410,12 @@ int nh_config_load(const char *path, struct nh_config **ret, struct nh_diag *dia
     int r = nh_yaml_read_file(path, &data, &len, diag);
     if (r < 0)
         return r;
-    r = load(path, path, data, len, ret, diag);
+    r = load(path, path, data, len, opts, ret, diag);
     free(data);
     return r;
+}
+
+int nh_config_load(const char *path, struct nh_config **ret, struct nh_diag *diag)
+{
+    return nh_config_load_with(path, NULL, ret, diag);
 }

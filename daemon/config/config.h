@@ -144,6 +144,22 @@ struct nh_cfg_ha {
     int line, col; /* position of the ha: key */
 };
 
+/* What a secret is for. A load reads only the secrets its caller needs;
+ * the others are checked as references ({ file: NAME } / { env: NAME }
+ * well formed) and left NULL, never read. */
+enum nh_secret_use {
+    NH_USE_CLOUD_READ = 1u << 0,  /* provider credentials: every cloud call, reads included */
+    NH_USE_CLOUD_WRITE = 1u << 1, /* sent with mutating calls only: scale_out.login_password,
+                                   * login.password */
+    NH_USE_HA = 1u << 2,          /* etcd authentication (ha:): `run` only */
+};
+#define NH_SECRETS_NONE 0u /* check --offline: no secret is read */
+#define NH_SECRETS_ALL (NH_USE_CLOUD_READ | NH_USE_CLOUD_WRITE | NH_USE_HA)
+
+struct nh_load_opts {
+    unsigned secrets; /* the NH_USE_* secrets to read */
+};
+
 struct nh_config {
     unsigned refs;
     char *path;     /* as given */
@@ -154,6 +170,7 @@ struct nh_config {
     struct nh_cfg_cluster *clusters;
     size_t n_clusters;
     struct nh_cfg_ha ha;
+    unsigned secrets; /* the NH_USE_* secrets this load read; the others are NULL */
 };
 
 /* Loads and validates one file. Returns 0 and a config with refs == 1, or a
@@ -164,6 +181,15 @@ int nh_config_load(const char *path, struct nh_config **ret, struct nh_diag *dia
 /* The same from memory; `name` is used in positions. */
 int nh_config_load_buffer(const char *name, const char *data, size_t len, struct nh_config **ret,
                           struct nh_diag *diag);
+/* The same, reading only the secrets opts->secrets names (NULL opts: all).
+ * nh_config_load() is nh_config_load_with(path, NULL, ...): the daemon
+ * needs every secret; `plan` reads NH_USE_CLOUD_READ only (read-only keys
+ * are enough, write-only secrets need not exist); `check --offline` none. */
+int nh_config_load_with(const char *path, const struct nh_load_opts *opts, struct nh_config **ret,
+                        struct nh_diag *diag);
+int nh_config_load_buffer_with(const char *name, const char *data, size_t len,
+                               const struct nh_load_opts *opts, struct nh_config **ret,
+                               struct nh_diag *diag);
 
 struct nh_config *nh_config_ref(struct nh_config *c);
 void nh_config_unref(struct nh_config *c); /* NULL ok */

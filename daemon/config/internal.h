@@ -51,6 +51,7 @@ struct nh_pctx {
     struct nh_config *cfg;
     const struct nh_ypair *providers; /* top-level keys, read after the walk */
     const struct nh_ypair *clusters;
+    unsigned secrets; /* NH_USE_* secrets to read; the others are checked as references */
 };
 
 enum nh_ftype {
@@ -97,6 +98,7 @@ struct nh_field {
     const char *why;       /* printed after the range, e.g. "ACK num_of_nodes" */
     const char *def;       /* default, written as a plain YAML scalar; NULL: none */
     const char *kinds_why; /* why other kinds refuse it (after "only KIND: ") */
+    unsigned use;          /* NH_T_SECRET: what it is for (NH_USE_*) */
     const struct nh_enum_name *names; /* NH_T_ENUM, NULL-terminated */
     const struct nh_field *sub;       /* NH_T_SUB */
     int (*custom)(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base);
@@ -117,8 +119,10 @@ void nh_pwarn(struct nh_pctx *c, int line, int col, const char *path, const char
 /* Value checkers shared with config.c. */
 bool nh_is_name(const char *s);
 bool nh_is_pathid(const char *s);
-/* Reads a secret reference at kv into *ret (NULL on error). */
-int nh_schema_secret(struct nh_pctx *c, const struct nh_ypair *kv, const char *path,
+/* Reads a secret reference at kv into *ret (NULL on error). The secret
+ * itself is read only when `use` is among c->secrets; otherwise the
+ * reference is checked and *ret stays NULL. */
+int nh_schema_secret(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, unsigned use,
                      struct nh_secret **ret);
 /* Reads a list of non-empty strings; each checked with ok() when non-NULL
  * (what: e.g. "a node id or name"). *ret and *n are replaced. */

@@ -254,7 +254,7 @@ static int convert(struct nh_pctx *c, const struct nh_field *f, const struct nh_
         struct nh_secret **sp = (struct nh_secret **)(void *)dst;
         nh_secret_free(*sp);
         *sp = NULL;
-        return nh_schema_secret(c, kv, kp, sp);
+        return nh_schema_secret(c, kv, kp, f->use, sp);
     }
     case NH_T_INT:
     case NH_T_UINT: {
@@ -483,7 +483,7 @@ size_t nh_schema_walk(struct nh_pctx *c, const struct nh_ynode *map, const char 
     return c->d->n_errors - before;
 }
 
-int nh_schema_secret(struct nh_pctx *c, const struct nh_ypair *kv, const char *path,
+int nh_schema_secret(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, unsigned use,
                      struct nh_secret **ret)
 {
     const struct nh_ynode *v = kv->val;
@@ -519,6 +519,15 @@ int nh_schema_secret(struct nh_pctx *c, const struct nh_ypair *kv, const char *p
         return -EINVAL;
     }
     char err[1024], warn[1024];
+    if ((use & c->secrets) == 0) {
+        /* Not needed by this load: the reference is checked, the secret
+         * (presence, permissions, content) is not read. */
+        if (nh_secret_ref_check(src, r->val->str, err, sizeof(err)) < 0) {
+            nh_perr(c, r->line, r->col, path, "%s", err);
+            return -EINVAL;
+        }
+        return 0;
+    }
     int rc =
         nh_secret_load_at(src, r->val->str, c->base_dir, ret, err, sizeof(err), warn, sizeof(warn));
     if (rc < 0) {

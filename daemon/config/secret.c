@@ -530,6 +530,40 @@ static int load_file(const char *ref, const char *base_dir, struct nh_secret **r
     return rc;
 }
 
+int nh_secret_ref_check(enum nh_secret_source src, const char *ref, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (err == NULL || errlen == 0) {
+        err = dummy;
+        errlen = sizeof(dummy);
+    }
+    err[0] = '\0';
+    if (ref == NULL || *ref == '\0') {
+        snprintf(err, errlen, "empty secret reference; name a file or a variable");
+        return -EINVAL;
+    }
+    switch (src) {
+    case NH_SECRET_FILE:
+        if (strlen(ref) >= 4096) {
+            snprintf(err, errlen, "credential file reference is too long");
+            return -EINVAL;
+        }
+        return 0;
+    case NH_SECRET_ENV:
+        if (!env_name_ok(ref)) {
+            snprintf(err, errlen,
+                     "{ env: ... } does not name a valid environment variable (letters, digits, "
+                     "_)");
+            return -EINVAL;
+        }
+        return 0;
+    case NH_SECRET_LITERAL:
+        snprintf(err, errlen, "literal secrets exist for tests only; use { file: } or { env: }");
+        return -EINVAL;
+    }
+    return -EINVAL;
+}
+
 int nh_secret_load_at(enum nh_secret_source src, const char *ref, const char *base_dir,
                       struct nh_secret **ret, char *err, size_t errlen, char *warn, size_t warnlen)
 {

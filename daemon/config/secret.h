@@ -50,6 +50,11 @@ int nh_secret_load_at(enum nh_secret_source src, const char *ref, const char *ba
 int nh_secret_open_beneath(int dirfd, const char *rel, bool use_openat2);
 /* For tests: forgets the environment variables kept in memory. */
 void nh_secret_env_forget(void);
+/* Checks a reference without reading anything (no file is opened, no
+ * variable looked up): the form only, for loads that do not need the
+ * secret (`check --offline`, `plan` for write-only secrets). 0, or -EINVAL
+ * with the problem (never the reference's target value) in err. */
+int nh_secret_ref_check(enum nh_secret_source src, const char *ref, char *err, size_t errlen);
 /* For tests and fuzzers: a secret from bytes. */
 struct nh_secret *nh_secret_new(const void *bytes, size_t len, const char *describe);
 /* Borrowed: valid until the secret is freed. Not NUL-terminated for callers'

@@ -136,6 +136,10 @@ static int keep_remove_body(struct nh_pop *op, const struct nh_cfg_cluster *c)
     const unsigned char *pw = NULL;
     size_t pw_len = 0;
 
+    /* A configuration loaded without its write-only secrets (`plan`) has
+     * login.password NULL: never send a removal without the declared login. */
+    if (c->has_login && c->login.ssh_key == NULL && c->login.password == NULL)
+        return -EINVAL;
     if (c->has_login && c->login.ssh_key == NULL && c->login.password != NULL) {
         pw = nh_secret_bytes(c->login.password, &pw_len);
         if (pw == NULL)

@@ -666,6 +666,71 @@ static void test_config_same_id_elsewhere_is_another_cluster(void **state)
     nh_diag_free(&d);
 }
 
+/* Loads read only the secrets their caller needs (issue 17): plan reads
+ * the provider credentials and never the write-only secrets; check
+ * --offline reads none, but still checks every reference's form. */
+static void test_config_secrets_by_purpose(void **state)
+{
+    (void)state;
+    const char *y = ACK_PROV "  cce:\n    kind: huawei-cce\n    region: cn-north-4\n"
+                             "    project_id: p1\n"
+                             "    credentials: { token: { env: NHT_AK } }\n"
+                             "clusters:\n"
+                             "  - name: web\n    provider: ack\n    id: c1\n"
+                             "    scale_out:\n      instance_type: t\n"
+                             "      system_disk: { category: c, size_gb: 40 }\n"
+                             "      login_password: { env: NHT_UNSET }\n"
+                             "  - name: train\n    provider: cce\n    id: c2\n"
+                             "    login: { password: { file: /nonexistent/nodeherd-test-pw } }\n";
+    struct nh_load_opts read_only = {.secrets = NH_USE_CLOUD_READ};
+    struct nh_load_opts offline = {.secrets = NH_SECRETS_NONE};
+    struct nh_config *c = NULL;
+    struct nh_diag d;
+
+    /* the daemon needs every secret: both write-only ones are missing */
+    nh_diag_init(&d);
+    assert_true(nh_config_load_buffer("s.yaml", y, strlen(y), &c, &d) < 0);
+    assert_int_equal(d.n_errors, 2);
+    nh_diag_free(&d);
+
+    /* plan: the credentials are read, the write-only secrets are not */
+    nh_diag_init(&d);
+    assert_int_equal(nh_config_load_buffer_with("s.yaml", y, strlen(y), &read_only, &c, &d), 0);
+    assert_int_equal(d.n_errors, 0);
+    assert_int_equal(c->secrets, NH_USE_CLOUD_READ);
+    assert_non_null(nh_config_provider(c, "ack")->access_key_secret);
+    assert_non_null(nh_config_provider(c, "cce")->token);
+    assert_null(nh_config_cluster(c, "web")->scale_out.login_password);
+    assert_true(nh_config_cluster(c, "web")->has_scale_out);
+    assert_null(nh_config_cluster(c, "train")->login.password);
+    nh_config_unref(c);
+    nh_diag_free(&d);
+
+    /* check --offline: nothing is read, even credentials that are missing */
+    unsetenv("NHT_AK");
+    nh_diag_init(&d);
+    assert_int_equal(nh_config_load_buffer_with("s.yaml", y, strlen(y), &offline, &c, &d), 0);
+    assert_null(nh_config_provider(c, "ack")->access_key_id);
+    assert_null(nh_config_provider(c, "cce")->token);
+    nh_config_unref(c);
+    nh_diag_free(&d);
+    setenv("NHT_AK", "test-ak-value", 1);
+
+    /* ... but a malformed reference is still an error, offline too */
+    const char *malformed = ACK_WEB "    scale_out:\n      instance_type: t\n"
+                                    "      system_disk: { category: c, size_gb: 40 }\n"
+                                    "      login_password: { env: \"not a name\" }\n";
+    nh_diag_init(&d);
+    assert_true(
+        nh_config_load_buffer_with("b.yaml", malformed, strlen(malformed), &offline, &c, &d) < 0);
+    assert_null(c);
+    assert_int_equal(d.n_errors, 1);
+    assert_string_equal(d.entries[0].msg,
+                        "clusters[0].scale_out.login_password: { env: ... } does not name a valid "
+                        "environment variable (letters, digits, _)");
+    nh_diag_free(&d);
+}
+
 static void test_config_defaults(void **state)
 {
     (void)state;
@@ -1187,6 +1252,7 @@ int main(void)
         cmocka_unit_test(test_config_diag_cap),
         cmocka_unit_test(test_config_secrets_never_echoed),
         cmocka_unit_test(test_config_defaults),
+        cmocka_unit_test(test_config_secrets_by_purpose),
         cmocka_unit_test(test_config_same_id_elsewhere_is_another_cluster),
         cmocka_unit_test(test_config_every_key_parsed),
         cmocka_unit_test(test_config_endpoint_outside_cloud_domains_needs_the_flag),
