@@ -6,7 +6,8 @@ enum nh_exit {
     NH_EXIT_OK = 0,
     NH_EXIT_FAILURE = 1, /* runtime failure */
     NH_EXIT_USAGE = 2,   /* usage or configuration error */
-    /* plan --detailed-exitcode: 0 converged, 1 error, 2 changes pending */
+    /* plan: 0 success, 1 any error (usage and configuration included, as
+     * terraform plan); with --detailed-exitcode 2: the declared state differs */
     NH_EXIT_CHANGES = 2,
 };
 
@@ -14,6 +15,9 @@ struct nh_global_opts {
     const char *config_path;
     const char *log_format; /* "auto", "plain", "journal", "json" */
     const char *log_level;  /* NULL: from config */
+    /* A global option was invalid (already printed): plan reports it as an
+     * error of its own (exit 1, JSON with --json); other commands never run. */
+    const char *usage_error;
 };
 
 int nh_cmd_check(const struct nh_global_opts *g, int argc, char **argv);

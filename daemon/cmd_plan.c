@@ -2,6 +2,8 @@
  * what would be done and why; sends nothing. */
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@ struct planrun {
     bool json;
     bool detailed;
     bool done;
+    uint64_t timeout_ms;
     int rc;
 };
 
@@ -34,15 +37,18 @@ static void plan_usage(FILE *f)
           "\n"
           "Polls every cluster once and prints the actions nodeherd would take and why\n"
           "(+ add, - remove, ~ change, ! not done: blocked, refused or waiting).\n"
-          "Nothing is sent to the clouds.\n"
+          "Nothing is sent to the clouds: read-only credentials are enough, and secrets\n"
+          "only mutations use (scale_out.login_password, login.password) are not read.\n"
           "\n"
-          "      --json               machine-readable output\n"
-          "      --detailed-exitcode  0 converged, 1 error, 2 changes pending\n"
+          "      --json               one JSON document on standard output, errors included\n"
+          "      --detailed-exitcode  0 converged, 1 error, 2 the declared state differs\n"
           "      --timeout DUR        give up waiting for the clouds after DUR (default 2m)\n"
           "  -h, --help               show this help\n"
           "\n"
-          "Without --detailed-exitcode: 0 planned (changes or not), 1 a cluster could not\n"
-          "be observed, 2 usage or configuration error.\n",
+          "Exit status (as terraform plan): 0 planned, 1 any error (usage, configuration,\n"
+          "a cluster not observed, timeout); with --detailed-exitcode 0 means every\n"
+          "cluster is converged and nothing is refused, 2 that the declared state differs\n"
+          "(changes to make, or blocked, refused or waiting ones: the text says which).\n",
           f);
 }
 
@@ -60,18 +66,22 @@ static void on_stopper(uv_timer_t *t)
     p->http = NULL;
 }
 
-static void finish_plan(struct planrun *p)
+static void finish_plan(struct planrun *p, bool timed_out)
 {
-    bool changes = false, errors = false;
+    struct nh_report_sum sum;
+    char to[32];
     if (p->done)
         return;
     p->done = true;
-    nh_engine_report(p->engine, stdout, p->json, &changes, &errors);
+    nh_engine_report(p->engine, stdout, p->json,
+                     timed_out ? nh_duration_format(p->timeout_ms, to, sizeof(to)) : NULL, &sum);
     fflush(stdout);
-    if (p->detailed)
-        p->rc = errors ? NH_EXIT_FAILURE : changes ? NH_EXIT_CHANGES : NH_EXIT_OK;
+    if (sum.not_observed > 0)
+        p->rc = NH_EXIT_FAILURE;
+    else if (p->detailed && sum.differs > 0)
+        p->rc = NH_EXIT_CHANGES;
     else
-        p->rc = errors ? NH_EXIT_FAILURE : NH_EXIT_OK;
+        p->rc = NH_EXIT_OK;
     uv_timer_stop(&p->timeout);
     nh_engine_stop(p->engine);
     nh_engine_cancel(p->engine);
@@ -80,12 +90,12 @@ static void finish_plan(struct planrun *p)
 
 static void on_first_poll(void *ud)
 {
-    finish_plan(ud);
+    finish_plan(ud, false);
 }
 
 static void on_timeout(uv_timer_t *t)
 {
-    finish_plan(t->data);
+    finish_plan(t->data, true);
 }
 
 static void close_walk_cb(uv_handle_t *h, void *arg)
@@ -93,6 +103,29 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
     (void)arg;
     if (!uv_is_closing(h))
         uv_close(h, NULL);
+}
+
+/* A plan that could not be made: the message on standard error, and with
+ * --json also the error document on standard output. Returns 1 (terraform:
+ * 1 on any error, so that CI never reads an error as "changes"). */
+static int plan_fail(bool json, const char *revision, const struct nh_diag *diag, const char *fmt,
+                     ...) __attribute__((format(printf, 4, 5)));
+static int plan_fail(bool json, const char *revision, const struct nh_diag *diag, const char *fmt,
+                     ...)
+{
+    char msg[600] = "";
+    if (fmt != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "nodeherd plan: %s\n", msg);
+    }
+    if (json) {
+        nh_report_error_json(stdout, revision, diag, fmt != NULL ? msg : NULL);
+        fflush(stdout);
+    }
+    return NH_EXIT_FAILURE;
 }
 
 int nh_cmd_plan(const struct nh_global_opts *g, int argc, char **argv)
@@ -107,12 +140,18 @@ int nh_cmd_plan(const struct nh_global_opts *g, int argc, char **argv)
     struct planrun p;
     struct nh_config *cfg = NULL;
     struct nh_diag diag;
-    uint64_t timeout_ms = 120000;
-    char err[512] = "";
+    /* plan reads, never writes: only the credentials reads need. */
+    const struct nh_load_opts lo = {.secrets = NH_USE_CLOUD_READ};
+    char err[512] = "", usage_err[256] = "";
+    bool help = false;
     int c, r;
 
     memset(&p, 0, sizeof(p));
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    p.timeout_ms = 120000;
+    /* Every option is read before any error is reported, so that --json
+     * anywhere on the line gets its JSON document. */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 'j':
             p.json = true;
@@ -121,35 +160,51 @@ int nh_cmd_plan(const struct nh_global_opts *g, int argc, char **argv)
             p.detailed = true;
             break;
         case 't':
-            if (nh_duration_parse(optarg, &timeout_ms) < 0 || timeout_ms == 0) {
-                fprintf(stderr,
-                        "nodeherd plan: --timeout: expected a duration like 30s or 2m, "
-                        "got \"%s\"\n",
-                        optarg);
-                return NH_EXIT_USAGE;
-            }
+            if ((nh_duration_parse(optarg, &p.timeout_ms) < 0 || p.timeout_ms == 0) &&
+                usage_err[0] == '\0')
+                snprintf(usage_err, sizeof(usage_err),
+                         "--timeout: expected a duration like 30s or 2m, got \"%.60s\"", optarg);
             break;
         case 'h':
-            plan_usage(stdout);
-            return NH_EXIT_OK;
+            help = true;
+            break;
+        case ':':
+            if (usage_err[0] == '\0')
+                snprintf(usage_err, sizeof(usage_err), "%.60s needs a value",
+                         argv[optind - 1] ? argv[optind - 1] : "an option");
+            break;
         default:
-            plan_usage(stderr);
-            return NH_EXIT_USAGE;
+            if (usage_err[0] == '\0')
+                snprintf(usage_err, sizeof(usage_err),
+                         "unknown option \"%.60s\"; see nodeherd plan --help",
+                         argv[optind - 1] ? argv[optind - 1] : "?");
+            break;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "nodeherd plan: unexpected argument \"%s\"\n", argv[optind]);
-        return NH_EXIT_USAGE;
+    opterr = 1;
+    if (g->usage_error != NULL && usage_err[0] == '\0')
+        snprintf(usage_err, sizeof(usage_err), "%s", g->usage_error);
+    if (help && usage_err[0] == '\0') {
+        plan_usage(stdout);
+        return NH_EXIT_OK;
+    }
+    if (usage_err[0] == '\0' && optind < argc)
+        snprintf(usage_err, sizeof(usage_err), "unexpected argument \"%.60s\"", argv[optind]);
+    if (usage_err[0] != '\0') {
+        if (!p.json)
+            plan_usage(stderr);
+        return plan_fail(p.json, NULL, NULL, "%s", usage_err);
     }
     nh_log_init(NH_LOG_PLAIN, g->log_level ? nh_log_level_from_string(g->log_level) : LOG_WARNING);
     signal(SIGPIPE, SIG_IGN);
     nh_diag_init(&diag);
-    if (nh_config_load(g->config_path, &cfg, &diag) < 0) {
+    if (nh_config_load_with(g->config_path, &lo, &cfg, &diag) < 0) {
         nh_diag_print(&diag, stderr);
         fprintf(stderr, "%s: configuration invalid (%zu error%s)\n", g->config_path, diag.n_errors,
                 diag.n_errors == 1 ? "" : "s");
+        r = plan_fail(p.json, NULL, &diag, NULL);
         nh_diag_free(&diag);
-        return NH_EXIT_USAGE;
+        return r;
     }
     nh_diag_print(&diag, stderr); /* warnings */
     nh_diag_free(&diag);
@@ -158,8 +213,7 @@ int nh_cmd_plan(const struct nh_global_opts *g, int argc, char **argv)
     struct nh_http_opts hopts = {.ca_file = NULL};
     r = nh_http_new(&p.loop, &hopts, &p.http);
     if (r < 0) {
-        fprintf(stderr, "nodeherd plan: http client: %s\n", strerror(-r));
-        p.rc = NH_EXIT_FAILURE;
+        p.rc = plan_fail(p.json, cfg->revision, NULL, "http client: %s", strerror(-r));
         goto out;
     }
     const char *sd = getenv("STATE_DIRECTORY");
@@ -175,15 +229,14 @@ int nh_cmd_plan(const struct nh_global_opts *g, int argc, char **argv)
     r = nh_engine_new(&eo, cfg, &p.engine, err, sizeof(err));
     free(state_dir);
     if (r < 0) {
-        fprintf(stderr, "nodeherd plan: %s\n", err);
         nh_http_close(p.http);
-        p.rc = NH_EXIT_FAILURE;
+        p.rc = plan_fail(p.json, cfg->revision, NULL, "%s", err);
         goto out;
     }
     uv_timer_init(&p.loop, &p.timeout);
     uv_timer_init(&p.loop, &p.stopper);
     p.timeout.data = p.stopper.data = &p;
-    uv_timer_start(&p.timeout, on_timeout, timeout_ms, 0);
+    uv_timer_start(&p.timeout, on_timeout, p.timeout_ms, 0);
     nh_engine_start(p.engine);
     uv_run(&p.loop, UV_RUN_DEFAULT);
 out:

@@ -34,8 +34,8 @@ static void usage(FILE *f)
           "  -h, --help             show this help (also: nodeherd COMMAND --help)\n"
           "  -V, --version          print the version\n"
           "\n"
-          "Exit status: 0 success, 1 runtime failure, 2 usage or configuration error\n"
-          "(plan --detailed-exitcode: 0 converged, 1 error, 2 changes pending).\n"
+          "Exit status: 0 success, 1 runtime failure, 2 usage or configuration error;\n"
+          "plan: 0 planned, 1 any error, 2 (--detailed-exitcode) the declared state differs.\n"
           "See nodeherd(8) and nodeherd.yaml(5).\n",
           f);
 }
@@ -51,7 +51,8 @@ int main(int argc, char **argv)
         {"allow-endpoint", required_argument, NULL, 'E'},
         {NULL, 0, NULL, 0},
     };
-    struct nh_global_opts g = {.config_path = NULL, .log_format = "auto", .log_level = NULL};
+    struct nh_global_opts g = {
+        .config_path = NULL, .log_format = "auto", .log_level = NULL, .usage_error = NULL};
     const char *env;
     int c;
 
@@ -92,22 +93,24 @@ int main(int argc, char **argv)
             }
             break;
         default:
-            usage(stderr);
-            return NH_EXIT_USAGE;
+            /* Keep going to the command: plan reports usage errors its own
+             * way (exit 1, and a JSON document with --json). */
+            g.usage_error = "invalid global option (see above); see nodeherd --help";
+            break;
         }
     }
-    if (strcmp(g.log_format, "auto") && strcmp(g.log_format, "plain") &&
+    if (g.usage_error == NULL && strcmp(g.log_format, "auto") && strcmp(g.log_format, "plain") &&
         strcmp(g.log_format, "journal") && strcmp(g.log_format, "json")) {
         fprintf(stderr,
                 "nodeherd: --log-format: expected auto, plain, journal or json, got \"%s\"\n",
                 g.log_format);
-        return NH_EXIT_USAGE;
+        g.usage_error = "--log-format: expected auto, plain, journal or json";
     }
-    if (g.log_level && nh_log_level_from_string(g.log_level) < 0) {
+    if (g.usage_error == NULL && g.log_level && nh_log_level_from_string(g.log_level) < 0) {
         fprintf(stderr,
                 "nodeherd: --log-level: expected err, warning, notice, info or debug, got \"%s\"\n",
                 g.log_level);
-        return NH_EXIT_USAGE;
+        g.usage_error = "--log-level: expected err, warning, notice, info or debug";
     }
     if (optind >= argc) {
         usage(stderr);
@@ -117,6 +120,11 @@ int main(int argc, char **argv)
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
     optind = 0; /* GNU getopt: 0 reinitializes for the subcommand */
+
+    if (g.usage_error != NULL && strcmp(cmd, "plan") != 0) {
+        usage(stderr);
+        return NH_EXIT_USAGE;
+    }
 
     if (strcmp(cmd, "check") == 0)
         return nh_cmd_check(&g, sub_argc, sub_argv);

@@ -1,5 +1,6 @@
 /* report.c - `nodeherd plan` output: per cluster, what would be done and
  * why, terraform-style (+ add, - remove, ~ change, ! not done), or JSON. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,15 +52,75 @@ static struct json_object *js(const char *s)
     return s ? json_object_new_string(s) : NULL;
 }
 
-int nh_engine_report(const struct nh_engine *e, FILE *f, bool json, bool *ret_changes,
-                     bool *ret_errors)
+/* One diagnostic in the shape of terraform's -json output (severity,
+ * summary, and where: file/line/column or cluster). */
+static struct json_object *diagnostic(const char *severity, const char *summary, const char *file,
+                                      int line, int col, const char *cluster)
 {
-    size_t n_actions = 0, n_blocked = 0, n_failed = 0, n_clusters = 0;
-    struct json_object *root = NULL, *jcl = NULL;
+    struct json_object *d = json_object_new_object();
+    json_object_object_add(d, "severity", js(severity));
+    json_object_object_add(d, "summary", js(summary));
+    json_object_object_add(d, "file", js(file));
+    json_object_object_add(d, "line", line > 0 ? json_object_new_int(line) : NULL);
+    json_object_object_add(d, "column", col > 0 ? json_object_new_int(col) : NULL);
+    json_object_object_add(d, "cluster", js(cluster));
+    return d;
+}
+
+static void print_doc(FILE *f, struct json_object *root)
+{
+    fprintf(f, "%s\n",
+            json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+void nh_report_error_json(FILE *f, const char *revision, const struct nh_diag *diag,
+                          const char *message)
+{
+    struct json_object *root = json_object_new_object();
+    struct json_object *diags = json_object_new_array();
+    struct json_object *sum = json_object_new_object();
+
+    for (size_t i = 0; diag != NULL && i < diag->n; i++) {
+        const struct nh_diag_entry *e = &diag->entries[i];
+        json_object_array_add(diags, diagnostic(e->severity == NH_DIAG_ERROR ? "error" : "warning",
+                                                e->msg, e->file, e->line, e->col, NULL));
+    }
+    if (diag != NULL && diag->dropped > 0) {
+        char more[128];
+        snprintf(more, sizeof(more), "%zu more problem%s not shown (at most %d are listed)",
+                 diag->dropped, diag->dropped == 1 ? "" : "s", NH_DIAG_MAX);
+        json_object_array_add(diags, diagnostic("error", more, NULL, 0, 0, NULL));
+    }
+    if (message != NULL)
+        json_object_array_add(diags, diagnostic("error", message, NULL, 0, 0, NULL));
+    json_object_object_add(root, "format_version", js("1"));
+    json_object_object_add(root, "result", js("error"));
+    json_object_object_add(root, "revision", js(revision));
+    json_object_object_add(root, "clusters", json_object_new_array());
+    json_object_object_add(sum, "clusters", json_object_new_int(0));
+    json_object_object_add(root, "summary", sum);
+    json_object_object_add(root, "diagnostics", diags);
+    print_doc(f, root);
+    json_object_put(root);
+}
+
+static bool note_stops(const struct nh_note *n)
+{
+    return n->kind == NH_NOTE_BLOCKED || n->kind == NH_NOTE_REFUSED;
+}
+
+int nh_engine_report(const struct nh_engine *e, FILE *f, bool json, const char *timed_out,
+                     struct nh_report_sum *ret)
+{
+    struct nh_report_sum sum = {0};
+    struct json_object *root = NULL, *jcl = NULL, *diags = NULL;
 
     if (json) {
         root = json_object_new_object();
         jcl = json_object_new_array();
+        diags = json_object_new_array();
+        json_object_object_add(root, "format_version", js("1"));
         json_object_object_add(root, "revision", js(e->cfg->revision));
     } else {
         fprintf(f, "nodeherd plan: %zu cluster%s, configuration revision %s\n\n",
@@ -69,14 +130,26 @@ int nh_engine_report(const struct nh_engine *e, FILE *f, bool json, bool *ret_ch
     for (const struct cl *c = e->clusters; c; c = c->next) {
         if (c->removed || c->cfg == NULL)
             continue;
-        n_clusters++;
+        sum.clusters++;
         const struct nh_plan *p = &c->last_plan;
         bool failed = !c->have_obs || !c->obs_ok; /* failed or incomplete read */
-        n_failed += failed;
-        n_actions += p->n_actions;
+        size_t stops = 0;
         for (size_t i = 0; i < p->n_notes; i++)
-            if (p->notes[i].kind == NH_NOTE_BLOCKED || p->notes[i].kind == NH_NOTE_REFUSED)
-                n_blocked++;
+            stops += note_stops(&p->notes[i]);
+        bool converged = !failed && stops == 0 && cl_converged(c);
+        char why[320];
+        if (failed)
+            snprintf(why, sizeof(why), "%s",
+                     c->last_error[0] ? c->last_error
+                     : timed_out      ? "no answer before the --timeout ran out"
+                                      : "no answer in time");
+        sum.not_observed += failed;
+        sum.converged += converged;
+        sum.differs += !failed && !converged;
+        if (!failed) {
+            sum.actions += p->n_actions;
+            sum.blocked += stops;
+        }
         if (json) {
             struct json_object *o = json_object_new_object();
             struct json_object *acts = json_object_new_array();
@@ -84,7 +157,9 @@ int nh_engine_report(const struct nh_engine *e, FILE *f, bool json, bool *ret_ch
             json_object_object_add(o, "name", js(c->name));
             json_object_object_add(o, "provider", js(c->cfg->provider_name));
             json_object_object_add(o, "observed", json_object_new_boolean(!failed));
-            json_object_object_add(o, "error", c->last_error[0] ? js(c->last_error) : NULL);
+            json_object_object_add(o, "converged", json_object_new_boolean(converged));
+            json_object_object_add(o, "differs", json_object_new_boolean(!failed && !converged));
+            json_object_object_add(o, "error", failed ? js(why) : NULL);
             for (size_t i = 0; i < p->n_actions; i++) {
                 const struct nh_action *a = &p->actions[i];
                 struct json_object *j = json_object_new_object();
@@ -114,6 +189,11 @@ int nh_engine_report(const struct nh_engine *e, FILE *f, bool json, bool *ret_ch
             json_object_object_add(o, "actions", acts);
             json_object_object_add(o, "notes", notes);
             json_object_array_add(jcl, o);
+            if (failed) {
+                char msg[400];
+                snprintf(msg, sizeof(msg), "cluster %s could not be observed: %s", c->name, why);
+                json_object_array_add(diags, diagnostic("error", msg, NULL, 0, 0, c->name));
+            }
             continue;
         }
         fprintf(f, "%s (%s %s%s%s):\n", c->name,
@@ -121,8 +201,7 @@ int nh_engine_report(const struct nh_engine *e, FILE *f, bool json, bool *ret_ch
                 c->cfg->id ? c->cfg->id : "", c->cfg->pool ? "pool " : "",
                 c->cfg->pool ? c->cfg->pool : "");
         if (failed)
-            fprintf(f, "  ! not observed: %s\n",
-                    c->last_error[0] ? c->last_error : "no answer in time");
+            fprintf(f, "  ! not observed: %s\n", why);
         for (size_t i = 0; i < p->n_actions; i++)
             print_action(f, &p->actions[i]);
         for (size_t i = 0; i < p->n_notes; i++) {
@@ -132,28 +211,57 @@ int nh_engine_report(const struct nh_engine *e, FILE *f, bool json, bool *ret_ch
             if (n->fix[0])
                 fprintf(f, "      fix: %s\n", n->fix);
         }
-        if (!failed && p->n_actions == 0 && p->n_notes == 0)
+        if (converged)
             fprintf(f, "  = converged\n");
+        else if (!failed && p->n_actions == 0 && p->n_notes == 0)
+            fprintf(f, "  ~ differs from its declaration (see nodeherd status)\n");
         fputc('\n', f);
     }
-    if (json) {
-        struct json_object *sum = json_object_new_object();
-        json_object_object_add(sum, "clusters", json_object_new_int64((int64_t)n_clusters));
-        json_object_object_add(sum, "actions", json_object_new_int64((int64_t)n_actions));
-        json_object_object_add(sum, "blocked", json_object_new_int64((int64_t)n_blocked));
-        json_object_object_add(sum, "not_observed", json_object_new_int64((int64_t)n_failed));
-        json_object_object_add(root, "clusters", jcl);
-        json_object_object_add(root, "summary", sum);
-        fprintf(f, "%s\n",
-                json_object_to_json_string_ext(root,
-                                               JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
-        json_object_put(root);
-    } else {
-        fprintf(f, "Plan: %zu change%s, %zu blocked or refused, %zu cluster%s not observed.\n",
-                n_actions, n_actions == 1 ? "" : "s", n_blocked, n_failed,
-                n_failed == 1 ? "" : "s");
+    if (timed_out != NULL && sum.not_observed > 0) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "--timeout %s ran out with %zu cluster%s not observed; raise it or check the "
+                 "clouds' reachability",
+                 timed_out, sum.not_observed, sum.not_observed == 1 ? "" : "s");
+        if (json)
+            json_object_array_add(diags, diagnostic("error", msg, NULL, 0, 0, NULL));
+        else
+            fprintf(f, "%s\n", msg);
     }
-    *ret_changes = n_actions > 0;
-    *ret_errors = n_failed > 0;
+    const char *result = sum.not_observed > 0 ? "error" : sum.differs > 0 ? "differs" : "converged";
+    if (json) {
+        struct json_object *js_sum = json_object_new_object();
+        json_object_object_add(js_sum, "clusters", json_object_new_int64((int64_t)sum.clusters));
+        json_object_object_add(js_sum, "converged", json_object_new_int64((int64_t)sum.converged));
+        json_object_object_add(js_sum, "differs", json_object_new_int64((int64_t)sum.differs));
+        json_object_object_add(js_sum, "not_observed",
+                               json_object_new_int64((int64_t)sum.not_observed));
+        json_object_object_add(js_sum, "actions", json_object_new_int64((int64_t)sum.actions));
+        json_object_object_add(js_sum, "blocked", json_object_new_int64((int64_t)sum.blocked));
+        json_object_object_add(root, "result", js(result));
+        json_object_object_add(root, "clusters", jcl);
+        json_object_object_add(root, "summary", js_sum);
+        json_object_object_add(root, "diagnostics", diags);
+        print_doc(f, root);
+        json_object_put(root);
+    } else if (sum.not_observed > 0) {
+        fprintf(f,
+                "Plan FAILED: %zu of %zu cluster%s could not be observed (\"! not observed\" "
+                "above); %zu change%s, %zu blocked or refused in the others.\n",
+                sum.not_observed, sum.clusters, sum.clusters == 1 ? "" : "s", sum.actions,
+                sum.actions == 1 ? "" : "s", sum.blocked);
+    } else if (sum.differs == 0) {
+        fprintf(f, "Plan: converged: every cluster matches its declaration; nothing to do.\n");
+    } else {
+        fprintf(f,
+                "Plan: %zu of %zu cluster%s differ%s from the declaration: %zu change%s to make, "
+                "%zu blocked or refused%s.\n",
+                sum.differs, sum.clusters, sum.clusters == 1 ? "" : "s",
+                sum.differs == 1 ? "s" : "", sum.actions, sum.actions == 1 ? "" : "s", sum.blocked,
+                sum.actions == 0 && sum.blocked > 0
+                    ? " (nothing can be done until the \"fix:\" lines above are followed)"
+                    : "");
+    }
+    *ret = sum;
     return 0;
 }

@@ -7,8 +7,10 @@ fleet repository against the emulator:
   right file, hidden files/subdirectories/other files skipped, an empty
   directory refused, a cluster declared in two files refused (exit 2) at the
   second file's position, naming both;
-- the CI step: changes pending -> exit 0 and plan.md says so; after the
-  daemon applied the merge -> "converged"; an invalid file -> exit 1 naming
+- the CI step, with read-only keys and no write-only secret: changes
+  pending -> exit 0 and plan.md says the fleet differs; only a refused
+  change -> differs too (never "nothing to do"); after the daemon applied
+  the merge -> "converged"; an invalid file -> exit 1 naming
   FILE:LINE:COL; an unreachable cloud -> exit 1, "plan FAILED"; rollback by
   `git revert` brings back the previous declaration, which plans cleanly.
 """
@@ -129,7 +131,12 @@ def test_ci_step(fl, tmp, demo):
         r = sh(cmd, repo, genv)
         if r.returncode:
             fail("%s: %s" % (cmd, r.stderr))
-    env = dict(genv, NODEHERD=NH, CREDENTIALS_DIRECTORY=fl.creds, NO_PROXY="*")
+    # CI has the read credentials only: no node login password (write-only).
+    ci_creds = os.path.join(tmp, "ci-creds")
+    os.makedirs(ci_creds, mode=0o700)
+    for name in ("ack-ak", "ack-sk", "hw-ak", "hw-sk"):
+        shutil.copy(os.path.join(fl.creds, name), ci_creds)
+    env = dict(genv, NODEHERD=NH, CREDENTIALS_DIRECTORY=ci_creds, NO_PROXY="*")
     env.pop("STATE_DIRECTORY", None)
 
     def step_run(what, want_rc):
@@ -141,10 +148,11 @@ def test_ci_step(fl, tmp, demo):
             os.path.join(repo, "plan.md")) else ""
         return r, md
 
-    # 1. a pull request: changes pending is a successful plan.
+    # 1. a pull request: a fleet that differs is a successful plan.
     r, md = step_run("changes pending", 0)
-    if "### production: changes pending" not in md:
-        fail("plan.md does not say production has changes pending:\n" + md)
+    if "### production: differs from its declaration\nPlan: " not in md or \
+            " changes to make" not in md:
+        fail("plan.md does not say production differs, with the Plan line:\n" + md)
     plan = open(os.path.join(repo, "plan-production.txt")).read()
     for cl in ("web", "shop", "train", "ai"):
         if cl not in plan:
@@ -152,7 +160,8 @@ def test_ci_step(fl, tmp, demo):
     head = sh(["git", "rev-parse", "--short", "HEAD"], repo, genv).stdout.strip()
     if "## nodeherd plan (%s)" % head not in md:
         fail("plan.md does not name the commit %s:\n%s" % (head, md[:300]))
-    print("ok: CI step: production changes pending -> exit 0, plan.md posted content:\n    "
+    print("ok: CI step (read keys only, no node password): production differs -> exit 0, "
+          "plan.md posted content:\n    "
           + "\n    ".join(md.splitlines()[:6]))
 
     # 2. merged: the daemon reads the checkout and applies it; the next
@@ -165,6 +174,16 @@ def test_ci_step(fl, tmp, demo):
     if "### production: converged, nothing to do" not in md:
         fail("after the daemon converged, plan.md says:\n" + md)
     print("ok: CI step after the daemon applied the merge: converged, nothing to do")
+
+    # 2b. a pull request whose only change is refused (max_removal_share):
+    #     the fleet differs; the step must not say "nothing to do".
+    with open(prod, "w") as f:
+        f.write(demo.replace("workers: 7", "workers: 1\n    min: 0"))
+    r, md = step_run("only a refused change", 0)
+    if "### production: differs from its declaration" not in md or "nothing to do" in md or \
+            "0 changes to make, 1 blocked or refused" not in md:
+        fail("a refused change is not reported as a difference:\n" + md)
+    print("ok: CI step with only a refused change: differs, 0 changes to make, 1 refused")
 
     # 3. a pull request that breaks the file: check fails, naming the place.
     broken = demo.replace("workers: 7", "workers: -3")
