@@ -131,6 +131,24 @@ class Faults(FakeCloudCase):
         self.assertEqual(j["status"]["phase"], "Running")
         self.assertEqual(self.node("a1b2c3d4-0000-4000-8000-000000000003")["status"], "removing")
 
+    def test_subjob_fail_cce_job_succeeds_with_failed_subjobs(self):
+        a, b = "a1b2c3d4-0000-4000-8000-000000000001", "a1b2c3d4-0000-4000-8000-000000000002"
+        self.fc.add_fault(route="RemoveNode", fault="subjob_fail", nodes=1, count=1)
+        s, _, r = self.hw("PUT", CCE_P + "/nodes/operation/remove",
+                          body={"spec": {"nodes": [{"uid": a}, {"uid": b}]}})
+        self.assertEqual(s, 200)
+        job = "/api/v3/projects/0123456789abcdef0123456789abcdef/jobs/" + r["status"]["jobID"]
+        j = self.wait_for(lambda: (lambda j: j if j["status"]["phase"] != "Running" and
+                                   j["status"]["phase"] != "Initializing" else None)(
+            self.hw("GET", job)[2]), what="job end")
+        self.assertEqual(j["status"]["phase"], "Success")
+        phases = {sj["spec"]["resourceID"]: sj["status"]["phase"] for sj in j["spec"]["subJobs"]}
+        self.assertEqual(phases, {a: "Failed", b: "Success"})
+        self.assertEqual(self.node(a)["status"], "running")          # its removal was undone
+        self.assertEqual(self.tasks()[-1]["failed_nodes"], [a])
+        self.assertRaises(RuntimeError, self.fc.add_fault, route="RemoveNode", fault="subjob_fail",
+                          nodes=0)
+
     def test_job_fault_ignores_reads(self):
         self.fc.add_fault(route=".*", fault="job_fail", count=1)
         self.ack("GET", NODES)

@@ -167,7 +167,8 @@ def describe_task_info(st, req):
     body = {"task_id": t.id, "cluster_id": t.cluster, "task_type": t.type, "state": t.state,
             "created": rfc3339(t.created), "updated": rfc3339(updated),
             "current_stage": "" if t.state != "running" else "ProcessNodes", "stages": [stage],
-            "task_result": [{"data": nid, "status": per} for nid in t.add + t.remove],
+            "task_result": [{"data": nid, "status": "failed" if nid in t.failed and t.state != "running"
+                             else per} for nid in t.add + t.remove],
             "events": [{"action": t.type, "level": "Normal" if t.state != "fail" else "Warning",
                         "message": "task %s %s" % (t.id, t.state), "reason": t.state, "source": "fakecloud",
                         "timestamp": rfc3339(updated)}],

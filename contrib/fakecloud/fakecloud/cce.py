@@ -156,7 +156,7 @@ def _job_json(st, t, now):
     for nid, name in t.resources.items():
         n = st.nodes.get(nid)
         if phase in ("Success", "Failed"):
-            sp = phase
+            sp = "Failed" if nid in t.failed else phase
         elif nid in t.add:
             sp = "Success" if n is not None and n.status == "running" else "Running"
         else:
@@ -167,7 +167,7 @@ def _job_json(st, t, now):
                      "spec": {"type": "CreateNode" if nid in t.add else "DeleteNode", "clusterUID": t.cluster,
                               "resourceID": nid, "resourceName": name, "extendParam": {}, "subJobs": []},
                      "status": {"phase": sp, "reason": "" if sp != "Failed" else
-                                (t.error or {}).get("message", "failed")}})
+                                (t.error or {}).get("message", "injected failure (fault subjob_fail)")}})
     tgt = t.target or {}
     return {"kind": "Job", "apiVersion": "v3",
             "metadata": {"uid": t.id, "creationTimestamp": rfc3339(t.created),

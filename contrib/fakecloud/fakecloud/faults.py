@@ -4,7 +4,7 @@ import random
 import re
 
 PRE = ("throttle", "500", "502", "503", "reset_before", "late")
-JOB = ("job_fail", "job_stuck")
+JOB = ("job_fail", "job_stuck", "subjob_fail")
 POST = ("reset_after", "slow", "malformed", "truncated")
 KINDS = PRE + JOB + POST
 
@@ -33,6 +33,10 @@ class Rule:
         self.delay = float(spec.get("delay", 2.0))
         # 5xx after processing (the mutation happened, the client sees an error)
         self.after = bool(spec.get("after", False))
+        # subjob_fail: how many of the job's nodes fail while the job itself succeeds
+        self.nodes = spec.get("nodes", 1)
+        if not isinstance(self.nodes, int) or isinstance(self.nodes, bool) or self.nodes < 1:
+            raise FaultError("fault nodes must be a positive integer (subjob_fail)")
         self.hits = 0
         try:
             self.regex = re.compile(self.route)
@@ -62,7 +66,7 @@ class Rule:
     def to_json(self):
         return {"id": self.id, "route": self.route, "fault": self.fault, "count": self.count,
                 "probability": self.probability, "retry_after": self.retry_after, "delay": self.delay,
-                "after": self.after, "hits": self.hits}
+                "after": self.after, "nodes": self.nodes, "hits": self.hits}
 
 
 class Faults:

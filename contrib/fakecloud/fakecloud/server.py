@@ -202,7 +202,8 @@ class FakeCloud:
             return self._server_error(req, int(rule.fault)), rule, None
         job = self.faults.fire("job", req.op, req.method, req.path, req.mutating, req.cloud)
         if job is not None:
-            req.job_outcome = "fail" if job.fault == "job_fail" else "stuck"
+            req.job_outcome = {"job_fail": "fail", "job_stuck": "stuck",
+                               "subjob_fail": "partial:%d" % job.nodes}[job.fault]
         try:
             resp = fn(st, req)
         except ApiError as e:

@@ -127,7 +127,13 @@ class Task:
         self.target = kw.get("target")        # {"type": .., "id": ..}
         self.created = kw["created"]
         self.end = kw["end"]
-        self.outcome = kw.get("outcome", "success")   # success | fail | stuck
+        self.outcome = kw.get("outcome", "success")   # success | fail | stuck | partial
+        # partial (fault subjob_fail): the first fail_first nodes of the task
+        # fail (their sub-jobs / task_result say so) while the task succeeds
+        self.fail_first = 0
+        if self.outcome.startswith("partial:"):
+            self.outcome, self.fail_first = "partial", int(self.outcome.split(":", 1)[1])
+        self.failed = set()
         self.state = "running"
         self.finished_at = None
         self.add = []
@@ -139,11 +145,20 @@ class Task:
         self.seq = kw.get("seq")
         self.resources = {}                  # node id -> name, for sub-jobs/task_result
 
+    def node_succeeds(self, nid):
+        """Decided as nodes join the task: every node of a successful task; in a
+        partial one all but the first fail_first."""
+        if self.outcome == "partial" and len(self.failed) < self.fail_first:
+            self.failed.add(nid)
+            return False
+        return self.outcome in ("success", "partial")
+
     def to_json(self):
         return {"id": self.id, "cloud": self.cloud, "type": self.type, "cluster": self.cluster,
                 "target": self.target, "created": rfc3339(self.created), "end": rfc3339(self.end),
                 "outcome": self.outcome, "state": self.state, "add": self.add, "remove": self.remove,
-                "delete_pool": self.delete_pool, "error": self.error, "exposed": self.exposed, "seq": self.seq}
+                "delete_pool": self.delete_pool, "error": self.error, "exposed": self.exposed, "seq": self.seq,
+                "failed_nodes": sorted(self.failed)}
 
 
 class State:
@@ -397,6 +412,12 @@ class State:
                 self.pools[t.delete_pool].state = "active"
             return
         t.state = "success"
+        for nid in t.failed:  # partial: these nodes' sub-jobs failed
+            n = self.nodes.get(nid)
+            if n is not None and n.status == "creating":
+                n.status, n.healthy, n.ready_at = "failed", False, None
+            elif n is not None and n.status == "removing":
+                n.status, n.gone_at, n.removal_cause = "running", None, None
         for nid in t.add:
             n = self.nodes.get(nid)
             if n is not None and n.status == "creating":
@@ -438,7 +459,7 @@ class State:
         for _ in range(count):
             n = self._add_node(cl.cloud, cl, pool, {}, {"status": "creating", "healthy": True, "labels": {},
                                                         "created": now, "charge": "PostPaid"}, task=task.id)
-            if task.outcome == "success":
+            if task.node_succeeds(n.id):
                 n.ready_at = now + float(self.timing["node_create_seconds"])
             task.add.append(n.id)
             task.resources[n.id] = n.name
@@ -451,7 +472,7 @@ class State:
             n.status = "removing"
             n.removal_cause = cause
             n.task = task.id
-            if task.outcome == "success":
+            if task.node_succeeds(n.id):
                 n.gone_at = now + float(self.timing["node_delete_seconds"])
             task.remove.append(n.id)
             task.resources[n.id] = n.name

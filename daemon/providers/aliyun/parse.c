@@ -289,6 +289,14 @@ static int read_results(struct json_object *results, struct nh_job_progress *out
             return -EBADMSG;
         if (v.status != NULL && strcmp(v.status, "success") != 0 &&
             strcmp(v.status, "initial") != 0) {
+            /* A task reported "success" with a resource that failed did
+             * not do what was asked (aliyun-ack.md, DescribeTaskInfo:
+             * report task_result): a failed action, defensively. */
+            if (out->state == NH_JOB_SUCCEEDED &&
+                (strcmp(v.status, "failed") == 0 || strcmp(v.status, "fail") == 0)) {
+                out->state = NH_JOB_FAILED;
+                out->percent = -1;
+            }
             if (out->detail[0] != '\0')
                 nh_text_cat(out->detail, sizeof(out->detail), "; ");
             nh_text_cat(out->detail, sizeof(out->detail), v.data ? v.data : "?");

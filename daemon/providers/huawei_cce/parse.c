@@ -238,8 +238,19 @@ static int read_subjobs(struct json_object *subs, struct nh_job_progress *out, s
         out->percent = 100;
     else if (n_sub > 0)
         out->percent = (int)(n_done * 100 / n_sub);
-    if (n_failed > 0 && out->state == NH_JOB_RUNNING) {
+    if (n_failed > 0 && out->state == NH_JOB_SUCCEEDED) {
+        /* A job whose sub-jobs failed did not do what was asked, whatever
+         * its own phase says (huawei-cce.md, ShowJob: report every failed
+         * sub-job): a failed action, re-planned from the observed state. */
+        out->state = NH_JOB_FAILED;
+        out->percent = (int)(n_done * 100 / n_sub);
+    }
+    if (n_failed > 0 && out->state != NH_JOB_FAILED) {
         snprintf(line, sizeof(line), " (%zu of %zu sub-jobs failed)", n_failed, n_sub);
+        append(out->detail, sizeof(out->detail), line);
+    } else if (n_failed > 0) {
+        snprintf(line, sizeof(line), "%s%zu of %zu sub-jobs failed", out->detail[0] ? "; " : "",
+                 n_failed, n_sub);
         append(out->detail, sizeof(out->detail), line);
     }
     return 0;

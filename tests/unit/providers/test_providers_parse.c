@@ -526,6 +526,20 @@ static void test_ack_task_states(void **state)
     assert_non_null(strstr(p.detail, "QuotaExceed: no ECS quota"));
     assert_non_null(strstr(p.detail, "i-1 failed"));
     assert_null(strstr(p.detail, "i-2"));
+    /* "success" with a resource that failed is a failed task (issue 17) */
+    assert_int_equal(
+        nh_ack_parse_task(S("{\"state\":\"success\",\"task_result\":[{\"data\":\"i-1\","
+                            "\"status\":\"success\"},{\"data\":\"i-2\",\"status\":\"failed\"}]}"),
+                          &p, err, sizeof(err)),
+        0);
+    assert_int_equal(p.state, NH_JOB_FAILED);
+    assert_non_null(strstr(p.detail, "i-2 failed"));
+    assert_int_equal(
+        nh_ack_parse_task(S("{\"state\":\"success\",\"task_result\":[{\"data\":\"i-1\","
+                            "\"status\":\"success\"},{\"data\":\"i-2\",\"status\":\"initial\"}]}"),
+                          &p, err, sizeof(err)),
+        0);
+    assert_int_equal(p.state, NH_JOB_SUCCEEDED);
     assert_true(nh_ack_parse_task(S("{\"task_id\":\"T\"}"), &p, err, sizeof(err)) < 0);
     assert_non_null(strstr(err, "state"));
     assert_true(nh_ack_parse_task(S("{\"state\":1}"), &p, err, sizeof(err)) < 0);
@@ -705,6 +719,32 @@ static void test_cce_job(void **state)
     assert_non_null(strstr(p.detail, "sub-job failed"));
     assert_non_null(strstr(p.detail, "node-1: ECS release failed"));
     assert_null(strstr(p.detail, "node-2"));
+    /* 2 of 5 sub-jobs failed under a parent that says Success: failed (issue 17) */
+    assert_int_equal(
+        nh_cce_parse_job(
+            S("{\"kind\":\"Job\",\"spec\":{\"type\":\"RemoveNode\",\"subJobs\":["
+              "{\"spec\":{\"resourceName\":\"n1\"},\"status\":{\"phase\":\"Success\"}},"
+              "{\"spec\":{\"resourceName\":\"n2\"},\"status\":{\"phase\":\"Failed\","
+              "\"reason\":\"reset failed\"}},"
+              "{\"spec\":{\"resourceName\":\"n3\"},\"status\":{\"phase\":\"Success\"}},"
+              "{\"spec\":{\"resourceName\":\"n4\"},\"status\":{\"phase\":\"Failed\"}},"
+              "{\"spec\":{\"resourceName\":\"n5\"},\"status\":{\"phase\":\"Success\"}}]},"
+              "\"status\":{\"phase\":\"Success\"}}"),
+            &p, err, sizeof(err)),
+        0);
+    assert_int_equal(p.state, NH_JOB_FAILED);
+    assert_string_equal(p.phase, "Success");
+    assert_string_equal(p.detail, "n2: reset failed; n4: failed; 2 of 5 sub-jobs failed");
+    assert_int_equal(p.percent, 100);
+    /* still running with a failed sub-job: not final yet */
+    assert_int_equal(
+        nh_cce_parse_job(S("{\"spec\":{\"subJobs\":[{\"status\":{\"phase\":\"Failed\"}},"
+                           "{\"status\":{\"phase\":\"Running\"}}]},\"status\":{\"phase\":"
+                           "\"Running\"}}"),
+                         &p, err, sizeof(err)),
+        0);
+    assert_int_equal(p.state, NH_JOB_RUNNING);
+    assert_non_null(strstr(p.detail, "(1 of 2 sub-jobs failed)"));
     assert_true(nh_cce_parse_job(S("{\"status\":{}}"), &p, err, sizeof(err)) < 0);
     assert_true(nh_cce_parse_job(S("{\"status\":{\"phase\":\"Running\"},\"spec\":{\"subJobs\":"
                                    "[1]}}"),
