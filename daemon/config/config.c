@@ -747,6 +747,7 @@ static const struct nh_field cluster_fields[] = {
     {"confirm_mass_removal", NH_T_BOOL, offsetof(struct nh_cfg_cluster, confirm_mass_removal),
      .def = "false"},
     {"node_pools", NH_T_CUSTOM, 0, .custom = read_pools},
+    {"suspend", NH_T_BOOL, offsetof(struct nh_cfg_cluster, suspend), .def = "false"},
     {.key = NULL},
 };
 

@@ -110,6 +110,7 @@ struct nh_cfg_cluster {
     bool prune;                /* delete undeclared pools */
     bool confirm_mass_removal; /* operator confirmed a change over the share */
     uint64_t poll_interval_ms; /* 0: daemon default */
+    bool suspend;              /* observe and plan, never act (an incident switch) */
     int line, col;
 };
 

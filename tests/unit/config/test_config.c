@@ -771,6 +771,7 @@ static void test_config_defaults(void **state)
     assert_string_equal(cl->provider_name, "ack");
     assert_string_equal(cl->id, "c1");
     assert_null(cl->pool);
+    assert_false(cl->suspend);
     assert_int_equal(cl->workers, -1);
     assert_int_equal(cl->min, 0);
     assert_int_equal(cl->max, 300);
@@ -849,8 +850,11 @@ static void test_config_every_key_parsed(void **state)
         "  - name: ai\n    provider: ma\n    pool: pool-abc\n    prune: true\n"
         "    node_pools:\n      - { name: nodepool-1, flavor: modelarts.vm.2u4g.dcc, nodes: 1000 "
         "}\n"
-        "  - name: empty\n    provider: ack-hz\n    id: c0\n    node_pools: []\n";
+        "  - name: empty\n    provider: ack-hz\n    id: c0\n    node_pools: []\n"
+        "    suspend: true\n";
     struct nh_config *c = load_ok(y);
+    assert_true(nh_config_cluster(c, "empty")->suspend);
+    assert_false(nh_config_cluster(c, "web")->suspend);
     assert_string_equal(c->revision, "release-42"); /* the key wins over git/sha256 */
     assert_int_equal(c->daemon.poll_interval_ms, 90000);
     assert_int_equal(c->daemon.job_poll_interval_ms, 250);
