@@ -63,7 +63,9 @@ static void run_usage(FILE *f)
           "\n"
           "Runs the reconciliation daemon in the foreground (systemd Type=notify).\n"
           "\n"
-          "      --dry-run   observe and plan, log what would be done, send nothing\n"
+          "      --dry-run   observe and plan, log what would be done, send nothing, for the\n"
+          "                  process's whole life (daemon.dry_run in the file is a switch\n"
+          "                  that follows reloads instead)\n"
           "  -h, --help      show this help\n"
           "\n"
           "Signals: SIGHUP reloads the configuration (so does a change of the file);\n"
@@ -79,17 +81,20 @@ static void update_status(struct daemon *d)
     if (d->engine == NULL)
         return;
     nh_engine_summary(d->engine, &s);
+    char held[64] = "";
+    if (s.suspended > 0 || s.dry_run > 0)
+        snprintf(held, sizeof(held), ", %zu suspended, %zu dry-run (held)", s.suspended, s.dry_run);
     snprintf(buf, sizeof(buf),
-             "%s%s%s%zu cluster%s: %zu converged, %zu converging, %zu failing, %zu blocked; %zu "
+             "%s%s%s%zu cluster%s: %zu converged, %zu converging, %zu failing, %zu blocked%s; %zu "
              "job%s in flight",
              nh_engine_healthy(d->engine, NULL, 0) ? ""
                                                    : "UNHEALTHY: state journal cannot be written; ",
-             d->dry_run ? "dry-run; " : "",
+             nh_engine_dry_run(d->engine, NULL) ? "dry-run; " : "",
              d->ha == NULL                    ? ""
              : nh_engine_is_leader(d->engine) ? "leader; "
                                               : "follower; ",
              s.clusters, s.clusters == 1 ? "" : "s", s.converged, s.converging, s.failing,
-             s.blocked, s.jobs_in_flight, s.jobs_in_flight == 1 ? "" : "s");
+             s.blocked, held, s.jobs_in_flight, s.jobs_in_flight == 1 ? "" : "s");
     if (strcmp(buf, d->last_status) != 0) {
         snprintf(d->last_status, sizeof(d->last_status), "%s", buf);
         nh_notify_status("%s", buf);
@@ -429,8 +434,9 @@ int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
     nh_diag_log(&diag, LOG_WARNING);
     nh_diag_free(&diag);
     nh_log_max = g->log_level ? nh_log_level_from_string(g->log_level) : d.cfg->daemon.log_level;
-    if (d.cfg->daemon.dry_run)
-        d.dry_run = true;
+    /* d.dry_run is --dry-run only: read-only for the process's life (no
+     * journal, no leadership). daemon.dry_run is a switch the engine
+     * honours at every reload, both ways. */
 
     /* One state directory, one daemon: the lock comes before anything in
      * the directory is read or written (a dry run writes nothing there and
@@ -544,7 +550,15 @@ int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
 
     nh_log(LOG_NOTICE, "nodeherd %s starting: %zu cluster%s, revision %s%s", NH_VERSION,
            d.cfg->n_clusters, d.cfg->n_clusters == 1 ? "" : "s",
-           d.cfg->revision ? d.cfg->revision : "?", d.dry_run ? ", dry-run" : "");
+           d.cfg->revision ? d.cfg->revision : "?",
+           d.dry_run               ? ", dry-run (--dry-run: nothing is sent while it runs)"
+           : d.cfg->daemon.dry_run ? ", dry-run (daemon.dry_run: nothing is sent until the "
+                                     "configuration turns it off)"
+                                   : "");
+    for (size_t i = 0; i < d.cfg->n_clusters; i++)
+        if (d.cfg->clusters[i].suspend)
+            nh_log(LOG_NOTICE, "cluster %s is suspended: observed and planned, nothing is sent",
+                   d.cfg->clusters[i].name);
     nh_engine_start(d.engine);
     if (d.ha != NULL)
         nh_ha_start(d.ha);

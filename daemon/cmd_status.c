@@ -152,9 +152,11 @@ static int print_status(const char *body)
         return NH_EXIT_FAILURE;
     }
     int64_t now = jget_int(root, "now", (int64_t)time(NULL));
-    printf("nodeherd %s, %s, revision %s%s\n", jget_str(root, "version", "?"),
+    const char *dry_src = jget_str(root, "dry_run_source", NULL);
+    printf("nodeherd %s, %s, revision %s%s%s%s\n", jget_str(root, "version", "?"),
            jget_str(root, "role", "?"), jget_str(root, "revision", "?"),
-           json_object_get_boolean(json_object_object_get(root, "dry_run")) ? ", DRY RUN" : "");
+           json_object_get_boolean(json_object_object_get(root, "dry_run")) ? ", DRY RUN" : "",
+           dry_src ? " from the " : "", dry_src ? dry_src : "");
     struct json_object *clusters = jget_arr(root, "clusters");
     size_t n = clusters ? json_object_array_length(clusters) : 0;
     for (size_t i = 0; i < n; i++) {
@@ -167,6 +169,9 @@ static int print_status(const char *body)
         const char *le = jget_str(c, "last_error", NULL);
         if (le)
             printf("  last error: %s\n", le);
+        const char *mode = jget_str(c, "mode", "active");
+        if (strcmp(mode, "active") != 0)
+            printf("  %s: observed and planned, nothing new is sent\n", mode);
         struct json_object *groups = jget_arr(c, "groups");
         for (size_t k = 0; groups && k < json_object_array_length(groups); k++) {
             struct json_object *g = json_object_array_get_idx(groups, k);
@@ -197,6 +202,21 @@ static int print_status(const char *body)
                    jget_str(j, "msg", ""));
             if (jget_str(j, "fix", NULL))
                 printf("    fix: %s\n", jget_str(j, "fix", ""));
+        }
+        struct json_object *would = jget_arr(c, "would");
+        for (size_t k = 0; would && k < json_object_array_length(would); k++) {
+            struct json_object *j = json_object_array_get_idx(would, k);
+            struct json_object *nodes = jget_arr(j, "nodes");
+            size_t nn = nodes ? json_object_array_length(nodes) : 0;
+            printf("  would: %s%s%s %lld -> %lld", jget_str(j, "kind", "?"),
+                   jget_str(j, "pool", NULL) ? " " : "", jget_str(j, "pool", ""),
+                   (long long)jget_int(j, "from", 0), (long long)jget_int(j, "target", 0));
+            for (size_t m = 0; m < nn && m < 20; m++)
+                printf("%s%s", m ? " " : ", nodes ",
+                       json_object_get_string(json_object_array_get_idx(nodes, m)));
+            if (nn > 20)
+                printf(" (and %zu more)", nn - 20);
+            printf(" (rule %s: %s)\n", jget_str(j, "rule", "?"), jget_str(j, "why", ""));
         }
         struct json_object *rec = jget_arr(c, "recent");
         size_t nr = rec ? json_object_array_length(rec) : 0;

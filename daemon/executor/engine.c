@@ -31,6 +31,24 @@ static uint64_t cl_poll_interval(const struct cl *c)
     return c->e->cfg->daemon.poll_interval_ms;
 }
 
+const char *cl_held(const struct cl *c)
+{
+    /* A removed cluster's suspend is gone with its declaration; the dry
+     * run still holds whatever it has not sent yet. */
+    if (!c->removed && c->cfg != NULL && c->cfg->suspend)
+        return "suspended";
+    if (c->e->o.dry_run || c->e->cfg->daemon.dry_run)
+        return "dry-run";
+    return NULL;
+}
+
+bool nh_engine_dry_run(const struct nh_engine *e, bool *forced)
+{
+    if (forced != NULL)
+        *forced = e->o.dry_run;
+    return e->o.dry_run || e->cfg->daemon.dry_run;
+}
+
 struct cl *engine_find_cluster(struct nh_engine *e, const char *name)
 {
     for (struct cl *c = e->clusters; c; c = c->next)
@@ -268,12 +286,14 @@ static void cl_plan(struct cl *c, bool act)
         nh_plan_clear(&plan);
         return;
     }
-    char *text = plan_text(&plan, act);
+    const char *held = cl_held(c);
+    char *text = plan_text(&plan, act && held == NULL);
     bool changed = text == NULL || c->last_plan_text == NULL || strcmp(text, c->last_plan_text);
     if (changed)
         log_plan(c, &plan,
-                 e->o.dry_run                   ? "dry-run, would "
-                 : !e->leader                   ? "follower, would "
+                 held != NULL && strcmp(held, "suspended") == 0 ? "suspended, would "
+                 : held != NULL                                 ? "dry-run, would "
+                 : !e->leader                                   ? "follower, would "
                  : c->obs_epoch != c->ops_epoch ? "after a fresh observation, would "
                  : !act                         ? "after the failure backoff, would "
                                                 : "");
@@ -290,7 +310,8 @@ static void cl_plan(struct cl *c, bool act)
         c->accepted_cfg = nh_config_ref(e->cfg);
     }
 
-    if (act && !e->o.dry_run && !e->stopping && e->leader) {
+    /* Held (suspended, dry run): observed and planned, nothing started. */
+    if (act && held == NULL && !e->stopping && e->leader) {
         for (size_t i = 0; i < plan.n_actions; i++)
             ops_start(c, &plan.actions[i]);
     }
@@ -870,7 +891,7 @@ static bool cluster_cfg_eq(const struct nh_cfg_cluster *a, const struct nh_cfg_c
         !strv_eq(a->scale_in.protect, a->scale_in.n_protect, b->scale_in.protect,
                  b->scale_in.n_protect) ||
         a->scale_in.n_protect_labels != b->scale_in.n_protect_labels ||
-        a->poll_interval_ms != b->poll_interval_ms)
+        a->poll_interval_ms != b->poll_interval_ms || a->suspend != b->suspend)
         return false;
     for (size_t i = 0; i < a->scale_in.n_order; i++)
         if (a->scale_in.order[i] != b->scale_in.order[i])
@@ -896,6 +917,32 @@ static bool cl_fresh_enough(const struct cl *c)
     return c->have_obs && c->obs_ok && !c->observing && ops_count(c) == 0 &&
            c->obs_epoch == c->ops_epoch && now >= c->not_before &&
            now - (uint64_t)c->obs.at_ms < cl_poll_interval(c);
+}
+
+/* Logs a hold switched on or off by a reload: the daemon's dry_run (c
+ * NULL) or a cluster's suspend. Nothing in flight is cancelled either way. */
+static void engine_log_hold_change(struct nh_engine *e, struct cl *c, const char *key, bool on)
+{
+    size_t inflight = 0;
+    for (struct cl *k = e->clusters; k; k = k->next)
+        if (!k->removed && (c == NULL || k == c))
+            inflight += ops_count(k);
+    if (c == NULL && !on && e->o.dry_run) {
+        nh_log(LOG_NOTICE,
+               "reload: dry_run turned off in the configuration, but this process runs with "
+               "--dry-run: still sending nothing (restart without --dry-run to act)");
+        return;
+    }
+    if (on)
+        nh_log(LOG_NOTICE,
+               "reload: %s%s%s turned on: observing and planning, sending nothing new; %zu "
+               "operation%s in flight %s followed to %s end, not cancelled",
+               c ? "cluster " : "", c ? c->name : "", c ? " suspend" : key, inflight,
+               inflight == 1 ? "" : "s", inflight == 1 ? "is" : "are",
+               inflight == 1 ? "its" : "their");
+    else
+        nh_log(LOG_NOTICE, "reload: %s%s%s turned off: planned changes are sent from now on",
+               c ? "cluster " : "", c ? c->name : "", c ? " suspend" : key);
 }
 
 void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
@@ -934,6 +981,11 @@ void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
     drop = e->provs;
     e->provs = keep;
     e->cfg = cfg;
+
+    /* The dry run is a switch: honoured from this reload on, both ways. */
+    bool dry_flip = old != NULL && old->daemon.dry_run != cfg->daemon.dry_run;
+    if (dry_flip)
+        engine_log_hold_change(e, NULL, "dry_run", cfg->daemon.dry_run);
 
     /* Clusters: update in place, add new ones, retire vanished ones. */
     for (struct cl *c = e->clusters; c; c = c->next)
@@ -980,7 +1032,16 @@ void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
         prev = old ? nh_config_cluster(old, cc->name) : NULL;
         c->cfg = cc;
         c->prov = engine_provider(e, cc->provider_name);
-        if (prev == NULL || !cluster_cfg_eq(prev, cc)) {
+        if (prev != NULL && prev->suspend != cc->suspend)
+            engine_log_hold_change(e, c, "suspend", cc->suspend);
+        if (prev != NULL && (dry_flip || prev->suspend != cc->suspend)) {
+            /* Say again what would be done (or do it, when released). */
+            free(c->last_plan_text);
+            c->last_plan_text = NULL;
+        }
+        bool decl_changed = prev == NULL || !cluster_cfg_eq(prev, cc);
+        const char *what = decl_changed ? "changed" : "held or released by dry_run";
+        if (decl_changed || dry_flip) {
             c->replan = true;
             /* Throttled operations waiting to go again were planned on the
              * old declaration: known unsent, they are dropped, then planned
@@ -991,15 +1052,14 @@ void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
                  * younger than a poll interval and taken after the last
                  * operation here ended, i.e. exactly what a poll would
                  * have planned on. */
-                nh_log(LOG_INFO,
-                       "reload: cluster %s changed; planning on the observation of "
-                       "%llu ms ago",
-                       cc->name, (unsigned long long)(uv_now(e->loop) - (uint64_t)c->obs.at_ms));
+                nh_log(
+                    LOG_INFO, "reload: cluster %s %s; planning on the observation of %llu ms ago",
+                    cc->name, what, (unsigned long long)(uv_now(e->loop) - (uint64_t)c->obs.at_ms));
                 cl_plan(c, true);
                 cl_changed(c);
                 cl_schedule_next(c);
             } else {
-                nh_log(LOG_INFO, "reload: cluster %s changed; re-observing now", cc->name);
+                nh_log(LOG_INFO, "reload: cluster %s %s; re-observing now", cc->name, what);
                 if (!c->observing)
                     cl_observe_soon(c, 0);
             }

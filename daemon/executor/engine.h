@@ -36,6 +36,8 @@ struct nh_engine_summary {
     size_t converging; /* work in flight or planned */
     size_t failing;    /* last observation failed, or the last operation failed */
     size_t blocked;    /* a change the cloud cannot be asked for, or a refused guard */
+    size_t suspended;  /* not converged, held by clusters[].suspend: nothing is sent */
+    size_t dry_run;    /* not converged, held by the dry run: nothing is sent */
     size_t jobs_in_flight;
 };
 
@@ -61,7 +63,12 @@ typedef void (*nh_fence_fn)(void *ud, void (*cb)(void *arg, bool ok), void *arg)
 struct nh_engine_opts {
     uv_loop_t *loop;
     struct nh_http *http;
-    bool dry_run;          /* plan and log, never mutate, never write the journal */
+    /* Read-only for the engine's whole life (run --dry-run, plan): plan and
+     * log, never mutate, never write the journal. daemon.dry_run in the
+     * configuration is different: a switch honoured at every reload (the
+     * journal is open, operations in flight are followed, nothing new is
+     * sent while it is on); so is clusters[].suspend, per cluster. */
+    bool dry_run;
     const char *state_dir; /* overrides cfg->daemon.state_dir when non-NULL */
     /* Called once, when every cluster has completed its first observation
      * (successfully or not). */
@@ -107,6 +114,9 @@ void nh_engine_set_leader(struct nh_engine *e, bool leader, const struct nh_op *
 bool nh_engine_is_leader(const struct nh_engine *e);
 /* "single", "leader" or "follower" (status document, STATUS=). */
 void nh_engine_set_role_name(struct nh_engine *e, const char *role);
+
+/* The dry run in force: run --dry-run (`forced`) or daemon.dry_run. */
+bool nh_engine_dry_run(const struct nh_engine *e, bool *forced);
 
 bool nh_engine_ready(const struct nh_engine *e);
 /* false (and why, when not NULL) while the local state journal cannot be

@@ -159,6 +159,11 @@ void cl_record_recent(struct cl *c, const struct nh_op *op, const char *result);
  * a refused connection, cancelled) is kept. Pure. */
 void nh_err_public(const struct nh_prov_error *e, char *buf, size_t len);
 struct cl *engine_find_cluster(struct nh_engine *e, const char *name);
+/* Why nothing new may be sent for the cluster now: "suspended"
+ * (clusters[].suspend), "dry-run" (run --dry-run or daemon.dry_run), or
+ * NULL. Checked where an action would start and again where it would be
+ * sent; what is already in flight is followed to its end either way. */
+const char *cl_held(const struct cl *c);
 
 /* ops.c */
 extern const struct nh_jstore_ops nh_local_jstore;

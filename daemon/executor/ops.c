@@ -542,6 +542,18 @@ static void op_send(struct opnode *n)
         op_finish(n, NH_OP_FAILED, "not sent: the provider is unavailable");
         return;
     }
+    /* The gate where an action would be sent: a dry run or a suspend that
+     * came on after this operation was planned (while its journal entry
+     * was being written, or its leadership confirmed) stops it here. It
+     * was never sent, so it is closed without a backoff. */
+    const char *held = cl_held(c);
+    if (held != NULL) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "not sent: %s was turned on before it could be sent",
+                 strcmp(held, "suspended") == 0 ? "suspend" : "the dry run");
+        op_finish_ex(n, NH_OP_FAILED, msg, false);
+        return;
+    }
     switch (n->op.action.kind) {
     case NH_ACT_SCALE_CLUSTER:
         fn = p->ops->scale_cluster;

@@ -140,6 +140,10 @@ const char *cl_state_word(const struct cl *c)
      * the declaration anyway (e.g. the failed job's effect happened). */
     if (cl_converged(c))
         return "converged";
+    /* Held: observed and planned, nothing sent (the notes and `would` say
+     * what would be done). */
+    if (cl_held(c) != NULL)
+        return cl_held(c);
     if (c->failures > 0)
         return "failing";
     if (cl_blocked(c))
@@ -208,6 +212,10 @@ void nh_engine_summary(const struct nh_engine *e, struct nh_engine_summary *s)
             s->failing++;
         else if (strcmp(w, "blocked") == 0)
             s->blocked++;
+        else if (strcmp(w, "suspended") == 0)
+            s->suspended++;
+        else if (strcmp(w, "dry-run") == 0)
+            s->dry_run++;
         else
             s->converging++;
     }
@@ -254,6 +262,9 @@ static struct json_object *cluster_json(const struct cl *c, int64_t now_wall)
     json_object_object_add(
         o, "kind", jstr(was && was->provider ? nh_provider_kind_name(was->provider->kind) : NULL));
     json_object_object_add(o, "state", jstr(cl_state_word(c)));
+    /* active, or held: "suspended" / "dry-run" (nothing new is sent; what
+     * would be done is in `would`). */
+    json_object_object_add(o, "mode", jstr(cl_held(c) ? cl_held(c) : "active"));
     json_object_object_add(o, "last_poll",
                            c->last_ok_unix ? json_object_new_int64(c->last_ok_unix) : NULL);
     json_object_object_add(o, "last_error", c->last_error[0] ? jstr(c->last_error) : NULL);
@@ -315,6 +326,24 @@ static struct json_object *cluster_json(const struct cl *c, int64_t now_wall)
         json_object_array_add(notes, j);
     }
     json_object_object_add(o, "notes", notes);
+    /* Held: the actions of the last plan, which were not sent. */
+    struct json_object *would = json_object_new_array();
+    for (size_t i = 0; cl_held(c) != NULL && i < c->last_plan.n_actions; i++) {
+        const struct nh_action *a = &c->last_plan.actions[i];
+        struct json_object *j = json_object_new_object();
+        struct json_object *nodes = json_object_new_array();
+        json_object_object_add(j, "kind", jstr(nh_action_kind_name(a->kind)));
+        json_object_object_add(j, "pool", jstr(a->pool_name));
+        json_object_object_add(j, "from", json_object_new_int(a->from));
+        json_object_object_add(j, "target", json_object_new_int(a->target));
+        for (size_t k = 0; k < a->n_nodes; k++)
+            json_object_array_add(nodes, jstr(a->node_ids[k]));
+        json_object_object_add(j, "nodes", nodes);
+        json_object_object_add(j, "rule", jstr(nh_rule_name(a->rule)));
+        json_object_object_add(j, "why", jstr(a->why));
+        json_object_array_add(would, j);
+    }
+    json_object_object_add(o, "would", would);
     size_t have = c->n_recent < NH_RECENT_MAX ? c->n_recent : NH_RECENT_MAX;
     for (size_t k = 0; k < have; k++) {
         const struct recent *r = &c->recent[(c->n_recent - 1 - k) % NH_RECENT_MAX];
@@ -354,7 +383,14 @@ int nh_engine_status_json(const struct nh_engine *e, struct nh_buf *out)
     json_object_object_add(root, "ready", json_object_new_boolean(e->ready_sent));
     json_object_object_add(root, "started", json_object_new_int64(e->started_unix));
     json_object_object_add(root, "now", json_object_new_int64(now));
-    json_object_object_add(root, "dry_run", json_object_new_boolean(e->o.dry_run));
+    json_object_object_add(root, "dry_run",
+                           json_object_new_boolean(e->o.dry_run || e->cfg->daemon.dry_run));
+    /* "command line" (run --dry-run: for the process's life) or
+     * "configuration" (daemon.dry_run: follows reloads); null: acting. */
+    json_object_object_add(root, "dry_run_source",
+                           jstr(e->o.dry_run             ? "command line"
+                                : e->cfg->daemon.dry_run ? "configuration"
+                                                         : NULL));
     struct json_object *jh = json_object_new_object();
     json_object_object_add(jh, "healthy", json_object_new_boolean(e->journal_error[0] == '\0'));
     json_object_object_add(jh, "error", e->journal_error[0] ? jstr(e->journal_error) : NULL);
@@ -365,6 +401,8 @@ int nh_engine_status_json(const struct nh_engine *e, struct nh_buf *out)
     json_object_object_add(sum, "converging", json_object_new_int64((int64_t)s.converging));
     json_object_object_add(sum, "failing", json_object_new_int64((int64_t)s.failing));
     json_object_object_add(sum, "blocked", json_object_new_int64((int64_t)s.blocked));
+    json_object_object_add(sum, "suspended", json_object_new_int64((int64_t)s.suspended));
+    json_object_object_add(sum, "dry_run", json_object_new_int64((int64_t)s.dry_run));
     json_object_object_add(sum, "jobs_in_flight", json_object_new_int64((int64_t)s.jobs_in_flight));
     json_object_object_add(root, "summary", sum);
     for (const struct cl *c = e->clusters; c; c = c->next)

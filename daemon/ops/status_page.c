@@ -12,7 +12,7 @@
  * status_page.py computes it (unit.ops_httpd checks it against the page). */
 #include "status_page.h"
 
-#define NH_STATUS_PAGE_SCRIPT_SHA256 "w4e4cF4qPc/31j1bsrrV3eSOpGSpR1ULUrT1fjKoD4A="
+#define NH_STATUS_PAGE_SCRIPT_SHA256 "W65l43fLQX/cweCsM7nMrJ/AorzqDUMsqiWFl69cDcE="
 
 const char nh_status_page_csp[] =
     "default-src 'none'; script-src 'sha256-" NH_STATUS_PAGE_SCRIPT_SHA256 "'; "
@@ -48,7 +48,8 @@ static const char *const page_head[] = {
     "  font-weight: 600; border: 1px solid currentColor; }",
     ".s-converged, .s-done, .s-leader, .s-single, .s-ready { color: var(--ok); }",
     ".s-converging, .s-waiting, .s-follower, .s-sent, .s-running, .s-issued { color: var(--info); }",
-    ".s-blocked, .s-refused, .s-unknown, .s-timed_out, .s-stale { color: var(--warn); }",
+    ".s-blocked, .s-refused, .s-unknown, .s-timed_out, .s-stale, .s-suspended, .s-dry-run {",
+    "  color: var(--warn); }",
     ".s-failing, .s-failed, .s-error, .s-notready { color: var(--bad); }",
     ".card { background: var(--card); border: 1px solid var(--line); border-radius: 8px;",
     "  padding: 12px 14px; margin: 0 0 14px; }",
@@ -105,7 +106,7 @@ static const char *const page_script[] = {
     "  var PERIOD_MS = 3000;",
     "  var STATES = ['converged', 'converging', 'failing', 'blocked', 'waiting', 'sent', 'running',",
     "    'done', 'failed', 'unknown', 'timed_out', 'issued', 'refused', 'single', 'leader',",
-    "    'follower'];",
+    "    'follower', 'suspended', 'dry-run'];",
     "  var last = null;",
     "",
     "  function $(id) { return document.getElementById(id); }",
@@ -168,6 +169,11 @@ static const char *const page_script[] = {
     "    var card = el('section', 'card');",
     "    card.appendChild(el('h2', null, c.name));",
     "    card.appendChild(stateBadge(c.state));",
+    "    var held = c.mode && c.mode !== 'active';",
+    "    if (held && c.mode !== c.state) {",
+    "      card.appendChild(document.createTextNode(' '));",
+    "      card.appendChild(stateBadge(c.mode));",
+    "    }",
     "    card.appendChild(el('div', 'meta', txt(c.provider) + ' \\u00b7 ' + txt(c.kind) +",
     "      ' \\u00b7 last successful poll ' + ago(now, c.last_poll)));",
     "    if (c.last_error) card.appendChild(el('div', 'err', 'Last error: ' + c.last_error));",
@@ -204,6 +210,16 @@ static const char *const page_script[] = {
     "      section(card, 'Blocked, refused, waiting', ul);",
     "    }",
     "",
+    "    if (held) {",
+    "      var wd = (c.would || []).map(function (a) {",
+    "        return [a.kind, pool(a.pool), txt(a.from) + ' \\u2192 ' + txt(a.target),",
+    "          (a.nodes || []).join(', '), a.rule, a.why];",
+    "      });",
+    "      section(card, 'Would do (' + c.mode + ': nothing is sent)', wd.length ?",
+    "        table(['Kind', 'Pool', 'Size', 'Nodes', 'Rule', 'Why'], wd) :",
+    "        el('div', 'empty', 'nothing to do'));",
+    "    }",
+    "",
     "    var rec = (c.recent || []).map(function (a) {",
     "      return [when(a.time), a.kind, pool(a.pool), a.target, stateBadge(a.result), a.rule,",
     "        a.revision, a.job];",
@@ -222,6 +238,7 @@ static const char *const page_script[] = {
     "    $('ready').className = 'badge ' + (d.ready ? 's-ready' : 's-notready');",
     "    $('ready').hidden = false;",
     "    $('dry').hidden = !d.dry_run;",
+    "    $('dry').textContent = d.dry_run_source ? 'dry run (' + d.dry_run_source + ')' : 'dry run';",
     "    $('meta').textContent = 'version ' + txt(d.version) + ' \\u00b7 revision ' +",
     "      txt(d.revision) + ' \\u00b7 up ' + dur(now - d.started) + ' \\u00b7 updated ' +",
     "      new Date(now * 1000).toLocaleTimeString();",
