@@ -1073,6 +1073,7 @@ void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
             continue;
         nh_metrics_forget("nodeherd_desired_nodes", "cluster", c->name);
         nh_metrics_forget("nodeherd_observed_nodes", "cluster", c->name);
+        nh_metrics_forget("nodeherd_nodes", "cluster", c->name);
         nh_metrics_forget("nodeherd_cluster_converged", "cluster", c->name);
         nh_metrics_forget("nodeherd_cluster_blocked", "cluster", c->name);
         nh_metrics_forget("nodeherd_jobs_in_flight", "cluster", c->name);

@@ -333,7 +333,10 @@ static void op_finish_ex(struct opnode *n, enum nh_op_state st, const char *resu
                n->op.job_id ? n->op.job_id : "", n->op.job_id ? ")" : "");
         if (n->op.job_id)
             nh_log(LOG_DEBUG, "job %s closed", n->op.job_id);
-        c->failures = 0;
+        /* c->failures (the backoff's level) is not reset here but when the
+         * cluster converges: a failed scale-out, the replacement of its
+         * failed node, the scale-out failing again... backs off further
+         * each round instead of looping at the first step. */
     } else {
         nh_log(LOG_ERR, "%s%s%s: %s %s: %s", c->name, n->op.action.pool_name ? "/" : "",
                n->op.action.pool_name ? n->op.action.pool_name : "",

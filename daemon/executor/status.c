@@ -24,8 +24,14 @@ void status_describe_metrics(void)
                         "Declared node count per cluster and pool (pool=\"\": workers)", NULL, 0);
     nh_metrics_describe("nodeherd_observed_nodes", NH_METRIC_GAUGE,
                         "Observed node count per cluster and pool (pool=\"\": workers)", NULL, 0);
+    nh_metrics_describe("nodeherd_nodes", NH_METRIC_GAUGE,
+                        "Nodes per cluster, pool (\"\": workers) and state (ready, not_ready, "
+                        "failed, creating, leaving)",
+                        NULL, 0);
     nh_metrics_describe("nodeherd_cluster_converged", NH_METRIC_GAUGE,
-                        "1 when the cluster matches its declaration", NULL, 0);
+                        "1 when the cluster matches its declaration with every declared node "
+                        "ready",
+                        NULL, 0);
     nh_metrics_describe("nodeherd_cluster_blocked", NH_METRIC_GAUGE,
                         "1 when a change is blocked or refused (see nodeherd status)", NULL, 0);
     nh_metrics_describe("nodeherd_actions_total", NH_METRIC_COUNTER,
@@ -57,34 +63,91 @@ void status_describe_metrics(void)
     nh_metrics_set("nodeherd_journal_healthy", 1, NULL);
 }
 
-static int group_observed(const struct cl *c, const char *pool_id, const char *pool_name,
-                          int *ready)
-{
-    int n = 0, r = 0;
-    const struct nh_observed *o = &c->obs;
-    const struct nh_obs_pool *p = NULL;
+/* What one group (the workers outside pools, or one pool) holds, by
+ * state. The states of nodeherd_nodes{state}: every listed node is in
+ * exactly one. observed = everything but `leaving` (what the planner counts
+ * against the declaration). */
+struct gcount {
+    int observed;
+    int ready;     /* serving: ACK running+Ready, CCE Active, ModelArts available */
+    int not_ready; /* unhealthy: NotReady/Unknown/Offline, CCE Abnormal, ModelArts abnormal */
+    int failed;    /* the cloud says it failed (ACK failed, CCE Error): nodeherd replaces it */
+    int creating;  /* being created or starting */
+    int leaving;   /* being removed */
+};
 
-    if (pool_id == NULL && pool_name == NULL) {
-        for (size_t i = 0; i < o->n_nodes; i++) {
-            const struct nh_node *nd = &o->nodes[i];
-            if (!nd->worker || nd->pool_id != NULL || nd->health == NH_NODE_REMOVING)
-                continue;
-            n++;
-            r += nd->health == NH_NODE_READY;
-        }
-        *ready = r;
-        return n;
-    }
-    for (size_t i = 0; i < o->n_pools && p == NULL; i++)
+static const char *const gcount_states[] = {"ready", "not_ready", "failed", "creating", "leaving"};
+
+static int gcount_get(const struct gcount *g, size_t i)
+{
+    const int v[] = {g->ready, g->not_ready, g->failed, g->creating, g->leaving};
+    return v[i];
+}
+
+static const struct nh_obs_pool *obs_pool(const struct cl *c, const char *pool_id,
+                                          const char *pool_name)
+{
+    const struct nh_observed *o = &c->obs;
+    for (size_t i = 0; i < o->n_pools; i++)
         if ((pool_id && o->pools[i].id && strcmp(o->pools[i].id, pool_id) == 0) ||
             (pool_name && o->pools[i].name && strcmp(o->pools[i].name, pool_name) == 0))
-            p = &o->pools[i];
-    if (p == NULL) {
-        *ready = 0;
-        return -1;
+            return &o->pools[i];
+    return NULL;
+}
+
+/* Counts a group: workers (pool NULL) or the pool named by id or name. ACK
+ * and CCE list their nodes, so the counts come from the node list (the
+ * same nodes the planner counts; the CCE DefaultPool's members are the
+ * nodes outside every custom pool); ModelArts has no node list: its pool's
+ * counters. false: the pool is not in the observation. */
+static bool group_count(const struct cl *c, const char *pool_id, const char *pool_name,
+                        struct gcount *g)
+{
+    const struct nh_observed *o = &c->obs;
+    const struct nh_obs_pool *p = NULL;
+    bool counters = c->cfg && c->cfg->provider && c->cfg->provider->kind == NH_PROVIDER_MODELARTS;
+
+    memset(g, 0, sizeof(*g));
+    if (pool_id != NULL || pool_name != NULL) {
+        p = obs_pool(c, pool_id, pool_name);
+        if (p == NULL)
+            return false;
+        if (counters) {
+            g->ready = p->ready;
+            g->not_ready = p->unhealthy;
+            g->creating = p->creating;
+            g->leaving = p->deleting;
+            g->observed = p->current;
+            return true;
+        }
     }
-    *ready = p->ready;
-    return p->current;
+    for (size_t i = 0; i < o->n_nodes; i++) {
+        const struct nh_node *nd = &o->nodes[i];
+        bool member = p == NULL       ? nd->pool_id == NULL
+                      : p->is_default ? nd->pool_id == NULL || strcmp(nd->pool_id, p->id) == 0
+                                      : nd->pool_id != NULL && strcmp(nd->pool_id, p->id) == 0;
+        if (!nd->worker || !member)
+            continue;
+        switch (nd->health) {
+        case NH_NODE_READY:
+            g->ready++;
+            break;
+        case NH_NODE_UNHEALTHY:
+            if (nd->failed)
+                g->failed++;
+            else
+                g->not_ready++;
+            break;
+        case NH_NODE_PENDING:
+            g->creating++;
+            break;
+        case NH_NODE_REMOVING:
+            g->leaving++;
+            break;
+        }
+    }
+    g->observed = g->ready + g->not_ready + g->failed + g->creating;
+    return true;
 }
 
 static const struct nh_cfg_pool *find_cfg_pool_of(const struct cl *c, size_t i)
@@ -101,9 +164,13 @@ static bool cl_blocked(const struct cl *c)
     return false;
 }
 
+/* Converged: nothing in flight, nothing planned, and every group with a
+ * declared count has exactly that many nodes, every one of them ready. A
+ * failed node, one that never came up or one still starting is not
+ * converged, whatever the counts say. */
 bool cl_converged(const struct cl *c)
 {
-    int ready;
+    struct gcount g;
     if (!c->obs_ok || c->cfg == NULL || ops_count(c) > 0)
         return false;
     if (c->cfg->workers >= 0) {
@@ -112,7 +179,7 @@ bool cl_converged(const struct cl *c)
             want = c->cfg->min;
         if (want > c->cfg->max)
             want = c->cfg->max;
-        if (group_observed(c, NULL, NULL, &ready) != want)
+        if (!group_count(c, NULL, NULL, &g) || g.observed != want || g.ready != want)
             return false;
     }
     for (size_t i = 0; i < c->cfg->n_pools; i++) {
@@ -120,7 +187,8 @@ bool cl_converged(const struct cl *c)
         if (p->nodes < 0)
             continue;
         int want = p->nodes < p->min ? p->min : p->nodes > p->max ? p->max : p->nodes;
-        if (group_observed(c, p->id, p->id ? NULL : p->name, &ready) != want)
+        if (!group_count(c, p->id, p->id ? NULL : p->name, &g) || g.observed != want ||
+            g.ready != want)
             return false;
     }
     return c->last_plan.n_actions == 0;
@@ -151,9 +219,31 @@ const char *cl_state_word(const struct cl *c)
     return "converging";
 }
 
+/* nodeherd_nodes{cluster,pool,state}: one series per state of each group
+ * the status document shows (pool "" = the workers outside pools). */
+static void nodes_metric(const struct cl *c, const char *label, const char *pool_id,
+                         const char *pool_name)
+{
+    struct gcount g;
+    if (!group_count(c, pool_id, pool_name, &g))
+        return;
+    for (size_t k = 0; k < sizeof(gcount_states) / sizeof(*gcount_states); k++)
+        nh_metrics_set("nodeherd_nodes", gcount_get(&g, k), "cluster", c->name, "pool", label,
+                       "state", gcount_states[k], NULL);
+}
+
+static bool pool_is_declared(const struct nh_cfg_cluster *cc, const struct nh_obs_pool *p)
+{
+    for (size_t k = 0; cc && k < cc->n_pools; k++)
+        if ((cc->pools[k].id && p->id && strcmp(cc->pools[k].id, p->id) == 0) ||
+            (p->name && strcmp(cc->pools[k].name, p->name) == 0))
+            return true;
+    return false;
+}
+
 void status_update_cluster_metrics(struct cl *c)
 {
-    int ready;
+    struct gcount g;
     uint64_t oldest = 0;
     size_t inflight = 0;
 
@@ -162,21 +252,31 @@ void status_update_cluster_metrics(struct cl *c)
     if (c->cfg->workers >= 0) {
         nh_metrics_set("nodeherd_desired_nodes", c->cfg->workers, "cluster", c->name, "pool", "",
                        NULL);
-        if (c->have_obs)
-            nh_metrics_set("nodeherd_observed_nodes", group_observed(c, NULL, NULL, &ready),
-                           "cluster", c->name, "pool", "", NULL);
+        if (c->have_obs && group_count(c, NULL, NULL, &g))
+            nh_metrics_set("nodeherd_observed_nodes", g.observed, "cluster", c->name, "pool", "",
+                           NULL);
     }
     for (size_t i = 0; i < c->cfg->n_pools; i++) {
         const struct nh_cfg_pool *p = &c->cfg->pools[i];
         if (p->nodes >= 0)
             nh_metrics_set("nodeherd_desired_nodes", p->nodes, "cluster", c->name, "pool", p->name,
                            NULL);
-        if (c->have_obs) {
-            int n = group_observed(c, p->id, p->id ? NULL : p->name, &ready);
-            if (n >= 0)
-                nh_metrics_set("nodeherd_observed_nodes", n, "cluster", c->name, "pool", p->name,
-                               NULL);
-        }
+        if (c->have_obs && group_count(c, p->id, p->id ? NULL : p->name, &g))
+            nh_metrics_set("nodeherd_observed_nodes", g.observed, "cluster", c->name, "pool",
+                           p->name, NULL);
+    }
+    if (c->have_obs) {
+        /* Rebuilt from the observation: pools that went away lose their series. */
+        nh_metrics_forget("nodeherd_nodes", "cluster", c->name);
+        if (c->cfg->workers >= 0)
+            nodes_metric(c, "", NULL, NULL);
+        for (size_t i = 0; i < c->cfg->n_pools; i++)
+            nodes_metric(c, c->cfg->pools[i].name, c->cfg->pools[i].id,
+                         c->cfg->pools[i].id ? NULL : c->cfg->pools[i].name);
+        for (size_t i = 0; i < c->obs.n_pools; i++)
+            if (!pool_is_declared(c->cfg, &c->obs.pools[i]) && c->obs.pools[i].id != NULL)
+                nodes_metric(c, c->obs.pools[i].name ? c->obs.pools[i].name : c->obs.pools[i].id,
+                             c->obs.pools[i].id, NULL);
     }
     for (const struct opnode *n = c->ops; n; n = n->next) {
         if (n->closed)
@@ -232,17 +332,20 @@ static struct json_object *group_json(const struct cl *c, const char *pool, cons
                                       int declared)
 {
     struct json_object *g = json_object_new_object();
-    int ready = 0;
+    struct gcount n;
+    bool have =
+        c->have_obs && group_count(c, pool ? pool_id : NULL, pool && !pool_id ? pool : NULL, &n);
     json_object_object_add(g, "pool", jstr(pool));
     json_object_object_add(g, "declared", declared >= 0 ? json_object_new_int(declared) : NULL);
-    if (c->have_obs) {
-        int n = group_observed(c, pool ? pool_id : NULL, pool && !pool_id ? pool : NULL, &ready);
-        json_object_object_add(g, "observed", n >= 0 ? json_object_new_int(n) : NULL);
-        json_object_object_add(g, "ready", n >= 0 ? json_object_new_int(ready) : NULL);
-    } else {
-        json_object_object_add(g, "observed", NULL);
-        json_object_object_add(g, "ready", NULL);
-    }
+    json_object_object_add(g, "observed", have ? json_object_new_int(n.observed) : NULL);
+    json_object_object_add(g, "ready", have ? json_object_new_int(n.ready) : NULL);
+    /* The same states as nodeherd_nodes{state}. */
+    struct json_object *st = json_object_new_object();
+    for (size_t k = 0; have && k < sizeof(gcount_states) / sizeof(*gcount_states); k++)
+        json_object_object_add(st, gcount_states[k], json_object_new_int(gcount_get(&n, k)));
+    json_object_object_add(g, "nodes", have ? st : NULL);
+    if (!have)
+        json_object_put(st);
     return g;
 }
 
@@ -276,17 +379,8 @@ static struct json_object *cluster_json(const struct cl *c, int64_t now_wall)
     /* Pools the cloud has that the declaration does not name. */
     for (size_t i = 0; c->have_obs && !c->removed && i < c->obs.n_pools; i++) {
         const struct nh_obs_pool *p = &c->obs.pools[i];
-        bool declared = false;
-        for (size_t k = 0; cc && k < cc->n_pools; k++)
-            if ((cc->pools[k].id && p->id && strcmp(cc->pools[k].id, p->id) == 0) ||
-                (p->name && strcmp(cc->pools[k].name, p->name) == 0))
-                declared = true;
-        if (!declared) {
-            struct json_object *g = json_object_new_object();
-            json_object_object_add(g, "pool", jstr(p->name ? p->name : p->id));
-            json_object_object_add(g, "declared", NULL);
-            json_object_object_add(g, "observed", json_object_new_int(p->current));
-            json_object_object_add(g, "ready", json_object_new_int(p->ready));
+        if (!pool_is_declared(cc, p) && p->id != NULL) {
+            struct json_object *g = group_json(c, p->name ? p->name : p->id, p->id, -1);
             json_object_array_add(groups, g);
         }
     }

@@ -228,6 +228,7 @@ static int node_copy(struct nh_node *d, const struct nh_node *s)
     d->health = s->health;
     d->created = s->created;
     d->worker = s->worker;
+    d->failed = s->failed;
     d->id = nh_model_dup(s->id, &ok);
     d->name = nh_model_dup(s->name, &ok);
     d->pool_id = nh_model_dup(s->pool_id, &ok);

@@ -31,6 +31,8 @@ struct nh_node {
     enum nh_node_health health;
     int64_t created; /* unix seconds; 0 = unknown */
     bool worker;     /* false for ACK Master nodes: never a victim */
+    bool failed;     /* the cloud says the node failed (ACK state failed, CCE phase Error):
+                      * it will not become ready by itself; with health UNHEALTHY */
     struct nh_label *labels;
     size_t n_labels;
 };

@@ -29,13 +29,16 @@
  *   clamp_declared      desired within min..max     min_forces_scale_out, max_*
  *   collect_candidates  never protected, master,    protect_*, pending_counts_but_*,
  *                       pending (unless listed)     remove_list_never_*; props: victims
- *   removals_wanted     surplus, or remove: when    remove_list_satisfies_surplus,
- *                       it names more               remove_list_goes_first_then_order
+ *   failed_replaceable  failed nodes are replaced   failed_node_is_replaced,
+ *                       where the group can grow    failed_not_replaced_where_*
+ *   removals_wanted     surplus, or remove: (plus   remove_list_satisfies_surplus,
+ *                       failed ones) when more      remove_list_goes_first_then_order
  *   cap_at_min          never below min             min_stops_scale_in, *_never_below_min
  *   cap_at_candidates   only candidates go          all_protected_limits_to_nothing
  *   cap_at_budget       <= max_per_cycle - in       budget_*, removals_in_flight_*;
  *                       flight, across groups       props: budget per cluster
- *   remove_victims      victim order, listed first  scale_in_*_order, ties_broken_by_id
+ *   remove_victims      victim order, listed first, scale_in_*_order, ties_broken_by_id,
+ *                       then failed                 failed_first_even_when_order_omits_*
  * and cap_chain_* check that the caps apply in this order. */
 #include "planner/plan.h"
 
@@ -204,12 +207,15 @@ static bool node_present(const struct nh_node *n)
 struct cand {
     const struct nh_node *n;
     bool listed;
+    bool failed; /* to be replaced: the cloud says it failed (managed groups only) */
 };
 
 static int cand_cmp(const struct cand *a, const struct cand *b, const struct ctx *x)
 {
     if (a->listed != b->listed)
         return a->listed ? -1 : 1;
+    if (a->failed != b->failed)
+        return a->failed ? -1 : 1;
     for (size_t i = 0; i < x->n_order; i++) {
         int r = 0;
         switch (x->order[i]) {
@@ -294,6 +300,7 @@ struct cands {
     size_t n;
     int listed;   /* in remove: (and not protected) */
     int eligible; /* not listed, not protected, not pending */
+    int failed;   /* eligible ones the cloud says failed, in a managed group: replaced */
     int protected_;
     int pending;
 };
@@ -339,6 +346,16 @@ static void set_victims(struct ctx *x, struct nh_action *a, const struct cand *v
     }
     if (!ok)
         x->err = -ENOMEM;
+}
+
+/* Could plan_grow() add nodes to this group, so that replacing a failed
+ * node does not simply lose it? Mirrors workers_can_grow and plan_grow. */
+static bool group_can_grow(const struct ctx *x, const struct group *g)
+{
+    if (g->workers)
+        return nh_kind_has(x->kind, NH_CAP_GROWS_LOOSE_WORKERS) && x->o->n_pools == 0 &&
+               x->c->has_scale_out;
+    return g->obs != NULL && !g->obs->is_default;
 }
 
 /* Workers outside pools grow only where the cloud can add them (ACK
@@ -512,13 +529,19 @@ static void plan_group_by_count(struct ctx *x, const struct group *g, bool manag
         plan_grow(x, g, s);
     else if (s->current > s->desired)
         plan_shrink_counters(x, g, s);
+    else if (g->obs->ready < s->desired)
+        note(x, NH_NOTE_WAITING, NH_RULE_UNHEALTHY, g->label,
+             "check the pool in the cloud console; nodeherd cannot replace a chosen node there",
+             "%s, %d observed: %d not ready (%d abnormal); waiting for them", s->decl_text,
+             s->current, s->desired - g->obs->ready, g->obs->unhealthy);
 }
 
 /* ---- kinds that name victims: the removal-cap chain ---- */
 
 /* Phase 2: the candidates. Listed nodes (in remove:, not protected, any
  * live state) and eligible ones (not listed, not protected, ready or
- * unhealthy); protected and pending ones are counted, never candidates.
+ * unhealthy; in a managed group those the cloud says failed are marked to
+ * be replaced); protected and pending ones are counted, never candidates.
  * Notes for listed nodes that are protected or masters. 0 or -ENOMEM. */
 static int collect_candidates(struct ctx *x, const struct group *g, const struct gstate *s,
                               struct cands *cs)
@@ -556,6 +579,8 @@ static int collect_candidates(struct ctx *x, const struct group *g, const struct
         }
         cs->v[cs->n].n = n;
         cs->v[cs->n].listed = listed;
+        cs->v[cs->n].failed = !listed && s->desired >= 0 && n->failed;
+        cs->failed += cs->v[cs->n].failed;
         cs->n++;
         if (listed)
             cs->listed++;
@@ -574,12 +599,56 @@ static int collect_candidates(struct ctx *x, const struct group *g, const struct
     return 0;
 }
 
+/* Phase 2b: failed nodes (the cloud says so: they will not come up by
+ * themselves) in a group with a declared count are replaced: removed like
+ * victims, then the group grows back on the next cycle. Only where nodeherd
+ * can grow the group again; elsewhere a BLOCKED note and they stay. true
+ * when failed nodes are left for an operator. */
+static bool failed_replaceable(struct ctx *x, const struct group *g, struct cands *cs)
+{
+    char fix[256];
+
+    if (cs->failed == 0 || group_can_grow(x, g))
+        return false;
+    fmt(fix, sizeof(fix),
+        "replace the failed node%s in the cloud console (nodeherd cannot add nodes back to %s)",
+        cs->failed == 1 ? "" : "s", g->workers ? "these workers" : "this pool");
+    note(x, NH_NOTE_BLOCKED, NH_RULE_UNHEALTHY, g->label, fix,
+         "%d node%s failed in the cloud and will not become ready; not replaced", cs->failed,
+         cs->failed == 1 ? "" : "s");
+    for (size_t i = 0; i < cs->n; i++)
+        cs->v[i].failed = false;
+    cs->failed = 0;
+    return true;
+}
+
 /* Phase 3: how many should go: the surplus over the declaration, or every
- * listed node when remove: names more. */
+ * listed node (and failed one, replaced) when they are more. */
 static int removals_wanted(const struct gstate *s, bool managed, const struct cands *cs)
 {
     int surplus = managed ? s->current - s->desired : 0;
-    return surplus > cs->listed ? surplus : cs->listed;
+    return surplus > cs->listed + cs->failed ? surplus : cs->listed + cs->failed;
+}
+
+/* Nothing to remove or add, but members not ready: wait for them (a
+ * WAITING note; nodes the cloud says failed are replaced instead). */
+static void note_not_ready(struct ctx *x, const struct group *g, const struct gstate *s)
+{
+    int ready = 0, starting = 0;
+
+    for (size_t i = 0; i < x->n_nodes; i++) {
+        if (!in_group(g, x->nodes[i]))
+            continue;
+        ready += x->nodes[i]->health == NH_NODE_READY;
+        starting += x->nodes[i]->health == NH_NODE_PENDING;
+    }
+    if (ready >= s->desired)
+        return;
+    note(x, NH_NOTE_WAITING, NH_RULE_UNHEALTHY, g->label,
+         "check these nodes in the cloud console; nodeherd replaces nodes only when the cloud "
+         "reports them failed",
+         "%s, %d observed: %d not ready (%d starting, %d unhealthy); waiting for them",
+         s->decl_text, s->current, s->desired - ready, starting, s->desired - ready - starting);
 }
 
 /* Phase 4: never below min. */
@@ -636,20 +705,31 @@ static void remove_victims(struct ctx *x, const struct group *g, const struct gs
 {
     struct nh_action *a;
     char ord[96];
-    bool any_listed;
+    bool any_listed, replace;
 
     cand_sort(cs->v, cs->tmp, cs->n, x);
     x->budget -= take;
     any_listed = cs->v[0].listed;
-    a = action(x, NH_ACT_REMOVE_NODES, any_listed ? NH_RULE_REMOVE_LIST : s->rule,
+    /* Only a replacement: the count is right, failed nodes go. */
+    replace = !any_listed && cs->v[0].failed && s->current <= s->desired;
+    a = action(x, NH_ACT_REMOVE_NODES,
+               any_listed ? NH_RULE_REMOVE_LIST
+               : replace  ? NH_RULE_UNHEALTHY
+                          : s->rule,
                g->workers ? NULL : g->pool_id, g->label, s->current, s->current - take, true);
     if (a == NULL)
         return;
     a->pool_nodes = !g->workers;
     set_victims(x, a, cs->v, (size_t)take);
     order_text(x, any_listed, ord, sizeof(ord));
-    fmt(a->why, sizeof(a->why), "%s, %d observed: remove %d (%s)", s->decl_text, s->current, take,
-        ord);
+    if (replace)
+        fmt(a->why, sizeof(a->why),
+            "%s, %d observed, %d failed: remove %d to replace %s (the group is scaled back to "
+            "%d next cycle)",
+            s->decl_text, s->current, cs->failed, take, take == 1 ? "it" : "them", s->desired);
+    else
+        fmt(a->why, sizeof(a->why), "%s, %d observed: remove %d (%s%s)", s->decl_text, s->current,
+            take, cs->failed > 0 ? "failed first, then " : "", ord);
 }
 
 static void plan_group_by_victims(struct ctx *x, const struct group *g, bool managed,
@@ -659,10 +739,13 @@ static void plan_group_by_victims(struct ctx *x, const struct group *g, bool man
     int want;
 
     if (collect_candidates(x, g, s, &cs) == 0) {
+        bool failed_left = failed_replaceable(x, g, &cs);
         want = removals_wanted(s, managed, &cs);
         if (want <= 0) {
             if (managed && s->current < s->desired)
                 plan_grow(x, g, s);
+            else if (managed && s->current == s->desired && !failed_left)
+                note_not_ready(x, g, s);
         } else {
             want = cap_at_min(x, g, s, want);
             x->intended += want;

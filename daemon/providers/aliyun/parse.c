@@ -98,6 +98,9 @@ static int parse_node(struct json_object *it, size_t i, struct nh_observed *obs,
     if (nh_prov_add_node(obs, v.id, v.name, v.pool, &n) < 0)
         return -ENOMEM;
     n->health = nh_ack_node_health(v.state, v.status);
+    /* DescribeClusterNodes state "failed" (aliyun-ack.md): the node did not
+     * come up and will not by itself; other unhealthy states may recover. */
+    n->failed = v.state != NULL && strcmp(v.state, "failed") == 0;
     n->created = nh_prov_parse_time(v.created);
     n->worker = v.role == NULL || strcmp(v.role, "Master") != 0;
     return parse_labels(nh_json_get(it, "labels"), n, w, e);

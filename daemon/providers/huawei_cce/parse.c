@@ -53,6 +53,9 @@ static int parse_cce_node(struct json_object *it, size_t i, void *obs, struct nh
     if (nh_prov_add_node(obs, v.uid, v.name, v.pool, &n) < 0)
         return -ENOMEM;
     n->health = nh_cce_node_health(v.phase);
+    /* CCE phase "Error" (huawei-cce.md, ListNodes): the node failed (e.g.
+     * its creation); "Abnormal" is unhealthy and may recover. */
+    n->failed = v.phase != NULL && strcmp(v.phase, "Error") == 0;
     n->created = nh_prov_parse_time(v.created);
     n->worker = true;
     labels = nh_json_get(v.md, "labels");

@@ -87,7 +87,7 @@ def walk_strings(node, keys, acc):
 
 
 metrics = load_list(LIST)
-check(len(metrics) == 21, "exported-metrics.txt lists the 21 metrics (%d)" % len(metrics))
+check(len(metrics) == 22, "exported-metrics.txt lists the 22 metrics (%d)" % len(metrics))
 
 # The checker must catch what it is there for.
 check(problems(metrics, "rate(nodeherd_bogus_total[5m])") == ["unknown metric nodeherd_bogus_total"],
@@ -119,6 +119,7 @@ check(len(ids) == len(set(ids)), "panel ids are unique")
 used = " ".join(exprs)
 for area, metric in [("convergence", "nodeherd_cluster_converged"),
                      ("declared vs observed", "nodeherd_observed_nodes"),
+                     ("nodes by state (ready, not ready, ...)", "nodeherd_nodes"),
                      ("actions", "nodeherd_actions_total"),
                      ("API latency", "nodeherd_api_request_duration_seconds_bucket"),
                      ("throttling", "nodeherd_throttled_total"),

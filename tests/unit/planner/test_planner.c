@@ -24,7 +24,7 @@ struct tnode {
     const char *id;
     const char *name; /* NULL: "name-<id>" */
     const char *pool;
-    char health; /* 0/'r' ready, 'u' unhealthy, 'p' pending, 'x' removing */
+    char health; /* 0/'r' ready, 'u' unhealthy, 'f' failed, 'p' pending, 'x' removing */
     int64_t created;
     bool master;
     const char *label; /* "k=v" */
@@ -84,6 +84,7 @@ struct tcase {
 #define N(i, t) {.id = i, .created = t}
 #define NU(i, t) {.id = i, .created = t, .health = 'u'}
 #define NP(i, t) {.id = i, .created = t, .health = 'p'}
+#define NF(i, t) {.id = i, .created = t, .health = 'f'}
 #define NX(i, t) {.id = i, .created = t, .health = 'x'}
 #define NM(i, t) {.id = i, .created = t, .master = true}
 #define PN(p, i, t) {.pool = p, .id = i, .created = t}
@@ -157,6 +158,57 @@ static const struct tcase cases[] = {
      .cfg = {.workers = 3},
      .nodes = {NU("a", 100), N("b", 300), N("c", 200), N("d", 400)},
      .acts = {REMOVE(NULL, 4, 3, "a", DECLARED)}},
+    /* failed nodes (the cloud says so) are replaced; not-ready ones waited for (issue 17) */
+    {.name = "failed_node_is_replaced",
+     .cfg = {.workers = 3, .has_scale_out = true},
+     .nodes = {N("a", 1), NF("b", 2), N("c", 3)},
+     .acts = {REMOVE(NULL, 3, 2, "b", UNHEALTHY)},
+     .why_has = "3 declared, 3 observed, 1 failed: remove 1 to replace it (the group is scaled "
+                "back to 3 next cycle)"},
+    {.name = "failed_first_even_when_order_omits_unhealthy",
+     .cfg = {.workers = 2, .has_scale_out = true,
+             .scale_in = {.order = {NH_ORDER_NEWEST}, .n_order = 1}},
+     .nodes = {N("a", 1), NF("b", 2), N("c", 3)},
+     .acts = {REMOVE(NULL, 3, 2, "b", DECLARED)},
+     .why_has = "remove 1 (failed first, then newest first)"},
+    {.name = "failed_replacement_within_the_budget",
+     .cfg = {.workers = 3, .has_scale_out = true},
+     .mpc = 1,
+     .nodes = {N("a", 1), NF("b", 2), NF("c", 3), N("d", 4)},
+     .acts = {REMOVE(NULL, 4, 3, "c", DECLARED)}, /* failed first; then the order: newest */
+     .notes = {NOTE(LIMITED, BUDGET)}},
+    {.name = "failed_never_below_min",
+     .cfg = {.workers = 3, .min = 3, .has_scale_out = true},
+     .nodes = {N("a", 1), NF("b", 2), N("c", 3)},
+     .notes = {NOTE(LIMITED, MIN)}},
+    {.name = "failed_not_replaced_where_nothing_can_grow_back",
+     .cfg = {.workers = 3},
+     .nodes = {N("a", 1), NF("b", 2), N("c", 3)},
+     .notes = {NOTE(BLOCKED, UNHEALTHY)},
+     .fix_has = "replace the failed node in the cloud console"},
+    {.name = "failed_but_protected_is_kept_and_waited_for",
+     .cfg = {.workers = 3, .has_scale_out = true},
+     .nodes = {N("a", 1), {.id = "b", .created = 2, .health = 'f',
+                           .label = "nodeherd.io/protect=true"}, N("c", 3)},
+     .notes = {NOTE(WAITING, UNHEALTHY)}},
+    {.name = "not_ready_nodes_are_waited_for",
+     .cfg = {.workers = 3, .has_scale_out = true},
+     .nodes = {N("a", 1), NU("b", 2), NP("c", 3)},
+     .notes = {NOTE(WAITING, UNHEALTHY)},
+     .msg_has = "3 declared, 3 observed: 2 not ready (1 starting, 1 unhealthy); waiting for them"},
+    {.name = "failed_pool_node_is_replaced",
+     .kind = NH_PROVIDER_CCE,
+     .cfg = {CPOOLS({.name = "gpu", .nodes = 2, .max = 10})},
+     .nodes = {PN("np1", "x", 1), {.pool = "np1", .id = "y", .created = 2, .health = 'f'}},
+     .pools = {{.id = "np1", .name = "gpu", .desired = 2, .current = 2}},
+     .acts = {REMOVE("np1", 2, 1, "y", UNHEALTHY)}},
+    {.name = "failed_in_the_cce_default_pool_is_blocked",
+     .kind = NH_PROVIDER_CCE,
+     .cfg = {CPOOLS({.name = "DefaultPool", .nodes = 2, .max = 10})},
+     .nodes = {PN("dp", "x", 1), {.pool = "dp", .id = "y", .created = 2, .health = 'f'}},
+     .pools = {{.id = "dp", .name = "DefaultPool", .desired = 2, .current = 2,
+                .is_default = true}},
+     .notes = {NOTE(BLOCKED, UNHEALTHY)}},
     {.name = "unhealthy_not_first_when_order_omits_it",
      .cfg = {.workers = 3, .scale_in = {.order = {NH_ORDER_NEWEST}, .n_order = 1}},
      .nodes = {NU("a", 100), N("b", 300), N("c", 200), N("d", 400)},
@@ -575,6 +627,7 @@ static enum nh_node_health health_of(char h)
 {
     switch (h) {
     case 'u':
+    case 'f':
         return NH_NODE_UNHEALTHY;
     case 'p':
         return NH_NODE_PENDING;
@@ -596,7 +649,8 @@ static void build_observed(const struct tcase *t, struct nh_observed *o)
         const struct tnode *n = &t->nodes[i];
         snprintf(name, sizeof(name), "name-%s", n->id);
         pt_node(o, n->id, n->name ? n->name : name, n->pool, health_of(n->health), n->created,
-                !n->master, n->label);
+                !n->master, n->label)
+            ->failed = n->health == 'f';
     }
     for (size_t i = 0; i < 6 && t->pools[i].id != NULL; i++) {
         const struct tpool *tp = &t->pools[i];

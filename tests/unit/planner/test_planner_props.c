@@ -8,7 +8,8 @@
  *     pending node among victims; victims exist, are unique, belong to the
  *     action's group;
  *   - never below min, scale targets within [min, max], never more removed
- *     from a group than its surplus or its remove: entries;
+ *     from a group than its surplus or its remove: entries plus, in a group
+ *     with a declared count, its failed nodes (replaced);
  *   - at most max_per_cycle removals per cluster;
  *   - nothing at all when busy, unobserved, incomplete or inconsistent;
  *   - DELETE_POOL only with prune for an undeclared, deletable pool;
@@ -179,8 +180,9 @@ static void gen_case(struct rcase *r)
             label = "team=ml";
         else if (lr == 2)
             label = "team=web";
-        pt_node(&r->o, node_ids[i], rnd(8) ? node_names[i] : NULL, pool,
-                (enum nh_node_health)rnd(4), rnd(5), rnd(10) != 0, label);
+        struct nh_node *nd = pt_node(&r->o, node_ids[i], rnd(8) ? node_names[i] : NULL, pool,
+                                     (enum nh_node_health)rnd(4), rnd(5), rnd(10) != 0, label);
+        nd->failed = nd->health == NH_NODE_UNHEALTHY && rnd(3) == 0;
     }
     if (n_nodes > 1 && rnd(200) == 0) {
         free(r->o.nodes[1].id);
@@ -320,6 +322,19 @@ static int listed_eligible(const struct rcase *r, const char *pool_id)
     for (size_t i = 0; i < r->o.n_nodes; i++) {
         const struct nh_node *nd = &r->o.nodes[i];
         if (live_worker(nd) && same(nd->pool_id, pool_id) && listed(&r->c, nd) &&
+            !protected_node(&r->c, nd))
+            n++;
+    }
+    return n;
+}
+
+/* Failed nodes a managed group may replace (not listed, not protected). */
+static int failed_eligible(const struct rcase *r, const char *pool_id)
+{
+    int n = 0;
+    for (size_t i = 0; i < r->o.n_nodes; i++) {
+        const struct nh_node *nd = &r->o.nodes[i];
+        if (live_worker(nd) && same(nd->pool_id, pool_id) && nd->failed && !listed(&r->c, nd) &&
             !protected_node(&r->c, nd))
             n++;
     }
@@ -477,22 +492,29 @@ static void check_plan(const struct rcase *r, const struct nh_plan *p, uint64_t 
     /* per group: min and surplus */
     for (size_t s = 0; s < t.n; s++) {
         int current, min = 0, surplus = 0, cap;
+        bool managed = false;
         const struct nh_obs_pool *op;
         if (t.removed[s] == 0)
             continue;
         current = group_count(r, t.key[s]);
         if (t.key[s] == NULL) {
             min = c->min;
-            if (c->workers >= 0)
+            if (c->workers >= 0) {
                 surplus = current - clamp(c->workers, c->min, c->max);
+                managed = true;
+            }
         } else if ((op = find_pool(&r->o, t.key[s])) != NULL && declared_for(c, op) != NULL) {
             const struct nh_cfg_pool *d = declared_for(c, op);
             min = d->min;
-            if (d->nodes >= 0 && !(op->autoscaling && !d->manage_autoscaling))
+            if (d->nodes >= 0 && !(op->autoscaling && !d->manage_autoscaling)) {
                 surplus = current - clamp(d->nodes, d->min, d->max);
+                managed = true;
+            }
         }
         assert_true(current - t.removed[s] >= min);
-        cap = listed_eligible(r, t.key[s]);
+        /* the surplus, or the remove: entries plus (in a group with a
+         * declared count) the failed nodes it replaces */
+        cap = listed_eligible(r, t.key[s]) + (managed ? failed_eligible(r, t.key[s]) : 0);
         if (surplus > cap)
             cap = surplus;
         assert_true(t.removed[s] <= cap);

@@ -310,8 +310,10 @@ static const char ack_nodes_page[] =
     "\"nodepool_id\":\"\",\"labels\":[{\"key\":\"nodeherd.io/protect\",\"value\":\"true\"}]},"
     "{\"instance_id\":\"i-x\",\"node_name\":\"n3\",\"state\":\"removing\",\"node_status\":"
     "\"Ready\","
-    "\"labels\":{\"app\":\"web\"}}"
-    "],\"page\":{\"page_number\":1,\"page_size\":100,\"total_count\":3}}";
+    "\"labels\":{\"app\":\"web\"}},"
+    "{\"instance_id\":\"i-f\",\"node_name\":\"n4\",\"state\":\"failed\",\"node_status\":"
+    "\"NotReady\"}"
+    "],\"page\":{\"page_number\":1,\"page_size\":100,\"total_count\":4}}";
 
 static void test_ack_nodes_page_valid(void **state)
 {
@@ -321,10 +323,10 @@ static void test_ack_nodes_page_valid(void **state)
 
     memset(&obs, 0, sizeof(obs));
     assert_int_equal(nh_ack_parse_nodes_page(S(ack_nodes_page), &obs, &page, err, sizeof(err)), 0);
-    assert_int_equal(page.total_count, 3);
-    assert_int_equal(page.n_nodes, 3);
+    assert_int_equal(page.total_count, 4);
+    assert_int_equal(page.n_nodes, 4);
     assert_int_equal(page.page_size, 100);
-    assert_int_equal(obs.n_nodes, 3);
+    assert_int_equal(obs.n_nodes, 4);
     assert_string_equal(obs.nodes[0].id, "i-bp1aaaaaaaaaaaaaaaaa");
     assert_string_equal(obs.nodes[0].name, "cn-hangzhou.192.168.0.10");
     assert_string_equal(obs.nodes[0].pool_id, "np1");
@@ -338,6 +340,11 @@ static void test_ack_nodes_page_valid(void **state)
     assert_int_equal(obs.nodes[2].health, NH_NODE_REMOVING);
     assert_int_equal(obs.nodes[2].created, 0);
     assert_string_equal(nh_node_label(&obs.nodes[2], "app"), "web");
+    /* only state "failed" is a failed node; NotReady may recover */
+    assert_int_equal(obs.nodes[3].health, NH_NODE_UNHEALTHY);
+    assert_true(obs.nodes[3].failed);
+    assert_false(obs.nodes[1].failed);
+    assert_false(obs.nodes[0].failed);
     nh_observed_clear(&obs);
 }
 
@@ -576,7 +583,8 @@ static const char cce_nodes[] =
     "\"status\":{\"phase\":\"Active\",\"serverId\":\"s-1\"}},"
     "{\"metadata\":{\"uid\":\"u2\",\"name\":\"node-2\"},\"status\":{\"phase\":\"Installing\"}},"
     "{\"metadata\":{\"uid\":\"u3\"},\"status\":{\"phase\":\"Abnormal\"}},"
-    "{\"metadata\":{\"uid\":\"u4\"},\"status\":{\"phase\":\"Deleting\",\"jobID\":\"j\"}}]}";
+    "{\"metadata\":{\"uid\":\"u4\"},\"status\":{\"phase\":\"Deleting\",\"jobID\":\"j\"}},"
+    "{\"metadata\":{\"uid\":\"u5\"},\"status\":{\"phase\":\"Error\"}}]}";
 
 static void test_cce_nodes(void **state)
 {
@@ -585,7 +593,7 @@ static void test_cce_nodes(void **state)
 
     memset(&obs, 0, sizeof(obs));
     assert_int_equal(nh_cce_parse_nodes(S(cce_nodes), &obs, err, sizeof(err)), 0);
-    assert_int_equal(obs.n_nodes, 4);
+    assert_int_equal(obs.n_nodes, 5);
     assert_string_equal(obs.nodes[0].id, "a1b2c3d4-0000-4000-8000-000000000001");
     assert_string_equal(obs.nodes[0].name, "node-1");
     assert_string_equal(obs.nodes[0].pool_id, "pool-uid-1");
@@ -597,6 +605,10 @@ static void test_cce_nodes(void **state)
     assert_int_equal(obs.nodes[2].health, NH_NODE_UNHEALTHY);
     assert_string_equal(obs.nodes[2].name, "u3");
     assert_int_equal(obs.nodes[3].health, NH_NODE_REMOVING);
+    /* Error is a failed node; Abnormal is unhealthy and may recover */
+    assert_int_equal(obs.nodes[4].health, NH_NODE_UNHEALTHY);
+    assert_true(obs.nodes[4].failed);
+    assert_false(obs.nodes[2].failed);
     nh_observed_clear(&obs);
 
     assert_int_equal(nh_cce_node_health("Error"), NH_NODE_UNHEALTHY);
