@@ -151,6 +151,17 @@ static int check_decl_cmp(const void *pa, const void *pb)
     return a->d.index < b->d.index ? -1 : a->d.index > b->d.index;
 }
 
+/* Orders declarations by position: file, then line and column. */
+static int check_decl_pos_cmp(const void *pa, const void *pb)
+{
+    const struct check_decl *a = pa, *b = pb;
+    if (a->file != b->file)
+        return a->file < b->file ? -1 : 1;
+    if (a->d.cluster->line != b->d.cluster->line)
+        return a->d.cluster->line < b->d.cluster->line ? -1 : 1;
+    return a->d.cluster->col < b->d.cluster->col ? -1 : a->d.cluster->col > b->d.cluster->col;
+}
+
 /* At most this many duplicated resources are reported; the rest are counted. */
 #define CHECK_DUP_MAX 50
 
@@ -184,23 +195,45 @@ static long check_overlaps(struct nh_config *const *cfgs, size_t n, FILE *f)
                     .d = {.file = cfgs[i]->path, .cluster = &cfgs[i]->clusters[c], .index = c},
                     .file = i};
     qsort(v, k, sizeof(*v), check_decl_cmp);
+    /* Each duplicated resource by the position of its second declaration,
+     * so that the messages come in file order. */
+    struct check_decl *second = calloc(k, sizeof(*second));
+    size_t *start = calloc(k, sizeof(*start)), *len = calloc(k, sizeof(*len));
+    if (second == NULL || start == NULL || len == NULL) {
+        free(v);
+        free(group);
+        free(second);
+        free(start);
+        free(len);
+        fputs("nodeherd check: out of memory comparing the files\n", f);
+        return -1;
+    }
     for (size_t i = 0; i < k;) {
         size_t j = i + 1;
         while (j < k && nh_cfg_target_cmp(v[i].d.cluster, v[j].d.cluster) == 0)
             j++;
         if (j - i > 1) {
-            if (dups < CHECK_DUP_MAX) {
-                char msg[2048];
-                for (size_t g = i; g < j; g++)
-                    group[g - i] = v[g].d;
-                nh_cfg_duplicate_message(group, j - i, true, msg, sizeof(msg));
-                fprintf(f, "%s:%d:%d: %s\n", v[i + 1].d.file, v[i + 1].d.cluster->line,
-                        v[i + 1].d.cluster->col, msg);
-            }
+            second[dups] = v[i + 1];
+            second[dups].d.index = dups; /* which group: start[] and len[] */
+            start[dups] = i;
+            len[dups] = j - i;
             dups++;
         }
         i = j;
     }
+    qsort(second, dups, sizeof(*second), check_decl_pos_cmp);
+    for (size_t g = 0; g < dups && g < CHECK_DUP_MAX; g++) {
+        char msg[2048];
+        size_t at = start[second[g].d.index], n_at = len[second[g].d.index];
+        for (size_t m = 0; m < n_at; m++)
+            group[m] = v[at + m].d;
+        nh_cfg_duplicate_message(group, n_at, true, msg, sizeof(msg));
+        fprintf(f, "%s:%d:%d: %s\n", second[g].d.file, second[g].d.cluster->line,
+                second[g].d.cluster->col, msg);
+    }
+    free(second);
+    free(start);
+    free(len);
     if (dups > CHECK_DUP_MAX)
         fprintf(f,
                 "nodeherd check: %zu more cloud clusters are declared in more than one file "
