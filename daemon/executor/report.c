@@ -206,8 +206,8 @@ int nh_engine_report(const struct nh_engine *e, FILE *f, bool json, const char *
             print_action(f, &p->actions[i]);
         for (size_t i = 0; i < p->n_notes; i++) {
             const struct nh_note *n = &p->notes[i];
-            fprintf(f, "  ! %s%s%s %s (%s): %s\n", n->pool ? "pool " : "", n->pool ? n->pool : "",
-                    n->pool ? ":" : "", nh_note_kind_name(n->kind), nh_rule_name(n->rule), n->msg);
+            fprintf(f, "  ! %s%s%s%s (%s): %s\n", n->pool ? "pool " : "", n->pool ? n->pool : "",
+                    n->pool ? ": " : "", nh_note_kind_name(n->kind), nh_rule_name(n->rule), n->msg);
             if (n->fix[0])
                 fprintf(f, "      fix: %s\n", n->fix);
         }
