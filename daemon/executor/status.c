@@ -173,6 +173,10 @@ bool cl_converged(const struct cl *c)
     struct gcount g;
     if (!c->obs_ok || c->cfg == NULL || ops_count(c) > 0)
         return false;
+    /* An observation started before the last operation ended may not show
+     * its outcome (a failed job's undone removals): not known yet. */
+    if (c->obs_epoch != c->ops_epoch)
+        return false;
     if (c->cfg->workers >= 0) {
         int want = c->cfg->workers;
         if (want < c->cfg->min)
