@@ -353,6 +353,35 @@ static void op_finish_ex(struct opnode *n, enum nh_op_state st, const char *resu
     op_maybe_free(n);
 }
 
+/* Journalled but never sent: a hold (dry run, suspend) came on in between.
+ * Closed in the journal (FAILED, "not sent: ..."), counted as result
+ * not_sent, shown in the recent actions; not an error: no backoff, no
+ * last_error, no audit record (the cloud never saw it). */
+static void op_close_unsent(struct opnode *n, const char *hold)
+{
+    struct cl *c = n->cl;
+    char msg[128];
+
+    snprintf(msg, sizeof(msg), "not sent: %s was turned on before it could be sent", hold);
+    n->op.state = NH_OP_FAILED;
+    n->op.updated_ms = wall_ms();
+    free(n->op.result);
+    n->op.result = strdup(msg);
+    if (jq_submit(c->e, n, JW_UPDATE) < 0)
+        nh_log(LOG_ERR, "%s: journal: out of memory recording operation %llu", c->name,
+               (unsigned long long)n->op.seq);
+    op_metric(n, "not_sent");
+    cl_record_recent(c, &n->op, "not_sent");
+    nh_log(LOG_NOTICE, "%s%s%s: %s %s", c->name, n->op.action.pool_name ? "/" : "",
+           n->op.action.pool_name ? n->op.action.pool_name : "",
+           nh_action_kind_name(n->op.action.kind), msg);
+    n->closed = true;
+    c->ops_epoch++;
+    cl_observe_soon(c, 0);
+    cl_changed(c);
+    op_maybe_free(n);
+}
+
 /* ---------- sending ---------- */
 
 /* Providers pass err == NULL on success. */
@@ -547,14 +576,10 @@ static void op_send(struct opnode *n)
     }
     /* The gate where an action would be sent: a dry run or a suspend that
      * came on after this operation was planned (while its journal entry
-     * was being written, or its leadership confirmed) stops it here. It
-     * was never sent, so it is closed without a backoff. */
+     * was being written, or its leadership confirmed) stops it here. */
     const char *held = cl_held(c);
     if (held != NULL) {
-        char msg[128];
-        snprintf(msg, sizeof(msg), "not sent: %s was turned on before it could be sent",
-                 strcmp(held, "suspended") == 0 ? "suspend" : "the dry run");
-        op_finish_ex(n, NH_OP_FAILED, msg, false);
+        op_close_unsent(n, strcmp(held, "suspended") == 0 ? "suspend" : "the dry run");
         return;
     }
     switch (n->op.action.kind) {

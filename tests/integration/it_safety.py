@@ -159,7 +159,11 @@ class SafetyTest(unittest.TestCase):
                                    "node_delete_seconds": 0.3})
         f.write_config(base.replace("workers: 5", "workers: 11")
                        .replace("{ name: np-batch, nodes: 2 }", "{ name: np-batch, nodes: 1 }"))
-        wait_for(lambda: cluster(d.status(), "web")["in_flight"], 30, "scale-out in flight", d)
+        # sent (accepted by the cloud), not merely planned: an operation still
+        # waiting for its journal write when dry_run comes on is not sent at all
+        wait_for(lambda: [m for m in f.mutations()[n1:] if m["op"] == "ScaleCluster"] and
+                 cluster(d.status(), "web")["in_flight"][0]["state"] == "sent", 30,
+                 "scale-out sent and in flight", d)
         f.write_config(set_daemon(base, "dry_run: true").replace("workers: 5", "workers: 12")
                        .replace("{ name: np-batch, nodes: 2 }", "{ name: np-batch, nodes: 1 }"))
         wait_for(lambda: "1 operation in flight is followed to its end" in d.log(), 30,
