@@ -54,7 +54,7 @@ int main(int argc, char **argv)
     struct nh_global_opts g = {
         .config_path = NULL, .log_format = "auto", .log_level = NULL, .usage_error = NULL};
     const char *env;
-    int c;
+    int c, bad_option = 0;
 
     /* Credentials live in this process's memory: no core dump may carry
      * them out (tests/reliability/it_secrets.py). Not dumpable also keeps
@@ -96,6 +96,7 @@ int main(int argc, char **argv)
             /* Keep going to the command: plan reports usage errors its own
              * way (exit 1, and a JSON document with --json). */
             g.usage_error = "invalid global option (see above); see nodeherd --help";
+            bad_option = 1;
             break;
         }
     }
@@ -122,7 +123,8 @@ int main(int argc, char **argv)
     optind = 0; /* GNU getopt: 0 reinitializes for the subcommand */
 
     if (g.usage_error != NULL && strcmp(cmd, "plan") != 0) {
-        usage(stderr);
+        if (bad_option)
+            usage(stderr);
         return NH_EXIT_USAGE;
     }
 
