@@ -1180,7 +1180,7 @@ const char *nh_cfg_target_describe(const struct nh_cfg_cluster *c, char *buf, si
     }
     if (p->project_id != NULL)
         snprintf(proj, sizeof(proj), "project %.40s, ", p->project_id);
-    if (p->kind == NH_PROVIDER_MODELARTS)
+    if (nh_kind_has(p->kind, NH_CAP_POOL_SCOPED))
         snprintf(buf, len, "the %s resource pool %.80s (%sregion %.40s)",
                  nh_provider_kind_name(p->kind), c->pool ? c->pool : "?", proj,
                  p->region ? p->region : "?");

@@ -95,17 +95,19 @@ static const struct nh_obs_pool *obs_pool(const struct cl *c, const char *pool_i
     return NULL;
 }
 
-/* Counts a group: workers (pool NULL) or the pool named by id or name. ACK
- * and CCE list their nodes, so the counts come from the node list (the
- * same nodes the planner counts; the CCE DefaultPool's members are the
- * nodes outside every custom pool); ModelArts has no node list: its pool's
- * counters. false: the pool is not in the observation. */
+/* Counts a group: workers (pool NULL) or the pool named by id or name.
+ * Kinds that list their nodes (ACK, CCE) count the node list (the same
+ * nodes the planner counts; the CCE DefaultPool's members are the nodes
+ * outside every custom pool); kinds that count from the pool (ModelArts,
+ * NH_CAP_COUNTS_FROM_POOL) read its counters. false: the pool is not in
+ * the observation. */
 static bool group_count(const struct cl *c, const char *pool_id, const char *pool_name,
                         struct gcount *g)
 {
     const struct nh_observed *o = &c->obs;
     const struct nh_obs_pool *p = NULL;
-    bool counters = c->cfg && c->cfg->provider && c->cfg->provider->kind == NH_PROVIDER_MODELARTS;
+    bool counters =
+        c->cfg && c->cfg->provider && nh_kind_has(c->cfg->provider->kind, NH_CAP_COUNTS_FROM_POOL);
 
     memset(g, 0, sizeof(*g));
     if (pool_id != NULL || pool_name != NULL) {
