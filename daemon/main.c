@@ -89,7 +89,7 @@ int main(int argc, char **argv)
                         "nodeherd: --allow-endpoint: expected a host name or address (at most "
                         "%d of them), got \"%s\"\n",
                         NH_CONFIG_MAX_ALLOWED_ENDPOINTS, optarg);
-                return NH_EXIT_USAGE;
+                g.usage_error = "--allow-endpoint: expected a host name or address";
             }
             break;
         default:
