@@ -299,6 +299,7 @@ static int read_results(struct json_object *results, struct nh_job_progress *out
                 (strcmp(v.status, "failed") == 0 || strcmp(v.status, "fail") == 0)) {
                 out->state = NH_JOB_FAILED;
                 out->percent = -1;
+                nh_text_copy(out->phase, sizeof(out->phase), "success with failed resources");
             }
             if (out->detail[0] != '\0')
                 nh_text_cat(out->detail, sizeof(out->detail), "; ");

@@ -247,6 +247,7 @@ static int read_subjobs(struct json_object *subs, struct nh_job_progress *out, s
          * sub-job): a failed action, re-planned from the observed state. */
         out->state = NH_JOB_FAILED;
         out->percent = (int)(n_done * 100 / n_sub);
+        nh_text_copy(out->phase, sizeof(out->phase), "Success with failed sub-jobs");
     }
     if (n_failed > 0 && out->state != NH_JOB_FAILED) {
         snprintf(line, sizeof(line), " (%zu of %zu sub-jobs failed)", n_failed, n_sub);

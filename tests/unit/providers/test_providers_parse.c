@@ -540,6 +540,7 @@ static void test_ack_task_states(void **state)
                           &p, err, sizeof(err)),
         0);
     assert_int_equal(p.state, NH_JOB_FAILED);
+    assert_string_equal(p.phase, "success with failed resources");
     assert_non_null(strstr(p.detail, "i-2 failed"));
     assert_int_equal(
         nh_ack_parse_task(S("{\"state\":\"success\",\"task_result\":[{\"data\":\"i-1\","
@@ -745,7 +746,7 @@ static void test_cce_job(void **state)
             &p, err, sizeof(err)),
         0);
     assert_int_equal(p.state, NH_JOB_FAILED);
-    assert_string_equal(p.phase, "Success");
+    assert_string_equal(p.phase, "Success with failed sub-jobs");
     assert_string_equal(p.detail, "n2: reset failed; n4: failed; 2 of 5 sub-jobs failed");
     assert_int_equal(p.percent, 100);
     /* still running with a failed sub-job: not final yet */
