@@ -396,7 +396,12 @@ static struct json_object *cluster_json(const struct cl *c, int64_t now_wall)
             continue;
         struct json_object *j = json_object_new_object();
         struct json_object *nodes = json_object_new_array();
-        json_object_object_add(j, "seq", json_object_new_int64((int64_t)n->op.seq));
+        /* The journal's sequence number; null while the operation's first
+         * record is being written (journal sequence numbers start at 1, so
+         * 0 is "not recorded yet", never a number to show or to match
+         * against the journal; nothing is sent before that write ends). */
+        json_object_object_add(j, "seq",
+                               n->op.seq > 0 ? json_object_new_int64((int64_t)n->op.seq) : NULL);
         json_object_object_add(j, "kind", jstr(nh_action_kind_name(n->op.action.kind)));
         json_object_object_add(j, "pool", jstr(n->op.action.pool_name));
         json_object_object_add(j, "target", json_object_new_int(n->op.action.target));
