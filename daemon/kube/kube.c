@@ -51,6 +51,7 @@ struct kop {
     const char *ctype;
     bool mutating;
     unsigned attempt;
+    bool hinted; /* an eviction's wait came from the server (nh_kube_result.retry_hinted) */
     uint64_t due_ms, seq;
     bool queued, in_flight, dead;
     struct nh_http_xfer *xfer; /* while in flight */
@@ -147,6 +148,7 @@ static void op_finish(struct kop *op, enum nh_kube_code code, int status, uint64
         .code = code,
         .http_status = status,
         .retry_after_ms = code == NH_KUBE_BUDGET || code == NH_KUBE_UNAVAILABLE ? retry_ms : 0,
+        .retry_hinted = (code == NH_KUBE_BUDGET || code == NH_KUBE_UNAVAILABLE) && op->hinted,
         .message = msg != NULL ? msg : "",
     };
     op_unlink(op);
@@ -655,8 +657,9 @@ static void evict_answer(struct kop *op, const struct nh_http_resp *resp)
     char what[400];
     uint64_t retry = 0;
     describe_status(resp, &st, what, sizeof(what));
-    enum nh_kube_code c =
-        nh_kube_classify_eviction(resp->status, &st, hint_of(op->k, resp), &retry);
+    uint64_t hint = hint_of(op->k, resp);
+    enum nh_kube_code c = nh_kube_classify_eviction(resp->status, &st, hint, &retry);
+    op->hinted = hint > 0 || st.retry_after_s > 0;
     const char *more = "";
     switch (c) {
     case NH_KUBE_BUDGET:

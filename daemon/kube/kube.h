@@ -76,6 +76,11 @@ struct nh_kube_result {
     enum nh_kube_code code;
     int http_status;         /* of the last answer; 0 when there was none */
     uint64_t retry_after_ms; /* BUDGET, UNAVAILABLE: when to try again; 0: no hint */
+    /* Evictions answered BUDGET or UNAVAILABLE: true when retry_after_ms
+     * comes from the server (a Retry-After header or the Status's
+     * details.retryAfterSeconds), false when it is the client's default
+     * wait (5 s, as kubectl drain). Always false otherwise. */
+    bool retry_hinted;
     /* Borrowed, valid during the callback. Names the cluster, method, path
      * and status, e.g. `cluster web: POST /api/v1/namespaces/shop/pods/
      * cart-0/eviction: HTTP 429: Cannot evict pod as it would violate the

@@ -174,6 +174,7 @@ struct res {
     enum nh_kube_code code;
     int status;
     uint64_t retry;
+    bool hinted;
     char msg[700];
     struct nh_kube_node_list *nodes;
     struct nh_kube_pod_list *pods;
@@ -185,6 +186,7 @@ static void take(struct res *r, const struct nh_kube_result *kr)
     r->code = kr->code;
     r->status = kr->http_status;
     r->retry = kr->retry_after_ms;
+    r->hinted = kr->retry_hinted;
     snprintf(r->msg, sizeof(r->msg), "%s", kr->message);
     assert_non_null(kr->message);
 }
@@ -465,12 +467,24 @@ static void test_eviction_budget_429_is_returned_not_retried(void **state)
     assert_int_equal(r.code, NH_KUBE_BUDGET);
     assert_int_equal(r.status, 429);
     assert_int_equal(r.retry, 7000);
+    assert_true(r.hinted); /* the server's own wait */
     assert_non_null(strstr(r.msg, "disruption budget"));
     assert_non_null(strstr(r.msg, "never delete the pod"));
     struct req log[8];
     assert_int_equal(srv_log(&g_cert, log, 8), 1); /* once: the caller decides when again */
     assert_int_equal(srv_pods(&g_cert), 1);
     assert_int_equal(f->att.sent, 1);
+    res_clear(&r);
+    /* no Retry-After (what a budget's 429 usually carries): the default wait */
+    ctl(&g_cert, "{\"faults\":[{\"method\":\"POST\",\"path\":\"/api/v1/namespaces/\",\"prefix\":"
+                 "true,\"status\":429,\"body_json\":{\"kind\":\"Status\",\"reason\":"
+                 "\"TooManyRequests\",\"message\":\"Cannot evict pod as it would violate the "
+                 "pod's disruption budget.\",\"code\":429}}]}");
+    assert_int_equal(nh_kube_evict(f->k, "shop", "node-0001-pod-0", NULL, on_done, &r), 0);
+    wait_res(f, &r);
+    assert_int_equal(r.code, NH_KUBE_BUDGET);
+    assert_int_equal(r.retry, 5000);
+    assert_false(r.hinted);
     res_clear(&r);
 }
 
