@@ -25,7 +25,11 @@ API (the subset nodeherd uses; answers shaped like the real thing):
         precondition (409 when stale)
   GET   /api/v1/pods?fieldSelector=spec.nodeName=NAME&limit&continue
   POST  /api/v1/namespaces/NS/pods/NAME/eviction  policy/v1 Eviction:
-        201 and the pod goes; 404 unknown pod; 409 uid precondition failed
+        201 and the pod goes; 404 unknown pod; 409 uid precondition failed.
+        A pod given with "_linger": N (pod_objs) is terminating after its
+        eviction instead: it gets metadata.deletionTimestamp and is listed N
+        more times (complete lists of its node), then goes; evicting it
+        again answers 201 and changes nothing.
 Authentication: a verified client certificate, or "Authorization: Bearer
 TOKEN"; else 401.
 
@@ -194,6 +198,21 @@ def page(items, q, kind):
     return 200, {"kind": kind, "apiVersion": "v1", "metadata": meta, "items": items[start:end]}
 
 
+def shown(p):
+    """A pod as the API shows it (test-only keys, starting with '_', left out)."""
+    return {k: v for k, v in p.items() if not k.startswith("_")}
+
+
+def linger_tick(pods):
+    """After a complete list of a node's pods: an evicted pod with "_linger": N
+    (still terminating) is listed N more times, then goes."""
+    for p in pods:
+        if p.get("_evicted"):
+            p["_linger"] -= 1
+            if p["_linger"] <= 0:
+                STATE["pods"].remove(p)
+
+
 def merge(dst, patch):
     for k, v in patch.items():
         if v is None:
@@ -311,7 +330,10 @@ class Api(BaseHTTPRequestHandler):
                 return 400, status(400, "BadRequest", "fieldSelector required here")
             name = sel[len("spec.nodeName="):]
             pods = [p for p in STATE["pods"] if p.get("spec", {}).get("nodeName") == name]
-            return page(pods, q, "PodList")
+            code, obj = page([shown(p) for p in pods], q, "PodList")
+            if code == 200 and "continue" not in obj["metadata"]:
+                linger_tick(pods)
+            return code, obj
         if (len(parts) == 7 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "pods"
                 and parts[6] == "eviction" and method == "POST"):
             ns, name = parts[3], parts[5]
@@ -329,7 +351,11 @@ class Api(BaseHTTPRequestHandler):
                         return 409, status(409, "Conflict",
                                            "Precondition failed: UID in precondition: %s, UID "
                                            "in object meta: %s" % (uid, m["uid"]))
-                    del STATE["pods"][i]
+                    if p.get("_linger", 0) > 0:  # terminating: listed a while longer
+                        m.setdefault("deletionTimestamp", "2024-03-01T10:00:00Z")
+                        p["_evicted"] = True
+                    else:
+                        del STATE["pods"][i]
                     return 201, {"kind": "Status", "apiVersion": "v1", "status": "Success",
                                  "code": 201}
             return 404, status(404, "NotFound", 'pods "%s" not found' % name)
