@@ -247,7 +247,7 @@ static void refresh_held(struct nh_drain *d)
     d->p.held_why = h != NULL ? h->why : NULL;
 }
 
-/* ", pod shop/cart-0 held by a PodDisruptionBudget: <message>" or "". */
+/* "; pod shop/cart-0 is held by a PodDisruptionBudget (<message>)" or "". */
 static void held_clause(const struct nh_drain *d, char *buf, size_t len)
 {
     if (d->p.held_pod == NULL) {

@@ -124,8 +124,10 @@ struct nh_drain_progress {
     const char *message; /* for outcome != DRAINED: why, naming node/pod; else a summary */
     /* Added: */
     enum nh_drain_phase phase;
-    bool cordoned;        /* the node carries, or may carry, this op_id's cordon (a cordon was
-                           * sent or found): uncordon it if the removal does not go ahead */
+    bool cordoned;        /* the node carries, or may carry, this op_id's cordon (this run sent
+                           * the cordon, or found it ours): uncordon it if the removal does not go
+                           * ahead. A resumed drain BLOCKED on its first list has not looked: the
+                           * caller's journal knows whether an earlier run cordoned */
     size_t pods_evicting; /* of pods_left: eviction accepted, waiting for the pod to go */
     size_t pods_ignored;  /* DaemonSet, mirror and finished pods at the last list */
 };
