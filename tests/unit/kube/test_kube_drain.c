@@ -829,6 +829,60 @@ static void test_several_budgets_fail_the_drain(void **state)
     assert_string_equal(pods, "shop/web-a");
 }
 
+static void test_transient_eviction_answers_are_tried_again_then_fail(void **state)
+{
+    struct fx *f = *state;
+    add_node(NULL);
+    add_pod("web-a", "ReplicaSet", NULL, 0);
+    /* a 503 to an eviction may or may not have been applied: the next list
+     * tells, and the eviction (never a delete) is sent again */
+    ctl("{\"faults\":[{\"method\":\"POST\",\"path\":\"/api/v1/namespaces/shop/pods/web-a/"
+        "eviction\",\"times\":2,\"status\":503}]}");
+    drain(f, NULL);
+    assert_int_equal(f->outcome, NH_DRAIN_DRAINED);
+    assert_int_equal(f->last.evictions_sent, 3);
+    assert_int_equal(f->last.evictions_refused, 0);
+    struct req log[64];
+    int n = srv_log(log, 64);
+    assert_int_equal(check_log(log, n).evictions, 3);
+
+    /* ... but not for ever */
+    ctl("{\"reset\":true}");
+    add_node(NULL);
+    add_pod("web-a", "ReplicaSet", NULL, 0);
+    ctl("{\"faults\":[{\"method\":\"POST\",\"path\":\"/api/v1/namespaces/shop/pods/web-a/"
+        "eviction\",\"times\":100,\"status\":503}]}");
+    nh_drain_free(f->d);
+    f->d = NULL;
+    f->done_calls = 0;
+    drain(f, NULL);
+    assert_int_equal(f->outcome, NH_DRAIN_FAILED);
+    assert_int_equal(f->last.evictions_sent, NH_DRAIN_MAX_EVICT_ERRORS + 1);
+    assert_non_null(strstr(f->message, "eviction of pod shop/web-a failed 4 times in a row"));
+    assert_non_null(strstr(f->message, "HTTP 503"));
+    assert_non_null(strstr(f->message, "uncordon it"));
+    char pods[64];
+    srv_pods(pods, sizeof(pods));
+    assert_string_equal(pods, "shop/web-a");
+}
+
+static void test_cordon_not_applied_is_sent_again(void **state)
+{
+    struct fx *f = *state;
+    add_node(NULL);
+    add_pod("web-a", "ReplicaSet", NULL, 0);
+    ctl("{\"faults\":[{\"method\":\"PATCH\",\"path\":\"/api/v1/nodes/" NODE "\",\"status\":"
+        "503}]}");
+    drain(f, NULL);
+    assert_int_equal(f->outcome, NH_DRAIN_DRAINED);
+    struct req log[64];
+    int n = srv_log(log, 64);
+    struct counts c = check_log(log, n);
+    assert_int_equal(c.patches, 2); /* read again, found not cordoned, cordoned */
+    assert_int_equal(c.gets, 2);
+    assert_cordoned_by_us();
+}
+
 static void test_cancel_mid_drain(void **state)
 {
     struct fx *f = *state;
@@ -906,6 +960,8 @@ int main(void)
         T(test_resume_with_the_same_op_id),
         T(test_list_500_fails_with_a_message),
         T(test_several_budgets_fail_the_drain),
+        T(test_transient_eviction_answers_are_tried_again_then_fail),
+        T(test_cordon_not_applied_is_sent_again),
         T(test_cancel_mid_drain),
         T(test_bad_arguments_refused),
     };
