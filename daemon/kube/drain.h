@@ -140,11 +140,13 @@ typedef void (*nh_drain_fn)(void *ud, const struct nh_drain_progress *p);
 typedef void (*nh_drain_done_fn)(void *ud, enum nh_drain_outcome o,
                                  const struct nh_drain_progress *p);
 
-/* Starts draining o->node through k (which must outlive the drain, or be
- * freed first: its cancellations end the drain CANCELLED). Strings of o
- * are copied. 0, or -EINVAL (a node name that is not a DNS subdomain, an
- * op_id that is not nh_kube_op_id_ok, NULL k/done/ret), -ESHUTDOWN (k is
- * being freed), -ENOMEM: then nothing was sent and done never runs. */
+/* Starts draining o->node through k, which must outlive the drain (free
+ * the drain first; a client freed while a request of the drain is in
+ * flight ends it CANCELLED, but one freed between rounds is not noticed).
+ * Strings of o are copied. 0, or -EINVAL (a node name that is not a DNS
+ * subdomain, an op_id that is not nh_kube_op_id_ok, NULL k/done/ret),
+ * -ESHUTDOWN (k is being freed), -ENOMEM: then nothing was sent and done
+ * never runs. */
 int nh_drain_start(uv_loop_t *loop, struct nh_kube *k, const struct nh_drain_opts *o,
                    nh_drain_fn progress, nh_drain_done_fn done, void *ud, struct nh_drain **ret);
 /* done(CANCELLED) runs before it returns (nothing when done already ran);
