@@ -19,8 +19,9 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "tests", "support"))
+from nhtest import harness  # noqa: E402
 
 ROOT = harness.ROOT
 SEED = os.path.join(ROOT, "contrib", "fakecloud", "seeds", "demo.json")

@@ -25,10 +25,10 @@ import time
 import urllib.error
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "contrib", "demo"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
 sys.path.insert(0, os.path.join(ROOT, "contrib", "bench"))
 import fleet as fleetgen  # noqa: E402
-import harness  # noqa: E402
+from nhtest import harness  # noqa: E402
 
 FAULTS = ["throttle", "500", "502", "503", "reset_before", "reset_after", "malformed",
           "truncated", "job_fail", "job_stuck", "slow"]

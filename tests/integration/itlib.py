@@ -6,8 +6,11 @@ import sys
 
 ROOT = os.environ.get("NH_SOURCE_DIR") or os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "contrib", "demo"))
-import harness  # noqa: E402,F401
+sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+from nhtest import harness  # noqa: E402,F401
+# `from itlib import harness` is the usual spelling; a plain `import harness`
+# after `import itlib` gets the very same module (one FAKECLOUD, one ROOT).
+sys.modules.setdefault("harness", harness)
 
 SEED = os.path.join(ROOT, "contrib", "fakecloud", "seeds", "demo.json")
 

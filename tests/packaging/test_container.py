@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from pkglib import SKIP, SRC, WORK, built_deb, fail, need, run, version  # noqa: E402
 
-sys.path.insert(0, os.path.join(SRC, "contrib", "demo"))
+sys.path.insert(0, os.path.join(SRC, "tests", "support"))
 
 UID = GID = 65532
 WRAPPER = r'''#!%(python)s
@@ -148,7 +148,7 @@ def main():
 
     # The shipped example, credentials from the mounted-secrets directory.
     secrets = os.path.join(root, "run/secrets/nodeherd")
-    import harness  # noqa: E402  (contrib/demo/harness.py)
+    from nhtest import harness  # noqa: E402  (tests/support/nhtest/harness.py)
     for name, value in {"ack-ak": harness.ACK_AK, "ack-sk": harness.ACK_SK,
                         "hw-ak": harness.HW_AK, "hw-sk": harness.HW_SK,
                         "ack-node-pw": harness.NODE_PW}.items():

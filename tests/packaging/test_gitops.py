@@ -26,8 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from pkglib import SRC, fail, need  # noqa: E402
 
-sys.path.insert(0, os.path.join(SRC, "contrib", "demo"))
-import harness  # noqa: E402
+sys.path.insert(0, os.path.join(SRC, "tests", "support"))
+from nhtest import harness  # noqa: E402
 
 NH = os.environ.get("NODEHERD_BIN") or harness.find_binary()
 WEB_ID = "c8f2d1e0a9b84c6e9f1d2a3b4c5d6e7f"

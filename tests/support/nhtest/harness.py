@@ -1,7 +1,11 @@
 """Runs the real nodeherd daemon against fakecloud on loopback.
 
 Shared by the demo (contrib/demo/demo.py), the integration tests
-(tests/integration/) and the benchmarks. Python 3 standard library only.
+(tests/integration/ and the other tests/ folders, through itlib), the soak
+test and the benchmarks. Python 3 standard library only. Import it as
+
+    sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+    from nhtest import harness
 
     with Fleet(seed="contrib/fakecloud/seeds/demo.json") as f:
         d = f.daemon(config_text)          # writes config + credentials, starts `nodeherd run`
@@ -26,7 +30,7 @@ import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))  # tests/support/nhtest
 FAKECLOUD = os.path.join(ROOT, "contrib", "fakecloud", "fakecloud.py")
 
 ACK_AK, ACK_SK = "demo-ak", "demo-sk"
