@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.environ.get("NH_SOURCE_DIR") or os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+SRC = os.environ.get("NH_SOURCE_DIR") or os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "contrib", "fakecloud"))
 
 from fakecloud.client import DEMO_SEED, FakeCloudProcess  # noqa: E402
