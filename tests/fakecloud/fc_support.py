@@ -13,7 +13,7 @@ FC_DIR = os.path.join(SRC, "contrib", "fakecloud")
 if FC_DIR not in sys.path:
     sys.path.insert(0, FC_DIR)
 
-from fakecloud.client import CloudClient, FakeCloudProcess, DEMO_SEED  # noqa: E402,F401
+from fakecloud.client import CloudClient, FakeCloudProcess, DEMO_SEED, K8sClient  # noqa: E402,F401
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 ACK1 = "c8f2d1e0a9b84c6e9f1d2a3b4c5d6e7f"
@@ -25,6 +25,7 @@ GPU_A = "7e1a0000-0000-4000-8000-0000000000a1"
 CCE_P = "/api/v3/projects/%s/clusters/%s" % (PROJECT, CCE)
 MA_P = "/v2/%s/pools/pool-abc/nodepools" % PROJECT
 FAST = {"job_seconds": 0.8, "node_create_seconds": 0.6, "node_delete_seconds": 0.6}   # margin for a loaded machine
+MA_POOL = "/v2/%s/pools/pool-abc" % PROJECT
 
 
 def demo_seed(**overrides):
@@ -86,3 +87,16 @@ class FakeCloudCase(unittest.TestCase):
             if key in (n["id"], n["name"]):
                 return n
         return None
+
+    def k8s(self, cluster, **kw):
+        """A Kubernetes client for `cluster` (closed after the test)."""
+        c = self.fc.k8s_client(cluster, **kw)
+        self.addCleanup(c.close)
+        return c
+
+    def k8s_nodes(self, cluster):
+        return {n["metadata"]["name"]: n for n in self.fc.k8s_state(cluster)["nodes"]}
+
+    def k8s_pods(self, cluster):
+        return {"%s/%s" % (p["metadata"]["namespace"], p["metadata"]["name"]): p
+                for p in self.fc.k8s_state(cluster)["pods"]}

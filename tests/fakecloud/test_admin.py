@@ -138,7 +138,9 @@ class Admin(FakeCloudCase):
         s, h, b = self.c.raw("GET", "/_fake/invariants")
         self.assertEqual(int(h["content-length"]), len(b))
         self.assertEqual(set(json.loads(b)), {"duplicate_mutations", "unrequested_removals", "over_rate_limit",
-                                              "details"})
+                                              "servers_kept_running", "nodes_removed_with_evictable_pods",
+                                              "protected_nodes_removed", "pods_deleted_bypassing_eviction",
+                                              "nodes_left_cordoned", "details"})
 
 
 class Cli(unittest.TestCase):

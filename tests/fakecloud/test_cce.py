@@ -182,7 +182,10 @@ class CceMutations(FakeCloudCase):
                           what="failed job")
         self.assertEqual(j["spec"]["subJobs"][0]["status"]["phase"], "Failed")
         self.assertTrue(j["status"]["reason"])
-        self.assertEqual(self.node(uid)["status"], "running")      # the node stays after a failed delete
+        # the node stays after a failed delete, in the Error phase shown as Deleting without errorStatus
+        self.assertEqual(self.hw("GET", CCE_P + "/nodes/" + uid)[2]["status"]["phase"], "Deleting")
+        self.assertEqual(self.hw("GET", CCE_P + "/nodes/" + uid, [("errorStatus", "true")])[2]["status"]["phase"],
+                         "Error")
         s, _, _ = self.hw("DELETE", CCE_P + "/nodes/" + uid)
         self.assertEqual(s, 200)                                    # retry after a failure is not a duplicate
         self.assertEqual(self.invariants()["duplicate_mutations"], 0)

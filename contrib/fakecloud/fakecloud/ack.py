@@ -1,8 +1,14 @@
 """Alibaba Cloud ACK (API 2015-12-15) operations, per ../../shared/api/aliyun-ack.md and seeds 000, 003.
 
+Official pages (README "What follows which page" has one row per behaviour):
+DescribeClusterNodes https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/developer-reference/api-query-nodes-in-a-cluster-1
+DescribeClusterDetail https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/developer-reference/api-cs-2015-12-15-describeclusterdetail
+cluster lifecycle https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/user-guide/cluster-abnormal-states
+DescribeClusterUserKubeconfig https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/developer-reference/api-cs-2015-12-15-describeclusteruserkubeconfig
+
 Error codes the reference does not confirm are this emulator's choice and
 are listed in README.md (ErrorClusterNotFound, ErrorNodePoolNotFound,
-ErrorTaskNotFound, ErrorNodeNotFound, ErrorNodeRemoving, ...).
+ErrorTaskNotFound, ErrorNodeNotFound, ErrorNodeRemoving, ErrorClusterState, ...).
 """
 
 import hashlib
@@ -10,6 +16,7 @@ import json
 import re
 
 from .common import ApiError, Response
+from .k8s import K8sAdminError
 from .state import rfc3339
 
 ACK_VERSION = "2015-12-15"
@@ -31,6 +38,25 @@ def _common(st, req):
     if cl is None:
         raise ApiError(404, "ErrorClusterNotFound", "cluster %s not found" % cid)
     return cl
+
+
+def _not_busy(st, req, cl):
+    """A mutation on a cluster that is not `running` (DescribeClusterDetail `state`) is refused."""
+    busy = st.check_not_busy(cl, req.op)
+    if busy is not None:
+        raise ApiError(*busy)
+
+
+def _keep_server(release):
+    """release_node=false keeps the ECS instance; ACK never releases PrePaid (subscription) instances
+    (DeleteClusterNodes / RemoveNodePoolNodes pages: release_node)."""
+    def keep(n):
+        if not release:
+            return "release_node is false: the ECS instance is kept"
+        if n.charge == "PrePaid":
+            return "PrePaid (subscription) instance: release_node does not release it"
+        return None
+    return keep
 
 
 def _pool(st, req, cl):
@@ -57,15 +83,35 @@ def _int(v, name, lo, hi):
     return v
 
 
-def node_json(n):
-    state = {"creating": "initial", "running": "running", "removing": "removing", "failed": "failed"}[n.status]
+# DescribeClusterNodes response `state`: pending (being created), running, starting, stopping, stopped.
+# The request's `state` filter adds removing, initial (= being created) and failed, which are shown
+# for nodes being removed and nodes whose creation failed.
+ECS_TO_STATE = {"Pending": "pending", "Running": "running", "Starting": "starting", "Stopping": "stopping",
+                "Stopped": "stopped"}
+
+
+def node_state(n):
     if n.status == "creating":
-        node_status = "Unknown"
-    elif n.status == "failed" or not n.healthy:
+        return "pending"
+    if n.status in ("removing", "failed"):
+        return n.status
+    return ECS_TO_STATE.get(n.ecs_state, "running")
+
+
+def node_json(st, n):
+    state = node_state(n)
+    ready = st.k8s.ready_of(n)
+    if n.status == "failed" or not n.healthy:
         node_status = "NotReady"
+    elif n.ecs_state == "Stopped":
+        node_status = "Offline"
+    elif ready is not None:
+        node_status = {"True": "Ready", "False": "NotReady", "Unknown": "Unknown"}[ready]
+    elif n.status == "creating":
+        node_status = "Unknown"
     else:
         node_status = "Ready"
-    inst = {"creating": "Pending", "running": "Running", "removing": "Running", "failed": "Stopped"}[n.status]
+    inst = "Pending" if n.status == "creating" else "Stopped" if n.status == "failed" else n.ecs_state
     return {"instance_id": n.id, "node_name": n.name, "instance_name": "worker-k8s-for-cs-" + n.cluster[:8],
             "instance_role": n.role, "nodepool_id": n.pool or "", "state": state, "node_status": node_status,
             "instance_status": inst, "creation_time": rfc3339(n.created),
@@ -110,6 +156,9 @@ def _task_resp(req, t, extra=None, status=200):
 # ---------------------------------------------------------------- reads
 
 def describe_cluster_nodes(st, req):
+    """The page documents five query parameters: instanceIds, nodepool_id, state, pageSize, pageNumber.
+    Anything else (nodeLabels, nodeNames, nodeIps, ...) is ignored like any unknown parameter: the answer
+    lists every node."""
     cl = _common(st, req)
     size = req.arg("pageSize", "10")
     num = req.arg("pageNumber", "1")
@@ -128,18 +177,55 @@ def describe_cluster_nodes(st, req):
         nodes = [n for n in nodes if n.pool == pool]
     if states[state]:
         nodes = [n for n in nodes if n.status == states[state]]
-    for arg, attr in (("instanceIds", "id"), ("nodeNames", "name"), ("nodeIps", "ip")):
-        v = req.arg(arg)
-        if v:
-            want = set(x.strip() for x in v.split(","))
-            nodes = [n for n in nodes if getattr(n, attr) in want]
-    labels = req.arg("nodeLabels")
-    if labels:
-        want = dict(kv.split("=", 1) if "=" in kv else (kv, "") for kv in labels.split(","))
-        nodes = [n for n in nodes if all(str(n.labels.get(k)) == v for k, v in want.items())]
+    v = req.arg("instanceIds")
+    if v:
+        want = set(x.strip() for x in v.split(","))
+        nodes = [n for n in nodes if n.id in want]
     page = nodes[(num - 1) * size: num * size]
-    return Response(200, {"nodes": [node_json(n) for n in page],
+    return Response(200, {"nodes": [node_json(st, n) for n in page],
                           "page": {"page_number": num, "page_size": size, "total_count": len(nodes)}})
+
+
+def describe_cluster_detail(st, req):
+    """DescribeClusterDetail: the subset a client needs, `state` first (running, or a busy state)."""
+    cl = _common(st, req)
+    nodes = st.cluster_nodes(cl.id)
+    endpoints = {"intranet_api_server_endpoint": st.k8s.url(cl.id) if st.k8s_endpoint else "",
+                 "api_server_endpoint": st.k8s.url(cl.id, external=True) if st.k8s_endpoint else ""}
+    return Response(200, {"cluster_id": cl.id, "name": cl.name, "region_id": cl.region, "state": cl.state,
+                          "cluster_type": "ManagedKubernetes", "cluster_spec": "ack.pro.small", "profile": "Default",
+                          "init_version": "1.30.1-aliyun.1", "current_version": "1.30.1-aliyun.1",
+                          "next_version": "", "created": rfc3339(cl.created), "updated": rfc3339(cl.created),
+                          "size": len(nodes), "deletion_protection": False, "network_mode": "vpc",
+                          "resource_group_id": "rg-fakecloud", "vpc_id": "vpc-fakecloud",
+                          "vswitch_ids": "vsw-fakecloud", "container_cidr": "172.20.0.0/16",
+                          "service_cidr": "172.21.0.0/20", "proxy_mode": "ipvs", "security_group_id": "sg-fakecloud",
+                          "master_url": json.dumps(endpoints), "tags": [], "maintenance_window": {},
+                          "meta_data": "{}", "parameters": {}})
+
+
+def describe_user_kubeconfig(st, req):
+    """DescribeClusterUserKubeconfig: {"config": kubeconfig YAML, "expiration": RFC 3339}. A client
+    certificate for the emulated API server; PrivateIpAddress=true gives the internal endpoint, false
+    (the default) the public one (same server, logged as endpoint "external")."""
+    cl = _common(st, req)
+    private = _bool_arg(req, "PrivateIpAddress")
+    minutes = req.arg("TemporaryDurationMinutes")
+    if minutes is not None:
+        if not minutes.isdigit() or not 15 <= int(minutes) <= 4320:
+            raise bad("TemporaryDurationMinutes must be an integer within [15,4320], got %r" % minutes)
+        seconds = int(minutes) * 60.0
+    else:
+        seconds = 3 * 365 * 86400.0        # "the system sets a longer validity period"
+    if cl.id not in st.k8s.clusters or st.k8s_endpoint is None:
+        raise ApiError(503, "ServiceUnavailable", "fakecloud: the emulated Kubernetes API is off (openssl missing "
+                                                  "or --k8s-listen off)")
+    try:
+        cred = st.k8s.issue(cl.id, "cert", seconds, req.now, "ack-user-config", user="2%015d" % (req.seq or 0))
+    except K8sAdminError as e:
+        raise ApiError(503, "ServiceUnavailable", "fakecloud: %s" % e)
+    config = st.k8s.kubeconfig_yaml(cl.id, cred, user="2%015d" % (req.seq or 0), external=not private)
+    return Response(200, {"config": config, "expiration": rfc3339(req.now + seconds)})
 
 
 def describe_node_pools(st, req):
@@ -187,6 +273,7 @@ def _json(req):
 def modify_node_pool(st, req):
     cl = _common(st, req)
     p = _pool(st, req, cl)
+    _not_busy(st, req, cl)
     body = _json(req)
     sg = body.get("scaling_group")
     desired = None
@@ -214,6 +301,7 @@ def modify_node_pool(st, req):
 def scale_node_pool(st, req):
     cl = _common(st, req)
     p = _pool(st, req, cl)
+    _not_busy(st, req, cl)
     body = _json(req)
     if "count" not in body:
         raise bad("count is required: the number of nodes to add (1..500)", "MissingParameter")
@@ -263,13 +351,16 @@ def _nodes_body(req):
 
 
 def _remove_cluster_nodes(st, req, cl, names, ttype):
+    _not_busy(st, req, cl)
+    body = _json(req)
     nodes = _lookup_for_removal(st, req, cl, names, "name")
     t = st.new_task("ack", ttype, cl.id, {"type": "cluster", "id": cl.id}, req.now, req.job_outcome, req.seq,
                     removing=True)
     for n in nodes:
         if n.pool:
             t.replace_pools.add(n.pool)     # the pool keeps its desired size and replaces the node
-    st.start_removal(nodes, t, req.now, "request", req.seq, req.op)
+    st.start_removal(nodes, t, req.now, "request", req.seq, req.op, _keep_server(body.get("release_node", False)),
+                     drain=bool(body.get("drain_node", False)))
     return t
 
 
@@ -304,8 +395,9 @@ def remove_node_pool_nodes(st, req):
         raise bad("instance_ids must be a JSON array of strings, got %r" % raw)
     if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
         raise bad("instance_ids must be a non-empty JSON array of strings")
-    for b in ("release_node", "drain_node", "concurrency"):
-        _bool_arg(req, b)
+    release, drain = _bool_arg(req, "release_node"), _bool_arg(req, "drain_node")
+    _bool_arg(req, "concurrency")
+    _not_busy(st, req, cl)
     nodes = _lookup_for_removal(st, req, cl, keys, by)
     for n in nodes:
         if n.pool != p.id:
@@ -313,13 +405,14 @@ def remove_node_pool_nodes(st, req):
     t = st.new_task("ack", "nodepool_remove_nodes", cl.id, {"type": "nodepool", "id": p.id}, req.now,
                     req.job_outcome, req.seq, removing=True)
     p.desired = max(0, p.desired - len(nodes))
-    st.start_removal(nodes, t, req.now, "request", req.seq, req.op)
+    st.start_removal(nodes, t, req.now, "request", req.seq, req.op, _keep_server(release), drain=drain)
     p.job = t.id
     return _task_resp(req, t)
 
 
 def scale_cluster(st, req):
     cl = _common(st, req)
+    _not_busy(st, req, cl)
     body = _json(req)
     spec = {"disable_rollback": bool, "timeout_mins": int, "worker_instance_type": str,
             "worker_system_disk_category": str, "worker_system_disk_size": int, "login_password": str,
@@ -353,7 +446,8 @@ def scale_cluster(st, req):
     if out:
         st.create_nodes(cl, None, target - len(workers), t, req.now)
     else:
-        st.start_removal(st.victim_order(workers)[:len(workers) - target], t, req.now, "cloud", req.seq, req.op)
+        st.start_removal(st.victim_order(workers)[:len(workers) - target], t, req.now, "cloud", req.seq, req.op,
+                         _keep_server(True))
     st.remember_size("cluster-size", cl.id, target, t)
     return _task_resp(req, t, {"cluster_id": cl.id}, status=202)
 
@@ -366,6 +460,9 @@ ROUTES = [
     ("POST", CID + r"/nodes", "DeleteClusterNodes", True, delete_cluster_nodes),
     ("POST", r"/api/v2" + CID + r"/nodes/remove", "RemoveClusterNodes", True, remove_cluster_nodes),
     ("PUT", CID, "ScaleCluster", True, scale_cluster),
+    ("GET", CID, "DescribeClusterDetail", False, describe_cluster_detail),
+    ("GET", r"/k8s/(?P<cid>[A-Za-z0-9._~-]+)/user_config", "DescribeClusterUserKubeconfig", False,
+     describe_user_kubeconfig),
     ("GET", CID + r"/nodepools", "DescribeClusterNodePools", False, describe_node_pools),
     ("GET", NP, "DescribeClusterNodePoolDetail", False, describe_node_pool_detail),
     ("PUT", NP, "ModifyClusterNodePool", True, modify_node_pool),

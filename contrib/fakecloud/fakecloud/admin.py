@@ -4,9 +4,11 @@ Called with State.lock held and time already advanced.
 """
 
 import json
+import time
 
 from .common import Response
 from .faults import FaultError
+from .k8s import K8sAdminError
 from .state import SeedError
 
 
@@ -101,6 +103,11 @@ def handle(fake, req):
             return _ok({"removals": sorted(st.expect) if st.expect is not None else None})
         if path == "/_fake/invariants" and m == "GET":
             return _ok(st.invariants())
+        if path == "/_fake/k8s" or path.startswith("/_fake/k8s/"):
+            try:
+                return _k8s(fake, st, req, path, m)
+            except (K8sAdminError, KeyError) as e:
+                return _bad(str(e.args[0]) if e.args else "kubernetes admin request failed")
         if path == "/_fake/reset" and m == "POST":
             fake.reset()
             return _ok({"reset": True})
@@ -113,4 +120,96 @@ def handle(fake, req):
                 return _bad(str(e.args[0]) if e.args else "mutate failed")
     except FaultError as e:
         return _bad(str(e))
+    return _bad("unknown admin route %s %s (see contrib/fakecloud/README.md)" % (m, req.path), 404)
+
+
+def _items(b, key):
+    """A body with one object, a list, or {"<key>": [...]} (plus "cluster")."""
+    if isinstance(b, list):
+        return b
+    if isinstance(b, dict) and key in b:
+        v = b[key]
+        return v if isinstance(v, list) else [v]
+    return [b]
+
+
+def _need_cluster(b):
+    cid = b.get("cluster") if isinstance(b, dict) else None
+    if not isinstance(cid, str):
+        raise K8sAdminError("the body needs \"cluster\": the id of an ACK or CCE cluster")
+    return cid
+
+
+def _k8s(fake, st, req, path, m):
+    """The emulated Kubernetes API's admin routes (README "Kubernetes admin API")."""
+    model = st.k8s
+    ep = st.k8s_endpoint
+    if path == "/_fake/k8s" and m == "GET":
+        return _ok({"enabled": ep is not None and model.enabled,
+                    "host": ep["host"] if ep else None, "port": ep["port"] if ep else None,
+                    "ca": ep["authority"].ca_pem.decode() if ep else None,
+                    "urls": {cid: model.url(cid) for cid in model.clusters} if ep else {},
+                    "timing": model.timing, "daemonsets": model.daemonsets,
+                    "never_ready_next": model.never_ready_next})
+    if path == "/_fake/k8s/state" and m == "GET":
+        cid = req.arg("cluster")
+        return _ok(model.snapshot(cid, req.now))
+    if path == "/_fake/k8s/timing":
+        if m == "POST":
+            b = _body(req)
+            if not isinstance(b, dict):
+                raise K8sAdminError("timing: send an object")
+            if "never_ready_next" in b:
+                v = b.pop("never_ready_next")
+                if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                    raise K8sAdminError("never_ready_next must be an integer >= 0")
+                model.never_ready_next = v
+            model.set_timing(b)
+        return _ok(dict(model.timing, never_ready_next=model.never_ready_next))
+    if path == "/_fake/k8s/pods":
+        b = _body(req)
+        cid = _need_cluster(b)
+        if m == "POST":
+            return _ok({"pods": [model.add_pod(cid, p, req.now) for p in _items(b, "pods")]})
+        if m == "DELETE":
+            return _ok(model.delete_pod_admin(cid, b.get("namespace", "default"), b.get("name")))
+    if path == "/_fake/k8s/pdbs":
+        b = _body(req)
+        cid = _need_cluster(b)
+        if m == "POST":
+            return _ok({"pdbs": [model.add_pdb(cid, p, req.now) for p in _items(b, "pdbs")]})
+        if m == "DELETE":
+            return _ok(model.delete_pdb_admin(cid, b.get("namespace", "default"), b.get("name")))
+    if path == "/_fake/k8s/nodes" and m == "POST":
+        b = _body(req)
+        out = []
+        for x in _items(b, "nodes"):
+            cid = x.get("cluster") if isinstance(x, dict) and "cluster" in x else _need_cluster(b)
+            if not isinstance(x, dict):
+                raise K8sAdminError("each node change is an object like {\"node\": name, \"labels\": {...}}")
+            out.append(model.set_node_admin(cid, x, req.now))
+        return _ok({"nodes": out})
+    if path == "/_fake/k8s/continue" and m == "POST":
+        return _ok(model.expire_continue(_need_cluster(_body(req))))
+    if path == "/_fake/k8s/credentials":
+        if m == "GET":
+            return _ok({"credentials": model.creds_json(req.arg("cluster"))})
+        if m == "POST":
+            b = _body(req)
+            action = b.get("action")
+            if action in ("expire", "revoke"):
+                n = model.expire_creds(b.get("cluster"), b.get("id"), req.now, revoke=action == "revoke")
+                return _ok({action + "d": n})
+            if action == "issue":
+                cid = _need_cluster(b)
+                model._cluster(cid)
+                kind = b.get("auth", "cert")
+                secs = b.get("seconds", 3600)
+                if kind not in ("cert", "token") or isinstance(secs, bool) or not isinstance(secs, (int, float)) \
+                        or secs <= 0:
+                    raise K8sAdminError("issue: auth must be cert or token and seconds a number > 0")
+                cred = model.issue(cid, kind, float(secs), req.now, "admin", b.get("user"))
+                return _ok({"kubeconfig": model.kubeconfig_yaml(cid, cred, user=b.get("user")),
+                            "expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(req.now + float(secs)))})
+            raise K8sAdminError("credentials: action must be issue, expire or revoke")
     return _bad("unknown admin route %s %s (see contrib/fakecloud/README.md)" % (m, req.path), 404)

@@ -1,13 +1,24 @@
 """Huawei Cloud CCE v3 operations, per ../../shared/api/huawei-cce.md and seed 001.
 
+Official pages (README "What follows which page" has one row per behaviour):
+ListNodes (errorStatus) https://support.huaweicloud.com/intl/en-us/api-cce/cce_02_0244.html
+DeleteNode (nodepoolScaleDown) https://support.huaweicloud.com/intl/en-us/api-cce/cce_02_0246.html
+ShowCluster (status.phase) https://support.huaweicloud.com/intl/en-us/api-cce/cce_02_0238.html
+CreateKubernetesClusterCert https://support.huaweicloud.com/intl/en-us/api-cce/cce_02_0248.html
+"Removing a Node" https://support.huaweicloud.com/intl/en-us/usermanual-cce/cce_10_0338.html
+"Deleting a Node" https://support.huaweicloud.com/intl/en-us/usermanual-cce/cce_10_0186.html
+
 Not-found answers use 404 CCE.01404001, invalid bodies 400 CCE.01400001,
 wrong content type 400 CCE.01400006 (CCE error-code page); a node already
-being deleted is refused with 400 CCE.01400001 (emulator choice).
+being deleted, a yearly/monthly node's deletion and a mutation on a busy
+cluster are refused with 400 CCE.01400001 (emulator choice: the page lists
+no specific code).
 """
 
 import re
 
 from .common import ApiError, Response
+from .k8s import K8sAdminError
 from .state import rfc3339
 
 NAME_RX = re.compile(r"^[a-z0-9-]{1,50}$")
@@ -42,6 +53,14 @@ def _common(st, req):
     return cl
 
 
+def _not_busy(st, req, cl, also=()):
+    """Mutations need the cluster Available (ShowCluster status.phase); RemoveNode also accepts
+    Unavailable ("Removing a Node": only when the cluster is Available or Unavailable)."""
+    busy = st.check_not_busy(cl, req.op, also)
+    if busy is not None:
+        raise ApiError(*busy)
+
+
 def _pool(st, req, cl):
     p = st.pool(req.params["np"], "cce", cl.id)
     if p is None:
@@ -49,7 +68,7 @@ def _pool(st, req, cl):
     return p
 
 
-def _phase(st, n, now):
+def _phase(st, n, now, error_status=False):
     if n.status == "creating":
         half = float(st.timing["node_create_seconds"]) / 2
         return "Build" if now - n.created < half else "Installing"
@@ -57,20 +76,46 @@ def _phase(st, n, now):
         return "Active" if n.healthy else "Abnormal"
     if n.status == "removing":
         return "Deleting"
+    if n.delete_failed and not error_status:
+        return "Deleting"       # ListNodes: without errorStatus a failed deletion stays "Deleting"
     return "Error"
 
 
-def node_json(st, n, now):
+def _error_status(req):
+    v = req.arg("errorStatus")
+    return v is not None and v != ""
+
+
+def node_json(st, n, now, error_status=False):
+    """metadata.labels are CCE's own key/values (seed `cce_labels`), never the Kubernetes node's labels."""
     pool = st.pools.get(n.pool) if n.pool else None
     return {"kind": "Node", "apiVersion": "v3",
             "metadata": {"name": n.name, "uid": n.id, "creationTimestamp": rfc3339(n.created),
-                         "updateTimestamp": rfc3339(n.created), "labels": dict(n.labels), "annotations": {},
+                         "updateTimestamp": rfc3339(n.created), "labels": dict(n.cloud_labels), "annotations": {},
                          "ownerReferences": ({"nodepoolName": pool.name, "nodepoolID": pool.id} if pool else {})},
             "spec": {"flavor": n.flavor, "az": n.az, "os": "EulerOS 2.9", "login": {"sshKey": "KeyPair-001"},
                      "rootVolume": {"volumetype": "SAS", "size": 50}, "dataVolumes": [{"volumetype": "SAS", "size": 100}],
                      "billingMode": 1 if n.charge == "PrePaid" else 0, "nodeNicSpec": {"primaryNic": {}}},
-            "status": {"phase": _phase(st, n, now), "jobID": n.task or "", "serverId": n.server_id,
+            "status": {"phase": _phase(st, n, now, error_status), "jobID": n.task or "", "serverId": n.server_id,
                        "privateIP": n.ip, "lastProbeTime": rfc3339(now - 30)}}
+
+
+def _conditions(p, now):
+    """status.conditions: Scalable=True unless the admin API set conditions (Scalable, QuotaInsufficient,
+    ResourceInsufficient, LockedByOrder, UnexpectedError, Error ...)."""
+    conds = {"Scalable": {"type": "Scalable", "status": "True", "reason": "", "message": ""}}
+    for c in p.conditions:
+        conds[c["type"]] = {"type": c["type"], "status": c["status"], "reason": c.get("reason", ""),
+                            "message": c.get("message", "")}
+    return [dict(c, lastProbeTime=rfc3339(now), lastTransitTime=rfc3339(p.created)) for c in conds.values()]
+
+
+def _cond_true(p, ctype):
+    return any(c["type"] == ctype and c["status"] == "True" for c in p.conditions)
+
+
+def _cond_false(p, ctype):
+    return any(c["type"] == ctype and c["status"] == "False" for c in p.conditions)
 
 
 def pool_json(st, p, now, with_job=True):
@@ -79,12 +124,11 @@ def pool_json(st, p, now, with_job=True):
               "creatingNode": sum(1 for n in nodes if n.status == "creating"),
               "deletingNode": sum(1 for n in nodes if n.status == "removing"),
               "phase": "",
-              "conditions": [{"type": "Scalable", "status": "True", "reason": "", "message": "",
-                              "lastProbeTime": rfc3339(now), "lastTransitTime": rfc3339(p.created)}]}
+              "conditions": _conditions(p, now)}
     if with_job:
         status["jobId"] = p.job or ""
     cl = st.clusters[p.cluster]
-    return {"kind": "NodePool", "apiVersion": "v3",
+    body = {"kind": "NodePool", "apiVersion": "v3",
             "metadata": {"name": p.name, "uid": p.id, "creationTimestamp": rfc3339(p.created),
                          "updateTimestamp": rfc3339(now)},
             "spec": {"type": "vm", "initialNodeCount": p.desired,
@@ -98,6 +142,9 @@ def pool_json(st, p, now, with_job=True):
                                       "billingMode": 1 if p.charge == "PrePaid" else 0,
                                       "login": {"sshKey": "KeyPair-001"}}},
             "status": status, "_cluster": cl.id}
+    if p.omit_initial:
+        del body["spec"]["initialNodeCount"]
+    return body
 
 
 def _strip(d):
@@ -109,8 +156,9 @@ def _strip(d):
 
 def list_nodes(st, req):
     cl = _common(st, req)
+    es = _error_status(req)
     return Response(200, {"kind": "List", "apiVersion": "v3",
-                          "items": [node_json(st, n, req.now) for n in st.cluster_nodes(cl.id)]})
+                          "items": [node_json(st, n, req.now, es) for n in st.cluster_nodes(cl.id)]})
 
 
 def show_node(st, req):
@@ -118,7 +166,48 @@ def show_node(st, req):
     n = st.nodes.get(req.params["nid"])
     if n is None or n.cluster != cl.id:
         raise not_found("node %s in cluster %s" % (req.params["nid"], cl.id))
-    return Response(200, node_json(st, n, req.now))
+    return Response(200, node_json(st, n, req.now, _error_status(req)))
+
+
+def show_cluster(st, req):
+    """ShowCluster: status.phase Available, or a busy/abnormal phase (set with the admin API). Error is
+    shown as Deleting unless the errorStatus query is sent (the page's errorStatus note)."""
+    cl = _common(st, req)
+    phase = cl.state
+    if phase == "Error" and not _error_status(req):
+        phase = "Deleting"
+    ep = []
+    if st.k8s_endpoint is not None and cl.id in st.k8s.clusters:
+        ep = [{"url": st.k8s.url(cl.id), "type": "Internal"}, {"url": st.k8s.url(cl.id, True), "type": "External"}]
+    return Response(200, {"kind": "Cluster", "apiVersion": "v3",
+                          "metadata": {"name": cl.name, "uid": cl.id, "creationTimestamp": rfc3339(cl.created),
+                                       "updateTimestamp": rfc3339(cl.created), "labels": {}, "annotations": {}},
+                          "spec": {"category": "CCE", "type": "VirtualMachine", "flavor": "cce.s2.small",
+                                   "version": "v1.30", "platformVersion": "cce.10.0", "description": "",
+                                   "hostNetwork": {"vpc": "vpc-fakecloud", "subnet": "subnet-fakecloud"},
+                                   "containerNetwork": {"mode": "vpc-router", "cidr": "172.16.0.0/16"},
+                                   "kubernetesSvcIpRange": "10.247.0.0/16", "billingMode": 0},
+                          "status": {"phase": phase, "endpoints": ep}})
+
+
+def create_cluster_cert(st, req):
+    """CreateKubernetesClusterCert: body {"duration": days (1..1827, -1 = the maximum)}; the kubeconfig as
+    JSON, contexts `internal` (CA data) and `external` (insecure-skip-tls-verify), users with
+    client-certificate-data + client-key-data; response header Port-ID."""
+    cl = _common(st, req)
+    body = req.json(bad)
+    d = body.get("duration")
+    if isinstance(d, bool) or not isinstance(d, int) or not (d == -1 or 1 <= d <= 1827):
+        raise bad("duration is required: an integer number of days within [1,1827], or -1 for the maximum")
+    days = 1827 if d == -1 else d
+    if cl.id not in st.k8s.clusters or st.k8s_endpoint is None:
+        raise ApiError(503, "CCE.01500001", "fakecloud: the emulated Kubernetes API is off (openssl missing or "
+                                            "--k8s-listen off)")
+    try:
+        cred = st.k8s.issue(cl.id, "cert", days * 86400.0, req.now, "cce-clustercert", user="user")
+    except K8sAdminError as e:
+        raise ApiError(503, "CCE.01500001", "fakecloud: %s" % e)
+    return Response(200, st.k8s.kubeconfig_cce(cl.id, cred), {"Port-ID": "port-" + cl.id[:8]})
 
 
 def list_node_pools(st, req):
@@ -218,9 +307,12 @@ def scale_node_pool(st, req):
         raise bad("scale-in accepts exactly one scale group")
     if p.autoscaling.get("enable"):
         raise bad("node pool %s has autoscaling enabled; disable it before scaling manually" % p.name)
+    _not_busy(st, req, cl)
+    outcome = _check_scalable(p, desired, opts.get("scalableChecking", "instant"), req.job_outcome)
     st.claim_size("pool-size", p.id, desired, req.seq, req.op)
     p.desired = desired
-    t = st.converge_pool(p, req.now, req.seq, req.job_outcome, "ScaleNodePool", req.op)
+    p.omit_initial = False
+    t = st.converge_pool(p, req.now, req.seq, outcome, "ScaleNodePool", req.op)
     if t is not None:
         t.target["name"] = p.name
         req.task_id = t.id
@@ -228,9 +320,27 @@ def scale_node_pool(st, req):
     return Response(200, {"orderID": "CS%d" % int(req.now)} if p.charge == "PrePaid" else {})
 
 
+def _check_scalable(p, desired, checking, outcome):
+    """Emulator choice for the pool conditions (the pages describe them, not their effect): LockedByOrder
+    =True refuses any count change; Scalable=False, QuotaInsufficient=True or ResourceInsufficient=True
+    refuse a scale-out with scalableChecking "instant" (the default) and make it fail with "async"."""
+    if _cond_true(p, "LockedByOrder") and desired != p.desired:
+        raise bad("node pool %s is locked by an unpaid order (condition LockedByOrder); pay or cancel the order "
+                  "first" % p.name)
+    short = _cond_false(p, "Scalable") or _cond_true(p, "QuotaInsufficient") or _cond_true(p, "ResourceInsufficient")
+    if short and desired > p.desired:
+        if checking == "instant":
+            raise bad("node pool %s cannot scale out now (conditions: %s); retry later or use "
+                      "scalableChecking async" % (p.name, ", ".join("%s=%s" % (c["type"], c["status"])
+                                                                     for c in p.conditions)))
+        return "fail"
+    return outcome
+
+
 def update_node_pool(st, req):
     cl = _common(st, req)
     p = _pool(st, req, cl)
+    _not_busy(st, req, cl, also=("ScalingUp", "ScalingDown"))
     body = req.json(bad)
     spec = body.get("spec")
     if not isinstance(spec, dict):
@@ -256,9 +366,11 @@ def update_node_pool(st, req):
         p.name = meta["name"]
     t = None
     if desired != p.desired or not ignore:
+        outcome = _check_scalable(p, desired, "instant", req.job_outcome)
         st.claim_size("pool-size", p.id, desired, req.seq, req.op)
         p.desired = desired
-        t = st.converge_pool(p, req.now, req.seq, req.job_outcome, "UpdateNodePool", req.op)
+        p.omit_initial = False
+        t = st.converge_pool(p, req.now, req.seq, outcome, "UpdateNodePool", req.op)
         if t is not None:
             t.target["name"] = p.name
             req.task_id = t.id
@@ -302,13 +414,20 @@ def remove_node(st, req):
     if len(set(uids)) != len(uids):
         raise bad("spec.nodes lists the same uid twice")
     login = _check_login(spec.get("login"))
+    _not_busy(st, req, cl, also=("Unavailable",))
     nodes = _resolve(st, req, cl, uids)
+    for n in nodes:
+        if n.status == "creating":
+            raise bad("node %s is %s; a node can be removed only when it is Active, Abnormal or Error"
+                      % (n.id, _phase(st, n, req.now)))
     t = st.new_task("cce", "RemoveNode", cl.id, {"type": "cluster", "id": cl.id, "name": cl.name}, req.now,
                     req.job_outcome, req.seq, removing=True)
     for n in nodes:
         if n.pool:
             t.replace_pools.add(n.pool)      # emulator choice: RemoveNode leaves pool counts alone
-    st.start_removal(nodes, t, req.now, "request", req.seq, req.op)
+    # "Removing a Node": the node leaves the cluster, its OS is reinstalled, the server keeps running.
+    st.start_removal(nodes, t, req.now, "request", req.seq, req.op,
+                     lambda n: "RemoveNode: the node leaves the cluster, its server keeps running")
     req.task_id = t.id
     echo = {"nodes": [{"uid": u} for u in uids]}
     if login is not None:
@@ -334,7 +453,12 @@ def delete_node(st, req):
     mode = req.arg("nodepoolScaleDown")
     if mode is not None and mode != "NoScaleDown":
         raise bad("nodepoolScaleDown only accepts NoScaleDown, got %r" % mode)
+    _not_busy(st, req, cl)
     n = _resolve(st, req, cl, [req.params["nid"]])[0]
+    if n.charge == "PrePaid":
+        # "Deleting a Node": yearly/monthly ECS nodes cannot be deleted directly; unsubscribe from them.
+        raise bad("node %s is billed yearly/monthly (spec.billingMode 1) and cannot be deleted; unsubscribe from "
+                  "it in the Billing Center, or remove it from the cluster (RemoveNode)" % n.id)
     t = st.new_task("cce", "DeleteNode", cl.id, {"type": "node", "id": n.id, "name": n.name}, req.now,
                     req.job_outcome, req.seq, removing=True)
     if n.pool:
@@ -353,6 +477,8 @@ C = P + r"/clusters/(?P<cid>[A-Za-z0-9._~-]+)"
 NP = C + r"/nodepools/(?P<np>[A-Za-z0-9._~-]+)"
 
 ROUTES = [
+    ("GET", C, "ShowCluster", False, show_cluster),
+    ("POST", C + r"/clustercert", "CreateKubernetesClusterCert", False, create_cluster_cert),
     ("GET", C + r"/nodes", "ListNodes", False, list_nodes),
     ("PUT", C + r"/nodes/operation/remove", "RemoveNode", True, remove_node),
     ("GET", C + r"/nodes/(?P<nid>[A-Za-z0-9._~-]+)", "ShowNode", False, show_node),

@@ -13,15 +13,18 @@
 Stdlib only. The signing here uses fakecloud.sign (an implementation independent of nodeherd's C signer).
 """
 
+import base64
 import email.utils
 import http.client
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import uuid
 
 from . import sign
@@ -155,6 +158,23 @@ class FakeCloudProcess:
     def mutate(self, **m):
         return self.admin("POST", "/_fake/mutate", m)
 
+    # ---------------------------------------------------------------- Kubernetes
+
+    def k8s(self):
+        """{"enabled", "host", "port", "ca", "urls", "timing", ...} of the emulated Kubernetes API."""
+        return self.admin("GET", "/_fake/k8s")
+
+    def k8s_state(self, cluster):
+        return self.admin("GET", "/_fake/k8s/state?cluster=" + urllib.parse.quote(cluster))
+
+    def k8s_admin(self, what, body, method="POST"):
+        return self.admin(method, "/_fake/k8s/" + what, body)
+
+    def k8s_client(self, cluster, auth="cert", seconds=3600, **kw):
+        """A K8sClient for `cluster` with a credential issued by the admin API (not through a cloud)."""
+        r = self.k8s_admin("credentials", {"action": "issue", "cluster": cluster, "auth": auth, "seconds": seconds})
+        return K8sClient.from_kubeconfig(r["kubeconfig"], **kw)
+
 
 class CloudClient:
     """Signed requests to a running fakecloud (one keep-alive connection)."""
@@ -233,3 +253,122 @@ class CloudClient:
         else:
             sign.hw_sign(ak, sk, method, path, pairs, h, data, signed=signed)
         return self.raw(method, path, sign.hw_canonical_query(pairs), h, data)
+
+
+def parse_kubeconfig_yaml(text):
+    """The fields of a single-cluster, single-user kubeconfig YAML as ACK returns it (and fakecloud's admin
+    API issues): {"server", "ca", "cert", "key", "token"} (PEM bytes for ca/cert/key). A deliberately small
+    reader for test scripts, not a YAML parser."""
+    out = {}
+    for line in text.splitlines():
+        s = line.strip()
+        for key, name in (("server:", "server"), ("certificate-authority-data:", "ca"),
+                          ("client-certificate-data:", "cert"), ("client-key-data:", "key"), ("token:", "token")):
+            if s.startswith(key):
+                v = s[len(key):].strip().strip('"')
+                out[name] = base64.b64decode(v) if name in ("ca", "cert", "key") else v
+    return out
+
+
+class K8sClient:
+    """HTTPS requests to fakecloud's emulated Kubernetes API with the credentials of a kubeconfig.
+
+        kc = K8sClient.from_kubeconfig(ack_answer["config"])          # ACK YAML
+        kc = K8sClient.from_cce(cce_answer)                           # CCE JSON, context "internal"
+        status, headers, body = kc.get("/api/v1/nodes", limit=2)
+    """
+
+    def __init__(self, server, ca_pem, cert_pem=None, key_pem=None, token=None, timeout=10, verify=True):
+        self.server = server.rstrip("/")
+        u = urllib.parse.urlsplit(self.server)
+        self.host, self.port, self.prefix = u.hostname, u.port, u.path
+        self.token = token
+        self.timeout = timeout
+        self._dir = tempfile.mkdtemp(prefix="fakecloud-k8s-client-")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if verify:
+            ctx.load_verify_locations(cadata=ca_pem.decode() if isinstance(ca_pem, bytes) else ca_pem)
+        else:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if cert_pem and key_pem:
+            cf, kf = os.path.join(self._dir, "c.pem"), os.path.join(self._dir, "k.pem")
+            with open(cf, "wb") as f:
+                f.write(cert_pem)
+            with open(kf, "wb") as f:
+                f.write(key_pem)
+            ctx.load_cert_chain(cf, kf)
+        self.ctx = ctx
+        self.conn = None
+
+    @classmethod
+    def from_kubeconfig(cls, text, **kw):
+        k = parse_kubeconfig_yaml(text)
+        return cls(k["server"], k.get("ca"), k.get("cert"), k.get("key"), k.get("token"), **kw)
+
+    @classmethod
+    def from_cce(cls, cfg, context="internal", **kw):
+        ctx = next(c for c in cfg["contexts"] if c["name"] == context)["context"]
+        cluster = next(c for c in cfg["clusters"] if c["name"] == ctx["cluster"])["cluster"]
+        user = next(u for u in cfg["users"] if u["name"] == ctx["user"])["user"]
+        ca = base64.b64decode(cluster["certificate-authority-data"]) if "certificate-authority-data" in cluster \
+            else None
+        cert = base64.b64decode(user["client-certificate-data"]) if "client-certificate-data" in user else None
+        key = base64.b64decode(user["client-key-data"]) if "client-key-data" in user else None
+        return cls(cluster["server"], ca, cert, key, user.get("token"),
+                   verify=not cluster.get("insecure-skip-tls-verify", False), **kw)
+
+    def close(self):
+        if self.conn:
+            self.conn.close()
+            self.conn = None
+        if self._dir:
+            import shutil
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def request(self, method, path, body=None, content_type="application/json", query=None, headers=None):
+        """(status, {lower header: value}, parsed JSON or raw bytes)."""
+        if self.conn is None:
+            self.conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self.ctx)
+        target = self.prefix + path
+        if query:
+            target += "?" + urllib.parse.urlencode([(k, v) for k, v in query.items() if v is not None])
+        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        h = {"Accept": "application/json"}
+        if data is not None:
+            h["Content-Type"] = content_type
+        if self.token:
+            h["Authorization"] = "Bearer " + self.token
+        h.update(headers or {})
+        try:
+            self.conn.request(method, target, body=data, headers=h)
+            r = self.conn.getresponse()
+            raw = r.read()
+        except (ConnectionError, http.client.HTTPException, OSError):
+            self.conn.close()
+            self.conn = None
+            raise
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        try:
+            obj = json.loads(raw) if raw else None
+        except ValueError:
+            obj = raw
+        return r.status, hdrs, obj
+
+    def get(self, path, **query):
+        return self.request("GET", path, query=query or None)
+
+    def patch(self, path, body, content_type="application/merge-patch+json"):
+        return self.request("PATCH", path, body, content_type)
+
+    def evict(self, ns, name):
+        return self.request("POST", "/api/v1/namespaces/%s/pods/%s/eviction" % (ns, name),
+                            {"apiVersion": "policy/v1", "kind": "Eviction",
+                             "metadata": {"name": name, "namespace": ns}})
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -56,7 +56,7 @@ class Rule:
         that operation; anything else is a regex searched in "METHOD /path" (e.g. "^DELETE /v2/")."""
         if self.route == op or (cloud and self.route == "%s.%s" % (cloud, op)):
             return True
-        if "." in self.route and self.route.split(".", 1)[0] in ("ack", "cce", "modelarts") \
+        if "." in self.route and self.route.split(".", 1)[0] in ("ack", "cce", "modelarts", "k8s") \
                 and self.route.split(".", 1)[1].isidentifier():
             return False
         if self.route.isidentifier():

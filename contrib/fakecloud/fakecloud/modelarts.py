@@ -1,8 +1,17 @@
 """Huawei ModelArts v2 resource-pool node pools, per ../../shared/api/huawei-modelarts.md and seed 002.
 
+Official pages (README "What follows which page" has one row per behaviour):
+BatchDeletePoolNodes https://support.huaweicloud.com/intl/en-us/api-modelarts/BatchDeletePoolNodes.html
+ListPoolNodes https://support.huaweicloud.com/intl/en-us/api-modelarts/ListPoolNodes.html
+ListNodePoolNodes https://support.huaweicloud.com/intl/en-us/api-modelarts/ListNodePoolNodes.html
+PatchNodePool https://support.huaweicloud.com/intl/en-us/api-modelarts/PatchNodePool.html
+Lite Cluster "Managing nodes" (delete: pay-per-use only; the last node stays)
+https://support.huaweicloud.com/intl/en-us/usermanual-cluster-modelarts/umn-cluster-modelarts-0021.html
+
 Refusals use the seed's 400 {"error_code": "ModelArts.50004000", "error_msg": ...};
 a missing pool or node pool is 404 ModelArts.50004004 (emulator choice: the
-real code is not documented).
+real code is not documented), except BatchDeletePoolNodes and ListPoolNodes,
+whose missing resource pool is the page's 404 ModelArts.50015001.
 """
 
 from .common import ApiError, Response
@@ -83,28 +92,97 @@ def show_nodepool(st, req):
     return Response(200, nodepool_json(st, _nodepool(st, req, cl)))
 
 
-def list_nodepool_nodes(st, req):
-    cl = _common(st, req)
-    p = _nodepool(st, req, cl)
-    limit = req.arg("limit", "500")
+PHASE = {"creating": "Creating", "removing": "Deleting", "failed": "Abnormal"}
+
+
+def _node_item(st, n):
+    p = st.pools.get(n.pool)
+    pname = p.name if p else ""
+    return {"kind": "Node", "apiVersion": "v1",
+            "metadata": {"name": n.name, "creationTimestamp": rfc3339(n.created),
+                         "labels": dict(n.labels, **{"os.modelarts.node/nodepool": pname})},
+            "spec": {"flavor": n.flavor},
+            "status": {"phase": PHASE.get(n.status, "Available" if n.healthy else "Abnormal"), "az": n.az,
+                       "privateIp": n.ip}}
+
+
+def _paged_nodes(st, req, nodes, lo=1):
+    """limit (default 500) / continue (the previous page's metadata.continue) paging."""
+    limit = req.arg("limit", "500") or "500"
     start = req.arg("continue", "") or "0"
-    if not limit.isdigit() or int(limit) < 1 or not start.isdigit():
-        raise bad("limit must be a positive integer and continue the token of a previous page")
-    limit, start = int(limit), int(start)
-    nodes = st.pool_nodes(p.id)
+    if not limit.isdigit() or int(limit) < lo or int(limit) > 500 or not start.isdigit():
+        raise bad("limit must be an integer within [%d,500] and continue the token of a previous page" % lo)
+    limit, start = int(limit) or 500, int(start)
     page = nodes[start:start + limit]
     nxt = start + len(page)
-    phase = {"creating": "Creating", "removing": "Deleting", "failed": "Abnormal"}
-    items = [{"kind": "Node", "apiVersion": "v1",
-              "metadata": {"name": n.name, "creationTimestamp": rfc3339(n.created),
-                           "labels": dict(n.labels, **{"os.modelarts.node/nodepool": p.name})},
-              "spec": {"flavor": n.flavor},
-              "status": {"phase": phase.get(n.status, "Available" if n.healthy else "Abnormal"), "az": n.az,
-                         "privateIp": n.ip}} for n in page]
     return Response(200, {"apiVersion": "v2", "kind": "NodeList",
                           "metadata": {"continue": str(nxt) if nxt < len(nodes) else "",
                                        "remainingItemCount": max(0, len(nodes) - nxt)},
-                          "items": items})
+                          "items": [_node_item(st, n) for n in page]})
+
+
+def list_nodepool_nodes(st, req):
+    cl = _common(st, req)
+    p = _nodepool(st, req, cl)
+    return _paged_nodes(st, req, st.pool_nodes(p.id))
+
+
+def _resource_pool(st, req):
+    """The pool-level routes answer the pages' 404 ModelArts.50015001 for a missing resource pool."""
+    try:
+        return _common(st, req)
+    except ApiError as e:
+        if e.status == 404 and "resource pool" in e.message:
+            raise ApiError(404, "ModelArts.50015001", "pool not found")
+        raise
+
+
+def list_pool_nodes(st, req):
+    """ListPoolNodes: every node of the resource pool, across its node pools; limit 0..500 (default 500)."""
+    cl = _resource_pool(st, req)
+    return _paged_nodes(st, req, st.cluster_nodes(cl.id), lo=0)
+
+
+def batch_delete_pool_nodes(st, req):
+    """BatchDeletePoolNodes: the named nodes go; at least one node stays in the resource pool. The page
+    says the nodes are "permanently removed" and the Lite Cluster guide says to delete abnormal nodes "and
+    add new ones for substitution": the service does not replace them, so each node pool's `count` drops
+    by its deleted nodes (this emulator's reading). Yearly/monthly (prePaid) node pools are refused:
+    their nodes are unsubscribed, not deleted."""
+    cl = _resource_pool(st, req)
+    body = req.json(bad)
+    names = body.get("deleteNodeNames")
+    if not isinstance(names, list) or not names or not all(isinstance(x, str) and x for x in names):
+        raise bad("deleteNodeNames is required: a non-empty array of node names (metadata.name of ListPoolNodes)")
+    if len(set(names)) != len(names):
+        raise bad("deleteNodeNames lists the same node twice")
+    dup = st.duplicate_removal(names, req.seq, req.op)
+    nodes = []
+    for k in names:
+        n = st.find_node(cl.id, k)
+        if n is None:
+            raise not_found("node %s in resource pool %s" % (k, cl.name))
+        if k in dup or n.status == "removing":
+            raise bad("node %s is already being deleted" % k)
+        p = st.pools.get(n.pool)
+        if p is not None and str(p.charge).lower() not in ("postpaid", "0"):
+            raise bad("node %s belongs to yearly/monthly node pool %s; it cannot be deleted: unsubscribe from it"
+                      % (k, p.name))
+        if p is not None and p.state == "deleting":
+            raise bad("node pool %s of node %s is being deleted" % (p.name, k))
+        nodes.append(n)
+    left = sum(1 for n in st.cluster_nodes(cl.id) if n.status != "removing") - len(nodes)
+    if left < 1:
+        raise bad("at least one node must stay in resource pool %s" % cl.name)
+    t = st.new_task("modelarts", "BatchDeletePoolNodes", cl.id, {"type": "pool", "id": cl.id}, req.now,
+                    req.job_outcome, req.seq, removing=True)
+    for n in nodes:
+        p = st.pools.get(n.pool)
+        if p is not None:
+            p.desired = max(0, p.desired - 1)
+    st.start_removal(nodes, t, req.now, "request", req.seq, req.op)
+    req.task_id = t.id
+    return Response(200, {})
 
 
 def patch_nodepool(st, req):
@@ -165,7 +243,8 @@ def delete_nodepool(st, req):
     return Response(200, before)
 
 
-NP_BASE = r"/v2/(?P<project>[A-Za-z0-9._~-]+)/pools/(?P<pool>[A-Za-z0-9._~-]+)/nodepools"
+POOL = r"/v2/(?P<project>[A-Za-z0-9._~-]+)/pools/(?P<pool>[A-Za-z0-9._~-]+)"
+NP_BASE = POOL + r"/nodepools"
 NP = NP_BASE + r"/(?P<np>[A-Za-z0-9._~-]+)"
 
 ROUTES = [
@@ -174,4 +253,6 @@ ROUTES = [
     ("PATCH", NP, "PatchNodePool", True, patch_nodepool),
     ("DELETE", NP, "DeleteNodePool", True, delete_nodepool),
     ("GET", NP + r"/nodes", "ListNodePoolNodes", False, list_nodepool_nodes),
+    ("GET", POOL + r"/nodes", "ListPoolNodes", False, list_pool_nodes),
+    ("POST", POOL + r"/nodes/batch-delete", "BatchDeletePoolNodes", True, batch_delete_pool_nodes),
 ]

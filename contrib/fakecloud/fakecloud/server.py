@@ -11,6 +11,7 @@ import ipaddress
 import json
 import re
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -18,13 +19,16 @@ import traceback
 import time
 import uuid
 
-from . import ack, admin, cce, modelarts
+from . import ack, admin, cce, k8sapi, modelarts
 from .auth import Authenticator
 from .common import ApiError, Response
 from .faults import Faults
+from .k8s import K8sError
 from .ratelimit import RateLimiter
 from .sign import lower_headers, split_query
 from .state import State
+
+K8S_PATH = re.compile(r"^/k8s/(?P<cid>[A-Za-z0-9._~-]+)(?P<ext>/external)?(?P<rest>/.*)?$")
 
 
 class Request:
@@ -120,7 +124,14 @@ class FakeCloud:
         self.log = []
         self.seq = 0
         self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
+        self.authority = None
+        self.state.k8s_endpoint = None
         self._apply_seed_extras()
+
+    def enable_k8s(self, authority, host, port):
+        """The HTTPS listener of the emulated Kubernetes API is up at host:port (see make_k8s_server)."""
+        self.authority = authority
+        self.state.k8s_endpoint = {"host": host, "port": port, "authority": authority}
 
     def _apply_seed_extras(self):
         rl = self.seed.get("ratelimit") or {}
@@ -140,6 +151,9 @@ class FakeCloud:
         if self.log_file:
             self.log_file.close()
             self.log_file = None
+        if self.authority is not None:
+            self.authority.close()
+            self.authority = None
 
     # ------------------------------------------------------------------ one request
 
@@ -241,8 +255,107 @@ class FakeCloud:
             except ApiError:
                 pass
 
+    # ------------------------------------------------------------------ Kubernetes
+
+    def handle_k8s(self, method, raw_path, header_items, body, peer_serial):
+        """One request to the emulated Kubernetes API (HTTPS listener). peer_serial: the verified client
+        certificate's serial number, or None."""
+        now = time.time()
+        headers = lower_headers(header_items)
+        req = Request(method, raw_path, headers, body, now)
+        req.cloud = "k8s"
+        with self.state.lock:
+            self.state.advance(now)
+            self.seq += 1
+            req.seq = self.seq
+            resp, fault, action = self._process_k8s(req, peer_serial)
+            self._log(req, resp, fault)
+        return resp, action
+
+    def _k8s_status(self, req, err):
+        r = Response(err.code, err.body(), err.headers)
+        r.code = err.reason
+        self._stamp(req, r)
+        return r
+
+    def _process_k8s(self, req, peer_serial):
+        st = self.state
+        model = st.k8s
+        m = K8S_PATH.match(req.path)
+        kc = model.clusters.get(m.group("cid")) if m else None
+        if kc is None:
+            req.mutating = req.method not in ("GET", "HEAD")
+            return self._k8s_status(req, K8sError(404, "NotFound", "the server could not find the requested "
+                                                                   "resource", {})), None, None
+        req.k8s_cluster = kc.cid
+        req.k8s_endpoint = "external" if m.group("ext") else "internal"
+        op, mutating, fn, params = k8sapi.match(req.method, m.group("rest") or "/")
+        req.op, req.params = op, params
+        req.mutating = bool(mutating) if op else req.method not in ("GET", "HEAD")
+        auth = req.header("authorization") or ""
+        bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+        label, why = model.authenticate(kc.cid, peer_serial, bearer, req.now)
+        req.ak = label
+        if why is not None:
+            req.auth_error = why
+            return self._k8s_status(req, K8sError(401, "Unauthorized", "Unauthorized")), None, None
+        rule = self.faults.fire("pre", op or "", req.method, req.path, req.mutating, "k8s")
+        if rule is not None:
+            if rule.fault == "throttle":
+                ra = int(max(1, float(rule.retry_after if rule.retry_after is not None else 1)))
+                return self._k8s_status(req, K8sError(429, "TooManyRequests", "Too many requests, please try "
+                                                      "again later.", {"retryAfterSeconds": ra},
+                                                      headers={"Retry-After": str(ra)})), rule, None
+            if rule.fault == "reset_before":
+                return None, rule, "reset_before"
+            if rule.fault == "late":  # no queued backend here: a plain 503
+                return self._k8s_server_error(req, 503), rule, None
+            return self._k8s_server_error(req, int(rule.fault)), rule, None
+        if op is None:
+            if mutating:
+                return self._k8s_status(req, K8sError(405, "MethodNotAllowed", "the server does not allow this "
+                                                      "method on the requested resource", {})), None, None
+            return self._k8s_status(req, K8sError(404, "NotFound", "the server could not find the requested "
+                                                  "resource", {})), None, None
+        try:
+            resp = fn(model, kc, req)
+        except K8sError as e:
+            resp = self._k8s_status(req, e)
+        self._stamp(req, resp)
+        post = self.faults.fire("post", op, req.method, req.path, req.mutating, "k8s")
+        if post is None:
+            return resp, None, None
+        if post.fault in ("500", "502", "503"):
+            return self._k8s_server_error(req, int(post.fault)), post, None
+        if post.fault == "reset_after":
+            return None, post, "reset_after"
+        if post.fault == "slow":
+            return resp, post, ("slow", post.delay)
+        if post.fault == "malformed":
+            resp.body = b'{"kind": "Status", <html>oops</html>'
+            return resp, post, None
+        if post.fault == "truncated":
+            data = resp.payload()
+            resp.body = data[:max(1, len(data) // 2)]
+            return resp, post, None
+        return resp, None, None
+
+    def _k8s_server_error(self, req, status):
+        if status == 502:
+            return self._server_error(req, 502)
+        if status == 500:
+            e = K8sError(500, "InternalError", "Internal error occurred: fakecloud injected a server error",
+                         {"causes": [{"message": "fakecloud injected a server error"}]})
+        else:
+            e = K8sError(503, "ServiceUnavailable", "the server is currently unable to handle the request", {})
+        return self._k8s_status(req, e)
+
     def _stamp(self, req, resp):
-        if req.cloud == "ack":
+        if req.cloud == "k8s":
+            resp.headers.setdefault("Content-Type", "application/json")
+            resp.headers.setdefault("Audit-Id", req.request_id.lower())
+            resp.headers.setdefault("Cache-Control", "no-cache, private")
+        elif req.cloud == "ack":
             resp.headers.setdefault("x-acs-request-id", req.request_id)
         else:
             resp.headers.setdefault("X-Request-Id", req.request_id)
@@ -295,8 +408,12 @@ class FakeCloud:
              "fault": fault.fault if fault is not None else None,
              "ak": req.ak, "action": req.header("x-acs-action") if req.cloud == "ack" else None,
              "request_id": req.request_id,
-             "job_outcome": req.job_outcome if req.mutating else None,
+             "job_outcome": req.job_outcome if req.mutating and req.cloud != "k8s" else None,
              "task": getattr(req, "task_id", None)}
+        if req.cloud == "k8s":
+            e["cluster"] = getattr(req, "k8s_cluster", None)
+            e["endpoint"] = getattr(req, "k8s_endpoint", None)
+            e["auth_error"] = getattr(req, "auth_error", None)
         self.log.append(e)
         if self.log_file:
             self.log_file.write(json.dumps(e, ensure_ascii=False) + "\n")
@@ -342,7 +459,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                                    "or Content-Length)"}), None
         else:
             try:
-                resp, action = self.server.fake.handle(self.command, self.path, list(self.headers.items()), body)
+                resp, action = self._dispatch(body)
             except Exception as e:  # an emulator bug must still produce an answer, and say so
                 traceback.print_exc(file=sys.stderr)
                 resp, action = Response(500, {"error": "fakecloud internal error: %s: %s (this is an emulator "
@@ -376,6 +493,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
 
+    def _dispatch(self, body):
+        return self.server.fake.handle(self.command, self.path, list(self.headers.items()), body)
+
+
+class K8sHandler(Handler):
+    """The emulated Kubernetes API (HTTPS): same framing, faults and log as the clouds."""
+    server_version = "fakecloud-kube-apiserver/1.0"
+
+    def _dispatch(self, body):
+        serial = None
+        try:
+            cert = self.connection.getpeercert()
+        except (ValueError, OSError):
+            cert = None
+        if cert and cert.get("serialNumber"):
+            serial = int(cert["serialNumber"], 16)
+        return self.server.fake.handle_k8s(self.command, self.path, list(self.headers.items()), body, serial)
+
 
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
@@ -383,6 +518,26 @@ class Server(http.server.ThreadingHTTPServer):
 
     def handle_error(self, request, client_address):  # a reset client is not an emulator error
         pass
+
+
+class TlsServer(Server):
+    """TLS handshake in the connection's own thread (a slow client never blocks accept())."""
+    ssl_context = None
+
+    def finish_request(self, request, client_address):
+        request.settimeout(30)
+        try:
+            conn = self.ssl_context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        try:
+            conn.settimeout(None)
+            self.RequestHandlerClass(conn, client_address, self)
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
 
 
 def check_loopback(host):
@@ -411,6 +566,19 @@ def make_server(listen, fake):
         cls.address_family = socket.AF_INET6
     srv = cls((host, port), Handler)
     srv.fake = fake
+    return srv
+
+
+def make_k8s_server(listen, fake, authority):
+    """The HTTPS listener of every cluster's Kubernetes API; tells `fake` where it is."""
+    host, port = parse_listen(listen)
+    cls = type("BoundTlsServer", (TlsServer,), {})
+    if ":" in host:
+        cls.address_family = socket.AF_INET6
+    srv = cls((host, port), K8sHandler)
+    srv.ssl_context = authority.server_context()
+    srv.fake = fake
+    fake.enable_k8s(authority, host if ":" not in host else "[%s]" % host, srv.server_address[1])
     return srv
 
 

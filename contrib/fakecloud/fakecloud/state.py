@@ -11,16 +11,29 @@ Vocabulary (internal, cloud-neutral):
   pool.state   active | deleting
   task.state   running | success | fail     (outcome decided at creation:
                success, fail or stuck -- the last two come from faults)
+
+Every timed transition (a node becoming ready or gone, a task ending, a
+Kubernetes node appearing, a pod terminating) is an entry in one heap
+(`schedule`); advance() pops the entries that are due, so a request costs
+what changed since the last one, not a scan of the fleet.
 """
 
 import copy
+import heapq
+import itertools
 import json
 import random
 import threading
 import time
 import uuid
 
+from . import k8s
+
 PROTECT_LABEL = "nodeherd.io/protect"
+COUNTERS = ("duplicate_mutations", "unrequested_removals", "over_rate_limit", "servers_kept_running",
+            "nodes_removed_with_evictable_pods", "protected_nodes_removed", "pods_deleted_bypassing_eviction")
+# Cluster states a mutation is accepted in, per cloud (see README "Busy clusters").
+DEFAULT_CLUSTER_STATE = {"ack": "running", "cce": "Available", "modelarts": "Running"}
 
 DEFAULT_TIMING = {"job_seconds": 1.5, "node_create_seconds": 1.0, "node_delete_seconds": 1.0}
 DEFAULT_AUTH = {"ack_skew_seconds": 900, "huawei_skew_seconds": 900, "lockout_failures": 5,
@@ -54,7 +67,9 @@ class Node:
         self.pool = kw.get("pool")        # node pool id (ModelArts: "<pool>/<nodepool>")
         self.status = kw.get("status", "running")
         self.healthy = kw.get("healthy", True)
-        self.labels = dict(kw.get("labels") or {})
+        self.labels = dict(kw.get("labels") or {})            # Kubernetes labels of the node
+        self.annotations = dict(kw.get("annotations") or {})  # Kubernetes annotations of the node
+        self.cloud_labels = dict(kw.get("cloud_labels") or {})  # CCE's own metadata.labels
         self.created = kw.get("created", time.time())
         self.ip = kw.get("ip", "")
         self.role = kw.get("role", "Worker")
@@ -63,15 +78,23 @@ class Node:
         self.az = kw.get("az", "")
         self.server_id = kw.get("server_id", "")
         self.task = kw.get("task")        # task creating/removing this node
+        self.ecs_state = kw.get("ecs_state", "Running")   # ACK ECS power state: Pending Running Starting
+        #                                                   Stopping Stopped (admin-settable)
+        self.never_ready = bool(kw.get("never_ready", False))   # its Kubernetes node never turns Ready
         self.ready_at = None
         self.gone_at = None
         self.removal_cause = None         # 'request' | 'cloud' while removing
+        self.keep_server = None           # why the server survives the removal (None: it is released)
+        self.delete_failed = False        # CCE: the last deletion failed (phase Error / Deleting)
 
     def to_json(self):
         return {"id": self.id, "name": self.name, "cloud": self.cloud, "cluster": self.cluster,
                 "pool": self.pool, "status": self.status, "healthy": self.healthy, "labels": self.labels,
                 "created": rfc3339(self.created), "ip": self.ip, "role": self.role, "charge": self.charge,
-                "flavor": self.flavor, "az": self.az, "task": self.task, "server_id": self.server_id}
+                "flavor": self.flavor, "az": self.az, "task": self.task, "server_id": self.server_id,
+                "annotations": self.annotations, "cloud_labels": self.cloud_labels, "ecs_state": self.ecs_state,
+                "never_ready": self.never_ready, "keep_server": self.keep_server,
+                "delete_failed": self.delete_failed}
 
     @property
     def protected(self):
@@ -94,12 +117,15 @@ class Pool:
         self.job = None
         self.created = kw.get("created", time.time())
         self.extra = dict(kw.get("extra") or {})
+        self.conditions = list(kw.get("conditions") or [])   # CCE status.conditions set by the admin API
+        self.omit_initial = bool(kw.get("omit_initial", False))  # CCE: no spec.initialNodeCount shown
 
     def to_json(self):
         return {"id": self.id, "name": self.name, "cloud": self.cloud, "cluster": self.cluster,
                 "desired": self.desired, "max_count": self.max_count, "flavor": self.flavor,
                 "autoscaling": self.autoscaling, "charge": self.charge, "in_use": self.in_use,
-                "state": self.state, "job": self.job}
+                "state": self.state, "job": self.job, "conditions": self.conditions,
+                "omit_initial": self.omit_initial}
 
 
 class Cluster:
@@ -112,10 +138,15 @@ class Cluster:
         self.password = kw.get("login_password")  # ACK ScaleCluster check; never logged
         self.ip_next = 0
         self.instance_type = kw.get("instance_type", "")
+        self.state = kw.get("state") or DEFAULT_CLUSTER_STATE[self.cloud]
+        self.busy_error = kw.get("busy_error")   # {"status", "code", "message"} overriding the busy answer
+        self.k8s_node_name = kw.get("k8s_node_name", "name")   # CCE: Kubernetes node name = "name" or "ip"
+        self.created = kw.get("created", time.time())
 
     def to_json(self):
         return {"id": self.id, "name": self.name, "cloud": self.cloud, "region": self.region,
-                "project": self.project, "has_login_password": self.password is not None}
+                "project": self.project, "has_login_password": self.password is not None,
+                "state": self.state, "busy_error": self.busy_error}
 
 
 class Task:
@@ -166,6 +197,7 @@ class State:
         self.lock = threading.RLock()
         self.seed = copy.deepcopy(seed or {})
         self.extra_credentials = dict(credentials or {})
+        self.k8s_endpoint = None    # set by the server when the Kubernetes listener is up; survives load()
         self.load(self.seed)
 
     # ------------------------------------------------------------------ seed
@@ -175,13 +207,19 @@ class State:
         self.clusters = {}
         self.pools = {}
         self.nodes = {}
+        self.by_cluster = {}        # cluster id -> {node id: node}
+        self.by_name = {}           # node name -> node
+        self.ips = set()
+        self.timers = []            # heap of (time, seq, fn, args); see schedule()
+        self.timer_seq = itertools.count()
         self.tasks = {}
+        self.kept_servers = []      # servers left running by a removal (servers_kept_running)
         self.gone = {}              # node id -> {"name", "cause", "seq", "time"}
         self.gone_names = {}
         self.deleted_pools = {}     # pool id -> info
         self.size_claims = {}       # (kind, target) -> (value, task id)
         self.violations = []
-        self.counts = {"duplicate_mutations": 0, "unrequested_removals": 0, "over_rate_limit": 0}
+        self.counts = {k: 0 for k in COUNTERS}
         self.expect = None
         self.projects = set(seed.get("projects") or [])
         self.timing = dict(DEFAULT_TIMING)
@@ -202,12 +240,17 @@ class State:
         if seed.get("expect") is not None:
             self.expect = set(seed["expect"].get("removals") or [])
         now = time.time()
+        self.k8s = k8s.K8sModel(self, seed.get("kubernetes"), now)
         for c in (seed.get("ack") or {}).get("clusters") or []:
             self._load_ack_cluster(c, now)
         for c in (seed.get("cce") or {}).get("clusters") or []:
             self._load_cce_cluster(c, now)
         for p in (seed.get("modelarts") or {}).get("pools") or []:
             self._load_ma_pool(p, now)
+        try:
+            self.k8s.load_objects(now)
+        except k8s.K8sAdminError as e:
+            raise SeedError("seed: kubernetes: %s" % e)
 
     def _need(self, obj, key, where):
         if key not in obj:
@@ -226,15 +269,21 @@ class State:
     def _seed_node_common(self, s, i, now):
         created = s.get("created")
         created = parse_rfc3339(created) if isinstance(created, str) else now - 86400 * 10 + i * 60
+        charge = s.get("charge", "PostPaid")
+        if s.get("billing_mode") not in (None, 0):        # CCE spelling: spec.billingMode non-zero
+            charge = "PrePaid"
         return {"status": s.get("status", "running"), "healthy": s.get("healthy", True),
-                "labels": s.get("labels") or {}, "created": created, "charge": s.get("charge", "PostPaid")}
+                "labels": s.get("labels") or {}, "created": created, "charge": charge,
+                "annotations": s.get("annotations") or {},
+                "cloud_labels": s.get("cce_labels") or s.get("cloud_labels") or {},
+                "ecs_state": s.get("ecs_state", "Running"), "never_ready": s.get("never_ready", False)}
 
     def _load_ack_cluster(self, c, now):
         cid = self._need(c, "id", "ack.clusters[]")
         cl = Cluster(id=cid, name=c.get("name"), cloud="ack", region=c.get("region", "cn-hangzhou"),
-                     login_password=c.get("login_password"),
+                     login_password=c.get("login_password"), state=c.get("state"),
                      instance_type=c.get("instance_type", "ecs.sn1ne.large"))
-        self.clusters[cid] = cl
+        self._add_cluster(cl)
         for i, s in enumerate(self._node_specs(c.get("workers"), "ack cluster %s workers" % cid)):
             self._add_node("ack", cl, None, s, self._seed_node_common(s, i, now))
         for p in c.get("nodepools") or []:
@@ -245,6 +294,8 @@ class State:
                                      "min_instances": p.get("min_instances", 0),
                                      "max_instances": p.get("max_instances", 10)},
                         charge=p.get("charge", "PostPaid"))
+            if pid in self.pools:
+                raise SeedError("seed: node pool id %s appears twice" % pid)
             self.pools[pid] = pool
             specs = self._node_specs(p.get("nodes", pool.desired), "ack nodepool %s nodes" % pid)
             for i, s in enumerate(specs):
@@ -255,16 +306,21 @@ class State:
         proj = self._need(c, "project_id", "cce cluster %s" % cid)
         self.projects.add(proj)
         cl = Cluster(id=cid, name=c.get("name"), cloud="cce", project=proj, region=c.get("region", "cn-north-4"),
-                     instance_type=c.get("flavor", "c7.large.2"))
-        self.clusters[cid] = cl
+                     instance_type=c.get("flavor", "c7.large.2"), state=c.get("status"),
+                     k8s_node_name=c.get("k8s_node_name", "name"))
+        if cl.k8s_node_name not in ("name", "ip"):
+            raise SeedError("seed: cce cluster %s k8s_node_name must be \"name\" or \"ip\"" % cid)
+        self._add_cluster(cl)
         for i, s in enumerate(self._node_specs(c.get("nodes"), "cce cluster %s nodes" % cid)):
             self._add_node("cce", cl, None, s, self._seed_node_common(s, i, now))
         for p in c.get("nodepools") or []:
             pid = p.get("id") or self._uuid()
-            specs = self._node_specs(p.get("nodes", p.get("initialNodeCount", 0)), "cce nodepool nodes")
+            specs = self._node_specs(p.get("nodes", p.get("initialNodeCount") or 0), "cce nodepool nodes")
+            desired = p.get("initialNodeCount")
             pool = Pool(id=pid, name=self._need(p, "name", "cce nodepool"), cloud="cce", cluster=cid,
-                        desired=p.get("initialNodeCount", len(specs)), flavor=p.get("flavor", cl.instance_type),
-                        autoscaling=p.get("autoscaling") or {"enable": False}, charge=p.get("charge", "PostPaid"))
+                        desired=len(specs) if desired is None else desired, flavor=p.get("flavor", cl.instance_type),
+                        autoscaling=p.get("autoscaling") or {"enable": False}, charge=p.get("charge", "PostPaid"),
+                        conditions=p.get("conditions"), omit_initial=("initialNodeCount" in p and desired is None))
             self.pools[pid] = pool
             for i, s in enumerate(specs):
                 self._add_node("cce", cl, pool, s, self._seed_node_common(s, i, now))
@@ -274,9 +330,10 @@ class State:
         proj = self._need(p, "project_id", "modelarts pool %s" % name)
         self.projects.add(proj)
         key = "%s/%s" % (proj, name)
-        cl = Cluster(id=key, name=name, cloud="modelarts", project=proj, region=p.get("region", "cn-north-7"))
+        cl = Cluster(id=key, name=name, cloud="modelarts", project=proj, region=p.get("region", "cn-north-7"),
+                     state=p.get("status"))
         cl.az = p.get("az", "cn-north-7c")
-        self.clusters[key] = cl
+        self._add_cluster(cl)
         for np in p.get("nodepools") or []:
             npname = self._need(np, "name", "modelarts pool %s nodepool" % name)
             count = int(np.get("count", 0))
@@ -306,15 +363,22 @@ class State:
     def new_id(self, prefix=""):
         return prefix + self._hex(24)
 
-    def _add_node(self, cloud, cl, pool, s, common, task=None):
+    def _add_cluster(self, cl):
+        if cl.id in self.clusters:
+            raise SeedError("seed: cluster id %s appears twice" % cl.id)
+        cl.index = len(self.clusters)
+        self.clusters[cl.id] = cl
+        self.by_cluster[cl.id] = {}
+        self.k8s.add_cluster(cl)
+
+    def _add_node(self, cloud, cl, pool, s, common, task=None, seeded=True):
         ip = s.get("ip")
         if not ip:
-            used = set(n.ip for n in self.nodes.values())
             while True:
-                subnet = list(self.clusters).index(cl.id) if cl.id in self.clusters else 0
+                subnet = getattr(cl, "index", 0)
                 ip = "192.168.%d.%d" % ((subnet * 4 + cl.ip_next // 240) % 256, cl.ip_next % 240 + 10)
                 cl.ip_next += 1
-                if ip not in used:
+                if ip not in self.ips:
                     break
         if cloud == "ack":
             nid = s.get("instance_id") or s.get("id") or ("i-bp1" + self._alnum(17))
@@ -333,6 +397,10 @@ class State:
                  az=s.get("az", getattr(cl, "az", "") or (cl.region + "a")),
                  server_id=s.get("server_id") or (self._uuid() if cloud == "cce" else ""), task=task, **common)
         self.nodes[nid] = n
+        self.by_cluster[cl.id][nid] = n
+        self.by_name[n.name] = n
+        self.ips.add(ip)
+        self.k8s.node_added(n, n.created if not seeded else time.time(), seeded)
         return n
 
     # ------------------------------------------------------------------ queries
@@ -348,34 +416,61 @@ class State:
         return p
 
     def cluster_nodes(self, cid):
-        return sorted((n for n in self.nodes.values() if n.cluster == cid), key=lambda n: (n.created, n.id))
+        return sorted(self.by_cluster.get(cid, {}).values(), key=lambda n: (n.created, n.id))
 
     def pool_nodes(self, pid):
         return [n for n in self.cluster_nodes(self.pools[pid].cluster) if n.pool == pid]
 
     def find_node(self, cid, key):
         """By id or name within a cluster."""
-        for n in self.nodes.values():
-            if n.cluster == cid and (n.id == key or n.name == key):
-                return n
-        return None
+        n = self.node_by_key(key)
+        return n if n is not None and n.cluster == cid else None
+
+    def node_by_key(self, key):
+        """By node id, else by node name (any cluster)."""
+        return self.nodes.get(key) or self.by_name.get(key)
 
     def was_removed(self, key):
         return key in self.gone or key in self.gone_names
 
     # ------------------------------------------------------------------ time
 
+    def schedule(self, when, fn, *args):
+        """Call fn(when, *args) once the clock passes `when` (from advance()). Callbacks re-check the
+        state they act on: an entry may have been overtaken (a node removed, a task failed)."""
+        heapq.heappush(self.timers, (when, next(self.timer_seq), fn, args))
+
     def advance(self, now=None):
         now = time.time() if now is None else now
-        for n in list(self.nodes.values()):
-            if n.status == "creating" and n.ready_at is not None and n.ready_at <= now:
-                n.status = "running"
-                n.ready_at = None
-            if n.status == "removing" and n.gone_at is not None and n.gone_at <= now:
-                self._drop_node(n, now)
-        for t in sorted(self.tasks.values(), key=lambda t: t.end):
-            if t.state == "running" and t.outcome != "stuck" and t.end <= now:
-                self._finish(t, now)
+        while self.timers and self.timers[0][0] <= now:
+            when, _, fn, args = heapq.heappop(self.timers)
+            fn(when, *args)
+
+    def _set_ready_at(self, n, when):
+        n.ready_at = when
+        if when is not None:
+            self.schedule(when, self._ready_due, n.id)
+
+    def _set_gone_at(self, n, when):
+        n.gone_at = when
+        if when is not None:
+            self.schedule(when, self._gone_due, n.id)
+
+    def _ready_due(self, when, nid):
+        n = self.nodes.get(nid)
+        if n is not None and n.status == "creating" and n.ready_at is not None and n.ready_at <= when:
+            n.status = "running"
+            n.ready_at = None
+
+    def _gone_due(self, when, nid):
+        n = self.nodes.get(nid)
+        if n is not None and n.status == "removing" and n.gone_at is not None and n.gone_at <= when:
+            self._drop_node(n, when)
+
+    def _task_due(self, when, tid):
+        t = self.tasks.get(tid)
+        if t is not None and t.state == "running" and t.outcome != "stuck" and t.end <= when:
+            self._finish(t, when)
 
     def _drop_node(self, n, now):
         info = {"id": n.id, "name": n.name, "cause": n.removal_cause, "task": n.task, "time": rfc3339(now),
@@ -383,6 +478,18 @@ class State:
         self.gone[n.id] = info
         self.gone_names[n.name] = info
         del self.nodes[n.id]
+        self.by_cluster.get(n.cluster, {}).pop(n.id, None)
+        if self.by_name.get(n.name) is n:
+            del self.by_name[n.name]
+        self.ips.discard(n.ip)
+        if n.keep_server and n.removal_cause != "mutate":
+            kept = {"cloud": n.cloud, "cluster": n.cluster, "node": n.id, "name": n.name,
+                    "server": n.server_id or n.id, "ip": n.ip, "charge": n.charge, "why": n.keep_server,
+                    "time": rfc3339(now)}
+            self.kept_servers.append(kept)
+            self.violation("servers_kept_running", None, None, dict(kept, kind_detail="removed from the cluster; "
+                                                                   "the server keeps running (and billing)"))
+        self.k8s.node_gone(n, now)
 
     def release_stuck(self, now):
         """The fault clears: stuck tasks finish normally from now on (a real cloud's stuck job
@@ -392,6 +499,15 @@ class State:
             if t.state == "running" and t.outcome == "stuck":
                 t.outcome = "success"
                 t.end = max(t.end, now)
+                self.schedule(t.end, self._task_due, t.id)
+                for nid in t.add:
+                    node = self.nodes.get(nid)
+                    if node is not None and node.status == "creating" and node.ready_at is None:
+                        self._set_ready_at(node, t.end)
+                for nid in t.remove:
+                    node = self.nodes.get(nid)
+                    if node is not None and node.status == "removing" and node.gone_at is None:
+                        self._set_gone_at(node, t.end)
                 n += 1
         return n
 
@@ -407,7 +523,14 @@ class State:
             for nid in t.remove:
                 n = self.nodes.get(nid)
                 if n is not None and n.status == "removing":
-                    n.status, n.gone_at, n.removal_cause = "running", None, None
+                    # CCE keeps a node whose deletion failed in the Error phase (shown as Deleting without
+                    # the errorStatus query, ListNodes page); the other clouds undo the removal.
+                    if n.cloud == "cce":
+                        n.status, n.healthy, n.delete_failed = "failed", False, True
+                    else:
+                        n.status = "running"
+                    n.gone_at, n.removal_cause, n.keep_server = None, None, None
+                    self.k8s.removal_undone(n)
             if t.delete_pool and t.delete_pool in self.pools:
                 self.pools[t.delete_pool].state = "active"
             return
@@ -452,31 +575,38 @@ class State:
         t = Task(id=tid, cloud=cloud, type=ttype, cluster=cluster, target=target, created=now, end=now + dur,
                  outcome=outcome or "success", seq=seq, exposed=exposed)
         self.tasks[tid] = t
+        self.schedule(t.end, self._task_due, tid)
         return t
 
     def create_nodes(self, cl, pool, count, task, now):
         made = []
         for _ in range(count):
             n = self._add_node(cl.cloud, cl, pool, {}, {"status": "creating", "healthy": True, "labels": {},
-                                                        "created": now, "charge": "PostPaid"}, task=task.id)
+                                                        "created": now, "charge": pool.charge if pool else "PostPaid"},
+                               task=task.id, seeded=False)
             if task.node_succeeds(n.id):
-                n.ready_at = now + float(self.timing["node_create_seconds"])
+                self._set_ready_at(n, now + float(self.timing["node_create_seconds"]))
             task.add.append(n.id)
             task.resources[n.id] = n.name
             made.append(n)
         return made
 
-    def start_removal(self, nodes, task, now, cause, seq=None, op=None):
-        """Mark nodes removing under `task`; account unrequested removals."""
+    def start_removal(self, nodes, task, now, cause, seq=None, op=None, keep_server=None, drain=False):
+        """Mark nodes removing under `task`; account unrequested removals. keep_server(node) -> reason or
+        None says whether the node's server survives the removal (servers_kept_running); drain: the cloud
+        drains the node itself (ACK drain_node)."""
         for n in nodes:
             n.status = "removing"
             n.removal_cause = cause
+            n.delete_failed = False
             n.task = task.id
+            n.keep_server = keep_server(n) if keep_server else None
             if task.node_succeeds(n.id):
-                n.gone_at = now + float(self.timing["node_delete_seconds"])
+                self._set_gone_at(n, now + float(self.timing["node_delete_seconds"]))
             task.remove.append(n.id)
             task.resources[n.id] = n.name
             self.check_removal_allowed(n, seq, op, cause)
+            self.k8s.removal_started(n, cause, seq, op, now, drain)
 
     def check_removal_allowed(self, n, seq, op, cause):
         why = None
@@ -496,8 +626,19 @@ class State:
         self.violations.append(d)
 
     @staticmethod
-    def victim_order(nodes):
-        """Which nodes a cloud removes when it picks: failed, unhealthy, still creating, then newest."""
+    def victim_order(nodes, cloud=None):
+        """Which nodes a cloud removes when it picks. ACK and CCE: failed, unhealthy, still creating, then
+        newest. ModelArts (lowering `count` with PatchNodePool): the newest healthy nodes first -- the
+        service does not look at what runs there (issue #19's model of that page's silence), then
+        creating, unhealthy, failed."""
+        if cloud == "modelarts":
+            def rank(n):
+                healthy = n.status == "running" and n.healthy
+                return (0 if healthy else 1 if n.status == "creating" else 2 if n.status == "running" else 3,
+                        -n.created)
+            # equal creation times: the larger id counts as the newer one
+            return sorted(sorted(nodes, key=lambda n: n.id, reverse=True), key=rank)
+
         def rank(n):
             return (0 if n.status == "failed" else 1 if not n.healthy else 2 if n.status == "creating" else 3,
                     -n.created)
@@ -516,7 +657,11 @@ class State:
         if diff > 0:
             self.create_nodes(cl, pool, diff, t, now)
         else:
-            self.start_removal(self.victim_order(live)[:-diff], t, now, "cloud", seq, op)
+            keep = None
+            if pool.cloud == "ack":
+                keep = (lambda n: "PrePaid (subscription) instance: ACK does not release it"
+                        if n.charge == "PrePaid" else None)
+            self.start_removal(self.victim_order(live, pool.cloud)[:-diff], t, now, "cloud", seq, op, keep)
         pool.job = t.id
         return t
 
@@ -538,7 +683,7 @@ class State:
         """keys: node ids/names asked for removal. Returns the subset already removing or removed by an API call."""
         dup = []
         for k in keys:
-            n = self.nodes.get(k) or next((x for x in self.nodes.values() if x.name == k), None)
+            n = self.node_by_key(k)
             if n is not None and n.status == "removing":
                 dup.append(k)
             elif n is None and self.was_removed(k):
@@ -560,14 +705,18 @@ class State:
                 "tasks": [t.to_json() for t in sorted(self.tasks.values(), key=lambda t: t.created)],
                 "gone": list(self.gone.values()),
                 "deleted_pools": list(self.deleted_pools.values()),
+                "kept_servers": list(self.kept_servers),
                 "timing": self.timing,
                 "expect": sorted(self.expect) if self.expect is not None else None,
                 "credentials": sorted(self.credentials),     # access key ids only, never secrets
                 "projects": sorted(self.projects)}
 
-    def invariants(self):
+    def invariants(self, now=None):
         d = dict(self.counts)
-        d["details"] = list(self.violations)
+        cordoned = self.k8s.cordoned_nodes()
+        d["nodes_left_cordoned"] = len(cordoned)
+        d["details"] = list(self.violations) + [{"kind": "nodes_left_cordoned", "cluster": c, "node": name}
+                                                for c, name in cordoned]
         return d
 
     def mutate(self, m, now):
@@ -579,9 +728,19 @@ class State:
                 n.healthy = False
             elif action == "healthy":
                 n.healthy = True
-            for k in ("healthy", "status", "labels"):
+            if "ecs_state" in m and m["ecs_state"] not in ECS_STATES:
+                raise KeyError("mutate set_node: ecs_state must be one of %s" % ", ".join(ECS_STATES))
+            if "charge" in m and m["charge"] not in ("PrePaid", "PostPaid"):
+                raise KeyError("mutate set_node: charge must be PrePaid or PostPaid")
+            for k in ("healthy", "status", "ecs_state", "charge", "never_ready", "delete_failed"):
                 if k in m:
-                    setattr(n, k, m[k] if k != "labels" else dict(m[k]))
+                    setattr(n, k, m[k])
+            for k in ("labels", "annotations", "cloud_labels"):
+                if k in m:
+                    if not isinstance(m[k], dict):
+                        raise KeyError("mutate set_node: %s must be an object of key/values" % k)
+                    setattr(n, k, dict(m[k]))
+            self.k8s.node_changed(n, now)
             return {"node": n.to_json()}
         if action == "remove_node":
             n = self._mutate_node(m)
@@ -595,25 +754,81 @@ class State:
                                % m.get("cluster"))
             pool = self.pools.get(m["pool"]) if m.get("pool") else None
             spec = dict(m.get("node") or {})
-            n = self._add_node(cl.cloud, cl, pool, spec, {"status": spec.get("status", "running"),
-                                                          "healthy": spec.get("healthy", True),
-                                                          "labels": spec.get("labels") or {}, "created": now,
-                                                          "charge": spec.get("charge", "PostPaid")})
+            common = self._seed_node_common(spec, 0, now)
+            common["created"] = now
+            n = self._add_node(cl.cloud, cl, pool, spec, common)
             return {"node": n.to_json()}
         if action == "set_pool":
             p = self.pools.get(m.get("pool"))
             if p is None:
                 raise KeyError("mutate set_pool: unknown pool %r (use a pool id from /_fake/state)" % m.get("pool"))
-            for k in ("desired", "in_use", "charge", "autoscaling", "max_count", "state"):
+            if "conditions" in m:
+                conds = m["conditions"]
+                if not isinstance(conds, list) or not all(isinstance(c, dict) and isinstance(c.get("type"), str)
+                                                          and c.get("status") in ("True", "False", "Unknown")
+                                                          for c in conds):
+                    raise KeyError("mutate set_pool: conditions must be a list of {\"type\": T, \"status\": "
+                                   "\"True\"|\"False\"|\"Unknown\", \"reason\", \"message\"}")
+            for k in ("desired", "in_use", "charge", "autoscaling", "max_count", "state", "conditions",
+                      "omit_initial"):
                 if k in m:
                     setattr(p, k, m[k])
             return {"pool": p.to_json()}
-        raise KeyError("mutate: unknown action %r (set_node, unhealthy, healthy, remove_node, add_node, set_pool)"
-                       % action)
+        if action == "set_cluster":
+            cl = self.clusters.get(m.get("cluster"))
+            if cl is None:
+                raise KeyError("mutate set_cluster: unknown cluster %r (use a cluster id from /_fake/state)"
+                               % m.get("cluster"))
+            if "state" in m:
+                allowed = CLUSTER_STATES.get(cl.cloud)
+                if allowed is not None and m["state"] not in allowed:
+                    raise KeyError("mutate set_cluster: %s cluster state must be one of %s"
+                                   % (cl.cloud, ", ".join(allowed)))
+                cl.state = m["state"]
+            if "busy_error" in m:
+                be = m["busy_error"]
+                if be is not None and (not isinstance(be, dict) or not isinstance(be.get("status"), int)
+                                       or not isinstance(be.get("code"), str)):
+                    raise KeyError("mutate set_cluster: busy_error must be null or {\"status\": int, "
+                                   "\"code\": str, \"message\": str}")
+                cl.busy_error = be
+            return {"cluster": cl.to_json()}
+        raise KeyError("mutate: unknown action %r (set_node, unhealthy, healthy, remove_node, add_node, set_pool, "
+                       "set_cluster)" % action)
 
     def _mutate_node(self, m):
         key = m.get("node")
-        n = self.nodes.get(key) or next((x for x in self.nodes.values() if x.name == key), None)
+        n = self.node_by_key(key) if isinstance(key, str) else None
         if n is None:
             raise KeyError("mutate: unknown node %r (use an id or name from /_fake/state)" % key)
         return n
+
+    # ------------------------------------------------------------------ busy clusters
+
+    def check_not_busy(self, cl, op, also=()):
+        """Refuse a mutation on a cluster whose state is not the cloud's ready state (ACK `running`, CCE
+        `Available`) nor one of `also`. The refusal's status/code is this emulator's choice (README) unless
+        the admin API set busy_error on the cluster."""
+        ready = DEFAULT_CLUSTER_STATE[cl.cloud]
+        if cl.cloud == "modelarts" or cl.state == ready or cl.state in also:
+            return None
+        be = cl.busy_error or BUSY_ERROR[cl.cloud]
+        msg = be.get("message") or ("cluster %s is %s; %s is accepted only while the cluster is %s"
+                                    % (cl.id, cl.state, op, " or ".join((ready,) + tuple(also))))
+        return be["status"], be["code"], msg
+
+
+ECS_STATES = ("Pending", "Running", "Starting", "Stopping", "Stopped")
+# ACK: DescribeClusterDetail `state` (API page) plus the lifecycle page's upgrading/draining/removing/
+# inactive/unavailable. CCE: ShowCluster status.phase (API page).
+CLUSTER_STATES = {
+    "ack": ("initial", "failed", "running", "updating", "updating_failed", "scaling", "waiting", "disconnected",
+            "stopped", "deleting", "deleted", "delete_failed", "upgrading", "draining", "removing", "inactive",
+            "unavailable"),
+    "cce": ("Available", "Unavailable", "ScalingUp", "ScalingDown", "Creating", "Deleting", "Upgrading",
+            "Resizing", "ResizeFailed", "RollingBack", "RollbackFailed", "Hibernating", "Hibernation", "Freezing",
+            "Frozen", "UnFreezing", "Awaking", "Empty", "Error"),
+}
+# The references name no error code for "cluster busy": these are choices (README).
+BUSY_ERROR = {"ack": {"status": 400, "code": "ErrorClusterState"},
+              "cce": {"status": 400, "code": "CCE.01400001"}}

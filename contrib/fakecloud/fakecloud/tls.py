@@ -1,0 +1,115 @@
+"""Certificates for the emulated Kubernetes API servers, made with the `openssl` command line.
+
+Python's standard library can serve TLS and check client certificates but
+cannot create certificates, so fakecloud runs `openssl` (OpenSSL 3: `req -x509
+-CA`) into a private temporary directory at startup: one CA, one server
+certificate for 127.0.0.1 / localhost, and one client certificate per
+credential the clouds hand out. Keys are EC P-256 (fast to make). Nothing is
+written outside the temporary directory, which is removed on close().
+"""
+
+import base64
+import os
+import shutil
+import ssl
+import subprocess
+import tempfile
+import threading
+
+OPENSSL = shutil.which("openssl")
+
+
+class TlsError(RuntimeError):
+    pass
+
+
+def _b64(data):
+    return base64.b64encode(data).decode("ascii")
+
+
+class Authority:
+    """A throwaway CA plus the API server's certificate. Thread-safe (one lock around openssl)."""
+
+    def __init__(self, openssl=None):
+        self.openssl = openssl or OPENSSL
+        if not self.openssl:
+            raise TlsError("the openssl command is not installed (apt-get install openssl); the emulated "
+                           "Kubernetes API needs it to make certificates")
+        self.dir = tempfile.mkdtemp(prefix="fakecloud-tls-")
+        os.chmod(self.dir, 0o700)
+        self.lock = threading.Lock()
+        self.serial = 1000
+        self.ca_crt = os.path.join(self.dir, "ca.crt")
+        self.ca_key = os.path.join(self.dir, "ca.key")
+        self.srv_crt = os.path.join(self.dir, "server.crt")
+        self.srv_key = os.path.join(self.dir, "server.key")
+        try:
+            self._run(["req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                       "-nodes", "-keyout", self.ca_key, "-out", self.ca_crt, "-days", "3650",
+                       "-subj", "/CN=fakecloud-kubernetes-ca",
+                       "-addext", "basicConstraints=critical,CA:TRUE",
+                       "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+            self._issue(self.srv_crt, self.srv_key, "/CN=kube-apiserver", 3650,
+                        ["subjectAltName=IP:127.0.0.1,DNS:localhost", "extendedKeyUsage=serverAuth",
+                         "keyUsage=critical,digitalSignature", "basicConstraints=critical,CA:FALSE"])
+        except Exception:
+            self.close()
+            raise
+        with open(self.ca_crt, "rb") as f:
+            self.ca_pem = f.read()
+
+    def _run(self, args):
+        try:
+            r = subprocess.run([self.openssl] + args, capture_output=True, timeout=30, cwd=self.dir)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise TlsError("openssl %s failed: %s" % (args[0], e))
+        if r.returncode != 0:
+            raise TlsError("openssl %s failed (exit %d): %s" % (args[0], r.returncode,
+                                                                 r.stderr.decode("utf-8", "replace").strip()[:500]))
+
+    def _issue(self, crt, key, subject, days, exts):
+        self.serial += 1
+        args = ["req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", key, "-out", crt, "-days", str(int(days)), "-subj", subject,
+                "-CA", self.ca_crt, "-CAkey", self.ca_key, "-set_serial", str(self.serial)]
+        for e in exts:
+            args += ["-addext", e]
+        self._run(args)
+        return self.serial
+
+    def client_cert(self, user, group="system:masters", days=1):
+        """A fresh client certificate: (serial as upper-case hex like ssl.getpeercert(), cert PEM, key PEM)."""
+        with self.lock:
+            crt = os.path.join(self.dir, "client.crt")
+            key = os.path.join(self.dir, "client.key")
+            serial = self._issue(crt, key, "/O=%s/CN=%s" % (group, user), max(1, int(days) + 1),
+                                 ["extendedKeyUsage=clientAuth", "keyUsage=critical,digitalSignature",
+                                  "basicConstraints=critical,CA:FALSE"])
+            with open(crt, "rb") as f:
+                cert_pem = f.read()
+            with open(key, "rb") as f:
+                key_pem = f.read()
+            os.unlink(crt)
+            os.unlink(key)
+        return "%X" % serial, cert_pem, key_pem
+
+    def server_context(self):
+        """TLS server context: our certificate; a client certificate is optional (bearer tokens are
+        allowed) but, when sent, must chain to our CA."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.srv_crt, self.srv_key)
+        ctx.load_verify_locations(self.ca_crt)
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        return ctx
+
+    def ca_b64(self):
+        return _b64(self.ca_pem)
+
+    def close(self):
+        if self.dir and os.path.isdir(self.dir):
+            shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir = None
+
+
+def b64(data):
+    return _b64(data if isinstance(data, bytes) else data.encode("utf-8"))
