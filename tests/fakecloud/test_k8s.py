@@ -7,6 +7,7 @@ import json
 import os
 import ssl
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -548,6 +549,27 @@ class FaultsAndLog(K8sCase):
         self.assertEqual([x["op"] for x in e], ["K8sListNodes", "K8sVersion"])
         self.assertEqual(e[0]["query"], "limit=1")
         self.assertEqual(e[0]["path"], "/k8s/%s/api/v1/nodes" % CCE)
+
+
+class Cli(unittest.TestCase):
+    def test_k8s_listen_off_and_loopback_only(self):
+        from fc_support import FC_DIR, CloudClient, FakeCloudProcess, demo_seed
+        fc = FakeCloudProcess(seed=demo_seed(), extra_args=["--k8s-listen", "off"]).start()
+        try:
+            self.assertFalse(fc.k8s()["enabled"])
+            c = CloudClient(fc.port)
+            s, _, b = c.ack("GET", "/k8s/%s/user_config" % ACK1)
+            self.assertEqual(s, 503)
+            self.assertIn("Kubernetes API is off", json.loads(b)["message"])
+            c.close()
+        finally:
+            self.assertEqual(fc.stop(), 0)
+        r = subprocess.run([sys.executable, os.path.join(FC_DIR, "fakecloud.py"),
+                            "--listen", "127.0.0.1:0", "--k8s-listen", "0.0.0.0:0"],
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("not a loopback address", r.stderr)
+        self.assertEqual(r.stdout, "")
 
 
 class CceNodeNames(FakeCloudCase):
