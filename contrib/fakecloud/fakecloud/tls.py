@@ -50,7 +50,7 @@ class Authority:
                        "-addext", "basicConstraints=critical,CA:TRUE",
                        "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
             self._issue(self.srv_crt, self.srv_key, "/CN=kube-apiserver", 3650,
-                        ["subjectAltName=IP:127.0.0.1,DNS:localhost", "extendedKeyUsage=serverAuth",
+                        ["subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost", "extendedKeyUsage=serverAuth",
                          "keyUsage=critical,digitalSignature", "basicConstraints=critical,CA:FALSE"])
         except Exception:
             self.close()
