@@ -39,6 +39,8 @@ class AckReference(FakeCloudCase):
         self.assertEqual(by["i-bp1bbbbbbbbbbbbbbbbb"]["state"], "starting")
         self.assertEqual(by["i-bp1ccccccccccccccccc"]["state"], "stopping")
         self.assertEqual(by["i-bp1ddddddddddddddddd"]["state"], "running")
+        self.assertEqual([n["instance_id"] for n in self.nodes(ACK1, ("state", "running"))["nodes"]],
+                         ["i-bp1keep0001", "i-bp1ddddddddddddddddd"])
         # being created: "pending"; the request filter calls them "initial"
         self.ack("PUT", "/clusters/%s/nodepools/%s" % (ACK2, NP_WEB), body={"scaling_group": {"desired_size": 4}})
         new = [n for n in self.nodes(ACK2, ("nodepool_id", NP_WEB))["nodes"] if n["state"] == "pending"]

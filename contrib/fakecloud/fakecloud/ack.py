@@ -175,7 +175,9 @@ def describe_cluster_nodes(st, req):
     pool = req.arg("nodepool_id")
     if pool:
         nodes = [n for n in nodes if n.pool == pool]
-    if states[state]:
+    if state == "running":
+        nodes = [n for n in nodes if node_state(n) == "running"]     # not the stopped/starting/stopping ones
+    elif states[state]:
         nodes = [n for n in nodes if n.status == states[state]]
     v = req.arg("instanceIds")
     if v:
