@@ -475,6 +475,30 @@ class Pods(K8sCase):
                                                                                  "namespace": "x"}}):
             self.assertEqual(c.request("POST", p, body)[0], 400, body)
         self.assertEqual(c.request("POST", p, b"{nope")[0], 400)
+        s, _, e = c.request("POST", p, {"apiVersion": "policy/v1", "kind": "Eviction",
+                                        "metadata": {"name": "web-1", "namespace": "default"}}, "text/plain")
+        self.assertEqual((s, e["reason"]), (415, "UnsupportedMediaType"))
+
+    def test_uid_precondition(self):
+        """A pod recreated under the same name (StatefulSet) is another pod: a precondition on the old
+        uid gets 409 and the new pod stays."""
+        uid = self.pods(ACK1, [{"namespace": "default", "name": "db-0", "node": N11,
+                                "owner": {"kind": "StatefulSet", "name": "db"}}])[0]["metadata"]["uid"]
+        c = self.k8s(ACK1)
+        self.assertEqual(c.evict("default", "db-0")[0], 201)
+        new = self.wait_for(lambda: (lambda p: p if p and p["metadata"]["uid"] != uid and
+                                     "deletionTimestamp" not in p["metadata"] else None)(
+            self.k8s_pods(ACK1).get("default/db-0")), what="db-0 recreated")
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "db-0", "namespace": "default"},
+                "deleteOptions": {"preconditions": {"uid": uid}}}
+        s, _, e = c.request("POST", "/api/v1/namespaces/default/pods/db-0/eviction", body)
+        self.assertEqual((s, e["reason"]), (409, "Conflict"))
+        self.assertIn("Precondition failed", e["message"])
+        s, _, e = c.request("DELETE", "/api/v1/namespaces/default/pods/db-0", {"preconditions": {"uid": uid}})
+        self.assertEqual(s, 409)
+        self.assertNotIn("deletionTimestamp", self.k8s_pods(ACK1)["default/db-0"]["metadata"])
+        body["deleteOptions"]["preconditions"]["uid"] = new["metadata"]["uid"]
+        self.assertEqual(c.request("POST", "/api/v1/namespaces/default/pods/db-0/eviction", body)[0], 201)
 
     def test_delete_bypasses_eviction_and_is_counted(self):
         self.evictable_pod(ACK1, N11, "web-1")

@@ -413,10 +413,24 @@ def _grace(req):
     return 0 if g <= 0 else None
 
 
+def _check_uid(p, opts):
+    pre = opts.get("preconditions") if isinstance(opts, dict) else None
+    uid = pre.get("uid") if isinstance(pre, dict) else None
+    if uid is not None and uid != p.uid:
+        raise K8sError(409, "Conflict", "Precondition failed: UID in precondition: %s, UID in object meta: %s"
+                       % (uid, p.uid), {"name": p.name, "kind": "pods"})
+
+
 def delete_pod(model, kc, req):
     """Works like the API server's graceful delete, but bypasses PodDisruptionBudgets: counted in
-    pods_deleted_bypassing_eviction."""
+    pods_deleted_bypassing_eviction. DeleteOptions preconditions.uid is honoured (409)."""
     p = _pod(kc, req)
+    if req.body:
+        try:
+            opts = json.loads(req.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise bad_request("the body of the request was in an unknown format")
+        _check_uid(p, opts if isinstance(opts, dict) else {})
     model.st.violation("pods_deleted_bypassing_eviction", req.seq, req.op,
                        {"cluster": kc.cid, "pod": "%s/%s" % p.key, "node": p.node})
     model._terminate(kc, p, req.now, _grace(req))
@@ -428,7 +442,13 @@ def delete_pod(model, kc, req):
 
 def evict_pod(model, kc, req):
     """POST .../pods/{name}/eviction (policy/v1 Eviction): 201 and the pod terminates; 429 while a
-    PodDisruptionBudget does not allow it; 500 when several budgets select the pod; 404 when gone."""
+    PodDisruptionBudget does not allow it; 500 when several budgets select the pod; 404 when gone; 409 when
+    deleteOptions.preconditions.uid names another pod (one recreated under the same name)."""
+    ct = (req.header("content-type") or "").split(";")[0].strip().lower()
+    if ct != "application/json":
+        raise K8sError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted "
+                       "media types include: application/json, application/yaml, "
+                       "application/vnd.kubernetes.protobuf")
     ev = _json(req)
     if not isinstance(ev, dict) or ev.get("kind", "Eviction") != "Eviction" or \
             ev.get("apiVersion", "policy/v1") not in ("policy/v1", "policy/v1beta1"):
@@ -440,9 +460,9 @@ def evict_pod(model, kc, req):
     if meta.get("namespace") not in (None, req.params["ns"]):
         raise bad_request("namespace in URL does not match namespace in Eviction object")
     p = _pod(kc, req)
-    grace = None
-    if isinstance(ev.get("deleteOptions"), dict) and ev["deleteOptions"].get("gracePeriodSeconds") == 0:
-        grace = 0
+    opts = ev.get("deleteOptions") if isinstance(ev.get("deleteOptions"), dict) else {}
+    _check_uid(p, opts)
+    grace = 0 if opts.get("gracePeriodSeconds") == 0 else None
     ignore = p.phase in ("Succeeded", "Failed", "Pending") or p.deleting_at is not None
     if not ignore:
         pdbs = [b for b in kc.pdbs.values() if b.matches(p)]
