@@ -13,6 +13,7 @@ import time
 import unittest
 
 from fc_support import ACK1, ACK2, CCE, CCE_P, NP_WEB, FakeCloudCase, K8sClient
+from fakecloud.client import parse_kubeconfig_yaml
 
 K8S_FAST = {"timing": {"node_appear_seconds": 0.3, "node_ready_seconds": 0.4, "pod_termination_seconds": 0.2,
                        "pod_recreate_seconds": 0.2}}
@@ -52,6 +53,10 @@ class Credentials(K8sCase):
                   "client-key-data:", "current-context:"):
             self.assertIn(k, cfg)
         self.assertIn("server: %s\n" % self.fc.k8s()["urls"][ACK1], cfg)        # internal endpoint
+        pem = parse_kubeconfig_yaml(cfg)["cert"]
+        end = subprocess.run(["openssl", "x509", "-noout", "-enddate"], input=pem, capture_output=True,
+                             check=True).stdout.decode().strip().split("=", 1)[1]
+        self.assertEqual(calendar.timegm(time.strptime(end, "%b %d %H:%M:%S %Y GMT")), parse_ts(b["expiration"]))
         kc = K8sClient.from_kubeconfig(cfg)
         self.addCleanup(kc.close)
         s, _, nodes = kc.get("/api/v1/nodes")
@@ -150,9 +155,15 @@ class Credentials(K8sCase):
         self.assertEqual(c2.get("/api/v1/nodes")[0], 200)
         self.fc.k8s_admin("credentials", {"action": "revoke", "cluster": ACK1})
         self.assertEqual(c2.get("/api/v1/nodes")[0], 401)
-        c3 = self.k8s(ACK1, seconds=1.5)                 # a short credential runs out by itself
+        short = self.fc.k8s_admin("credentials", {"action": "issue", "cluster": ACK1, "seconds": 1.5})["kubeconfig"]
+        c3 = K8sClient.from_kubeconfig(short)           # a short credential runs out by itself
+        self.addCleanup(c3.close)
         self.assertEqual(c3.get("/api/v1/nodes")[0], 200)
         self.wait_for(lambda: c3.get("/api/v1/nodes")[0] == 401, what="credential expiry")
+        time.sleep(1.0)                                  # past the certificate's own notAfter too
+        c5 = K8sClient.from_kubeconfig(short)           # a new TLS connection: 401, not a failed handshake
+        self.addCleanup(c5.close)
+        self.assertEqual(c5.get("/api/v1/nodes")[0], 401)
         c4 = self.k8s(ACK1)
         self.fc.reset()                                  # a reset forgets every issued credential
         self.assertEqual(c4.get("/api/v1/nodes")[0], 401)

@@ -694,7 +694,7 @@ class K8sModel:
             token = "fk8s-" + uuid.uuid4().hex + uuid.uuid4().hex
             self.tokens[token] = Cred("token", token, cid, user, now, now + seconds, origin)
             return ("token", token)
-        serial, cert, key = ep["authority"].client_cert(user, days=max(1, int(seconds // 86400) + 1))
+        serial, cert, key = ep["authority"].client_cert(user, now + seconds, not_before=now - 60)
         serial = int(serial, 16)
         self.certs[serial] = Cred("cert", serial, cid, user, now, now + seconds, origin)
         return ("cert", serial, cert, key)

@@ -15,8 +15,10 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import time
 
 OPENSSL = shutil.which("openssl")
+X509_V_FLAG_NO_CHECK_TIME = 0x200000      # OpenSSL >= 1.1.0; not among Python's named VERIFY_* flags
 
 
 class TlsError(RuntimeError):
@@ -57,6 +59,18 @@ class Authority:
             raise
         with open(self.ca_crt, "rb") as f:
             self.ca_pem = f.read()
+        # `openssl ca` signs client certificates with an exact notAfter (`req -days` counts whole days)
+        os.mkdir(os.path.join(self.dir, "issued"))
+        open(os.path.join(self.dir, "index.txt"), "w").close()
+        self.ca_cnf = os.path.join(self.dir, "ca.cnf")
+        with open(self.ca_cnf, "w") as f:
+            f.write("[ca]\ndefault_ca = fc\n[fc]\ndatabase = %s\nnew_certs_dir = %s\ncertificate = %s\n"
+                    "private_key = %s\nserial = %s\ndefault_md = sha256\npolicy = any\nunique_subject = no\n"
+                    "copy_extensions = none\n[any]\norganizationName = optional\ncommonName = supplied\n"
+                    "[client]\nextendedKeyUsage = clientAuth\nkeyUsage = critical,digitalSignature\n"
+                    "basicConstraints = critical,CA:FALSE\n"
+                    % (os.path.join(self.dir, "index.txt"), os.path.join(self.dir, "issued"), self.ca_crt,
+                       self.ca_key, os.path.join(self.dir, "serial")))
 
     def _run(self, args):
         try:
@@ -77,29 +91,46 @@ class Authority:
         self._run(args)
         return self.serial
 
-    def client_cert(self, user, group="system:masters", days=1):
-        """A fresh client certificate: (serial as upper-case hex like ssl.getpeercert(), cert PEM, key PEM)."""
+    def client_cert(self, user, not_after, group="system:masters", not_before=None):
+        """A fresh client certificate valid until `not_after` (unix seconds, to the second): (serial as
+        upper-case hex like ssl.getpeercert(), cert PEM, key PEM)."""
+        def stamp(t):
+            return time.strftime("%Y%m%d%H%M%SZ", time.gmtime(t))
         with self.lock:
+            self.serial += 1
+            serial = self.serial
             crt = os.path.join(self.dir, "client.crt")
             key = os.path.join(self.dir, "client.key")
-            serial = self._issue(crt, key, "/O=%s/CN=%s" % (group, user), max(1, int(days) + 1),
-                                 ["extendedKeyUsage=clientAuth", "keyUsage=critical,digitalSignature",
-                                  "basicConstraints=critical,CA:FALSE"])
+            csr = os.path.join(self.dir, "client.csr")
+            with open(os.path.join(self.dir, "serial"), "w") as f:
+                f.write("%04X\n" % serial)
+            self._run(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                       "-keyout", key, "-out", csr, "-subj", "/O=%s/CN=%s" % (group, user)])
+            self._run(["ca", "-batch", "-config", self.ca_cnf, "-in", csr, "-out", crt, "-notext",
+                       "-extensions", "client", "-startdate", stamp(not_before if not_before else time.time() - 60),
+                       "-enddate", stamp(max(not_after, time.time() + 1))])
             with open(crt, "rb") as f:
                 cert_pem = f.read()
             with open(key, "rb") as f:
                 key_pem = f.read()
-            os.unlink(crt)
-            os.unlink(key)
+            for p in (crt, key, csr, os.path.join(self.dir, "issued", "%04X.pem" % serial)):
+                if os.path.exists(p):
+                    os.unlink(p)
         return "%X" % serial, cert_pem, key_pem
 
     def server_context(self):
         """TLS server context: our certificate; a client certificate is optional (bearer tokens are
-        allowed) but, when sent, must chain to our CA."""
+        allowed) but, when sent, must chain to our CA. Its validity dates are not checked at the TLS
+        level (OpenSSL X509_V_FLAG_NO_CHECK_TIME): like kube-apiserver, which requests the certificate
+        and judges it in its authenticator, an expired one gets a 401, not a failed handshake."""
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.srv_crt, self.srv_key)
         ctx.load_verify_locations(self.ca_crt)
         ctx.verify_mode = ssl.CERT_OPTIONAL
+        try:
+            ctx.verify_flags = ctx.verify_flags | X509_V_FLAG_NO_CHECK_TIME
+        except (ValueError, OSError):
+            pass
         return ctx
 
     def ca_b64(self):
