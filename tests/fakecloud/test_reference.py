@@ -4,7 +4,8 @@ README "What follows which page" names the page of each."""
 import json
 import unittest
 
-from fc_support import ACK1, ACK2, CCE, CCE_P, GPU_A, MA_P, MA_POOL, NP_BATCH, NP_WEB, PROJECT, FakeCloudCase
+from fc_support import (ACK1, ACK2, CCE, CCE_P, GPU_A, MA_P, MA_POOL, NP_BATCH, NP_WEB, PROJECT, CloudClient,
+                        FakeCloudCase, FakeCloudProcess, demo_seed, js)
 
 POOL = CCE_P + "/nodepools/" + GPU_A
 NP1 = MA_P + "/nodepool-1"
@@ -106,6 +107,17 @@ class AckReference(FakeCloudCase):
                                   body={"scaling_group": {"desired_size": 5}})[0], 200)
         with self.assertRaises(RuntimeError):
             self.fc.mutate(action="set_cluster", cluster=ACK2, state="Available")   # a CCE phase
+
+
+    def test_modify_node_pool_adds_at_most_500_per_call(self):
+        """ModifyClusterNodePool desired_size: "You can add at most 500 nodes in one API call"."""
+        path = "/clusters/%s/nodepools/%s" % (ACK2, NP_WEB)
+        s, _, e = self.ack("PUT", path, body={"scaling_group": {"desired_size": 504}})    # 3 + 501
+        self.assertEqual((s, e["code"]), (400, "InvalidParameter"))
+        self.assertIn("at most 500", e["message"])
+        self.assertEqual(self.fc.state()["tasks"], [])
+        s, _, b = self.ack("PUT", path, body={"scaling_group": {"desired_size": 1}})     # down: no limit
+        self.assertEqual(s, 200, b)
 
 
 class CceReference(FakeCloudCase):
@@ -267,6 +279,24 @@ class ModelArtsReference(FakeCloudCase):
         self.assertEqual(self.invariants()["duplicate_mutations"], 1)
         self.assertEqual(self.invariants()["unrequested_removals"], 0)
 
+    def test_batch_delete_other_reading_keeps_the_count(self):
+        """The page is silent on `count`: batch_delete_keeps_count plays the reading where it stays."""
+        seed = demo_seed()
+        seed["modelarts"]["batch_delete_keeps_count"] = True
+        fc = FakeCloudProcess(seed=seed).start()
+        self.addCleanup(fc.stop)
+        c = CloudClient(fc.port)
+        self.addCleanup(c.close)
+
+        def names():
+            return [n["metadata"]["name"] for n in js(c.huawei("GET", MA_P + "/nodepool-1/nodes")[2])["items"]]
+
+        victim = names()[0]
+        self.assertEqual(c.huawei("POST", MA_POOL + "/nodes/batch-delete",
+                                  body={"deleteNodeNames": [victim]})[0], 200)
+        self.assertEqual(js(c.huawei("GET", NP1)[2])["spec"]["resources"]["count"], 2)
+        self.wait_for(lambda: victim not in names() and len(names()) == 2, what="a replacement")
+
     def test_batch_delete_keeps_one_node_and_validates(self):
         everyone = self.names() + self.names("nodepool-old")
         self.assertEqual(len(everyone), 3)
@@ -291,6 +321,14 @@ class ModelArtsReference(FakeCloudCase):
         self.assertEqual(s, 400)
         self.assertIn("yearly/monthly", e["error_msg"])
         self.assertEqual(self.show()["metadata"]["annotations"]["os.modelarts/billing.mode"], "1")
+
+    def test_node_pool_status_has_no_phase(self):
+        """NodePoolStatus is `resources` only (ShowNodePool): a deleted node pool shows a deleting bucket."""
+        self.assertEqual(self.hw("DELETE", MA_P + "/nodepool-old")[0], 200)
+        p = self.hw("GET", MA_P + "/nodepool-old")[2]
+        self.assertNotIn("phase", p["status"])
+        self.assertEqual(p["status"]["resources"]["deleting"]["count"], 1)
+        self.assertEqual(list(p["status"]), ["resources"])
 
     def test_list_pool_nodes_paged(self):
         s, _, b = self.hw("GET", MA_POOL + "/nodes", [("limit", "2")])

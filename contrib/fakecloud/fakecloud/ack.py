@@ -272,6 +272,9 @@ def _json(req):
     return req.json(bad)
 
 
+MAX_ADD_PER_CALL = 500
+
+
 def modify_node_pool(st, req):
     cl = _common(st, req)
     p = _pool(st, req, cl)
@@ -287,6 +290,12 @@ def modify_node_pool(st, req):
     if desired is not None and p.autoscaling.get("enable"):
         raise bad("node pool %s has auto scaling enabled; scaling_group.desired_size cannot be set"
                   % p.id, "ErrorNodePoolAutoScalingEnabled")
+    # "You can add at most 500 nodes in one API call"
+    # (https://www.alibabacloud.com/help/doc-detail/184928.htm, ModifyClusterNodePool desired_size)
+    if desired is not None and desired - p.desired > MAX_ADD_PER_CALL:
+        raise bad("scaling_group.desired_size %d adds %d nodes to node pool %s (desired %d); at most %d "
+                  "nodes can be added in one call" % (desired, desired - p.desired, p.id, p.desired,
+                                                      MAX_ADD_PER_CALL), "InvalidParameter")
     t = None
     if desired is not None:
         st.claim_size("pool-size", p.id, desired, req.seq, req.op)

@@ -74,9 +74,10 @@ def nodepool_json(st, p, with_status=True):
                    "available": [n for n in nodes if n.status == "running" and n.healthy],
                    "abnormal": [n for n in nodes if n.status == "failed" or (n.status == "running" and not n.healthy)],
                    "deleting": [n for n in nodes if n.status == "removing"]}
+        # NodePoolStatus has `resources` only, no phase (ShowNodePool,
+        # https://support.huaweicloud.com/intl/en-us/api-modelarts/ShowNodePool.html): a node pool
+        # being deleted shows its nodes in the `deleting` bucket, then 404
         body["status"] = {"resources": {k: _bucket(p, v) for k, v in buckets.items() if v}}
-        if p.state == "deleting":
-            body["status"]["phase"] = "Deleting"
     return body
 
 
@@ -146,9 +147,10 @@ def list_pool_nodes(st, req):
 def batch_delete_pool_nodes(st, req):
     """BatchDeletePoolNodes: the named nodes go; at least one node stays in the resource pool. The page
     says the nodes are "permanently removed" and the Lite Cluster guide says to delete abnormal nodes "and
-    add new ones for substitution": the service does not replace them, so each node pool's `count` drops
-    by its deleted nodes (this emulator's reading). Yearly/monthly (prePaid) node pools are refused:
-    their nodes are unsubscribed, not deleted."""
+    add new ones for substitution": by default the service does not replace them, so each node pool's
+    `count` drops by its deleted nodes (this emulator's reading; `batch_delete_keeps_count` plays the
+    other one). Yearly/monthly (prePaid) node pools are refused: their nodes are unsubscribed, not
+    deleted."""
     cl = _resource_pool(st, req)
     body = req.json(bad)
     names = body.get("deleteNodeNames")
@@ -176,9 +178,15 @@ def batch_delete_pool_nodes(st, req):
         raise bad("at least one node must stay in resource pool %s" % cl.name)
     t = st.new_task("modelarts", "BatchDeletePoolNodes", cl.id, {"type": "pool", "id": cl.id}, req.now,
                     req.job_outcome, req.seq, removing=True)
+    # The page does not say whether `count` drops with the nodes. Default: it does (this emulator's
+    # reading); seed "modelarts": {"batch_delete_keeps_count": true} plays the other reading: the count
+    # stays and the service replaces the nodes once they are gone.
+    keeps = bool((st.seed.get("modelarts") or {}).get("batch_delete_keeps_count"))
     for n in nodes:
         p = st.pools.get(n.pool)
-        if p is not None:
+        if p is not None and keeps:
+            t.replace_pools.add(p.id)
+        elif p is not None:
             p.desired = max(0, p.desired - 1)
     st.start_removal(nodes, t, req.now, "request", req.seq, req.op)
     req.task_id = t.id
