@@ -575,6 +575,8 @@ static int read_labels(struct nh_pctx *c, const struct nh_ypair *kv, const char 
                                &strs, &n);
     if (rc == 0)
         rc = set_labels(base, strs, n);
+    if (rc == 0)
+        ((struct nh_cfg_scale_in *)base)->protect_labels_given = true;
     for (size_t i = 0; i < n; i++)
         free(strs[i]);
     free(strs);
@@ -680,14 +682,18 @@ static const struct nh_field scale_out_fields[] = {
 };
 
 static const struct nh_field scale_in_fields[] = {
-    /* ACK's removal calls take release_node and drain_node; CCE and
-     * ModelArts have no such switch in what nodeherd calls there yet, so
-     * the keys are refused rather than silently ignored. */
+    /* ACK's removal calls take release_node and drain_node; CCE picks
+     * DeleteNode or RemoveNode by release_instances (issue #19) and drains
+     * only through the cluster's Kubernetes API (check_kube_facts: drain:
+     * true is refused without it). ModelArts' BatchDeletePoolNodes always
+     * deletes the nodes and its nodes have no Kubernetes API: both keys are
+     * refused there rather than silently ignored. */
     {"release_instances", NH_T_BOOL, offsetof(struct nh_cfg_scale_in, release_instances),
-     .kinds = NH_KIND_ACK, .def = "true",
-     .kinds_why = "nodeherd cannot choose whether removed nodes keep their servers there yet"},
-    {"drain", NH_T_BOOL, offsetof(struct nh_cfg_scale_in, drain), .kinds = NH_KIND_ACK,
-     .def = "true", .kinds_why = "nodeherd does not drain nodes there yet"},
+     .kinds = NH_KIND_ACK | NH_KIND_CCE, .def = "true",
+     .kinds_why = "ModelArts deletes removed nodes with their servers, it cannot keep them"},
+    {"drain", NH_T_BOOL, offsetof(struct nh_cfg_scale_in, drain),
+     .kinds = NH_KIND_ACK | NH_KIND_CCE, .def = "true",
+     .kinds_why = "ModelArts nodes have no Kubernetes API to drain through"},
     {"order", NH_T_CUSTOM, 0, .custom = read_order},
     {"protect", NH_T_CUSTOM, 0, .custom = read_protect},
     {"protect_labels", NH_T_CUSTOM, 0, .custom = read_labels},
@@ -908,6 +914,64 @@ static int read_pools(struct nh_pctx *c, const struct nh_ypair *kv, const char *
     return 0;
 }
 
+/* What only the cluster's Kubernetes API can tell (issue #19): labels, and
+ * a drain done by nodeherd. Without Kubernetes access (cl->kube_access,
+ * set by the cluster's `kubernetes:` key once it exists) the default
+ * protect_labels is empty (the planner says labels are not checked) and an
+ * explicit list is an error; `drain` defaults to what the cloud does
+ * itself (ACK drain_node) and `drain: true` is an error where nobody could
+ * drain. Never silently protecting everything or nothing. */
+static void check_kube_facts(struct nh_pctx *c, const struct nh_ynode *it, const char *path,
+                             struct nh_cfg_cluster *cl, const struct nh_cfg_provider *prov)
+{
+    const struct nh_ypair *si = find(it, "scale_in");
+    const struct nh_ypair *pl = NULL, *dr = NULL;
+    const struct nh_kind *k = prov != NULL ? nh_kind_get(prov->kind) : NULL;
+    char kp[160];
+
+    if (k == NULL || cl->kube_access)
+        return;
+    if (si != NULL && si->val->type == NH_Y_MAP) {
+        pl = find(si->val, "protect_labels");
+        dr = find(si->val, "drain");
+    }
+    snprintf(kp, sizeof(kp), "%s.scale_in", path);
+    if (pl != NULL && !cl->scale_in.protect_labels_given)
+        return; /* the list itself was wrong: said where it was read */
+    if (pl != NULL && cl->scale_in.n_protect_labels > 0) {
+        char lp[200];
+        nh_key_path(lp, sizeof(lp), kp, "protect_labels");
+        if (k->caps & NH_CAP_KUBE_API)
+            nh_perr(c, pl->line, pl->col, lp,
+                    "labels cannot be read: the cluster has no Kubernetes access (%s node lists "
+                    "carry no Kubernetes labels); add `kubernetes:` to the cluster so labels can "
+                    "be read, or protect by id/name with scale_in.protect",
+                    k->cloud);
+        else
+            nh_perr(c, pl->line, pl->col, lp,
+                    "labels cannot be read: %s nodes carry only the service's own labels and "
+                    "have no Kubernetes API; protect by node name with scale_in.protect",
+                    k->cloud);
+    } else if (pl == NULL) {
+        labels_free(cl->scale_in.protect_labels, cl->scale_in.n_protect_labels);
+        cl->scale_in.protect_labels = NULL;
+        cl->scale_in.n_protect_labels = 0;
+    }
+    if (k->caps & NH_CAP_CLOUD_DRAINS)
+        return;
+    if (dr == NULL) {
+        cl->scale_in.drain = false;
+    } else if (cl->scale_in.drain) {
+        char dp[200];
+        nh_key_path(dp, sizeof(dp), kp, "drain");
+        nh_perr(c, dr->line, dr->col, dp,
+                "%s cannot drain a node and the cluster has no Kubernetes access: a drain "
+                "needs the cluster's Kubernetes API (`kubernetes:` on the cluster, issue #20: "
+                "Kubernetes-aware scale-in); set drain: false to remove nodes without draining",
+                k->cloud);
+    }
+}
+
 /* Defaults that are lists or depend on the kind (the tables hold the rest). */
 static int cluster_init(struct nh_cfg_cluster *cl)
 {
@@ -974,6 +1038,8 @@ static void read_cluster(struct nh_pctx *c, const struct nh_ynode *seq, size_t i
     if (cl->prune && !cl->pools_declared && pr != NULL && find(it, "node_pools") == NULL)
         nh_perr(c, pr->line, pr->col, nh_key_path(kp, sizeof(kp), path, "prune"),
                 "prune needs a node_pools list; an absent list would delete every pool");
+
+    check_kube_facts(c, it, path, cl, prov);
 
     const struct nh_ypair *lg = find(it, "login");
     if (cl->has_login && lg->val->type == NH_Y_MAP) {

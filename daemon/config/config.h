@@ -52,15 +52,25 @@ struct nh_cfg_label {
 };
 
 struct nh_cfg_scale_in {
-    bool release_instances; /* ACK release_node; default true */
-    bool drain;             /* ACK drain_node; default true */
+    /* true (default): removed nodes' servers are deleted/released (ACK
+     * release_node, CCE DeleteNode); false: they keep running (ACK
+     * release_node=false, CCE RemoveNode; not for CCE node-pool nodes). */
+    bool release_instances;
+    /* Drain before removal: ACK drain_node (default true there); elsewhere
+     * only where the cluster has Kubernetes access (default false, and
+     * `drain: true` without it is a configuration error). */
+    bool drain;
     enum nh_victim_order order[4];
     size_t n_order; /* default: [unhealthy, newest] */
     char **protect; /* node ids or names never removed */
     size_t n_protect;
-    struct nh_cfg_label *protect_labels; /* default: nodeherd.io/protect=true */
+    /* Default nodeherd.io/protect=true where labels can be read (the
+     * cluster has Kubernetes access), empty elsewhere; an explicit list on
+     * a cluster without access is a configuration error. */
+    struct nh_cfg_label *protect_labels;
     size_t n_protect_labels;
-    int max_per_cycle; /* default 1 */
+    bool protect_labels_given; /* the key was given and read (not the default) */
+    int max_per_cycle;         /* default 1 */
 };
 
 struct nh_cfg_scale_out { /* seed-era ACK ScaleCluster parameters */
@@ -111,6 +121,10 @@ struct nh_cfg_cluster {
     bool confirm_mass_removal; /* operator confirmed a change over the share */
     uint64_t poll_interval_ms; /* 0: daemon default */
     bool suspend;              /* observe and plan, never act (an incident switch) */
+    /* The cluster's own Kubernetes API can be read (labels, pods, drains).
+     * No key gives it yet: false everywhere until the Kubernetes-aware
+     * scale-in (issue #20) sets it from the cluster's `kubernetes:` key. */
+    bool kube_access;
     int line, col;
 };
 

@@ -202,7 +202,7 @@ static void maybe_first_poll(struct nh_engine *e)
     if (e->ready_sent)
         return;
     for (struct cl *c = e->clusters; c; c = c->next)
-        if (!c->removed && !c->tried_once)
+        if (!c->removed && (!c->tried_once || c->reading_state))
             return;
     e->ready_sent = true;
     if (e->o.on_first_poll)
@@ -262,9 +262,13 @@ static bool cl_may_act(const struct cl *c)
     return uv_now(c->e->loop) >= c->not_before || c->replan;
 }
 
+static bool cl_read_state_first(struct cl *c, const struct nh_plan *plan, bool act);
+
 /* Plans the cluster (always: notes and the converged state stay current);
- * acts on the plan only when `act` (cl_may_act). */
-static void cl_plan(struct cl *c, bool act)
+ * acts on the plan only when `act` (cl_may_act). Returns
+ * true when it read the cluster's state first instead (see
+ * cl_read_state_first): the plan is then made again from that callback. */
+static bool cl_plan(struct cl *c, bool act)
 {
     struct nh_engine *e = c->e;
     struct nh_policy pol = {
@@ -277,14 +281,24 @@ static void cl_plan(struct cl *c, bool act)
     struct nh_plan plan = {0};
 
     if (c->cfg == NULL || c->removed || !c->have_obs)
-        return;
+        return false;
     for (struct opnode *n = c->ops; n && n_busy < 64; n = n->next)
         if (!n->closed)
             busy[n_busy++] = n->op;
-    if (nh_plan_cluster(c->cfg, &c->obs, busy, n_busy, &pol, &plan) < 0) {
-        nh_log(LOG_ERR, "%s: planning failed: out of memory", c->name);
+    for (int pass = 0;; pass++) {
+        if (nh_plan_cluster(c->cfg, &c->obs, busy, n_busy, &pol, &plan) < 0) {
+            nh_log(LOG_ERR, "%s: planning failed: out of memory", c->name);
+            nh_plan_clear(&plan);
+            return false;
+        }
+        if (cl_read_state_first(c, &plan, act)) {
+            nh_plan_clear(&plan);
+            return true;
+        }
+        if (pass > 0 || plan.n_actions == 0 || c->obs.complete)
+            break;
+        /* the state read could not go out: plan on what that left */
         nh_plan_clear(&plan);
-        return;
     }
     const char *held = cl_held(c);
     char *text = plan_text(&plan, act && held == NULL);
@@ -317,6 +331,7 @@ static void cl_plan(struct cl *c, bool act)
     }
     nh_plan_clear(&c->last_plan);
     c->last_plan = plan;
+    return false;
 }
 
 static uint64_t cl_jittered_interval(struct cl *c)
@@ -366,6 +381,97 @@ void cl_schedule_next(struct cl *c)
     if (next == 0)
         next = 1;
     uv_timer_start(&c->poll_timer, cl_poll_cb, next, 0);
+}
+
+/* ---------- whether the cluster accepts changes (issue #19) ---------- */
+
+/* The end of an observation cycle: plan (and act), converged, notify. */
+static void cl_cycle_end(struct cl *c)
+{
+    struct nh_engine *e = c->e;
+
+    if (c->removed) { /* retiring: only its operations are followed */
+        cl_changed(c);
+        cl_schedule_next(c);
+        cl_maybe_free(c);
+        return;
+    }
+    /* The planner sees operations in flight and plans nothing over them;
+     * it still explains why (WAITING notes). */
+    if (!e->stopping && c->have_obs && cl_plan(c, cl_may_act(c))) {
+        cl_changed(c); /* the state read's callback ends the cycle */
+        return;
+    }
+    if (c->obs_epoch != c->ops_epoch)
+        cl_observe_soon(c, 0); /* an operation closed since it started: look again */
+    /* Reaching the declaration ends a run of failures (and its backoff). */
+    if (c->failures > 0 && cl_converged(c)) {
+        c->failures = 0;
+        c->not_before = 0;
+        c->last_error[0] = '\0';
+    }
+    cl_changed(c);
+    maybe_first_poll(e);
+    cl_schedule_next(c);
+}
+
+static void on_cluster_state(void *ud, const struct nh_prov_error *err, enum nh_cluster_state st,
+                             const char *phase)
+{
+    struct cl *c = ud;
+    struct nh_engine *e = c->e;
+
+    c->observing = false;
+    c->reading_state = false;
+    e->calls_in_flight--;
+    if ((err != NULL && err->cls == NH_ERR_CANCELLED) || (c->removed && !cl_retiring(c))) {
+        cl_maybe_free(c);
+        return;
+    }
+    if (err != NULL && err->cls != NH_ERR_NONE) {
+        /* Fail closed: nothing is sent to a cluster whose state is unknown. */
+        c->obs.complete = false;
+        c->obs_ok = false;
+        snprintf(c->obs.why, sizeof(c->obs.why), "the cluster's state could not be read (%.200s)",
+                 err->message);
+        snprintf(c->last_error, sizeof(c->last_error), "observe incomplete: %.200s", c->obs.why);
+        nh_log(LOG_WARNING, "%s: %s; nothing is sent until it can be", c->name, c->obs.why);
+    } else {
+        c->obs.cluster_state = st != NH_CLUSTER_UNKNOWN ? st : NH_CLUSTER_BUSY;
+        snprintf(c->obs.cluster_phase, sizeof(c->obs.cluster_phase), "%s",
+                 phase != NULL ? phase : "");
+    }
+    cl_cycle_end(c);
+}
+
+/* A plan that would send something to a cluster whose provider can tell
+ * whether it accepts changes (NH_CAP_CLUSTER_STATE) reads that first: once
+ * per observation, and only then (never on a poll with nothing to send).
+ * true when the read went out. */
+static bool cl_read_state_first(struct cl *c, const struct nh_plan *plan, bool act)
+{
+    struct nh_engine *e = c->e;
+    int r;
+
+    if (plan->n_actions == 0 || !act || e->stopping || (!e->leader && !e->o.dry_run) ||
+        c->prov == NULL || c->prov->ops->cluster_state == NULL || c->reading_state ||
+        c->obs.cluster_state != NH_CLUSTER_UNKNOWN)
+        return false;
+    c->reading_state = true;
+    c->observing = true;
+    e->calls_in_flight++;
+    r = c->prov->ops->cluster_state(c->prov, c->cfg, on_cluster_state, c);
+    if (r < 0) {
+        c->reading_state = false;
+        c->observing = false;
+        e->calls_in_flight--;
+        c->obs.complete = false;
+        c->obs_ok = false;
+        snprintf(c->obs.why, sizeof(c->obs.why), "the cluster's state could not be read (%s)",
+                 strerror(-r));
+        return false; /* planned again below on the incomplete observation */
+    }
+    return true;
 }
 
 static void on_observed(void *ud, const struct nh_prov_error *err, struct nh_observed *obs)
@@ -430,27 +536,7 @@ static void on_observed(void *ud, const struct nh_prov_error *err, struct nh_obs
         }
     }
     ops_on_observed(c);
-    if (c->removed) { /* retiring: only its operations are followed */
-        cl_changed(c);
-        cl_schedule_next(c);
-        cl_maybe_free(c);
-        return;
-    }
-    /* The planner sees operations in flight and plans nothing over them;
-     * it still explains why (WAITING notes). */
-    if (!e->stopping && c->have_obs)
-        cl_plan(c, cl_may_act(c));
-    if (c->obs_epoch != c->ops_epoch)
-        cl_observe_soon(c, 0); /* an operation closed since it started: look again */
-    /* Reaching the declaration ends a run of failures (and its backoff). */
-    if (c->failures > 0 && cl_converged(c)) {
-        c->failures = 0;
-        c->not_before = 0;
-        c->last_error[0] = '\0';
-    }
-    cl_changed(c);
-    maybe_first_poll(e);
-    cl_schedule_next(c);
+    cl_cycle_end(c);
 }
 
 static void cl_observe(struct cl *c)

@@ -61,6 +61,9 @@ struct cl {
     uv_timer_t poll_timer;
     int open_handles;
     bool observing;
+    /* Reading whether the cluster accepts changes before acting on a plan
+     * (with observing set: nothing else is read meanwhile). */
+    bool reading_state;
     bool tried_once; /* first observation attempted (READY) */
     bool have_obs;   /* obs holds an observation */
     bool obs_ok;     /* the last observation succeeded and was complete */

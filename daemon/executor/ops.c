@@ -382,6 +382,41 @@ static void op_close_unsent(struct opnode *n, const char *hold)
     op_maybe_free(n);
 }
 
+/* Refused because the cluster accepts no change now (NH_ERR_BUSY: the
+ * provider read the cluster's state after the refusal). The cloud did
+ * nothing: closed in the journal (FAILED, "refused: ..."), counted as
+ * result busy, no failure backoff and no last_error. Nothing is planned
+ * again before the next poll interval; the plan then reads the cluster's
+ * state first and waits (a WAITING note) while it stays busy. */
+static void op_close_busy(struct opnode *n, const char *why)
+{
+    struct cl *c = n->cl;
+    char msg[320];
+    uint64_t iv = c->cfg && c->cfg->poll_interval_ms ? c->cfg->poll_interval_ms
+                                                     : c->e->cfg->daemon.poll_interval_ms;
+
+    snprintf(msg, sizeof(msg), "refused: %s", why);
+    n->op.state = NH_OP_FAILED;
+    n->op.updated_ms = wall_ms();
+    free(n->op.result);
+    n->op.result = strdup(msg);
+    if (jq_submit(c->e, n, JW_UPDATE) < 0)
+        nh_log(LOG_ERR, "%s: journal: out of memory recording operation %llu", c->name,
+               (unsigned long long)n->op.seq);
+    op_metric(n, "busy");
+    nh_audit_record(c->e->audit, &n->op, "busy", msg);
+    cl_record_recent(c, &n->op, "busy");
+    nh_log(LOG_NOTICE, "%s%s%s: %s %s", c->name, n->op.action.pool_name ? "/" : "",
+           n->op.action.pool_name ? n->op.action.pool_name : "",
+           nh_action_kind_name(n->op.action.kind), msg);
+    c->not_before = uv_now(c->e->loop) + iv;
+    n->closed = true;
+    c->ops_epoch++;
+    cl_changed(c);
+    cl_schedule_next(c);
+    op_maybe_free(n);
+}
+
 /* ---------- sending ---------- */
 
 /* Providers pass err == NULL on success. */
@@ -519,6 +554,9 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
         break;
     case NH_ERR_NOT_SENT:
         op_not_sent(n, err);
+        return;
+    case NH_ERR_BUSY:
+        op_close_busy(n, err->message);
         return;
     case NH_ERR_THROTTLED:
         if (op_throttled(n, err))
@@ -822,7 +860,9 @@ static int effect_seen(const struct opnode *n, const struct nh_observed *o, enum
         return 1;
     case NH_ACT_SCALE_POOL:
         p = a->pool_id ? nh_observed_pool(o, a->pool_id) : NULL;
-        if (p == NULL || p->desired != a->target)
+        /* a pool that shows no desired count (CCE initialNodeCount is
+         * optional): the nodes there and on their way */
+        if (p == NULL || (p->desired >= 0 ? p->desired : p->current + p->creating) != a->target)
             return 0;
         *kind = NH_JOB_POOL_SIZE;
         return 1;

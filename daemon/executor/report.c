@@ -31,7 +31,10 @@ static void print_action(FILE *f, const struct nh_action *a)
         fprintf(f, "  %c %s: %d -> %d (scale cluster)\n", sign_of(a), what, a->from, a->target);
         break;
     case NH_ACT_SCALE_POOL:
-        fprintf(f, "  %c pool %s: %d -> %d (set size)\n", sign_of(a), what, a->from, a->target);
+        if (a->from == a->target) /* the count set to the nodes there are (ModelArts) */
+            fprintf(f, "  ~ pool %s: %d nodes, set count to %d\n", what, a->from, a->target);
+        else
+            fprintf(f, "  %c pool %s: %d -> %d (set size)\n", sign_of(a), what, a->from, a->target);
         break;
     case NH_ACT_REMOVE_NODES:
         fprintf(f, "  - %s%s: %d -> %d, remove %zu node%s:", a->pool_name ? "pool " : "", what,
@@ -204,16 +207,20 @@ int nh_engine_report(const struct nh_engine *e, FILE *f, bool json, const char *
             fprintf(f, "  ! not observed: %s\n", why);
         for (size_t i = 0; i < p->n_actions; i++)
             print_action(f, &p->actions[i]);
+        size_t held = 0; /* notes of something not done (info notes are not) */
         for (size_t i = 0; i < p->n_notes; i++) {
             const struct nh_note *n = &p->notes[i];
-            fprintf(f, "  ! %s%s%s%s (%s): %s\n", n->pool ? "pool " : "", n->pool ? n->pool : "",
-                    n->pool ? ": " : "", nh_note_kind_name(n->kind), nh_rule_name(n->rule), n->msg);
+            held += n->kind != NH_NOTE_INFO;
+            fprintf(f, "  %c %s%s%s%s (%s): %s\n", n->kind == NH_NOTE_INFO ? 'i' : '!',
+                    n->pool ? "pool " : "", n->pool ? n->pool : "", n->pool ? ": " : "",
+                    nh_note_kind_name(n->kind), nh_rule_name(n->rule), n->msg);
             if (n->fix[0])
-                fprintf(f, "      fix: %s\n", n->fix);
+                fprintf(f, "      %s: %s\n", n->kind == NH_NOTE_INFO ? "to change it" : "fix",
+                        n->fix);
         }
         if (converged)
             fprintf(f, "  = converged\n");
-        else if (!failed && p->n_actions == 0 && p->n_notes == 0)
+        else if (!failed && p->n_actions == 0 && held == 0)
             fprintf(f, "  ~ differs from its declaration (see nodeherd status)\n");
         fputc('\n', f);
     }

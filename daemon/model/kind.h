@@ -39,6 +39,20 @@ enum nh_kind_cap {
     NH_CAP_TOKEN_AUTH = 1u << 7,
     /* A cluster is one resource pool, named by `pool:` (not `id:`). */
     NH_CAP_POOL_SCOPED = 1u << 8,
+    /* Whether the cluster accepts changes can be read (cluster_state:
+     * ACK DescribeClusterDetail `state`, CCE ShowCluster `status.phase`);
+     * it is read before a mutation is sent. */
+    NH_CAP_CLUSTER_STATE = 1u << 9,
+    /* Removing a worker outside node pools may leave its server running
+     * (scale_in.release_instances: false): ACK release_node=false, CCE
+     * RemoveNode. Without it every removal deletes the server. */
+    NH_CAP_KEEPS_SERVERS = 1u << 10,
+    /* The same for node-pool members: the pool's size drops and the server
+     * stays (ACK RemoveNodePoolNodes release_node=false). CCE has no such
+     * call (RemoveNode leaves the pool's count as it is). */
+    NH_CAP_POOL_KEEPS_SERVERS = 1u << 11,
+    /* The cloud's removal call drains the node itself (ACK drain_node). */
+    NH_CAP_CLOUD_DRAINS = 1u << 12,
 };
 
 /* The largest node count any kind allows (the bound used while the kind of
@@ -56,6 +70,15 @@ struct nh_kind {
     int max_pool;             /* nodes in one node pool */
     const char *pool_what;    /* e.g. "CCE node pool size" */
     const char *credentials;  /* what to give, for messages */
+    /* Nodes one size change may add (0: no limit documented). */
+    int max_scale_step;
+    /* Nodes that must stay in a cluster whatever is declared (ModelArts:
+     * BatchDeletePoolNodes keeps one in the resource pool). */
+    int min_cluster_nodes;
+    /* Why a yearly/monthly (subscription) node or pool is not removed
+     * there, and what the operator can do (plan notes). */
+    const char *subscription_why;
+    const char *subscription_fix;
 };
 
 /* The row of a kind; NULL for a value outside the enum. Borrowed, static. */

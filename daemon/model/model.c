@@ -63,6 +63,18 @@ const char *nh_rule_name(enum nh_rule r)
         return "unsupported";
     case NH_RULE_EMPTY_DESIRED:
         return "empty-desired-state";
+    case NH_RULE_SUBSCRIPTION:
+        return "subscription";
+    case NH_RULE_STEP:
+        return "step";
+    case NH_RULE_CLUSTER_STATE:
+        return "cluster-state";
+    case NH_RULE_LABELS:
+        return "labels";
+    case NH_RULE_SERVERS_KEPT:
+        return "servers-kept";
+    case NH_RULE_POOL_CONDITION:
+        return "pool-condition";
     }
     return "?";
 }
@@ -78,6 +90,23 @@ const char *nh_note_kind_name(enum nh_note_kind k)
         return "refused";
     case NH_NOTE_WAITING:
         return "waiting";
+    case NH_NOTE_INFO:
+        return "info";
+    }
+    return "?";
+}
+
+const char *nh_cluster_state_name(enum nh_cluster_state s)
+{
+    switch (s) {
+    case NH_CLUSTER_UNKNOWN:
+        return "unknown";
+    case NH_CLUSTER_ACCEPTS:
+        return "accepts";
+    case NH_CLUSTER_BUSY:
+        return "busy";
+    case NH_CLUSTER_REFUSES:
+        return "refuses";
     }
     return "?";
 }
@@ -229,6 +258,7 @@ static int node_copy(struct nh_node *d, const struct nh_node *s)
     d->created = s->created;
     d->worker = s->worker;
     d->failed = s->failed;
+    d->subscription = s->subscription;
     d->id = nh_model_dup(s->id, &ok);
     d->name = nh_model_dup(s->name, &ok);
     d->pool_id = nh_model_dup(s->pool_id, &ok);
@@ -271,6 +301,8 @@ int nh_observed_copy(struct nh_observed *dst, const struct nh_observed *src)
     dst->complete = src->complete;
     memcpy(dst->why, src->why, sizeof(dst->why));
     dst->at_ms = src->at_ms;
+    dst->cluster_state = src->cluster_state;
+    memcpy(dst->cluster_phase, src->cluster_phase, sizeof(dst->cluster_phase));
     for (size_t i = 0; i < src->n_nodes; i++) {
         struct nh_node *n = nh_observed_add_node(dst);
         if (n == NULL || node_copy(n, &src->nodes[i]) < 0) {

@@ -33,6 +33,14 @@ struct nh_node {
     bool worker;     /* false for ACK Master nodes: never a victim */
     bool failed;     /* the cloud says the node failed (ACK state failed, CCE phase Error):
                       * it will not become ready by itself; with health UNHEALTHY */
+    /* Billed yearly/monthly (ACK instance_charge_type PrePaid, CCE
+     * spec.billingMode non-zero, a ModelArts node pool's
+     * os.modelarts/billing.mode 1): the cloud neither releases nor deletes
+     * its server. */
+    bool subscription;
+    /* Kubernetes labels of the node, as read from the cluster's own API
+     * (never the cloud's key/values: CCE metadata.labels are CCE's own).
+     * Empty without Kubernetes access. */
     struct nh_label *labels;
     size_t n_labels;
 };
@@ -51,12 +59,31 @@ struct nh_obs_pool {
     bool autoscaling;   /* the cloud's own autoscaler is on */
     bool being_deleted; /* the pool itself is being deleted */
     bool is_default;    /* CCE DefaultPool */
+    bool subscription;  /* ModelArts node pool billed yearly/monthly: not deleted */
+    /* The cloud says the pool cannot grow now (CCE conditions Scalable=False,
+     * QuotaInsufficient, ResourceInsufficient, UnexpectedError, Error), or
+     * cannot change at all (locked: LockedByOrder=True): the reason, as the
+     * cloud gave it; empty when nothing blocks. */
+    char blocked[200];
+    bool locked;
 };
+
+/* Whether a cluster accepts changes now (ACK DescribeClusterDetail state,
+ * CCE ShowCluster status.phase). Read only before a mutation would be sent. */
+enum nh_cluster_state {
+    NH_CLUSTER_UNKNOWN, /* not read (the default of every observation) */
+    NH_CLUSTER_ACCEPTS, /* changes are accepted */
+    NH_CLUSTER_BUSY,    /* busy with an operation of its own: wait */
+    NH_CLUSTER_REFUSES, /* in a state that accepts no change (failed, frozen, ...) */
+};
+const char *nh_cluster_state_name(enum nh_cluster_state s);
 
 struct nh_observed {
     bool complete; /* false: never remove anything on this observation */
     char why[256]; /* when incomplete: what was missing */
     int64_t at_ms; /* loop time of the observation */
+    enum nh_cluster_state cluster_state;
+    char cluster_phase[64]; /* the cloud's own word for it ("running", "Upgrading") */
     struct nh_node *nodes;
     size_t n_nodes;
     struct nh_obs_pool *pools;
@@ -90,19 +117,25 @@ const char *nh_action_kind_name(enum nh_action_kind k); /* "scale-cluster", ... 
 /* Which rule produced (or limited) an action: shown by `nodeherd plan`,
  * recorded in the journal and the audit trail. */
 enum nh_rule {
-    NH_RULE_DECLARED,      /* workers/nodes differ from the declaration */
-    NH_RULE_REMOVE_LIST,   /* the node is in remove: */
-    NH_RULE_UNHEALTHY,     /* victim chosen first because unhealthy */
-    NH_RULE_MIN,           /* clamped to min */
-    NH_RULE_MAX,           /* clamped to max */
-    NH_RULE_BUDGET,        /* limited by max_per_cycle */
-    NH_RULE_PROTECT,       /* protected nodes were skipped */
-    NH_RULE_PRUNE,         /* undeclared pool with prune: true */
-    NH_RULE_SHARE,         /* fat-finger guard */
-    NH_RULE_INCOMPLETE,    /* observation incomplete: fail closed */
-    NH_RULE_BUSY,          /* an operation is in flight */
-    NH_RULE_UNSUPPORTED,   /* the cloud cannot be asked for this */
-    NH_RULE_EMPTY_DESIRED, /* desired state suddenly declares nothing */
+    NH_RULE_DECLARED,       /* workers/nodes differ from the declaration */
+    NH_RULE_REMOVE_LIST,    /* the node is in remove: */
+    NH_RULE_UNHEALTHY,      /* victim chosen first because unhealthy */
+    NH_RULE_MIN,            /* clamped to min */
+    NH_RULE_MAX,            /* clamped to max */
+    NH_RULE_BUDGET,         /* limited by max_per_cycle */
+    NH_RULE_PROTECT,        /* protected nodes were skipped */
+    NH_RULE_PRUNE,          /* undeclared pool with prune: true */
+    NH_RULE_SHARE,          /* fat-finger guard */
+    NH_RULE_INCOMPLETE,     /* observation incomplete: fail closed */
+    NH_RULE_BUSY,           /* an operation is in flight */
+    NH_RULE_UNSUPPORTED,    /* the cloud cannot be asked for this */
+    NH_RULE_EMPTY_DESIRED,  /* desired state suddenly declares nothing */
+    NH_RULE_SUBSCRIPTION,   /* yearly/monthly nodes or pools the cloud does not remove */
+    NH_RULE_STEP,           /* the cloud takes at most so many nodes per call */
+    NH_RULE_CLUSTER_STATE,  /* the cluster accepts no change in its current state */
+    NH_RULE_LABELS,         /* protection by label needs the cluster's Kubernetes API */
+    NH_RULE_SERVERS_KEPT,   /* removed nodes' servers keep running (release_instances: false) */
+    NH_RULE_POOL_CONDITION, /* the cloud reports the pool cannot change now */
 };
 const char *nh_rule_name(enum nh_rule r);
 
@@ -129,7 +162,8 @@ enum nh_note_kind {
     NH_NOTE_LIMITED, /* an action was made smaller (budget, min, max, protect) */
     NH_NOTE_BLOCKED, /* the cloud cannot be asked (no scale_out, autoscaler on) */
     NH_NOTE_REFUSED, /* a safety guard refused (share, incomplete, empty desired) */
-    NH_NOTE_WAITING, /* an operation is in flight */
+    NH_NOTE_WAITING, /* an operation is in flight, or the cluster is busy */
+    NH_NOTE_INFO,    /* worth knowing; nothing was held back by it */
 };
 const char *nh_note_kind_name(enum nh_note_kind k);
 

@@ -89,6 +89,8 @@ struct ctx {
     int max_per_cycle;            /* the configured budget (capped at NH_PLAN_MAX_VICTIMS) */
     int in_flight;                /* nodes the cloud is already removing: count against it */
     int intended;                 /* removals the declaration asks for (share guard) */
+    int planned_out;              /* nodes this plan removes (the cluster floor) */
+    bool kept_noted;              /* the servers-kept note is in the plan */
     const struct nh_node **nodes; /* the observation's nodes sorted by id */
     size_t n_nodes;
     struct nh_plan lp; /* built here, moved to *out on success */
@@ -202,6 +204,15 @@ static bool node_present(const struct nh_node *n)
     return n->health != NH_NODE_REMOVING;
 }
 
+/* Would removing a member of g delete (release) its server? Not when
+ * release_instances is false and the kind can keep it (ACK release_node,
+ * CCE RemoveNode for workers outside pools, ACK for pool nodes). */
+static bool removal_deletes_server(const struct ctx *x, bool workers)
+{
+    unsigned keeps = workers ? NH_CAP_KEEPS_SERVERS : NH_CAP_POOL_KEEPS_SERVERS;
+    return x->c->scale_in.release_instances || !nh_kind_has(x->kind, keeps);
+}
+
 /* ---------- victim ordering ---------- */
 
 struct cand {
@@ -303,6 +314,7 @@ struct cands {
     int failed;   /* eligible ones the cloud says failed, in a managed group: replaced */
     int protected_;
     int pending;
+    int subscription; /* billed yearly/monthly: the removal would not delete their servers */
 };
 
 static bool in_group(const struct group *g, const struct nh_node *n)
@@ -397,6 +409,7 @@ static bool workers_can_grow(struct ctx *x, const struct gstate *s)
 static void plan_grow(struct ctx *x, const struct group *g, const struct gstate *s)
 {
     struct nh_action *a;
+    int target, step, base;
 
     if (g->workers) {
         if (!workers_can_grow(x, s))
@@ -413,10 +426,28 @@ static void plan_grow(struct ctx *x, const struct group *g, const struct gstate 
              "%s, %d observed: the CCE DefaultPool cannot be scaled out", s->decl_text, s->current);
         return;
     }
-    a = action(x, NH_ACT_SCALE_POOL, s->rule, g->obs->id, g->label, s->current, s->desired, false);
+    if (g->obs->blocked[0] != '\0') {
+        note(x, NH_NOTE_BLOCKED, NH_RULE_POOL_CONDITION, g->label,
+             "resolve it in the cloud console (quota, resources, the pool's order); nodeherd "
+             "scales out once the cloud reports the pool scalable again",
+             "%s, %d observed: the cloud reports pool %s cannot grow now (%s)", s->decl_text,
+             s->current, or_q(g->label), g->obs->blocked);
+        return;
+    }
+    target = s->desired;
+    step = nh_kind_get(x->kind)->max_scale_step;
+    base = g->obs->desired > s->current ? g->obs->desired : s->current;
+    if (step > 0 && target - base > step) {
+        target = base + step;
+        note(x, NH_NOTE_LIMITED, NH_RULE_STEP, g->label, NULL,
+             "%s, %d observed: scaling out to %d now; %s adds at most %d nodes per call, the "
+             "rest follows",
+             s->decl_text, s->current, target, nh_kind_get(x->kind)->cloud, step);
+    }
+    a = action(x, NH_ACT_SCALE_POOL, s->rule, g->obs->id, g->label, s->current, target, false);
     if (a != NULL)
         fmt(a->why, sizeof(a->why), "%s, %d observed: scale pool out to %d", s->decl_text,
-            s->current, s->desired);
+            s->current, target);
 }
 
 /* ---- phase 1: the group's bounds and declaration ---- */
@@ -475,29 +506,15 @@ static void clamp_declared(struct ctx *x, const struct group *g, struct gstate *
 
 /* ---- kinds that cannot name victims: a lower count, the cloud picks ---- */
 
-static void plan_shrink_counters(struct ctx *x, const struct group *g, const struct gstate *s)
+/* A kind that cannot name its victims is never asked to lower a count and
+ * let the cloud pick (DESIGN: scale-in always names its victims). */
+static void plan_shrink_refused(struct ctx *x, const struct group *g, const struct gstate *s)
 {
-    int want = s->current - s->desired, take;
-    struct nh_action *a;
-
-    x->intended += want;
-    take = want < x->budget ? want : x->budget;
-    if (take < want)
-        note(x, NH_NOTE_LIMITED, NH_RULE_BUDGET, g->label,
-             "raise scale_in.max_per_cycle to remove more per cycle",
-             "%s, %d observed: removing %d of %d this cycle (max_per_cycle %d, %d already "
-             "being removed)",
-             s->decl_text, s->current, take, want, x->max_per_cycle, x->in_flight);
-    if (take <= 0)
-        return;
-    x->budget -= take;
-    a = action(x, NH_ACT_SCALE_POOL, s->rule, g->obs->id, g->label, s->current, s->current - take,
-               true);
-    if (a != NULL)
-        fmt(a->why, sizeof(a->why),
-            "%s, %d observed: lower count to %d (%s cannot remove chosen nodes; the cloud "
-            "picks which go, so protect and victim order cannot hold)",
-            s->decl_text, s->current, s->current - take, nh_kind_get(x->kind)->cloud);
+    note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, g->label,
+         "remove the nodes in the cloud console, or raise nodes: to what is there",
+         "%s, %d observed: %s cannot remove chosen nodes, and nodeherd never lowers a count "
+         "and lets the cloud pick",
+         s->decl_text, s->current, nh_kind_get(x->kind)->cloud);
 }
 
 static void plan_group_by_count(struct ctx *x, const struct group *g, bool managed,
@@ -506,8 +523,8 @@ static void plan_group_by_count(struct ctx *x, const struct group *g, bool manag
     char fix[128];
 
     /* remove: cannot name this kind's nodes. */
-    fmt(fix, sizeof(fix), "lower nodes: of the node pool instead; %s picks the nodes",
-        nh_kind_get(x->kind)->cloud);
+    fmt(fix, sizeof(fix),
+        "remove the node in the %s console, or drop it from remove:", nh_kind_get(x->kind)->cloud);
     for (size_t i = 0; i < x->n_nodes; i++) {
         const struct nh_node *n = x->nodes[i];
         bool mine = g->workers ? n->pool_id == NULL : str_eq(n->pool_id, g->pool_id);
@@ -528,7 +545,7 @@ static void plan_group_by_count(struct ctx *x, const struct group *g, bool manag
     if (s->current < s->desired)
         plan_grow(x, g, s);
     else if (s->current > s->desired)
-        plan_shrink_counters(x, g, s);
+        plan_shrink_refused(x, g, s);
     else if (g->obs->ready < s->desired)
         note(x, NH_NOTE_WAITING, NH_RULE_UNHEALTHY, g->label,
              "check the pool in the cloud console; nodeherd cannot replace a chosen node there",
@@ -548,9 +565,11 @@ static int collect_candidates(struct ctx *x, const struct group *g, const struct
 {
     char fix[256];
 
-    if (s->current > 0) {
-        cs->v = calloc((size_t)s->current, sizeof(*cs->v));
-        cs->tmp = calloc((size_t)s->current, sizeof(*cs->tmp));
+    (void)s;
+    if (x->n_nodes > 0) {
+        /* the node list may hold more members than the pool's counters */
+        cs->v = calloc(x->n_nodes, sizeof(*cs->v));
+        cs->tmp = calloc(x->n_nodes, sizeof(*cs->tmp));
         if (cs->v == NULL || cs->tmp == NULL) {
             x->err = -ENOMEM;
             return -ENOMEM;
@@ -571,6 +590,15 @@ static int collect_candidates(struct ctx *x, const struct group *g, const struct
                 note(x, NH_NOTE_LIMITED, NH_RULE_PROTECT, g->label, fix,
                      "node %s is in remove: but protected; keeping it", n->name ? n->name : n->id);
             }
+            continue;
+        }
+        if (n->subscription && removal_deletes_server(x, g->workers)) {
+            cs->subscription++;
+            if (listed)
+                note(x, NH_NOTE_LIMITED, NH_RULE_SUBSCRIPTION, g->label,
+                     nh_kind_get(x->kind)->subscription_fix,
+                     "node %s is in remove: but billed yearly/monthly: %s; keeping it",
+                     n->name ? n->name : n->id, nh_kind_get(x->kind)->subscription_why);
             continue;
         }
         if (!listed && n->health == NH_NODE_PENDING) {
@@ -676,10 +704,20 @@ static int cap_at_candidates(struct ctx *x, const struct group *g, const struct 
         return take;
     fmt(fix, sizeof(fix), "remove protection from some nodes in %s, or wait for pending nodes",
         s->path);
-    note(x, NH_NOTE_LIMITED, NH_RULE_PROTECT, g->label, fix,
-         "%s, %d observed: only %d of %d surplus nodes can be removed (%d protected, %d "
-         "pending)",
-         s->decl_text, s->current, can, take, cs->protected_, cs->pending);
+    if (cs->protected_ + cs->pending > 0 || cs->subscription == 0)
+        note(x, NH_NOTE_LIMITED, NH_RULE_PROTECT, g->label, fix,
+             "%s, %d observed: only %d of %d surplus nodes can be removed (%d protected, %d "
+             "pending%s)",
+             s->decl_text, s->current, can, take, cs->protected_, cs->pending,
+             cs->subscription > 0 ? ", and yearly/monthly ones below" : "");
+    /* yearly/monthly nodes: said once, in their own note */
+    if (cs->subscription > 0)
+        note(x, NH_NOTE_LIMITED, NH_RULE_SUBSCRIPTION, g->label,
+             nh_kind_get(x->kind)->subscription_fix,
+             "%s, %d observed: only %d of %d surplus nodes can be removed; %d yearly/monthly "
+             "(subscription) node%s not chosen: %s",
+             s->decl_text, s->current, can, take, cs->subscription,
+             cs->subscription == 1 ? "" : "s", nh_kind_get(x->kind)->subscription_why);
     return can;
 }
 
@@ -699,6 +737,28 @@ static int cap_at_budget(struct ctx *x, const struct group *g, const struct gsta
     return left;
 }
 
+static int observed_total(const struct ctx *x);
+
+/* Phase 6b: nodes the cloud keeps in a cluster whatever is declared
+ * (ModelArts keeps one in the resource pool). */
+static int cap_at_cluster_floor(struct ctx *x, const struct group *g, int take)
+{
+    int floor_n = nh_kind_get(x->kind)->min_cluster_nodes;
+    int left, can;
+
+    if (floor_n <= 0 || take <= 0)
+        return take;
+    left = observed_total(x) - x->planned_out; /* live ones: being removed not counted */
+    can = left - floor_n > 0 ? left - floor_n : 0;
+    if (take <= can)
+        return take;
+    note(x, NH_NOTE_LIMITED, NH_RULE_MIN, g->label, NULL,
+         "%s keeps at least %d node%s in the %s: removing %d instead of %d",
+         nh_kind_get(x->kind)->cloud, floor_n, floor_n == 1 ? "" : "s",
+         nh_kind_has(x->kind, NH_CAP_POOL_SCOPED) ? "resource pool" : "cluster", can, take);
+    return can;
+}
+
 /* Phase 7: the victims, in victim order (listed first). */
 static void remove_victims(struct ctx *x, const struct group *g, const struct gstate *s,
                            struct cands *cs, int take)
@@ -706,9 +766,11 @@ static void remove_victims(struct ctx *x, const struct group *g, const struct gs
     struct nh_action *a;
     char ord[96];
     bool any_listed, replace;
+    const char *kept;
 
     cand_sort(cs->v, cs->tmp, cs->n, x);
     x->budget -= take;
+    x->planned_out += take;
     any_listed = cs->v[0].listed;
     /* Only a replacement: the count is right, failed nodes go. */
     replace = !any_listed && cs->v[0].failed && s->current <= s->desired;
@@ -722,14 +784,67 @@ static void remove_victims(struct ctx *x, const struct group *g, const struct gs
     a->pool_nodes = !g->workers;
     set_victims(x, a, cs->v, (size_t)take);
     order_text(x, any_listed, ord, sizeof(ord));
+    kept = removal_deletes_server(x, g->workers)
+               ? ""
+               : "; their servers keep running (release_instances: false)";
     if (replace)
         fmt(a->why, sizeof(a->why),
             "%s, %d observed, %d failed: remove %d to replace %s (the group is scaled back to "
-            "%d next cycle)",
-            s->decl_text, s->current, cs->failed, take, take == 1 ? "it" : "them", s->desired);
+            "%d next cycle)%s",
+            s->decl_text, s->current, cs->failed, take, take == 1 ? "it" : "them", s->desired,
+            kept);
     else
-        fmt(a->why, sizeof(a->why), "%s, %d observed: remove %d (%s%s)", s->decl_text, s->current,
-            take, cs->failed > 0 ? "failed first, then " : "", ord);
+        fmt(a->why, sizeof(a->why), "%s, %d observed: remove %d (%s%s)%s", s->decl_text, s->current,
+            take, cs->failed > 0 ? "failed first, then " : "", ord, kept);
+    if (!removal_deletes_server(x, g->workers) && !x->kept_noted) {
+        x->kept_noted = true;
+        note(x, NH_NOTE_INFO, NH_RULE_SERVERS_KEPT, NULL,
+             "set scale_in.release_instances: true to delete the servers of removed nodes",
+             "removed nodes leave the cluster but their servers keep running, and billing "
+             "(release_instances: false)");
+    }
+}
+
+/* Can a removal from g honour release_instances? A kind that cannot keep
+ * a pool node's server (CCE: RemoveNode leaves the pool's count, so the
+ * pool would replace the node) refuses it (BLOCKED note). */
+static bool removal_possible(struct ctx *x, const struct group *g, const struct gstate *s)
+{
+    char fix[256];
+    unsigned keeps = g->workers ? NH_CAP_KEEPS_SERVERS : NH_CAP_POOL_KEEPS_SERVERS;
+
+    if (x->c->scale_in.release_instances || nh_kind_has(x->kind, keeps))
+        return true;
+    fmt(fix, sizeof(fix),
+        "set scale_in.release_instances: true in clusters[%s] (the node and its server are "
+        "deleted), or take the node out of the pool in the console",
+        or_q(x->c->name));
+    note(x, NH_NOTE_BLOCKED, NH_RULE_SERVERS_KEPT, g->label, fix,
+         "%s, %d observed: release_instances is false, but %s cannot remove a %s and keep its "
+         "server; nothing removed",
+         s->decl_text, s->current, nh_kind_get(x->kind)->cloud,
+         g->workers ? "node" : "node-pool node");
+    return false;
+}
+
+/* Kinds whose count is kept apart from the nodes (ModelArts `count`): a
+ * group at its declared size whose count says otherwise gets the count
+ * set (absolute; no node is removed: the count already matches the nodes
+ * there are), so that the cloud does not replace or add nodes. */
+static void fix_count(struct ctx *x, const struct group *g, const struct gstate *s)
+{
+    const struct nh_obs_pool *p = g->obs;
+    struct nh_action *a;
+
+    if (g->workers || p == NULL || !nh_kind_has(x->kind, NH_CAP_COUNTS_FROM_POOL) ||
+        s->desired < 0 || s->current != s->desired || p->desired < 0 || p->desired == s->desired ||
+        p->creating > 0 || p->deleting > 0 || p->locked)
+        return;
+    a = action(x, NH_ACT_SCALE_POOL, s->rule, p->id, g->label, s->current, s->desired, false);
+    if (a != NULL)
+        fmt(a->why, sizeof(a->why),
+            "%s, %d observed, count %d: set count to %d (no node is removed)", s->decl_text,
+            s->current, p->desired, s->desired);
 }
 
 static void plan_group_by_victims(struct ctx *x, const struct group *g, bool managed,
@@ -744,13 +859,17 @@ static void plan_group_by_victims(struct ctx *x, const struct group *g, bool man
         if (want <= 0) {
             if (managed && s->current < s->desired)
                 plan_grow(x, g, s);
-            else if (managed && s->current == s->desired && !failed_left)
-                note_not_ready(x, g, s);
-        } else {
+            else if (managed) {
+                fix_count(x, g, s);
+                if (s->current == s->desired && !failed_left)
+                    note_not_ready(x, g, s);
+            }
+        } else if (removal_possible(x, g, s)) {
             want = cap_at_min(x, g, s, want);
             x->intended += want;
             want = cap_at_candidates(x, g, s, &cs, want);
             want = cap_at_budget(x, g, s, want);
+            want = cap_at_cluster_floor(x, g, want);
             if (want > 0)
                 remove_victims(x, g, s, &cs, want);
         }
@@ -769,6 +888,13 @@ static void plan_group(struct ctx *x, const struct group *g, bool managed, int d
     cfg_path(x, g, s.path, sizeof(s.path));
     if (!bounds_ok(x, g, &s, managed, max))
         return;
+    if (g->obs != NULL && g->obs->locked) {
+        note(x, NH_NOTE_BLOCKED, NH_RULE_POOL_CONDITION, g->label,
+             "see the node pool in the cloud console; nodeherd acts once the cloud lifts it",
+             "the cloud reports pool %s locked (%s); nothing is changed there", or_q(g->label),
+             g->obs->blocked[0] != '\0' ? g->obs->blocked : "no reason given");
+        return;
+    }
     s.current = group_size(x, g);
     if (managed)
         clamp_declared(x, g, &s, declared, max);
@@ -847,7 +973,7 @@ static void plan_declared_pool(struct ctx *x, const struct nh_cfg_pool *d)
              "pool %s is being deleted in the cloud", or_q(d->name));
         return;
     }
-    if (p->desired != p->current && (p->creating > 0 || p->deleting > 0)) {
+    if ((p->desired < 0 || p->desired != p->current) && (p->creating > 0 || p->deleting > 0)) {
         note(x, NH_NOTE_WAITING, NH_RULE_BUSY, d->name, NULL,
              "pool %s is converging in the cloud (desired %d, current %d, creating %d, deleting "
              "%d)",
@@ -980,6 +1106,21 @@ static void plan_undeclared(struct ctx *x)
             struct nh_action *a;
             if (p->is_default || p->being_deleted)
                 continue;
+            if (p->subscription) {
+                note(x, NH_NOTE_BLOCKED, NH_RULE_SUBSCRIPTION, p->name,
+                     nh_kind_get(x->kind)->subscription_fix,
+                     "pool %s is not declared and prune is on, but it is billed yearly/monthly: "
+                     "%s; not pruned",
+                     or_q(p->name), nh_kind_get(x->kind)->subscription_why);
+                continue;
+            }
+            if (p->deleting > 0 || p->creating > 0) {
+                note(x, NH_NOTE_WAITING, NH_RULE_BUSY, p->name, NULL,
+                     "pool %s is not declared and prune is on; its nodes are changing (%d "
+                     "creating, %d deleting): pruned once that is over",
+                     or_q(p->name), p->creating, p->deleting);
+                continue;
+            }
             size = pool_size(x, p);
             x->intended += size;
             a = action(x, NH_ACT_DELETE_POOL, NH_RULE_PRUNE, p->id, p->name, size, 0, true);
@@ -1065,6 +1206,50 @@ static bool observation_consistent(struct ctx *x, char *why, size_t len)
             return false;
         }
     return true;
+}
+
+/* ---------- what only the cluster can tell ---------- */
+
+/* A cluster whose state was read (only before something would be sent)
+ * and that accepts no change: nothing is planned; a busy one is waited
+ * for, one in a state that refuses changes is blocked. */
+static bool cluster_accepts(struct ctx *x)
+{
+    const struct nh_observed *o = x->o;
+    const char *phase = o->cluster_phase[0] != '\0' ? o->cluster_phase : "?";
+
+    switch (o->cluster_state) {
+    case NH_CLUSTER_UNKNOWN:
+    case NH_CLUSTER_ACCEPTS:
+        return true;
+    case NH_CLUSTER_BUSY:
+        note(x, NH_NOTE_WAITING, NH_RULE_CLUSTER_STATE, NULL, NULL,
+             "the cluster is %s: it accepts no change until that is over; waiting, nothing is "
+             "sent meanwhile",
+             phase);
+        return false;
+    case NH_CLUSTER_REFUSES:
+        note(x, NH_NOTE_BLOCKED, NH_RULE_CLUSTER_STATE, NULL,
+             "bring the cluster back to a running state in the cloud console",
+             "the cluster is %s: %s accepts no change in this state; nothing is sent", phase,
+             nh_kind_get(x->kind)->cloud);
+        return false;
+    }
+    return false;
+}
+
+/* Labels are Kubernetes facts: without the cluster's Kubernetes API none
+ * are seen, so only ids and names protect (said once per cluster). */
+static void labels_note(struct ctx *x)
+{
+    if (x->c->kube_access)
+        return;
+    note(x, NH_NOTE_INFO, NH_RULE_LABELS, NULL,
+         nh_kind_has(x->kind, NH_CAP_KUBE_API)
+             ? "add `kubernetes:` to the cluster so labels can be read, or protect by id/name "
+               "with scale_in.protect"
+             : "protect by node name with scale_in.protect",
+         "labels not checked: no Kubernetes access; protection by id and name only");
 }
 
 /* ---------- share guard ---------- */
@@ -1181,6 +1366,9 @@ static void plan_body(struct ctx *x, const struct nh_op *busy, size_t n_busy)
              "cluster has no resolved provider; nothing planned");
         return;
     }
+    if (!cluster_accepts(x))
+        return;
+    labels_note(x);
 
     /* Removals the cloud is still carrying out count against the budget. */
     if (nh_kind_has(x->kind, NH_CAP_COUNTS_FROM_POOL)) {

@@ -249,6 +249,8 @@ const char *nh_err_class_name(enum nh_err_class c)
         return "cancelled";
     case NH_ERR_NOT_SENT:
         return "not-sent";
+    case NH_ERR_BUSY:
+        return "busy";
     }
     return "?";
 }

@@ -46,6 +46,7 @@ enum nh_read {
     NH_READ_POOL,     /* one node pool into op->pool */
     NH_READ_ID,       /* a job or task id into op->id (NULL when the answer has none) */
     NH_READ_PROGRESS, /* a job's progress into op->progress */
+    NH_READ_STATE,    /* whether the cluster accepts changes into op->cluster_state, _phase */
     NH_READ_CUSTOM,   /* the cloud's own reader (into its own operation struct) */
 };
 
@@ -59,6 +60,8 @@ typedef int (*nh_parse_id_fn)(const char *body, size_t len, char **ret_id, char 
                               size_t errlen);
 typedef int (*nh_parse_progress_fn)(const char *body, size_t len, struct nh_job_progress *out,
                                     char *err, size_t errlen);
+typedef int (*nh_parse_state_fn)(const char *body, size_t len, enum nh_cluster_state *ret_state,
+                                 char *phase, size_t phaselen, char *err, size_t errlen);
 typedef int (*nh_parse_custom_fn)(struct nh_pop *op, const char *body, size_t len, char *err,
                                   size_t errlen);
 
@@ -90,6 +93,7 @@ struct nh_step {
         nh_parse_pool_fn pool;
         nh_parse_id_fn id;
         nh_parse_progress_fn progress;
+        nh_parse_state_fn state;
         nh_parse_custom_fn custom;
     } parse;
     /* With the answer read: sends the next step (nh_pop_next) or ends the
@@ -125,6 +129,7 @@ struct nh_step {
 #define NH_READS_POOL(fn) .read = NH_READ_POOL, .parse.pool = (fn)
 #define NH_READS_ID(fn) .read = NH_READ_ID, .parse.id = (fn)
 #define NH_READS_PROGRESS(fn) .read = NH_READ_PROGRESS, .parse.progress = (fn)
+#define NH_READS_STATE(fn) .read = NH_READ_STATE, .parse.state = (fn)
 #define NH_READS_CUSTOM(fn) .read = NH_READ_CUSTOM, .parse.custom = (fn)
 
 /* What a mutation's answer leads to (nh_then_mutated): the job it names,
@@ -135,7 +140,7 @@ struct nh_step {
 
 /* ---------- operations ---------- */
 
-enum nh_pop_kind { NH_POP_OBSERVE, NH_POP_MUTATE, NH_POP_POLL };
+enum nh_pop_kind { NH_POP_OBSERVE, NH_POP_MUTATE, NH_POP_POLL, NH_POP_STATE };
 
 /* One vtable call. A cloud's operation struct embeds this first. */
 struct nh_pop {
@@ -148,6 +153,7 @@ struct nh_pop {
     nh_observe_fn observe_cb;
     nh_mutate_fn mutate_cb;
     nh_poll_fn poll_cb;
+    nh_state_fn state_cb;
     void *ud;
     bool in_flight; /* the client holds call */
     /* A mutating request of this operation was built to be handed to the
@@ -173,9 +179,15 @@ struct nh_pop {
     const char *capture[4];
 
     /* the current answer, as the step's parser read it */
-    struct nh_pool_status pool; /* NH_READ_POOL (owned) */
-    char *id;                   /* NH_READ_ID (owned) */
-    unsigned absent_reads;      /* consecutive NOT_FOUND answers (gone_when_absent) */
+    struct nh_pool_status pool;          /* NH_READ_POOL (owned) */
+    char *id;                            /* NH_READ_ID (owned) */
+    unsigned absent_reads;               /* consecutive NOT_FOUND answers (gone_when_absent) */
+    enum nh_cluster_state cluster_state; /* NH_READ_STATE */
+    char cluster_phase[64];
+    /* A mutation the cloud refused, kept while the cluster's state is read
+     * (the cloud's refusal_check row): busy -> NH_ERR_BUSY, else this. */
+    struct nh_prov_error refusal;
+    bool refusal_checked;
 
     /* result */
     struct nh_prov_error err;
@@ -235,6 +247,11 @@ struct nh_cloud {
         size_t prov; /* the cloud's provider struct (struct nh_prov first) */
         size_t op;   /* the cloud's operation struct (struct nh_pop first) */
     } sizes;
+    /* Optional: the row that reads whether the cluster accepts changes,
+     * sent when a mutating step is refused as INVALID or CONFLICT (its
+     * then/on_error: nh_then_refusal_checked, nh_refusal_unchecked). A
+     * busy cluster turns the refusal into NH_ERR_BUSY: wait, not fail. */
+    const struct nh_step *refusal_check;
     struct {
         /* Optional: reads the cloud's own settings from the config. 0 or
          * -errno with a message in err. */
@@ -291,6 +308,8 @@ struct nh_pop *nh_pop_mutate_start(struct nh_provider *pub, const struct nh_cfg_
                                    const struct nh_action *a, nh_mutate_fn done, void *ud, int *r);
 struct nh_pop *nh_pop_poll_start(struct nh_provider *pub, const struct nh_cfg_cluster *c,
                                  const struct nh_op *o, nh_poll_fn done, void *ud, int *r);
+struct nh_pop *nh_pop_state_start(struct nh_provider *pub, const struct nh_cfg_cluster *c,
+                                  nh_state_fn done, void *ud, int *r);
 /* Copies the action's node lists (ids; names, or ids where names are
  * missing; need_names: names required). 0, -EINVAL or -ENOMEM. */
 int nh_pop_copy_nodes(struct nh_pop *op, const struct nh_action *a, bool need_names);
@@ -344,6 +363,12 @@ void nh_pop_progress_state(struct nh_pop *op, enum nh_job_state st, const char *
 void nh_then_observed(struct nh_pop *op); /* the observation in op->obs */
 void nh_then_mutated(struct nh_pop *op);  /* op->id -> step's follow_id, else follow_else */
 void nh_then_progress(struct nh_pop *op); /* the job's progress in op->progress */
+void nh_then_state(struct nh_pop *op);    /* the cluster's state in op->cluster_state */
+/* A cloud's refusal_check row: the refused mutation (op->refusal) becomes
+ * NH_ERR_BUSY when the state read says the cluster accepts no change,
+ * else it fails as the cloud answered; a failed read keeps the refusal. */
+void nh_then_refusal_checked(struct nh_pop *op);
+bool nh_refusal_unchecked(struct nh_pop *op, const struct nh_prov_error *err);
 /* The victims are gone from the node list in op->obs (RUNNING while the
  * list is incomplete). */
 void nh_then_nodes_gone(struct nh_pop *op);

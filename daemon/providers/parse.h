@@ -143,6 +143,11 @@ void nh_pool_status_clear(struct nh_pool_status *s);
 /* DescribeClusterNodePoolDetail: one pool. */
 int nh_ack_parse_nodepool_detail(const char *body, size_t len, struct nh_pool_status *out,
                                  char *err, size_t errlen);
+/* Whether an ACK cluster in `state` (DescribeClusterDetail) accepts changes. */
+enum nh_cluster_state nh_ack_cluster_state(const char *state);
+/* DescribeClusterDetail: its state, and the state word into phase. */
+int nh_ack_parse_cluster_state(const char *body, size_t len, enum nh_cluster_state *ret_state,
+                               char *phase, size_t phaselen, char *err, size_t errlen);
 /* The task_id of a mutating call's answer (ScaleCluster, DeleteClusterNodes,
  * RemoveNodePoolNodes, ModifyClusterNodePool). *ret_task_id is NULL when the
  * answer carries none (an empty body is fine). */
@@ -190,11 +195,17 @@ int nh_cce_parse_nodes(const char *body, size_t len, struct nh_observed *obs, ch
 /* ListNodePools: appends pools. */
 int nh_cce_parse_nodepools(const char *body, size_t len, struct nh_observed *obs, char *err,
                            size_t errlen);
-/* ShowNodePool: one pool, failure from status.phase Error or a True
- * condition of type QuotaInsufficient, ResourceInsufficient,
- * UnexpectedError or Error. */
+/* ShowNodePool: one pool; failed (and pool.blocked set) on status.phase
+ * Error, a True condition of type QuotaInsufficient, ResourceInsufficient,
+ * UnexpectedError, Error or LockedByOrder (pool.locked), or Scalable=False.
+ * spec.initialNodeCount is optional: desired -1 when absent. */
 int nh_cce_parse_nodepool(const char *body, size_t len, struct nh_pool_status *out, char *err,
                           size_t errlen);
+/* Whether a CCE cluster in `phase` (ShowCluster status.phase) accepts changes. */
+enum nh_cluster_state nh_cce_cluster_state(const char *phase);
+/* ShowCluster: its state, and status.phase into phase. */
+int nh_cce_parse_cluster_state(const char *body, size_t len, enum nh_cluster_state *ret_state,
+                               char *phase, size_t phaselen, char *err, size_t errlen);
 /* status.jobID of RemoveNode / DeleteNode answers; NULL when absent. */
 int nh_cce_parse_job_id(const char *body, size_t len, char **ret_job_id, char *err, size_t errlen);
 /* ShowJob: Success/Failed terminal; failed sub-jobs (resourceName: reason)
@@ -213,6 +224,13 @@ int nh_ma_parse_nodepools(const char *body, size_t len, struct nh_observed *obs,
 /* ShowNodePool. */
 int nh_ma_parse_nodepool(const char *body, size_t len, struct nh_pool_status *out, char *err,
                          size_t errlen);
+/* A node's status.phase as health. */
+enum nh_node_health nh_ma_node_health(const char *phase);
+/* One page of ListNodePoolNodes: its nodes appended to obs (id = name =
+ * metadata.name, pool_id = pool), and metadata.continue into
+ * *ret_continue (malloc'd; NULL when empty: the last page). */
+int nh_ma_parse_pool_nodes(const char *body, size_t len, const char *pool, struct nh_observed *obs,
+                           char **ret_continue, char *err, size_t errlen);
 
 /* ---------- request bodies (pure; malloc'd, NUL-terminated) ---------- */
 
@@ -235,6 +253,8 @@ char *nh_cce_body_remove_nodes(const char *const *uids, size_t n, const char *ss
                                const char *username, const char *password, size_t password_len);
 /* ModelArts PatchNodePool body. */
 char *nh_ma_body_patch(const char *flavor, int count, int max_count);
+/* ModelArts BatchDeletePoolNodes: {"deleteNodeNames":[names]} */
+char *nh_ma_body_batch_delete(const char *const *names, size_t n);
 /* OPENSSL_cleanse the string, then free. NULL ok. */
 void nh_prov_free_secret_str(char *s);
 

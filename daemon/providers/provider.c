@@ -474,6 +474,15 @@ struct nh_pop *nh_pop_poll_start(struct nh_provider *pub, const struct nh_cfg_cl
     return op;
 }
 
+struct nh_pop *nh_pop_state_start(struct nh_provider *pub, const struct nh_cfg_cluster *c,
+                                  nh_state_fn done, void *ud, int *r)
+{
+    struct nh_pop *op = pop_start(pub, NH_POP_STATE, c, done != NULL, ud, r);
+    if (op != NULL)
+        op->state_cb = done;
+    return op;
+}
+
 int nh_pop_copy_nodes(struct nh_pop *op, const struct nh_action *a, bool need_names)
 {
     if (a->n_nodes == 0 || a->node_ids == NULL || (need_names && a->node_names == NULL))
@@ -845,6 +854,7 @@ static enum nh_verdict verdict_of(enum nh_err_class c)
     case NH_ERR_INVALID:
     case NH_ERR_CANCELLED:
     case NH_ERR_NOT_SENT:
+    case NH_ERR_BUSY:
         return NH_V_FINAL;
     }
     return NH_V_FINAL;
@@ -970,6 +980,9 @@ static int pop_read(struct nh_pop *op, const struct nh_http_resp *resp, char *ms
         return s->parse.id(resp->body, resp->body_len, &op->id, msg, len);
     case NH_READ_PROGRESS:
         return s->parse.progress(resp->body, resp->body_len, &op->progress, msg, len);
+    case NH_READ_STATE:
+        return s->parse.state(resp->body, resp->body_len, &op->cluster_state, op->cluster_phase,
+                              sizeof(op->cluster_phase), msg, len);
     case NH_READ_CUSTOM:
         return s->parse.custom(op, resp->body, resp->body_len, msg, len);
     }
@@ -994,6 +1007,23 @@ static void step_answered(struct nh_pop *op, const struct nh_http_resp *resp)
     if (s->each_node)
         op->done_count++;
     s->then(op);
+}
+
+/* A mutation refused as invalid or in conflict may have met a busy
+ * cluster (the clouds document no code for that): read the cluster's state
+ * before failing (the cloud's refusal_check row). true when the read was
+ * sent. */
+static bool refusal_check(struct nh_pop *op, const struct nh_prov_error *err)
+{
+    const struct nh_step *row = op->cloud->refusal_check;
+
+    if (row == NULL || op->refusal_checked || !op->step->mutating ||
+        (err->cls != NH_ERR_INVALID && err->cls != NH_ERR_CONFLICT))
+        return false;
+    op->refusal = *err;
+    op->refusal_checked = true;
+    nh_pop_next(op, row);
+    return true;
 }
 
 static void step_failed(struct nh_pop *op, const struct nh_prov_error *err)
@@ -1024,6 +1054,8 @@ static void step_failed(struct nh_pop *op, const struct nh_prov_error *err)
         return;
     }
     if (s->on_error != NULL && s->on_error(op, err))
+        return;
+    if (refusal_check(op, err))
         return;
     nh_pop_fail(op, err);
 }
@@ -1083,6 +1115,10 @@ static void pop_deliver(struct nh_pop *op)
         break;
     case NH_POP_POLL:
         op->poll_cb(op->ud, err, err != NULL ? NULL : &op->progress);
+        break;
+    case NH_POP_STATE:
+        op->state_cb(op->ud, err, err != NULL ? NH_CLUSTER_UNKNOWN : op->cluster_state,
+                     op->cluster_phase);
         break;
     }
     if (!op->in_flight)
@@ -1189,6 +1225,36 @@ void nh_then_mutated(struct nh_pop *op)
 void nh_then_progress(struct nh_pop *op)
 {
     nh_pop_progress(op, &op->progress);
+}
+
+void nh_then_state(struct nh_pop *op)
+{
+    pop_complete(op);
+}
+
+void nh_then_refusal_checked(struct nh_pop *op)
+{
+    struct nh_prov_error e = op->refusal;
+    char msg[sizeof(e.message)];
+
+    if (op->cluster_state == NH_CLUSTER_ACCEPTS || op->cluster_state == NH_CLUSTER_UNKNOWN) {
+        nh_pop_fail(op, &e);
+        return;
+    }
+    snprintf(msg, sizeof(msg), "%s: refused while the cluster is %s (%s); waiting until it %s",
+             e.op[0] != '\0' ? e.op : "mutation", op->cluster_phase[0] ? op->cluster_phase : "?",
+             e.code[0] != '\0' ? e.code : "no code",
+             op->cluster_state == NH_CLUSTER_BUSY ? "has finished" : "accepts changes again");
+    nh_text_copy(e.message, sizeof(e.message), msg);
+    e.cls = NH_ERR_BUSY;
+    nh_pop_fail(op, &e);
+}
+
+bool nh_refusal_unchecked(struct nh_pop *op, const struct nh_prov_error *err)
+{
+    (void)err; /* the state could not be read: the refusal stands */
+    nh_pop_fail(op, &op->refusal);
+    return true;
 }
 
 void nh_then_nodes_gone(struct nh_pop *op)

@@ -38,6 +38,11 @@ enum nh_err_class {
      * cancelled while queued, before any of its requests was handed to the
      * HTTP layer. Known not to have happened. */
     NH_ERR_NOT_SENT,
+    /* A mutation refused while the cluster accepts no change (it is busy
+     * with an operation of its own, or in a state that refuses changes),
+     * as a read of the cluster's state confirmed: wait, not a failure. The
+     * message names the state. */
+    NH_ERR_BUSY,
 };
 const char *nh_err_class_name(enum nh_err_class c);
 
@@ -72,6 +77,10 @@ typedef void (*nh_mutate_fn)(void *ud, const struct nh_prov_error *err, enum nh_
                              const char *job_id);
 typedef void (*nh_poll_fn)(void *ud, const struct nh_prov_error *err,
                            const struct nh_job_progress *progress);
+/* On success, whether the cluster accepts changes and the cloud's word for
+ * its state (borrowed for the call). */
+typedef void (*nh_state_fn)(void *ud, const struct nh_prov_error *err, enum nh_cluster_state state,
+                            const char *phase);
 
 struct nh_provider_ops {
     const char *kind; /* the kind's name (its row in model/kind.c) */
@@ -93,6 +102,11 @@ struct nh_provider_ops {
      * node list (op->job_kind says which). */
     int (*poll)(struct nh_provider *p, const struct nh_cfg_cluster *c, const struct nh_op *op,
                 nh_poll_fn done, void *ud);
+    /* Whether the cluster accepts changes now (kinds with
+     * NH_CAP_CLUSTER_STATE; NULL elsewhere). The executor asks it before
+     * sending a mutation, never on every poll. */
+    int (*cluster_state)(struct nh_provider *p, const struct nh_cfg_cluster *c, nh_state_fn done,
+                         void *ud);
     void (*destroy)(struct nh_provider *p); /* frees the private part */
 };
 

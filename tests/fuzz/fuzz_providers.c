@@ -39,6 +39,9 @@ enum target {
     T_MA_POOL,
     T_ERROR_BODY,
     T_TIME,
+    T_MA_NODES,
+    T_ACK_CLUSTER,
+    T_CCE_CLUSTER,
     N_TARGETS
 };
 
@@ -151,6 +154,7 @@ static void check_prov_error(const struct nh_prov_error *e)
     case NH_ERR_SERVER:
     case NH_ERR_UNKNOWN_OUTCOME:
     case NH_ERR_CANCELLED:
+    case NH_ERR_BUSY:
         return;
     case NH_ERR_NOT_SENT: /* never from an answer: it means no request left */
         break;
@@ -314,6 +318,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_err(r, err, sizeof(err));
         check_pool_status(r, &ps);
         break;
+    case T_MA_NODES: {
+        char *cont = (char *)1;
+        r = nh_ma_parse_pool_nodes(body, n, "np", &obs, &cont, err, sizeof(err));
+        check_err(r, err, sizeof(err));
+        check_observed(r, &obs, bn, bp);
+        if (r != 0 && cont != (char *)1)
+            abort(); /* set only on success */
+        if (r == 0 && cont != NULL && cont[0] == '\0')
+            abort(); /* an empty token is the last page: NULL */
+        if (r == 0)
+            free(cont);
+        break;
+    }
+    case T_ACK_CLUSTER:
+    case T_CCE_CLUSTER: {
+        enum nh_cluster_state st = NH_CLUSTER_UNKNOWN;
+        char phase[64];
+        memset(phase, 'x', sizeof(phase));
+        phase[0] = '\0';
+        r = (t == T_ACK_CLUSTER ? nh_ack_parse_cluster_state : nh_cce_parse_cluster_state)(
+            body, n, &st, phase, sizeof(phase), err, sizeof(err));
+        check_err(r, err, sizeof(err));
+        must_terminate(phase, sizeof(phase));
+        if (r == 0 && st == NH_CLUSTER_UNKNOWN)
+            abort(); /* a read state is never unknown */
+        break;
+    }
     case T_ERROR_BODY: {
         e.cls = NH_ERR_CONFLICT;
         int status = 400 + (int)(n % 200);

@@ -25,7 +25,7 @@ from fakecloud.client import CloudClient, FakeCloudProcess  # noqa: E402
 
 TARGETS = ["ack_nodes", "ack_pools", "ack_pool_detail", "ack_task_id", "ack_task", "ack_error",
            "cce_nodes", "cce_pools", "cce_pool", "cce_job_id", "cce_job", "hw_error", "ma_pools",
-           "ma_pool", "error_body", "time"]
+           "ma_pool", "error_body", "time", "ma_nodes", "ack_cluster", "cce_cluster"]
 SEL = {t: i for i, t in enumerate(TARGETS)}
 
 WEB = "c8f2d1e0a9b84c6e9f1d2a3b4c5d6e7f"
@@ -130,6 +130,14 @@ def providers(out):
         add("ma_pool", b)
         _, _, b = hw("GET", MA + "/nope")
         add("hw_error", b)
+        _, _, b = hw("GET", MA + "/nodepool-1/nodes", [("limit", "1")])
+        add("ma_nodes", b)
+        _, _, b = hw("GET", MA + "/nodepool-1/nodes")
+        add("ma_nodes", b)
+        _, _, b = ack("GET", "/clusters/%s" % WEB)
+        add("ack_cluster", b)
+        _, _, b = hw("GET", CCE, [("errorStatus", "true")])
+        add("cce_cluster", b)
         c.close()
 
     # hand-written edge cases

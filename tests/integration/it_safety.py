@@ -410,10 +410,16 @@ class SafetyTest(unittest.TestCase):
         itlib.assert_clean(self, f)
 
         # CCE: a job whose sub-jobs failed is a failed action, retried
+        # (RemoveNode, one job for both loose nodes: release_instances false,
+        # issue #19; with true each node is deleted by its own DeleteNode)
         n0 = len(f.mutations())
         f.fault(route="RemoveNode", fault="subjob_fail", nodes=1, count=1)
-        f.write_config(settled_fleet(np_web=5).replace(
-            "    id: %s\n" % itlib.TRAIN, "    id: %s\n    workers: 0\n" % itlib.TRAIN))
+        text = settled_fleet(np_web=5).replace(
+            "    id: %s\n" % itlib.TRAIN, "    id: %s\n    workers: 0\n" % itlib.TRAIN).replace(
+            "    scale_in: { max_per_cycle: 5 }\n    login:",
+            "    scale_in: { max_per_cycle: 5, release_instances: false }\n    login:")
+        self.assertIn("release_instances: false", text)
+        f.write_config(text)
         f.wait_converged(d, timeout=180, pred=lambda s: cluster(s, "train")["state"] ==
                          "converged" and [g["observed"] for g in cluster(s, "train")["groups"]
                                           if g["pool"] is None] == [0])
@@ -462,19 +468,21 @@ class SafetyTest(unittest.TestCase):
         f = self.fleet
         text = itlib.fleet_yaml().replace(
             "    scale_in: { max_per_cycle: 5 }\n    login:",
-            "    scale_in: { max_per_cycle: 5, drain: false }\n    login:").replace(
+            "    scale_in: { max_per_cycle: 5, drain: true }\n    login:").replace(
             "    prune: true\n    scale_in: { max_per_cycle: 5 }\n",
             "    prune: true\n    scale_in: { max_per_cycle: 5, release_instances: true }\n")
-        self.assertIn("drain: false", text)
+        self.assertIn("drain: true", text)
         self.assertIn("release_instances: true", text)
         path = f.write_config(text, "keys.yaml")
         p = self.nh("check", path)
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
-        self.assertRegex(p.stderr, r"keys\.yaml:\d+:\d+: clusters\[2\]\.scale_in\.drain: not "
-                                   r"supported by huawei-cce providers \(only aliyun-ack: nodeherd "
-                                   r"does not drain nodes there yet\); remove it")
+        # CCE drains only through the cluster's Kubernetes API (issue #20)
+        self.assertRegex(p.stderr, r"keys\.yaml:\d+:\d+: clusters\[2\]\.scale_in\.drain: CCE "
+                                   r"cannot drain a node and the cluster has no Kubernetes access: "
+                                   r"a drain needs the cluster's Kubernetes API .*issue #20")
         self.assertRegex(p.stderr, r"clusters\[3\]\.scale_in\.release_instances: not supported by "
-                                   r"huawei-modelarts providers \(only aliyun-ack: .*\); remove it")
+                                   r"huawei-modelarts providers \(only aliyun-ack, huawei-cce: "
+                                   r".*\); remove it")
         self.assertIn("configuration invalid (2 errors)", p.stderr)
         d = f.daemon(config_path=path)
         self.assertEqual(d.proc.wait(30), 2)
@@ -484,6 +492,14 @@ class SafetyTest(unittest.TestCase):
             "    scale_in: { max_per_cycle: 5 }\n",
             "    scale_in: { max_per_cycle: 5, drain: true, release_instances: false }\n", 1))
         self.assertEqual(self.nh("check", ok).returncode, 0)
+        # on CCE release_instances picks DeleteNode or RemoveNode (issue #19)
+        # and drain: false says what CCE does anyway
+        ok = f.write_config(itlib.fleet_yaml().replace(
+            "    scale_in: { max_per_cycle: 5 }\n    login:",
+            "    scale_in: { max_per_cycle: 5, drain: false, release_instances: false }\n"
+            "    login:"))
+        p = self.nh("check", ok)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
 
 Starts two emulators on 127.0.0.1 (free ports):
   - main: the demo fleet plus an ACK cluster "big" of 230 workers (three
-    pages of DescribeClusterNodes), with fast jobs;
+    pages of DescribeClusterNodes) and a ModelArts resource pool "pool-big"
+    whose node pool has 510 nodes (two pages), with fast jobs;
   - strict: the same fleet, but ModelArts PATCH accepts only the SDK's
-    content type (application/json), for the content-type fallback.
+    content type (application/json), for the content-type fallback, and
+    BatchDeletePoolNodes leaves the node pool's count as it was.
 Passes their ports as FAKECLOUD_PORT / FAKECLOUD_PORT2, runs the driver,
 then checks the emulator's invariants (no duplicate mutation, no request
 over the rate limit). Usage: run_it.py PATH/TO/it_providers
@@ -32,8 +34,16 @@ def seeds():
     demo["timing"] = {"job_seconds": 0.4, "node_create_seconds": 0.3, "node_delete_seconds": 0.3}
     demo["ack"]["clusters"].append({"id": BIG, "name": "big", "region": "cn-hangzhou",
                                     "instance_type": "ecs.sn1ne.large", "workers": 230})
+    # a resource pool whose node pool lists its nodes on two pages (500 a page)
+    demo["modelarts"]["pools"].append({"name": "pool-big", "project_id": demo["projects"][0],
+                                       "region": "cn-north-7", "az": "cn-north-7c",
+                                       "nodepools": [{"name": "np-big", "flavor": "modelarts.vm.2u4g.dcc",
+                                                      "count": 510, "maxCount": 510,
+                                                      "billing": "postPaid", "nodes": 510}]})
     strict = copy.deepcopy(demo)
     strict.setdefault("modelarts", {})["patch_content_types"] = ["application/json"]
+    # the other reading of BatchDeletePoolNodes: the count stays (the client sets it)
+    strict["modelarts"]["batch_delete_keeps_count"] = True
     return demo, strict
 
 

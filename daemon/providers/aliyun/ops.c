@@ -2,7 +2,8 @@
  * as step rows (DescribeClusterNodes, every page; DescribeClusterNodePools;
  * seed-era ScaleCluster; DeleteClusterNodes; RemoveNodePoolNodes;
  * ModifyClusterNodePool with desired_size, absolute;
- * DescribeClusterNodePoolDetail; DescribeTaskInfo) and the vtable. */
+ * DescribeClusterNodePoolDetail; DescribeTaskInfo; DescribeClusterDetail for
+ * whether the cluster accepts changes) and the vtable. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,163 +118,16 @@ static const struct nh_step describe_pools = {
     .then = nh_then_observed,
 };
 
-/* Protect labels: DescribeClusterNodes returns no labels, so each protect
- * label (key=value) is learnt through its nodeLabels filter and attached
- * to the nodes it returns. A filtered walk that cannot be read completely
- * makes the observation incomplete (fail closed). */
-
-static int label_query(struct nh_pop *op);
-static int read_label_page(struct nh_pop *op, const char *body, size_t len, char *err,
-                           size_t errlen);
-static void label_page_read(struct nh_pop *op);
-
-static const struct nh_step describe_labelled_nodes = {
-    NH_GET("DescribeClusterNodes", "/clusters/{cluster}/nodes"),
-    .query = {{"pageSize", "100"}},
-    .prepare = label_query,
-    NH_READS_CUSTOM(read_label_page),
-    .then = label_page_read,
-};
-
-static int label_query(struct nh_pop *op)
-{
-    struct ack_op *a = ack(op);
-    char num[24], filter[512];
-    int r;
-
-    snprintf(num, sizeof(num), "%zu", a->page);
-    snprintf(filter, sizeof(filter), "%s=%s", a->lab_keys[a->lab_idx], a->lab_vals[a->lab_idx]);
-    snprintf(op->subject, sizeof(op->subject), "(nodeLabels %.60s) page %zu", filter, a->page);
-    r = nh_pop_add_query(op, "nodeLabels", filter);
-    if (r == 0)
-        r = nh_pop_add_query(op, "pageNumber", num);
-    return r;
-}
-
-static int read_label_page(struct nh_pop *op, const char *body, size_t len, char *err,
-                           size_t errlen)
-{
-    return nh_ack_parse_nodes_page(body, len, &ack(op)->aux, &ack(op)->pg, err, errlen);
-}
-
-/* The next protect label's walk, or the pools after the last. */
-static void label_walk_next(struct nh_pop *op)
-{
-    struct ack_op *a = ack(op);
-
-    if (a->lab_idx >= a->n_labs) {
-        nh_pop_next(op, &describe_pools);
-        return;
-    }
-    nh_observed_clear(&a->aux);
-    a->page = 1;
-    nh_pop_next(op, &describe_labelled_nodes);
-}
+/* No protect labels here: DescribeClusterNodes documents only instanceIds,
+ * nodepool_id, state, pageSize and pageNumber, and its nodes carry no
+ * Kubernetes labels (https://www.alibabacloud.com/help/en/ack/
+ * ack-managed-and-ack-dedicated/developer-reference/api-query-nodes-in-a-cluster-1).
+ * A filter the reference does not document would be ignored by the cloud
+ * and return every node. Labels come from the cluster's Kubernetes API. */
 
 static void observe_after_nodes(struct nh_pop *op)
 {
-    ack(op)->lab_idx = 0;
-    label_walk_next(op);
-}
-
-static int add_label(struct nh_node *n, const char *key, const char *value)
-{
-    struct nh_label *l;
-
-    if (nh_node_label(n, key) != NULL)
-        return 0;
-    l = realloc(n->labels, (n->n_labels + 1) * sizeof(*l));
-    if (l == NULL)
-        return -ENOMEM;
-    n->labels = l;
-    l[n->n_labels].key = strdup(key);
-    l[n->n_labels].value = strdup(value);
-    n->n_labels++;
-    if (l[n->n_labels - 1].key == NULL || l[n->n_labels - 1].value == NULL)
-        return -ENOMEM;
-    return 0;
-}
-
-/* Attaches the label being walked to the observed nodes the filter named. */
-static int attach_label(struct nh_pop *op)
-{
-    struct ack_op *a = ack(op);
-    const char *k = a->lab_keys[a->lab_idx], *v = a->lab_vals[a->lab_idx];
-
-    for (size_t i = 0; i < a->aux.n_nodes; i++)
-        for (size_t j = 0; j < op->obs.n_nodes; j++)
-            if (strcmp(op->obs.nodes[j].id, a->aux.nodes[i].id) == 0 &&
-                add_label(&op->obs.nodes[j], k, v) < 0)
-                return -ENOMEM;
-    return 0;
-}
-
-static void label_page_read(struct nh_pop *op)
-{
-    struct ack_op *a = ack(op);
-    char why[256];
-
-    if (a->page == 1)
-        a->total = a->pg.total_count;
-    if (a->pg.total_count != a->total ||
-        ((int64_t)a->aux.n_nodes < a->total &&
-         (a->pg.n_nodes < NH_PROV_PAGE_SIZE || a->page >= NH_PROV_MAX_PAGES))) {
-        snprintf(why, sizeof(why),
-                 "DescribeClusterNodes: the nodes labelled %s=%s could not be read completely "
-                 "(%zu of %lld)",
-                 a->lab_keys[a->lab_idx], a->lab_vals[a->lab_idx], a->aux.n_nodes,
-                 (long long)a->pg.total_count);
-        incomplete(op, why);
-        a->lab_idx++;
-        label_walk_next(op);
-        return;
-    }
-    if ((int64_t)a->aux.n_nodes < a->total) {
-        a->page++;
-        nh_pop_next(op, &describe_labelled_nodes);
-        return;
-    }
-    if (attach_label(op) < 0) {
-        nh_pop_failf(op, NH_ERR_SERVER, "DescribeClusterNodes: out of memory");
-        return;
-    }
-    a->lab_idx++;
-    label_walk_next(op);
-}
-
-/* Copies the protect labels that the nodeLabels filter can express. */
-static int copy_labels(struct nh_pop *op, const struct nh_cfg_cluster *c)
-{
-    const struct nh_cfg_scale_in *si = &c->scale_in;
-    struct ack_op *a = ack(op);
-    char why[256];
-
-    if (si->n_protect_labels == 0)
-        return 0;
-    a->lab_keys = calloc(si->n_protect_labels, sizeof(char *));
-    a->lab_vals = calloc(si->n_protect_labels, sizeof(char *));
-    if (a->lab_keys == NULL || a->lab_vals == NULL)
-        return -ENOMEM;
-    for (size_t i = 0; i < si->n_protect_labels; i++) {
-        const struct nh_cfg_label *l = &si->protect_labels[i];
-        if (l->key == NULL || l->value == NULL || l->key[0] == '\0' ||
-            strpbrk(l->key, ",=") != NULL || strpbrk(l->value, ",=") != NULL ||
-            l->value[0] == '\0') {
-            /* Cannot be asked of ACK exactly: never treat the fleet as fully known. */
-            snprintf(why, sizeof(why),
-                     "protect label %.60s cannot be queried on ACK (needs key=value without ',' "
-                     "or '='): no removals",
-                     l->key != NULL ? l->key : "?");
-            incomplete(op, why);
-            continue;
-        }
-        a->lab_keys[a->n_labs] = strdup(l->key);
-        a->lab_vals[a->n_labs] = strdup(l->value);
-        a->n_labs++;
-        if (a->lab_keys[a->n_labs - 1] == NULL || a->lab_vals[a->n_labs - 1] == NULL)
-            return -ENOMEM;
-    }
-    return 0;
+    nh_pop_next(op, &describe_pools);
 }
 
 static int ack_observe(struct nh_provider *pub, const struct nh_cfg_cluster *c, nh_observe_fn done,
@@ -282,10 +136,8 @@ static int ack_observe(struct nh_provider *pub, const struct nh_cfg_cluster *c, 
     int r;
     struct nh_pop *op = nh_pop_observe_start(pub, c, done, ud, &r);
 
-    if (r == 0) {
+    if (r == 0)
         walk_init(op, observe_after_nodes);
-        r = copy_labels(op, c);
-    }
     return nh_pop_begin(op, r, &describe_nodes);
 }
 
@@ -482,17 +334,33 @@ static int ack_poll(struct nh_provider *pub, const struct nh_cfg_cluster *c, con
     return nh_pop_begin(op, r, &describe_nodes);
 }
 
-static void ack_op_free(struct nh_pop *op)
-{
-    struct ack_op *a = ack(op);
+/* ---------- cluster state ---------- */
 
-    for (size_t i = 0; i < a->n_labs; i++) {
-        free(a->lab_keys[i]);
-        free(a->lab_vals[i]);
-    }
-    free(a->lab_keys);
-    free(a->lab_vals);
-    nh_observed_clear(&a->aux);
+/* DescribeClusterDetail `state`: changes are accepted only while the
+ * cluster is `running`
+ * (https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/developer-reference/api-cs-2015-12-15-describeclusterdetail,
+ * lifecycle:
+ * https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/user-guide/cluster-abnormal-states).
+ */
+#define DESCRIBE_CLUSTER                                                                           \
+    NH_GET("DescribeClusterDetail", "/clusters/{cluster}"),                                        \
+        NH_READS_STATE(nh_ack_parse_cluster_state)
+
+static const struct nh_step describe_cluster = {DESCRIBE_CLUSTER, .then = nh_then_state};
+/* After a refused mutation: was the cluster busy? */
+static const struct nh_step describe_cluster_after_refusal = {
+    DESCRIBE_CLUSTER,
+    .then = nh_then_refusal_checked,
+    .on_error = nh_refusal_unchecked,
+};
+
+static int ack_cluster_state(struct nh_provider *pub, const struct nh_cfg_cluster *c,
+                             nh_state_fn done, void *ud)
+{
+    int r;
+    struct nh_pop *op = nh_pop_state_start(pub, c, done, ud, &r);
+
+    return nh_pop_begin(op, r, &describe_cluster);
 }
 
 static int ack_init(struct nh_prov *p, const struct nh_cfg_provider *cfg, char *err, size_t errlen)
@@ -510,6 +378,7 @@ const struct nh_provider_ops nh_ack_ops = {
     .scale_pool = ack_scale_pool,
     .remove_nodes = ack_remove_nodes,
     .poll = ack_poll, /* ACK node pools are not deleted by nodeherd: no delete_pool */
+    .cluster_state = ack_cluster_state,
 };
 
 const struct nh_cloud nh_ack_cloud = {
@@ -517,5 +386,6 @@ const struct nh_cloud nh_ack_cloud = {
     .gateway = &nh_ack_gateway,
     .endpoint = &ack_endpoint,
     .sizes = {sizeof(struct ack_prov), sizeof(struct ack_op)},
-    .hooks = {.init = ack_init, .op_free = ack_op_free},
+    .refusal_check = &describe_cluster_after_refusal,
+    .hooks = {.init = ack_init},
 };

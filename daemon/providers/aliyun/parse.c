@@ -2,23 +2,29 @@
  * Pure functions (parse.h). Shapes: aliyun-ack.md. */
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "providers/reader.h"
 
+/* DescribeClusterNodes `state`: pending (being created), running, starting,
+ * stopping, stopped in the response; the request's filter adds removing,
+ * initial and failed
+ * (https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/developer-reference/api-query-nodes-in-a-cluster-1).
+ * starting/stopping/stopped are the ECS power state: the node is still a
+ * member of the cluster, only not serving; it is not leaving. */
 enum nh_node_health nh_ack_node_health(const char *state, const char *node_status)
 {
     if (state == NULL)
         state = "";
     if (node_status == NULL)
         node_status = "";
-    if (strcmp(state, "removing") == 0 || strcmp(state, "stopping") == 0 ||
-        strcmp(state, "deleting") == 0)
+    /* "deleting" is not documented; never choose such a node again */
+    if (strcmp(state, "removing") == 0 || strcmp(state, "deleting") == 0)
         return NH_NODE_REMOVING;
-    if (strcmp(state, "stopped") == 0 || strcmp(state, "failed") == 0)
+    if (strcmp(state, "stopping") == 0 || strcmp(state, "stopped") == 0 ||
+        strcmp(state, "failed") == 0)
         return NH_NODE_UNHEALTHY;
     if (strcmp(state, "initial") == 0 || strcmp(state, "pending") == 0 ||
         strcmp(state, "starting") == 0)
@@ -31,46 +37,8 @@ enum nh_node_health nh_ack_node_health(const char *state, const char *node_statu
     return NH_NODE_UNHEALTHY; /* unknown state word: never count it as serving */
 }
 
-/* labels: [{"key":..,"value":..}] or {"k":"v"}; absent is fine. */
-static int parse_labels(struct json_object *v, struct nh_node *n, const char *where,
-                        struct nh_jerr *e)
-{
-    if (v == NULL)
-        return 0;
-    if (json_object_is_type(v, json_type_object)) {
-        char w[128];
-        snprintf(w, sizeof(w), "%s.labels", where);
-        return nh_prov_read_label_map(v, n, w, INT_MAX, e);
-    }
-    if (json_object_is_type(v, json_type_array)) {
-        size_t cnt = json_object_array_length(v);
-        if (cnt == 0)
-            return 0;
-        n->labels = calloc(cnt, sizeof(*n->labels));
-        if (n->labels == NULL)
-            return -ENOMEM;
-        for (size_t i = 0; i < cnt; i++) {
-            struct json_object *it = json_object_array_get_idx(v, i);
-            const char *k = NULL, *val = "";
-            char w[160]; /* where (< 96) + the index and the key name */
-            snprintf(w, sizeof(w), "%s.labels[%zu].key", where, i);
-            if (!json_object_is_type(it, json_type_object))
-                return nh_jerr_set(e, "%s.labels[%zu]: expected an object", where, i);
-            if (nh_json_str(it, "key", true, &k, w, e) < 0)
-                return -EBADMSG;
-            snprintf(w, sizeof(w), "%s.labels[%zu].value", where, i);
-            if (nh_json_str(it, "value", false, &val, w, e) < 0)
-                return -EBADMSG;
-            if (nh_prov_put_label(n, k, val) < 0)
-                return -ENOMEM;
-        }
-        return 0;
-    }
-    return nh_jerr_set(e, "%s.labels: expected an object or an array", where);
-}
-
 struct node_raw {
-    const char *id, *name, *role, *pool, *state, *status, *created;
+    const char *id, *name, *role, *pool, *state, *status, *created, *charge;
 };
 
 #define NODE(f) offsetof(struct node_raw, f)
@@ -82,6 +50,7 @@ static const struct nh_jfield node_fields[] = {
     {"state", NH_J_STR, false, NODE(state)},
     {"node_status", NH_J_STR, false, NODE(status)},
     {"creation_time", NH_J_STR, false, NODE(created)},
+    {"instance_charge_type", NH_J_STR, false, NODE(charge)},
 };
 
 static int parse_node(struct json_object *it, size_t i, struct nh_observed *obs, struct nh_jerr *e)
@@ -103,7 +72,11 @@ static int parse_node(struct json_object *it, size_t i, struct nh_observed *obs,
     n->failed = v.state != NULL && strcmp(v.state, "failed") == 0;
     n->created = nh_prov_parse_time(v.created);
     n->worker = v.role == NULL || strcmp(v.role, "Master") != 0;
-    return parse_labels(nh_json_get(it, "labels"), n, w, e);
+    /* PrePaid (subscription) instances are never released by a removal
+     * (DeleteClusterNodes release_node). The node list carries no
+     * Kubernetes labels: none are read here. */
+    n->subscription = v.charge != NULL && strcmp(v.charge, "PrePaid") == 0;
+    return 0;
 }
 
 struct page_reading {
@@ -178,7 +151,7 @@ static const struct nh_jfield pool_fields[] = {
 static int parse_ack_pool(struct json_object *it, const char *w, struct nh_obs_pool *p, char *phase,
                           size_t phaselen, struct nh_jerr *e)
 {
-    struct pool_raw v = {0};
+    struct pool_raw v = {.c.desired = -1}; /* desired_size absent: unknown */
 
     if (nh_prov_fields(it, w, NH_FIELDS(pool_fields), "", &v, e) < 0)
         return -EBADMSG;
@@ -242,6 +215,57 @@ int nh_ack_parse_nodepool_detail(const char *body, size_t len, struct nh_pool_st
 static int read_task_id(struct json_object *root, void *out, struct nh_jerr *e)
 {
     return nh_prov_read_id(root, "task_id", "task_id", out, e);
+}
+
+/* DescribeClusterDetail `state`: only `running` accepts changes; the states
+ * of work in progress wait; failed, stopped, deleted, inactive and the like
+ * refuse. A word the pages do not list waits (never mutate on a guess). */
+static const struct {
+    const char *word;
+    enum nh_cluster_state st;
+} ack_states[] = {
+    {"running", NH_CLUSTER_ACCEPTS},      {"initial", NH_CLUSTER_BUSY},
+    {"updating", NH_CLUSTER_BUSY},        {"scaling", NH_CLUSTER_BUSY},
+    {"upgrading", NH_CLUSTER_BUSY},       {"draining", NH_CLUSTER_BUSY},
+    {"removing", NH_CLUSTER_BUSY},        {"waiting", NH_CLUSTER_BUSY},
+    {"failed", NH_CLUSTER_REFUSES},       {"updating_failed", NH_CLUSTER_REFUSES},
+    {"stopped", NH_CLUSTER_REFUSES},      {"deleting", NH_CLUSTER_REFUSES},
+    {"deleted", NH_CLUSTER_REFUSES},      {"delete_failed", NH_CLUSTER_REFUSES},
+    {"inactive", NH_CLUSTER_REFUSES},     {"unavailable", NH_CLUSTER_REFUSES},
+    {"disconnected", NH_CLUSTER_REFUSES},
+};
+
+enum nh_cluster_state nh_ack_cluster_state(const char *state)
+{
+    for (size_t i = 0; state != NULL && i < sizeof(ack_states) / sizeof(ack_states[0]); i++)
+        if (strcmp(state, ack_states[i].word) == 0)
+            return ack_states[i].st;
+    return NH_CLUSTER_BUSY;
+}
+
+struct state_reading {
+    enum nh_cluster_state *st;
+    char *phase;
+    size_t phaselen;
+};
+
+static int read_cluster_state(struct json_object *root, void *out, struct nh_jerr *e)
+{
+    struct state_reading *sr = out;
+    const char *state = NULL;
+
+    if (nh_json_str(root, "state", true, &state, "state", e) < 0)
+        return -EBADMSG;
+    *sr->st = nh_ack_cluster_state(state);
+    nh_text_copy(sr->phase, sr->phaselen, state);
+    return 0;
+}
+
+int nh_ack_parse_cluster_state(const char *body, size_t len, enum nh_cluster_state *ret_state,
+                               char *phase, size_t phaselen, char *err, size_t errlen)
+{
+    struct state_reading sr = {ret_state, phase, phaselen};
+    return nh_prov_read(body, len, read_cluster_state, &sr, "DescribeClusterDetail", err, errlen);
 }
 
 int nh_ack_parse_task_id(const char *body, size_t len, char **ret_task_id, char *err, size_t errlen)

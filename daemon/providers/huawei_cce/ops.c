@@ -1,11 +1,22 @@
 /* huawei_cce/ops.c - the huawei-cce provider (huawei-cce.md) as step rows:
- * ListNodes and ListNodePools (with the default pool), ScaleNodePool
- * (desiredNodeCount always sent; progress from the pool's counters),
- * RemoveNode (seed 001, at most 200 uids, login when configured; ShowJob),
- * DeleteNode for pool nodes (without nodepoolScaleDown, so the pool's count
- * drops), ShowNodePool and ShowJob.
+ * ListNodes (with errorStatus) and ListNodePools (with the default pool),
+ * ScaleNodePool (desiredNodeCount always sent; progress from the pool's
+ * counters), DeleteNode (without nodepoolScaleDown, so a pool's count
+ * drops; the server is deleted), RemoveNode (seed 001, at most 200 uids,
+ * login when configured; ShowJob) only when the servers are to be kept,
+ * ShowNodePool, ShowJob, and ShowCluster for whether the cluster accepts
+ * changes.
  *
- * Pool nodes: one DeleteNode per node, one after the other. When every call
+ * Which removal (https://support.huaweicloud.com/intl/en-us/api-cce/cce_02_0246.html,
+ * https://support.huaweicloud.com/intl/en-us/usermanual-cce/cce_10_0338.html):
+ * DeleteNode deletes the node and its server; RemoveNode takes the node out
+ * of the cluster and reinstalls its OS, and the server keeps running (and
+ * billing). scale_in.release_instances (default true) picks DeleteNode;
+ * false picks RemoveNode, for workers outside node pools only (RemoveNode
+ * leaves a pool's count as it is, so the pool would replace the node: the
+ * planner never asks for that).
+ *
+ * DeleteNode: one call per node, one after the other. When every call
  * succeeds the operation reports NH_JOB_NODES_GONE (the node list is the one
  * place that shows all of them gone; each node's own job covers one node
  * only). When a later call fails after earlier ones succeeded the outcome is
@@ -68,7 +79,13 @@ static void nodes_listed(struct nh_pop *op)
     nh_pop_next(op, &list_pools);
 }
 
-#define LIST_NODES NH_GET("ListNodes", CCE_CLUSTER "/nodes"), NH_READS_OBSERVED(nh_cce_parse_nodes)
+/* errorStatus: without it a node whose deletion failed shows as Deleting
+ * forever; with it, as Error (cce_02_0244; the SDK's ListNodesRequest: "when
+ * errorStatus is empty the Error state is shown as Deleting"). The pages
+ * give no value: any non-empty one. */
+#define LIST_NODES                                                                                 \
+    NH_GET("ListNodes", CCE_CLUSTER "/nodes"), .query = {{"errorStatus", "true"}},                 \
+                                               NH_READS_OBSERVED(nh_cce_parse_nodes)
 
 /* Observe: the nodes, then the pools. */
 static const struct nh_step list_nodes = {LIST_NODES, .then = nodes_listed};
@@ -110,7 +127,8 @@ static int cce_scale_pool(struct nh_provider *pub, const struct nh_cfg_cluster *
 
 /* ---------- remove nodes ---------- */
 
-/* RemoveNode: workers outside pools, by uid; a job to follow (ShowJob). */
+/* RemoveNode: workers outside pools whose servers are kept
+ * (release_instances: false), by uid; a job to follow (ShowJob). */
 static const struct nh_step remove_node = {
     NH_PUT("RemoveNode", CCE_CLUSTER "/nodes/operation/remove"),
     .prepare = nh_pop_take_body, /* built by cce_remove_nodes: it may hold the login password */
@@ -118,9 +136,10 @@ static const struct nh_step remove_node = {
     NH_FOLLOWS_JOB(NH_JOB_CCE_JOB, NH_JOB_NODES_GONE),
 };
 
-/* DeleteNode: pool nodes, one call each. No nodepoolScaleDown: the pool's
- * count drops, so the node is not replaced. Each node's job is read (an
- * unreadable answer is an unknown outcome) but the node list is followed. */
+/* DeleteNode: one call per node. No nodepoolScaleDown: a pool's count
+ * drops, so the node is not replaced; the server is deleted. Each node's
+ * job is read (an unreadable answer is an unknown outcome) but the node
+ * list is followed. */
 static const struct nh_step delete_node = {
     NH_DELETE("DeleteNode", CCE_CLUSTER "/nodes/{node}"),
     .subject = "{node}",
@@ -173,13 +192,41 @@ static int cce_remove_nodes(struct nh_provider *pub, const struct nh_cfg_cluster
 
     if (r == 0 && !victims_ok(a))
         r = -EINVAL;
+    /* Pool nodes whose servers are to be kept: CCE has no call for it. */
+    if (r == 0 && a->pool_nodes && !c->scale_in.release_instances)
+        r = -ENOTSUP;
     if (r == 0)
         r = nh_pop_copy_nodes(op, a, false);
-    if (r == 0 && a->pool_nodes)
+    if (r == 0 && c->scale_in.release_instances)
         return nh_pop_begin(op, r, &delete_node);
     if (r == 0)
         r = keep_remove_body(op, c);
     return nh_pop_begin(op, r, &remove_node);
+}
+
+/* ---------- cluster state ---------- */
+
+/* ShowCluster status.phase: mutations need Available (cce_02_0238). A
+ * cluster in Error shows as Deleting without errorStatus. */
+#define SHOW_CLUSTER                                                                               \
+    NH_GET("ShowCluster", CCE_CLUSTER), .query = {{"errorStatus", "true"}},                        \
+                                        NH_READS_STATE(nh_cce_parse_cluster_state)
+
+static const struct nh_step show_cluster = {SHOW_CLUSTER, .then = nh_then_state};
+/* After a refused mutation: was the cluster busy? */
+static const struct nh_step show_cluster_after_refusal = {
+    SHOW_CLUSTER,
+    .then = nh_then_refusal_checked,
+    .on_error = nh_refusal_unchecked,
+};
+
+static int cce_cluster_state(struct nh_provider *pub, const struct nh_cfg_cluster *c,
+                             nh_state_fn done, void *ud)
+{
+    int r;
+    struct nh_pop *op = nh_pop_state_start(pub, c, done, ud, &r);
+
+    return nh_pop_begin(op, r, &show_cluster);
 }
 
 /* ---------- poll ---------- */
@@ -249,6 +296,7 @@ const struct nh_provider_ops nh_cce_ops = {
     .scale_pool = cce_scale_pool, /* CCE clusters are sized through their node pools */
     .remove_nodes = cce_remove_nodes,
     .poll = cce_poll,
+    .cluster_state = cce_cluster_state,
 };
 
 const struct nh_cloud nh_cce_cloud = {
@@ -256,4 +304,5 @@ const struct nh_cloud nh_cce_cloud = {
     .gateway = &nh_huawei_gateway,
     .endpoint = &cce_endpoint,
     .sizes = {sizeof(struct nh_prov), sizeof(struct nh_pop)}, /* nothing of its own */
+    .refusal_check = &show_cluster_after_refusal,
 };

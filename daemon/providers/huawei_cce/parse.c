@@ -7,6 +7,11 @@
 
 #include "providers/reader.h"
 
+/* Node status.phase (ListNodes,
+ * https://support.huaweicloud.com/intl/en-us/api-cce/cce_02_0244.html, and the SDK's NodeStatus
+ * enum): Build, Installing, Installed (installed, not yet Active: transitional), Upgrading are on
+ * their way; Deleting is leaving; Abnormal, Error (a failed deletion, shown with errorStatus) and
+ * ShutDown are members that do not serve. */
 enum nh_node_health nh_cce_node_health(const char *phase)
 {
     if (phase == NULL)
@@ -14,16 +19,17 @@ enum nh_node_health nh_cce_node_health(const char *phase)
     if (strcmp(phase, "Active") == 0)
         return NH_NODE_READY;
     if (strcmp(phase, "Build") == 0 || strcmp(phase, "Installing") == 0 ||
-        strcmp(phase, "Upgrading") == 0)
+        strcmp(phase, "Installed") == 0 || strcmp(phase, "Upgrading") == 0)
         return NH_NODE_PENDING;
     if (strcmp(phase, "Deleting") == 0)
         return NH_NODE_REMOVING;
-    return NH_NODE_UNHEALTHY; /* Abnormal, Error, unknown */
+    return NH_NODE_UNHEALTHY; /* Abnormal, Error, ShutDown, unknown */
 }
 
 struct node_raw {
     struct json_object *md;
     const char *uid, *name, *created, *pool, *phase;
+    int64_t billing;
 };
 
 #define NODE(f) offsetof(struct node_raw, f)
@@ -34,6 +40,8 @@ static const struct nh_jfield node_fields[] = {
     {"metadata.creationTimestamp", NH_J_STR, false, NODE(created)},
     {"metadata.ownerReferences", NH_J_OBJ, false, NH_J_NOWHERE},
     {"metadata.ownerReferences.nodepoolID", NH_J_STR, false, NODE(pool)},
+    {"spec", NH_J_OBJ, false, NH_J_NOWHERE},
+    {"spec.billingMode", NH_J_INT, false, NODE(billing)},
     {"status", NH_J_OBJ, false, NH_J_NOWHERE},
     {"status.phase", NH_J_STR, false, NODE(phase)},
 };
@@ -41,7 +49,6 @@ static const struct nh_jfield node_fields[] = {
 static int parse_cce_node(struct json_object *it, size_t i, void *obs, struct nh_jerr *e)
 {
     struct node_raw v = {0};
-    struct json_object *labels;
     struct nh_node *n;
     char what[48];
 
@@ -54,14 +61,18 @@ static int parse_cce_node(struct json_object *it, size_t i, void *obs, struct nh
         return -ENOMEM;
     n->health = nh_cce_node_health(v.phase);
     /* CCE phase "Error" (huawei-cce.md, ListNodes): the node failed (e.g.
-     * its creation); "Abnormal" is unhealthy and may recover. */
+     * its creation, or its deletion: shown only when ListNodes is asked
+     * with errorStatus); "Abnormal" is unhealthy and may recover. */
     n->failed = v.phase != NULL && strcmp(v.phase, "Error") == 0;
     n->created = nh_prov_parse_time(v.created);
     n->worker = true;
-    labels = nh_json_get(v.md, "labels");
-    if (labels != NULL && !json_object_is_type(labels, json_type_object))
-        return nh_jerr_set(e, "items[].metadata.labels: expected an object");
-    return nh_prov_read_label_map(labels, n, "items[].metadata.labels", 40, e);
+    /* spec.billingMode: 0 pay-per-use; 1 yearly/monthly (2: the deprecated
+     * auto-paid yearly/monthly). Such a node cannot be deleted: it is
+     * unsubscribed (https://support.huaweicloud.com/intl/en-us/usermanual-cce/cce_10_0186.html). */
+    n->subscription = v.billing != 0;
+    /* metadata.labels are CCE's own key/values, never the Kubernetes node's
+     * labels (cce_02_0244 NodeMetadata): they are not read as labels. */
+    return 0;
 }
 
 int nh_cce_parse_nodes(const char *body, size_t len, struct nh_observed *obs, char *err,
@@ -70,8 +81,12 @@ int nh_cce_parse_nodes(const char *body, size_t len, struct nh_observed *obs, ch
     return nh_prov_read_items(body, len, parse_cce_node, obs, "ListNodes", err, errlen);
 }
 
+/* Node pool status.conditions (ShowNodePool,
+ * https://support.huaweicloud.com/intl/en-us/api-cce/cce_02_0355.html): the pages name the types,
+ * not their effect. Defensive reading: these, when True, mean the pool cannot grow now; Scalable
+ * when False too; LockedByOrder True means no change at all (an order holds the pool). */
 static const char *const failure_conditions[] = {"QuotaInsufficient", "ResourceInsufficient",
-                                                 "UnexpectedError", "Error"};
+                                                 "UnexpectedError", "Error", "LockedByOrder"};
 
 struct condition_raw {
     const char *type, *status, *reason, *message;
@@ -85,7 +100,24 @@ static const struct nh_jfield condition_fields[] = {
     {"message", NH_J_STR, false, COND(message)},
 };
 
-/* status.conditions: the first True one of a failure type fails the pool. */
+/* Whether a condition holds the pool back: a failure type that is True,
+ * or Scalable that is False. */
+static bool condition_blocks(const struct condition_raw *v)
+{
+    if (v->type == NULL || v->status == NULL)
+        return false;
+    if (strcmp(v->type, "Scalable") == 0)
+        return strcmp(v->status, "False") == 0;
+    if (strcmp(v->status, "True") != 0)
+        return false;
+    for (size_t k = 0; k < sizeof(failure_conditions) / sizeof(failure_conditions[0]); k++)
+        if (strcmp(v->type, failure_conditions[k]) == 0)
+            return true;
+    return false;
+}
+
+/* status.conditions: the first one that holds the pool back fails its
+ * progress and blocks it in the observation (LockedByOrder: any change). */
 static int read_conditions(struct json_object *conds, struct nh_pool_status *s, struct nh_jerr *e)
 {
     char what[48];
@@ -96,18 +128,20 @@ static int read_conditions(struct json_object *conds, struct nh_pool_status *s, 
         if (nh_prov_fields(json_object_array_get_idx(conds, i), what, NH_FIELDS(condition_fields),
                            "status.conditions[].", &v, e) < 0)
             return -EBADMSG;
-        if (v.type == NULL || v.status == NULL || strcmp(v.status, "True") != 0)
+        if (!condition_blocks(&v))
             continue;
-        for (size_t k = 0; k < sizeof(failure_conditions) / sizeof(failure_conditions[0]); k++) {
-            if (strcmp(v.type, failure_conditions[k]) == 0 && !s->failed) {
-                s->failed = true;
-                snprintf(s->failure, sizeof(s->failure), "condition %s: %s%s%s", v.type,
-                         v.reason != NULL ? v.reason : "",
-                         v.reason != NULL && v.message != NULL ? ": " : "",
-                         v.message != NULL ? v.message : "");
-                nh_text_copy(s->failure, sizeof(s->failure), s->failure);
-            }
-        }
+        if (strcmp(v.type, "LockedByOrder") == 0)
+            s->pool.locked = true;
+        if (s->failed)
+            continue;
+        s->failed = true;
+        snprintf(s->failure, sizeof(s->failure), "condition %s=%s%s%s%s%s", v.type, v.status,
+                 v.reason != NULL && v.reason[0] != '\0' ? ": " : "",
+                 v.reason != NULL ? v.reason : "",
+                 v.message != NULL && v.message[0] != '\0' ? ": " : "",
+                 v.message != NULL ? v.message : "");
+        nh_text_copy(s->failure, sizeof(s->failure), s->failure);
+        nh_text_copy(s->pool.blocked, sizeof(s->pool.blocked), s->failure);
     }
     return 0;
 }
@@ -125,7 +159,8 @@ static const struct nh_jfield pool_fields[] = {
     {"metadata.uid", NH_J_STR, true, POOL(uid)},
     {"metadata.name", NH_J_STR, false, POOL(name)},
     {"spec", NH_J_OBJ, true, NH_J_NOWHERE},
-    {"spec.initialNodeCount", NH_J_INT, true, POOL(c.desired)},
+    /* optional in the SDK's NodePoolSpec (`initialNodeCount,omitempty`) */
+    {"spec.initialNodeCount", NH_J_INT, false, POOL(c.desired)},
     {"spec.autoscaling", NH_J_OBJ, false, NH_J_NOWHERE},
     {"spec.autoscaling.enable", NH_J_BOOL, false, POOL(enable)},
     {"status", NH_J_OBJ, false, NH_J_NOWHERE},
@@ -138,7 +173,7 @@ static const struct nh_jfield pool_fields[] = {
 
 static int parse_cce_pool(struct json_object *it, struct nh_pool_status *s, struct nh_jerr *e)
 {
-    struct pool_raw v = {0};
+    struct pool_raw v = {.c.desired = -1}; /* no spec.initialNodeCount: unknown */
     struct nh_obs_pool *p = &s->pool;
 
     if (nh_prov_fields(it, "node pool", NH_FIELDS(pool_fields), "", &v, e) < 0)
@@ -156,6 +191,7 @@ static int parse_cce_pool(struct json_object *it, struct nh_pool_status *s, stru
     if (v.phase != NULL && strcmp(v.phase, "Error") == 0) {
         s->failed = true;
         snprintf(s->failure, sizeof(s->failure), "node pool phase is Error");
+        nh_text_copy(s->pool.blocked, sizeof(s->pool.blocked), s->failure);
     }
     return read_conditions(v.conds, s, e);
 }
@@ -288,6 +324,64 @@ int nh_cce_parse_job(const char *body, size_t len, struct nh_job_progress *out, 
                      size_t errlen)
 {
     return nh_prov_read_progress(body, len, read_job, out, "ShowJob", err, errlen);
+}
+
+/* ShowCluster status.phase (https://support.huaweicloud.com/intl/en-us/api-cce/cce_02_0238.html):
+ * changes need Available; the phases of work in progress wait; the rest
+ * (Unavailable, Error, frozen, hibernated, failed resizes, Deleting, Empty)
+ * refuse. An unlisted phase waits (never mutate on a guess). */
+static const struct {
+    const char *word;
+    enum nh_cluster_state st;
+} cce_phases[] = {
+    {"Available", NH_CLUSTER_ACCEPTS},      {"ScalingUp", NH_CLUSTER_BUSY},
+    {"ScalingDown", NH_CLUSTER_BUSY},       {"Creating", NH_CLUSTER_BUSY},
+    {"Upgrading", NH_CLUSTER_BUSY},         {"Resizing", NH_CLUSTER_BUSY},
+    {"RollingBack", NH_CLUSTER_BUSY},       {"Hibernating", NH_CLUSTER_BUSY},
+    {"Freezing", NH_CLUSTER_BUSY},          {"UnFreezing", NH_CLUSTER_BUSY},
+    {"Awaking", NH_CLUSTER_BUSY},           {"Unavailable", NH_CLUSTER_REFUSES},
+    {"Deleting", NH_CLUSTER_REFUSES},       {"ResizeFailed", NH_CLUSTER_REFUSES},
+    {"RollbackFailed", NH_CLUSTER_REFUSES}, {"Hibernation", NH_CLUSTER_REFUSES},
+    {"Frozen", NH_CLUSTER_REFUSES},         {"Empty", NH_CLUSTER_REFUSES},
+    {"Error", NH_CLUSTER_REFUSES},
+};
+
+enum nh_cluster_state nh_cce_cluster_state(const char *phase)
+{
+    for (size_t i = 0; phase != NULL && i < sizeof(cce_phases) / sizeof(cce_phases[0]); i++)
+        if (strcmp(phase, cce_phases[i].word) == 0)
+            return cce_phases[i].st;
+    return NH_CLUSTER_BUSY;
+}
+
+struct state_reading {
+    enum nh_cluster_state *st;
+    char *phase;
+    size_t phaselen;
+};
+
+static const struct nh_jfield cluster_fields[] = {
+    {"status", NH_J_OBJ, true, NH_J_NOWHERE},
+    {"status.phase", NH_J_STR, true, 0},
+};
+
+static int read_cluster_state(struct json_object *root, void *out, struct nh_jerr *e)
+{
+    struct state_reading *sr = out;
+    const char *phase = NULL;
+
+    if (nh_prov_fields(root, NULL, NH_FIELDS(cluster_fields), "", &phase, e) < 0)
+        return -EBADMSG;
+    *sr->st = nh_cce_cluster_state(phase);
+    nh_text_copy(sr->phase, sr->phaselen, phase);
+    return 0;
+}
+
+int nh_cce_parse_cluster_state(const char *body, size_t len, enum nh_cluster_state *ret_state,
+                               char *phase, size_t phaselen, char *err, size_t errlen)
+{
+    struct state_reading sr = {ret_state, phase, phaselen};
+    return nh_prov_read(body, len, read_cluster_state, &sr, "ShowCluster", err, errlen);
 }
 
 /* ---------- request bodies ---------- */

@@ -1,10 +1,21 @@
 /* modelarts/ops.c - the huawei-modelarts provider (huawei-modelarts.md) as
- * step rows: ListNodePools of one resource pool, PatchNodePool (count, with
- * the pool's flavor and the maxCount rule, read first; merge-patch content
- * type, retried once with the SDK's type on a 400/415 naming the content
- * type), DeleteNodePool (seed 002), and progress by reading the node pool
- * (ShowNodePool). There is no per-node list (nodes stay empty) and no
- * node-level removal. */
+ * step rows: ListNodePools of one resource pool and ListNodePoolNodes of
+ * each of its node pools (paged with `continue`), PatchNodePool (count,
+ * with the pool's flavor and the maxCount rule, read first; merge-patch
+ * content type, retried once with the SDK's type on a 400/415 naming the
+ * content type), BatchDeletePoolNodes (scale-in names its victims),
+ * DeleteNodePool (seed 002), and progress by reading the node pool
+ * (ShowNodePool) or its nodes.
+ *
+ * Scale-in: BatchDeletePoolNodes with the victims' names; then the node
+ * pool is read and its `count` PATCHed to the target only when it is not
+ * already there. The page says the named nodes are "permanently removed"
+ * and the rest keep working; it does not say whether `count` drops with
+ * them (https://support.huaweicloud.com/intl/en-us/api-modelarts/BatchDeletePoolNodes.html),
+ * so either answer is handled: an unchanged count would make the service
+ * replace the nodes. Anything that fails after the batch-delete was
+ * accepted is an unknown outcome (the nodes may be going: re-read, never
+ * resend). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,13 +40,20 @@ struct ma_prov {
     bool json_ctype; /* PATCH with the SDK's content type (learnt once) */
 };
 
-/* A ModelArts operation: PATCH needs the pool's flavor and maxCount. */
+/* A ModelArts operation: PATCH needs the pool's flavor and maxCount; the
+ * node walk its place (node pool, page). */
 struct ma_op {
     struct nh_pop base;
     char *flavor;     /* the pool's current flavor (what PATCH carries) */
     char *cfg_flavor; /* the configured flavor: used when the cloud shows none */
     int max_count;    /* maxCount to send */
     bool ct_retried;  /* PATCH re-sent with the other content type */
+    bool deleted;     /* BatchDeletePoolNodes was accepted */
+    /* the node walk */
+    size_t pool_idx;                     /* node pool being listed (observe) */
+    size_t pages;                        /* pages read of it */
+    char *cont;                          /* metadata.continue of the last page */
+    void (*after_walk)(struct nh_pop *); /* runs after the last page */
 };
 
 static struct ma_op *ma(struct nh_pop *op)
@@ -56,10 +74,164 @@ static const char *np_name(const struct nh_action *a)
 
 /* ---------- observe ---------- */
 
+static void incomplete(struct nh_pop *op, const char *why)
+{
+    if (op->obs.complete) {
+        op->obs.complete = false;
+        nh_text_copy(op->obs.why, sizeof(op->obs.why), why);
+    }
+}
+
+/* ---- the nodes of one node pool (op->pool_id), every page ---- */
+
+static int nodes_query(struct nh_pop *op);
+static int read_nodes(struct nh_pop *op, const char *body, size_t len, char *err, size_t errlen);
+static void nodes_page_read(struct nh_pop *op);
+
+static bool pool_vanished(struct nh_pop *op, const struct nh_prov_error *err);
+
+static const struct nh_step list_pool_nodes = {
+    NH_GET("ListNodePoolNodes", MA_POOL "/nodes"),
+    .subject = "{pool}",
+    .prepare = nodes_query,
+    NH_READS_CUSTOM(read_nodes),
+    .then = nodes_page_read,
+    .on_error = pool_vanished,
+};
+
+static int nodes_query(struct nh_pop *op)
+{
+    return ma(op)->cont != NULL ? nh_pop_add_query(op, "continue", ma(op)->cont) : 0;
+}
+
+static int read_nodes(struct nh_pop *op, const char *body, size_t len, char *err, size_t errlen)
+{
+    char *cont = NULL;
+    int r = nh_ma_parse_pool_nodes(body, len, op->pool_id, &op->obs, &cont, err, errlen);
+
+    if (r == 0 && cont != NULL && ma(op)->cont != NULL && strcmp(cont, ma(op)->cont) == 0) {
+        /* the same token again: the walk would not end */
+        incomplete(op, "ListNodePoolNodes: the same continue token twice; the node list is "
+                       "incomplete");
+        free(cont);
+        cont = NULL;
+    }
+    if (r == 0) {
+        free(ma(op)->cont);
+        ma(op)->cont = cont;
+    }
+    return r;
+}
+
+/* Lists the nodes of node pool `pool` into op->obs; after runs at the end. */
+static void walk_pool(struct nh_pop *op, const char *pool, void (*after)(struct nh_pop *))
+{
+    struct ma_op *m = ma(op);
+
+    free(m->cont);
+    m->cont = NULL;
+    m->pages = 0;
+    m->after_walk = after;
+    if (pool != op->pool_id) {
+        free(op->pool_id);
+        op->pool_id = pool != NULL ? strdup(pool) : NULL;
+    }
+    if (op->pool_id == NULL) {
+        nh_pop_failf(op, NH_ERR_SERVER, "ListNodePoolNodes: %s", strerror(ENOMEM));
+        return;
+    }
+    nh_pop_next(op, &list_pool_nodes);
+}
+
+static void nodes_page_read(struct nh_pop *op)
+{
+    struct ma_op *m = ma(op);
+    char why[160];
+
+    if (m->cont != NULL && ++m->pages >= NH_PROV_MAX_PAGES) {
+        snprintf(why, sizeof(why), "ListNodePoolNodes %.60s: more than %d pages", op->pool_id,
+                 NH_PROV_MAX_PAGES);
+        incomplete(op, why);
+        free(m->cont);
+        m->cont = NULL;
+    }
+    if (m->cont != NULL) {
+        nh_pop_next(op, &list_pool_nodes);
+        return;
+    }
+    m->after_walk(op);
+}
+
+/* ---- observe: the node pools, then the nodes of each ---- */
+
+/* A yearly/monthly node pool's nodes are not deleted either. */
+static void mark_subscription(struct nh_observed *o)
+{
+    for (size_t i = 0; i < o->n_nodes; i++) {
+        const struct nh_obs_pool *p =
+            o->nodes[i].pool_id != NULL ? nh_observed_pool(o, o->nodes[i].pool_id) : NULL;
+        o->nodes[i].subscription = p != NULL && p->subscription;
+    }
+}
+
+static void next_pool(struct nh_pop *op)
+{
+    struct ma_op *m = ma(op);
+    char why[160];
+
+    while (m->pool_idx < op->obs.n_pools) {
+        const char *name = op->obs.pools[m->pool_idx++].id;
+        if (nh_prov_path_safe(name)) {
+            walk_pool(op, name, next_pool);
+            return;
+        }
+        snprintf(why, sizeof(why),
+                 "node pool \"%.60s\": its nodes cannot be listed (the name is "
+                 "not safe in a URL path)",
+                 name != NULL ? name : "");
+        incomplete(op, why);
+    }
+    mark_subscription(&op->obs);
+    nh_pop_observed(op);
+}
+
+/* Observe: a node pool that ListNodePools showed and that is not found
+ * when its nodes are listed is gone (deleted in between, e.g. by a prune):
+ * it leaves the observation, with whatever of its nodes was read, and the
+ * walk goes on. Anything else fails the observation. */
+static bool pool_vanished(struct nh_pop *op, const struct nh_prov_error *err)
+{
+    struct nh_observed *o = &op->obs;
+    size_t k = 0;
+
+    if (op->kind != NH_POP_OBSERVE || err->cls != NH_ERR_NOT_FOUND || ma(op)->pool_idx == 0)
+        return false;
+    for (size_t i = 0; i < o->n_nodes; i++) {
+        if (o->nodes[i].pool_id != NULL && strcmp(o->nodes[i].pool_id, op->pool_id) == 0)
+            nh_node_clear(&o->nodes[i]);
+        else
+            o->nodes[k++] = o->nodes[i];
+    }
+    o->n_nodes = k;
+    ma(op)->pool_idx--;
+    nh_obs_pool_clear(&o->pools[ma(op)->pool_idx]);
+    memmove(&o->pools[ma(op)->pool_idx], &o->pools[ma(op)->pool_idx + 1],
+            (o->n_pools - ma(op)->pool_idx - 1) * sizeof(o->pools[0]));
+    o->n_pools--;
+    next_pool(op);
+    return true;
+}
+
+static void pools_listed(struct nh_pop *op)
+{
+    ma(op)->pool_idx = 0;
+    next_pool(op);
+}
+
 static const struct nh_step list_pools = {
     NH_GET("ListNodePools", "/v2/{project}/pools/{cluster}/nodepools"),
     NH_READS_OBSERVED(nh_ma_parse_nodepools),
-    .then = nh_then_observed,
+    .then = pools_listed,
 };
 
 static int ma_observe(struct nh_provider *pub, const struct nh_cfg_cluster *c, nh_observe_fn done,
@@ -112,7 +284,7 @@ static bool patch_refused(struct nh_pop *op, const struct nh_prov_error *err)
     /* The PATCH is absolute: resending it with the SDK's type is safe. */
     ma(op)->ct_retried = true;
     ma_prov(op)->json_ctype = true;
-    nh_pop_next(op, &patch_pool);
+    nh_pop_next(op, op->step);
     return true;
 }
 
@@ -171,6 +343,114 @@ static int ma_scale_pool(struct nh_provider *pub, const struct nh_cfg_cluster *c
     if (r == 0)
         r = copy_cfg_flavor(op, c);
     return nh_pop_begin(op, r, &show_before_patch);
+}
+
+/* ---------- scale-in: BatchDeletePoolNodes, then the count ---------- */
+
+/* After the batch-delete was accepted, a failure leaves the outcome
+ * unknown: the nodes may be going. */
+static void failed_after_delete(struct nh_pop *op, const char *step, const char *why)
+{
+    nh_pop_failf(op, NH_ERR_UNKNOWN_OUTCOME,
+                 "BatchDeletePoolNodes accepted, then %s failed (%s); the count of node pool %s "
+                 "was not checked: re-read, never resend",
+                 step, why, op->pool_id);
+}
+
+static bool patch_after_delete_refused(struct nh_pop *op, const struct nh_prov_error *err)
+{
+    if (patch_refused(op, err))
+        return true;
+    failed_after_delete(op, "PatchNodePool", err->message);
+    return true;
+}
+
+static void count_patched(struct nh_pop *op)
+{
+    nh_pop_mutated(op, NH_JOB_NODES_GONE, NULL);
+}
+
+/* The count made to match absolutely, after the victims were named. */
+static const struct nh_step patch_after_delete = {
+    NH_PATCH("PatchNodePool", MA_POOL),
+    .subject = "{pool}",
+    .prepare = patch_body,
+    .then = count_patched, /* the body is not read */
+    .on_error = patch_after_delete_refused,
+};
+
+/* The pool as it is after the batch-delete: PATCH its count only when it
+ * is not already the target. */
+static void read_after_delete(struct nh_pop *op)
+{
+    struct ma_op *m = ma(op);
+    const char *flavor = op->pool.pool.flavor;
+
+    if (op->pool.pool.desired == op->target) {
+        nh_pop_mutated(op, NH_JOB_NODES_GONE, NULL);
+        return;
+    }
+    if (flavor == NULL || flavor[0] == '\0')
+        flavor = m->cfg_flavor;
+    if (flavor == NULL) {
+        failed_after_delete(op, "PatchNodePool",
+                            "the node pool shows no flavor; set flavor: in its configuration");
+        return;
+    }
+    free(m->flavor);
+    m->flavor = strdup(flavor);
+    m->max_count = nh_ma_max_count(op->pool.pool.desired, op->pool.pool.max_count, op->target);
+    if (m->flavor == NULL) {
+        failed_after_delete(op, "PatchNodePool", strerror(ENOMEM));
+        return;
+    }
+    nh_pop_next(op, &patch_after_delete);
+}
+
+static bool show_after_delete_failed(struct nh_pop *op, const struct nh_prov_error *err)
+{
+    failed_after_delete(op, "ShowNodePool", err->message);
+    return true;
+}
+
+static const struct nh_step show_after_delete = {
+    NH_GET("ShowNodePool", MA_POOL),      .subject = "{pool}",
+    NH_READS_POOL(nh_ma_parse_nodepool),  .then = read_after_delete,
+    .on_error = show_after_delete_failed,
+};
+
+static void batch_deleted(struct nh_pop *op)
+{
+    ma(op)->deleted = true;
+    nh_pop_next(op, &show_after_delete);
+}
+
+static int batch_delete_body(struct nh_pop *op)
+{
+    return nh_pop_set_body(op,
+                           nh_ma_body_batch_delete((const char *const *)op->node_ids, op->n_nodes));
+}
+
+/* BatchDeletePoolNodes: the named nodes of the resource pool go. */
+static const struct nh_step batch_delete = {
+    NH_POST("BatchDeletePoolNodes", "/v2/{project}/pools/{cluster}/nodes/batch-delete"),
+    .prepare = batch_delete_body, .then = batch_deleted, /* 200 with an empty object: not read */
+};
+
+static int ma_remove_nodes(struct nh_provider *pub, const struct nh_cfg_cluster *c,
+                           const struct nh_action *a, nh_mutate_fn done, void *ud)
+{
+    int r;
+    struct nh_pop *op = nh_pop_mutate_start(pub, c, a, done, ud, &r);
+
+    /* the victims of one node pool, whose count is set afterwards */
+    if (r == 0 && (!a->pool_nodes || !nh_prov_path_safe(np_name(a)) || a->target < 0))
+        r = -EINVAL;
+    if (r == 0)
+        r = nh_pop_copy_nodes(op, a, false);
+    if (r == 0)
+        r = copy_cfg_flavor(op, c);
+    return nh_pop_begin(op, r, &batch_delete);
 }
 
 /* ---------- delete ---------- */
@@ -236,13 +516,24 @@ static int ma_poll(struct nh_provider *pub, const struct nh_cfg_cluster *c, cons
 {
     int r;
     struct nh_pop *op = nh_pop_poll_start(pub, c, o, done, ud, &r);
+    const char *np = o != NULL ? np_name(&o->action) : NULL;
 
-    if (r == 0 && o->job_kind != NH_JOB_POOL_SIZE && o->job_kind != NH_JOB_POOL_GONE)
+    if (r == 0 && o->job_kind != NH_JOB_POOL_SIZE && o->job_kind != NH_JOB_POOL_GONE &&
+        o->job_kind != NH_JOB_NODES_GONE)
         r = -ENOTSUP;
     if (r == 0)
         r = nh_pop_poll_args(op, o);
     if (r == 0 && o->job_kind == NH_JOB_POOL_GONE)
         return nh_pop_begin(op, r, &show_pool_gone);
+    if (r == 0 && o->job_kind == NH_JOB_NODES_GONE) {
+        /* the victims' node pool, listed until they are gone */
+        if (!nh_prov_path_safe(np))
+            r = -EINVAL;
+        if (r == 0 && (op->pool_id = strdup(np)) == NULL)
+            r = -ENOMEM;
+        ma(op)->after_walk = nh_then_nodes_gone;
+        return nh_pop_begin(op, r, &list_pool_nodes);
+    }
     return nh_pop_begin(op, r, &show_pool_size);
 }
 
@@ -250,14 +541,16 @@ static void ma_op_free(struct nh_pop *op)
 {
     free(ma(op)->flavor);
     free(ma(op)->cfg_flavor);
+    free(ma(op)->cont);
 }
 
 const struct nh_provider_ops nh_ma_ops = {
     .kind = nh_kind_name_modelarts,
     .observe = ma_observe,
     .scale_pool = ma_scale_pool,
-    .delete_pool = ma_delete_pool, /* no node-level removal: no remove_nodes */
-    .poll = ma_poll,
+    .remove_nodes = ma_remove_nodes,
+    .delete_pool = ma_delete_pool,
+    .poll = ma_poll, /* no cluster state: no cluster_state */
 };
 
 const struct nh_cloud nh_ma_cloud = {

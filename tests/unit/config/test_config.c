@@ -196,14 +196,14 @@ static const struct bad_case bad[] = {
     {"duplicate provider", ACK_PROV "  ack:\n    kind: aliyun-ack\nclusters: []\n", 0,
      "8:3: providers.ack: duplicate provider \"ack\" (first at 2:3)", 1},
     /* --- keys a kind has no meaning for are refused, not ignored (issue 17) --- */
-    {"drain on CCE", CCE_TRAIN "    scale_in: { drain: false }\n", 0,
-     "11:17: clusters[0].scale_in.drain: not supported by huawei-cce providers (only aliyun-ack: "
-     "nodeherd does not drain nodes there yet); remove it",
+    {"drain on ModelArts", MA_AI "    scale_in: { drain: false }\n", 0,
+     "11:17: clusters[0].scale_in.drain: not supported by huawei-modelarts providers (only "
+     "aliyun-ack, huawei-cce: ModelArts nodes have no Kubernetes API to drain through); remove it",
      1},
     {"release_instances on ModelArts", MA_AI "    scale_in:\n      release_instances: true\n", 0,
      "12:7: clusters[0].scale_in.release_instances: not supported by huawei-modelarts providers "
-     "(only aliyun-ack: nodeherd cannot choose whether removed nodes keep their servers there "
-     "yet); remove it",
+     "(only aliyun-ack, huawei-cce: ModelArts deletes removed nodes with their servers, it cannot "
+     "keep them); remove it",
      1},
     /* --- one cloud resource declared twice (issue 17) --- */
     {"same ACK cluster twice",
@@ -390,6 +390,29 @@ static const struct bad_case bad[] = {
     {"label selector", ACK_WEB "    scale_in:\n      protect_labels: [\"=x\"]\n", 0,
      "13:24: clusters[0].scale_in.protect_labels[0]: expected a label selector \"key\" or "
      "\"key=value\" (Kubernetes label syntax), got \"=x\"",
+     1},
+    /* issue #19: labels need the cluster's Kubernetes API; no cluster has it yet */
+    {"labels without kubernetes on ack", ACK_WEB "    scale_in:\n      protect_labels: [keep]\n", 0,
+     "13:7: clusters[0].scale_in.protect_labels: labels cannot be read: the cluster has no "
+     "Kubernetes access (ACK node lists carry no Kubernetes labels); add `kubernetes:` to the "
+     "cluster so labels can be read, or protect by id/name with scale_in.protect",
+     1},
+    {"labels without kubernetes on cce",
+     CCE_TRAIN "    scale_in:\n      protect_labels: [\"nodeherd.io/protect=true\"]\n", 0,
+     "12:7: clusters[0].scale_in.protect_labels: labels cannot be read: the cluster has no "
+     "Kubernetes access (CCE node lists carry no Kubernetes labels); add `kubernetes:` to the "
+     "cluster so labels can be read, or protect by id/name with scale_in.protect",
+     1},
+    {"labels on modelarts", MA_AI "    scale_in:\n      protect_labels: [keep]\n", 0,
+     "12:7: clusters[0].scale_in.protect_labels: labels cannot be read: ModelArts nodes carry "
+     "only the service's own labels and have no Kubernetes API; protect by node name with "
+     "scale_in.protect",
+     1},
+    {"drain on cce without kubernetes", CCE_TRAIN "    scale_in:\n      drain: true\n", 0,
+     "12:7: clusters[0].scale_in.drain: CCE cannot drain a node and the cluster has no "
+     "Kubernetes access: a drain needs the cluster's Kubernetes API (`kubernetes:` on the "
+     "cluster, issue #20: Kubernetes-aware scale-in); set drain: false to remove nodes without "
+     "draining",
      1},
     /* --- secrets --- */
     {"inline secret",
@@ -778,14 +801,15 @@ static void test_config_defaults(void **state)
     assert_false(cl->has_scale_out);
     assert_false(cl->has_login);
     assert_true(cl->scale_in.release_instances);
-    assert_true(cl->scale_in.drain);
+    assert_true(cl->scale_in.drain); /* ACK drains itself (drain_node) */
     assert_int_equal(cl->scale_in.n_order, 2);
     assert_int_equal(cl->scale_in.order[0], NH_ORDER_UNHEALTHY);
     assert_int_equal(cl->scale_in.order[1], NH_ORDER_NEWEST);
     assert_int_equal(cl->scale_in.n_protect, 0);
-    assert_int_equal(cl->scale_in.n_protect_labels, 1);
-    assert_string_equal(cl->scale_in.protect_labels[0].key, "nodeherd.io/protect");
-    assert_string_equal(cl->scale_in.protect_labels[0].value, "true");
+    /* no Kubernetes access (no cluster has it yet): labels cannot be seen,
+     * so the default nodeherd.io/protect=true does not apply (issue #19) */
+    assert_false(cl->kube_access);
+    assert_int_equal(cl->scale_in.n_protect_labels, 0);
     assert_int_equal(cl->scale_in.max_per_cycle, 1);
     assert_int_equal(cl->n_remove, 0);
     assert_false(cl->pools_declared);
@@ -840,7 +864,7 @@ static void test_config_every_key_parsed(void **state)
         "      disable_rollback: false\n"
         "    scale_in:\n      release_instances: false\n      drain: false\n"
         "      order: [oldest, name, unhealthy, newest]\n      protect: [i-bp1keep0001, node.a]\n"
-        "      protect_labels: [keep, \"tier=db\"]\n      max_per_cycle: 200\n"
+        "      protect_labels: []\n      max_per_cycle: 200\n"
         "    remove: [uid-a, uid-b]\n    confirm_mass_removal: true\n"
         "  - name: train\n    provider: cce\n    id: 6f1c-1\n    workers: 2000\n"
         "    login: { username: admin, password: { env: NHT_AK } }\n"
@@ -905,11 +929,8 @@ static void test_config_every_key_parsed(void **state)
     assert_int_equal(w->scale_in.order[3], NH_ORDER_NEWEST);
     assert_int_equal(w->scale_in.n_protect, 2);
     assert_string_equal(w->scale_in.protect[1], "node.a");
-    assert_int_equal(w->scale_in.n_protect_labels, 2);
-    assert_string_equal(w->scale_in.protect_labels[0].key, "keep");
-    assert_null(w->scale_in.protect_labels[0].value);
-    assert_string_equal(w->scale_in.protect_labels[1].key, "tier");
-    assert_string_equal(w->scale_in.protect_labels[1].value, "db");
+    assert_int_equal(w->scale_in.n_protect_labels, 0); /* an explicit empty list is fine */
+    assert_true(w->scale_in.protect_labels_given);
     assert_int_equal(w->scale_in.max_per_cycle, 200);
     assert_int_equal(w->n_remove, 2);
     assert_string_equal(w->remove[0], "uid-a");
@@ -948,6 +969,39 @@ static void test_config_every_key_parsed(void **state)
     const struct nh_cfg_cluster *e = nh_config_cluster(c, "empty");
     assert_true(e->pools_declared);
     assert_int_equal(e->n_pools, 0);
+    nh_config_unref(c);
+}
+
+/* What only the cluster's Kubernetes API can tell (issue #19): without
+ * access, no default protect label and no drain where the cloud does not
+ * drain itself; CCE's release_instances picks DeleteNode or RemoveNode. */
+static void test_config_kubernetes_facts_by_kind(void **state)
+{
+    (void)state;
+    struct nh_config *c = load_ok(CCE_TRAIN);
+    const struct nh_cfg_cluster *t = nh_config_cluster(c, "train");
+    assert_false(t->kube_access);
+    assert_false(t->scale_in.drain); /* CCE cannot drain: default false */
+    assert_true(t->scale_in.release_instances);
+    assert_int_equal(t->scale_in.n_protect_labels, 0);
+    nh_config_unref(c);
+
+    c = load_ok(CCE_TRAIN "    scale_in: { drain: false, release_instances: false }\n");
+    t = nh_config_cluster(c, "train");
+    assert_false(t->scale_in.drain);
+    assert_false(t->scale_in.release_instances);
+    nh_config_unref(c);
+
+    c = load_ok(MA_AI);
+    t = nh_config_cluster(c, "ai");
+    assert_false(t->scale_in.drain);
+    assert_int_equal(t->scale_in.n_protect_labels, 0);
+    nh_config_unref(c);
+
+    c = load_ok(ACK_WEB "    scale_in: { drain: false, protect: [i-keep] }\n");
+    t = nh_config_cluster(c, "web");
+    assert_false(t->scale_in.drain);
+    assert_int_equal(t->scale_in.n_protect, 1);
     nh_config_unref(c);
 }
 
@@ -1262,6 +1316,7 @@ int main(void)
         cmocka_unit_test(test_config_endpoint_outside_cloud_domains_needs_the_flag),
         cmocka_unit_test(test_config_listen_not_loopback_warns_and_names_parsed),
         cmocka_unit_test(test_config_values_at_the_edges),
+        cmocka_unit_test(test_config_kubernetes_facts_by_kind),
         cmocka_unit_test(test_config_anchor_bomb_refused),
         cmocka_unit_test(test_config_deep_nesting_bomb_refused),
         cmocka_unit_test(test_config_junk_and_mutations_never_crash),

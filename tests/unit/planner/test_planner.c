@@ -28,6 +28,7 @@ struct tnode {
     int64_t created;
     bool master;
     const char *label; /* "k=v" */
+    bool sub;          /* billed yearly/monthly */
 };
 
 struct tpool {
@@ -35,6 +36,8 @@ struct tpool {
     const char *name;
     int desired, current, creating, deleting;
     bool autoscaling, being_deleted, is_default;
+    bool sub, locked;    /* yearly/monthly; LockedByOrder */
+    const char *blocked; /* the cloud's reason the pool cannot grow */
 };
 
 struct texp_act {
@@ -60,6 +63,9 @@ struct tcase {
     double share; /* 0: 0.5 */
     int mpc;      /* max_per_cycle: 0 -> 10, < 0 -> 0 */
     bool unobserved, incomplete;
+    bool no_kube;                 /* the cluster has no Kubernetes access (labels note) */
+    bool keep_servers;            /* scale_in.release_instances: false */
+    enum nh_cluster_state cstate; /* as read before a mutation */
     int n_busy;
     struct tnode nodes[16];
     struct tpool pools[6];
@@ -82,6 +88,8 @@ struct tcase {
     .pools_declared = true
 
 #define N(i, t) {.id = i, .created = t}
+#define NS(i, t) {.id = i, .created = t, .sub = true}
+#define PNU(p, i, t) {.pool = p, .id = i, .created = t, .health = 'u'}
 #define NU(i, t) {.id = i, .created = t, .health = 'u'}
 #define NP(i, t) {.id = i, .created = t, .health = 'p'}
 #define NF(i, t) {.id = i, .created = t, .health = 'f'}
@@ -139,7 +147,8 @@ static const struct tcase cases[] = {
     {.name = "modelarts_workers_are_blocked",
      .kind = NH_PROVIDER_MODELARTS,
      .cfg = {.workers = 2},
-     .notes = {NOTE(BLOCKED, UNSUPPORTED)}},
+     .notes = {NOTE(BLOCKED, UNSUPPORTED)},
+     .msg_has = "cannot add nodes outside a node pool"},
     {.name = "scale_in_default_order_picks_newest",
      .cfg = {.workers = 3},
      .nodes = {FOUR},
@@ -297,9 +306,11 @@ static const struct tcase cases[] = {
      .mpc = 2,
      .cfg = {.workers = -1,
              CPOOLS({.name = "pool-a", .nodes = 4}, {.name = "pool-b", .nodes = -1})},
+     .nodes = {PN("pool-a", "a1", 1), PN("pool-a", "a2", 2), PN("pool-a", "a3", 3),
+               PN("pool-a", "a4", 4), PN("pool-a", "a5", 5), PN("pool-a", "a6", 6)},
      .pools = {{.id = "pool-a", .name = "pool-a", .desired = 6, .current = 6},
                {.id = "pool-b", .name = "pool-b", .desired = 10, .current = 10, .deleting = 1}},
-     .acts = {SCALE_P("pool-a", 6, 5, DECLARED)},
+     .acts = {REMOVE("pool-a", 6, 5, "a6", DECLARED)},
      .notes = {NOTE(LIMITED, BUDGET)}},
     {.name = "min_stops_scale_in",
      .cfg = {.workers = 1, .min = 3},
@@ -536,28 +547,193 @@ static const struct tcase cases[] = {
      .acts = {REMOVE(NULL, 4, 3, "d", DECLARED), REMOVE("np1", 3, 2, "p3", DECLARED)},
      .notes = {NOTE(LIMITED, BUDGET)}},
 
-    /* ModelArts: counters, no per-node removal */
+    /* ModelArts: sizes from the node pools' counters, victims named from
+     * their node lists (BatchDeletePoolNodes) */
     {.name = "modelarts_pool_scale_out",
      .kind = NH_PROVIDER_MODELARTS,
      .cfg = {.workers = -1, CPOOLS({.name = "pool-a", .nodes = 4})},
      .pools = {{.id = "pool-a", .name = "pool-a", .desired = 2, .current = 2}},
      .acts = {SCALE_P("pool-a", 2, 4, DECLARED)}},
-    {.name = "modelarts_scale_in_lowers_count_within_budget",
+    {.name = "modelarts_scale_in_names_victims_within_budget",
      .kind = NH_PROVIDER_MODELARTS,
      .mpc = 2,
      .cfg = {.workers = -1,
              CPOOLS({.name = "pool-a", .nodes = 2}, {.name = "pool-b", .nodes = -1})},
+     .nodes = {PN("pool-a", "a1", 1), PN("pool-a", "a2", 2), PN("pool-a", "a3", 3),
+               PN("pool-a", "a4", 4), PN("pool-a", "a5", 5), PN("pool-a", "a6", 6)},
      .pools = {{.id = "pool-a", .name = "pool-a", .desired = 6, .current = 6},
                {.id = "pool-b", .name = "pool-b", .desired = 10, .current = 10}},
-     .acts = {SCALE_P("pool-a", 6, 4, DECLARED)},
+     .acts = {REMOVE("pool-a", 6, 4, "a6,a5", DECLARED)},
      .notes = {NOTE(LIMITED, BUDGET)},
-     .why_has = "the cloud picks which go"},
-    {.name = "modelarts_remove_list_is_blocked",
+     .why_has = "unhealthy, then newest first"},
+    /* issue #19, done when: a pool 3 -> 2 with one Abnormal node loses it */
+    {.name = "modelarts_abnormal_node_goes_first",
+     .kind = NH_PROVIDER_MODELARTS,
+     .cfg = {.workers = -1, CPOOLS({.name = "pool-a", .nodes = 2})},
+     .nodes = {PN("pool-a", "a1", 1), PNU("pool-a", "a2", 2), PN("pool-a", "a3", 3)},
+     .pools = {{.id = "pool-a", .name = "pool-a", .desired = 3, .current = 3}},
+     .acts = {REMOVE("pool-a", 3, 2, "a2", DECLARED)}},
+    {.name = "modelarts_remove_list_names_the_node",
      .kind = NH_PROVIDER_MODELARTS,
      .cfg = {.workers = -1, REMOVE_LIST("x1"), CPOOLS({.name = "pool-a", .nodes = -1})},
-     .nodes = {PN("pool-a", "x1", 1)},
+     .nodes = {PN("pool-a", "x1", 1), PN("pool-a", "x2", 2), PN("pool-a", "x3", 3)},
      .pools = {{.id = "pool-a", .name = "pool-a", .desired = 3, .current = 3}},
-     .notes = {NOTE(BLOCKED, UNSUPPORTED)}},
+     .acts = {REMOVE("pool-a", 3, 2, "x1", REMOVE_LIST)}},
+    {.name = "modelarts_keeps_one_node_in_the_resource_pool",
+     .kind = NH_PROVIDER_MODELARTS,
+     .share = 1.0,
+     .cfg = {.workers = -1, CPOOLS({.name = "pool-a", .nodes = 0}, {.name = "pool-b", .nodes = 0})},
+     .nodes = {PN("pool-a", "a1", 1), PN("pool-a", "a2", 2), PN("pool-b", "b1", 3)},
+     .pools = {{.id = "pool-a", .name = "pool-a", .desired = 2, .current = 2},
+               {.id = "pool-b", .name = "pool-b", .desired = 1, .current = 1}},
+     .acts = {REMOVE("pool-a", 2, 0, "a2,a1", DECLARED)},
+     .notes = {NOTE(LIMITED, MIN)},
+     .msg_has = "ModelArts keeps at least 1 node in the resource pool: removing 0 instead of 1"},
+    {.name = "modelarts_count_made_to_match",
+     .kind = NH_PROVIDER_MODELARTS,
+     .cfg = {.workers = -1, CPOOLS({.name = "pool-a", .nodes = 2})},
+     .nodes = {PN("pool-a", "a1", 1), PN("pool-a", "a2", 2)},
+     .pools = {{.id = "pool-a", .name = "pool-a", .desired = 3, .current = 2}},
+     .acts = {SCALE_P("pool-a", 2, 2, DECLARED)},
+     .why_has = "count 3: set count to 2 (no node is removed)"},
+    {.name = "modelarts_yearly_monthly_pool_not_removed",
+     .kind = NH_PROVIDER_MODELARTS,
+     .cfg = {.workers = -1, CPOOLS({.name = "pool-a", .nodes = 1})},
+     .nodes = {{.pool = "pool-a", .id = "a1", .created = 1, .sub = true},
+               {.pool = "pool-a", .id = "a2", .created = 2, .sub = true}},
+     .pools = {{.id = "pool-a", .name = "pool-a", .desired = 2, .current = 2, .sub = true}},
+     .notes = {NOTE(LIMITED, SUBSCRIPTION)},
+     .msg_has = "only 0 of 1 surplus nodes can be removed; 2 yearly/monthly (subscription) "
+                "nodes not chosen: ModelArts does not delete"},
+    {.name = "modelarts_prune_of_yearly_monthly_pool_refused",
+     .kind = NH_PROVIDER_MODELARTS,
+     .cfg = {.workers = -1, .prune = true, CPOOLS({.name = "pool-a", .nodes = -1})},
+     .pools = {{.id = "pool-b", .name = "pool-b", .current = 2, .desired = 2, .sub = true},
+               {.id = "pool-a", .name = "pool-a", .current = 6, .desired = 6}},
+     .notes = {NOTE(BLOCKED, SUBSCRIPTION)},
+     .fix_has = "unsubscribe in the ModelArts console"},
+    {.name = "modelarts_prune_waits_while_nodes_go",
+     .kind = NH_PROVIDER_MODELARTS,
+     .cfg = {.workers = -1, .prune = true, CPOOLS({.name = "pool-a", .nodes = -1})},
+     .pools = {{.id = "pool-b", .name = "pool-b", .current = 0, .desired = 0, .deleting = 2},
+               {.id = "pool-a", .name = "pool-a", .current = 6, .desired = 6}},
+     .notes = {NOTE(WAITING, BUSY)}},
+
+    /* ACK: steps, billing, what the cluster says */
+    {.name = "ack_pool_scale_out_in_steps_of_500",
+     .cfg = {.workers = -1, CPOOLS({.name = "big", .nodes = 900, .max = 1000})},
+     .nodes = {PN("np1", "p1", 1), PN("np1", "p2", 2)},
+     .pools = {{.id = "np1", .name = "big", .desired = 2, .current = 2}},
+     .acts = {SCALE_P("np1", 2, 502, DECLARED)},
+     .notes = {NOTE(LIMITED, STEP)},
+     .msg_has = "ACK adds at most 500 nodes per call"},
+    {.name = "ack_subscription_never_released",
+     .cfg = {.workers = 2},
+     .nodes = {N("a", 1), N("b", 2), NS("c", 3), NS("d", 4)},
+     .acts = {REMOVE(NULL, 4, 2, "b,a", DECLARED)}},
+    {.name = "ack_subscription_not_removable_said_once",
+     .cfg = {.workers = 2},
+     .nodes = {N("a", 1), NS("b", 2), NS("c", 3), NS("d", 4)},
+     .acts = {REMOVE(NULL, 4, 3, "a", DECLARED)},
+     .notes = {NOTE(LIMITED, SUBSCRIPTION)},
+     .msg_has = "3 yearly/monthly (subscription) nodes not chosen: ACK does not release"},
+    {.name = "ack_subscription_removed_when_servers_are_kept",
+     .keep_servers = true,
+     .cfg = {.workers = 3},
+     .nodes = {N("a", 1), N("b", 2), N("c", 3), NS("d", 4)},
+     .acts = {REMOVE(NULL, 4, 3, "d", DECLARED)},
+     .notes = {NOTE(INFO, SERVERS_KEPT)},
+     .why_has = "their servers keep running (release_instances: false)"},
+    {.name = "busy_cluster_state_waits",
+     .cstate = NH_CLUSTER_BUSY,
+     .cfg = {.workers = 3},
+     .nodes = {FOUR},
+     .notes = {NOTE(WAITING, CLUSTER_STATE)},
+     .msg_has = "the cluster is upgrading: it accepts no change until that is over"},
+    {.name = "refusing_cluster_state_is_blocked",
+     .cstate = NH_CLUSTER_REFUSES,
+     .cfg = {.workers = 3},
+     .nodes = {FOUR},
+     .notes = {NOTE(BLOCKED, CLUSTER_STATE)}},
+    {.name = "accepting_cluster_state_plans",
+     .cstate = NH_CLUSTER_ACCEPTS,
+     .cfg = {.workers = 3},
+     .nodes = {FOUR},
+     .acts = {REMOVE(NULL, 4, 3, "d", DECLARED)}},
+    {.name = "labels_not_checked_without_kubernetes",
+     .no_kube = true,
+     .cfg = {.workers = 3},
+     .nodes = {FOUR},
+     .acts = {REMOVE(NULL, 4, 3, "d", DECLARED)},
+     .notes = {NOTE(INFO, LABELS)},
+     .msg_has = "labels not checked: no Kubernetes access; protection by id and name only",
+     .fix_has = "add `kubernetes:` to the cluster"},
+    {.name = "labels_note_once_per_cluster",
+     .no_kube = true,
+     .cfg = {.workers = 3, CPOOLS({.name = "gpu", .nodes = 1})},
+     .nodes = {FOUR, PN("np1", "p1", 1)},
+     .pools = {{.id = "np1", .name = "gpu"}},
+     .acts = {REMOVE(NULL, 4, 3, "d", DECLARED)},
+     .notes = {NOTE(INFO, LABELS)}},
+
+    /* CCE: which removal, billing, pool conditions */
+    {.name = "cce_pool_nodes_kept_servers_is_blocked",
+     .kind = NH_PROVIDER_CCE,
+     .keep_servers = true,
+     .cfg = {.workers = -1, CPOOLS({.name = "gpu", .nodes = 2})},
+     .nodes = {PN("np1", "p1", 1), PN("np1", "p2", 2), PN("np1", "p3", 3)},
+     .pools = {{.id = "np1", .name = "gpu", .desired = 3, .current = 3}},
+     .notes = {NOTE(BLOCKED, SERVERS_KEPT)},
+     .fix_has = "set scale_in.release_instances: true"},
+    {.name = "cce_loose_nodes_kept_servers_removes",
+     .kind = NH_PROVIDER_CCE,
+     .keep_servers = true,
+     .cfg = {.workers = 3},
+     .nodes = {FOUR},
+     .acts = {REMOVE(NULL, 4, 3, "d", DECLARED)},
+     .notes = {NOTE(INFO, SERVERS_KEPT)}},
+    {.name = "cce_yearly_monthly_not_deleted",
+     .kind = NH_PROVIDER_CCE,
+     .cfg = {.workers = -1, CPOOLS({.name = "gpu", .nodes = 2})},
+     .nodes = {PN("np1", "p1", 1), PN("np1", "p2", 2),
+               {.pool = "np1", .id = "p3", .created = 3, .sub = true}},
+     .pools = {{.id = "np1", .name = "gpu", .desired = 3, .current = 3}},
+     .acts = {REMOVE("np1", 3, 2, "p2", DECLARED)}},
+    {.name = "cce_locked_pool_is_blocked",
+     .kind = NH_PROVIDER_CCE,
+     .cfg = {.workers = -1, CPOOLS({.name = "gpu", .nodes = 1})},
+     .nodes = {PN("np1", "p1", 1), PN("np1", "p2", 2)},
+     .pools = {{.id = "np1", .name = "gpu", .desired = 2, .current = 2, .locked = true,
+                .blocked = "condition LockedByOrder=True: order pending"}},
+     .notes = {NOTE(BLOCKED, POOL_CONDITION)},
+     .msg_has = "locked (condition LockedByOrder=True: order pending)"},
+    {.name = "cce_unscalable_pool_does_not_grow",
+     .kind = NH_PROVIDER_CCE,
+     .cfg = {.workers = -1, CPOOLS({.name = "gpu", .nodes = 4})},
+     .nodes = {PN("np1", "p1", 1), PN("np1", "p2", 2)},
+     .pools = {{.id = "np1", .name = "gpu", .desired = 2, .current = 2,
+                .blocked = "condition Scalable=False: SoldOut"}},
+     .notes = {NOTE(BLOCKED, POOL_CONDITION)},
+     .msg_has = "cannot grow now (condition Scalable=False: SoldOut)"},
+    {.name = "cce_unscalable_pool_still_shrinks",
+     .kind = NH_PROVIDER_CCE,
+     .cfg = {.workers = -1, CPOOLS({.name = "gpu", .nodes = 1})},
+     .nodes = {PN("np1", "p1", 1), PN("np1", "p2", 2)},
+     .pools = {{.id = "np1", .name = "gpu", .desired = 2, .current = 2,
+                .blocked = "condition Scalable=False: SoldOut"}},
+     .acts = {REMOVE("np1", 2, 1, "p2", DECLARED)}},
+    {.name = "cce_pool_without_desired_count_scales_out",
+     .kind = NH_PROVIDER_CCE,
+     .cfg = {.workers = -1, CPOOLS({.name = "gpu", .nodes = 3})},
+     .nodes = {PN("np1", "p1", 1)},
+     .pools = {{.id = "np1", .name = "gpu", .desired = -1, .current = 1}},
+     .acts = {SCALE_P("np1", 1, 3, DECLARED)}},
+    {.name = "cce_pool_without_desired_count_converging_waits",
+     .kind = NH_PROVIDER_CCE,
+     .cfg = {.workers = -1, CPOOLS({.name = "gpu", .nodes = 3})},
+     .nodes = {PN("np1", "p1", 1)},
+     .pools = {{.id = "np1", .name = "gpu", .desired = -1, .current = 1, .creating = 1}},
+     .notes = {NOTE(WAITING, BUSY)}},
 
     /* prune */
     {.name = "prune_deletes_undeclared_modelarts_pool",
@@ -645,12 +821,19 @@ static void build_observed(const struct tcase *t, struct nh_observed *o)
     o->complete = !t->incomplete;
     if (t->incomplete)
         snprintf(o->why, sizeof(o->why), "page 2 of nodes missing");
+    o->cluster_state = t->cstate;
+    if (t->cstate != NH_CLUSTER_UNKNOWN)
+        snprintf(o->cluster_phase, sizeof(o->cluster_phase), "%s",
+                 t->cstate == NH_CLUSTER_ACCEPTS ? "running"
+                 : t->cstate == NH_CLUSTER_BUSY  ? "upgrading"
+                                                 : "failed");
     for (size_t i = 0; i < 16 && t->nodes[i].id != NULL; i++) {
         const struct tnode *n = &t->nodes[i];
         snprintf(name, sizeof(name), "name-%s", n->id);
-        pt_node(o, n->id, n->name ? n->name : name, n->pool, health_of(n->health), n->created,
-                !n->master, n->label)
-            ->failed = n->health == 'f';
+        struct nh_node *nd = pt_node(o, n->id, n->name ? n->name : name, n->pool,
+                                     health_of(n->health), n->created, !n->master, n->label);
+        nd->failed = n->health == 'f';
+        nd->subscription = n->sub;
     }
     for (size_t i = 0; i < 6 && t->pools[i].id != NULL; i++) {
         const struct tpool *tp = &t->pools[i];
@@ -663,6 +846,10 @@ static void build_observed(const struct tcase *t, struct nh_observed *o)
         p->autoscaling = tp->autoscaling;
         p->being_deleted = tp->being_deleted;
         p->is_default = tp->is_default;
+        p->subscription = tp->sub;
+        p->locked = tp->locked;
+        if (tp->blocked != NULL)
+            snprintf(p->blocked, sizeof(p->blocked), "%s", tp->blocked);
     }
 }
 
@@ -686,12 +873,15 @@ static void run_case(void **state)
     c.provider = &prov;
     if (c.max == 0)
         c.max = 100;
+    /* labels and release as a loaded config has them unless the row says */
+    c.kube_access = !t->no_kube;
+    c.scale_in.release_instances = !t->keep_servers;
     c.scale_in.max_per_cycle = t->mpc == 0 ? 10 : t->mpc < 0 ? 0 : t->mpc;
     assert_true(c.n_pools <= 8);
     for (size_t i = 0; i < c.n_pools; i++) {
         pools[i] = c.pools[i];
         if (pools[i].max == 0)
-            pools[i].max = 100;
+            pools[i].max = pools[i].nodes > 100 ? 1000 : 100;
     }
     c.pools = c.n_pools ? pools : NULL;
 
@@ -782,8 +972,12 @@ static const struct nh_cfg_provider ack = {.name = "ack", .kind = NH_PROVIDER_AC
 
 static void test_plan_victim_names_follow_ids(void **state)
 {
-    struct nh_cfg_cluster c = {
-        .name = "web", .provider = &ack, .workers = 2, .max = 10, .scale_in = {.max_per_cycle = 5}};
+    struct nh_cfg_cluster c = {.name = "web",
+                               .provider = &ack,
+                               .workers = 2,
+                               .max = 10,
+                               .kube_access = true,
+                               .scale_in = {.max_per_cycle = 5, .release_instances = true}};
     struct nh_observed o = {.complete = true};
     struct nh_plan p = {0};
     char buf[128];
@@ -820,14 +1014,19 @@ static void test_plan_victim_names_follow_ids(void **state)
 
 static void test_plan_appends_to_existing_plan(void **state)
 {
-    struct nh_cfg_cluster web = {
-        .name = "web", .provider = &ack, .workers = 3, .max = 10, .scale_in = {.max_per_cycle = 1}};
+    struct nh_cfg_cluster web = {.name = "web",
+                                 .provider = &ack,
+                                 .workers = 3,
+                                 .max = 10,
+                                 .kube_access = true,
+                                 .scale_in = {.max_per_cycle = 1, .release_instances = true}};
     struct nh_cfg_cluster api = {.name = "api",
                                  .provider = &ack,
                                  .workers = 5,
                                  .max = 10,
                                  .has_scale_out = true,
-                                 .scale_in = {.max_per_cycle = 1}};
+                                 .kube_access = true,
+                                 .scale_in = {.max_per_cycle = 1, .release_instances = true}};
     struct nh_observed o = {.complete = true};
     struct nh_plan p = {0};
     (void)state;
@@ -866,7 +1065,8 @@ static void test_plan_rejects_null_arguments(void **state)
 
 static void test_plan_without_provider_is_blocked(void **state)
 {
-    struct nh_cfg_cluster c = {.name = "web", .workers = 5, .max = 10, .has_scale_out = true};
+    struct nh_cfg_cluster c = {
+        .name = "web", .workers = 5, .max = 10, .has_scale_out = true, .kube_access = true};
     struct nh_observed o = {.complete = true};
     struct nh_plan p = {0};
     (void)state;
@@ -882,8 +1082,12 @@ static void test_plan_without_provider_is_blocked(void **state)
 /* Node order in the observation must not change the plan. */
 static void test_plan_independent_of_observation_order(void **state)
 {
-    struct nh_cfg_cluster c = {
-        .name = "web", .provider = &ack, .workers = 2, .max = 10, .scale_in = {.max_per_cycle = 3}};
+    struct nh_cfg_cluster c = {.name = "web",
+                               .provider = &ack,
+                               .workers = 2,
+                               .max = 10,
+                               .kube_access = true,
+                               .scale_in = {.max_per_cycle = 3, .release_instances = true}};
     struct nh_observed o1 = {.complete = true}, o2 = {.complete = true};
     struct nh_plan p1 = {0}, p2 = {0};
     static const char *ids[] = {"e", "b", "d", "a", "c"};

@@ -12,7 +12,14 @@
  *     with a declared count, its failed nodes (replaced);
  *   - at most max_per_cycle removals per cluster;
  *   - nothing at all when busy, unobserved, incomplete or inconsistent;
- *   - DELETE_POOL only with prune for an undeclared, deletable pool;
+ *   - DELETE_POOL only with prune for an undeclared, deletable pool that is
+ *     not yearly/monthly and whose nodes are not changing;
+ *   - never a yearly/monthly node where the removal would delete its server;
+ *     never a node-pool node with release_instances false where the cloud
+ *     cannot keep its server; nothing on a locked pool, no growth of a pool
+ *     the cloud says cannot grow; nothing when the cluster's state refuses;
+ *     ModelArts keeps a node in the resource pool; a count is only ever
+ *     lowered to the nodes that are there (no cloud-chosen victims);
  *   - the share guard holds unless confirmed;
  *   - same input, same output; and the same output for any listing order. */
 #include <setjmp.h>
@@ -129,6 +136,8 @@ static void gen_case(struct rcase *r)
         c->scale_in.n_protect_labels = 1;
     }
     c->scale_in.max_per_cycle = rnd(5);
+    c->scale_in.release_instances = rnd(4) != 0;
+    c->kube_access = rnd(2);
     c->n_remove = (size_t)rnd(4) == 0 ? 0 : (size_t)rnd(3);
     for (size_t i = 0; i < c->n_remove; i++)
         r->remove[i] = random_node_ref();
@@ -156,8 +165,12 @@ static void gen_case(struct rcase *r)
         if (rnd(10) < 3)
             continue;
         p = pt_pool(&r->o, pool_ids[k], rnd(12) == 0 ? pool_names[0] : pool_names[k]);
-        p->desired = rnd(7);
+        p->desired = rnd(10) == 0 ? -1 : rnd(7);
         p->current = rnd(7);
+        p->subscription = rnd(10) == 0;
+        p->locked = rnd(15) == 0;
+        if (p->locked || rnd(10) == 0)
+            snprintf(p->blocked, sizeof(p->blocked), "condition Scalable=False");
         p->creating = rnd(6) == 0 ? rnd(3) : 0;
         p->deleting = rnd(6) == 0 ? rnd(3) : 0;
         p->autoscaling = rnd(8) == 0;
@@ -183,6 +196,20 @@ static void gen_case(struct rcase *r)
         struct nh_node *nd = pt_node(&r->o, node_ids[i], rnd(8) ? node_names[i] : NULL, pool,
                                      (enum nh_node_health)rnd(4), rnd(5), rnd(10) != 0, label);
         nd->failed = nd->health == NH_NODE_UNHEALTHY && rnd(3) == 0;
+        nd->subscription = rnd(6) == 0;
+    }
+    switch (rnd(8)) {
+    case 0:
+        r->o.cluster_state = NH_CLUSTER_BUSY;
+        break;
+    case 1:
+        r->o.cluster_state = NH_CLUSTER_REFUSES;
+        break;
+    case 2:
+        r->o.cluster_state = NH_CLUSTER_ACCEPTS;
+        break;
+    default:
+        break;
     }
     if (n_nodes > 1 && rnd(200) == 0) {
         free(r->o.nodes[1].id);
@@ -297,6 +324,14 @@ static bool lost_most(const struct nh_cfg_cluster *prev, const struct nh_cfg_clu
     return 2 * lost > prev->n_pools;
 }
 
+/* Would removing a member (of a pool, or a worker outside pools) delete
+ * its server? ACK can keep both, CCE only workers outside pools. */
+static bool deletes_server(const struct rcase *r, bool pool_node)
+{
+    bool keeps = r->prov.kind == NH_PROVIDER_ACK || (r->prov.kind == NH_PROVIDER_CCE && !pool_node);
+    return r->c.scale_in.release_instances || !keeps;
+}
+
 static int clamp(int v, int lo, int hi)
 {
     return v < lo ? lo : v > hi ? hi : v;
@@ -380,11 +415,12 @@ static void check_plan(const struct rcase *r, const struct nh_plan *p, uint64_t 
     struct tally t = {0};
     const char *seen[MAX_NODES * 2];
     size_t n_seen = 0;
-    int budget_used = 0, total_removed = 0;
+    int budget_used = 0, total_removed = 0, nodes_removed = 0;
     int mpc = c->scale_in.max_per_cycle > 0 ? c->scale_in.max_per_cycle : 0;
 
     (void)case_no;
-    if (r->unobserved || r->n_busy > 0 || !r->o.complete || r->dup_ids) {
+    if (r->unobserved || r->n_busy > 0 || !r->o.complete || r->dup_ids ||
+        r->o.cluster_state == NH_CLUSTER_BUSY || r->o.cluster_state == NH_CLUSTER_REFUSES) {
         assert_int_equal(p->n_actions, 0);
         assert_true(p->n_notes > 0);
         return;
@@ -398,8 +434,13 @@ static void check_plan(const struct rcase *r, const struct nh_plan *p, uint64_t 
         t.actions[slot]++;
         assert_int_equal(t.actions[slot], 1); /* one action per group per cycle */
         switch (a->kind) {
-        case NH_ACT_REMOVE_NODES:
-            assert_int_not_equal(r->prov.kind, NH_PROVIDER_MODELARTS);
+        case NH_ACT_REMOVE_NODES: {
+            const struct nh_obs_pool *gp = a->pool_id ? find_pool(&r->o, a->pool_id) : NULL;
+            bool deletes = deletes_server(r, a->pool_id != NULL);
+            /* release_instances false: only where the cloud keeps the server */
+            if (!r->c.scale_in.release_instances)
+                assert_false(deletes);
+            assert_false(gp != NULL && gp->locked);
             assert_true(a->n_nodes > 0);
             assert_int_equal(a->pool_nodes, a->pool_id != NULL);
             assert_int_equal(a->target, a->from - (int)a->n_nodes);
@@ -417,11 +458,14 @@ static void check_plan(const struct rcase *r, const struct nh_plan *p, uint64_t 
                     assert_true(n->health == NH_NODE_READY || n->health == NH_NODE_UNHEALTHY);
                 assert_true(same(n->pool_id, a->pool_id));
                 assert_string_equal(a->node_names[k], n->name ? n->name : n->id);
+                assert_false(n->subscription && deletes);
             }
             t.removed[slot] += (int)a->n_nodes;
             budget_used += (int)a->n_nodes;
             total_removed += (int)a->n_nodes;
+            nodes_removed += (int)a->n_nodes;
             break;
+        }
         case NH_ACT_SCALE_CLUSTER:
             assert_int_equal(r->prov.kind, NH_PROVIDER_ACK);
             assert_true(c->has_scale_out);
@@ -444,19 +488,22 @@ static void check_plan(const struct rcase *r, const struct nh_plan *p, uint64_t 
             assert_true(a->target >= d->min);
             assert_false(op->autoscaling && !d->manage_autoscaling);
             assert_false(op->being_deleted);
-            assert_false(op->desired != op->current && (op->creating > 0 || op->deleting > 0));
+            assert_false(op->locked);
+            assert_false((op->desired < 0 || op->desired != op->current) &&
+                         (op->creating > 0 || op->deleting > 0));
             assert_int_equal(a->from, group_count(r, a->pool_id));
             if (a->target > a->from) {
                 assert_int_equal(a->target, clamp(d->nodes, d->min, d->max));
                 assert_true(a->target <= d->max);
                 assert_false(op->is_default);
+                assert_true(op->blocked[0] == '\0'); /* the cloud says it cannot grow */
             } else {
-                assert_true(a->target < a->from);
+                /* never a lower count for the cloud to pick victims: only
+                 * ModelArts' count set to the nodes that are there */
+                assert_int_equal(a->target, a->from);
                 assert_int_equal(r->prov.kind, NH_PROVIDER_MODELARTS);
-                assert_true(a->target >= clamp(d->nodes, d->min, d->max));
-                t.removed[slot] += a->from - a->target;
-                budget_used += a->from - a->target;
-                total_removed += a->from - a->target;
+                assert_int_equal(a->target, clamp(d->nodes, d->min, d->max));
+                assert_true(op->desired >= 0 && op->desired != a->target);
             }
             break;
         }
@@ -468,6 +515,8 @@ static void check_plan(const struct rcase *r, const struct nh_plan *p, uint64_t 
             assert_null(declared_for(c, op));
             assert_false(op->is_default);
             assert_false(op->being_deleted);
+            assert_false(op->subscription);
+            assert_true(op->creating == 0 && op->deleting == 0);
             /* an empty or mostly vanished declaration never prunes unconfirmed */
             if (c->n_pools == 0 || lost_most(r->pol.previous, c))
                 assert_true(c->confirm_mass_removal);
@@ -519,6 +568,9 @@ static void check_plan(const struct rcase *r, const struct nh_plan *p, uint64_t 
             cap = surplus;
         assert_true(t.removed[s] <= cap);
     }
+    /* ModelArts keeps a node in the resource pool */
+    if (r->prov.kind == NH_PROVIDER_MODELARTS && nodes_removed > 0)
+        assert_true(nodes_removed <= total_nodes(r) - 1);
     /* share guard */
     if (!c->confirm_mass_removal && total_removed > 0)
         assert_true((double)total_removed <= r->pol.max_removal_share * (double)total_nodes(r));
@@ -541,8 +593,8 @@ static void shuffle_observation(struct nh_observed *o)
 }
 
 struct stats {
-    unsigned long removes, scale_clusters, scale_ups, scale_downs, deletes, share_refusals,
-        empty_refusals;
+    unsigned long removes, scale_clusters, scale_ups, count_fixes, deletes, share_refusals,
+        empty_refusals, kept_servers, subscription_notes;
 };
 
 static void test_planner_invariants_over_random_states(void **state)
@@ -585,12 +637,14 @@ static void test_planner_invariants_over_random_states(void **state)
             st.removes += a->kind == NH_ACT_REMOVE_NODES;
             st.scale_clusters += a->kind == NH_ACT_SCALE_CLUSTER;
             st.scale_ups += a->kind == NH_ACT_SCALE_POOL && a->target > a->from;
-            st.scale_downs += a->kind == NH_ACT_SCALE_POOL && a->target < a->from;
+            st.count_fixes += a->kind == NH_ACT_SCALE_POOL && a->target == a->from;
+            st.kept_servers += a->kind == NH_ACT_REMOVE_NODES && !r.c.scale_in.release_instances;
             st.deletes += a->kind == NH_ACT_DELETE_POOL;
         }
         for (size_t k = 0; k < p1.n_notes; k++) {
             st.share_refusals += p1.notes[k].rule == NH_RULE_SHARE;
             st.empty_refusals += p1.notes[k].rule == NH_RULE_EMPTY_DESIRED;
+            st.subscription_notes += p1.notes[k].rule == NH_RULE_SUBSCRIPTION;
         }
         nh_plan_clear(&p1);
         nh_plan_clear(&p2);
@@ -598,17 +652,20 @@ static void test_planner_invariants_over_random_states(void **state)
         nh_observed_clear(&r.o);
     }
     fprintf(stderr,
-            "%lu cases: %lu remove-nodes, %lu scale-cluster, %lu pool scale-ups, %lu pool "
-            "scale-downs, %lu delete-pool, %lu share refusals, %lu empty-desired refusals\n",
-            n_cases, st.removes, st.scale_clusters, st.scale_ups, st.scale_downs, st.deletes,
-            st.share_refusals, st.empty_refusals);
+            "%lu cases: %lu remove-nodes, %lu scale-cluster, %lu pool scale-ups, %lu count "
+            "fixes, %lu delete-pool, %lu share refusals, %lu empty-desired refusals, %lu "
+            "removals keeping servers, %lu subscription notes\n",
+            n_cases, st.removes, st.scale_clusters, st.scale_ups, st.count_fixes, st.deletes,
+            st.share_refusals, st.empty_refusals, st.kept_servers, st.subscription_notes);
     /* The generator must reach every kind of decision, or the properties
      * above were checked over nothing. */
     if (n_cases >= 10000) {
         assert_true(st.removes > 100);
         assert_true(st.scale_clusters > 100);
         assert_true(st.scale_ups > 100);
-        assert_true(st.scale_downs > 100);
+        assert_true(st.count_fixes > 10);
+        assert_true(st.kept_servers > 10);
+        assert_true(st.subscription_notes > 10);
         assert_true(st.deletes > 10);
         assert_true(st.share_refusals > 100);
         assert_true(st.empty_refusals > 10);

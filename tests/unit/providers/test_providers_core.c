@@ -164,8 +164,11 @@ static void test_kinds_and_unsupported_operations(void **state)
     assert_null(p[1]->ops->scale_cluster);
     assert_null(p[1]->ops->delete_pool);
     assert_null(p[2]->ops->scale_cluster);
-    assert_null(p[2]->ops->remove_nodes);
+    assert_non_null(p[2]->ops->remove_nodes); /* BatchDeletePoolNodes (issue #19) */
     assert_non_null(p[2]->ops->delete_pool);
+    assert_non_null(p[0]->ops->cluster_state);
+    assert_non_null(p[1]->ops->cluster_state);
+    assert_null(p[2]->ops->cluster_state);
     for (int i = 0; i < 3; i++) {
         nh_provider_free(p[i]);
         cfg_clear(&c[i]);
@@ -227,6 +230,7 @@ static void test_vtables_match_the_kind_table(void **state)
                          nh_kind_has(k->kind, NH_CAP_GROWS_LOOSE_WORKERS));
         assert_int_equal(p->ops->remove_nodes != NULL, nh_kind_has(k->kind, NH_CAP_NAMES_VICTIMS));
         assert_int_equal(p->ops->delete_pool != NULL, nh_kind_has(k->kind, NH_CAP_DELETES_POOLS));
+        assert_int_equal(p->ops->cluster_state != NULL, nh_kind_has(k->kind, NH_CAP_CLUSTER_STATE));
         assert_int_equal(observe_by(p, !pool_scoped, &g), -EINVAL);
         assert_int_equal(observe_by(p, pool_scoped, &g), 0);
         nh_provider_free(p);

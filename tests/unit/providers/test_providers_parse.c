@@ -307,9 +307,10 @@ static const char ack_nodes_page[] =
     "{\"instance_id\":\"i-m\",\"node_name\":\"cn-hangzhou.192.168.0.2\",\"instance_role\":"
     "\"Master\","
     "\"state\":\"running\",\"node_status\":\"NotReady\",\"creation_time\":\"2024-01-01T00:00:00Z\","
-    "\"nodepool_id\":\"\",\"labels\":[{\"key\":\"nodeherd.io/protect\",\"value\":\"true\"}]},"
+    "\"nodepool_id\":\"\",\"instance_charge_type\":\"PrePaid\","
+    "\"labels\":[{\"key\":\"nodeherd.io/protect\",\"value\":\"true\"}]},"
     "{\"instance_id\":\"i-x\",\"node_name\":\"n3\",\"state\":\"removing\",\"node_status\":"
-    "\"Ready\","
+    "\"Ready\",\"instance_charge_type\":\"PostPaid\","
     "\"labels\":{\"app\":\"web\"}},"
     "{\"instance_id\":\"i-f\",\"node_name\":\"n4\",\"state\":\"failed\",\"node_status\":"
     "\"NotReady\"}"
@@ -336,10 +337,16 @@ static void test_ack_nodes_page_valid(void **state)
     assert_false(obs.nodes[1].worker);
     assert_null(obs.nodes[1].pool_id);
     assert_int_equal(obs.nodes[1].health, NH_NODE_UNHEALTHY);
-    assert_string_equal(nh_node_label(&obs.nodes[1], "nodeherd.io/protect"), "true");
+    /* the node list carries no Kubernetes labels: whatever a server sends
+     * under "labels" is never taken for them (issue #19) */
+    assert_int_equal(obs.nodes[1].n_labels, 0);
+    assert_null(nh_node_label(&obs.nodes[1], "nodeherd.io/protect"));
+    assert_true(obs.nodes[1].subscription); /* PrePaid */
+    assert_false(obs.nodes[0].subscription);
+    assert_false(obs.nodes[2].subscription); /* PostPaid */
     assert_int_equal(obs.nodes[2].health, NH_NODE_REMOVING);
     assert_int_equal(obs.nodes[2].created, 0);
-    assert_string_equal(nh_node_label(&obs.nodes[2], "app"), "web");
+    assert_int_equal(obs.nodes[2].n_labels, 0);
     /* only state "failed" is a failed node; NotReady may recover */
     assert_int_equal(obs.nodes[3].health, NH_NODE_UNHEALTHY);
     assert_true(obs.nodes[3].failed);
@@ -358,7 +365,9 @@ static void test_ack_health_table(void **state)
     assert_int_equal(nh_ack_node_health("failed", "Ready"), NH_NODE_UNHEALTHY);
     assert_int_equal(nh_ack_node_health("stopped", NULL), NH_NODE_UNHEALTHY);
     assert_int_equal(nh_ack_node_health("removing", "Ready"), NH_NODE_REMOVING);
-    assert_int_equal(nh_ack_node_health("stopping", "Ready"), NH_NODE_REMOVING);
+    /* starting/stopping/stopped: the ECS power state of a member, not leaving */
+    assert_int_equal(nh_ack_node_health("stopping", "Ready"), NH_NODE_UNHEALTHY);
+    assert_int_equal(nh_ack_node_health("deleting", NULL), NH_NODE_REMOVING);
     assert_int_equal(nh_ack_node_health("initial", NULL), NH_NODE_PENDING);
     assert_int_equal(nh_ack_node_health("pending", NULL), NH_NODE_PENDING);
     assert_int_equal(nh_ack_node_health("starting", NULL), NH_NODE_PENDING);
@@ -384,9 +393,8 @@ static void test_ack_nodes_page_broken(void **state)
         "{\"nodes\":[{\"node_name\":\"n\"}],\"page\":{\"total_count\":1}}",
         "{\"nodes\":[{\"instance_id\":5}],\"page\":{\"total_count\":1}}",
         "{\"nodes\":[{\"instance_id\":\"i\",\"state\":[]}],\"page\":{\"total_count\":1}}",
-        "{\"nodes\":[{\"instance_id\":\"i\",\"labels\":[{\"value\":\"v\"}]}],\"page\":{\"total_"
+        "{\"nodes\":[{\"instance_id\":\"i\",\"instance_charge_type\":1}],\"page\":{\"total_"
         "count\":1}}",
-        "{\"nodes\":[{\"instance_id\":\"i\",\"labels\":{\"a\":1}}],\"page\":{\"total_count\":1}}",
         "{\"nodes\":[],\"page\":{\"total_count\":0}} trailing",
         "{\"nodes\":[],\"page\":{\"total_count\":0},}",
         "{\"nodes\":[],\"page\":{\"total_count\":0},\"x\":\"\xff\xfe\"}",
@@ -464,7 +472,7 @@ static void test_ack_nodepools_valid(void **state)
     assert_false(obs.pools[0].autoscaling);
     assert_true(obs.pools[1].autoscaling);
     assert_true(obs.pools[1].being_deleted);
-    assert_int_equal(obs.pools[1].desired, 0);
+    assert_int_equal(obs.pools[1].desired, -1); /* no desired_size: unknown, not 0 */
     nh_observed_clear(&obs);
 
     memset(&obs, 0, sizeof(obs));
@@ -582,7 +590,8 @@ static const char cce_nodes[] =
     "\"labels\":{\"env\":\"prod\"},\"ownerReferences\":{\"nodepoolID\":\"pool-uid-1\","
     "\"nodepoolName\":\"gpu-a\"}},\"spec\":{\"flavor\":\"c7.large.2\"},"
     "\"status\":{\"phase\":\"Active\",\"serverId\":\"s-1\"}},"
-    "{\"metadata\":{\"uid\":\"u2\",\"name\":\"node-2\"},\"status\":{\"phase\":\"Installing\"}},"
+    "{\"metadata\":{\"uid\":\"u2\",\"name\":\"node-2\"},\"spec\":{\"billingMode\":1},"
+    "\"status\":{\"phase\":\"Installing\"}},"
     "{\"metadata\":{\"uid\":\"u3\"},\"status\":{\"phase\":\"Abnormal\"}},"
     "{\"metadata\":{\"uid\":\"u4\"},\"status\":{\"phase\":\"Deleting\",\"jobID\":\"j\"}},"
     "{\"metadata\":{\"uid\":\"u5\"},\"status\":{\"phase\":\"Error\"}}]}";
@@ -600,7 +609,10 @@ static void test_cce_nodes(void **state)
     assert_string_equal(obs.nodes[0].pool_id, "pool-uid-1");
     assert_int_equal(obs.nodes[0].health, NH_NODE_READY);
     assert_int_equal(obs.nodes[0].created, 1735787045);
-    assert_string_equal(nh_node_label(&obs.nodes[0], "env"), "prod");
+    /* metadata.labels are CCE's own key/values, never Kubernetes labels */
+    assert_int_equal(obs.nodes[0].n_labels, 0);
+    assert_false(obs.nodes[0].subscription);
+    assert_true(obs.nodes[1].subscription); /* spec.billingMode 1 */
     assert_null(obs.nodes[1].pool_id);
     assert_int_equal(obs.nodes[1].health, NH_NODE_PENDING);
     assert_int_equal(obs.nodes[2].health, NH_NODE_UNHEALTHY);
@@ -615,13 +627,15 @@ static void test_cce_nodes(void **state)
     assert_int_equal(nh_cce_node_health("Error"), NH_NODE_UNHEALTHY);
     assert_int_equal(nh_cce_node_health("Build"), NH_NODE_PENDING);
     assert_int_equal(nh_cce_node_health("Upgrading"), NH_NODE_PENDING);
+    assert_int_equal(nh_cce_node_health("Installed"), NH_NODE_PENDING); /* transitional */
+    assert_int_equal(nh_cce_node_health("ShutDown"), NH_NODE_UNHEALTHY);
 
     static const char *const bad[] = {
         "{\"kind\":\"List\"}",
         "{\"items\":{}}",
         "{\"items\":[{\"metadata\":{}}]}",
         "{\"items\":[{\"metadata\":{\"uid\":7}}]}",
-        "{\"items\":[{\"metadata\":{\"uid\":\"u\",\"labels\":[\"a\"]}}]}",
+        "{\"items\":[{\"metadata\":{\"uid\":\"u\"},\"spec\":{\"billingMode\":true}}]}",
         "{\"items\":[{\"metadata\":{\"uid\":\"u\"},\"status\":{\"phase\":false}}]}",
         "{\"items\":[{\"metadata\":{\"uid\":\"u\"}}",
         "{\"items\":[\"x\"]}",
@@ -675,17 +689,81 @@ static void test_cce_nodepool(void **state)
     assert_non_null(strstr(s.failure, "no quota"));
     nh_pool_status_clear(&s);
 
-    /* initialNodeCount missing: never guess a desired size */
-    assert_true(nh_cce_parse_nodepool(S("{\"metadata\":{\"uid\":\"d\"},\"spec\":{}}"), &s, err,
-                                      sizeof(err)) < 0);
-    assert_non_null(strstr(err, "initialNodeCount"));
+    /* initialNodeCount is optional (the SDK's NodePoolSpec): unknown, never
+     * guessed, and the pool is still read */
+    assert_int_equal(nh_cce_parse_nodepool(S("{\"metadata\":{\"uid\":\"d\"},\"spec\":{}}"), &s, err,
+                                           sizeof(err)),
+                     0);
+    assert_int_equal(s.pool.desired, -1);
+    nh_pool_status_clear(&s);
+
+    /* conditions: LockedByOrder locks it; Scalable=False blocks growth */
+    assert_int_equal(
+        nh_cce_parse_nodepool(
+            S("{\"metadata\":{\"uid\":\"d\"},\"spec\":{\"initialNodeCount\":2},\"status\":{"
+              "\"conditions\":[{\"type\":\"Scalable\",\"status\":\"True\"},{\"type\":"
+              "\"LockedByOrder\",\"status\":\"True\",\"reason\":\"Order\",\"message\":\"pay "
+              "the order\"}]}}"),
+            &s, err, sizeof(err)),
+        0);
+    assert_true(s.pool.locked);
+    assert_true(s.failed);
+    assert_non_null(strstr(s.pool.blocked, "LockedByOrder=True: Order: pay the order"));
+    nh_pool_status_clear(&s);
+    assert_int_equal(
+        nh_cce_parse_nodepool(S("{\"metadata\":{\"uid\":\"d\"},\"spec\":{},\"status\":{"
+                                "\"conditions\":[{\"type\":\"Scalable\",\"status\":\"False\","
+                                "\"reason\":\"SoldOut\"}]}}"),
+                              &s, err, sizeof(err)),
+        0);
+    assert_false(s.pool.locked);
+    assert_true(s.failed);
+    assert_string_equal(s.pool.blocked, "condition Scalable=False: SoldOut");
+    nh_pool_status_clear(&s);
 
     snprintf(list, sizeof(list), "{\"kind\":\"List\",\"items\":[%s]}", cce_pool);
     memset(&obs, 0, sizeof(obs));
     assert_int_equal(nh_cce_parse_nodepools(list, strlen(list), &obs, err, sizeof(err)), 0);
     assert_int_equal(obs.n_pools, 1);
     assert_int_equal(obs.pools[0].desired, 6);
+    assert_true(obs.pools[0].blocked[0] == '\0');
     nh_observed_clear(&obs);
+}
+
+/* ShowCluster / DescribeClusterDetail: whether the cluster accepts changes. */
+static void test_cluster_states(void **state)
+{
+    enum nh_cluster_state st = NH_CLUSTER_UNKNOWN;
+    char phase[64];
+    (void)state;
+
+    assert_int_equal(nh_cce_parse_cluster_state(S("{\"kind\":\"Cluster\",\"status\":{\"phase\":"
+                                                  "\"Available\"}}"),
+                                                &st, phase, sizeof(phase), err, sizeof(err)),
+                     0);
+    assert_int_equal(st, NH_CLUSTER_ACCEPTS);
+    assert_string_equal(phase, "Available");
+    assert_int_equal(nh_cce_cluster_state("Upgrading"), NH_CLUSTER_BUSY);
+    assert_int_equal(nh_cce_cluster_state("ScalingUp"), NH_CLUSTER_BUSY);
+    assert_int_equal(nh_cce_cluster_state("Hibernation"), NH_CLUSTER_REFUSES);
+    assert_int_equal(nh_cce_cluster_state("Error"), NH_CLUSTER_REFUSES);
+    assert_int_equal(nh_cce_cluster_state("SomethingNew"), NH_CLUSTER_BUSY); /* never guess */
+    assert_true(nh_cce_parse_cluster_state(S("{\"status\":{}}"), &st, phase, sizeof(phase), err,
+                                           sizeof(err)) < 0);
+    assert_non_null(strstr(err, "status.phase"));
+
+    assert_int_equal(nh_ack_parse_cluster_state(S("{\"cluster_id\":\"c\",\"state\":\"updating\"}"),
+                                                &st, phase, sizeof(phase), err, sizeof(err)),
+                     0);
+    assert_int_equal(st, NH_CLUSTER_BUSY);
+    assert_string_equal(phase, "updating");
+    assert_int_equal(nh_ack_cluster_state("running"), NH_CLUSTER_ACCEPTS);
+    assert_int_equal(nh_ack_cluster_state("upgrading"), NH_CLUSTER_BUSY);
+    assert_int_equal(nh_ack_cluster_state("delete_failed"), NH_CLUSTER_REFUSES);
+    assert_int_equal(nh_ack_cluster_state("inactive"), NH_CLUSTER_REFUSES);
+    assert_int_equal(nh_ack_cluster_state(NULL), NH_CLUSTER_BUSY);
+    assert_true(nh_ack_parse_cluster_state(S("{\"state\":3}"), &st, phase, sizeof(phase), err,
+                                           sizeof(err)) < 0);
 }
 
 static void test_cce_job(void **state)
@@ -823,6 +901,100 @@ static void test_ma_nodepool(void **state)
     }
 }
 
+/* Billing from the node pool's annotation; a status phase (not in the
+ * API's NodePoolStatus) is not read. */
+static void test_ma_nodepool_billing(void **state)
+{
+    struct nh_pool_status s;
+    (void)state;
+
+    assert_int_equal(
+        nh_ma_parse_nodepool(S("{\"metadata\":{\"name\":\"np\",\"annotations\":{"
+                               "\"os.modelarts/billing.mode\":\"1\"}},\"spec\":{\"resources\":{"
+                               "\"count\":2}},\"status\":{\"phase\":\"Error\"}}"),
+                             &s, err, sizeof(err)),
+        0);
+    assert_true(s.pool.subscription);
+    assert_false(s.failed); /* no phase in the API: never a failure from one */
+    assert_false(s.pool.being_deleted);
+    nh_pool_status_clear(&s);
+    assert_int_equal(
+        nh_ma_parse_nodepool(S("{\"metadata\":{\"name\":\"np\",\"annotations\":{"
+                               "\"os.modelarts/billing.mode\":\"0\"}},\"spec\":{\"resources\":{"
+                               "\"count\":2}}}"),
+                             &s, err, sizeof(err)),
+        0);
+    assert_false(s.pool.subscription);
+    nh_pool_status_clear(&s);
+    assert_true(nh_ma_parse_nodepool(S("{\"metadata\":{\"name\":\"np\",\"annotations\":{"
+                                       "\"os.modelarts/billing.mode\":1}},\"spec\":{"
+                                       "\"resources\":{\"count\":2}}}"),
+                                     &s, err, sizeof(err)) < 0);
+    assert_non_null(strstr(err, "billing.mode"));
+}
+
+/* ListNodePoolNodes: one page, its continue token, phases as the API has them. */
+static void test_ma_pool_nodes(void **state)
+{
+    struct nh_observed obs;
+    char *cont = (char *)1;
+    (void)state;
+
+    memset(&obs, 0, sizeof(obs));
+    assert_int_equal(
+        nh_ma_parse_pool_nodes(
+            S("{\"apiVersion\":\"v2\",\"kind\":\"NodeList\",\"metadata\":{\"continue\":\"2\","
+              "\"remainingItemCount\":1},\"items\":["
+              "{\"kind\":\"Node\",\"metadata\":{\"name\":\"os-node-a\",\"creationTimestamp\":"
+              "\"2025-01-02T03:04:05Z\",\"labels\":{\"os.modelarts.node/nodepool\":\"np\"}},"
+              "\"status\":{\"phase\":\"Available\",\"az\":\"cn-north-7c\"}},"
+              "{\"metadata\":{\"name\":\"os-node-b\"},\"status\":{\"phase\":\"Abnormal\"}}]}"),
+            "np", &obs, &cont, err, sizeof(err)),
+        0);
+    assert_string_equal(cont, "2");
+    free(cont);
+    assert_int_equal(obs.n_nodes, 2);
+    assert_string_equal(obs.nodes[0].id, "os-node-a");
+    assert_string_equal(obs.nodes[0].name, "os-node-a");
+    assert_string_equal(obs.nodes[0].pool_id, "np");
+    assert_int_equal(obs.nodes[0].health, NH_NODE_READY);
+    assert_int_equal(obs.nodes[0].created, 1735787045);
+    assert_int_equal(obs.nodes[0].n_labels, 0); /* the service's labels, not Kubernetes' */
+    assert_int_equal(obs.nodes[1].health, NH_NODE_UNHEALTHY);
+    assert_true(obs.nodes[1].worker);
+    assert_int_equal(nh_ma_parse_pool_nodes(S("{\"metadata\":{\"continue\":\"\"},\"items\":[]}"),
+                                            "np", &obs, &cont, err, sizeof(err)),
+                     0);
+    assert_null(cont);
+    nh_observed_clear(&obs);
+
+    assert_int_equal(nh_ma_node_health("Creating"), NH_NODE_PENDING);
+    assert_int_equal(nh_ma_node_health("Checking"), NH_NODE_PENDING);
+    assert_int_equal(nh_ma_node_health("Deleting"), NH_NODE_REMOVING);
+    assert_int_equal(nh_ma_node_health("Running"), NH_NODE_UNHEALTHY); /* not an API phase */
+
+    static const char *const bad[] = {
+        "{\"metadata\":{}}",
+        "{\"items\":[{\"metadata\":{}}]}",
+        "{\"items\":[{\"metadata\":{\"name\":\"\"}}]}",
+        "{\"items\":[{\"metadata\":{\"name\":\"a\"},\"status\":{\"phase\":1}}]}",
+        "{\"metadata\":{\"continue\":5},\"items\":[]}",
+        "{\"items\":[\"x\"]}",
+        "{\"items\":[",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&obs, 0, sizeof(obs));
+        cont = NULL;
+        err[0] = '\0';
+        if (nh_ma_parse_pool_nodes(bad[i], strlen(bad[i]), "np", &obs, &cont, err, sizeof(err)) ==
+            0)
+            fail_msg("accepted bad body %zu: %s", i, bad[i]);
+        assert_null(cont);
+        assert_true(err[0] != '\0');
+        nh_observed_clear(&obs);
+    }
+}
+
 static void test_ma_max_count_rule(void **state)
 {
     (void)state;
@@ -842,6 +1014,9 @@ static void test_bodies_exact(void **state)
 
     b = nh_ack_body_modify_pool(5);
     assert_string_equal(b, "{\"scaling_group\":{\"desired_size\":5}}"); /* signing.md A3 */
+    free(b);
+    b = nh_ma_body_batch_delete((const char *const[]){"os-node-created-mnmcf", "a\"b"}, 2);
+    assert_string_equal(b, "{\"deleteNodeNames\":[\"os-node-created-mnmcf\",\"a\\\"b\"]}");
     free(b);
 
     b = nh_ack_body_scale_cluster(true, 60, 8, "ecs.sn1ne.large", "cloud_efficiency", 40,
@@ -1043,6 +1218,9 @@ int main(void)
         cmocka_unit_test(test_cce_job),
         cmocka_unit_test(test_ma_nodepool),
         cmocka_unit_test(test_ma_max_count_rule),
+        cmocka_unit_test(test_ma_nodepool_billing),
+        cmocka_unit_test(test_ma_pool_nodes),
+        cmocka_unit_test(test_cluster_states),
         cmocka_unit_test(test_bodies_exact),
         cmocka_unit_test(test_parsers_survive_truncation_and_flips),
         cmocka_unit_test(test_names),
