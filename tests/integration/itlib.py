@@ -64,7 +64,7 @@ clusters:
       instance_type: ecs.sn1ne.large
       system_disk: {{ category: cloud_efficiency, size_gb: 40 }}
       login_password: {{ file: ack-node-pw }}
-    scale_in: {{ max_per_cycle: 5 }}
+    scale_in: {{ max_per_cycle: 5, protect: [{PROTECTED}] }}
 {web_extra}
   - name: pools
     provider: ack
@@ -87,7 +87,7 @@ clusters:
     scale_in: {{ max_per_cycle: 5 }}
     node_pools:
       - {{ name: nodepool-1, flavor: modelarts.vm.2u4g.dcc, nodes: {np1} }}
-""".format(**dict(locals(), WEB=WEB, POOLS=POOLS, TRAIN=TRAIN,
+""".format(**dict(locals(), WEB=WEB, POOLS=POOLS, TRAIN=TRAIN, PROTECTED=PROTECTED,
                   prune="true" if prune else "false"))
 
 
