@@ -80,7 +80,11 @@ static void check_pool(const struct nh_obs_pool *p)
 {
     if (p->id == NULL || p->id[0] == '\0' || p->name == NULL)
         abort();
-    check_count(p->desired);
+    if (p->desired != -1) /* -1: the cloud shows no desired count (CCE, ACK) */
+        check_count(p->desired);
+    must_terminate(p->blocked, sizeof(p->blocked));
+    if (p->locked && p->blocked[0] == '\0')
+        abort(); /* locked always says why */
     check_count(p->current);
     check_count(p->ready);
     check_count(p->unhealthy);
