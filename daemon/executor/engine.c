@@ -429,13 +429,19 @@ static void on_cluster_state(void *ud, const struct nh_prov_error *err, enum nh_
         return;
     }
     if (err != NULL && err->cls != NH_ERR_NONE) {
-        /* Fail closed: nothing is sent to a cluster whose state is unknown. */
+        /* Fail closed: nothing is sent to a cluster whose state is unknown.
+         * The cloud's text to the log only (issue 23). */
+        char pub[200];
+        nh_err_public(err, pub, sizeof(pub));
         c->obs.complete = false;
         c->obs_ok = false;
         snprintf(c->obs.why, sizeof(c->obs.why), "the cluster's state could not be read (%.200s)",
-                 err->message);
+                 pub);
         snprintf(c->last_error, sizeof(c->last_error), "observe incomplete: %.200s", c->obs.why);
-        nh_log(LOG_WARNING, "%s: %s; nothing is sent until it can be", c->name, c->obs.why);
+        nh_log(LOG_WARNING,
+               "%s: the cluster's state could not be read (%s: %.200s); nothing is "
+               "sent until it can be",
+               c->name, pub, err->message);
     } else {
         c->obs.cluster_state = st != NH_CLUSTER_UNKNOWN ? st : NH_CLUSTER_BUSY;
         snprintf(c->obs.cluster_phase, sizeof(c->obs.cluster_phase), "%s",

@@ -339,6 +339,16 @@ int nh_prov_read_label_map(struct json_object *v, struct nh_node *n, const char 
     return 0;
 }
 
+void nh_prov_copy_word(char *dst, size_t len, const char *src, const char *other)
+{
+    size_t n = src != NULL ? strlen(src) : 0;
+    bool ok = n > 0 && n < len;
+
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)src[i]) || strchr("._-", src[i]) != NULL;
+    snprintf(dst, len, "%s", ok ? src : other);
+}
+
 int nh_prov_add_node(struct nh_observed *obs, const char *id, const char *name, const char *pool,
                      struct nh_node **ret)
 {

@@ -70,6 +70,12 @@ int nh_prov_read_pool_items(const char *body, size_t len, nh_pool_reader_fn fn,
 int nh_prov_read_id(struct json_object *o, const char *key, const char *where, char **ret,
                     struct nh_jerr *e);
 
+/* Copies a word the cloud chose (a state, a condition's type or reason)
+ * for showing in the plan and the status: kept only when it is 1..len-1
+ * of [A-Za-z0-9._-] (never a cloud's free text there; issue 23), else
+ * `other`. */
+void nh_prov_copy_word(char *dst, size_t len, const char *src, const char *other);
+
 /* Appends a node to obs with its id, name (the id when NULL) and pool
  * (NULL when absent or empty), copied. 0 or -ENOMEM; *ret on success. */
 int nh_prov_add_node(struct nh_observed *obs, const char *id, const char *name, const char *pool,

@@ -1125,7 +1125,7 @@ static void test_cce_states_conditions_and_busy_cluster(void **state)
     assert_non_null(p);
     assert_int_equal(p->desired, -1);
     assert_true(p->locked);
-    assert_non_null(strstr(p->blocked, "LockedByOrder=True: Order: pay it"));
+    assert_string_equal(p->blocked, "condition LockedByOrder=True: Order");
     w_clear(&w);
 
     read_state(cce, &c_cce, &sg);

@@ -257,7 +257,7 @@ static int read_cluster_state(struct json_object *root, void *out, struct nh_jer
     if (nh_json_str(root, "state", true, &state, "state", e) < 0)
         return -EBADMSG;
     *sr->st = nh_ack_cluster_state(state);
-    nh_text_copy(sr->phase, sr->phaselen, state);
+    nh_prov_copy_word(sr->phase, sr->phaselen, state, "in a state nodeherd does not know");
     return 0;
 }
 

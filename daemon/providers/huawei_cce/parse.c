@@ -120,7 +120,7 @@ static bool condition_blocks(const struct condition_raw *v)
  * progress and blocks it in the observation (LockedByOrder: any change). */
 static int read_conditions(struct json_object *conds, struct nh_pool_status *s, struct nh_jerr *e)
 {
-    char what[48];
+    char what[48], reason[64];
 
     for (size_t i = 0; conds != NULL && i < json_object_array_length(conds); i++) {
         struct condition_raw v = {0};
@@ -135,13 +135,17 @@ static int read_conditions(struct json_object *conds, struct nh_pool_status *s, 
         if (s->failed)
             continue;
         s->failed = true;
+        /* the whole condition for the log (progress detail); its type and
+         * reason, words, for the plan and the status (never the message) */
         snprintf(s->failure, sizeof(s->failure), "condition %s=%s%s%s%s%s", v.type, v.status,
                  v.reason != NULL && v.reason[0] != '\0' ? ": " : "",
                  v.reason != NULL ? v.reason : "",
                  v.message != NULL && v.message[0] != '\0' ? ": " : "",
                  v.message != NULL ? v.message : "");
         nh_text_copy(s->failure, sizeof(s->failure), s->failure);
-        nh_text_copy(s->pool.blocked, sizeof(s->pool.blocked), s->failure);
+        nh_prov_copy_word(reason, sizeof(reason), v.reason, "");
+        snprintf(s->pool.blocked, sizeof(s->pool.blocked), "condition %s=%s%s%s", v.type, v.status,
+                 reason[0] != '\0' ? ": " : "", reason);
     }
     return 0;
 }
@@ -373,7 +377,7 @@ static int read_cluster_state(struct json_object *root, void *out, struct nh_jer
     if (nh_prov_fields(root, NULL, NH_FIELDS(cluster_fields), "", &phase, e) < 0)
         return -EBADMSG;
     *sr->st = nh_cce_cluster_state(phase);
-    nh_text_copy(sr->phase, sr->phaselen, phase);
+    nh_prov_copy_word(sr->phase, sr->phaselen, phase, "in a phase nodeherd does not know");
     return 0;
 }
 

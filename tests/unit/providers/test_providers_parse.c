@@ -708,7 +708,8 @@ static void test_cce_nodepool(void **state)
         0);
     assert_true(s.pool.locked);
     assert_true(s.failed);
-    assert_non_null(strstr(s.pool.blocked, "LockedByOrder=True: Order: pay the order"));
+    assert_string_equal(s.pool.blocked, "condition LockedByOrder=True: Order");
+    assert_non_null(strstr(s.failure, "pay the order")); /* the message: the log only */
     nh_pool_status_clear(&s);
     assert_int_equal(
         nh_cce_parse_nodepool(S("{\"metadata\":{\"uid\":\"d\"},\"spec\":{},\"status\":{"
@@ -748,6 +749,13 @@ static void test_cluster_states(void **state)
     assert_int_equal(nh_cce_cluster_state("Hibernation"), NH_CLUSTER_REFUSES);
     assert_int_equal(nh_cce_cluster_state("Error"), NH_CLUSTER_REFUSES);
     assert_int_equal(nh_cce_cluster_state("SomethingNew"), NH_CLUSTER_BUSY); /* never guess */
+    /* a phase is shown in the plan and the status: only a word, never free text */
+    assert_int_equal(nh_cce_parse_cluster_state(S("{\"status\":{\"phase\":\"Upgrading now, key "
+                                                  "AKIDEXAMPLE\"}}"),
+                                                &st, phase, sizeof(phase), err, sizeof(err)),
+                     0);
+    assert_int_equal(st, NH_CLUSTER_BUSY);
+    assert_string_equal(phase, "in a phase nodeherd does not know");
     assert_true(nh_cce_parse_cluster_state(S("{\"status\":{}}"), &st, phase, sizeof(phase), err,
                                            sizeof(err)) < 0);
     assert_non_null(strstr(err, "status.phase"));
