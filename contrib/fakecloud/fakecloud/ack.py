@@ -233,7 +233,7 @@ def describe_user_kubeconfig(st, req):
 def describe_node_pools(st, req):
     cl = _common(st, req)
     name = req.arg("NodepoolName")
-    pools = [p for p in st.pools.values() if p.cloud == "ack" and p.cluster == cl.id and (not name or p.name == name)]
+    pools = [p for p in st.cluster_pools(cl.id, "ack") if not name or p.name == name]
     return Response(200, {"nodepools": [_pool_json(st, p) for p in sorted(pools, key=lambda p: p.created)]})
 
 

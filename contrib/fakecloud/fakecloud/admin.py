@@ -12,6 +12,20 @@ from .k8s import K8sAdminError
 from .state import SeedError
 
 
+def _log_since(log, since):
+    """Entries of the request log with seq > since. The log is appended under the state lock in seq
+    order, so a binary search finds the first one: a poll of the newest entries costs what is new,
+    not the whole log."""
+    lo, hi = 0, len(log)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if log[mid]["seq"] > since:
+            hi = mid
+        else:
+            lo = mid + 1
+    return log[lo:]
+
+
 def _ok(obj, status=200):
     return Response(status, obj)
 
@@ -44,7 +58,7 @@ def handle(fake, req):
             since = req.arg("since", "0")
             if not since.isdigit():
                 return _bad("since must be a request sequence number (integer >= 0)")
-            return _ok({"requests": [e for e in fake.log if e["seq"] > int(since)], "last_seq": fake.seq})
+            return _ok({"requests": _log_since(fake.log, int(since)), "last_seq": fake.seq})
         if path == "/_fake/faults":
             if m == "GET":
                 return _ok({"faults": fake.faults.to_json()})

@@ -212,8 +212,8 @@ def create_cluster_cert(st, req):
 
 def list_node_pools(st, req):
     cl = _common(st, req)
-    items = [_strip(pool_json(st, p, req.now)) for p in sorted(st.pools.values(), key=lambda p: p.created)
-             if p.cloud == "cce" and p.cluster == cl.id]
+    items = [_strip(pool_json(st, p, req.now)) for p in sorted(st.cluster_pools(cl.id, "cce"),
+                                                                 key=lambda p: p.created)]
     if req.arg("showDefaultNodePool") == "true":
         loose = [n for n in st.cluster_nodes(cl.id) if not n.pool]
         items.insert(0, {"kind": "NodePool", "apiVersion": "v3",

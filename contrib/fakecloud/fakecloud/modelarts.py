@@ -83,8 +83,8 @@ def nodepool_json(st, p, with_status=True):
 
 def list_nodepools(st, req):
     cl = _common(st, req)
-    items = [nodepool_json(st, p) for p in sorted(st.pools.values(), key=lambda p: (p.created, p.name))
-             if p.cloud == "modelarts" and p.cluster == cl.id]
+    items = [nodepool_json(st, p) for p in sorted(st.cluster_pools(cl.id, "modelarts"),
+                                                  key=lambda p: (p.created, p.name))]
     return Response(200, {"apiVersion": "v2", "kind": "List", "items": items})
 
 

@@ -15,7 +15,12 @@ Vocabulary (internal, cloud-neutral):
 Every timed transition (a node becoming ready or gone, a task ending, a
 Kubernetes node appearing, a pod terminating) is an entry in one heap
 (`schedule`); advance() pops the entries that are due, so a request costs
-what changed since the last one, not a scan of the fleet.
+what changed since the last one, not a scan of the fleet. Lookups are
+indexed the same way: a cluster's nodes (by_cluster), a pool's nodes
+(by_pool) and a cluster's pools (pools_by_cluster), kept in step with
+`nodes` and `pools` by _add_node/_drop_node and _add_pool/_drop_pool, so a
+request about one cluster reads that cluster, not the fleet (issue #21:
+the emulator is never the benchmark's bottleneck).
 """
 
 import copy
@@ -208,6 +213,8 @@ class State:
         self.pools = {}
         self.nodes = {}
         self.by_cluster = {}        # cluster id -> {node id: node}
+        self.by_pool = {}           # pool id -> {node id: node}
+        self.pools_by_cluster = {}  # cluster id -> {pool id: pool}, in insertion order (as `pools`)
         self.by_name = {}           # node name -> node
         self.ips = set()
         self.timers = []            # heap of (time, seq, fn, args); see schedule()
@@ -296,7 +303,7 @@ class State:
                         charge=p.get("charge", "PostPaid"))
             if pid in self.pools:
                 raise SeedError("seed: node pool id %s appears twice" % pid)
-            self.pools[pid] = pool
+            self._add_pool(pool)
             specs = self._node_specs(p.get("nodes", pool.desired), "ack nodepool %s nodes" % pid)
             for i, s in enumerate(specs):
                 self._add_node("ack", cl, pool, s, self._seed_node_common(s, i, now))
@@ -321,7 +328,7 @@ class State:
                         desired=len(specs) if desired is None else desired, flavor=p.get("flavor", cl.instance_type),
                         autoscaling=p.get("autoscaling") or {"enable": False}, charge=p.get("charge", "PostPaid"),
                         conditions=p.get("conditions"), omit_initial=("initialNodeCount" in p and desired is None))
-            self.pools[pid] = pool
+            self._add_pool(pool)
             for i, s in enumerate(specs):
                 self._add_node("cce", cl, pool, s, self._seed_node_common(s, i, now))
 
@@ -345,7 +352,7 @@ class State:
                             "vpc": "277e9abc-0e6b-431a-9232-cfd25d5fc566",
                             "subnet": "03796378-c356-4c14-826b-e4913aa9c8b9",
                             "securityGroups": ["0a15b48d-06f1-41e4-b782-ade90087bf59"]}})
-            self.pools[pool.id] = pool
+            self._add_pool(pool)
             for i, s in enumerate(self._node_specs(np.get("nodes", count), "modelarts nodepool nodes")):
                 self._add_node("modelarts", cl, pool, s, self._seed_node_common(s, i, now))
 
@@ -369,7 +376,17 @@ class State:
         cl.index = len(self.clusters)
         self.clusters[cl.id] = cl
         self.by_cluster[cl.id] = {}
+        self.pools_by_cluster[cl.id] = {}
         self.k8s.add_cluster(cl)
+
+    def _add_pool(self, pool):
+        self.pools[pool.id] = pool
+        self.pools_by_cluster.setdefault(pool.cluster, {})[pool.id] = pool
+
+    def _drop_pool(self, pid):
+        pool = self.pools.pop(pid)
+        self.pools_by_cluster.get(pool.cluster, {}).pop(pid, None)
+        return pool
 
     def _add_node(self, cloud, cl, pool, s, common, task=None, seeded=True):
         ip = s.get("ip")
@@ -398,6 +415,8 @@ class State:
                  server_id=s.get("server_id") or (self._uuid() if cloud == "cce" else ""), task=task, **common)
         self.nodes[nid] = n
         self.by_cluster[cl.id][nid] = n
+        if n.pool is not None:
+            self.by_pool.setdefault(n.pool, {})[nid] = n
         self.by_name[n.name] = n
         self.ips.add(ip)
         self.k8s.node_added(n, n.created if not seeded else time.time(), seeded)
@@ -418,8 +437,13 @@ class State:
     def cluster_nodes(self, cid):
         return sorted(self.by_cluster.get(cid, {}).values(), key=lambda n: (n.created, n.id))
 
+    def cluster_pools(self, cid, cloud):
+        """A cluster's node pools of `cloud`, in the order they were added (as `pools`)."""
+        return [p for p in self.pools_by_cluster.get(cid, {}).values() if p.cloud == cloud]
+
     def pool_nodes(self, pid):
-        return [n for n in self.cluster_nodes(self.pools[pid].cluster) if n.pool == pid]
+        self.pools[pid]  # KeyError for an unknown pool, as before the index
+        return sorted(self.by_pool.get(pid, {}).values(), key=lambda n: (n.created, n.id))
 
     def find_node(self, cid, key):
         """By id or name within a cluster."""
@@ -479,6 +503,8 @@ class State:
         self.gone_names[n.name] = info
         del self.nodes[n.id]
         self.by_cluster.get(n.cluster, {}).pop(n.id, None)
+        if n.pool is not None:
+            self.by_pool.get(n.pool, {}).pop(n.id, None)
         if self.by_name.get(n.name) is n:
             del self.by_name[n.name]
         self.ips.discard(n.ip)
@@ -550,8 +576,8 @@ class State:
             if n is not None and n.status == "removing":
                 self._drop_node(n, now)
         if t.delete_pool and t.delete_pool in self.pools:
-            p = self.pools.pop(t.delete_pool)
-            for n in [n for n in self.nodes.values() if n.pool == p.id]:
+            p = self._drop_pool(t.delete_pool)
+            for n in list(self.by_pool.get(p.id, {}).values()):
                 self._drop_node(n, now)
             self.deleted_pools[p.id] = {"id": p.id, "name": p.name, "time": rfc3339(now), "task": t.id}
         for pid in sorted(t.replace_pools):
