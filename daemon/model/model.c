@@ -1,153 +1,54 @@
 #include "model/model.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char *nh_node_health_name(enum nh_node_health h)
-{
-    switch (h) {
-    case NH_NODE_READY:
-        return "ready";
-    case NH_NODE_UNHEALTHY:
-        return "unhealthy";
-    case NH_NODE_PENDING:
-        return "pending";
-    case NH_NODE_REMOVING:
-        return "removing";
+/* ---------- enum tables (model.h): name and from-name from one list ---------- */
+
+#define NAME_ENTRY(v, name) [v] = name,
+#define COUNT_ENTRY(v, name) +1
+/* Every value of the table has a name: the array the table fills is as long
+ * as the table, and the enum is made from the same table. */
+#define NH_ENUM_DEFINE(type, LIST)                                                                 \
+    static const char *const type##_names[] = {LIST(NAME_ENTRY)};                                  \
+    _Static_assert(sizeof(type##_names) / sizeof(type##_names[0]) == (0 LIST(COUNT_ENTRY)),        \
+                   #type ": every value needs a name");                                            \
+    const char *type##_name(enum type v)                                                           \
+    {                                                                                              \
+        size_t i = (size_t)v;                                                                      \
+        return i < sizeof(type##_names) / sizeof(type##_names[0]) && type##_names[i]               \
+                   ? type##_names[i]                                                               \
+                   : "?";                                                                          \
+    }                                                                                              \
+    bool type##_from_name(const char *s, enum type *ret)                                           \
+    {                                                                                              \
+        size_t i_ = enum_index(type##_names, sizeof(type##_names) / sizeof(type##_names[0]), s);   \
+        if (i_ == SIZE_MAX)                                                                        \
+            return false;                                                                          \
+        *ret = (enum type)i_;                                                                      \
+        return true;                                                                               \
     }
-    return "?";
+
+/* The index of s in names, SIZE_MAX when absent (or s NULL). */
+static size_t enum_index(const char *const *names, size_t n, const char *s)
+{
+    if (s == NULL)
+        return SIZE_MAX;
+    for (size_t i = 0; i < n; i++)
+        if (names[i] != NULL && strcmp(names[i], s) == 0)
+            return i;
+    return SIZE_MAX;
 }
 
-const char *nh_action_kind_name(enum nh_action_kind k)
-{
-    switch (k) {
-    case NH_ACT_SCALE_CLUSTER:
-        return "scale-cluster";
-    case NH_ACT_SCALE_POOL:
-        return "scale-pool";
-    case NH_ACT_REMOVE_NODES:
-        return "remove-nodes";
-    case NH_ACT_DELETE_POOL:
-        return "delete-pool";
-    }
-    return "?";
-}
-
-const char *nh_rule_name(enum nh_rule r)
-{
-    switch (r) {
-    case NH_RULE_DECLARED:
-        return "declared";
-    case NH_RULE_REMOVE_LIST:
-        return "remove-list";
-    case NH_RULE_UNHEALTHY:
-        return "unhealthy-first";
-    case NH_RULE_MIN:
-        return "min";
-    case NH_RULE_MAX:
-        return "max";
-    case NH_RULE_BUDGET:
-        return "max_per_cycle";
-    case NH_RULE_PROTECT:
-        return "protect";
-    case NH_RULE_PRUNE:
-        return "prune";
-    case NH_RULE_SHARE:
-        return "max_removal_share";
-    case NH_RULE_INCOMPLETE:
-        return "incomplete-observation";
-    case NH_RULE_BUSY:
-        return "in-flight";
-    case NH_RULE_UNSUPPORTED:
-        return "unsupported";
-    case NH_RULE_EMPTY_DESIRED:
-        return "empty-desired-state";
-    case NH_RULE_SUBSCRIPTION:
-        return "subscription";
-    case NH_RULE_STEP:
-        return "step";
-    case NH_RULE_CLUSTER_STATE:
-        return "cluster-state";
-    case NH_RULE_LABELS:
-        return "labels";
-    case NH_RULE_SERVERS_KEPT:
-        return "servers-kept";
-    case NH_RULE_POOL_CONDITION:
-        return "pool-condition";
-    }
-    return "?";
-}
-
-const char *nh_note_kind_name(enum nh_note_kind k)
-{
-    switch (k) {
-    case NH_NOTE_LIMITED:
-        return "limited";
-    case NH_NOTE_BLOCKED:
-        return "blocked";
-    case NH_NOTE_REFUSED:
-        return "refused";
-    case NH_NOTE_WAITING:
-        return "waiting";
-    case NH_NOTE_INFO:
-        return "info";
-    }
-    return "?";
-}
-
-const char *nh_cluster_state_name(enum nh_cluster_state s)
-{
-    switch (s) {
-    case NH_CLUSTER_UNKNOWN:
-        return "unknown";
-    case NH_CLUSTER_ACCEPTS:
-        return "accepts";
-    case NH_CLUSTER_BUSY:
-        return "busy";
-    case NH_CLUSTER_REFUSES:
-        return "refuses";
-    }
-    return "?";
-}
-
-const char *nh_job_kind_name(enum nh_job_kind k)
-{
-    switch (k) {
-    case NH_JOB_NONE:
-        return "none";
-    case NH_JOB_ACK_TASK:
-        return "ack-task";
-    case NH_JOB_CCE_JOB:
-        return "cce-job";
-    case NH_JOB_POOL_SIZE:
-        return "pool-size";
-    case NH_JOB_POOL_GONE:
-        return "pool-gone";
-    case NH_JOB_NODES_GONE:
-        return "nodes-gone";
-    }
-    return "?";
-}
-
-const char *nh_op_state_name(enum nh_op_state s)
-{
-    switch (s) {
-    case NH_OP_INTENT:
-        return "intent";
-    case NH_OP_SENT:
-        return "sent";
-    case NH_OP_VERIFY:
-        return "verify";
-    case NH_OP_DONE:
-        return "done";
-    case NH_OP_FAILED:
-        return "failed";
-    case NH_OP_TIMED_OUT:
-        return "timed-out";
-    }
-    return "?";
-}
+NH_ENUM_DEFINE(nh_node_health, NH_NODE_HEALTHS)
+NH_ENUM_DEFINE(nh_cluster_state, NH_CLUSTER_STATES)
+NH_ENUM_DEFINE(nh_action_kind, NH_ACTION_KINDS)
+NH_ENUM_DEFINE(nh_rule, NH_RULES)
+NH_ENUM_DEFINE(nh_note_kind, NH_NOTE_KINDS)
+NH_ENUM_DEFINE(nh_job_kind, NH_JOB_KINDS)
+NH_ENUM_DEFINE(nh_op_state, NH_OP_STATES)
 
 bool nh_op_state_final(enum nh_op_state s)
 {

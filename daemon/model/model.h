@@ -9,15 +9,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ---------- enum tables ----------
+ *
+ * Each enum below is one table X(VALUE, "name"): the enum, its name
+ * function and its from-name function are generated from it (model.c), and
+ * a compile-time check there makes sure every value has a name. Names are
+ * what the journal, etcd, plans and metrics store: never rename one. */
+#define NH_ENUM_VALUE(v, name) v,
+/* nh_X_name(v): the name, "?" past the table. nh_X_from_name(s, &v): true
+ * and v set when s is exactly a name (NULL: false, v untouched). */
+#define NH_ENUM_DECLARE(type)                                                                      \
+    const char *type##_name(enum type v);                                                          \
+    bool type##_from_name(const char *s, enum type *ret)
+
 /* ---------- observed state ---------- */
 
-enum nh_node_health {
-    NH_NODE_READY,     /* serving: ACK running+Ready, CCE Active, MA Available */
-    NH_NODE_UNHEALTHY, /* ACK failed/NotReady/Unknown/Offline, CCE Abnormal/Error, MA Abnormal */
-    NH_NODE_PENDING,   /* being created or starting */
-    NH_NODE_REMOVING,  /* being removed: never chosen again */
-};
-const char *nh_node_health_name(enum nh_node_health h);
+#define NH_NODE_HEALTHS(X)                                                                         \
+    X(NH_NODE_READY, "ready") /* serving: ACK running+Ready, CCE Active, MA Available */           \
+    X(NH_NODE_UNHEALTHY,                                                                           \
+      "unhealthy") /* ACK failed/NotReady/Unknown/Offline, CCE Abnormal/Error, MA Abnormal */      \
+    X(NH_NODE_PENDING, "pending")   /* being created or starting */                                \
+    X(NH_NODE_REMOVING, "removing") /* being removed: never chosen again */
+enum nh_node_health { NH_NODE_HEALTHS(NH_ENUM_VALUE) };
+NH_ENUM_DECLARE(nh_node_health);
 
 struct nh_label {
     char *key;
@@ -70,13 +84,13 @@ struct nh_obs_pool {
 
 /* Whether a cluster accepts changes now (ACK DescribeClusterDetail state,
  * CCE ShowCluster status.phase). Read only before a mutation would be sent. */
-enum nh_cluster_state {
-    NH_CLUSTER_UNKNOWN, /* not read (the default of every observation) */
-    NH_CLUSTER_ACCEPTS, /* changes are accepted */
-    NH_CLUSTER_BUSY,    /* busy with an operation of its own: wait */
-    NH_CLUSTER_REFUSES, /* in a state that accepts no change (failed, frozen, ...) */
-};
-const char *nh_cluster_state_name(enum nh_cluster_state s);
+#define NH_CLUSTER_STATES(X)                                                                       \
+    X(NH_CLUSTER_UNKNOWN, "unknown") /* not read (the default of every observation) */             \
+    X(NH_CLUSTER_ACCEPTS, "accepts") /* changes are accepted */                                    \
+    X(NH_CLUSTER_BUSY, "busy")       /* busy with an operation of its own: wait */                 \
+    X(NH_CLUSTER_REFUSES, "refuses") /* in a state that accepts no change (failed, frozen, ...) */
+enum nh_cluster_state { NH_CLUSTER_STATES(NH_ENUM_VALUE) };
+NH_ENUM_DECLARE(nh_cluster_state);
 
 struct nh_observed {
     bool complete; /* false: never remove anything on this observation */
@@ -106,38 +120,43 @@ char *nh_model_dup(const char *s, bool *ok);
 
 /* ---------- actions ---------- */
 
-enum nh_action_kind {
-    NH_ACT_SCALE_CLUSTER, /* ACK seed ScaleCluster: set worker total (scale-out only from plan) */
-    NH_ACT_SCALE_POOL,    /* set a pool's size absolutely (scale-out, or MA count) */
-    NH_ACT_REMOVE_NODES,  /* remove named victims (cluster workers or pool nodes) */
-    NH_ACT_DELETE_POOL,   /* delete a whole pool (prune) */
-};
-const char *nh_action_kind_name(enum nh_action_kind k); /* "scale-cluster", ... */
+#define NH_ACTION_KINDS(X)                                                                         \
+    X(NH_ACT_SCALE_CLUSTER,                                                                        \
+      "scale-cluster") /* ACK seed ScaleCluster: set worker total (scale-out only from plan) */    \
+    X(NH_ACT_SCALE_POOL, "scale-pool") /* set a pool's size absolutely (scale-out, or MA count) */ \
+    X(NH_ACT_REMOVE_NODES,                                                                         \
+      "remove-nodes") /* remove named victims (cluster workers or pool nodes) */                   \
+    X(NH_ACT_DELETE_POOL, "delete-pool") /* delete a whole pool (prune) */
+enum nh_action_kind { NH_ACTION_KINDS(NH_ENUM_VALUE) };
+NH_ENUM_DECLARE(nh_action_kind);
 
 /* Which rule produced (or limited) an action: shown by `nodeherd plan`,
  * recorded in the journal and the audit trail. */
-enum nh_rule {
-    NH_RULE_DECLARED,       /* workers/nodes differ from the declaration */
-    NH_RULE_REMOVE_LIST,    /* the node is in remove: */
-    NH_RULE_UNHEALTHY,      /* victim chosen first because unhealthy */
-    NH_RULE_MIN,            /* clamped to min */
-    NH_RULE_MAX,            /* clamped to max */
-    NH_RULE_BUDGET,         /* limited by max_per_cycle */
-    NH_RULE_PROTECT,        /* protected nodes were skipped */
-    NH_RULE_PRUNE,          /* undeclared pool with prune: true */
-    NH_RULE_SHARE,          /* fat-finger guard */
-    NH_RULE_INCOMPLETE,     /* observation incomplete: fail closed */
-    NH_RULE_BUSY,           /* an operation is in flight */
-    NH_RULE_UNSUPPORTED,    /* the cloud cannot be asked for this */
-    NH_RULE_EMPTY_DESIRED,  /* desired state suddenly declares nothing */
-    NH_RULE_SUBSCRIPTION,   /* yearly/monthly nodes or pools the cloud does not remove */
-    NH_RULE_STEP,           /* the cloud takes at most so many nodes per call */
-    NH_RULE_CLUSTER_STATE,  /* the cluster accepts no change in its current state */
-    NH_RULE_LABELS,         /* protection by label needs the cluster's Kubernetes API */
-    NH_RULE_SERVERS_KEPT,   /* removed nodes' servers keep running (release_instances: false) */
-    NH_RULE_POOL_CONDITION, /* the cloud reports the pool cannot change now */
-};
-const char *nh_rule_name(enum nh_rule r);
+#define NH_RULES(X)                                                                                \
+    X(NH_RULE_DECLARED, "declared")         /* workers/nodes differ from the declaration */        \
+    X(NH_RULE_REMOVE_LIST, "remove-list")   /* the node is in remove: */                           \
+    X(NH_RULE_UNHEALTHY, "unhealthy-first") /* victim chosen first because unhealthy */            \
+    X(NH_RULE_MIN, "min")                   /* clamped to min */                                   \
+    X(NH_RULE_MAX, "max")                   /* clamped to max */                                   \
+    X(NH_RULE_BUDGET, "max_per_cycle")      /* limited by max_per_cycle */                         \
+    X(NH_RULE_PROTECT, "protect")           /* protected nodes were skipped */                     \
+    X(NH_RULE_PRUNE, "prune")               /* undeclared pool with prune: true */                 \
+    X(NH_RULE_SHARE, "max_removal_share")   /* fat-finger guard */                                 \
+    X(NH_RULE_INCOMPLETE, "incomplete-observation") /* observation incomplete: fail closed */      \
+    X(NH_RULE_BUSY, "in-flight")                    /* an operation is in flight */                \
+    X(NH_RULE_UNSUPPORTED, "unsupported")           /* the cloud cannot be asked for this */       \
+    X(NH_RULE_EMPTY_DESIRED, "empty-desired-state") /* desired state suddenly declares nothing */  \
+    X(NH_RULE_SUBSCRIPTION,                                                                        \
+      "subscription")       /* yearly/monthly nodes or pools the cloud does not remove */          \
+    X(NH_RULE_STEP, "step") /* the cloud takes at most so many nodes per call */                   \
+    X(NH_RULE_CLUSTER_STATE,                                                                       \
+      "cluster-state")          /* the cluster accepts no change in its current state */           \
+    X(NH_RULE_LABELS, "labels") /* protection by label needs the cluster's Kubernetes API */       \
+    X(NH_RULE_SERVERS_KEPT,                                                                        \
+      "servers-kept") /* removed nodes' servers keep running (release_instances: false) */         \
+    X(NH_RULE_POOL_CONDITION, "pool-condition") /* the cloud reports the pool cannot change now */
+enum nh_rule { NH_RULES(NH_ENUM_VALUE) };
+NH_ENUM_DECLARE(nh_rule);
 
 struct nh_action {
     enum nh_action_kind kind;
@@ -158,14 +177,14 @@ void nh_action_clear(struct nh_action *a);
 int nh_action_copy(struct nh_action *dst, const struct nh_action *src);
 
 /* Something the planner did not do, or did only in part, and why. */
-enum nh_note_kind {
-    NH_NOTE_LIMITED, /* an action was made smaller (budget, min, max, protect) */
-    NH_NOTE_BLOCKED, /* the cloud cannot be asked (no scale_out, autoscaler on) */
-    NH_NOTE_REFUSED, /* a safety guard refused (share, incomplete, empty desired) */
-    NH_NOTE_WAITING, /* an operation is in flight, or the cluster is busy */
-    NH_NOTE_INFO,    /* worth knowing; nothing was held back by it */
-};
-const char *nh_note_kind_name(enum nh_note_kind k);
+#define NH_NOTE_KINDS(X)                                                                           \
+    X(NH_NOTE_LIMITED, "limited") /* an action was made smaller (budget, min, max, protect) */     \
+    X(NH_NOTE_BLOCKED, "blocked") /* the cloud cannot be asked (no scale_out, autoscaler on) */    \
+    X(NH_NOTE_REFUSED, "refused") /* a safety guard refused (share, incomplete, empty desired) */  \
+    X(NH_NOTE_WAITING, "waiting") /* an operation is in flight, or the cluster is busy */          \
+    X(NH_NOTE_INFO, "info")       /* worth knowing; nothing was held back by it */
+enum nh_note_kind { NH_NOTE_KINDS(NH_ENUM_VALUE) };
+NH_ENUM_DECLARE(nh_note_kind);
 
 struct nh_note {
     enum nh_note_kind kind;
@@ -190,25 +209,25 @@ struct nh_note *nh_plan_add_note(struct nh_plan *p);
 /* ---------- operations in flight ---------- */
 
 /* What the cloud gave back to follow an operation. */
-enum nh_job_kind {
-    NH_JOB_NONE,       /* nothing to follow: verify by re-reading state */
-    NH_JOB_ACK_TASK,   /* DescribeTaskInfo task_id */
-    NH_JOB_CCE_JOB,    /* ShowJob job id */
-    NH_JOB_POOL_SIZE,  /* poll the pool until its counters reach target */
-    NH_JOB_POOL_GONE,  /* poll until the pool is gone (two reads agree) */
-    NH_JOB_NODES_GONE, /* poll the node list until the victims are gone */
-};
-const char *nh_job_kind_name(enum nh_job_kind k);
+#define NH_JOB_KINDS(X)                                                                            \
+    X(NH_JOB_NONE, "none")             /* nothing to follow: verify by re-reading state */         \
+    X(NH_JOB_ACK_TASK, "ack-task")     /* DescribeTaskInfo task_id */                              \
+    X(NH_JOB_CCE_JOB, "cce-job")       /* ShowJob job id */                                        \
+    X(NH_JOB_POOL_SIZE, "pool-size")   /* poll the pool until its counters reach target */         \
+    X(NH_JOB_POOL_GONE, "pool-gone")   /* poll until the pool is gone (two reads agree) */         \
+    X(NH_JOB_NODES_GONE, "nodes-gone") /* poll the node list until the victims are gone */
+enum nh_job_kind { NH_JOB_KINDS(NH_ENUM_VALUE) };
+NH_ENUM_DECLARE(nh_job_kind);
 
-enum nh_op_state {
-    NH_OP_INTENT, /* journalled, not yet (known to be) sent */
-    NH_OP_SENT,   /* accepted by the cloud; following its job */
-    NH_OP_VERIFY, /* outcome unknown: re-read before anything else */
-    NH_OP_DONE,
-    NH_OP_FAILED,
-    NH_OP_TIMED_OUT,
-};
-const char *nh_op_state_name(enum nh_op_state s);
+#define NH_OP_STATES(X)                                                                            \
+    X(NH_OP_INTENT, "intent") /* journalled, not yet (known to be) sent */                         \
+    X(NH_OP_SENT, "sent")     /* accepted by the cloud; following its job */                       \
+    X(NH_OP_VERIFY, "verify") /* outcome unknown: re-read before anything else */                  \
+    X(NH_OP_DONE, "done")                                                                          \
+    X(NH_OP_FAILED, "failed")                                                                      \
+    X(NH_OP_TIMED_OUT, "timed-out")
+enum nh_op_state { NH_OP_STATES(NH_ENUM_VALUE) };
+NH_ENUM_DECLARE(nh_op_state);
 /* DONE, FAILED, TIMED_OUT: the operation is closed. */
 bool nh_op_state_final(enum nh_op_state s);
 
