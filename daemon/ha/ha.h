@@ -115,9 +115,11 @@ const char *nh_ha_step_name(enum nh_ha_step s);
 enum nh_ha_step nh_ha_decide(bool key_present, int64_t key_lease, int64_t my_lease, bool leading,
                              bool fresh);
 
-/* Operation records as stored in etcd. ha_op_to_json: a compact JSON
- * string (free()) or NULL on ENOMEM. ha_op_from_json: 0 or -EBADMSG (err
- * says what is wrong); *op is cleared first and owned by the caller. */
+/* Operation records as stored in etcd (state/opcodec.h, the whole
+ * operation). ha_op_to_json: a compact JSON string (free()) or NULL on
+ * ENOMEM or an identifier that is not UTF-8. ha_op_from_json: 0, -EBADMSG
+ * (err says what is wrong) or -ENOMEM; *op is cleared first and owned by
+ * the caller. */
 char *nh_ha_op_to_json(const struct nh_op *op);
 int nh_ha_op_from_json(const char *s, size_t len, struct nh_op *op, char *err, size_t errlen);
 /* P "ops/%020llu" into buf. */

@@ -3,14 +3,13 @@
  * File format: "journal.log" in the state directory, append-only, one
  * record per line: 8 lower-case hex digits of CRC-32C over the JSON bytes,
  * one space, compact JSON, "\n". Record types:
- *   {"t":"begin","seq":N,"cluster":..,"kind":..,"pool_id":..,"pool_name":..,
- *    "from":..,"target":..,"node_ids":[..],"node_names":[..],"pool_nodes":..,
- *    "rule":..,"why":..,"revision":..,"started":ms}
- *   {"t":"update","seq":N,"state":..,"job_kind":..,"job_id":..,"result":..,
- *    "updated":ms}
+ *   {"t":"begin", <the begin part of state/opcodec.h>}
+ *   {"t":"update", <the update part of state/opcodec.h>}
  *   {"t":"seq","next":N}   first line of a compacted file: keeps sequence
  *                          numbers going up after closed ops are dropped.
- * Enums are stored by their model.h names, strings may be null.
+ * The operation's keys are the codec's (one encoding shared with etcd); a
+ * journal written before it ("started", "updated", explicit nulls) is
+ * still read.
  *
  * Replay rules: a last line without its newline, or one whose checksum
  * fails and that holds zero bytes (blocks that never reached the disk), is a
@@ -22,6 +21,7 @@
  * duplicate begin) - is corruption: -EBADMSG, never silently trusted (it
  * may record an operation that was sent). */
 #include "state/journal.h"
+#include "state/opcodec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,9 +42,9 @@
 
 #define JOURNAL_NAME "journal.log"
 #define JOURNAL_TMP "journal.log.tmp"
-#define MAX_RECORD (4u << 20) /* one line: an action with thousands of victims fits */
-#define MAX_FILE (256u << 20) /* refuse to slurp anything bigger on open */
-#define JSON_DEPTH 4          /* object > array > string */
+#define MAX_RECORD NH_OPC_MAX_BYTES /* one line: an action with thousands of victims fits */
+#define MAX_FILE (256u << 20)       /* refuse to slurp anything bigger on open */
+#define JSON_DEPTH NH_OPC_MAX_DEPTH
 #define DEFAULT_MAX_BYTES (1u << 20)
 #define DEFAULT_MAX_RECORDS 10000u
 
@@ -71,115 +71,6 @@ uint32_t nh_journal_crc32c(const void *data, size_t len)
     for (size_t i = 0; i < len; i++)
         c = crc_table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
     return c ^ 0xFFFFFFFFu;
-}
-
-/* ---------- UTF-8 (strict RFC 3629: what the replay's validator accepts) ---------- */
-
-/* Length of the valid sequence at s[0..n), or 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0; /* overlong */
-        if (c == 0xED)
-            hi = 0x9F; /* surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        if (c == 0xF4)
-            hi = 0x8F; /* > U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return len;
-}
-
-static bool utf8_valid(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s);
-    for (size_t i = 0; i < n;) {
-        size_t l = utf8_seq(p + i, n - i);
-        if (l == 0)
-            return false;
-        i += l;
-    }
-    return true;
-}
-
-/* Copy of free text (why, result) made valid UTF-8: invalid bytes become
- * '?' (a sentence cut mid-character by snprintf must not block an action). */
-static char *utf8_sanitized(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    const unsigned char *p = (const unsigned char *)s;
-    if (d == NULL)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n;) {
-        size_t l = utf8_seq(p + i, n - i);
-        if (l == 0) {
-            d[o++] = '?';
-            i++;
-        } else {
-            memcpy(d + o, p + i, l);
-            o += l;
-            i += l;
-        }
-    }
-    d[o] = '\0';
-    return d;
-}
-
-/* ---------- enums by name ---------- */
-
-/* The model's name functions return "?" past their last value. */
-#define ENUM_FROM_NAME(fn, type, s, out)                                                           \
-    do {                                                                                           \
-        for (int i_ = 0; i_ < 256; i_++) {                                                         \
-            const char *n_ = fn((type)i_);                                                         \
-            if (strcmp(n_, "?") == 0)                                                              \
-                break;                                                                             \
-            if (strcmp(n_, (s)) == 0) {                                                            \
-                *(out) = (type)i_;                                                                 \
-                return true;                                                                       \
-            }                                                                                      \
-        }                                                                                          \
-        return false;                                                                              \
-    } while (0)
-
-static bool kind_from(const char *s, enum nh_action_kind *out)
-{
-    ENUM_FROM_NAME(nh_action_kind_name, enum nh_action_kind, s, out);
-}
-
-static bool rule_from(const char *s, enum nh_rule *out)
-{
-    ENUM_FROM_NAME(nh_rule_name, enum nh_rule, s, out);
-}
-
-static bool job_from(const char *s, enum nh_job_kind *out)
-{
-    ENUM_FROM_NAME(nh_job_kind_name, enum nh_job_kind, s, out);
-}
-
-static bool state_from(const char *s, enum nh_op_state *out)
-{
-    ENUM_FROM_NAME(nh_op_state_name, enum nh_op_state, s, out);
 }
 
 /* ---------- the set of open operations (shared by replay and the live journal) ---------- */
@@ -276,20 +167,10 @@ static void opset_remove(struct opset *s, struct jop *o)
 
 /* ---------- record encoding ---------- */
 
-static struct json_object *jstr(const char *s)
-{
-    return s != NULL ? json_object_new_string(s) : NULL; /* NULL is JSON null */
-}
-
-static bool id_ok(const char *s)
-{
-    return s == NULL || utf8_valid(s);
-}
-
 /* Adds a key; false on allocation failure (val is freed either way). */
-static bool jadd(struct json_object *o, const char *k, struct json_object *val, bool may_be_null)
+static bool jadd(struct json_object *o, const char *k, struct json_object *val)
 {
-    if (val == NULL && !may_be_null)
+    if (val == NULL)
         return false;
     if (json_object_object_add(o, k, val) != 0) {
         json_object_put(val); /* not taken on failure */
@@ -298,101 +179,33 @@ static bool jadd(struct json_object *o, const char *k, struct json_object *val, 
     return true;
 }
 
-static struct json_object *jstrv(char *const *v, size_t n, bool *ok)
+/* A record of type t holding the codec's `parts` of op. */
+static int enc_record(const char *t, const struct nh_op *op, unsigned parts,
+                      struct json_object **ret)
 {
-    struct json_object *a;
-    if (v == NULL)
-        return NULL;
-    a = json_object_new_array_ext((int)n);
-    if (a == NULL) {
-        *ok = false;
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct json_object *e = jstr(v[i]);
-        if ((v[i] != NULL && e == NULL) || json_object_array_add(a, e) != 0) {
-            json_object_put(e);
-            json_object_put(a);
-            *ok = false;
-            return NULL;
-        }
-    }
-    return a;
-}
-
-/* The begin record of op; -EINVAL when an identifier is not UTF-8. */
-static int enc_begin(const struct nh_op *op, struct json_object **ret)
-{
-    const struct nh_action *a = &op->action;
-    if (!id_ok(a->cluster) || !id_ok(a->pool_id) || !id_ok(a->pool_name) || !id_ok(op->revision))
-        return -EINVAL;
-    if (a->n_nodes > INT_MAX)
-        return -E2BIG;
-    for (size_t i = 0; i < a->n_nodes; i++)
-        if ((a->node_ids && !id_ok(a->node_ids[i])) || (a->node_names && !id_ok(a->node_names[i])))
-            return -EINVAL;
-    char *why = utf8_sanitized(a->why, strnlen(a->why, sizeof(a->why)));
     struct json_object *o = json_object_new_object();
-    bool ok = why != NULL && o != NULL;
-    if (ok) {
-        ok = jadd(o, "t", json_object_new_string("begin"), false) &&
-             jadd(o, "seq", json_object_new_int64((int64_t)op->seq), false) &&
-             jadd(o, "cluster", jstr(a->cluster), a->cluster == NULL) &&
-             jadd(o, "kind", json_object_new_string(nh_action_kind_name(a->kind)), false) &&
-             jadd(o, "pool_id", jstr(a->pool_id), a->pool_id == NULL) &&
-             jadd(o, "pool_name", jstr(a->pool_name), a->pool_name == NULL) &&
-             jadd(o, "from", json_object_new_int(a->from), false) &&
-             jadd(o, "target", json_object_new_int(a->target), false);
-    }
-    if (ok) {
-        struct json_object *ids = jstrv(a->node_ids, a->n_nodes, &ok);
-        ok = ok && jadd(o, "node_ids", ids, a->node_ids == NULL);
-    }
-    if (ok) {
-        struct json_object *names = jstrv(a->node_names, a->n_nodes, &ok);
-        ok = ok && jadd(o, "node_names", names, a->node_names == NULL);
-    }
-    if (ok) {
-        ok = jadd(o, "pool_nodes", json_object_new_boolean(a->pool_nodes), false) &&
-             jadd(o, "rule", json_object_new_string(nh_rule_name(a->rule)), false) &&
-             jadd(o, "why", json_object_new_string(why), false) &&
-             jadd(o, "revision", jstr(op->revision), op->revision == NULL) &&
-             jadd(o, "started", json_object_new_int64(op->started_ms), false);
-    }
-    free(why);
-    if (!ok) {
+    int r;
+    if (o == NULL || !jadd(o, "t", json_object_new_string(t))) {
         json_object_put(o);
         return -ENOMEM;
     }
+    r = nh_opc_encode(op, parts, o);
+    if (r < 0) {
+        json_object_put(o);
+        return r;
+    }
     *ret = o;
     return 0;
+}
+
+static int enc_begin(const struct nh_op *op, struct json_object **ret)
+{
+    return enc_record("begin", op, NH_OPC_BEGIN, ret);
 }
 
 static int enc_update(const struct nh_op *op, struct json_object **ret)
 {
-    if (!id_ok(op->job_id))
-        return -EINVAL;
-    char *result = NULL;
-    if (op->result != NULL) {
-        result = utf8_sanitized(op->result, strlen(op->result));
-        if (result == NULL)
-            return -ENOMEM;
-    }
-    struct json_object *o = json_object_new_object();
-    bool ok = o != NULL && jadd(o, "t", json_object_new_string("update"), false) &&
-              jadd(o, "seq", json_object_new_int64((int64_t)op->seq), false) &&
-              jadd(o, "state", json_object_new_string(nh_op_state_name(op->state)), false) &&
-              jadd(o, "job_kind", json_object_new_string(nh_job_kind_name(op->job_kind)), false) &&
-              jadd(o, "job_id", jstr(op->job_id), op->job_id == NULL) &&
-              jadd(o, "result", jstr(result), result == NULL) &&
-              jadd(o, "updated", json_object_new_int64(op->updated_ms), false);
-    free(result);
-    if (!ok) {
-        json_object_put(o);
-        return -ENOMEM;
-    }
-    *ret = o;
-    return 0;
+    return enc_record("update", op, NH_OPC_UPDATE, ret);
 }
 
 /* Appends "<crc> <json>\n" of o to a growing buffer; takes o. */
@@ -457,200 +270,36 @@ static bool fail(struct perr *e, const char *fmt, ...)
     return false;
 }
 
-/* Field getters: false (with the message) when missing or mistyped. */
-static bool get_field(struct json_object *o, const char *k, enum json_type t, bool nullable,
-                      struct json_object **v, struct perr *e)
-{
-    if (!json_object_object_get_ex(o, k, v))
-        return fail(e, "field \"%s\" is missing", k);
-    if (*v == NULL && nullable)
-        return true;
-    if (*v == NULL || !json_object_is_type(*v, t))
-        return fail(e, "field \"%s\" has the wrong type", k);
-    return true;
-}
+#define SEQ_MAX ((int64_t)NH_OPC_SEQ_MAX)
 
-/* A string (NULL for JSON null when nullable); embedded NULs are refused. */
-static bool get_str(struct json_object *o, const char *k, bool nullable, char **out, struct perr *e,
-                    bool *oom)
+static bool get_next(struct json_object *o, int64_t *out, struct perr *e)
 {
     struct json_object *v;
-    *out = NULL;
-    if (!get_field(o, k, json_type_string, nullable, &v, e))
-        return false;
-    if (v == NULL)
-        return true;
-    const char *s = json_object_get_string(v);
-    if ((size_t)json_object_get_string_len(v) != strlen(s))
-        return fail(e, "field \"%s\" holds a NUL byte", k);
-    *out = strdup(s);
-    if (*out == NULL) {
-        *oom = true;
-        return false;
-    }
-    return true;
-}
-
-static bool get_i64(struct json_object *o, const char *k, int64_t min, int64_t max, int64_t *out,
-                    struct perr *e)
-{
-    struct json_object *v;
-    if (!get_field(o, k, json_type_int, false, &v, e))
-        return false;
+    if (!json_object_object_get_ex(o, "next", &v) || v == NULL)
+        return fail(e, "field \"next\" is missing");
+    if (!json_object_is_type(v, json_type_int))
+        return fail(e, "field \"next\" has the wrong type");
     errno = 0;
     int64_t x = json_object_get_int64(v);
-    if (errno != 0 || x < min || x > max)
-        return fail(e, "field \"%s\" is out of range", k);
+    if (errno != 0 || x < 1 || x > SEQ_MAX + 1)
+        return fail(e, "field \"next\" is out of range");
     *out = x;
     return true;
 }
 
-static bool get_strv(struct json_object *o, const char *k, char ***out, size_t *n, struct perr *e,
-                     bool *oom)
+/* One record's operation part, through the codec. */
+static bool dec_op(struct json_object *o, unsigned parts, struct nh_op *op, struct perr *e,
+                   bool *oom)
 {
-    struct json_object *v;
-    *out = NULL;
-    *n = 0;
-    if (!get_field(o, k, json_type_array, true, &v, e))
-        return false;
-    if (v == NULL)
-        return true;
-    size_t len = json_object_array_length(v);
-    *n = len;
-    if (len == 0)
-        return true;
-    char **a = calloc(len, sizeof(*a));
-    if (a == NULL) {
+    char msg[200];
+    int r = nh_opc_decode(o, parts, op, msg, sizeof(msg));
+    if (r == -ENOMEM)
         *oom = true;
-        return false;
-    }
-    *out = a;
-    for (size_t i = 0; i < len; i++) {
-        struct json_object *el = json_object_array_get_idx(v, i);
-        if (el == NULL)
-            continue;
-        if (!json_object_is_type(el, json_type_string))
-            return fail(e, "field \"%s\": an element is not a string", k);
-        const char *s = json_object_get_string(el);
-        if ((size_t)json_object_get_string_len(el) != strlen(s))
-            return fail(e, "field \"%s\": an element holds a NUL byte", k);
-        a[i] = strdup(s);
-        if (a[i] == NULL) {
-            *oom = true;
-            return false;
-        }
-    }
-    return true;
+    return r == 0 ? true : fail(e, "%s", msg);
 }
 
-static void strv_free(char **v, size_t n)
-{
-    if (v == NULL)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-static bool get_enum_name(struct json_object *o, const char *k, const char **s, struct perr *e)
-{
-    struct json_object *v;
-    if (!get_field(o, k, json_type_string, false, &v, e))
-        return false;
-    *s = json_object_get_string(v);
-    return true;
-}
-
-#define SEQ_MAX ((int64_t)INT64_MAX - 1)
-
-static bool dec_begin(struct json_object *o, struct nh_op *op, struct perr *e, bool *oom)
-{
-    struct nh_action *a = &op->action;
-    int64_t seq, from, target, started;
-    const char *kind, *rule;
-    struct json_object *pn;
-    char **ids = NULL, **names = NULL;
-    size_t n_ids = 0, n_names = 0;
-
-    memset(op, 0, sizeof(*op));
-    if (!get_i64(o, "seq", 1, SEQ_MAX, &seq, e) ||
-        !get_str(o, "cluster", true, &a->cluster, e, oom) || !get_enum_name(o, "kind", &kind, e))
-        return false;
-    op->seq = (uint64_t)seq;
-    if (!kind_from(kind, &a->kind))
-        return fail(e, "unknown action kind \"%.40s\"", kind);
-    if (!get_str(o, "pool_id", true, &a->pool_id, e, oom) ||
-        !get_str(o, "pool_name", true, &a->pool_name, e, oom) ||
-        !get_i64(o, "from", INT_MIN, INT_MAX, &from, e) ||
-        !get_i64(o, "target", INT_MIN, INT_MAX, &target, e))
-        return false;
-    a->from = (int)from;
-    a->target = (int)target;
-    bool ok = get_strv(o, "node_ids", &ids, &n_ids, e, oom) &&
-              get_strv(o, "node_names", &names, &n_names, e, oom);
-    if (ok && ids != NULL && names != NULL && n_ids != n_names)
-        ok = fail(e, "node_ids and node_names differ in length");
-    if (!ok) {
-        strv_free(ids, n_ids);
-        strv_free(names, n_names);
-        return false;
-    }
-    a->node_ids = ids;
-    a->node_names = names;
-    a->n_nodes = ids != NULL ? n_ids : n_names;
-    if (!get_field(o, "pool_nodes", json_type_boolean, false, &pn, e))
-        return false;
-    a->pool_nodes = json_object_get_boolean(pn);
-    if (!get_enum_name(o, "rule", &rule, e))
-        return false;
-    if (!rule_from(rule, &a->rule))
-        return fail(e, "unknown rule \"%.40s\"", rule);
-    struct json_object *w;
-    if (!get_field(o, "why", json_type_string, false, &w, e))
-        return false;
-    size_t wl = (size_t)json_object_get_string_len(w);
-    if (wl >= sizeof(a->why) || strlen(json_object_get_string(w)) != wl)
-        return fail(e, "field \"why\" is too long or holds a NUL byte");
-    memcpy(a->why, json_object_get_string(w), wl + 1);
-    if (!get_str(o, "revision", true, &op->revision, e, oom) ||
-        !get_i64(o, "started", INT64_MIN, INT64_MAX, &started, e))
-        return false;
-    op->started_ms = started;
-    op->updated_ms = started;
-    op->state = NH_OP_INTENT;
-    op->job_kind = NH_JOB_NONE;
-    return true;
-}
-
-struct upd {
-    uint64_t seq;
-    enum nh_op_state state;
-    enum nh_job_kind job_kind;
-    char *job_id;
-    char *result;
-    int64_t updated;
-};
-
-static bool dec_update(struct json_object *o, struct upd *u, struct perr *e, bool *oom)
-{
-    int64_t seq;
-    const char *st, *jk;
-    memset(u, 0, sizeof(*u));
-    if (!get_i64(o, "seq", 1, SEQ_MAX, &seq, e) || !get_enum_name(o, "state", &st, e) ||
-        !get_enum_name(o, "job_kind", &jk, e))
-        return false;
-    u->seq = (uint64_t)seq;
-    if (!state_from(st, &u->state))
-        return fail(e, "unknown state \"%.40s\"", st);
-    if (!job_from(jk, &u->job_kind))
-        return fail(e, "unknown job kind \"%.40s\"", jk);
-    return get_str(o, "job_id", true, &u->job_id, e, oom) &&
-           get_str(o, "result", true, &u->result, e, oom) &&
-           get_i64(o, "updated", INT64_MIN, INT64_MAX, &u->updated, e);
-}
-
-/* Applies an update to an op (takes u's strings). */
-static void apply_update(struct jop *j, struct upd *u)
+/* Applies an update (state, job, result, time) to an op (takes u's strings). */
+static void apply_update(struct jop *j, struct nh_op *u)
 {
     j->op.state = u->state;
     j->op.job_kind = u->job_kind;
@@ -658,7 +307,7 @@ static void apply_update(struct jop *j, struct upd *u)
     j->op.job_id = u->job_id;
     free(j->op.result);
     j->op.result = u->result;
-    j->op.updated_ms = u->updated;
+    j->op.updated_ms = u->updated_ms;
     j->updated = true;
     u->job_id = u->result = NULL;
 }
@@ -685,15 +334,19 @@ static int apply_record(struct opset *s, const char *js, size_t len, struct perr
         fail(e, "not a JSON object");
         goto out;
     }
-    if (!get_field(o, "t", json_type_string, false, &t, e))
+    if (!json_object_object_get_ex(o, "t", &t) || t == NULL) {
+        fail(e, "field \"t\" is missing");
         goto out;
+    }
+    if (!json_object_is_type(t, json_type_string)) {
+        fail(e, "field \"t\" has the wrong type");
+        goto out;
+    }
     const char *type = json_object_get_string(t);
     if (strcmp(type, "begin") == 0) {
         struct nh_op op;
-        if (!dec_begin(o, &op, e, &oom)) {
-            nh_op_clear(&op);
+        if (!dec_op(o, NH_OPC_BEGIN, &op, e, &oom))
             goto out;
-        }
         if (seen_has(s, op.seq)) {
             fail(e, "duplicate begin for seq %" PRIu64, op.seq);
             nh_op_clear(&op);
@@ -709,20 +362,16 @@ static int apply_record(struct opset *s, const char *js, size_t len, struct perr
         if (r < 0)
             nh_op_clear(&op);
     } else if (strcmp(type, "update") == 0) {
-        struct upd u;
-        if (!dec_update(o, &u, e, &oom)) {
-            free(u.job_id);
-            free(u.result);
+        struct nh_op u;
+        if (!dec_op(o, NH_OPC_UPDATE, &u, e, &oom))
             goto out;
-        }
         struct jop *j = opset_find(s, u.seq);
         if (j == NULL) {
             if (seen_has(s, u.seq))
                 fail(e, "update for seq %" PRIu64 ", which was already closed", u.seq);
             else
                 fail(e, "update for unknown seq %" PRIu64 " (no begin record)", u.seq);
-            free(u.job_id);
-            free(u.result);
+            nh_op_clear(&u);
             goto out;
         }
         apply_update(j, &u);
@@ -730,8 +379,8 @@ static int apply_record(struct opset *s, const char *js, size_t len, struct perr
             opset_remove(s, j);
         r = 0;
     } else if (strcmp(type, "seq") == 0) {
-        int64_t next;
-        if (!get_i64(o, "next", 1, SEQ_MAX + 1, &next, e))
+        int64_t next = 0;
+        if (!get_next(o, &next, e))
             goto out;
         if ((uint64_t)next > s->next_seq)
             s->next_seq = (uint64_t)next;
@@ -981,8 +630,8 @@ static int compact_locked(struct nh_journal *j)
     if (j->broken)
         return -EIO;
     o = json_object_new_object();
-    if (o == NULL || !jadd(o, "t", json_object_new_string("seq"), false) ||
-        !jadd(o, "next", json_object_new_int64((int64_t)j->set.next_seq), false)) {
+    if (o == NULL || !jadd(o, "t", json_object_new_string("seq")) ||
+        !jadd(o, "next", json_object_new_int64((int64_t)j->set.next_seq))) {
         json_object_put(o);
         return -ENOMEM;
     }
@@ -1338,8 +987,8 @@ int nh_journal_update(struct nh_journal *j, const struct nh_op *op)
     tmp = *op; /* shallow: only read by enc_update */
     if (tmp.updated_ms == 0)
         tmp.updated_ms = wall_ms();
-    struct upd u = {
-        .seq = op->seq, .state = op->state, .job_kind = op->job_kind, .updated = tmp.updated_ms};
+    struct nh_op u = {
+        .seq = op->seq, .state = op->state, .job_kind = op->job_kind, .updated_ms = tmp.updated_ms};
     r = enc_update(&tmp, &o);
     if (r == 0)
         r = lines_add(&l, o);
@@ -1356,8 +1005,7 @@ int nh_journal_update(struct nh_journal *j, const struct nh_op *op)
             opset_remove(&j->set, cur);
         maybe_compact_locked(j);
     }
-    free(u.job_id);
-    free(u.result);
+    nh_op_clear(&u);
     pthread_mutex_unlock(&j->mu);
     return r;
 }
