@@ -14,6 +14,7 @@
 
 #include "cmd.h"
 #include "util/buf.h"
+#include "util/json.h"
 
 /* daemon.listen's default (config.c). */
 #define STATUS_DEFAULT_LISTEN "127.0.0.1:9464"
@@ -143,12 +144,14 @@ static void print_age(int64_t s)
         printf("%lldh ago", (long long)(s / 3600));
 }
 
-static int print_status(const char *body)
+static int print_status(const char *body, size_t len)
 {
-    struct json_object *root = json_tokener_parse(body);
-    if (root == NULL || !json_object_is_type(root, json_type_object)) {
-        fprintf(stderr, "nodeherd status: the daemon's answer is not a status document\n");
-        json_object_put(root);
+    char perr[200] = "";
+    struct nh_jerr je = {.buf = perr, .len = sizeof(perr)};
+    struct json_object *root = nh_json_parse(body, len, true, &je);
+    if (root == NULL) {
+        fprintf(stderr, "nodeherd status: the daemon's answer is not a status document (%s)\n",
+                perr);
         return NH_EXIT_FAILURE;
     }
     int64_t now = jget_int(root, "now", (int64_t)time(NULL));
@@ -329,7 +332,7 @@ int nh_cmd_status(const struct nh_global_opts *g, int argc, char **argv)
     if (json)
         printf("%s\n", body.data ? body.data : "");
     else
-        ret = print_status(body.data ? body.data : "");
+        ret = print_status(body.data ? body.data : "", body.data ? body.len : 0);
     nh_buf_free(&body);
     return ret;
 }

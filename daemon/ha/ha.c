@@ -13,6 +13,7 @@
 
 #include "config/secret.h"
 #include "ha/ha.h"
+#include "util/json.h"
 #include "util/log.h"
 
 #define NS_PER_MS ((uint64_t)1000000)
@@ -251,12 +252,16 @@ static void on_http_done(void *ud, const struct nh_http_resp *resp)
 
     r->xfer = NULL;
     if (resp->outcome == NH_HTTP_OK) {
-        doc = json_tokener_parse(resp->body);
-        ok = resp->status == 200 && doc != NULL && json_object_is_type(doc, json_type_object);
+        char perr[160] = "";
+        struct nh_jerr je = {.buf = perr, .len = sizeof(perr)};
+        doc = nh_json_parse(resp->body, resp->body_len, true, &je);
+        ok = resp->status == 200 && doc != NULL;
         if (!ok) {
             const char *msg = doc ? json_object_get_string(jget(doc, "error")) : NULL;
             if (msg == NULL)
                 msg = doc ? json_object_get_string(jget(doc, "message")) : NULL;
+            if (msg == NULL && doc == NULL && resp->status == 200)
+                msg = perr; /* a 200 that is not a JSON object */
             nh_log(LOG_WARNING, "ha: etcd %s at %s: HTTP %d%s%s", r->what, ha->endpoints[ha->ep],
                    resp->status, msg ? ": " : "", msg ? msg : "");
             /* An expired or revoked auth token: authenticate again. */
