@@ -161,8 +161,6 @@ static void ha_fence(void *ud, void (*cb)(void *arg, bool ok), void *arg)
     nh_ha_fence(d->ha, cb, arg);
 }
 
-static const struct nh_jstore_ops ha_jstore = {.write = nh_ha_journal_write};
-
 static void on_ha_role(void *ud, bool leader, const struct nh_op *open_ops, size_t n_open,
                        const char *why)
 {
@@ -486,7 +484,7 @@ int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
             goto fail_early;
         }
         eo.start_as_follower = true;
-        eo.jstore = &ha_jstore;
+        eo.jstore = &nh_ha_jstore;
         eo.jstore_ctx = d.ha;
         eo.fence = ha_fence;
     } else if (d.cfg->ha.enabled) {

@@ -887,8 +887,10 @@ int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg, stru
         e->jstore = opts->jstore;
         e->jstore_ctx = opts->jstore_ctx;
     } else if (e->journal != NULL) {
-        e->jstore = &nh_local_jstore;
-        e->jstore_ctx = e;
+        e->local_store.loop = e->loop;
+        e->local_store.journal = e->journal;
+        e->jstore = &nh_journal_store_ops;
+        e->jstore_ctx = &e->local_store;
     }
     e->leader = !opts->start_as_follower;
     snprintf(e->role, sizeof(e->role), "%s", opts->start_as_follower ? "follower" : "single");
@@ -1310,7 +1312,7 @@ void engine_journal_result(struct nh_engine *e, int r)
 {
     char msg[sizeof(e->journal_error)];
 
-    if (e->journal == NULL || e->jstore != &nh_local_jstore)
+    if (e->journal == NULL || e->jstore != &nh_journal_store_ops)
         return; /* HA: etcd; a failed write there is a leadership question */
     if (r == 0) {
         if (e->journal_error[0] == '\0' || nh_journal_broken(e->journal))

@@ -26,6 +26,7 @@
 #include "config/config.h"
 #include "model/model.h"
 #include "net/http.h"
+#include "state/store.h"
 #include "util/buf.h"
 
 struct nh_engine;
@@ -41,18 +42,11 @@ struct nh_engine_summary {
     size_t jobs_in_flight;
 };
 
-/* Where operations are journalled. Default (NULL): the local append-only
- * file in state_dir (state/journal.h), written on libuv's threadpool. With
- * `ha:` the journal lives in etcd so that a new leader resumes the old
- * leader's operations. */
-struct nh_jstore_ops {
-    /* Records `op` durably: begin == true records a new operation (and
-     * assigns op->seq), false records its new state. Calls done(arg, 0 or
-     * -errno) exactly once, later, on the loop. Returns 0, or -errno (done
-     * then never runs). `op` stays valid until done runs. */
-    int (*write)(void *ctx, bool begin, struct nh_op *op, void (*done)(void *arg, int r),
-                 void *arg);
-};
+/* Where operations are journalled: struct nh_jstore_ops (state/store.h).
+ * Default (NULL): the local append-only file in state_dir
+ * (nh_journal_store_ops: state/journal.h written on libuv's threadpool).
+ * With `ha:` the journal lives in etcd (nh_ha_jstore) so that a new leader
+ * resumes the old leader's operations. */
 
 /* HA fencing: asked by the providers' clients (net/client.h's gate) at the
  * moment each attempt of a mutating request is handed to the HTTP layer -

@@ -123,6 +123,7 @@ struct nh_engine {
     /* serialized journal writes, through jstore (the local file by default) */
     const struct nh_jstore_ops *jstore; /* NULL: no journal (dry-run) */
     void *jstore_ctx;
+    struct nh_journal_store local_store; /* jstore_ctx of the local journal */
     struct jwrite *jq_head, *jq_tail;
     bool jq_busy;
     /* Local journal health: why it cannot be written ("" while it can). */
@@ -169,7 +170,6 @@ struct cl *engine_find_cluster(struct nh_engine *e, const char *name);
 const char *cl_held(const struct cl *c);
 
 /* ops.c */
-extern const struct nh_jstore_ops nh_local_jstore;
 void ops_abandon_all(struct cl *c);
 int ops_start(struct cl *c, const struct nh_action *a);
 void ops_resume(struct cl *c, const struct nh_op *op);

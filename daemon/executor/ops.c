@@ -71,56 +71,6 @@ static void jq_done_one(struct nh_engine *e, struct jwrite *jw)
     free(jw);
 }
 
-/* The local journal store: the blocking write + fdatasync runs on libuv's
- * threadpool, never on the loop. */
-struct local_write {
-    uv_work_t work;
-    struct nh_journal *j;
-    bool begin;
-    struct nh_op *op;
-    void (*done)(void *arg, int r);
-    void *arg;
-    int r;
-};
-
-static void local_work(uv_work_t *w)
-{
-    struct local_write *lw = w->data;
-    lw->r = lw->begin ? nh_journal_begin(lw->j, lw->op) : nh_journal_update(lw->j, lw->op);
-}
-
-static void local_after(uv_work_t *w, int status)
-{
-    struct local_write *lw = w->data;
-    int r = status < 0 ? status : lw->r;
-    void (*done)(void *, int) = lw->done;
-    void *arg = lw->arg;
-    free(lw);
-    done(arg, r);
-}
-
-static int local_write_op(void *ctx, bool begin, struct nh_op *op, void (*done)(void *arg, int r),
-                          void *arg)
-{
-    struct nh_engine *e = ctx;
-    struct local_write *lw = calloc(1, sizeof(*lw));
-    int r;
-    if (lw == NULL)
-        return -ENOMEM;
-    lw->work.data = lw;
-    lw->j = e->journal;
-    lw->begin = begin;
-    lw->op = op;
-    lw->done = done;
-    lw->arg = arg;
-    r = uv_queue_work(e->loop, &lw->work, local_work, local_after);
-    if (r < 0)
-        free(lw);
-    return r;
-}
-
-const struct nh_jstore_ops nh_local_jstore = {.write = local_write_op};
-
 static void jq_store_done(void *arg, int r)
 {
     struct nh_engine *e = arg;
@@ -180,7 +130,7 @@ void ops_journal_drain_sync(struct nh_engine *e)
     while (e->jq_head) {
         struct jwrite *jw = e->jq_head;
         e->jq_head = jw->next;
-        if (e->journal && e->jstore == &nh_local_jstore) {
+        if (e->journal && e->jstore == &nh_journal_store_ops) {
             if (jw->kind == JW_BEGIN)
                 (void)nh_journal_begin(e->journal, &jw->snap);
             else

@@ -1207,3 +1207,5 @@ void nh_ha_free(struct nh_ha *ha)
     uv_close((uv_handle_t *)&ha->keepalive, on_timer_closed);
     uv_close((uv_handle_t *)&ha->expiry, on_timer_closed);
 }
+
+const struct nh_jstore_ops nh_ha_jstore = {.write = nh_ha_journal_write};

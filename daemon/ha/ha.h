@@ -40,6 +40,7 @@
 #include "config/config.h"
 #include "model/model.h"
 #include "net/http.h"
+#include "state/store.h"
 
 struct nh_ha;
 
@@ -72,8 +73,10 @@ bool nh_ha_is_leader(const struct nh_ha *ha);
  * before nh_ha_fence returns when the answer is a local "no". */
 void nh_ha_fence(struct nh_ha *ha, void (*cb)(void *arg, bool ok), void *arg);
 
-/* The etcd journal store: the `write` of engine.h's struct nh_jstore_ops,
- * with ctx = the nh_ha (same contract: begin records a new operation in
+/* The etcd journal store (state/store.h), ctx = the nh_ha: every write is
+ * a fenced transaction. */
+extern const struct nh_jstore_ops nh_ha_jstore;
+/* Its `write` (same contract as struct nh_jstore_ops: begin records a new operation in
  * state INTENT and assigns op->seq; done(arg, r) runs exactly once, later,
  * unless a negative errno is returned). Refused at once with -EPERM when
  * this instance is not a leader with a fresh lease. done gets -EPERM when

@@ -221,8 +221,8 @@ int nh_opc_to_string(const struct nh_op *op, char **ret)
         return -ENOMEM;
     r = nh_opc_encode(op, NH_OPC_ALL, o);
     if (r == 0) {
-        const char *s = json_object_to_json_string_ext(
-            o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE);
         *ret = s ? strdup(s) : NULL;
         if (*ret == NULL)
             r = -ENOMEM;
@@ -466,8 +466,7 @@ static bool decode_update(struct dec *d, struct nh_op *op)
                    &op->updated_ms);
 }
 
-int nh_opc_decode(struct json_object *o, unsigned parts, struct nh_op *op, char *err,
-                  size_t errlen)
+int nh_opc_decode(struct json_object *o, unsigned parts, struct nh_op *op, char *err, size_t errlen)
 {
     struct dec d = {.o = o, .err = err, .errlen = errlen};
     int64_t seq;
