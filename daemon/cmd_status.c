@@ -14,6 +14,7 @@
 
 #include "cmd.h"
 #include "util/buf.h"
+#include "util/hostport.h"
 #include "util/json.h"
 
 /* daemon.listen's default (config.c). */
@@ -288,8 +289,9 @@ int nh_cmd_status(const struct nh_global_opts *g, int argc, char **argv)
                     g->config_path);
             return NH_EXIT_USAGE;
         }
-        const char *colon = strrchr(l, ':');
-        if (colon && strcmp(colon, ":0") == 0) {
+        struct nh_hostport hp;
+        if (nh_hostport_parse(l, NH_HOSTPORT_EMPTY_HOST, &hp, NULL) == 0 && hp.has_port &&
+            hp.port == 0) {
             fprintf(stderr, "nodeherd status: daemon.listen uses port 0 (any free port); pass "
                             "--url with the port the daemon logged\n");
             return NH_EXIT_USAGE;

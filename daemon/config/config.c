@@ -10,6 +10,7 @@
 #include <syslog.h>
 
 #include "config/internal.h"
+#include "util/hostport.h"
 
 const char *nh_victim_order_name(enum nh_victim_order o)
 {
@@ -41,13 +42,6 @@ static const struct nh_ynode *want_scalar(struct nh_pctx *c, const struct nh_ypa
     return kv->val;
 }
 
-static bool port_ok(const char *p)
-{
-    if (*p == '\0' || strlen(p) > 5 || strspn(p, "0123456789") != strlen(p))
-        return false;
-    return atoi(p) <= 65535;
-}
-
 static bool hostname_ok(const char *h, size_t n)
 {
     if (n == 0 || n > 253)
@@ -61,45 +55,26 @@ static bool hostname_ok(const char *h, size_t n)
     return true;
 }
 
-/* Splits HOST:PORT, [V6]:PORT or :PORT (port optional when !need_port).
- * host is copied into hbuf without brackets; *v6 set when bracketed. */
+/* Splits HOST:PORT, [V6]:PORT or :PORT (port optional when !need_port)
+ * with util/hostport.h; a host name must be a DNS name. host is copied into
+ * hbuf without brackets; *v6 set when bracketed. */
 static bool split_hostport(const char *s, bool need_port, bool allow_empty_host, char *hbuf,
                            size_t hlen, bool *v6)
 {
-    const char *port = NULL;
+    struct nh_hostport hp;
+    unsigned flags =
+        (need_port ? NH_HOSTPORT_NEED_PORT : 0u) | (allow_empty_host ? NH_HOSTPORT_EMPTY_HOST : 0u);
     size_t hl;
+
     *v6 = false;
-    if (s[0] == '[') {
-        const char *end = strchr(s, ']');
-        if (end == NULL)
-            return false;
-        hl = (size_t)(end - s - 1);
-        if (end[1] == ':')
-            port = end + 2;
-        else if (end[1] != '\0')
-            return false;
-        if (hl == 0 || hl >= hlen)
-            return false;
-        memcpy(hbuf, s + 1, hl);
-        hbuf[hl] = '\0';
-        struct in6_addr a6;
-        if (inet_pton(AF_INET6, hbuf, &a6) != 1)
-            return false;
-        *v6 = true;
-    } else {
-        const char *colon = strchr(s, ':');
-        if (colon != NULL && strchr(colon + 1, ':') != NULL)
-            return false; /* a bare IPv6 address: needs brackets */
-        hl = colon ? (size_t)(colon - s) : strlen(s);
-        port = colon ? colon + 1 : NULL;
-        if (hl >= hlen || (hl == 0 && !allow_empty_host) || (hl > 0 && !hostname_ok(s, hl)))
-            return false;
-        memcpy(hbuf, s, hl);
-        hbuf[hl] = '\0';
-    }
-    if (port == NULL)
-        return !need_port;
-    return port_ok(port);
+    if (nh_hostport_parse(s, flags, &hp, NULL) < 0)
+        return false;
+    hl = strlen(hp.host);
+    if (hl >= hlen || (!hp.v6 && hl > 0 && !hostname_ok(hp.host, hl)))
+        return false;
+    memcpy(hbuf, hp.host, hl + 1);
+    *v6 = hp.v6;
+    return true;
 }
 
 static bool loopback_host(const char *h, bool v6);

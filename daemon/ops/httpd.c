@@ -43,6 +43,7 @@
 
 #include "metrics.h"
 #include "status_page.h"
+#include "util/hostport.h"
 #include "util/log.h"
 
 /* Bodies we build: generous for a few hundred series, still bounded. */
@@ -126,59 +127,22 @@ int nh_httpd_parse_listen(const char *listen, struct sockaddr_storage *ret_addr,
                           int *ret_any, char *err, size_t errlen)
 {
     static const char want[] = "expected HOST:PORT, [IPv6]:PORT or :PORT (e.g. 127.0.0.1:9464)";
-    char host[INET6_ADDRSTRLEN + 1];
-    const char *port_s;
-    size_t host_len;
-    int v6 = 0;
+    struct nh_hostport hp;
+    const char *why = NULL;
 
     if (listen == NULL || *listen == '\0') {
         set_err(err, errlen, "listen: empty; %s", want);
         return -EINVAL;
     }
-    if (listen[0] == '[') {
-        const char *close = strchr(listen, ']');
-        if (close == NULL || close[1] != ':') {
-            set_err(err, errlen, "listen \"%s\": unclosed \"[\" or no \":PORT\" after \"]\"; %s",
-                    listen, want);
-            return -EINVAL;
-        }
-        host_len = (size_t)(close - listen - 1);
-        if (host_len == 0 || host_len >= sizeof(host)) {
-            set_err(err, errlen, "listen \"%s\": bad IPv6 address; %s", listen, want);
-            return -EINVAL;
-        }
-        memcpy(host, listen + 1, host_len);
-        port_s = close + 2;
-        v6 = 1;
-    } else {
-        const char *colon = strrchr(listen, ':');
-        if (colon == NULL) {
-            set_err(err, errlen, "listen \"%s\": no port; %s", listen, want);
-            return -EINVAL;
-        }
-        host_len = (size_t)(colon - listen);
-        if (memchr(listen, ':', host_len) != NULL) {
-            set_err(err, errlen, "listen \"%s\": an IPv6 address needs brackets, as in [::1]:9464",
-                    listen);
-            return -EINVAL;
-        }
-        if (host_len >= sizeof(host)) {
-            set_err(err, errlen, "listen \"%s\": host too long; %s", listen, want);
-            return -EINVAL;
-        }
-        memcpy(host, listen, host_len);
-        port_s = colon + 1;
-    }
-    host[host_len] = '\0';
-
-    unsigned long port = 0;
-    size_t digits = strspn(port_s, "0123456789");
-    if (digits == 0 || digits > 5 || port_s[digits] != '\0' ||
-        (port = strtoul(port_s, NULL, 10)) > 65535) {
-        set_err(err, errlen, "listen \"%s\": port must be a number 0..65535 (0 picks a free one)",
-                listen);
+    if (nh_hostport_parse(listen, NH_HOSTPORT_NEED_PORT | NH_HOSTPORT_EMPTY_HOST, &hp, &why) < 0) {
+        set_err(err, errlen, "listen \"%s\": %s; %s", listen, why,
+                strstr(why, "port must") ? "0 picks a free one" : want);
         return -EINVAL;
     }
+    const char *host = hp.host;
+    size_t host_len = strlen(host);
+    unsigned long port = hp.port;
+    int v6 = hp.v6;
 
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
@@ -496,31 +460,14 @@ static bool local_addr_is(const struct hconn *c, int family, const void *addr)
  * daemon.listen_names: a rebinding page's requests carry its own name. */
 static bool host_ok(const struct nh_httpd *h, const struct hconn *c, const char *value)
 {
-    char host[256];
-    const char *end;
-    size_t n;
+    struct nh_hostport hp;
+    char *host = hp.host;
 
-    if (value[0] == '[') {
-        end = strchr(value, ']');
-        if (end == NULL || (end[1] != '\0' && end[1] != ':'))
-            return false;
-        value++;
-    } else {
-        end = strrchr(value, ':');
-        if (end == NULL)
-            end = value + strlen(value);
-    }
-    if (*end == ':' || (*end == ']' && end[1] == ':')) {
-        const char *port = *end == ':' ? end + 1 : end + 2;
-        if (strspn(port, "0123456789") != strlen(port))
-            return false;
-    }
-    n = (size_t)(end - value);
-    if (n == 0 || n >= sizeof(host))
+    if (nh_hostport_parse(value, 0, &hp, NULL) < 0)
         return false;
-    for (size_t i = 0; i < n; i++)
-        host[i] = (value[i] >= 'A' && value[i] <= 'Z') ? (char)(value[i] - 'A' + 'a') : value[i];
-    host[n] = '\0';
+    for (char *p = host; *p != '\0'; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
     if (strcmp(host, "localhost") == 0)
         return true;
     /* Any address literal is no rebinding (a page cannot rename it); we
