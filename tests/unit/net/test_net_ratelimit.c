@@ -39,6 +39,61 @@ static void test_bucket_sustained_rate_matches_qps(void **state)
     assert_in_range(taken, 100, 101);
 }
 
+/* What a cloud that counts calls per time window sees, at the bucket's own
+ * clock: whatever the mix of waiting, throttling (with and without hints)
+ * and recovery, no stretch of time [t_i, t_j] holds more takes than
+ * burst + qps * (t_j - t_i). So a limit published as "N calls per W
+ * seconds" holds whenever burst + qps * W <= N (nodeherd.yaml(5)). */
+static uint64_t prop_rand(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+#define PROP_TAKES 4000
+static void test_bucket_never_sends_more_than_burst_plus_rate_in_any_window(void **state)
+{
+    (void)state;
+    static uint64_t at[PROP_TAKES];
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        uint64_t rng = seed * 0x9E3779B97F4A7C15ULL, now = 1000;
+        double qps = 0.5 + (double)(prop_rand(&rng) % 400) / 10.0; /* 0.5 .. 40.4 */
+        unsigned burst = 1 + (unsigned)(prop_rand(&rng) % 12);
+        struct nh_bucket b;
+        nh_bucket_init(&b, qps, burst, now);
+        size_t n = 0;
+        while (n < PROP_TAKES) {
+            uint64_t r = prop_rand(&rng) % 100;
+            if (r < 3) {
+                nh_bucket_throttled(&b, now, prop_rand(&rng) % 2 ? prop_rand(&rng) % 3000 : 0);
+            } else if (r < 30) {
+                nh_bucket_succeeded(&b, now);
+            } else {
+                uint64_t wait = nh_bucket_take(&b, now);
+                if (wait == 0)
+                    at[n++] = now;
+                else if (prop_rand(&rng) % 2)
+                    now += wait; /* come back exactly when told */
+            }
+            now += prop_rand(&rng) % 4 == 0 ? prop_rand(&rng) % 400 : 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+            for (size_t j = i; j < n && at[j] - at[i] <= 120000; j++) {
+                double allowed = (double)burst + qps * (double)(at[j] - at[i]) / 1000.0;
+                if ((double)(j - i + 1) > allowed + 1e-6)
+                    fail_msg("seed %llu (qps %.1f, burst %u): %zu takes in [%llu, %llu] ms, "
+                             "at most %.3f allowed",
+                             (unsigned long long)seed, qps, burst, j - i + 1,
+                             (unsigned long long)at[i], (unsigned long long)at[j], allowed);
+            }
+        }
+    }
+}
+
 static void test_bucket_refill_capped_at_burst(void **state)
 {
     (void)state;
@@ -276,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_bucket_burst_then_waits),
         cmocka_unit_test(test_bucket_sustained_rate_matches_qps),
         cmocka_unit_test(test_bucket_refill_capped_at_burst),
+        cmocka_unit_test(test_bucket_never_sends_more_than_burst_plus_rate_in_any_window),
         cmocka_unit_test(test_bucket_throttled_halves_and_holds),
         cmocka_unit_test(test_bucket_throttled_floor_is_sixteenth),
         cmocka_unit_test(test_bucket_recovers_additively_to_base),
