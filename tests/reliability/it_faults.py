@@ -107,7 +107,8 @@ class FaultMatrix(unittest.TestCase):
         self.fleet.write_secret("ma-sk", "demo-ma-sk")
         self.fleet.admin("timing", "POST", {"job_seconds": 0.3, "node_create_seconds": 0.2,
                                             "node_delete_seconds": 0.2})
-        # the daemon's own limit, plus slack for network jitter between the two buckets
+        # the daemon's own limit per 1 s window (QPS + BURST), plus two calls of slack for
+        # arrival jitter the daemon's clock cannot see (contrib/fakecloud README, "Rate limit")
         self.fleet.admin("ratelimit", "POST", {"qps": QPS, "burst": BURST + 2})
 
     def tearDown(self):

@@ -77,7 +77,12 @@ def handle(fake, req):
             if m == "POST":
                 b = _body(req)
                 try:
-                    fake.limiter.configure(b.get("qps", 0), b.get("burst", 0), b.get("retry_after"))
+                    unknown = set(b) - {"qps", "burst", "retry_after", "window", "limit"}
+                    if unknown:
+                        return _bad("ratelimit: unknown key(s) %s; known: qps, burst, window, limit, "
+                                    "retry_after" % sorted(unknown))
+                    fake.limiter.configure(b.get("qps", 0), b.get("burst", 0), b.get("retry_after"),
+                                           b.get("window"), b.get("limit"))
                 except (TypeError, ValueError) as e:
                     return _bad(str(e))
             return _ok(fake.limiter.to_json())

@@ -140,8 +140,13 @@ class FakeCloudProcess:
     def clear_faults(self):
         return self.admin("DELETE", "/_fake/faults")
 
-    def set_ratelimit(self, qps, burst, retry_after=None):
-        return self.admin("POST", "/_fake/ratelimit", {"qps": qps, "burst": burst, "retry_after": retry_after})
+    def set_ratelimit(self, qps=0, burst=0, retry_after=None, window=None, limit=None):
+        body = {"qps": qps, "burst": burst, "retry_after": retry_after}
+        if window is not None:
+            body["window"] = window
+        if limit is not None:
+            body["limit"] = limit
+        return self.admin("POST", "/_fake/ratelimit", body)
 
     def set_timing(self, **timing):
         return self.admin("POST", "/_fake/timing", timing)

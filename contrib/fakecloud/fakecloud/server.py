@@ -135,7 +135,8 @@ class FakeCloud:
 
     def _apply_seed_extras(self):
         rl = self.seed.get("ratelimit") or {}
-        self.limiter.configure(rl.get("qps", 0), rl.get("burst", 0), rl.get("retry_after"))
+        self.limiter.configure(rl.get("qps", 0), rl.get("burst", 0), rl.get("retry_after"),
+                               rl.get("window"), rl.get("limit"))
         self.faults.clear()
         for f in self.seed.get("faults") or []:
             self.faults.add(f)
@@ -197,12 +198,12 @@ class FakeCloud:
         # rate limit
         if not self.limiter.take(a.ak, req.now):
             st.violation("over_rate_limit", req.seq, req.op, {"ak": a.ak})
-            return self._throttle(req, self.limiter.retry_after, limit=self.limiter.qps), None, None
+            return self._throttle(req, self.limiter.retry_after), None, None
         # faults before processing
         rule = self.faults.fire("pre", req.op, req.method, req.path, req.mutating, req.cloud)
         if rule is not None:
             if rule.fault == "throttle":
-                return self._throttle(req, rule.retry_after, limit=self.limiter.qps or 1), rule, None
+                return self._throttle(req, rule.retry_after), rule, None
             if rule.fault == "reset_before":
                 return None, rule, "reset_before"
             if rule.fault == "late":
@@ -366,14 +367,15 @@ class FakeCloud:
         self._stamp(req, r)
         return r
 
-    def _throttle(self, req, retry_after, limit):
+    def _throttle(self, req, retry_after):
         if req.cloud == "ack":
             r = self._err(req, 400, "Throttling.User", "Request was denied due to user flow control.")
             if retry_after is not None:
                 r.headers["x-acs-retry-after"] = str(int(float(retry_after) * 1000))
         else:
             r = self._err(req, 429, "APIGW.0308", "The throttling threshold has been reached: policy user over "
-                          "ratelimit,limit:%d,time:1 second" % max(1, int(limit)))
+                          "ratelimit,limit:%d,time:%s" % (max(1, self.limiter.limit),
+                                                          self.limiter.describe_window()))
             if retry_after is not None:
                 r.headers["Retry-After"] = str(int(max(0, float(retry_after))))
         return r
