@@ -7,7 +7,9 @@ turns the YAML into JSON (no PyYAML: standard library only).
 
 Every container must have readiness and liveness probes on a port it
 declares, CPU and memory requests and limits (requests <= limits), and a
-non-root, read-only, no-privilege-escalation security context. nodeherd must
+non-root, read-only, no-privilege-escalation security context. git-sync must
+gate nodeherd's start on its first clone (a native sidecar with a startup
+probe, or a --one-time initial clone). nodeherd must
 read its configuration through git-sync's atomic link on the shared volume,
 get credentials from a Secret at $CREDENTIALS_DIRECTORY, keep state on a
 persistent volume, be probed on /readyz and /healthz and be scraped. The
@@ -142,14 +144,41 @@ def validate(docs):
     pod = tpl["spec"]
     pod_sc = pod.get("securityContext") or {}
     containers = pod.get("containers") or []
+    inits = pod.get("initContainers") or []
     names = [c.get("name") for c in containers]
-    if "nodeherd" not in names or "git-sync" not in names:
-        return problems + ["Deployment: needs containers nodeherd and git-sync, has %s" % names]
-    for c in containers + (pod.get("initContainers") or []):
+    init_names = [c.get("name") for c in inits]
+    if "nodeherd" not in names or "git-sync" not in names + init_names:
+        return problems + ["Deployment: needs containers nodeherd and git-sync, has %s" % (
+            names + init_names)]
+    for c in containers:
         check_container(c, pod_sc, problems)
+    for c in inits:
+        if c.get("restartPolicy") == "Always":  # a sidecar: probed like any container
+            check_container(c, pod_sc, problems)
     vols = {v["name"]: v for v in pod.get("volumes") or []}
     nh = containers[names.index("nodeherd")]
-    gs = containers[names.index("git-sync")]
+    gs = (containers + inits)[(names + init_names).index("git-sync")]
+
+    # nodeherd must not start before the first clone (it exits 2 on a missing
+    # file and would crash-loop): git-sync is a native sidecar whose startup
+    # probe (git-sync's /, 5xx until the first sync) gates the containers, or
+    # an init container clones once (--one-time) into the same volume first.
+    sidecar = gs in inits and gs.get("restartPolicy") == "Always"
+    if sidecar:
+        sp = gs.get("startupProbe") or {}
+        h = sp.get("httpGet") or {}
+        if h.get("path") != "/" or port_of(gs, h.get("port")) is None:
+            problems.append("git-sync sidecar: no startupProbe on GET / of its --http-bind port "
+                            "(nodeherd would start before the first clone)")
+        elif "--http-bind" not in " ".join(gs.get("args") or []):
+            problems.append("git-sync sidecar: startupProbe without --http-bind")
+    else:
+        one_time = [c for c in inits if c.get("restartPolicy") != "Always" and
+                    "--one-time" in (c.get("args") or [])]
+        if gs in inits or not one_time:
+            problems.append("git-sync: neither a native sidecar (initContainers, restartPolicy: "
+                            "Always, startupProbe) nor preceded by a --one-time initial clone; "
+                            "nodeherd would crash-loop until the first clone")
 
     # probes on the daemon's health endpoints, scraping where it listens
     if ((nh.get("readinessProbe") or {}).get("httpGet") or {}).get("path") != "/readyz":
@@ -264,9 +293,12 @@ def main():
     if problems:
         print("FAIL: contrib/kubernetes:\n  " + "\n  ".join(problems))
         return 1
-    print("ok: %d manifests; containers %s: probes, limits, non-root read-only security "
-          "contexts; config via git-sync link, Secret credentials, PVC state, NetworkPolicy"
-          % (len(docs), [c["name"] for c in dep["spec"]["template"]["spec"]["containers"]]))
+    ps = dep["spec"]["template"]["spec"]
+    print("ok: %d manifests; init containers %s, containers %s: probes, limits, non-root "
+          "read-only security contexts; nodeherd starts after git-sync's first clone; config via "
+          "git-sync link, Secret credentials, PVC state, NetworkPolicy"
+          % (len(docs), [c["name"] for c in ps.get("initContainers", [])],
+             [c["name"] for c in ps["containers"]]))
 
     # The validator must reject each of these breakages.
     def broken(mutate):
@@ -275,8 +307,16 @@ def main():
         return validate(d)
 
     def cont(d, name):
-        dp = [x for x in d if x["kind"] == "Deployment"][0]
-        return [c for c in dp["spec"]["template"]["spec"]["containers"] if c["name"] == name][0]
+        ps = [x for x in d if x["kind"] == "Deployment"][0]["spec"]["template"]["spec"]
+        return [c for c in ps["containers"] + ps.get("initContainers", [])
+                if c["name"] == name][0]
+
+    def gs_as_plain_container(d):
+        ps = pod(d)["spec"]
+        gs = cont(d, "git-sync")
+        ps["initContainers"].remove(gs)
+        gs.pop("restartPolicy")
+        ps["containers"].append(gs)
 
     def pod(d):
         return [x for x in d if x["kind"] == "Deployment"][0]["spec"]["template"]
@@ -300,12 +340,39 @@ def main():
                                       "ports": [{"port": 443}]}),
         "no scrape annotation": lambda d: pod(d)["metadata"]["annotations"].pop(
             "prometheus.io/scrape"),
+        "git-sync sidecar without a startup probe": lambda d: cont(d, "git-sync").pop(
+            "startupProbe"),
+        "git-sync as a plain container (crash loop until the clone)": gs_as_plain_container,
+        "git-sync as an init container that never ends": lambda d: cont(d, "git-sync").pop(
+            "restartPolicy"),
     }
     for what, mutate in cases.items():
         if not broken(mutate):
             print("FAIL: the validator accepted a broken manifest: %s" % what)
             return 1
     print("ok: the validator rejects %d deliberately broken variants" % len(cases))
+
+    # ...and accepts the README's layout for clusters older than 1.29: a
+    # one-time clone as an init container, git-sync as a plain container.
+    def initial_clone(d):
+        gs_as_plain_container(d)
+        gs = cont(d, "git-sync")
+        clone = copy.deepcopy(gs)
+        clone["name"] = "git-clone"
+        clone["args"] = [a for a in gs["args"] if not a.startswith(("--period", "--http-bind",
+                                                                    "--max-failures"))]
+        clone["args"].append("--one-time")
+        for k in ("ports", "readinessProbe", "livenessProbe", "startupProbe"):
+            clone.pop(k, None)
+            gs.pop("startupProbe", None)
+        pod(d)["spec"]["initContainers"] = [clone]
+
+    got = broken(initial_clone)
+    if got:
+        print("FAIL: the validator refused the README's initial-clone layout:\n  " +
+              "\n  ".join(got))
+        return 1
+    print("ok: the validator accepts the initial-clone layout (clusters before 1.29)")
     return 0
 
 
