@@ -367,6 +367,37 @@ int nh_secret_open_beneath(int dirfd, const char *rel, bool use_openat2)
     return open_beneath_walk(dirfd, rel, flags);
 }
 
+/* Is path a file of a Kubernetes Secret (or ConfigMap, projected) volume?
+ * The kubelet's AtomicWriter publishes each key as a symlink NAME ->
+ * ..data/NAME and ..data as a symlink to a timestamped directory holding
+ * the files (kubernetes pkg/volume/util/atomic_writer.go, "The visible files
+ * in this volume are symlinks to files in the writer's data directory").
+ * Their mode comes from the volume's defaultMode and fsGroup and the mount is
+ * read-only: a group bit there is the operator's choice in the manifest, not
+ * something chmod could change, so it is not warned about on every load. */
+static bool in_kubernetes_volume(const char *path)
+{
+    char dir[4096], link[4096], want[4096 + 8];
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    size_t dlen = slash ? (size_t)(slash - path) : 0;
+    struct stat st;
+
+    if (*name == '\0' || dlen >= sizeof(dir))
+        return false;
+    memcpy(dir, path, dlen);
+    dir[dlen] = '\0';
+    ssize_t n = readlink(path, link, sizeof(link) - 1);
+    if (n <= 0)
+        return false;
+    link[n] = '\0';
+    snprintf(want, sizeof(want), "..data/%s", name);
+    if (strcmp(link, want) != 0)
+        return false;
+    snprintf(want, sizeof(want), "%s/..data", dlen ? dir : ".");
+    return lstat(want, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
 static int load_file(const char *ref, const char *base_dir, struct nh_secret **ret, char *err,
                      size_t errlen, char *warn, size_t warnlen)
 {
@@ -519,7 +550,8 @@ static int load_file(const char *ref, const char *base_dir, struct nh_secret **r
         *ret = nh_secret_new(buf, len, desc);
         if (*ret == NULL)
             rc = -ENOMEM;
-        else if ((st.st_mode & S_IRGRP) && warn != NULL && warnlen > 0)
+        else if ((st.st_mode & S_IRGRP) && warn != NULL && warnlen > 0 &&
+                 !in_kubernetes_volume(path))
             snprintf(warn, warnlen,
                      "credential file %s is readable by its group; chmod 600 %s unless that is "
                      "intended",

@@ -140,6 +140,56 @@ static void test_secret_file_world_readable_refused_group_readable_warns(void **
     nh_secret_free(s);
 }
 
+/* A Kubernetes Secret volume (defaultMode 0440 with fsGroup): the kubelet's
+ * layout NAME -> ..data/NAME, ..data -> ..TIMESTAMP/. The group bit comes
+ * from the manifest and the mount is read-only: no warning on every load.
+ * The same mode anywhere else still warns, symlink or not. */
+static void test_secret_file_group_readable_in_kubernetes_volume_is_quiet(void **state)
+{
+    struct fx *f = *state;
+    char p[256], q[512];
+    assert_int_equal(tfs_mkdir(f->dir, "k8s"), 0);
+    snprintf(p, sizeof(p), "%s/k8s", f->dir);
+    assert_int_equal(tfs_mkdir(p, "..2024_05_01_10_00_00.123456789"), 0);
+    snprintf(q, sizeof(q), "%s/..2024_05_01_10_00_00.123456789", p);
+    assert_int_equal(tfs_writes(q, "ak", "AKID\n", 0440), 0);
+    snprintf(q, sizeof(q), "%s/..data", p);
+    assert_int_equal(symlink("..2024_05_01_10_00_00.123456789", q), 0);
+    snprintf(q, sizeof(q), "%s/ak", p);
+    assert_int_equal(symlink("..data/ak", q), 0);
+    setenv("CREDENTIALS_DIRECTORY", p, 1);
+    struct nh_secret *s = NULL;
+    assert_int_equal(load_file(f, "ak", NULL, &s), 0);
+    assert_string_equal(f->warn, "");
+    nh_secret_free(s);
+    s = NULL;
+    unsetenv("CREDENTIALS_DIRECTORY");
+    assert_int_equal(load_file(f, q, NULL, &s), 0); /* by absolute path too */
+    assert_string_equal(f->warn, "");
+    nh_secret_free(s);
+    s = NULL;
+
+    /* a link that is not the kubelet's layout: the group bit is worth a word */
+    assert_int_equal(tfs_writes(f->dir, "real", "AKID\n", 0440), 0);
+    snprintf(q, sizeof(q), "%s/other", f->dir);
+    assert_int_equal(symlink("real", q), 0);
+    assert_int_equal(load_file(f, "other", f->dir, &s), 0);
+    assert_non_null(strstr(f->warn, "is readable by its group"));
+    nh_secret_free(s);
+    s = NULL;
+    /* ..data/NAME without a ..data link next to it is not the layout either */
+    assert_int_equal(tfs_mkdir(f->dir, "fake"), 0);
+    snprintf(p, sizeof(p), "%s/fake", f->dir);
+    assert_int_equal(tfs_mkdir(p, "..data"), 0);
+    snprintf(q, sizeof(q), "%s/fake/..data", f->dir);
+    assert_int_equal(tfs_writes(q, "ak", "AKID\n", 0440), 0);
+    snprintf(q, sizeof(q), "%s/fake/ak", f->dir);
+    assert_int_equal(symlink("..data/ak", q), 0);
+    assert_int_equal(load_file(f, "ak", p, &s), 0);
+    assert_non_null(strstr(f->warn, "is readable by its group"));
+    nh_secret_free(s);
+}
+
 static void test_secret_file_empty_dir_and_oversize_refused(void **state)
 {
     struct fx *f = *state;
@@ -410,6 +460,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_secret_file_world_readable_refused_group_readable_warns, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_secret_file_group_readable_in_kubernetes_volume_is_quiet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_file_empty_dir_and_oversize_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_secret_env_set_unset_empty_invalid, setup, teardown),
