@@ -622,7 +622,7 @@ static const struct nh_field provider_fields[] = {
     {"kind", NH_T_KIND, offsetof(struct nh_cfg_provider, kind), .required = true},
     {"region", NH_T_REGION, offsetof(struct nh_cfg_provider, region), .required = true},
     {"endpoint", NH_T_CUSTOM, 0, .custom = read_endpoint},
-    {"project_id", NH_T_PATHID, offsetof(struct nh_cfg_provider, project_id), .kinds = HUAWEI,
+    {"project_id", NH_T_PROJECT, offsetof(struct nh_cfg_provider, project_id), .kinds = HUAWEI,
      .req_kinds = HUAWEI},
     {"signing", NH_T_ENUM, offsetof(struct nh_cfg_provider, signing), .kinds = NH_KIND_ACK,
      .names = signings, .def = "acs3"},

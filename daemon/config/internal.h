@@ -59,6 +59,7 @@ enum nh_ftype {
     NH_T_NAME,     /* char *: [A-Za-z0-9._-]{1,63} */
     NH_T_PATHID,   /* char *: [A-Za-z0-9._~-]{1,255}, safe in URL paths */
     NH_T_REGION,   /* char *: [a-z0-9-]{1,63} */
+    NH_T_PROJECT,  /* char *: a Huawei project ID, [0-9a-f]{32} */
     NH_T_ABSPATH,  /* char *: starts with / */
     NH_T_INT,      /* int, from a plain scalar, min..max (klimit per kind) */
     NH_T_UINT,     /* unsigned, same rules */

@@ -151,6 +151,20 @@ static bool is_region(const char *s)
     return charset_ok(s, 63, "-", false);
 }
 
+/* A Huawei Cloud project ID: IAM generates it as 32 lowercase hexadecimal
+ * digits (e.g. "a4a5d4098fb4474fa22cd05f897d6b99" in "Obtaining a Project ID",
+ * support.huaweicloud.com/intl/en-us/api-cce/cce_02_0341.html). Anything
+ * else (a project name, a region, a UUID with dashes) is a wrong value that
+ * would only surface as a 401 or 404 from every call. */
+static bool is_project_id(const char *s)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++)
+        if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+            return false;
+    return n == 32;
+}
+
 static const char *kind_list(unsigned kinds, char *buf, size_t len)
 {
     size_t o = 0;
@@ -347,6 +361,7 @@ static int convert(struct nh_pctx *c, const struct nh_field *f, const struct nh_
     case NH_T_NAME:
     case NH_T_PATHID:
     case NH_T_REGION:
+    case NH_T_PROJECT:
     case NH_T_ABSPATH: {
         char **sp = (char **)(void *)dst;
         const char *expect = "a non-empty string";
@@ -361,6 +376,10 @@ static int convert(struct nh_pctx *c, const struct nh_field *f, const struct nh_
         } else if (f->type == NH_T_REGION) {
             expect = "a region such as cn-hangzhou (lowercase letters, digits, \"-\")";
             ok = ok && is_region(v->str);
+        } else if (f->type == NH_T_PROJECT) {
+            expect = "a project ID of 32 lowercase hexadecimal digits, as the console shows it "
+                     "under My Credentials > API Credentials for the provider's region";
+            ok = ok && is_project_id(v->str);
         } else if (f->type == NH_T_ABSPATH) {
             expect = "an absolute path";
             ok = ok && v->str[0] == '/';

@@ -46,7 +46,7 @@
     "  cce:\n"                                                                                     \
     "    kind: huawei-cce\n"                                                                       \
     "    region: cn-north-4\n"                                                                     \
-    "    project_id: p1\n"                                                                         \
+    "    project_id: 0123456789abcdef0123456789abcdef\n"                                           \
     "    credentials: { ak: { env: NHT_AK }, sk: { env: NHT_SK } }\n"                              \
     "clusters:\n"                                                                                  \
     "  - name: train\n"                                                                            \
@@ -57,7 +57,7 @@
     "  ma:\n"                                                                                      \
     "    kind: huawei-modelarts\n"                                                                 \
     "    region: cn-north-7\n"                                                                     \
-    "    project_id: p1\n"                                                                         \
+    "    project_id: 0123456789abcdef0123456789abcdef\n"                                           \
     "    credentials: { token: { env: NHT_AK } }\n"                                                \
     "clusters:\n"                                                                                  \
     "  - name: ai\n"                                                                               \
@@ -72,6 +72,14 @@
 #define LISTEN_MSG                                                                                 \
     "expected HOST:PORT, [IPV6]:PORT or :PORT with a port 0..65535, or \"\" to disable"
 #define NODE_MSG "expected a node id or name (letters, digits, \".\", \"_\", \"~\", \"-\")"
+/* Huawei project IDs: 32 lowercase hex digits (the one MA_AI uses, and two
+ * others). */
+#define PID0 "0123456789abcdef0123456789abcdef"
+#define PID1 "11111111111111111111111111111111"
+#define PID2 "22222222222222222222222222222222"
+#define PROJECT_MSG                                                                                \
+    "expected a project ID of 32 lowercase hexadecimal digits, as the console shows it under My "  \
+    "Credentials > API Credentials for the provider's region"
 
 struct bad_case {
     const char *name;
@@ -228,7 +236,7 @@ static const struct bad_case bad[] = {
      "cluster once: two declarations would fight over it",
      1},
     {"same ModelArts pool twice", MA_AI "  - name: ai2\n    provider: ma\n    pool: pool-abc\n", 0,
-     "11:5: clusters[1]: the huawei-modelarts resource pool pool-abc (project p1, region "
+     "11:5: clusters[1]: the huawei-modelarts resource pool pool-abc (project " PID0 ", region "
      "cn-north-7) is declared 2 times: \"ai\" at t.yaml:8:5, \"ai2\" at t.yaml:11:5; declare "
      "each cloud cluster once: two declarations would fight over it",
      1},
@@ -295,16 +303,45 @@ static const struct bad_case bad[] = {
      "    project_id: p?1\n"
      "    credentials: { ak: { env: NHT_AK }, sk: { env: NHT_SK } }\n"
      "clusters: []\n",
-     0, "5:5: providers.cce.project_id: " PATHID_MSG ", got \"p?1\"", 1},
+     0, "5:5: providers.cce.project_id: " PROJECT_MSG ", got \"p?1\"", 1},
+    {"project id a name",
+     "providers:\n  cce:\n    kind: huawei-cce\n    region: cn-north-4\n"
+     "    project_id: my-project\n"
+     "    credentials: { ak: { env: NHT_AK }, sk: { env: NHT_SK } }\n"
+     "clusters: []\n",
+     0, "5:5: providers.cce.project_id: " PROJECT_MSG ", got \"my-project\"", 1},
+    {"project id 31 digits",
+     "providers:\n  cce:\n    kind: huawei-cce\n    region: cn-north-4\n"
+     "    project_id: 0123456789abcdef0123456789abcde\n"
+     "    credentials: { ak: { env: NHT_AK }, sk: { env: NHT_SK } }\n"
+     "clusters: []\n",
+     0, "5:5: providers.cce.project_id: " PROJECT_MSG ", got \"0123456789abcdef0123456789abcde\"",
+     1},
+    {"project id uppercase",
+     "providers:\n  cce:\n    kind: huawei-cce\n    region: cn-north-4\n"
+     "    project_id: 0123456789ABCDEF0123456789ABCDEF\n"
+     "    credentials: { ak: { env: NHT_AK }, sk: { env: NHT_SK } }\n"
+     "clusters: []\n",
+     0, "5:5: providers.cce.project_id: " PROJECT_MSG ", got \"0123456789ABCDEF0123456789ABCDEF\"",
+     1},
+    {"project id uuid with dashes",
+     "providers:\n  cce:\n    kind: huawei-cce\n    region: cn-north-4\n"
+     "    project_id: 01234567-89ab-cdef-0123-456789abcdef\n"
+     "    credentials: { ak: { env: NHT_AK }, sk: { env: NHT_SK } }\n"
+     "clusters: []\n",
+     0,
+     "5:5: providers.cce.project_id: " PROJECT_MSG ", got \"01234567-89ab-cdef-0123-456789abcdef\"",
+     1},
     {"resource pool unsafe",
      "providers:\n  ma:\n    kind: huawei-modelarts\n    region: cn-north-7\n"
-     "    project_id: p1\n    credentials: { token: { env: NHT_AK } }\n"
+     "    project_id: 0123456789abcdef0123456789abcdef\n    credentials: { token: { env: NHT_AK } "
+     "}\n"
      "clusters:\n  - name: ai\n    provider: ma\n    pool: pool%2F\n",
      0, "10:5: clusters[0].pool: " PATHID_MSG ", got \"pool%2F\"", 1},
     {"remove entry unsafe", ACK_WEB "    remove: [\"a/b\"]\n", 0,
      "12:14: clusters[0].remove[0]: " NODE_MSG ", got \"a/b\"", 1},
     /* --- kind-specific keys --- */
-    {"project_id on ack", ACK_PROV_X("    project_id: p1\n"), 0,
+    {"project_id on ack", ACK_PROV_X("    project_id: 0123456789abcdef0123456789abcdef\n"), 0,
      "5:5: providers.ack.project_id: not supported by aliyun-ack providers (only huawei-cce, "
      "huawei-modelarts); remove it",
      1},
@@ -315,7 +352,7 @@ static const struct bad_case bad[] = {
      0, "3:5: providers.cce: missing required key \"project_id\" (needed for huawei-cce)", 1},
     {"signing on cce",
      "providers:\n  cce:\n    kind: huawei-cce\n    region: cn-north-4\n"
-     "    project_id: p1\n    signing: roa\n"
+     "    project_id: 0123456789abcdef0123456789abcdef\n    signing: roa\n"
      "    credentials: { ak: { env: NHT_AK }, sk: { env: NHT_SK } }\n"
      "clusters: []\n",
      0,
@@ -324,12 +361,12 @@ static const struct bad_case bad[] = {
      1},
     {"huawei ak without sk",
      "providers:\n  cce:\n    kind: huawei-cce\n    region: cn-north-4\n"
-     "    project_id: p1\n    credentials: { ak: { env: NHT_AK } }\n"
+     "    project_id: 0123456789abcdef0123456789abcdef\n    credentials: { ak: { env: NHT_AK } }\n"
      "clusters: []\n",
      0, "6:5: providers.cce.credentials: give ak and sk together, or token alone", 1},
     {"huawei token with ak",
      "providers:\n  cce:\n    kind: huawei-cce\n    region: cn-north-4\n"
-     "    project_id: p1\n"
+     "    project_id: 0123456789abcdef0123456789abcdef\n"
      "    credentials: { ak: { env: NHT_AK }, sk: { env: NHT_SK }, token: "
      "{ env: NHT_AK } }\nclusters: []\n",
      0, "6:5: providers.cce.credentials: give ak and sk together, or token alone", 1},
@@ -588,7 +625,8 @@ static void test_config_secrets_never_echoed(void **state)
         "  ack:\n    kind: aliyun-ack\n    region: r\n"
         "    credentials:\n      access_key_id: s3cr3t-inline\n"
         "      access_key_secret: \"s3cr3t-inline\"\n"
-        "  cce:\n    kind: huawei-cce\n    region: r\n    project_id: p\n"
+        "  cce:\n    kind: huawei-cce\n    region: r\n    project_id: "
+        "0123456789abcdef0123456789abcdef\n"
         "    credentials:\n      ak: { s3cr3t-inline: x }\n"
         "      sk: { env: \"s3cr3t-inline\" }\n"
         "      token: [s3cr3t-inline]\n"
@@ -643,11 +681,13 @@ static void test_config_same_id_elsewhere_is_another_cluster(void **state)
         "NHT_AK }, access_key_secret: { env: NHT_SK } } }\n"
         "  sh: { kind: aliyun-ack, region: cn-shanghai, credentials: { access_key_id: { env: "
         "NHT_AK }, access_key_secret: { env: NHT_SK } } }\n"
-        "  c1: { kind: huawei-cce, region: cn-north-4, project_id: p1, credentials: { token: { "
+        "  c1: { kind: huawei-cce, region: cn-north-4, project_id: " PID1
+        ", credentials: { token: { "
         "env: NHT_AK } } }\n"
-        "  c2: { kind: huawei-cce, region: cn-north-4, project_id: p2, credentials: { token: { "
+        "  c2: { kind: huawei-cce, region: cn-north-4, project_id: " PID2
+        ", credentials: { token: { "
         "env: NHT_AK } } }\n"
-        "  m1: { kind: huawei-modelarts, region: cn-north-4, project_id: p1, credentials: { "
+        "  m1: { kind: huawei-modelarts, region: cn-north-4, project_id: " PID1 ", credentials: { "
         "token: { env: NHT_AK } } }\n"
         "clusters:\n"
         "  - { name: a, provider: hz, id: same }\n"
@@ -666,7 +706,7 @@ static void test_config_same_id_elsewhere_is_another_cluster(void **state)
             assert_true((r > 0) == (rr < 0));
         }
     assert_string_equal(nh_cfg_target_describe(&c->clusters[3], buf, sizeof(buf)),
-                        "the huawei-cce cluster same (project p2, region cn-north-4)");
+                        "the huawei-cce cluster same (project " PID2 ", region cn-north-4)");
     nh_config_unref(c);
 
     struct nh_diag d;
@@ -696,7 +736,7 @@ static void test_config_secrets_by_purpose(void **state)
 {
     (void)state;
     const char *y = ACK_PROV "  cce:\n    kind: huawei-cce\n    region: cn-north-4\n"
-                             "    project_id: p1\n"
+                             "    project_id: " PID1 "\n"
                              "    credentials: { token: { env: NHT_AK } }\n"
                              "clusters:\n"
                              "  - name: web\n    provider: ack\n    id: c1\n"
@@ -850,10 +890,12 @@ static void test_config_every_key_parsed(void **state)
         "    credentials: { access_key_id: { env: NHT_AK }, access_key_secret: { env: NHT_SK } }\n"
         "    rate_limit: { qps: 0.5, burst: 1 }\n    timeout: 10m\n    connect_timeout: 100ms\n"
         "    ca_file: /etc/ssl/ca.pem\n"
-        "  cce:\n    kind: huawei-cce\n    region: cn-north-4\n    project_id: p1\n"
+        "  cce:\n    kind: huawei-cce\n    region: cn-north-4\n    project_id: "
+        "0123456789abcdef0123456789abcdef\n"
         "    endpoint: https://cce-vpc.cn-north-4.MyHuaweiCloud.com:8443\n"
         "    credentials: { token: { env: NHT_AK } }\n"
-        "  ma:\n    kind: huawei-modelarts\n    region: cn-north-7\n    project_id: p1\n"
+        "  ma:\n    kind: huawei-modelarts\n    region: cn-north-7\n    project_id: "
+        "0123456789abcdef0123456789abcdef\n"
         "    credentials: { ak: { env: NHT_AK }, sk: { env: NHT_SK } }\n"
         "clusters:\n"
         "  - name: web\n    provider: ack-hz\n    id: c8f2\n    workers: 8\n    min: 2\n"
@@ -899,7 +941,7 @@ static void test_config_every_key_parsed(void **state)
     assert_string_equal(a->ca_file, "/etc/ssl/ca.pem");
     const struct nh_cfg_provider *h = nh_config_provider(c, "cce");
     assert_int_equal(h->kind, NH_PROVIDER_CCE);
-    assert_string_equal(h->project_id, "p1");
+    assert_string_equal(h->project_id, "0123456789abcdef0123456789abcdef");
     assert_string_equal(h->endpoint, "https://cce-vpc.cn-north-4.MyHuaweiCloud.com:8443");
     assert_null(h->access_key_id);
     assert_null(h->access_key_secret);
@@ -1123,7 +1165,8 @@ static void test_config_endpoint_outside_cloud_domains_needs_the_flag(void **sta
                  "providers:\n  p:\n    kind: %s\n    region: cn-north-4\n%s"
                  "    endpoint: %s\n"
                  "    credentials: %s\nclusters: []\n",
-                 cases[i].kind, huawei ? "    project_id: p1\n" : "", cases[i].endpoint,
+                 cases[i].kind, huawei ? "    project_id: 0123456789abcdef0123456789abcdef\n" : "",
+                 cases[i].endpoint,
                  huawei ? "{ ak: { env: NHT_AK }, sk: { env: NHT_SK } }"
                         : "{ access_key_id: { env: NHT_AK }, access_key_secret: { env: NHT_SK } }");
         struct nh_config *cfg = NULL;
