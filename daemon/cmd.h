@@ -2,6 +2,8 @@
 #ifndef NH_CMD_H
 #define NH_CMD_H
 
+#include "cli.h"
+
 enum nh_exit {
     NH_EXIT_OK = 0,
     NH_EXIT_FAILURE = 1, /* runtime failure */
@@ -11,18 +13,12 @@ enum nh_exit {
     NH_EXIT_CHANGES = 2,
 };
 
-struct nh_global_opts {
-    const char *config_path;
-    const char *log_format; /* "auto", "plain", "journal", "json" */
-    const char *log_level;  /* NULL: from config */
-    /* A global option was invalid (already printed): plan reports it as an
-     * error of its own (exit 1, JSON with --json); other commands never run. */
-    const char *usage_error;
-};
-
-int nh_cmd_check(const struct nh_global_opts *g, int argc, char **argv);
-int nh_cmd_plan(const struct nh_global_opts *g, int argc, char **argv);
-int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv);
-int nh_cmd_status(const struct nh_global_opts *g, int argc, char **argv);
+/* argv[0] is "nodeherd COMMAND" (getopt's messages name it); options are
+ * parsed with nh_cli_getopt(), which also takes the global ones into g. */
+int nh_cmd_check(struct nh_global_opts *g, int argc, char **argv);
+int nh_cmd_plan(struct nh_global_opts *g, int argc, char **argv);
+int nh_cmd_run(struct nh_global_opts *g, int argc, char **argv);
+int nh_cmd_status(struct nh_global_opts *g, int argc, char **argv);
+int nh_cmd_version(struct nh_global_opts *g, int argc, char **argv);
 
 #endif

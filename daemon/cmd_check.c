@@ -16,7 +16,7 @@
 
 static void check_usage(FILE *f)
 {
-    fputs("Usage: nodeherd check [--quiet] [--offline] [FILE|DIR...]\n"
+    fputs("Usage: nodeherd check [--quiet] [--offline] [-c FILE] [FILE|DIR...]\n"
           "\n"
           "Validates configuration files (default: the --config file) and prints every\n"
           "problem found as FILE:LINE:COL: message, one per line. A directory means the\n"
@@ -31,6 +31,9 @@ static void check_usage(FILE *f)
           "  -q, --quiet     print nothing on success\n"
           "      --offline   do not read secrets: check their references only\n"
           "  -h, --help      show this help\n"
+          "\n"
+          "Global options (-c/--config FILE, --allow-endpoint HOST, --log-format,\n"
+          "--log-level) may come before or after the command; see nodeherd --help.\n"
           "\n"
           "Exit status: 0 all valid, 2 a file is invalid or unreadable.\n",
           f);
@@ -244,7 +247,7 @@ static long check_overlaps(struct nh_config *const *cfgs, size_t n, FILE *f)
     return (long)dups;
 }
 
-int nh_cmd_check(const struct nh_global_opts *g, int argc, char **argv)
+int nh_cmd_check(struct nh_global_opts *g, int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"quiet", no_argument, NULL, 'q'},
@@ -255,7 +258,7 @@ int nh_cmd_check(const struct nh_global_opts *g, int argc, char **argv)
     int quiet = 0, c, rc = NH_EXIT_OK;
     struct nh_load_opts lo = {.secrets = NH_SECRETS_ALL};
 
-    while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+    while ((c = nh_cli_getopt(argc, argv, "qh", longopts, g)) != -1) {
         switch (c) {
         case 'q':
             quiet = 1;
@@ -266,6 +269,8 @@ int nh_cmd_check(const struct nh_global_opts *g, int argc, char **argv)
         case 'h':
             check_usage(stdout);
             return NH_EXIT_OK;
+        case NH_CLI_GLOBAL_ERROR: /* said why */
+            return NH_EXIT_USAGE;
         default:
             check_usage(stderr);
             return NH_EXIT_USAGE;

@@ -33,7 +33,7 @@ struct planrun {
 
 static void plan_usage(FILE *f)
 {
-    fputs("Usage: nodeherd [--config FILE] plan [--json] [--detailed-exitcode] [--timeout DUR]\n"
+    fputs("Usage: nodeherd plan [--json] [--detailed-exitcode] [--timeout DUR] [-c FILE]\n"
           "\n"
           "Polls every cluster once and prints the actions nodeherd would take and why\n"
           "(+ add, - remove, ~ change, ! not done: blocked, refused or waiting,\n"
@@ -45,6 +45,9 @@ static void plan_usage(FILE *f)
           "      --detailed-exitcode  0 converged, 1 error, 2 the declared state differs\n"
           "      --timeout DUR        give up waiting for the clouds after DUR (default 2m)\n"
           "  -h, --help               show this help\n"
+          "\n"
+          "Global options (-c/--config FILE, --allow-endpoint HOST, --log-format,\n"
+          "--log-level) may come before or after the command; see nodeherd --help.\n"
           "\n"
           "Exit status (as terraform plan): 0 planned, 1 any error (usage, configuration,\n"
           "a cluster not observed, timeout); with --detailed-exitcode 0 means every\n"
@@ -129,7 +132,7 @@ static int plan_fail(bool json, const char *revision, const struct nh_diag *diag
     return NH_EXIT_FAILURE;
 }
 
-int nh_cmd_plan(const struct nh_global_opts *g, int argc, char **argv)
+int nh_cmd_plan(struct nh_global_opts *g, int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},
@@ -152,7 +155,7 @@ int nh_cmd_plan(const struct nh_global_opts *g, int argc, char **argv)
     /* Every option is read before any error is reported, so that --json
      * anywhere on the line gets its JSON document. */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    while ((c = nh_cli_getopt(argc, argv, ":h", longopts, g)) != -1) {
         switch (c) {
         case 'j':
             p.json = true;
@@ -168,6 +171,8 @@ int nh_cmd_plan(const struct nh_global_opts *g, int argc, char **argv)
             break;
         case 'h':
             help = true;
+            break;
+        case NH_CLI_GLOBAL_ERROR: /* said why; in g->usage_error, reported below */
             break;
         case ':':
             if (usage_err[0] == '\0')
@@ -196,18 +201,31 @@ int nh_cmd_plan(const struct nh_global_opts *g, int argc, char **argv)
             plan_usage(stderr);
         return plan_fail(p.json, NULL, NULL, "%s", usage_err);
     }
-    nh_log_init(NH_LOG_PLAIN, g->log_level ? nh_log_level_from_string(g->log_level) : LOG_WARNING);
+    nh_log_init((enum nh_log_format)nh_log_format_from_string(g->log_format),
+                g->log_level ? nh_log_level_from_string(g->log_level) : LOG_WARNING);
     signal(SIGPIPE, SIG_IGN);
+    /* Configuration problems: FILE:LINE:COL lines for a person (and CI
+     * annotations), log records when the logs are JSON or go to the journal. */
+    bool as_log = nh_log_format() != NH_LOG_PLAIN;
     nh_diag_init(&diag);
     if (nh_config_load_with(g->config_path, &lo, &cfg, &diag) < 0) {
-        nh_diag_print(&diag, stderr);
-        fprintf(stderr, "%s: configuration invalid (%zu error%s)\n", g->config_path, diag.n_errors,
-                diag.n_errors == 1 ? "" : "s");
+        if (as_log) {
+            nh_diag_log(&diag, LOG_ERR);
+            nh_log(LOG_ERR, "%s: configuration invalid (%zu error%s)", g->config_path,
+                   diag.n_errors, diag.n_errors == 1 ? "" : "s");
+        } else {
+            nh_diag_print(&diag, stderr);
+            fprintf(stderr, "%s: configuration invalid (%zu error%s)\n", g->config_path,
+                    diag.n_errors, diag.n_errors == 1 ? "" : "s");
+        }
         r = plan_fail(p.json, NULL, &diag, NULL);
         nh_diag_free(&diag);
         return r;
     }
-    nh_diag_print(&diag, stderr); /* warnings */
+    if (as_log)
+        nh_diag_log(&diag, LOG_WARNING); /* warnings */
+    else
+        nh_diag_print(&diag, stderr);
     nh_diag_free(&diag);
 
     uv_loop_init(&p.loop);

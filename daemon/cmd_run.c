@@ -59,7 +59,7 @@ struct daemon {
 
 static void run_usage(FILE *f)
 {
-    fputs("Usage: nodeherd [--config FILE] run [--dry-run]\n"
+    fputs("Usage: nodeherd run [--dry-run] [-c FILE]\n"
           "\n"
           "Runs the reconciliation daemon in the foreground (systemd Type=notify).\n"
           "\n"
@@ -67,6 +67,9 @@ static void run_usage(FILE *f)
           "                  process's whole life (daemon.dry_run in the file is a switch\n"
           "                  that follows reloads instead)\n"
           "  -h, --help      show this help\n"
+          "\n"
+          "Global options (-c/--config FILE, --allow-endpoint HOST, --log-format,\n"
+          "--log-level) may come before or after the command; see nodeherd --help.\n"
           "\n"
           "Signals: SIGHUP reloads the configuration (so does a change of the file);\n"
           "SIGTERM or SIGINT stops gracefully. See nodeherd(8).\n",
@@ -364,17 +367,6 @@ static void on_signal(uv_signal_t *s, int signum)
 
 /* ---------- main ---------- */
 
-static enum nh_log_format log_format_of(const char *s)
-{
-    if (strcmp(s, "plain") == 0)
-        return NH_LOG_PLAIN;
-    if (strcmp(s, "journal") == 0)
-        return NH_LOG_JOURNAL;
-    if (strcmp(s, "json") == 0)
-        return NH_LOG_JSON;
-    return NH_LOG_AUTO;
-}
-
 /* $STATE_DIRECTORY (systemd StateDirectory=) wins over the config; it may
  * hold several colon-separated paths: the first is ours. */
 static char *state_dir_from_env(void)
@@ -386,7 +378,7 @@ static char *state_dir_from_env(void)
     return colon ? strndup(s, (size_t)(colon - s)) : strdup(s);
 }
 
-int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
+int nh_cmd_run(struct nh_global_opts *g, int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"dry-run", no_argument, NULL, 'n'},
@@ -401,7 +393,7 @@ int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
 
     memset(&d, 0, sizeof(d));
     d.g = g;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = nh_cli_getopt(argc, argv, "h", longopts, g)) != -1) {
         switch (c) {
         case 'n':
             d.dry_run = true;
@@ -409,6 +401,8 @@ int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
         case 'h':
             run_usage(stdout);
             return NH_EXIT_OK;
+        case NH_CLI_GLOBAL_ERROR: /* said why */
+            return NH_EXIT_USAGE;
         default:
             run_usage(stderr);
             return NH_EXIT_USAGE;
@@ -418,12 +412,15 @@ int nh_cmd_run(const struct nh_global_opts *g, int argc, char **argv)
         fprintf(stderr, "nodeherd run: unexpected argument \"%s\"\n", argv[optind]);
         return NH_EXIT_USAGE;
     }
-    nh_log_init(log_format_of(g->log_format), LOG_INFO);
+    /* From here on every line on stderr is a log record in the chosen
+     * format, configuration problems included (--log-format=json: JSON from
+     * the first line). */
+    nh_log_init((enum nh_log_format)nh_log_format_from_string(g->log_format), LOG_INFO);
     signal(SIGPIPE, SIG_IGN);
 
     nh_diag_init(&diag);
     if (nh_config_load(g->config_path, &d.cfg, &diag) < 0) {
-        nh_diag_print(&diag, stderr);
+        nh_diag_log(&diag, LOG_ERR);
         nh_log(LOG_ERR, "%s: configuration invalid (%zu error%s); not starting", g->config_path,
                diag.n_errors, diag.n_errors == 1 ? "" : "s");
         nh_diag_free(&diag);

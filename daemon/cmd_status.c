@@ -22,7 +22,7 @@
 
 static void status_usage(FILE *f)
 {
-    fputs("Usage: nodeherd [--config FILE] status [--json] [--url URL]\n"
+    fputs("Usage: nodeherd status [--json] [--url URL] [-c FILE]\n"
           "\n"
           "Asks the running daemon what it is doing: per cluster and pool, declared vs\n"
           "observed, operations in flight with their job's progress and age, what is\n"
@@ -31,6 +31,9 @@ static void status_usage(FILE *f)
           "      --json      print the daemon's status document as is\n"
           "      --url URL   the daemon's endpoint (default: http://<daemon.listen>)\n"
           "  -h, --help      show this help\n"
+          "\n"
+          "Global options (-c/--config FILE, --allow-endpoint HOST, --log-format,\n"
+          "--log-level) may come before or after the command; see nodeherd --help.\n"
           "\n"
           "Exit status: 0 answered, 1 no daemon answered, 2 usage or configuration error.\n",
           f);
@@ -238,7 +241,7 @@ static int print_status(const char *body, size_t len)
     return NH_EXIT_OK;
 }
 
-int nh_cmd_status(const struct nh_global_opts *g, int argc, char **argv)
+int nh_cmd_status(struct nh_global_opts *g, int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},
@@ -251,7 +254,7 @@ int nh_cmd_status(const struct nh_global_opts *g, int argc, char **argv)
     char url[512];
     int c;
 
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = nh_cli_getopt(argc, argv, "h", longopts, g)) != -1) {
         switch (c) {
         case 'j':
             json = true;
@@ -262,6 +265,8 @@ int nh_cmd_status(const struct nh_global_opts *g, int argc, char **argv)
         case 'h':
             status_usage(stdout);
             return NH_EXIT_OK;
+        case NH_CLI_GLOBAL_ERROR: /* said why */
+            return NH_EXIT_USAGE;
         default:
             status_usage(stderr);
             return NH_EXIT_USAGE;

@@ -1,5 +1,7 @@
-/* main.c - nodeherd's command line: global options, then a subcommand. */
+/* main.c - nodeherd's command line: a subcommand, with global options before
+ * or after it (cli.h). */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,16 +24,17 @@ static void usage(FILE *f)
           "  plan      poll every cluster once and print what would be done\n"
           "  check     validate configuration files and exit\n"
           "  status    ask the running daemon what it is doing\n"
-          "  version   print the version\n"
+          "  version   print the version (--json: with the libraries in use)\n"
+          "  help      show this help, or a command's: nodeherd help COMMAND\n"
           "\n"
-          "Options:\n"
+          "Options (before or after the command):\n"
           "  -c, --config FILE      configuration file (default " NH_DEFAULT_CONFIG ")\n"
           "      --allow-endpoint HOST\n"
           "                         let a provider's endpoint: be HOST although it is\n"
           "                         outside the cloud's own domains (repeatable)\n"
           "      --log-format FMT   auto, plain, journal or json (default auto)\n"
           "      --log-level LEVEL  err, warning, notice, info or debug\n"
-          "  -h, --help             show this help (also: nodeherd COMMAND --help)\n"
+          "  -h, --help             show this help (after a command: that command's)\n"
           "  -V, --version          print the version\n"
           "\n"
           "Exit status: 0 success, 1 runtime failure, 2 usage or configuration error;\n"
@@ -40,17 +43,76 @@ static void usage(FILE *f)
           f);
 }
 
-int main(int argc, char **argv)
+static void version_usage(FILE *f)
+{
+    fputs("Usage: nodeherd version [--json]\n"
+          "\n"
+          "Prints the version. With --json, a JSON document with the version and the\n"
+          "versions of the libraries this binary runs with (for bug reports).\n"
+          "\n"
+          "      --json   machine-readable output\n"
+          "  -h, --help   show this help\n",
+          f);
+}
+
+int nh_cmd_version(struct nh_global_opts *g, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"log-format", required_argument, NULL, 'F'},
-        {"log-level", required_argument, NULL, 'L'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {"allow-endpoint", required_argument, NULL, 'E'},
         {NULL, 0, NULL, 0},
     };
+    bool json = false;
+    int c;
+    while ((c = nh_cli_getopt(argc, argv, "h", longopts, g)) != -1) {
+        switch (c) {
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            version_usage(stdout);
+            return NH_EXIT_OK;
+        default:
+            version_usage(stderr);
+            return NH_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "nodeherd version: unexpected argument \"%s\"\n", argv[optind]);
+        return NH_EXIT_USAGE;
+    }
+    nh_cli_print_version(stdout, json);
+    return NH_EXIT_OK;
+}
+
+static const struct command {
+    const char *name;
+    int (*fn)(struct nh_global_opts *g, int argc, char **argv);
+} commands[] = {
+    {"run", nh_cmd_run},       {"plan", nh_cmd_plan},       {"check", nh_cmd_check},
+    {"status", nh_cmd_status}, {"version", nh_cmd_version}, {NULL, NULL},
+};
+
+static const struct command *command_find(const char *name)
+{
+    for (const struct command *c = commands; c->name != NULL; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+/* Runs cmd with argv[0] replaced by "nodeherd CMD" (for getopt's messages). */
+static int command_run(const struct command *cmd, struct nh_global_opts *g, int argc, char **argv)
+{
+    char argv0[32];
+    snprintf(argv0, sizeof(argv0), "nodeherd %s", cmd->name);
+    argv[0] = argv0;
+    optind = 0; /* GNU getopt: 0 reinitializes */
+    return cmd->fn(g, argc, argv);
+}
+
+int main(int argc, char **argv)
+{
     struct nh_global_opts g = {
         .config_path = NULL, .log_format = "auto", .log_level = NULL, .usage_error = NULL};
     const char *env;
@@ -65,85 +127,66 @@ int main(int argc, char **argv)
 
     env = getenv("NODEHERD_CONFIG");
     g.config_path = env && *env ? env : NH_DEFAULT_CONFIG;
-    /* '+': stop at the first non-option, the subcommand parses the rest. */
-    while ((c = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            g.config_path = optarg;
-            break;
-        case 'F':
-            g.log_format = optarg;
-            break;
-        case 'L':
-            g.log_level = optarg;
-            break;
-        case 'h':
+
+    /* Global options before the command ('+': stop at the command); the
+     * command's own parser takes them after it (cli.h). */
+    static struct option longopts[16];
+    size_t n = 0;
+    for (; nh_cli_global_longopts[n].name != NULL; n++)
+        longopts[n] = nh_cli_global_longopts[n];
+    longopts[n] = (struct option){"help", no_argument, NULL, 'h'};
+    longopts[n + 1] = (struct option){NULL, 0, NULL, 0};
+    while ((c = getopt_long(argc, argv, "+h" NH_CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
+        if (c == 'h') {
             usage(stdout);
             return NH_EXIT_OK;
-        case 'V':
-            printf("nodeherd %s\n", NH_VERSION);
-            return NH_EXIT_OK;
-        case 'E': /* endpoint overrides outside the clouds' domains: see config.h */
-            if (nh_config_allow_endpoint(optarg) < 0) {
-                fprintf(stderr,
-                        "nodeherd: --allow-endpoint: expected a host name or address (at most "
-                        "%d of them), got \"%s\"\n",
-                        NH_CONFIG_MAX_ALLOWED_ENDPOINTS, optarg);
-                g.usage_error = "--allow-endpoint: expected a host name or address";
-            }
-            break;
-        default:
-            /* Keep going to the command: plan reports usage errors its own
-             * way (exit 1, and a JSON document with --json). */
+        }
+        /* A bad one: keep going to the command, plan reports usage errors
+         * its own way (exit 1, and a JSON document with --json). */
+        if (c == '?' || nh_cli_global_opt(&g, c, optarg) == 0) { /* getopt said which */
             g.usage_error = "invalid global option (see above); see nodeherd --help";
             bad_option = 1;
-            break;
         }
-    }
-    if (g.usage_error == NULL && strcmp(g.log_format, "auto") && strcmp(g.log_format, "plain") &&
-        strcmp(g.log_format, "journal") && strcmp(g.log_format, "json")) {
-        fprintf(stderr,
-                "nodeherd: --log-format: expected auto, plain, journal or json, got \"%s\"\n",
-                g.log_format);
-        g.usage_error = "--log-format: expected auto, plain, journal or json";
-    }
-    if (g.usage_error == NULL && g.log_level && nh_log_level_from_string(g.log_level) < 0) {
-        fprintf(stderr,
-                "nodeherd: --log-level: expected err, warning, notice, info or debug, got \"%s\"\n",
-                g.log_level);
-        g.usage_error = "--log-level: expected err, warning, notice, info or debug";
     }
     if (optind >= argc) {
         usage(stderr);
         return NH_EXIT_USAGE;
     }
-    const char *cmd = argv[optind];
+    const char *name = argv[optind];
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
-    optind = 0; /* GNU getopt: 0 reinitializes for the subcommand */
-
-    if (g.usage_error != NULL && strcmp(cmd, "plan") != 0) {
-        if (bad_option)
+    if (g.usage_error != NULL && strcmp(name, "plan") != 0) {
+        if (bad_option) /* usage only after getopt's own complaint */
             usage(stderr);
         return NH_EXIT_USAGE;
     }
 
-    if (strcmp(cmd, "check") == 0)
-        return nh_cmd_check(&g, sub_argc, sub_argv);
-    if (strcmp(cmd, "plan") == 0)
-        return nh_cmd_plan(&g, sub_argc, sub_argv);
-    if (strcmp(cmd, "run") == 0)
-        return nh_cmd_run(&g, sub_argc, sub_argv);
-    if (strcmp(cmd, "status") == 0)
-        return nh_cmd_status(&g, sub_argc, sub_argv);
-    if (strcmp(cmd, "version") == 0) {
-        printf("nodeherd %s\n", NH_VERSION);
-        return NH_EXIT_OK;
+    if (strcmp(name, "help") == 0) {
+        /* nodeherd help [COMMAND]: the command's own --help */
+        if (sub_argc == 1) {
+            usage(stdout);
+            return NH_EXIT_OK;
+        }
+        const struct command *cmd = command_find(sub_argv[1]);
+        if (sub_argc > 2) {
+            fputs("nodeherd help: one command at a time; try \"nodeherd help\"\n", stderr);
+            return NH_EXIT_USAGE;
+        }
+        if (cmd == NULL) {
+            fprintf(stderr,
+                    "nodeherd help: unknown command \"%s\"; the commands are run, plan, check, "
+                    "status and version\n",
+                    sub_argv[1]);
+            return NH_EXIT_USAGE;
+        }
+        char help[] = "--help";
+        char *hargv[] = {sub_argv[1], help, NULL};
+        return command_run(cmd, &g, 2, hargv);
     }
-    if (strcmp(cmd, "help") == 0) {
-        usage(stdout);
-        return NH_EXIT_OK;
+    const struct command *cmd = command_find(name);
+    if (cmd == NULL) {
+        fprintf(stderr, "nodeherd: unknown command \"%s\"; try \"nodeherd --help\"\n", name);
+        return NH_EXIT_USAGE;
     }
-    fprintf(stderr, "nodeherd: unknown command \"%s\"; try \"nodeherd --help\"\n", cmd);
-    return NH_EXIT_USAGE;
+    return command_run(cmd, &g, sub_argc, sub_argv);
 }

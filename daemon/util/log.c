@@ -45,6 +45,23 @@ void nh_log_set_stream(void *stream)
     log_stream = stream;
 }
 
+int nh_log_format_from_string(const char *s)
+{
+    static const char *const names[] = {[NH_LOG_AUTO] = "auto",
+                                        [NH_LOG_PLAIN] = "plain",
+                                        [NH_LOG_JOURNAL] = "journal",
+                                        [NH_LOG_JSON] = "json"};
+    for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+enum nh_log_format nh_log_format(void)
+{
+    return log_format;
+}
+
 int nh_log_level_from_string(const char *s)
 {
     for (int i = LOG_ERR; i <= LOG_DEBUG; i++)

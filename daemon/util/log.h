@@ -16,6 +16,10 @@ extern int nh_log_max;
 
 /* Picks the format (AUTO: journal prefixes when stderr is the journal). */
 void nh_log_init(enum nh_log_format fmt, int max_level);
+/* Parses "auto|plain|journal|json"; returns -1 when unknown. */
+int nh_log_format_from_string(const char *s);
+/* The format in use (AUTO resolved by nh_log_init). */
+enum nh_log_format nh_log_format(void);
 /* Parses "err|warning|notice|info|debug"; returns -1 when unknown. */
 int nh_log_level_from_string(const char *s);
 const char *nh_log_level_name(int level);

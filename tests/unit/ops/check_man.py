@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """check_man.py - the man pages format without a single warning (groff -ww
 and man --warnings), nodeherd(8) has its sections, and every long option the
-CLI accepts (daemon/main.c, daemon/cmd_*.c) is documented in it. Also checks
+CLI accepts (daemon/main.c, daemon/cli.c, daemon/cmd_*.c) is documented in it. Also checks
 nodeherd.yaml(5) when that page exists. Prints 'N passed, N failed'."""
 import glob
 import os
@@ -61,7 +61,7 @@ for sig in ["SIGHUP", "SIGTERM", "SIGINT"]:
 
 # Every long option of the CLI, from the sources, must appear as \-\-name.
 opts = set()
-for src in [os.path.join(SRC, "daemon", "main.c")] + glob.glob(
+for src in [os.path.join(SRC, "daemon", "main.c"), os.path.join(SRC, "daemon", "cli.c")] + glob.glob(
         os.path.join(SRC, "daemon", "cmd_*.c")):
     with open(src, encoding="utf-8") as f:
         opts.update(re.findall(r'\{"([a-z][a-z-]*)",\s*(?:no|required|optional)_argument',
