@@ -45,7 +45,6 @@ d = directives(UNIT)
 want = {
     "Type": "notify",
     "ExecStart": "/usr/bin/nodeherd --config /etc/nodeherd/nodeherd.yaml run",
-    "ExecReload": "/bin/kill -HUP $MAINPID",
     "WatchdogSec": "30s",
     "Restart": "on-failure",
     "StateDirectory": "nodeherd",
@@ -59,6 +58,15 @@ want = {
 for key, value in want.items():
     got = d.get(("Service", key), [])
     check(value in got, "[Service] %s=%s (have %r)" % (key, value, got))
+# `systemctl reload` reports a refused file: the file is checked (the file
+# ExecStart= runs with) before SIGHUP; systemd runs ExecReload= lines in order
+# and stops at the first that fails.
+cfg = re.search(r"--config (\S+)", d.get(("Service", "ExecStart"), [""])[0])
+check(d.get(("Service", "ExecReload"), []) ==
+      ["/usr/bin/nodeherd --config %s check --quiet" % (cfg.group(1) if cfg else "?"),
+       "/bin/kill -HUP $MAINPID"],
+      "[Service] ExecReload= checks ExecStart='s file, then sends SIGHUP (have %r)"
+      % d.get(("Service", "ExecReload"), []))
 check("@system-service" in d.get(("Service", "SystemCallFilter"), []),
       "[Service] SystemCallFilter=@system-service")
 # The network must still work: nothing may deny IP traffic or private the netns.
