@@ -43,6 +43,7 @@ struct daemon {
     struct nh_watchdog *watchdog;
     struct nh_ha *ha;           /* ha: configured; NULL in single-instance mode */
     struct nh_state_lock *lock; /* state_dir, held for the life of the process */
+    char fleet[256];            /* ha: the etcd prefix the replicas share ("" without ha:) */
     bool ha_resigned;
     bool ha_resign_started;
     uv_signal_t sighup, sigterm, sigint;
@@ -157,6 +158,22 @@ static int hook_status(void *ud, struct nh_buf *out)
 
 /* ---------- high availability (ha:) ---------- */
 
+/* nodeherd_leader and nodeherd_leader_transitions_total carry the fleet
+ * (the etcd prefix, shared by the replicas that compete for one leadership)
+ * so that alerts count leaders per fleet: several single instances scraped
+ * by one Prometheus are each their own fleet's leader, and carry no fleet
+ * label (contrib/prometheus/alerts.yaml). */
+static void leader_metrics(const struct daemon *d, bool leader, double transitions)
+{
+    if (d->fleet[0] != '\0') {
+        nh_metrics_set("nodeherd_leader", leader ? 1 : 0, "fleet", d->fleet, NULL);
+        nh_metrics_inc("nodeherd_leader_transitions_total", transitions, "fleet", d->fleet, NULL);
+    } else {
+        nh_metrics_set("nodeherd_leader", leader ? 1 : 0, NULL);
+        nh_metrics_inc("nodeherd_leader_transitions_total", transitions, NULL);
+    }
+}
+
 /* The engine's fence hook: ud is the daemon. */
 static void ha_fence(void *ud, void (*cb)(void *arg, bool ok), void *arg)
 {
@@ -174,8 +191,7 @@ static void on_ha_role(void *ud, bool leader, const struct nh_op *open_ops, size
         return; /* never take work on while stopping */
     nh_engine_set_leader(d->engine, leader, open_ops, n_open);
     nh_engine_set_role_name(d->engine, leader ? "leader" : "follower");
-    nh_metrics_set("nodeherd_leader", leader ? 1 : 0, NULL);
-    nh_metrics_inc("nodeherd_leader_transitions_total", 1, NULL);
+    leader_metrics(d, leader, 1);
     nh_log(LOG_NOTICE, "ha: %s is now %s (%s)", nh_ha_instance(d->ha),
            leader ? "the leader" : "a follower", why);
     update_status(d);
@@ -481,6 +497,8 @@ int nh_cmd_run(struct nh_global_opts *g, int argc, char **argv)
             goto fail_early;
         }
         eo.start_as_follower = true;
+        snprintf(d.fleet, sizeof(d.fleet), "%s",
+                 d.cfg->ha.prefix ? d.cfg->ha.prefix : "/nodeherd/");
         eo.jstore = &nh_ha_jstore;
         eo.jstore_ctx = d.ha;
         eo.fence = ha_fence;
@@ -497,12 +515,16 @@ int nh_cmd_run(struct nh_global_opts *g, int argc, char **argv)
     nh_metrics_describe("nodeherd_config_last_reload_successful", NH_METRIC_GAUGE,
                         "1 when the last configuration load succeeded", NULL, 0);
     nh_metrics_set("nodeherd_config_last_reload_successful", 1, NULL);
+    /* Both results from 0: an alert's increase() then sees the first failure. */
+    nh_metrics_inc("nodeherd_config_reloads_total", 0, "result", "success", NULL);
+    nh_metrics_inc("nodeherd_config_reloads_total", 0, "result", "failure", NULL);
     nh_metrics_describe("nodeherd_leader", NH_METRIC_GAUGE,
-                        "1 when this instance may mutate (always 1 without ha:)", NULL, 0);
-    nh_metrics_set("nodeherd_leader", d.ha ? 0 : 1, NULL);
+                        "1 when this instance may mutate (always 1 without ha:; with ha: "
+                        "labelled with its fleet, the etcd prefix)",
+                        NULL, 0);
     nh_metrics_describe("nodeherd_leader_transitions_total", NH_METRIC_COUNTER,
                         "Leadership changes of this instance (ha:)", NULL, 0);
-    nh_metrics_inc("nodeherd_leader_transitions_total", 0, NULL);
+    leader_metrics(&d, d.ha == NULL, 0);
 
     if (d.cfg->daemon.listen && d.cfg->daemon.listen[0]) {
         struct nh_httpd_hooks hooks = {

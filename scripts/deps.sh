@@ -5,6 +5,8 @@
 # it, assemble the container root); about 30 s more on a fresh machine.
 # chromium: the status page test renders the page headless (tests/visibility).
 # openssl: the kube tests make a throwaway CA and certificates at run time.
+# prometheus: its promtool checks contrib/prometheus/alerts.yaml and runs the
+# alert tests (ops.metric_references); the server it also installs is not used.
 set -eu
 [ "${NH_SKIP_DEPS:-0}" = 1 ] && exit 0
 
@@ -13,7 +15,7 @@ libuv1-dev libcurl4-openssl-dev libyaml-dev libjson-c-dev libsystemd-dev
 libssl-dev libmicrohttpd-dev libcmocka-dev libclang-rt-14-dev
 systemd curl ca-certificates openssl
 debhelper lintian mmdebstrap
-chromium"
+chromium prometheus"
 [ -n "${NH_EXTRA_PKGS:-}" ] && PKGS="$PKGS $NH_EXTRA_PKGS"
 
 missing=""

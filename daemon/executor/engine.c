@@ -155,6 +155,22 @@ void cl_maybe_free(struct cl *c)
 
 static void cl_poll_cb(uv_timer_t *t);
 
+/* The failure series of nodeherd_actions_total that alerts watch with
+ * increase() (contrib/prometheus/alerts.yaml, NodeherdActionsFailing) exist
+ * at 0 from the start: Prometheus sees no increase in a series whose first
+ * sample already counts the first failure. Successes ("issued", "done") are
+ * not alerted on and appear with their first operation. */
+static void cl_metrics_init(const char *cluster)
+{
+    static const enum nh_action_kind kinds[] = {NH_ACT_SCALE_CLUSTER, NH_ACT_SCALE_POOL,
+                                                NH_ACT_REMOVE_NODES, NH_ACT_DELETE_POOL};
+    static const char *const results[] = {"failed", "timed_out", "unknown"};
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+        for (size_t r = 0; r < sizeof(results) / sizeof(results[0]); r++)
+            nh_metrics_inc("nodeherd_actions_total", 0, "cluster", cluster, "kind",
+                           nh_action_kind_name(kinds[k]), "result", results[r], NULL);
+}
+
 static struct cl *cl_new(struct nh_engine *e, const struct nh_cfg_cluster *cfg)
 {
     struct cl *c = calloc(1, sizeof(*c));
@@ -167,6 +183,7 @@ static struct cl *cl_new(struct nh_engine *e, const struct nh_cfg_cluster *cfg)
     }
     c->e = e;
     c->cfg = cfg;
+    cl_metrics_init(c->name);
     uv_timer_init(e->loop, &c->poll_timer);
     c->poll_timer.data = c;
     c->open_handles = 1;
@@ -613,8 +630,8 @@ static void api_observer(void *ud, const struct nh_call *call, const struct nh_h
     if (v == NH_V_THROTTLED)
         nh_metrics_inc("nodeherd_throttled_total", 1, "provider", prov, NULL);
     if (pe->p != NULL && pe->p->client != NULL)
-        nh_metrics_set("nodeherd_ratelimit_rate", nh_client_rate(pe->p->client), "provider", prov,
-                       NULL);
+        nh_metrics_set("nodeherd_ratelimit_requests_per_second", nh_client_rate(pe->p->client),
+                       "provider", prov, NULL);
 }
 
 static bool secret_eq(const struct nh_secret *a, const struct nh_secret *b)
@@ -677,6 +694,9 @@ static struct prov_entry *prov_entry_new(struct nh_engine *e, const struct nh_cf
         return NULL;
     }
     pe->snap = (struct nh_cfg_provider *)pc;
+    /* Alerts use increase()/rate() on this counter: the series must exist
+     * at 0 before the first throttle, or that first one is invisible. */
+    nh_metrics_inc("nodeherd_throttled_total", 0, "provider", pc->name, NULL);
     return pe;
 }
 

@@ -50,9 +50,10 @@ void status_describe_metrics(void)
     nh_metrics_describe("nodeherd_ratelimit_wait_seconds", NH_METRIC_HISTOGRAM,
                         "Time requests waited in the provider's rate limiter", wait,
                         sizeof(wait) / sizeof(*wait));
-    nh_metrics_describe("nodeherd_ratelimit_rate", NH_METRIC_GAUGE,
-                        "Current request rate allowed by the provider's limiter (after AIMD)", NULL,
-                        0);
+    nh_metrics_describe("nodeherd_ratelimit_requests_per_second", NH_METRIC_GAUGE,
+                        "Requests per second the provider's limiter currently allows (after "
+                        "slowing down on throttling)",
+                        NULL, 0);
     nh_metrics_describe("nodeherd_last_successful_poll_timestamp_seconds", NH_METRIC_GAUGE,
                         "Unix time of the last complete observation per cluster", NULL, 0);
     nh_metrics_describe("nodeherd_poll_failures_total", NH_METRIC_COUNTER,

@@ -273,8 +273,10 @@ class HaTest(unittest.TestCase):
             self.assertEqual(rep.role(i), "follower")
             self.assertTrue(any("follower; " in m for _, m in rep.d[i].notify.all()))
         m = rep.d[old].metrics()
-        self.assertRegex(m, r"(?m)^nodeherd_leader 1$")
-        self.assertRegex(rep.d[others[0]].metrics(), r"(?m)^nodeherd_leader 0$")
+        # labelled with the fleet (the etcd prefix) so alerts count per fleet
+        self.assertRegex(m, r'(?m)^nodeherd_leader\{fleet="/nodeherd-test/"\} 1$')
+        self.assertRegex(rep.d[others[0]].metrics(),
+                         r'(?m)^nodeherd_leader\{fleet="/nodeherd-test/"\} 0$')
 
         # ---- 1. kill -9 the leader with operations in flight ----
         end = time.monotonic() + 30

@@ -155,6 +155,43 @@ class OpsTest(unittest.TestCase):
         itlib.assert_clean(self, f)
         self.assertEqual(d.stop(), 0)
 
+    def test_counters_alerts_watch_exist_from_zero(self):
+        """Prometheus sees no increase() in a series whose first sample already
+        counts the first failure: every counter an alert takes increase() or
+        rate() of is there, at 0, right after start (contrib/prometheus/alerts.yaml)."""
+        f = self.fleet
+        d = f.daemon(itlib.fleet_yaml())
+        d.wait_ready()
+        types, samples = parse_prometheus(d.metrics())
+        series = {(n, tuple(sorted(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', l)))): v
+                  for n, l, v in samples}
+
+        def value(name, **labels):
+            return series.get((name, tuple(sorted(labels.items()))))
+
+        for cluster in ("web", "pools", "train", "ai"):
+            for kind in ("scale-cluster", "scale-pool", "remove-nodes", "delete-pool"):
+                for result in ("failed", "timed_out", "unknown"):
+                    self.assertEqual(value("nodeherd_actions_total", cluster=cluster, kind=kind,
+                                           result=result), 0.0, (cluster, kind, result))
+        for prov in ("ack", "cce", "ma"):
+            self.assertEqual(value("nodeherd_throttled_total", provider=prov), 0.0, prov)
+        self.assertEqual(value("nodeherd_config_reloads_total", result="failure"), 0.0)
+        self.assertEqual(value("nodeherd_config_reloads_total", result="success"), 0.0)
+        # a single instance: leader of its own fleet, no fleet label
+        self.assertEqual(value("nodeherd_leader"), 1.0)
+        self.assertEqual(value("nodeherd_leader_transitions_total"), 0.0)
+        # and generally: each counter the alerts watch has series at start
+        with open(os.path.join(itlib.ROOT, "contrib", "prometheus", "alerts.yaml")) as fh:
+            alerts = fh.read()
+        watched = set(re.findall(r"(?:increase|rate)\((nodeherd_[a-z_]+_total)", alerts))
+        watched.discard("nodeherd_api_requests_total")  # per status code, as codes occur
+        self.assertTrue(watched)
+        names = {n for n, _, _ in samples}
+        for name in sorted(watched):
+            self.assertIn(name, names, "%s has no series at start" % name)
+        d.stop()
+
     def test_endpoints_and_status_command(self):
         f = self.fleet
         d = f.daemon(itlib.fleet_yaml())

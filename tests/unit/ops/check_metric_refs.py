@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """check_metric_refs.py - the Grafana dashboard and the Prometheus alerts use
 only metrics (and labels) that nodeherd exports, as listed in
-contrib/prometheus/exported-metrics.txt; they cover what operators need; and
-`promtool check rules` accepts the alerts and `promtool test rules` runs
-contrib/prometheus/alerts.test.yaml when promtool is installed.
+contrib/prometheus/exported-metrics.txt; names follow Prometheus naming
+(a plural base-unit suffix, _total on counters); they cover what operators
+need; no alert aggregates over every daemon a Prometheus scrapes (each
+aggregation keeps `instance` or `fleet`); and `promtool check rules` accepts
+the alerts and `promtool test rules` runs contrib/prometheus/alerts.test.yaml
+when promtool is installed ($PROMTOOL names one outside $PATH).
 Prints 'N passed, N failed'."""
 import json
 import os
@@ -58,6 +61,10 @@ def resolve(metrics, name):
     return None
 
 
+# Labels Prometheus adds to every series it scrapes.
+TARGET_LABELS = {"instance", "job"}
+
+
 def problems(metrics, expr):
     """Unknown metric names, and selector labels a metric does not have."""
     out = []
@@ -69,7 +76,7 @@ def problems(metrics, expr):
         if r is None:
             continue
         for label in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)", sel):
-            if label not in r[1]:
+            if label not in r[1] | TARGET_LABELS:
                 out.append("%s has no label %s" % (name, label))
     return out
 
@@ -86,8 +93,41 @@ def walk_strings(node, keys, acc):
     return acc
 
 
+def unscoped_aggregations(expr):
+    """Aggregations in a PromQL expression that drop both `instance` and
+    `fleet`, i.e. that add up every daemon one Prometheus scrapes."""
+    out = []
+    for m in re.finditer(r"\b(sum|min|max|avg|count|topk|bottomk|quantile)\s*"
+                         r"(?:(by|without)\s*\(([^)]*)\))?\s*\(", expr):
+        how, labels = m.group(2), {x.strip() for x in (m.group(3) or "").split(",")}
+        if how == "by" and labels & {"instance", "fleet"}:
+            continue
+        if how == "without" and not labels & {"instance", "fleet"}:
+            continue
+        out.append(m.group(0).strip())
+    return out
+
+
+# Prometheus naming (https://prometheus.io/docs/practices/naming/): a unit
+# suffix in plural base units; these are the units nodeherd's metrics use.
+# Counts of things (nodes, clusters, jobs) and 0/1 states need none.
+UNITLESS = {"nodeherd_build_info", "nodeherd_clusters", "nodeherd_desired_nodes",
+            "nodeherd_observed_nodes", "nodeherd_nodes", "nodeherd_cluster_converged",
+            "nodeherd_cluster_blocked", "nodeherd_jobs_in_flight", "nodeherd_config_last_reload_successful",
+            "nodeherd_leader", "nodeherd_journal_healthy"}
+UNITS = ("_seconds", "_requests_per_second")
+
 metrics = load_list(LIST)
 check(len(metrics) == 22, "exported-metrics.txt lists the 22 metrics (%d)" % len(metrics))
+for name, (typ, _) in sorted(metrics.items()):
+    base = name[: -len("_total")] if typ == "counter" else name
+    check(typ == "counter" or name in UNITLESS or base.endswith(UNITS),
+          "%s names its unit (%s) or counts things" % (name, "|".join(UNITS)))
+
+check(unscoped_aggregations("sum(nodeherd_leader) > 1") == ["sum("] and
+      unscoped_aggregations("sum by (fleet) (x) + max by (instance, cluster) (y)") == [] and
+      unscoped_aggregations("max by (cluster) (x)") == ["max by (cluster) ("],
+      "checker catches an aggregation over every daemon")
 
 # The checker must catch what it is there for.
 check(problems(metrics, "rate(nodeherd_bogus_total[5m])") == ["unknown metric nodeherd_bogus_total"],
@@ -144,6 +184,10 @@ for r in rules:
           "alert %s has expr, for, severity and summary" % name)
     p = problems(metrics, r)
     check(not p, "alert %s uses exported metrics and labels only" % name, "; ".join(p))
+    m = re.search(r"^\s+expr:\s*(\|\n((?:\s{10,}.*\n)+)|(.*))", r, re.M)
+    expr = (m.group(2) or m.group(3) or "") if m else ""
+    u = unscoped_aggregations(expr)
+    check(not u, "alert %s keeps instance or fleet in every aggregation" % name, "; ".join(u))
 for what, metric in [("not converging", "nodeherd_cluster_converged"),
                      ("job stuck", "nodeherd_job_oldest_age_seconds"),
                      ("throttled for long", "nodeherd_throttled_total"),
@@ -153,7 +197,7 @@ for what, metric in [("not converging", "nodeherd_cluster_converged"),
               re.search(r"expr: \|\n(\s+.*\n)*?.*\b%s\b" % metric, r) for r in rules),
           "an alert covers %s (%s)" % (what, metric))
 
-tool = shutil.which("promtool")
+tool = os.environ.get("PROMTOOL") or shutil.which("promtool")
 if tool:
     res = subprocess.run([tool, "check", "rules", ALERTS], capture_output=True, text=True,
                          timeout=60)
