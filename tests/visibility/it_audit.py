@@ -178,13 +178,11 @@ class AuditTest(unittest.TestCase):
         self.assertEqual(os.stat(os.path.join(f.state_dir, "audit.log")).st_mode & 0o777, 0o600)
         itlib.assert_clean(self, f)
 
-    # Known defect (daemon/watch.c, daemon/cmd_run.c): the daemon re-reads the
-    # revision only when the file changes. Edited in place and then committed
-    # (the order a person, `git pull` and `git reset --hard` all use: working
-    # tree first, ref last), the reload happens before HEAD moves and every
-    # later mutation is attributed to the previous commit until the next
-    # reload. Fix: also watch .git/HEAD and the ref it names (or re-read the
-    # revision before each plan). This test passes once that is done.
+    # Edited in place and then committed (the order a person, `git pull` and
+    # `git reset --hard` all use: working tree first, ref last): the reload on
+    # the file change still sees the previous commit; the daemon also watches
+    # HEAD's reflog (<gitdir>/logs/HEAD, daemon/cmd_run.c watch_git) and
+    # reloads again when HEAD moves, so the revision follows the commit.
     def test_commit_after_in_place_edit_moves_the_revision(self):
         f = self.fleet
         repo = os.path.join(f.dir, "repo")
@@ -203,7 +201,7 @@ class AuditTest(unittest.TestCase):
         vislib.git(repo, "commit", "-q", "-a", "-m", "web: 4")
         sha2 = vislib.git(repo, "rev-parse", "HEAD").strip()
         try:
-            vislib.wait_for(lambda: d.status()["revision"] == "git:" + sha2, 5,
+            vislib.wait_for(lambda: d.status()["revision"] == "git:" + sha2, 30,
                             "the revision to follow the commit")
         finally:
             d.stop()
