@@ -13,7 +13,13 @@
  * back, and finds its operands at argv[optind..argc-1] afterwards. Adding an
  * option is one row in its `struct option` table (documented in nodeherd(8):
  * tests/unit/ops/check_man.py reads the tables) and one case in its switch.
- * Its short options must not use the global letters c and V. */
+ * Its short options must not use the global letters c and V.
+ *
+ * Adding a global option: a row in nh_cli_global_longopts (cli.c; a value
+ * from the enum below when it has no short letter, the letter in
+ * NH_CLI_GLOBAL_SHORTOPTS when it has one), a field in struct
+ * nh_global_opts, a case in nh_cli_global_opt() that validates and stores
+ * it, a line in main.c's usage() and in nodeherd(8). */
 #ifndef NH_CLI_H
 #define NH_CLI_H
 

@@ -172,6 +172,10 @@ int main(int argc, char **argv)
             fputs("nodeherd help: one command at a time; try \"nodeherd help\"\n", stderr);
             return NH_EXIT_USAGE;
         }
+        if (strcmp(sub_argv[1], "help") == 0) {
+            usage(stdout);
+            return NH_EXIT_OK;
+        }
         if (cmd == NULL) {
             fprintf(stderr,
                     "nodeherd help: unknown command \"%s\"; the commands are run, plan, check, "

@@ -114,6 +114,7 @@ class Cli(unittest.TestCase):
         top = nh("help")
         self.assertEqual(top.returncode, 0)
         self.assertEqual(top.stdout, nh("--help").stdout)
+        self.assertEqual(nh("help", "help").stdout, top.stdout)
         self.assertIn("before or after the command", top.stdout)
         r = nh("help", "nope")
         self.assertEqual(r.returncode, 2)
