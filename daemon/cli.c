@@ -37,6 +37,12 @@ void nh_cli_print_version(FILE *f, bool json)
     /* The libraries are the ones this process runs with (their run-time
      * version calls), which is what a bug report needs. */
     json_object *o = json_object_new_object(), *libs = json_object_new_object();
+    if (o == NULL || libs == NULL) {
+        json_object_put(o);
+        json_object_put(libs);
+        fprintf(f, "{\"name\":\"nodeherd\",\"version\":\"%s\"}\n", NH_VERSION);
+        return;
+    }
     json_object_object_add(o, "name", json_object_new_string("nodeherd"));
     json_object_object_add(o, "version", json_object_new_string(NH_VERSION));
     json_object_object_add(libs, "libcurl",
