@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "providers/internal.h"
+#include "util/hostport.h"
 #include "util/log.h"
 
 /* ---------- wall clock ---------- */
@@ -118,11 +119,9 @@ static int host_header(const char *endpoint, char **ret, char *err, size_t errle
     if (h == NULL)
         return -ENOMEM;
     /* Drop a default port: curl would not send it. */
-    char *colon = strrchr(h, ':');
-    if (colon != NULL && strchr(colon, ']') == NULL) {
-        if ((https && strcmp(colon, ":443") == 0) || (!https && strcmp(colon, ":80") == 0))
-            *colon = '\0';
-    }
+    struct nh_hostport hp;
+    if (nh_hostport_parse(h, 0, &hp, NULL) == 0 && hp.has_port && hp.port == (https ? 443 : 80))
+        *strrchr(h, ':') = '\0';
     *ret = h;
     return 0;
 }
