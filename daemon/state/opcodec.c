@@ -1,7 +1,8 @@
 /* opcodec.c - the one JSON encoding of an operation (see opcodec.h). */
 #include "state/opcodec.h"
 
-#include <ctype.h>
+#include "util/json.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -508,41 +509,28 @@ int nh_opc_decode(struct json_object *o, unsigned parts, struct nh_op *op, char 
 
 int nh_opc_parse(const char *s, size_t len, struct nh_op *op, char *err, size_t errlen)
 {
-    struct json_tokener *tok;
+    /* Strings are judged per field (identifiers must be UTF-8, free text is
+     * cleaned), not for the whole value: earlier writers did not clean
+     * free text. */
+    static const struct nh_json_popts popts = {
+        .max_bytes = NH_OPC_MAX_BYTES,
+        .max_depth = NH_OPC_MAX_DEPTH,
+        .want_object = true,
+        .any_utf8 = true,
+    };
+    char perr[200] = "";
+    struct nh_jerr je = {.buf = perr, .len = sizeof(perr)};
     struct json_object *o;
-    enum json_tokener_error jerr;
-    size_t used;
     int r;
 
     memset(op, 0, sizeof(*op));
     if (err != NULL && errlen > 0)
         err[0] = '\0';
-    if (s == NULL || len == 0 || len > NH_OPC_MAX_BYTES) {
-        snprintf(err, errlen, "%s", len == 0 ? "empty value" : "value too large");
-        return -EBADMSG;
-    }
-    tok = json_tokener_new_ex(NH_OPC_MAX_DEPTH);
-    if (tok == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    o = json_tokener_parse_ex(tok, s, (int)len);
-    jerr = json_tokener_get_error(tok);
-    used = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (o == NULL || jerr != json_tokener_success) {
-        snprintf(err, errlen, "not a JSON object (%s at byte %zu)",
-                 jerr == json_tokener_success ? "null" : json_tokener_error_desc(jerr), used);
-        json_object_put(o);
-        return -EBADMSG;
-    }
-    for (size_t i = used; i < len; i++) {
-        if (!isspace((unsigned char)s[i])) {
-            snprintf(err, errlen, "bytes after the JSON object (at byte %zu)", i);
-            json_object_put(o);
-            return -EBADMSG;
-        }
+    o = nh_json_parse_opts(s, len, &popts, &je);
+    if (o == NULL) {
+        if (err != NULL && errlen > 0)
+            snprintf(err, errlen, "not a JSON operation value: %s", perr);
+        return strstr(perr, "out of memory") ? -ENOMEM : -EBADMSG;
     }
     r = nh_opc_decode(o, NH_OPC_ALL, op, err, errlen);
     json_object_put(o);

@@ -67,7 +67,7 @@ int nh_opc_decode(struct json_object *o, unsigned parts, struct nh_op *op, char 
  * (free()). Same returns as nh_opc_encode. */
 int nh_opc_to_string(const struct nh_op *op, char **ret);
 
-/* Strict parse of one whole-operation value (at most NH_OPC_MAX_BYTES,
+/* Strict parse (util/json.h) of one whole-operation value (at most NH_OPC_MAX_BYTES,
  * nesting NH_OPC_MAX_DEPTH, nothing after it), then nh_opc_decode with
  * NH_OPC_ALL. Invalid UTF-8 is judged per field (see above), not refused
  * for the whole value: earlier writers did not clean free text. */

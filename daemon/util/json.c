@@ -22,13 +22,15 @@ int nh_jerr_set(struct nh_jerr *e, const char *fmt, ...)
     return -EBADMSG;
 }
 
-struct json_object *nh_json_parse_capped(const char *body, size_t len, size_t max_bytes,
-                                         bool want_object, struct nh_jerr *e)
+struct json_object *nh_json_parse_opts(const char *body, size_t len, const struct nh_json_popts *o,
+                                       struct nh_jerr *e)
 {
     struct json_tokener *tok;
     struct json_object *root;
     enum json_tokener_error jerr;
-    size_t used;
+    size_t used, max_bytes = o->max_bytes;
+    int depth = o->max_depth;
+    bool want_object = o->want_object;
 
     if (body == NULL || len == 0) {
         nh_jerr_set(e, "empty body where JSON was expected");
@@ -36,22 +38,28 @@ struct json_object *nh_json_parse_capped(const char *body, size_t len, size_t ma
     }
     if (max_bytes == 0 || max_bytes > NH_JSON_MAX_BYTES)
         max_bytes = NH_JSON_MAX_BYTES;
+    if (depth <= 0 || depth > NH_JSON_MAX_DEPTH)
+        depth = NH_JSON_MAX_DEPTH;
     if (len > max_bytes || len > (size_t)INT32_MAX) {
         nh_jerr_set(e, "body of %zu bytes is over the %zu-byte limit", len, max_bytes);
         return NULL;
     }
-    tok = json_tokener_new_ex(NH_JSON_MAX_DEPTH);
+    tok = json_tokener_new_ex(depth);
     if (tok == NULL) {
         nh_jerr_set(e, "out of memory parsing JSON");
         return NULL;
     }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    json_tokener_set_flags(tok,
+                           JSON_TOKENER_STRICT | (o->any_utf8 ? 0 : JSON_TOKENER_VALIDATE_UTF8));
     root = json_tokener_parse_ex(tok, body, (int)len);
     jerr = json_tokener_get_error(tok);
     used = json_tokener_get_parse_end(tok);
     if (root == NULL || jerr != json_tokener_success) {
         if (jerr == json_tokener_continue)
             nh_jerr_set(e, "truncated JSON (%zu bytes, ends inside a value)", len);
+        else if (jerr == json_tokener_success) /* a bare "null" */
+            nh_jerr_set(e, "JSON null where %s was expected",
+                        want_object ? "an object" : "a value");
         else
             nh_jerr_set(e, "invalid JSON at byte %zu: %s", used, json_tokener_error_desc(jerr));
         json_object_put(root);
@@ -74,6 +82,13 @@ struct json_object *nh_json_parse_capped(const char *body, size_t len, size_t ma
         return NULL;
     }
     return root;
+}
+
+struct json_object *nh_json_parse_capped(const char *body, size_t len, size_t max_bytes,
+                                         bool want_object, struct nh_jerr *e)
+{
+    const struct nh_json_popts o = {.max_bytes = max_bytes, .want_object = want_object};
+    return nh_json_parse_opts(body, len, &o, e);
 }
 
 struct json_object *nh_json_parse(const char *body, size_t len, bool want_object, struct nh_jerr *e)

@@ -39,6 +39,15 @@ struct json_object *nh_json_parse(const char *body, size_t len, bool want_object
 /* The same with a smaller cap (max_bytes <= NH_JSON_MAX_BYTES). */
 struct json_object *nh_json_parse_capped(const char *body, size_t len, size_t max_bytes,
                                          bool want_object, struct nh_jerr *e);
+/* The same with every limit chosen (zero fields: the defaults above). */
+struct nh_json_popts {
+    size_t max_bytes; /* <= NH_JSON_MAX_BYTES */
+    int max_depth;    /* <= NH_JSON_MAX_DEPTH */
+    bool want_object;
+    bool any_utf8; /* take strings that are not UTF-8: the caller judges them per field */
+};
+struct json_object *nh_json_parse_opts(const char *body, size_t len, const struct nh_json_popts *o,
+                                       struct nh_jerr *e);
 /* A list answer {"items": [...]}: the parsed root (owned, put it) with its
  * required array in *items (borrowed); NULL with an error in e. */
 struct json_object *nh_json_parse_items(const char *body, size_t len, struct json_object **items,

@@ -463,12 +463,12 @@ static void test_hostile_values_refused(void **state)
         {OK_HEAD ",\"node_ids\":[\"a\"],\"node_names\":[\"a\",\"b\"]}", "differ in length"},
         /* framing */
         {"", "empty"},
-        {"[]", "not a JSON object"},
-        {"null", "not a JSON object"},
-        {OK_HEAD, "not a JSON object"},
-        {OK_HEAD "} {}", "not a JSON object"},            /* strict: nothing after the object */
-        {OK_HEAD ",\"x\":[[[1]]]}", "not a JSON object"}, /* too deep */
-        {OK_HEAD ",'why':'x'}", "not a JSON object"},     /* not strict JSON */
+        {"[]", "expected a JSON object, got array"},
+        {"null", "not a JSON operation value"},
+        {OK_HEAD, "truncated"},
+        {OK_HEAD "} {}", "not a JSON operation value"},        /* nothing after it */
+        {OK_HEAD ",\"x\":[[[1]]]}", "too deep"},               /* nesting past 4 */
+        {OK_HEAD ",'why':'x'}", "not a JSON operation value"}, /* not strict JSON */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct nh_op op;
@@ -525,6 +525,7 @@ static void test_enum_tables(void **state)
 {
     (void)state;
     CHECK_TABLE(nh_node_health, NH_NODE_HEALTHS);
+    CHECK_TABLE(nh_cluster_state, NH_CLUSTER_STATES);
     CHECK_TABLE(nh_action_kind, NH_ACTION_KINDS);
     CHECK_TABLE(nh_rule, NH_RULES);
     CHECK_TABLE(nh_note_kind, NH_NOTE_KINDS);
