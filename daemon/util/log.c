@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,24 @@ static void json_escape(FILE *f, const char *s)
     }
 }
 
+/* The time now to the second: UTC in ISO 8601 ("2025-01-02T03:04:05") for
+ * JSON, local time ("2025-01-02 03:04:05") for plain text. Returns the
+ * milliseconds to print after it. */
+static long format_now(char *when, size_t len, bool utc)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (utc) {
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(when, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    } else {
+        localtime_r(&ts.tv_sec, &tm);
+        strftime(when, len, "%Y-%m-%d %H:%M:%S", &tm);
+    }
+    return ts.tv_nsec / 1000000;
+}
+
 __attribute__((format(printf, 3, 0))) static void
 log_vemit(int level, const char *func, const char *fmt, va_list ap, const char *tail)
 {
@@ -114,14 +133,10 @@ log_vemit(int level, const char *func, const char *fmt, va_list ap, const char *
         fprintf(f, "<%d>%s%s\n", level, msg, tail);
         break;
     case NH_LOG_JSON: {
-        struct timespec ts;
-        struct tm tm;
         char when[40];
-        clock_gettime(CLOCK_REALTIME, &ts);
-        gmtime_r(&ts.tv_sec, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-        fprintf(f, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"", when,
-                ts.tv_nsec / 1000000, nh_log_level_name(level));
+        long ms = format_now(when, sizeof(when), true);
+        fprintf(f, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"", when, ms,
+                nh_log_level_name(level));
         json_escape(f, msg);
         json_escape(f, tail);
         fputs("\"}\n", f);
@@ -129,14 +144,9 @@ log_vemit(int level, const char *func, const char *fmt, va_list ap, const char *
     }
     case NH_LOG_AUTO:
     case NH_LOG_PLAIN: {
-        struct timespec ts;
-        struct tm tm;
         char when[40];
-        clock_gettime(CLOCK_REALTIME, &ts);
-        localtime_r(&ts.tv_sec, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-        fprintf(f, "%s.%03ld %-7s %s%s\n", when, ts.tv_nsec / 1000000, nh_log_level_name(level),
-                msg, tail);
+        long ms = format_now(when, sizeof(when), false);
+        fprintf(f, "%s.%03ld %-7s %s%s\n", when, ms, nh_log_level_name(level), msg, tail);
         break;
     }
     }
