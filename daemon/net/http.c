@@ -457,8 +457,9 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
     return n;
 }
 
-/* Whether any request byte may have reached the server. When unsure: yes. */
-static bool xfer_request_sent(const struct nh_http_xfer *x, CURLcode rc)
+/* A failure while resolving, connecting or setting up TLS: the connection
+ * never carried a request. */
+static bool failed_before_connected(CURLcode rc)
 {
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -469,13 +470,18 @@ static bool xfer_request_sent(const struct nh_http_xfer *x, CURLcode rc)
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-        return false;
+        return true;
     default:
-        break;
+        return false;
     }
+}
+
+/* Whether any request byte may have reached the server. When unsure: yes. */
+static bool xfer_request_sent(const struct nh_http_xfer *x, CURLcode rc)
+{
+    if (failed_before_connected(rc) || rc == CURLE_SSL_ENGINE_NOTFOUND ||
+        rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL)
+        return false;
     curl_off_t pre = 0, conn = 0;
     long reqsize = 0;
     curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &reqsize);
@@ -492,20 +498,13 @@ static enum nh_http_outcome outcome_for(const struct nh_http_xfer *x, CURLcode r
 {
     if (x->too_big)
         return NH_HTTP_TOO_BIG;
+    if (failed_before_connected(rc))
+        return NH_HTTP_NOT_SENT;
     switch (rc) {
     case CURLE_OK:
         return NH_HTTP_OK;
     case CURLE_FILESIZE_EXCEEDED:
         return NH_HTTP_TOO_BIG;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-        return NH_HTTP_NOT_SENT;
     case CURLE_OPERATION_TIMEDOUT:
         return NH_HTTP_TIMEOUT;
     case CURLE_SEND_ERROR:
