@@ -164,6 +164,30 @@ static bool hmac_sha256_hex(const unsigned char *key, size_t key_len, const char
     return true;
 }
 
+/* An access key id that fits in the header (not empty, no ",", blank or line
+ * break), and a secret that is there when it has a length. */
+static bool key_usable(const char *ak, const unsigned char *sk, size_t sk_len)
+{
+    return !(ak == NULL || ak[0] == '\0' || (sk == NULL && sk_len > 0) || strpbrk(ak, ", \r\n"));
+}
+
+/* "<head><ak><sep>SignedHeaders=<names><sep>Signature=<sig>"; NULL when out
+ * of memory. */
+static char *auth_header(const char *head, const char *ak, const char *sep, const char *names,
+                         const char *sig)
+{
+    struct sb b = {0};
+    sb_adds(&b, head);
+    sb_adds(&b, ak);
+    sb_adds(&b, sep);
+    sb_adds(&b, "SignedHeaders=");
+    sb_adds(&b, names);
+    sb_adds(&b, sep);
+    sb_adds(&b, "Signature=");
+    sb_adds(&b, sig);
+    return sb_done(&b);
+}
+
 char *nh_roa_hmac_b64(const unsigned char *key, size_t key_len, const char *msg)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -489,29 +513,19 @@ char *nh_acs3_authorization(const struct nh_sign_req *r, const char *ak, const u
 {
     char *signed_names = NULL, *canon, *sts = NULL;
     char sig[65];
-    struct sb b = {0};
 
-    if (ak == NULL || ak[0] == '\0' || (sk == NULL && sk_len > 0) || strpbrk(ak, ", \r\n"))
+    if (!key_usable(ak, sk, sk_len))
         return NULL;
     canon = acs3_build(r, &signed_names);
     if (canon != NULL)
         sts = acs3_sts(canon);
-    if (sts == NULL || !hmac_sha256_hex(sk, sk_len, sts, sig)) {
-        free(canon);
-        free(sts);
-        free(signed_names);
-        return NULL;
-    }
-    sb_adds(&b, "ACS3-HMAC-SHA256 Credential=");
-    sb_adds(&b, ak);
-    sb_adds(&b, ",SignedHeaders=");
-    sb_adds(&b, signed_names);
-    sb_adds(&b, ",Signature=");
-    sb_adds(&b, sig);
+    char *out = NULL;
+    if (sts != NULL && hmac_sha256_hex(sk, sk_len, sts, sig))
+        out = auth_header("ACS3-HMAC-SHA256 Credential=", ak, ",", signed_names, sig);
     free(canon);
     free(sts);
     free(signed_names);
-    return sb_done(&b);
+    return out;
 }
 
 /* ---------- legacy ROA HMAC-SHA1 ---------- */
@@ -820,31 +834,20 @@ char *nh_huawei_authorization(const struct nh_sign_req *r, const char *const *si
 {
     char *date = NULL, *signed_h = NULL, *canon, *sts = NULL;
     char sig[65];
-    struct sb b = {0};
 
-    if (ak == NULL || ak[0] == '\0' || (sk == NULL && sk_len > 0) || strpbrk(ak, ", \r\n"))
+    if (!key_usable(ak, sk, sk_len))
         return NULL;
     canon = huawei_build(r, signed_names, &signed_h, &date);
     if (canon != NULL)
         sts = huawei_sts(canon, date);
-    if (sts == NULL || !hmac_sha256_hex(sk, sk_len, sts, sig)) {
-        free(canon);
-        free(sts);
-        free(date);
-        free(signed_h);
-        return NULL;
-    }
-    sb_adds(&b, "SDK-HMAC-SHA256 Access=");
-    sb_adds(&b, ak);
-    sb_adds(&b, ", SignedHeaders=");
-    sb_adds(&b, signed_h);
-    sb_adds(&b, ", Signature=");
-    sb_adds(&b, sig);
+    char *out = NULL;
+    if (sts != NULL && hmac_sha256_hex(sk, sk_len, sts, sig))
+        out = auth_header("SDK-HMAC-SHA256 Access=", ak, ", ", signed_h, sig);
     free(canon);
     free(sts);
     free(date);
     free(signed_h);
-    return sb_done(&b);
+    return out;
 }
 
 /* ---------- dates and nonces ---------- */
