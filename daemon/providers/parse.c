@@ -12,6 +12,20 @@
 
 /* ---------- shared pure helpers ---------- */
 
+int nh_prov_json_str_array(struct nh_buf *b, const char *const *s, size_t n)
+{
+    int r = nh_buf_appends(b, "[");
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        if (i > 0)
+            r = nh_buf_appends(b, ",");
+        if (r == 0)
+            r = nh_json_write_str(b, s[i], strlen(s[i]));
+    }
+    if (r == 0)
+        r = nh_buf_appends(b, "]");
+    return r;
+}
+
 bool nh_prov_path_safe(const char *s)
 {
     if (s == NULL || s[0] == '\0')

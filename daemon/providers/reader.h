@@ -95,4 +95,8 @@ int nh_prov_read_label_map(struct json_object *v, struct nh_node *n, const char 
 /* Sets the next of n's preallocated labels (strings copied). 0 or -ENOMEM. */
 int nh_prov_put_label(struct nh_node *n, const char *key, const char *value);
 
+/* Appends the n strings s as a JSON array (["a","b"]) to b, for request
+ * bodies. 0 or -ENOMEM. */
+int nh_prov_json_str_array(struct nh_buf *b, const char *const *s, size_t n);
+
 #endif

@@ -451,14 +451,6 @@ char *nh_ack_query_instance_ids(const char *const *ids, size_t n)
     int r;
 
     nh_buf_init(&b, 0);
-    r = nh_buf_appends(&b, "[");
-    for (size_t i = 0; r == 0 && i < n; i++) {
-        if (i > 0)
-            r = nh_buf_appends(&b, ",");
-        if (r == 0)
-            r = nh_json_write_str(&b, ids[i], strlen(ids[i]));
-    }
-    if (r == 0)
-        r = nh_buf_appends(&b, "]");
+    r = nh_prov_json_str_array(&b, ids, n);
     return finish(&b, r);
 }

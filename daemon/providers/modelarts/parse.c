@@ -194,15 +194,11 @@ char *nh_ma_body_batch_delete(const char *const *names, size_t n)
     int r;
 
     nh_buf_init(&b, 0);
-    r = nh_buf_appends(&b, "{\"deleteNodeNames\":[");
-    for (size_t i = 0; r == 0 && i < n; i++) {
-        if (i > 0)
-            r = nh_buf_appends(&b, ",");
-        if (r == 0)
-            r = nh_json_write_str(&b, names[i], strlen(names[i]));
-    }
+    r = nh_buf_appends(&b, "{\"deleteNodeNames\":");
     if (r == 0)
-        r = nh_buf_appends(&b, "]}");
+        r = nh_prov_json_str_array(&b, names, n);
+    if (r == 0)
+        r = nh_buf_appends(&b, "}");
     if (r < 0) {
         nh_buf_free(&b);
         return NULL;
