@@ -445,30 +445,20 @@ static int check_pair(struct walk *w, const unsigned char *cert, size_t cert_len
         r = oom(w);
         goto out;
     }
-    x = PEM_read_bio_X509(bc, NULL, no_passphrase, NULL);
-    if (x == NULL) {
-        r = nh_kerr_set(w->e,
-                        "%s: %s.client-certificate-data: not a PEM certificate (expected "
-                        "\"-----BEGIN CERTIFICATE-----\")",
-                        w->src, where);
-        goto out;
-    }
-    k = PEM_read_bio_PrivateKey(bk, NULL, no_passphrase, NULL);
-    if (k == NULL) {
-        r = nh_kerr_set(w->e,
-                        "%s: %s.client-key-data: not an unencrypted PEM private key (encrypted "
-                        "keys are not supported)",
-                        w->src, where);
-        goto out;
-    }
-    if (X509_check_private_key(x, k) != 1) {
-        r = nh_kerr_set(w->e,
-                        "%s: %s: client-key-data is not the key of client-certificate-data; "
-                        "take both from the same kubeconfig",
-                        w->src, where);
-        goto out;
-    }
-    *not_after = asn1_time_unix(X509_get0_notAfter(x));
+    const char *fault = NULL; /* what follows "<src>: <where>" */
+    if ((x = PEM_read_bio_X509(bc, NULL, no_passphrase, NULL)) == NULL)
+        fault = ".client-certificate-data: not a PEM certificate (expected "
+                "\"-----BEGIN CERTIFICATE-----\")";
+    else if ((k = PEM_read_bio_PrivateKey(bk, NULL, no_passphrase, NULL)) == NULL)
+        fault = ".client-key-data: not an unencrypted PEM private key (encrypted keys are not "
+                "supported)";
+    else if (X509_check_private_key(x, k) != 1)
+        fault = ": client-key-data is not the key of client-certificate-data; take both from the "
+                "same kubeconfig";
+    if (fault != NULL)
+        r = nh_kerr_set(w->e, "%s: %s%s", w->src, where, fault);
+    else
+        *not_after = asn1_time_unix(X509_get0_notAfter(x));
 out:
     EVP_PKEY_free(k);
     X509_free(x);
