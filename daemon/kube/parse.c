@@ -524,8 +524,21 @@ static int list_finish(struct ctx *c, struct list_shape *ls, char **ret_continue
     return 0;
 }
 
-int nh_kube_parse_node_list(const char *body, size_t len, struct nh_kube_node_list *into,
-                            size_t max_total, char **ret_continue, char *err, size_t errlen)
+/* How the items of one kind of list page go into the caller's list. */
+struct list_sink {
+    const char *kind;   /* "NodeList" */
+    const char *plural; /* "nodes", in the too-many message */
+    size_t *n;          /* the caller's list's length */
+    /* Appends item o (c->where names it) to the list; 0 or -errno. */
+    int (*add)(struct ctx *c, struct json_object *o, void *ud);
+    /* Drops the last item of the list. */
+    void (*drop_last)(void *ud);
+    void *ud;
+};
+
+/* One page of a list into s's list: all its items, or (on any error) none. */
+static int list_page(const char *body, size_t len, const struct list_sink *s, size_t max_total,
+                     char **ret_continue, char *err, size_t errlen)
 {
     char dummy[8];
     struct nh_kerr e = {err != NULL && errlen > 0 ? err : dummy,
@@ -533,31 +546,47 @@ int nh_kube_parse_node_list(const char *body, size_t len, struct nh_kube_node_li
     e.buf[0] = '\0';
     struct ctx c = {.e = &e};
     struct list_shape ls = {0};
-    size_t before = into->n;
-    int r = list_open(&c, body, len, "NodeList", &ls);
+    size_t before = *s->n;
+    int r = list_open(&c, body, len, s->kind, &ls);
     size_t n = r == 0 && ls.items != NULL ? json_object_array_length(ls.items) : 0;
-    if (r == 0 && into->n + n > max_total) {
-        nh_kerr_set(&e, "more than %zu nodes in all; refusing the list", max_total);
+    if (r == 0 && *s->n + n > max_total) {
+        nh_kerr_set(&e, "more than %zu %s in all; refusing the list", max_total, s->plural);
         r = -E2BIG;
     }
     for (size_t i = 0; r == 0 && i < n; i++) {
         snprintf(c.where, sizeof(c.where), "items[%zu]", i);
-        struct nh_kube_node *node = nh_kube_node_list_add(into);
-        if (node == NULL) {
-            r = oom(&c);
-            break;
-        }
-        r = node_from(&c, json_object_array_get_idx(ls.items, i), node, NULL);
+        r = s->add(&c, json_object_array_get_idx(ls.items, i), s->ud);
     }
     c.where[0] = '\0';
     if (r == 0)
         r = list_finish(&c, &ls, ret_continue);
     if (r < 0) {
-        while (into->n > before)
-            nh_kube_node_clear(&into->items[--into->n]);
+        while (*s->n > before)
+            s->drop_last(s->ud);
     }
     json_object_put(ls.root);
     return r;
+}
+
+static int node_item(struct ctx *c, struct json_object *o, void *ud)
+{
+    struct nh_kube_node *node = nh_kube_node_list_add(ud);
+    if (node == NULL)
+        return oom(c);
+    return node_from(c, o, node, NULL);
+}
+
+static void node_drop_last(void *ud)
+{
+    struct nh_kube_node_list *l = ud;
+    nh_kube_node_clear(&l->items[--l->n]);
+}
+
+int nh_kube_parse_node_list(const char *body, size_t len, struct nh_kube_node_list *into,
+                            size_t max_total, char **ret_continue, char *err, size_t errlen)
+{
+    const struct list_sink s = {"NodeList", "nodes", &into->n, node_item, node_drop_last, into};
+    return list_page(body, len, &s, max_total, ret_continue, err, errlen);
 }
 
 int nh_kube_parse_node(const char *body, size_t len, struct nh_kube_node *out, char **ret_rv,
@@ -723,41 +752,33 @@ static int pod_from(struct ctx *c, struct json_object *o, const char *node, stru
     return 0;
 }
 
+struct pod_sink {
+    struct nh_kube_pod_list *into;
+    const char *node;
+};
+
+static int pod_item(struct ctx *c, struct json_object *o, void *ud)
+{
+    struct pod_sink *ps = ud;
+    struct nh_kube_pod *p = nh_kube_pod_list_add(ps->into);
+    if (p == NULL)
+        return oom(c);
+    return pod_from(c, o, ps->node, p);
+}
+
+static void pod_drop_last(void *ud)
+{
+    struct pod_sink *ps = ud;
+    nh_kube_pod_clear(&ps->into->items[--ps->into->n]);
+}
+
 int nh_kube_parse_pod_list(const char *body, size_t len, const char *node,
                            struct nh_kube_pod_list *into, size_t max_total, char **ret_continue,
                            char *err, size_t errlen)
 {
-    char dummy[8];
-    struct nh_kerr e = {err != NULL && errlen > 0 ? err : dummy,
-                        err != NULL && errlen > 0 ? errlen : sizeof(dummy)};
-    e.buf[0] = '\0';
-    struct ctx c = {.e = &e};
-    struct list_shape ls = {0};
-    size_t before = into->n;
-    int r = list_open(&c, body, len, "PodList", &ls);
-    size_t n = r == 0 && ls.items != NULL ? json_object_array_length(ls.items) : 0;
-    if (r == 0 && into->n + n > max_total) {
-        nh_kerr_set(&e, "more than %zu pods in all; refusing the list", max_total);
-        r = -E2BIG;
-    }
-    for (size_t i = 0; r == 0 && i < n; i++) {
-        snprintf(c.where, sizeof(c.where), "items[%zu]", i);
-        struct nh_kube_pod *p = nh_kube_pod_list_add(into);
-        if (p == NULL) {
-            r = oom(&c);
-            break;
-        }
-        r = pod_from(&c, json_object_array_get_idx(ls.items, i), node, p);
-    }
-    c.where[0] = '\0';
-    if (r == 0)
-        r = list_finish(&c, &ls, ret_continue);
-    if (r < 0) {
-        while (into->n > before)
-            nh_kube_pod_clear(&into->items[--into->n]);
-    }
-    json_object_put(ls.root);
-    return r;
+    struct pod_sink ps = {into, node};
+    const struct list_sink s = {"PodList", "pods", &into->n, pod_item, pod_drop_last, &ps};
+    return list_page(body, len, &s, max_total, ret_continue, err, errlen);
 }
 
 /* ---- Status ---- */
