@@ -235,122 +235,139 @@ static int open_beneath_openat2(int dirfd, const char *rel, int flags)
     return fd < 0 ? -errno : (int)fd;
 }
 
+/* The walk's state: cur (a directory fd, owned) lies depth levels below
+ * the starting directory; path holds the components still to walk; links
+ * counts the links followed. */
+struct walk {
+    char path[4096 + 8];
+    int cur, depth, links;
+};
+
+/* path = rest (the component before it is done). */
+static void walk_drop(struct walk *w, const char *rest)
+{
+    memmove(w->path, rest, strlen(rest) + 1);
+}
+
+/* "..": one level up, never above the starting directory. 0 or -errno. */
+static int walk_up(struct walk *w)
+{
+    if (w->depth == 0)
+        return -EXDEV;
+    int up = openat(w->cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (up < 0)
+        return -errno;
+    close(w->cur);
+    w->cur = up;
+    w->depth--;
+    return 0;
+}
+
+/* The link lnk (an O_PATH fd, closed here) is read and spliced in front
+ * of rest: path = target "/" rest. A target that is absolute leaves the
+ * starting directory (-EXDEV); more than 40 links: -ELOOP. */
+static int walk_splice_link(struct walk *w, int lnk, const char *rest)
+{
+    char target[4096];
+    ssize_t tl = readlinkat(lnk, "", target, sizeof(target) - 1);
+    close(lnk);
+    if (tl < 0)
+        return -errno;
+    if (++w->links > 40)
+        return -ELOOP;
+    target[tl] = '\0';
+    if (target[0] == '/')
+        return -EXDEV;
+    size_t restl = strlen(rest);
+    if ((size_t)tl + 1 + restl + 1 > sizeof(w->path))
+        return -ENAMETOOLONG;
+    memmove(w->path + tl + (restl ? 1 : 0), rest, restl + 1);
+    memcpy(w->path, target, (size_t)tl);
+    if (restl)
+        w->path[tl] = '/';
+    return 0;
+}
+
+/* One step of the walk over the first component of path. Returns false to
+ * go on, or true at the end of the walk with *rc the opened fd (of the last
+ * component) or -errno. */
+static bool walk_step(struct walk *w, int flags, int *rc)
+{
+    char *comp = w->path;
+    while (*comp == '/') /* "a//b": separators, not an absolute path */
+        comp++;
+    char *slash = strchr(comp, '/');
+    char *rest = slash ? slash + 1 : comp + strlen(comp);
+    if (slash)
+        *slash = '\0';
+    bool last = (*rest == '\0');
+    if (strcmp(comp, "") == 0 || strcmp(comp, ".") == 0 || strcmp(comp, "..") == 0) {
+        *rc = strcmp(comp, "..") == 0 ? walk_up(w) : 0;
+        if (*rc < 0)
+            return true;
+        if (last) {
+            *rc = -EISDIR;
+            return true;
+        }
+        walk_drop(w, rest);
+        return false;
+    }
+    int nfd = openat(w->cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (nfd < 0) {
+        *rc = -errno;
+        return true;
+    }
+    struct stat st;
+    if (fstat(nfd, &st) < 0) {
+        *rc = -errno;
+        close(nfd);
+        return true;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        *rc = walk_splice_link(w, nfd, rest);
+        return *rc < 0;
+    }
+    if (last) {
+        close(nfd);
+        /* O_NOFOLLOW: replaced by a link since the look above -> ELOOP */
+        *rc = openat(w->cur, comp, flags | O_NOFOLLOW);
+        *rc = *rc < 0 ? -errno : *rc;
+        return true;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        close(nfd);
+        *rc = -ENOTDIR;
+        return true;
+    }
+    close(w->cur);
+    w->cur = nfd;
+    w->depth++;
+    walk_drop(w, rest);
+    return false;
+}
+
 /* The same walk by hand, one component at a time with O_NOFOLLOW, for
  * kernels (< 5.6) or seccomp filters without openat2. */
 static int open_beneath_walk(int dirfd, const char *rel, int flags)
 {
-    char path[4096 + 8];
-    int cur = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-    int depth = 0, links = 0, rc;
+    struct walk w = {.cur = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)};
     size_t n = strlen(rel);
+    int rc = 0;
 
-    if (cur < 0)
+    if (w.cur < 0)
         return -errno;
     if (rel[0] == '/') { /* as openat2: an absolute path is not beneath */
-        close(cur);
+        close(w.cur);
         return -EXDEV;
     }
-    if (n >= sizeof(path) - 1) {
-        close(cur);
+    if (n >= sizeof(w.path) - 1) {
+        close(w.cur);
         return -ENAMETOOLONG;
     }
-    memcpy(path, rel, n + 1); /* the components still to walk */
-    for (;;) {
-        char *comp = path;
-        while (*comp == '/') /* "a//b": separators, not an absolute path */
-            comp++;
-        char *slash = strchr(comp, '/');
-        char *rest = slash ? slash + 1 : comp + strlen(comp);
-        if (slash)
-            *slash = '\0';
-        bool last = (*rest == '\0');
-        if (strcmp(comp, "") == 0 || strcmp(comp, ".") == 0) {
-            if (last) {
-                rc = -EISDIR;
-                goto out;
-            }
-            memmove(path, rest, strlen(rest) + 1);
-            continue;
-        }
-        if (strcmp(comp, "..") == 0) {
-            if (depth == 0) {
-                rc = -EXDEV;
-                goto out;
-            }
-            int up = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-            if (up < 0) {
-                rc = -errno;
-                goto out;
-            }
-            close(cur);
-            cur = up;
-            depth--;
-            if (last) {
-                rc = -EISDIR;
-                goto out;
-            }
-            memmove(path, rest, strlen(rest) + 1);
-            continue;
-        }
-        int nfd = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (nfd < 0) {
-            rc = -errno;
-            goto out;
-        }
-        struct stat st;
-        if (fstat(nfd, &st) < 0) {
-            rc = -errno;
-            close(nfd);
-            goto out;
-        }
-        if (S_ISLNK(st.st_mode)) {
-            char target[4096];
-            ssize_t tl = readlinkat(nfd, "", target, sizeof(target) - 1);
-            close(nfd);
-            if (tl < 0) {
-                rc = -errno;
-                goto out;
-            }
-            if (++links > 40) {
-                rc = -ELOOP;
-                goto out;
-            }
-            target[tl] = '\0';
-            if (target[0] == '/') {
-                rc = -EXDEV;
-                goto out;
-            }
-            /* path = target "/" rest */
-            size_t restl = strlen(rest);
-            if ((size_t)tl + 1 + restl + 1 > sizeof(path)) {
-                rc = -ENAMETOOLONG;
-                goto out;
-            }
-            memmove(path + tl + (restl ? 1 : 0), rest, restl + 1);
-            memcpy(path, target, (size_t)tl);
-            if (restl)
-                path[tl] = '/';
-            continue;
-        }
-        if (last) {
-            close(nfd);
-            /* O_NOFOLLOW: replaced by a link since the look above -> ELOOP */
-            rc = openat(cur, comp, flags | O_NOFOLLOW);
-            rc = rc < 0 ? -errno : rc;
-            goto out;
-        }
-        if (!S_ISDIR(st.st_mode)) {
-            close(nfd);
-            rc = -ENOTDIR;
-            goto out;
-        }
-        close(cur);
-        cur = nfd;
-        depth++;
-        memmove(path, rest, strlen(rest) + 1);
-    }
-out:
-    close(cur);
+    memcpy(w.path, rel, n + 1); /* the components still to walk */
+    while (!walk_step(&w, flags, &rc))
+        continue;
+    close(w.cur);
     return rc;
 }
 
@@ -398,14 +415,25 @@ static bool in_kubernetes_volume(const char *path)
     return lstat(want, &st) == 0 && S_ISLNK(st.st_mode);
 }
 
-static int load_file(const char *ref, const char *base_dir, struct nh_secret **ret, char *err,
-                     size_t errlen, char *warn, size_t warnlen)
-{
+/* Where a file reference leads: path for messages, the directory (dir,
+ * opened to bound the walk) and the name below it (rel), and why that
+ * directory (" ($CREDENTIALS_DIRECTORY)", or ""). */
+struct place {
     char path[4096], dirbuf[4096];
+    const char *dir, *rel, *why;
+};
+
+/* Resolves ref: inside $CREDENTIALS_DIRECTORY when set (a plain name
+ * only), else an absolute path (bounded by its own directory) or a path
+ * relative to base_dir (or "."). 0, or -errno with err set. */
+static int locate_file(const char *ref, const char *base_dir, struct place *pl, char *err,
+                       size_t errlen)
+{
     const char *cred = getenv("CREDENTIALS_DIRECTORY");
-    const char *dir, *rel = ref, *why = "";
     int n;
 
+    pl->rel = ref;
+    pl->why = "";
     if (cred != NULL && *cred != '\0') {
         if (!plain_name(ref)) {
             snprintf(err, errlen,
@@ -415,9 +443,9 @@ static int load_file(const char *ref, const char *base_dir, struct nh_secret **r
                      ref);
             return -EINVAL;
         }
-        dir = cred;
-        why = " ($CREDENTIALS_DIRECTORY)";
-        n = snprintf(path, sizeof(path), "%s/%s", dir, ref);
+        pl->dir = cred;
+        pl->why = " ($CREDENTIALS_DIRECTORY)";
+        n = snprintf(pl->path, sizeof(pl->path), "%s/%s", pl->dir, ref);
     } else if (has_dotdot(ref)) {
         snprintf(err, errlen,
                  "credential file \"%.200s\": a \"..\" component is not allowed; name the file "
@@ -428,87 +456,136 @@ static int load_file(const char *ref, const char *base_dir, struct nh_secret **r
         /* An absolute path: the file's own directory bounds its links. */
         const char *slash = strrchr(ref, '/');
         size_t dl = (size_t)(slash - ref);
-        if (dl >= sizeof(dirbuf) || slash[1] == '\0') {
+        if (dl >= sizeof(pl->dirbuf) || slash[1] == '\0') {
             snprintf(err, errlen, "credential file \"%.200s\": expected a file, not a directory",
                      ref);
             return -EINVAL;
         }
-        memcpy(dirbuf, ref, dl);
-        dirbuf[dl] = '\0';
-        dir = dl > 0 ? dirbuf : "/";
-        rel = slash + 1;
-        n = snprintf(path, sizeof(path), "%s", ref);
+        memcpy(pl->dirbuf, ref, dl);
+        pl->dirbuf[dl] = '\0';
+        pl->dir = dl > 0 ? pl->dirbuf : "/";
+        pl->rel = slash + 1;
+        n = snprintf(pl->path, sizeof(pl->path), "%s", ref);
     } else if (base_dir != NULL) {
-        dir = base_dir;
-        why = " (next to the configuration; $CREDENTIALS_DIRECTORY is not set)";
-        n = snprintf(path, sizeof(path), "%s/%s", dir, ref);
+        pl->dir = base_dir;
+        pl->why = " (next to the configuration; $CREDENTIALS_DIRECTORY is not set)";
+        n = snprintf(pl->path, sizeof(pl->path), "%s/%s", pl->dir, ref);
     } else {
-        dir = ".";
-        n = snprintf(path, sizeof(path), "%s", ref);
+        pl->dir = ".";
+        n = snprintf(pl->path, sizeof(pl->path), "%s", ref);
     }
-    if (n < 0 || (size_t)n >= sizeof(path)) {
+    if (n < 0 || (size_t)n >= sizeof(pl->path)) {
         snprintf(err, errlen, "credential file reference is too long");
         return -ENAMETOOLONG;
     }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int fd = dfd < 0 ? -errno : nh_secret_open_beneath(dfd, rel, true);
+    return 0;
+}
+
+/* Opens the file pl names, links followed only below pl->dir. The fd, or
+ * -errno with err saying what to do. */
+static int open_file(const struct place *pl, const char *ref, char *err, size_t errlen)
+{
+    int dfd = open(pl->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = dfd < 0 ? -errno : nh_secret_open_beneath(dfd, pl->rel, true);
     if (dfd >= 0)
         close(dfd);
-    if (fd < 0) {
-        int e = -fd;
-        if (e == ENOENT)
-            snprintf(err, errlen,
-                     "credential file %s%s does not exist; create it (mode 0600) or pass it "
-                     "with systemd LoadCredential=%s:PATH",
-                     path, why, ref);
-        else if (e == EACCES)
-            snprintf(err, errlen,
-                     "credential file %s%s is not readable by this user; chown it to the "
-                     "nodeherd user or use LoadCredential=",
-                     path, why);
-        else if (e == EXDEV)
-            snprintf(err, errlen,
-                     "credential file %s%s is a symbolic link that leads outside %s; links are "
-                     "followed only within the credential directory: put the file itself there",
-                     path, why, dir);
-        else
-            snprintf(err, errlen, "credential file %s%s: %s", path, why, strerror(e));
-        return -e;
-    }
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        snprintf(err, errlen, "credential file %s%s is not a regular file", path, why);
+    if (fd >= 0)
+        return fd;
+    int e = -fd;
+    if (e == ENOENT)
+        snprintf(err, errlen,
+                 "credential file %s%s does not exist; create it (mode 0600) or pass it "
+                 "with systemd LoadCredential=%s:PATH",
+                 pl->path, pl->why, ref);
+    else if (e == EACCES)
+        snprintf(err, errlen,
+                 "credential file %s%s is not readable by this user; chown it to the "
+                 "nodeherd user or use LoadCredential=",
+                 pl->path, pl->why);
+    else if (e == EXDEV)
+        snprintf(err, errlen,
+                 "credential file %s%s is a symbolic link that leads outside %s; links are "
+                 "followed only within the credential directory: put the file itself there",
+                 pl->path, pl->why, pl->dir);
+    else
+        snprintf(err, errlen, "credential file %s%s: %s", pl->path, pl->why, strerror(e));
+    return -e;
+}
+
+/* The open file is one a credential may be in: a regular file of at most
+ * NH_SECRET_MAX bytes, owned by this user or root, written and read by no
+ * one else (its group may read it). Fills st. 0, or -errno with err set. */
+static int check_file(int fd, const struct place *pl, struct stat *st, char *err, size_t errlen)
+{
+    const char *path = pl->path;
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+        snprintf(err, errlen, "credential file %s%s is not a regular file", path, pl->why);
         return -EINVAL;
     }
     uid_t me = geteuid();
-    if (st.st_uid != me && st.st_uid != 0) {
-        close(fd);
+    if (st->st_uid != me && st->st_uid != 0) {
         snprintf(err, errlen,
                  "credential file %s is owned by user %lu, neither this user (%lu) nor root; "
                  "chown it to one of them",
-                 path, (unsigned long)st.st_uid, (unsigned long)me);
+                 path, (unsigned long)st->st_uid, (unsigned long)me);
         return -EPERM;
     }
-    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-        close(fd);
+    if (st->st_mode & (S_IWGRP | S_IWOTH)) {
         snprintf(err, errlen,
                  "credential file %s is writable by %s; chmod 600 %s (anyone who can write "
                  "it can swap the credential)",
-                 path, (st.st_mode & S_IWOTH) ? "other users" : "its group", path);
+                 path, (st->st_mode & S_IWOTH) ? "other users" : "its group", path);
         return -EPERM;
     }
-    if (st.st_mode & S_IROTH) {
-        close(fd);
+    if (st->st_mode & S_IROTH) {
         snprintf(err, errlen, "credential file %s is readable by other users; chmod 600 %s", path,
                  path);
         return -EPERM;
     }
-    if (st.st_size > NH_SECRET_MAX) {
-        close(fd);
+    if (st->st_size > NH_SECRET_MAX) {
         snprintf(err, errlen, "credential file %s is larger than 64 KiB; is it the right file?",
                  path);
         return -EFBIG;
+    }
+    return 0;
+}
+
+/* Reads fd to its end into buf (NH_SECRET_MAX + 1 bytes); *len may reach
+ * NH_SECRET_MAX + 1 (too large). 0, or -errno with err set. */
+static int read_file(int fd, unsigned char *buf, size_t *len, const char *path, char *err,
+                     size_t errlen)
+{
+    *len = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + *len, NH_SECRET_MAX + 1 - *len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            snprintf(err, errlen, "credential file %s: %s", path, strerror(e));
+            return -e;
+        }
+        if (r == 0 || (*len += (size_t)r) > NH_SECRET_MAX)
+            return 0;
+    }
+}
+
+static int load_file(const char *ref, const char *base_dir, struct nh_secret **ret, char *err,
+                     size_t errlen, char *warn, size_t warnlen)
+{
+    struct place pl;
+    int rc = locate_file(ref, base_dir, &pl, err, errlen);
+    if (rc < 0)
+        return rc;
+    const char *path = pl.path;
+    int fd = open_file(&pl, ref, err, errlen);
+    if (fd < 0)
+        return fd;
+    struct stat st;
+    rc = check_file(fd, &pl, &st, err, errlen);
+    if (rc < 0) {
+        close(fd);
+        return rc;
     }
     unsigned char *buf = malloc(NH_SECRET_MAX + 1);
     if (buf == NULL) {
@@ -516,24 +593,9 @@ static int load_file(const char *ref, const char *base_dir, struct nh_secret **r
         return -ENOMEM;
     }
     size_t len = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf + len, NH_SECRET_MAX + 1 - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            close(fd);
-            OPENSSL_cleanse(buf, NH_SECRET_MAX + 1);
-            free(buf);
-            snprintf(err, errlen, "credential file %s: %s", path, strerror(e));
-            return -e;
-        }
-        if (r == 0 || (len += (size_t)r) > NH_SECRET_MAX)
-            break;
-    }
+    rc = read_file(fd, buf, &len, path, err, errlen);
     close(fd);
-    int rc = 0;
-    if (len > NH_SECRET_MAX) {
+    if (rc == 0 && len > NH_SECRET_MAX) {
         snprintf(err, errlen, "credential file %s is larger than 64 KiB; is it the right file?",
                  path);
         rc = -EFBIG;
