@@ -247,18 +247,174 @@ static void fmt_duration_range(const struct nh_field *f, char *buf, size_t len)
     snprintf(buf, len, "%s..%s", a, b);
 }
 
+/* The largest value f takes in this cluster, and why (into why, " (...)"
+ * or ""): the cloud kind's limit when f has one (NH_KLIMIT_*), else f->max. */
+static long long int_max(const struct nh_pctx *c, const struct nh_field *f, char *why,
+                         size_t whylen)
+{
+    long long max = f->max;
+    const char *w = f->why;
+    const struct nh_kind *k = c->kind >= 0 ? nh_kind_get((enum nh_provider_kind)c->kind) : NULL;
+    int kmax = k == NULL                        ? 0
+               : f->klimit == NH_KLIMIT_WORKERS ? k->max_workers
+               : f->klimit == NH_KLIMIT_POOL    ? k->max_pool
+                                                : 0;
+    if (kmax != 0) {
+        const char *kw = f->klimit == NH_KLIMIT_WORKERS ? k->workers_what : k->pool_what;
+        max = kmax;
+        w = f->kwhy && kw != NULL ? kw : w;
+    }
+    if (w != NULL)
+        snprintf(why, whylen, " (%s)", w);
+    return max;
+}
+
+static int convert_int(struct nh_pctx *c, const struct nh_field *f, const struct nh_ypair *kv,
+                       const struct nh_ynode *v, const char *kp, char *dst)
+{
+    char g[128], why[96] = "";
+    long long max = int_max(c, f, why, sizeof(why)), val;
+    if (!plain_scalar(v) || parse_ll(v->str, &val) < 0 || val < f->min || val > max) {
+        nh_perr(c, kv->line, kv->col, kp, "expected an integer %lld..%lld%s, %s", f->min, max, why,
+                got(v, g, sizeof(g)));
+        return -EINVAL;
+    }
+    if (f->type == NH_T_INT)
+        *(int *)(void *)dst = (int)val;
+    else
+        *(unsigned *)(void *)dst = (unsigned)val;
+    return 0;
+}
+
+static int convert_bool(struct nh_pctx *c, const struct nh_ypair *kv, const struct nh_ynode *v,
+                        const char *kp, char *dst)
+{
+    char g[128];
+    if (plain_scalar(v) && strcmp(v->str, "true") == 0) {
+        *(bool *)(void *)dst = true;
+        return 0;
+    }
+    if (plain_scalar(v) && strcmp(v->str, "false") == 0) {
+        *(bool *)(void *)dst = false;
+        return 0;
+    }
+    nh_perr(c, kv->line, kv->col, kp, "expected true or false, %s", got(v, g, sizeof(g)));
+    return -EINVAL;
+}
+
+static int convert_duration(struct nh_pctx *c, const struct nh_field *f, const struct nh_ypair *kv,
+                            const struct nh_ynode *v, const char *kp, char *dst)
+{
+    char g[128], range[80];
+    uint64_t ms;
+    fmt_duration_range(f, range, sizeof(range));
+    if (!plain_scalar(v) || nh_duration_parse(v->str, &ms) < 0 || ms < (uint64_t)f->min ||
+        ms > (uint64_t)f->max) {
+        nh_perr(c, kv->line, kv->col, kp,
+                "expected a duration %s with a unit (ms, s, m, h; e.g. 30s, 1h30m), %s", range,
+                got(v, g, sizeof(g)));
+        return -EINVAL;
+    }
+    *(uint64_t *)(void *)dst = ms;
+    return 0;
+}
+
+static int convert_double(struct nh_pctx *c, const struct nh_field *f, const struct nh_ypair *kv,
+                          const struct nh_ynode *v, const char *kp, char *dst)
+{
+    char g[128];
+    double val;
+    if (!plain_scalar(v) || parse_double(v->str, &val) < 0 || val < f->dmin || val > f->dmax) {
+        nh_perr(c, kv->line, kv->col, kp, "expected a number %g..%g, %s", f->dmin, f->dmax,
+                got(v, g, sizeof(g)));
+        return -EINVAL;
+    }
+    *(double *)(void *)dst = val;
+    return 0;
+}
+
+static int convert_enum(struct nh_pctx *c, const struct nh_field *f, const struct nh_ypair *kv,
+                        const struct nh_ynode *v, const char *kp, char *dst)
+{
+    char g[128], list[200] = "";
+    size_t o = 0;
+    for (const struct nh_enum_name *e = f->names; e->name; e++) {
+        if (v->type == NH_Y_SCALAR && strcmp(v->str, e->name) == 0) {
+            *(int *)(void *)dst = e->value;
+            return 0;
+        }
+        int n = snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "", e->name);
+        if (n > 0 && (size_t)n < sizeof(list) - o)
+            o += (size_t)n;
+    }
+    nh_perr(c, kv->line, kv->col, kp, "expected one of %s, %s", list, got_str(v, g, sizeof(g)));
+    return -EINVAL;
+}
+
+static int convert_kind(struct nh_pctx *c, const struct nh_ypair *kv, const struct nh_ynode *v,
+                        const char *kp, char *dst)
+{
+    char g[128], kinds[80];
+    const struct nh_kind *k = v->type == NH_Y_SCALAR ? nh_kind_by_name(v->str) : NULL;
+    if (k != NULL) {
+        *(enum nh_provider_kind *)(void *)dst = k->kind;
+        return 0;
+    }
+    nh_perr(c, kv->line, kv->col, kp, "expected one of %s, %s", kind_list(0u, kinds, sizeof(kinds)),
+            got_str(v, g, sizeof(g)));
+    return -EINVAL;
+}
+
+/* NH_T_STR, NAME, PATHID, REGION, PROJECT, ABSPATH: a non-empty string that the
+ * type's check accepts, copied. */
+static int convert_string(struct nh_pctx *c, const struct nh_field *f, const struct nh_ypair *kv,
+                          const struct nh_ynode *v, const char *kp, char *dst)
+{
+    char g[128];
+    char **sp = (char **)(void *)dst;
+    const char *expect = "a non-empty string";
+    bool ok = v->type == NH_Y_SCALAR && v->len > 0;
+    if (f->type == NH_T_NAME) {
+        expect = "a name of 1..63 letters, digits, \".\", \"_\" or \"-\"";
+        ok = ok && nh_is_name(v->str);
+    } else if (f->type == NH_T_PATHID) {
+        expect = "an ID of letters, digits, \".\", \"_\", \"~\" or \"-\" (it is used in "
+                 "URL paths)";
+        ok = ok && nh_is_pathid(v->str);
+    } else if (f->type == NH_T_REGION) {
+        expect = "a region such as cn-hangzhou (lowercase letters, digits, \"-\")";
+        ok = ok && is_region(v->str);
+    } else if (f->type == NH_T_PROJECT) {
+        expect = "a project ID of 32 lowercase hexadecimal digits, as the console shows it "
+                 "under My Credentials > API Credentials for the provider's region";
+        ok = ok && is_project_id(v->str);
+    } else if (f->type == NH_T_ABSPATH) {
+        expect = "an absolute path";
+        ok = ok && v->str[0] == '/';
+    }
+    if (!ok) {
+        nh_perr(c, kv->line, kv->col, kp, "expected %s, %s", expect, got_str(v, g, sizeof(g)));
+        return -EINVAL;
+    }
+    char *s = strdup(v->str);
+    if (s == NULL)
+        return -ENOMEM;
+    free(*sp);
+    *sp = s;
+    return 0;
+}
+
 /* Converts one value; writes into base + f->off. Returns 0 or -EINVAL (reported). */
 static int convert(struct nh_pctx *c, const struct nh_field *f, const struct nh_ypair *kv,
                    const struct nh_ynode *v, const char *kp, void *base)
 {
     char *dst = (char *)base + f->off;
-    char g[128], q[64], why[96] = "", kinds[80];
-    int line = kv->line, col = kv->col;
+    char g[128];
 
     switch (f->type) {
     case NH_T_SUB:
         if (v->type != NH_Y_MAP) {
-            nh_perr(c, line, col, kp, "expected a map, %s", got_str(v, g, sizeof(g)));
+            nh_perr(c, kv->line, kv->col, kp, "expected a map, %s", got_str(v, g, sizeof(g)));
             return -EINVAL;
         }
         return nh_schema_walk(c, v, kp, f->sub, dst) ? -EINVAL : 0;
@@ -271,133 +427,26 @@ static int convert(struct nh_pctx *c, const struct nh_field *f, const struct nh_
         return nh_schema_secret(c, kv, kp, f->use, sp);
     }
     case NH_T_INT:
-    case NH_T_UINT: {
-        long long max = f->max, val;
-        const char *w = f->why;
-        const struct nh_kind *k = c->kind >= 0 ? nh_kind_get((enum nh_provider_kind)c->kind) : NULL;
-        int kmax = k == NULL                        ? 0
-                   : f->klimit == NH_KLIMIT_WORKERS ? k->max_workers
-                   : f->klimit == NH_KLIMIT_POOL    ? k->max_pool
-                                                    : 0;
-        if (kmax != 0) {
-            const char *kw = f->klimit == NH_KLIMIT_WORKERS ? k->workers_what : k->pool_what;
-            max = kmax;
-            w = f->kwhy && kw != NULL ? kw : w;
-        }
-        if (w != NULL)
-            snprintf(why, sizeof(why), " (%s)", w);
-        if (!plain_scalar(v) || parse_ll(v->str, &val) < 0 || val < f->min || val > max) {
-            nh_perr(c, line, col, kp, "expected an integer %lld..%lld%s, %s", f->min, max, why,
-                    got(v, g, sizeof(g)));
-            return -EINVAL;
-        }
-        if (f->type == NH_T_INT)
-            *(int *)(void *)dst = (int)val;
-        else
-            *(unsigned *)(void *)dst = (unsigned)val;
-        return 0;
-    }
+    case NH_T_UINT:
+        return convert_int(c, f, kv, v, kp, dst);
     case NH_T_BOOL:
-        if (plain_scalar(v) && strcmp(v->str, "true") == 0) {
-            *(bool *)(void *)dst = true;
-            return 0;
-        }
-        if (plain_scalar(v) && strcmp(v->str, "false") == 0) {
-            *(bool *)(void *)dst = false;
-            return 0;
-        }
-        nh_perr(c, line, col, kp, "expected true or false, %s", got(v, g, sizeof(g)));
-        return -EINVAL;
-    case NH_T_DURATION: {
-        uint64_t ms;
-        char range[80];
-        fmt_duration_range(f, range, sizeof(range));
-        if (!plain_scalar(v) || nh_duration_parse(v->str, &ms) < 0 || ms < (uint64_t)f->min ||
-            ms > (uint64_t)f->max) {
-            nh_perr(c, line, col, kp,
-                    "expected a duration %s with a unit (ms, s, m, h; e.g. 30s, 1h30m), %s", range,
-                    got(v, g, sizeof(g)));
-            return -EINVAL;
-        }
-        *(uint64_t *)(void *)dst = ms;
-        return 0;
-    }
-    case NH_T_DOUBLE: {
-        double val;
-        if (!plain_scalar(v) || parse_double(v->str, &val) < 0 || val < f->dmin || val > f->dmax) {
-            nh_perr(c, line, col, kp, "expected a number %g..%g, %s", f->dmin, f->dmax,
-                    got(v, g, sizeof(g)));
-            return -EINVAL;
-        }
-        *(double *)(void *)dst = val;
-        return 0;
-    }
-    case NH_T_ENUM: {
-        char list[200] = "";
-        size_t o = 0;
-        for (const struct nh_enum_name *e = f->names; e->name; e++) {
-            if (v->type == NH_Y_SCALAR && strcmp(v->str, e->name) == 0) {
-                *(int *)(void *)dst = e->value;
-                return 0;
-            }
-            int n = snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "", e->name);
-            if (n > 0 && (size_t)n < sizeof(list) - o)
-                o += (size_t)n;
-        }
-        nh_perr(c, line, col, kp, "expected one of %s, %s", list, got_str(v, g, sizeof(g)));
-        return -EINVAL;
-    }
-    case NH_T_KIND: {
-        const struct nh_kind *k = v->type == NH_Y_SCALAR ? nh_kind_by_name(v->str) : NULL;
-        if (k != NULL) {
-            *(enum nh_provider_kind *)(void *)dst = k->kind;
-            return 0;
-        }
-        nh_perr(c, line, col, kp, "expected one of %s, %s", kind_list(0u, kinds, sizeof(kinds)),
-                got_str(v, g, sizeof(g)));
-        return -EINVAL;
-    }
+        return convert_bool(c, kv, v, kp, dst);
+    case NH_T_DURATION:
+        return convert_duration(c, f, kv, v, kp, dst);
+    case NH_T_DOUBLE:
+        return convert_double(c, f, kv, v, kp, dst);
+    case NH_T_ENUM:
+        return convert_enum(c, f, kv, v, kp, dst);
+    case NH_T_KIND:
+        return convert_kind(c, kv, v, kp, dst);
     case NH_T_STR:
     case NH_T_NAME:
     case NH_T_PATHID:
     case NH_T_REGION:
     case NH_T_PROJECT:
-    case NH_T_ABSPATH: {
-        char **sp = (char **)(void *)dst;
-        const char *expect = "a non-empty string";
-        bool ok = v->type == NH_Y_SCALAR && v->len > 0;
-        if (f->type == NH_T_NAME) {
-            expect = "a name of 1..63 letters, digits, \".\", \"_\" or \"-\"";
-            ok = ok && nh_is_name(v->str);
-        } else if (f->type == NH_T_PATHID) {
-            expect = "an ID of letters, digits, \".\", \"_\", \"~\" or \"-\" (it is used in "
-                     "URL paths)";
-            ok = ok && nh_is_pathid(v->str);
-        } else if (f->type == NH_T_REGION) {
-            expect = "a region such as cn-hangzhou (lowercase letters, digits, \"-\")";
-            ok = ok && is_region(v->str);
-        } else if (f->type == NH_T_PROJECT) {
-            expect = "a project ID of 32 lowercase hexadecimal digits, as the console shows it "
-                     "under My Credentials > API Credentials for the provider's region";
-            ok = ok && is_project_id(v->str);
-        } else if (f->type == NH_T_ABSPATH) {
-            expect = "an absolute path";
-            ok = ok && v->str[0] == '/';
-        }
-        (void)q;
-        if (!ok) {
-            nh_perr(c, line, col, kp, "expected %s, %s", expect, got_str(v, g, sizeof(g)));
-            return -EINVAL;
-        }
-        char *s = strdup(v->str);
-        if (s == NULL)
-            return -ENOMEM;
-        free(*sp);
-        *sp = s;
-        return 0;
+    case NH_T_ABSPATH:
+        return convert_string(c, f, kv, v, kp, dst);
     }
-    }
-    (void)kinds;
     return -EINVAL;
 }
 
