@@ -529,8 +529,10 @@ static int token_check(struct walk *w, const char *t, const char *where)
     return 0;
 }
 
-static int walk(struct walk *w, struct json_object *root, const char *want_context,
-                struct nh_kubeconfig *kc)
+/* The context to use (want_context, else current-context) and the names of
+ * its cluster and user, into kc. 0, or -errno with w->e set. */
+static int walk_context(struct walk *w, struct json_object *root, const char *want_context,
+                        struct nh_kubeconfig *kc)
 {
     const char *s, *cur = NULL;
     int r;
@@ -557,7 +559,7 @@ static int walk(struct walk *w, struct json_object *root, const char *want_conte
                            MAX_NAME);
 
     char where[160];
-    struct json_object *ctx = NULL, *cluster = NULL, *user = NULL;
+    struct json_object *ctx = NULL;
     r = find_entry(w, root, "contexts", "context", ctx_name, &ctx, where, sizeof(where));
     if (r < 0)
         return r;
@@ -573,9 +575,18 @@ static int walk(struct walk *w, struct json_object *root, const char *want_conte
     kc->user = strdup(user_name);
     if (kc->context == NULL || kc->cluster == NULL || kc->user == NULL)
         return oom(w);
+    return 0;
+}
 
-    /* cluster */
-    r = find_entry(w, root, "clusters", "cluster", cluster_name, &cluster, where, sizeof(where));
+/* The cluster kc->cluster: its server (verified TLS only) and CA. */
+static int walk_cluster(struct walk *w, struct json_object *root, const char *want_context,
+                        struct nh_kubeconfig *kc)
+{
+    char where[160];
+    struct json_object *cluster = NULL;
+    int r;
+
+    r = find_entry(w, root, "clusters", "cluster", kc->cluster, &cluster, where, sizeof(where));
     if (r < 0)
         return r;
     r = refuse_fields(w, cluster, where, cluster_refusals);
@@ -610,27 +621,17 @@ static int walk(struct walk *w, struct json_object *root, const char *want_conte
                            w->src, where, kc->server);
     if (kc->ca != NULL && (r = check_ca(w, kc->ca, kc->ca_len, where)) < 0)
         return r;
+    return 0;
+}
 
-    /* user */
-    r = find_entry(w, root, "users", "user", user_name, &user, where, sizeof(where));
-    if (r < 0)
-        return r;
-    r = refuse_fields(w, user, where, user_refusals);
-    if (r < 0)
-        return r;
-    const char *token;
-    if ((r = get_str(w, user, "token", false, where, &token)) < 0)
-        return r;
-    if (token != NULL) {
-        if ((r = token_check(w, token, where)) < 0)
-            return r;
-        kc->token = nh_secret_new(token, strlen(token), "kubeconfig token");
-        if (kc->token == NULL)
-            return oom(w);
-    }
+/* The user's client certificate and key, both or neither; the key is
+ * wiped from memory once it is a secret. */
+static int walk_client_cert(struct walk *w, struct json_object *user, const char *where,
+                            struct nh_kubeconfig *kc)
+{
     unsigned char *key = NULL;
     size_t key_len = 0;
-    r = decode_field(w, user, "client-certificate-data", where, &kc->cert, &kc->cert_len);
+    int r = decode_field(w, user, "client-certificate-data", where, &kc->cert, &kc->cert_len);
     if (r == 0)
         r = decode_field(w, user, "client-key-data", where, &key, &key_len);
     if (r < 0) {
@@ -656,12 +657,51 @@ static int walk(struct walk *w, struct json_object *root, const char *want_conte
         if (r < 0)
             return r;
     }
+    return 0;
+}
+
+/* The user kc->user: a token, a client certificate, or both; not neither. */
+static int walk_user(struct walk *w, struct json_object *root, struct nh_kubeconfig *kc)
+{
+    char where[160];
+    struct json_object *user = NULL;
+    int r;
+
+    r = find_entry(w, root, "users", "user", kc->user, &user, where, sizeof(where));
+    if (r < 0)
+        return r;
+    r = refuse_fields(w, user, where, user_refusals);
+    if (r < 0)
+        return r;
+    const char *token;
+    if ((r = get_str(w, user, "token", false, where, &token)) < 0)
+        return r;
+    if (token != NULL) {
+        if ((r = token_check(w, token, where)) < 0)
+            return r;
+        kc->token = nh_secret_new(token, strlen(token), "kubeconfig token");
+        if (kc->token == NULL)
+            return oom(w);
+    }
+    if ((r = walk_client_cert(w, user, where, kc)) < 0)
+        return r;
     if (kc->token == NULL && kc->key == NULL)
         return nh_kerr_set(w->e,
                            "%s: %s: no credentials; give token, or client-certificate-data and "
                            "client-key-data",
                            w->src, where);
     return 0;
+}
+
+static int walk(struct walk *w, struct json_object *root, const char *want_context,
+                struct nh_kubeconfig *kc)
+{
+    int r = walk_context(w, root, want_context, kc);
+    if (r == 0)
+        r = walk_cluster(w, root, want_context, kc);
+    if (r == 0)
+        r = walk_user(w, root, kc);
+    return r;
 }
 
 static int describe(struct nh_kubeconfig *kc)
