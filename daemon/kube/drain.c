@@ -503,6 +503,115 @@ static int evict(struct nh_drain *d, const struct nh_kube_pod *p)
 
 /* ---- rounds ---- */
 
+/* Runs the pure decision over the listed pods and d's memory: steps[i] is
+ * what to do with pod i, t the tally, why what blocks; the pods that went
+ * are forgotten and d's progress counts are updated. 0, or -ENOMEM (then
+ * nothing changed). */
+static int decide_round(struct nh_drain *d, const struct nh_kube_pod_list *pods, uint64_t now,
+                        enum nh_drain_pod_step *steps, struct nh_drain_tally *t, char *why,
+                        size_t whylen)
+{
+    /* The memory as the pure part sees it. */
+    size_t n_mem = d->n_ents;
+    struct nh_drain_mem *mem = calloc(n_mem ? n_mem : 1, sizeof(*mem));
+    bool *gone = calloc(n_mem ? n_mem : 1, sizeof(*gone));
+    if (mem == NULL || gone == NULL) {
+        free(mem);
+        free(gone);
+        return -ENOMEM;
+    }
+    for (size_t j = 0; j < n_mem; j++)
+        mem[j] = d->ents[j]->m;
+    nh_drain_decide(pods, mem, n_mem, now, steps, gone, t, why, whylen);
+    free(mem);
+    /* Forget the pods that went (keeping the order of the rest). */
+    size_t w = 0;
+    for (size_t j = 0; j < n_mem; j++) {
+        if (gone[j])
+            entry_free(d->ents[j]);
+        else
+            d->ents[w++] = d->ents[j];
+    }
+    d->n_ents = w;
+    free(gone);
+    refresh_held(d);
+    d->p.pods_left = t->counting;
+    d->p.pods_ignored = t->ignored;
+    d->p.pods_evicting = 0;
+    for (size_t i = 0; i < pods->n; i++) {
+        const struct nh_kube_pod *p = &pods->items[i];
+        const struct entry *e =
+            steps[i] == NH_DRAIN_POD_WAIT ? entry_find(d, p->ns, p->name, p->uid) : NULL;
+        if (e != NULL && e->m.state == NH_DRAIN_MEM_ACCEPTED)
+            d->p.pods_evicting++;
+    }
+    return 0;
+}
+
+/* After the evictions of a round: the next list after relist_ms, or
+ * earlier when a held pod is due; the progress says what is left. */
+static void next_round(struct nh_drain *d, uint64_t now)
+{
+    uint64_t due = now + d->o.relist_ms;
+    for (size_t j = 0; j < d->n_ents; j++) {
+        const struct entry *e = d->ents[j];
+        if ((e->m.state == NH_DRAIN_MEM_HELD || e->m.state == NH_DRAIN_MEM_RETRY) &&
+            e->m.due_ms < due)
+            due = e->m.due_ms;
+    }
+    arm_tick_at(d, due);
+    char held[MSG_MAX / 2];
+    held_clause(d, held, sizeof(held));
+    set_message(d, "node %s: %zu pod%s left (%zu evicted and terminating)%s", d->node,
+                d->p.pods_left, d->p.pods_left == 1 ? "" : "s", d->p.pods_evicting, held);
+    if (d->progress_cb != NULL)
+        d->progress_cb(d->ud, &d->p);
+}
+
+/* What a round decided, acted on: stop when a pod blocks, cordon after the
+ * first list, finish when no pod counts, else evict (then true: the next
+ * round is to be armed). */
+static bool act_on_round(struct nh_drain *d, const struct nh_kube_pod_list *pods,
+                         const enum nh_drain_pod_step *steps, const struct nh_drain_tally *t,
+                         const char *why)
+{
+    if (t->first_block >= 0) {
+        if (d->p.phase == NH_DRAIN_PHASE_LISTING)
+            fail(d, NH_DRAIN_BLOCKED,
+                 "not drained: %s; nothing was evicted and this drain did not cordon the node",
+                 why);
+        else
+            fail(d, NH_DRAIN_BLOCKED, "drain stopped: %s", why);
+        return false;
+    }
+    if (d->p.phase == NH_DRAIN_PHASE_LISTING) {
+        /* Nothing blocks: cordon, then list again (a pod scheduled meanwhile
+         * is seen) and evict. */
+        d->p.phase = NH_DRAIN_PHASE_CORDONING;
+        set_message(d, "node %s: %zu pod%s to evict; cordoning", d->node, t->counting,
+                    t->counting == 1 ? "" : "s");
+        if (d->progress_cb != NULL)
+            d->progress_cb(d->ud, &d->p);
+        if (!d->finished)
+            send_cordon(d);
+        return false;
+    }
+    if (t->counting == 0) {
+        set_message(d,
+                    "node %s drained: %u eviction%s sent, %u refused by a budget; %zu DaemonSet, "
+                    "mirror or finished pod%s left in place",
+                    d->node, d->p.evictions_sent, d->p.evictions_sent == 1 ? "" : "s",
+                    d->p.evictions_refused, t->ignored, t->ignored == 1 ? "" : "s");
+        finish(d, NH_DRAIN_DRAINED);
+        return false;
+    }
+    for (size_t i = 0; i < pods->n; i++) {
+        if (steps[i] == NH_DRAIN_POD_EVICT && evict(d, &pods->items[i]) < 0)
+            return false;
+    }
+    return true;
+}
+
 static void on_pods(void *ud, const struct nh_kube_result *r, struct nh_kube_pod_list *pods)
 {
     struct nh_drain *d = ud;
@@ -523,110 +632,21 @@ static void on_pods(void *ud, const struct nh_kube_result *r, struct nh_kube_pod
                  nh_kube_code_name(r->code), r->message);
         return;
     }
-    /* The memory as the pure part sees it. */
-    size_t n_mem = d->n_ents;
-    struct nh_drain_mem *mem = calloc(n_mem ? n_mem : 1, sizeof(*mem));
-    bool *gone = calloc(n_mem ? n_mem : 1, sizeof(*gone));
     enum nh_drain_pod_step *steps = calloc(pods->n ? pods->n : 1, sizeof(*steps));
-    if (mem == NULL || gone == NULL || steps == NULL) {
-        free(mem);
-        free(gone);
+    struct nh_drain_tally t;
+    char why[WHY_MAX];
+    uint64_t now = now_of(d);
+    if (steps == NULL || decide_round(d, pods, now, steps, &t, why, sizeof(why)) < 0) {
         free(steps);
         nh_kube_pod_list_free(pods);
         fail(d, NH_DRAIN_FAILED, "drain failed: out of memory");
         return;
     }
-    for (size_t j = 0; j < n_mem; j++)
-        mem[j] = d->ents[j]->m;
-    struct nh_drain_tally t;
-    char why[WHY_MAX];
-    uint64_t now = now_of(d);
-    nh_drain_decide(pods, mem, n_mem, now, steps, gone, &t, why, sizeof(why));
-    free(mem);
-    /* Forget the pods that went (keeping the order of the rest). */
-    size_t w = 0;
-    for (size_t j = 0; j < n_mem; j++) {
-        if (gone[j])
-            entry_free(d->ents[j]);
-        else
-            d->ents[w++] = d->ents[j];
-    }
-    d->n_ents = w;
-    free(gone);
-    refresh_held(d);
-    d->p.pods_left = t.counting;
-    d->p.pods_ignored = t.ignored;
-    d->p.pods_evicting = 0;
-    for (size_t i = 0; i < pods->n; i++) {
-        const struct nh_kube_pod *p = &pods->items[i];
-        const struct entry *e =
-            steps[i] == NH_DRAIN_POD_WAIT ? entry_find(d, p->ns, p->name, p->uid) : NULL;
-        if (e != NULL && e->m.state == NH_DRAIN_MEM_ACCEPTED)
-            d->p.pods_evicting++;
-    }
-
-    if (t.first_block >= 0) {
-        free(steps);
-        nh_kube_pod_list_free(pods);
-        if (d->p.phase == NH_DRAIN_PHASE_LISTING)
-            fail(d, NH_DRAIN_BLOCKED,
-                 "not drained: %s; nothing was evicted and this drain did not cordon the node",
-                 why);
-        else
-            fail(d, NH_DRAIN_BLOCKED, "drain stopped: %s", why);
-        return;
-    }
-    if (d->p.phase == NH_DRAIN_PHASE_LISTING) {
-        /* Nothing blocks: cordon, then list again (a pod scheduled meanwhile
-         * is seen) and evict. */
-        free(steps);
-        nh_kube_pod_list_free(pods);
-        d->p.phase = NH_DRAIN_PHASE_CORDONING;
-        set_message(d, "node %s: %zu pod%s to evict; cordoning", d->node, t.counting,
-                    t.counting == 1 ? "" : "s");
-        if (d->progress_cb != NULL)
-            d->progress_cb(d->ud, &d->p);
-        if (!d->finished)
-            send_cordon(d);
-        return;
-    }
-    if (t.counting == 0) {
-        free(steps);
-        nh_kube_pod_list_free(pods);
-        set_message(d,
-                    "node %s drained: %u eviction%s sent, %u refused by a budget; %zu DaemonSet, "
-                    "mirror or finished pod%s left in place",
-                    d->node, d->p.evictions_sent, d->p.evictions_sent == 1 ? "" : "s",
-                    d->p.evictions_refused, t.ignored, t.ignored == 1 ? "" : "s");
-        finish(d, NH_DRAIN_DRAINED);
-        return;
-    }
-    for (size_t i = 0; i < pods->n; i++) {
-        if (steps[i] != NH_DRAIN_POD_EVICT)
-            continue;
-        if (evict(d, &pods->items[i]) < 0) {
-            free(steps);
-            nh_kube_pod_list_free(pods);
-            return;
-        }
-    }
+    bool go_on = act_on_round(d, pods, steps, &t, why);
     free(steps);
     nh_kube_pod_list_free(pods);
-    /* Next: a list after relist_ms, or earlier when a held pod is due. */
-    uint64_t due = now + d->o.relist_ms;
-    for (size_t j = 0; j < d->n_ents; j++) {
-        const struct entry *e = d->ents[j];
-        if ((e->m.state == NH_DRAIN_MEM_HELD || e->m.state == NH_DRAIN_MEM_RETRY) &&
-            e->m.due_ms < due)
-            due = e->m.due_ms;
-    }
-    arm_tick_at(d, due);
-    char held[MSG_MAX / 2];
-    held_clause(d, held, sizeof(held));
-    set_message(d, "node %s: %zu pod%s left (%zu evicted and terminating)%s", d->node,
-                d->p.pods_left, d->p.pods_left == 1 ? "" : "s", d->p.pods_evicting, held);
-    if (d->progress_cb != NULL)
-        d->progress_cb(d->ud, &d->p);
+    if (go_on)
+        next_round(d, now);
 }
 
 static void start_list(struct nh_drain *d)
