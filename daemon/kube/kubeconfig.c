@@ -578,18 +578,26 @@ static int walk_context(struct walk *w, struct json_object *root, const char *wa
     return 0;
 }
 
+/* The entry called name in the list key (find_entry), refused when it
+ * holds a field of refusals. */
+static int find_allowed(struct walk *w, struct json_object *root, const char *key, const char *body,
+                        const char *name, const struct refusal *refusals,
+                        struct json_object **ret_body, char *where, size_t wherelen)
+{
+    int r = find_entry(w, root, key, body, name, ret_body, where, wherelen);
+    if (r < 0)
+        return r;
+    return refuse_fields(w, *ret_body, where, refusals);
+}
+
 /* The cluster kc->cluster: its server (verified TLS only) and CA. */
 static int walk_cluster(struct walk *w, struct json_object *root, const char *want_context,
                         struct nh_kubeconfig *kc)
 {
     char where[160];
     struct json_object *cluster = NULL;
-    int r;
-
-    r = find_entry(w, root, "clusters", "cluster", kc->cluster, &cluster, where, sizeof(where));
-    if (r < 0)
-        return r;
-    r = refuse_fields(w, cluster, where, cluster_refusals);
+    int r = find_allowed(w, root, "clusters", "cluster", kc->cluster, cluster_refusals, &cluster,
+                         where, sizeof(where));
     if (r < 0)
         return r;
     struct json_object *insecure = nh_kj_get(cluster, "insecure-skip-tls-verify");
@@ -665,12 +673,8 @@ static int walk_user(struct walk *w, struct json_object *root, struct nh_kubecon
 {
     char where[160];
     struct json_object *user = NULL;
-    int r;
-
-    r = find_entry(w, root, "users", "user", kc->user, &user, where, sizeof(where));
-    if (r < 0)
-        return r;
-    r = refuse_fields(w, user, where, user_refusals);
+    int r = find_allowed(w, root, "users", "user", kc->user, user_refusals, &user, where,
+                         sizeof(where));
     if (r < 0)
         return r;
     const char *token;
