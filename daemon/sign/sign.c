@@ -420,6 +420,41 @@ static bool acs3_signed(const char *name)
 }
 
 /* Canonical request and SignedHeaders (both owned by the caller). */
+/* What follows the path in ACS3's and Huawei's canonical requests:
+ * "\n" query "\n" headers "\n" signed-names "\n" payload (the signed
+ * names also into sh). */
+static void canon_tail(struct sb *b, struct sb *sh, const char *q, const struct hdrs *h,
+                       const bool *use, const char *payload)
+{
+    sb_addc(b, '\n');
+    sb_adds(b, q);
+    sb_addc(b, '\n');
+    canon_headers(b, sh, h, use);
+    sb_addc(b, '\n');
+    sb_add(b, sh->p ? sh->p : "", sh->len);
+    sb_addc(b, '\n');
+    sb_adds(b, payload);
+}
+
+/* The canonical request b (returned) and its signed names sh (into
+ * *ret_signed, or freed when it is NULL); NULL, both freed, after any
+ * failure. */
+static char *canon_finish(struct sb *b, struct sb *sh, char **ret_signed)
+{
+    char *canon = sb_done(b);
+    char *signed_names = sb_done(sh);
+    if (canon == NULL || signed_names == NULL) {
+        free(canon);
+        free(signed_names);
+        return NULL;
+    }
+    if (ret_signed != NULL)
+        *ret_signed = signed_names;
+    else
+        free(signed_names);
+    return canon;
+}
+
 static char *acs3_build(const struct nh_sign_req *r, char **ret_signed)
 {
     struct hdrs h;
@@ -454,30 +489,11 @@ static char *acs3_build(const struct nh_sign_req *r, char **ret_signed)
     sb_adds(&b, r->method);
     sb_addc(&b, '\n');
     sb_adds(&b, req_path(r));
-    sb_addc(&b, '\n');
-    sb_adds(&b, q);
-    sb_addc(&b, '\n');
-    canon_headers(&b, &sh, &h, use);
-    sb_addc(&b, '\n');
-    sb_add(&b, sh.p ? sh.p : "", sh.len);
-    sb_addc(&b, '\n');
-    sb_adds(&b, payload);
-
+    canon_tail(&b, &sh, q, &h, use, payload);
     free(q);
     free(use);
     hdrs_free(&h);
-    char *canon = sb_done(&b);
-    char *signed_names = sb_done(&sh);
-    if (canon == NULL || signed_names == NULL) {
-        free(canon);
-        free(signed_names);
-        return NULL;
-    }
-    if (ret_signed != NULL)
-        *ret_signed = signed_names;
-    else
-        free(signed_names);
-    return canon;
+    return canon_finish(&b, &sh, ret_signed);
 }
 
 char *nh_acs3_canonical(const struct nh_sign_req *r)
@@ -729,7 +745,7 @@ static char *huawei_build(const struct nh_sign_req *r, const char *const *names,
     struct hdrs h;
     struct sb b = {0}, sh = {0};
     char payload[65];
-    char *q, *canon, *signed_names, *date = NULL;
+    char *q, *canon, *date = NULL;
     bool *use;
 
     if (!req_ok(r) || !hdrs_load(r, &h))
@@ -768,29 +784,15 @@ static char *huawei_build(const struct nh_sign_req *r, const char *const *names,
     sb_addc(&b, '\n');
     if (!huawei_uri(&b, r->path))
         b.oom = true; /* refused: reported as NULL like a failure */
-    sb_addc(&b, '\n');
-    sb_adds(&b, q);
-    sb_addc(&b, '\n');
-    canon_headers(&b, &sh, &h, use);
-    sb_addc(&b, '\n');
-    sb_add(&b, sh.p ? sh.p : "", sh.len);
-    sb_addc(&b, '\n');
-    sb_adds(&b, payload);
+    canon_tail(&b, &sh, q, &h, use, payload);
     free(q);
     free(use);
     hdrs_free(&h);
-    canon = sb_done(&b);
-    signed_names = sb_done(&sh);
-    if (canon == NULL || signed_names == NULL) {
-        free(canon);
-        free(signed_names);
+    canon = canon_finish(&b, &sh, ret_signed);
+    if (canon == NULL) {
         free(date);
         return NULL;
     }
-    if (ret_signed != NULL)
-        *ret_signed = signed_names;
-    else
-        free(signed_names);
     if (ret_date != NULL)
         *ret_date = date;
     else
