@@ -120,14 +120,22 @@ static void to_hex(const unsigned char *d, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-void nh_sha256_hex(const void *data, size_t len, char out[65])
+/* The digest of data (NULL: empty) into md (EVP_MAX_MD_SIZE bytes); false
+ * when it fails or is not want bytes long. */
+static bool digest(const void *data, size_t len, const EVP_MD *type, unsigned int want,
+                   unsigned char *md)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     static const char empty = 0;
     if (data == NULL)
         data = &empty;
-    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+    return EVP_Digest(data, len, md, &mdlen, type, NULL) && mdlen == want;
+}
+
+void nh_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    if (!digest(data, len, EVP_sha256(), 32, md)) {
         out[0] = '\0';
         return;
     }
@@ -137,11 +145,7 @@ void nh_sha256_hex(const void *data, size_t len, char out[65])
 void nh_md5_base64(const void *data, size_t len, char out[25])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    static const char empty = 0;
-    if (data == NULL)
-        data = &empty;
-    if (!EVP_Digest(data, len, md, &mdlen, EVP_md5(), NULL) || mdlen != 16) {
+    if (!digest(data, len, EVP_md5(), 16, md)) {
         out[0] = '\0';
         return;
     }
