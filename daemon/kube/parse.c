@@ -352,6 +352,27 @@ static enum nh_kube_ready ready_of(const char *s)
     return NH_KUBE_READY_UNKNOWN;
 }
 
+/* Entry i of the list at what ("status.conditions"): an object with the
+ * strings "type" (at most type_max bytes) and key (at most key_max); fkey
+ * gets the name of key's field ("status.conditions[0].status"). */
+static int typed_entry(struct ctx *c, struct json_object *arr, size_t i, const char *what,
+                       size_t type_max, const char *key, size_t key_max, const char **type,
+                       const char **val, char *fkey, size_t fkeylen)
+{
+    struct json_object *it = json_object_array_get_idx(arr, i);
+    char f[64], ft[80];
+    int r;
+    snprintf(f, sizeof(f), "%s[%zu]", what, i);
+    if (it == NULL || (r = want_type(c, it, json_type_object, f, "an object")) < 0)
+        return it == NULL ? fail(c, f, "%s", "null") : r;
+    snprintf(ft, sizeof(ft), "%s.type", f);
+    snprintf(fkey, fkeylen, "%s.%s", f, key);
+    if ((r = req_str(c, it, "type", ft, type_max, type)) < 0 ||
+        (r = req_str(c, it, key, fkey, key_max, val)) < 0)
+        return r;
+    return 0;
+}
+
 static int node_status(struct ctx *c, struct json_object *st, struct nh_kube_node *n)
 {
     struct json_object *conds = NULL, *addrs = NULL;
@@ -365,17 +386,11 @@ static int node_status(struct ctx *c, struct json_object *st, struct nh_kube_nod
     if (nc > 64)
         return fail(c, "status.conditions", "%s", "more than 64 entries");
     for (size_t i = 0; i < nc; i++) {
-        struct json_object *it = json_object_array_get_idx(conds, i);
-        char f[64];
-        snprintf(f, sizeof(f), "status.conditions[%zu]", i);
-        if (it == NULL || (r = want_type(c, it, json_type_object, f, "an object")) < 0)
-            return it == NULL ? fail(c, f, "%s", "null") : r;
         const char *type, *status;
-        char ft[80], fs[80];
-        snprintf(ft, sizeof(ft), "%s.type", f);
-        snprintf(fs, sizeof(fs), "%s.status", f);
-        if ((r = req_str(c, it, "type", ft, 256, &type)) < 0 ||
-            (r = req_str(c, it, "status", fs, 64, &status)) < 0)
+        char fs[80];
+        r = typed_entry(c, conds, i, "status.conditions", 256, "status", 64, &type, &status, fs,
+                        sizeof(fs));
+        if (r < 0)
             return r;
         if (strcmp(type, "Ready") != 0)
             continue;
@@ -391,17 +406,11 @@ static int node_status(struct ctx *c, struct json_object *st, struct nh_kube_nod
         return fail(c, "status.addresses", "%s", "more than 64 entries");
     const char *first = NULL, *first_v4 = NULL;
     for (size_t i = 0; i < na; i++) {
-        struct json_object *it = json_object_array_get_idx(addrs, i);
-        char f[64];
-        snprintf(f, sizeof(f), "status.addresses[%zu]", i);
-        if (it == NULL || (r = want_type(c, it, json_type_object, f, "an object")) < 0)
-            return it == NULL ? fail(c, f, "%s", "null") : r;
         const char *type, *addr;
-        char ft[80], fa[80];
-        snprintf(ft, sizeof(ft), "%s.type", f);
-        snprintf(fa, sizeof(fa), "%s.address", f);
-        if ((r = req_str(c, it, "type", ft, 64, &type)) < 0 ||
-            (r = req_str(c, it, "address", fa, 256, &addr)) < 0)
+        char fa[80];
+        r = typed_entry(c, addrs, i, "status.addresses", 64, "address", 256, &type, &addr, fa,
+                        sizeof(fa));
+        if (r < 0)
             return r;
         if (strcmp(type, "InternalIP") != 0)
             continue;
