@@ -222,30 +222,30 @@ static int req_str(struct ctx *c, struct json_object *o, const char *key, const 
     return r;
 }
 
-static int opt_obj(struct ctx *c, struct json_object *o, const char *key, const char *field,
-                   struct json_object **out)
+/* Optional value of type t (expected names it); *out NULL when absent. */
+static int opt_typed(struct ctx *c, struct json_object *o, const char *key, const char *field,
+                     json_type t, const char *expected, struct json_object **out)
 {
     struct json_object *v = nh_kj_get(o, key);
     *out = NULL;
     if (v == NULL)
         return 0;
-    int r = want_type(c, v, json_type_object, field, "an object");
+    int r = want_type(c, v, t, field, expected);
     if (r == 0)
         *out = v;
     return r;
 }
 
+static int opt_obj(struct ctx *c, struct json_object *o, const char *key, const char *field,
+                   struct json_object **out)
+{
+    return opt_typed(c, o, key, field, json_type_object, "an object", out);
+}
+
 static int opt_arr(struct ctx *c, struct json_object *o, const char *key, const char *field,
                    struct json_object **out)
 {
-    struct json_object *v = nh_kj_get(o, key);
-    *out = NULL;
-    if (v == NULL)
-        return 0;
-    int r = want_type(c, v, json_type_array, field, "a list");
-    if (r == 0)
-        *out = v;
-    return r;
+    return opt_typed(c, o, key, field, json_type_array, "a list", out);
 }
 
 static int dup_to(char **dst, const char *s)
