@@ -99,8 +99,10 @@ def secrets():
 
 
 def config(clusters, desired=None, poll="30s", job_poll="1s", job_timeout="10m", qps=1000,
-           burst=1000, listen="127.0.0.1:0"):
-    """desired: {cluster name: [nodes per pool]} overriding the seeded size."""
+           burst=1000, listen="127.0.0.1:0", scale_in=True):
+    """desired: {cluster name: [nodes per pool]} overriding the seeded size. scale_in=False leaves
+    out each cluster's scale_in line (the default applies), so 5,000 clusters fit in nodeherd's
+    1 MiB configuration file."""
     desired = desired or {}
     out = ["daemon:",
            "  poll_interval: %s" % poll,
@@ -132,7 +134,8 @@ def config(clusters, desired=None, poll="30s", job_poll="1s", job_timeout="10m",
         out.append("  - name: %s" % c.name)
         out.append("    provider: %s" % c.cloud)
         out.append(("    pool: %s" if c.cloud == "ma" else "    id: %s") % c.id)
-        out.append("    scale_in: { max_per_cycle: 5 }")
+        if scale_in:
+            out.append("    scale_in: { max_per_cycle: 5 }")
         out.append("    node_pools:")
         for j in range(c.n_pools):
             extra = ", flavor: %s" % FLAVOR if c.cloud == "ma" else ""
