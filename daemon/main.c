@@ -10,6 +10,7 @@
 
 #include "cmd.h"
 #include "config/config.h"
+#include "kube/kubeconfig.h"
 #include "util/log.h"
 
 static void usage(FILE *f)
@@ -124,6 +125,9 @@ int main(int argc, char **argv)
     const struct rlimit no_core = {0, 0};
     (void)setrlimit(RLIMIT_CORE, &no_core);
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+    /* Every configuration load refuses a kubeconfig the client would. */
+    nh_config_set_kubeconfig_check(nh_kubeconfig_check);
 
     env = getenv("NODEHERD_CONFIG");
     g.config_path = env && *env ? env : NH_DEFAULT_CONFIG;

@@ -23,8 +23,28 @@ const char *nh_victim_order_name(enum nh_victim_order o)
         return "oldest";
     case NH_ORDER_NAME:
         return "name";
+    case NH_ORDER_EMPTIEST:
+        return "emptiest";
     }
     return "?";
+}
+
+const char *nh_kube_network_name(enum nh_kube_network n)
+{
+    switch (n) {
+    case NH_KUBE_NETWORK_PRIVATE:
+        return "private";
+    case NH_KUBE_NETWORK_PUBLIC:
+        return "public";
+    }
+    return "?";
+}
+
+static nh_kubeconfig_check_fn kubeconfig_check;
+
+void nh_config_set_kubeconfig_check(nh_kubeconfig_check_fn fn)
+{
+    kubeconfig_check = fn;
 }
 
 /* Worker and node-pool limits come from the kind table (model/kind.h);
@@ -429,23 +449,23 @@ static int read_order(struct nh_pctx *c, const struct nh_ypair *kv, const char *
     char ip[360], q[64];
     if (v->type != NH_Y_SEQ || v->n == 0) {
         nh_perr(c, kv->line, kv->col, path,
-                "expected a non-empty list of unhealthy, newest, oldest, name, got %s",
+                "expected a non-empty list of unhealthy, emptiest, newest, oldest, name, got %s",
                 v->type == NH_Y_SEQ ? "an empty list" : nh_ytype_name(v));
         return -EINVAL;
     }
-    enum nh_victim_order got[4];
+    enum nh_victim_order got[NH_ORDER_MAX];
     size_t n = 0;
     int rc = 0;
     for (size_t i = 0; i < v->n; i++) {
         const struct nh_ynode *it = v->items[i];
         snprintf(ip, sizeof(ip), "%s[%zu]", path, i);
         int found = -1;
-        for (int o = NH_ORDER_UNHEALTHY; it->type == NH_Y_SCALAR && o <= NH_ORDER_NAME; o++)
+        for (int o = NH_ORDER_UNHEALTHY; it->type == NH_Y_SCALAR && o <= NH_ORDER_EMPTIEST; o++)
             if (strcmp(it->str, nh_victim_order_name((enum nh_victim_order)o)) == 0)
                 found = o;
         if (found < 0) {
             nh_perr(c, it->line, it->col, ip,
-                    "expected one of unhealthy, newest, oldest, name, got %s",
+                    "expected one of unhealthy, emptiest, newest, oldest, name, got %s",
                     it->type == NH_Y_SCALAR ? nh_quote(it->str, q, sizeof(q)) : nh_ytype_name(it));
             rc = -EINVAL;
             continue;
@@ -453,7 +473,7 @@ static int read_order(struct nh_pctx *c, const struct nh_ypair *kv, const char *
         bool dup = false;
         for (size_t j = 0; j < n; j++)
             dup = dup || got[j] == (enum nh_victim_order)found;
-        if (dup || n == 4) {
+        if (dup || n == NH_ORDER_MAX) {
             nh_perr(c, it->line, it->col, ip, "\"%s\" is listed twice; list each order once",
                     nh_victim_order_name((enum nh_victim_order)found));
             rc = -EINVAL;
@@ -669,6 +689,9 @@ static const struct nh_field scale_in_fields[] = {
     {"drain", NH_T_BOOL, offsetof(struct nh_cfg_scale_in, drain),
      .kinds = NH_KIND_ACK | NH_KIND_CCE, .def = "true",
      .kinds_why = "ModelArts nodes have no Kubernetes API to drain through"},
+    {"drain_timeout", NH_T_DURATION, offsetof(struct nh_cfg_scale_in, drain_timeout_ms),
+     .kinds = NH_KIND_ACK | NH_KIND_CCE, .min = 10 SEC, .max = 24 HOUR, .def = "10m",
+     .kinds_why = "ModelArts nodes have no Kubernetes API to drain through"},
     {"order", NH_T_CUSTOM, 0, .custom = read_order},
     {"protect", NH_T_CUSTOM, 0, .custom = read_protect},
     {"protect_labels", NH_T_CUSTOM, 0, .custom = read_labels},
@@ -702,6 +725,7 @@ static const struct nh_field pool_fields[] = {
 };
 
 static int read_pools(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base);
+static int read_kube(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base);
 
 static const struct nh_field cluster_fields[] = {
     {"name", NH_T_NAME, offsetof(struct nh_cfg_cluster, name), .required = true},
@@ -729,8 +753,111 @@ static const struct nh_field cluster_fields[] = {
      .def = "false"},
     {"node_pools", NH_T_CUSTOM, 0, .custom = read_pools},
     {"suspend", NH_T_BOOL, offsetof(struct nh_cfg_cluster, suspend), .def = "false"},
+    {"kubernetes", NH_T_CUSTOM, 0, .custom = read_kube},
     {.key = NULL},
 };
+
+/* kubernetes.kubeconfig: `from-cloud`, or a secret reference holding a
+ * kubeconfig, checked here (nh_config_set_kubeconfig_check) so that a
+ * kubeconfig nodeherd would refuse (exec or auth-provider plugins, TLS
+ * verification off, file references, ...) is refused at load. The value of
+ * a scalar is never echoed: it may be a pasted kubeconfig. */
+static int read_kubeconfig(struct nh_pctx *c, const struct nh_ypair *kv, const char *path,
+                           void *base)
+{
+    struct nh_cfg_kube *k = base;
+    const struct nh_ynode *v = kv->val;
+    char err[512];
+    size_t len;
+
+    if (v->type == NH_Y_SCALAR && v->plain && strcmp(v->str, "from-cloud") == 0) {
+        k->from_cloud = true;
+        return 0;
+    }
+    if (v->type != NH_Y_MAP) {
+        nh_perr(c, kv->line, kv->col, path,
+                "expected from-cloud, or a secret reference { file: NAME } or { env: NAME } "
+                "holding a kubeconfig, got %s",
+                v->type == NH_Y_SCALAR ? "another string (not repeated here)" : nh_ytype_name(v));
+        return -EINVAL;
+    }
+    nh_secret_free(k->kubeconfig);
+    k->kubeconfig = NULL;
+    /* read with the provider credentials: every Kubernetes call needs it */
+    if (nh_schema_secret(c, kv, path, NH_USE_CLOUD_READ, &k->kubeconfig) < 0)
+        return -EINVAL;
+    if (k->kubeconfig == NULL || kubeconfig_check == NULL)
+        return 0; /* not read by this load (checked as a reference), or no checker */
+    const unsigned char *b = nh_secret_bytes(k->kubeconfig, &len);
+    if (kubeconfig_check(b, len, err, sizeof(err)) < 0) {
+        nh_perr(c, kv->line, kv->col, path, "the kubeconfig in %s is refused: %s",
+                nh_secret_describe(k->kubeconfig), err);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static const struct nh_enum_name kube_networks[] = {
+    {"private", NH_KUBE_NETWORK_PRIVATE},
+    {"public", NH_KUBE_NETWORK_PUBLIC},
+    {NULL, 0},
+};
+
+static const struct nh_field kube_fields[] = {
+    {"kubeconfig", NH_T_CUSTOM, 0, .required = true, .custom = read_kubeconfig},
+    {"network", NH_T_ENUM, offsetof(struct nh_cfg_kube, network), .names = kube_networks,
+     .def = "private"},
+    {.key = NULL},
+};
+
+/* The cluster's `kubernetes:` key: ACK and CCE clusters have an API server
+ * their users reach; ModelArts standard resource pools do not
+ * (shared/api/kubernetes.md). CCE's kubeconfig has only one verified
+ * context, "internal" (the VPC address): its "external" context sets
+ * insecure-skip-tls-verify, so network: public is refused there. */
+static int read_kube(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base)
+{
+    struct nh_cfg_cluster *cl = base;
+    const struct nh_kind *k = c->kind >= 0 ? nh_kind_get((enum nh_provider_kind)c->kind) : NULL;
+    char kp[200];
+
+    if (k != NULL && !(k->caps & NH_CAP_KUBE_API)) {
+        nh_perr(c, kv->line, kv->col, path,
+                "%s has no Kubernetes API that its users can reach; remove kubernetes: (protect "
+                "nodes by name with scale_in.protect)",
+                k->cloud);
+        return -EINVAL;
+    }
+    if (kv->val->type != NH_Y_MAP) {
+        nh_perr(c, kv->line, kv->col, path,
+                "expected a map with kubeconfig (from-cloud, or { file: NAME } / { env: NAME }) "
+                "and optionally network (private or public), got %s",
+                nh_ytype_name(kv->val));
+        return -EINVAL;
+    }
+    cl->kube.line = kv->line;
+    cl->kube.col = kv->col;
+    if (nh_schema_walk(c, kv->val, path, kube_fields, &cl->kube) != 0)
+        return -EINVAL;
+    const struct nh_ypair *net = nh_ymap_find(kv->val, "network");
+    if (net != NULL && !cl->kube.from_cloud) {
+        nh_perr(c, net->line, net->col, nh_key_path(kp, sizeof(kp), path, "network"),
+                "network chooses the address of a kubeconfig fetched from the cloud; a kubeconfig "
+                "given as a secret names its own server: remove network, or use kubeconfig: "
+                "from-cloud");
+        return -EINVAL;
+    }
+    if (net != NULL && cl->kube.network == NH_KUBE_NETWORK_PUBLIC && k != NULL &&
+        k->kind == NH_PROVIDER_CCE) {
+        nh_perr(c, net->line, net->col, nh_key_path(kp, sizeof(kp), path, "network"),
+                "CCE's public (\"external\") kubeconfig context turns TLS verification off "
+                "(insecure-skip-tls-verify); use network: private (the VPC address), or give "
+                "a kubeconfig of your own as a secret");
+        return -EINVAL;
+    }
+    cl->kube_access = true;
+    return 0;
+}
 
 static const struct nh_field ha_etcd_fields[] = {
     {"endpoints", NH_T_CUSTOM, 0, .required = true, .custom = read_ha_endpoints},
@@ -889,28 +1016,47 @@ static int read_pools(struct nh_pctx *c, const struct nh_ypair *kv, const char *
     return 0;
 }
 
-/* What only the cluster's Kubernetes API can tell (issue #19): labels, and
- * a drain done by nodeherd. Without Kubernetes access (cl->kube_access,
- * set by the cluster's `kubernetes:` key once it exists) the default
- * protect_labels is empty (the planner says labels are not checked) and an
- * explicit list is an error; `drain` defaults to what the cloud does
- * itself (ACK drain_node) and `drain: true` is an error where nobody could
- * drain. Never silently protecting everything or nothing. */
+/* What only the cluster's Kubernetes API can tell (issues #19, #20):
+ * labels, pods, and a drain done by nodeherd. With Kubernetes access (the
+ * cluster's `kubernetes:` key) the default protect_labels applies, drain
+ * defaults to true on every kind (nodeherd drains; the cloud's own drain is
+ * off) and the default order is [unhealthy, emptiest, newest]. Without it
+ * the default protect_labels is empty (the planner says labels are not
+ * checked) and an explicit list is an error; `drain` defaults to what the
+ * cloud does itself (ACK drain_node) and `drain: true` is an error where
+ * nobody could drain; `emptiest` is an error (no pods can be counted).
+ * Never silently protecting everything or nothing. */
 static void check_kube_facts(struct nh_pctx *c, const struct nh_ynode *it, const char *path,
                              struct nh_cfg_cluster *cl, const struct nh_cfg_provider *prov)
 {
     const struct nh_ypair *si = find(it, "scale_in");
-    const struct nh_ypair *pl = NULL, *dr = NULL;
+    const struct nh_ypair *pl = NULL, *dr = NULL, *od = NULL;
     const struct nh_kind *k = prov != NULL ? nh_kind_get(prov->kind) : NULL;
     char kp[160];
 
-    if (k == NULL || cl->kube_access)
-        return;
     if (si != NULL && si->val->type == NH_Y_MAP) {
         pl = find(si->val, "protect_labels");
         dr = find(si->val, "drain");
+        od = find(si->val, "order");
     }
+    if (cl->kube_access && od == NULL) {
+        cl->scale_in.order[0] = NH_ORDER_UNHEALTHY;
+        cl->scale_in.order[1] = NH_ORDER_EMPTIEST;
+        cl->scale_in.order[2] = NH_ORDER_NEWEST;
+        cl->scale_in.n_order = 3;
+    }
+    if (k == NULL || cl->kube_access)
+        return;
     snprintf(kp, sizeof(kp), "%s.scale_in", path);
+    for (size_t i = 0; od != NULL && i < cl->scale_in.n_order; i++) {
+        if (cl->scale_in.order[i] != NH_ORDER_EMPTIEST)
+            continue;
+        char op[200];
+        nh_key_path(op, sizeof(op), kp, "order");
+        nh_perr(c, od->line, od->col, op,
+                "emptiest counts the pods each node runs, which only the cluster's Kubernetes "
+                "API can tell; add `kubernetes:` to the cluster, or remove emptiest");
+    }
     if (pl != NULL && !cl->scale_in.protect_labels_given)
         return; /* the list itself was wrong: said where it was read */
     if (pl != NULL && cl->scale_in.n_protect_labels > 0) {
@@ -1101,6 +1247,7 @@ static void cluster_free(struct nh_cfg_cluster *cl)
     free(cl->login.ssh_key);
     free(cl->login.username);
     nh_secret_free(cl->login.password);
+    nh_secret_free(cl->kube.kubeconfig);
     for (size_t i = 0; i < cl->n_pools; i++) {
         free(cl->pools[i].name);
         free(cl->pools[i].id);

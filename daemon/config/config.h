@@ -43,7 +43,16 @@ struct nh_cfg_provider {
     int line, col;               /* position of the provider's key */
 };
 
-enum nh_victim_order { NH_ORDER_UNHEALTHY, NH_ORDER_NEWEST, NH_ORDER_OLDEST, NH_ORDER_NAME };
+/* emptiest: fewest pods that would have to move (Kubernetes access only;
+ * appended last so the values of the others stay as they were). */
+enum nh_victim_order {
+    NH_ORDER_UNHEALTHY,
+    NH_ORDER_NEWEST,
+    NH_ORDER_OLDEST,
+    NH_ORDER_NAME,
+    NH_ORDER_EMPTIEST,
+};
+#define NH_ORDER_MAX 5 /* each order at most once */
 const char *nh_victim_order_name(enum nh_victim_order o);
 
 struct nh_cfg_label {
@@ -56,12 +65,16 @@ struct nh_cfg_scale_in {
      * release_node, CCE DeleteNode); false: they keep running (ACK
      * release_node=false, CCE RemoveNode; not for CCE node-pool nodes). */
     bool release_instances;
-    /* Drain before removal: ACK drain_node (default true there); elsewhere
-     * only where the cluster has Kubernetes access (default false, and
-     * `drain: true` without it is a configuration error). */
+    /* Drain before removal. With Kubernetes access (kube_access): nodeherd
+     * drains through the cluster's API (default true, every kind that has
+     * one) and the cloud's own drain is off. Without: ACK drain_node
+     * (default true there); elsewhere default false, and `drain: true` is a
+     * configuration error. */
     bool drain;
-    enum nh_victim_order order[4];
-    size_t n_order; /* default: [unhealthy, newest] */
+    uint64_t drain_timeout_ms; /* default 10m: then uncordon, report, choose again later */
+    enum nh_victim_order order[NH_ORDER_MAX];
+    size_t n_order; /* default: [unhealthy, emptiest, newest] with kube_access, else [unhealthy,
+                       newest] */
     char **protect; /* node ids or names never removed */
     size_t n_protect;
     /* Default nodeherd.io/protect=true where labels can be read (the
@@ -99,6 +112,34 @@ struct nh_cfg_pool {
     int line, col;
 };
 
+/* kubernetes.network: which address of the API server a kubeconfig from
+ * the cloud points at (ACK DescribeClusterUserKubeconfig
+ * PrivateIpAddress=true|false; CCE: always the VPC one). */
+enum nh_kube_network { NH_KUBE_NETWORK_PRIVATE, NH_KUBE_NETWORK_PUBLIC };
+const char *nh_kube_network_name(enum nh_kube_network n);
+
+/* The cluster's `kubernetes:` key (nodeherd.yaml(5)). */
+struct nh_cfg_kube {
+    /* kubeconfig: from-cloud: fetched with the provider's credentials (ACK
+     * DescribeClusterUserKubeconfig, CCE CreateKubernetesClusterCert), kept
+     * in memory only. Otherwise a secret reference ({ file: } / { env: })
+     * holding a kubeconfig (YAML or JSON), checked at load. */
+    bool from_cloud;
+    struct nh_secret *kubeconfig; /* NULL with from_cloud */
+    enum nh_kube_network network; /* default private */
+    int line, col;                /* position of the kubernetes: key */
+};
+
+/* Checks a kubeconfig's bytes as the Kubernetes client will read them: 0,
+ * or a negative errno with a message (naming the field and the fix, never
+ * a secret) in err. The kube module provides it (nh_kubeconfig_check);
+ * the config module cannot link it (kube depends on config), so the
+ * program registers it once at start. Without one, a kubeconfig secret is
+ * only loaded at configuration load and checked when first used. */
+typedef int (*nh_kubeconfig_check_fn)(const unsigned char *data, size_t len, char *err,
+                                      size_t errlen);
+void nh_config_set_kubeconfig_check(nh_kubeconfig_check_fn fn);
+
 struct nh_cfg_cluster {
     char *name;
     char *provider_name;
@@ -121,10 +162,10 @@ struct nh_cfg_cluster {
     bool confirm_mass_removal; /* operator confirmed a change over the share */
     uint64_t poll_interval_ms; /* 0: daemon default */
     bool suspend;              /* observe and plan, never act (an incident switch) */
-    /* The cluster's own Kubernetes API can be read (labels, pods, drains).
-     * No key gives it yet: false everywhere until the Kubernetes-aware
-     * scale-in (issue #20) sets it from the cluster's `kubernetes:` key. */
+    /* The cluster's own Kubernetes API can be read (labels, pods, drains):
+     * the cluster has a `kubernetes:` key (ACK and CCE only). */
     bool kube_access;
+    struct nh_cfg_kube kube; /* valid when kube_access */
     int line, col;
 };
 

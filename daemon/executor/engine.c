@@ -1001,7 +1001,9 @@ static bool cluster_cfg_eq(const struct nh_cfg_cluster *a, const struct nh_cfg_c
         a->confirm_mass_removal != b->confirm_mass_removal || a->n_pools != b->n_pools ||
         !strv_eq(a->remove, a->n_remove, b->remove, b->n_remove) ||
         a->scale_in.max_per_cycle != b->scale_in.max_per_cycle ||
-        a->scale_in.n_order != b->scale_in.n_order ||
+        a->scale_in.n_order != b->scale_in.n_order || a->kube_access != b->kube_access ||
+        a->scale_in.drain != b->scale_in.drain ||
+        a->scale_in.drain_timeout_ms != b->scale_in.drain_timeout_ms ||
         !strv_eq(a->scale_in.protect, a->scale_in.n_protect, b->scale_in.protect,
                  b->scale_in.n_protect) ||
         a->scale_in.n_protect_labels != b->scale_in.n_protect_labels ||

@@ -797,6 +797,15 @@ void nh_kubeconfig_free(struct nh_kubeconfig *kc)
     free(kc);
 }
 
+int nh_kubeconfig_check(const unsigned char *data, size_t len, char *err, size_t errlen)
+{
+    struct nh_kubeconfig *kc = NULL;
+    int r = nh_kubeconfig_parse((const char *)data, len, NH_KUBECONFIG_AUTO, NULL, "kubeconfig",
+                                &kc, err, errlen);
+    nh_kubeconfig_free(kc);
+    return r;
+}
+
 const char *nh_kubeconfig_context(const struct nh_kubeconfig *kc)
 {
     return kc != NULL ? kc->context : NULL;

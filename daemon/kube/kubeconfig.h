@@ -62,6 +62,12 @@ int nh_kubeconfig_parse(const char *data, size_t len, enum nh_kubeconfig_format 
                         const char *context, const char *source, struct nh_kubeconfig **ret,
                         char *err, size_t errlen);
 void nh_kubeconfig_free(struct nh_kubeconfig *kc); /* wipes; NULL ok */
+/* Whether an operator's kubeconfig (YAML or JSON, its current-context)
+ * would be accepted: nh_kubeconfig_parse, then free. The shape of
+ * nh_kubeconfig_check_fn (config.h): registered with
+ * nh_config_set_kubeconfig_check so a refused kubeconfig is refused at
+ * configuration load. */
+int nh_kubeconfig_check(const unsigned char *data, size_t len, char *err, size_t errlen);
 
 /* Borrowed, valid until nh_kubeconfig_free. */
 const char *nh_kubeconfig_context(const struct nh_kubeconfig *kc);

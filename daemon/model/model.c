@@ -160,6 +160,8 @@ static int node_copy(struct nh_node *d, const struct nh_node *s)
     d->worker = s->worker;
     d->failed = s->failed;
     d->subscription = s->subscription;
+    d->kube_pods_known = s->kube_pods_known;
+    d->kube_pods = s->kube_pods;
     d->id = nh_model_dup(s->id, &ok);
     d->name = nh_model_dup(s->name, &ok);
     d->pool_id = nh_model_dup(s->pool_id, &ok);
@@ -203,6 +205,7 @@ int nh_observed_copy(struct nh_observed *dst, const struct nh_observed *src)
     memcpy(dst->why, src->why, sizeof(dst->why));
     dst->at_ms = src->at_ms;
     dst->cluster_state = src->cluster_state;
+    dst->kube_read = src->kube_read;
     memcpy(dst->cluster_phase, src->cluster_phase, sizeof(dst->cluster_phase));
     for (size_t i = 0; i < src->n_nodes; i++) {
         struct nh_node *n = nh_observed_add_node(dst);

@@ -57,6 +57,11 @@ struct nh_node {
      * Empty without Kubernetes access. */
     struct nh_label *labels;
     size_t n_labels;
+    /* With Kubernetes access, for candidate victims only (pods are not read
+     * for the whole cluster): the pods that would have to move
+     * (nh_kube_pod_counts). kube_pods_known false: not read. */
+    bool kube_pods_known;
+    int kube_pods;
 };
 
 struct nh_obs_pool {
@@ -98,6 +103,10 @@ struct nh_observed {
     int64_t at_ms; /* loop time of the observation */
     enum nh_cluster_state cluster_state;
     char cluster_phase[64]; /* the cloud's own word for it ("running", "Upgrading") */
+    /* The cluster's Kubernetes API was read and matched to the cloud's
+     * nodes on this observation. A cluster with Kubernetes access
+     * (kube_access) is planned only on an observation that has it. */
+    bool kube_read;
     struct nh_node *nodes;
     size_t n_nodes;
     struct nh_obs_pool *pools;

@@ -247,6 +247,12 @@ static int cand_cmp(const struct cand *a, const struct cand *b, const struct ctx
         case NH_ORDER_NAME:
             r = strcmp(a->n->name ? a->n->name : a->n->id, b->n->name ? b->n->name : b->n->id);
             break;
+        case NH_ORDER_EMPTIEST: /* fewest pods to move; a node not counted goes last */
+            if (a->n->kube_pods_known != b->n->kube_pods_known)
+                r = a->n->kube_pods_known ? -1 : 1;
+            else if (a->n->kube_pods_known && a->n->kube_pods != b->n->kube_pods)
+                r = a->n->kube_pods < b->n->kube_pods ? -1 : 1;
+            break;
         }
         if (r != 0)
             return r;
@@ -1354,6 +1360,14 @@ static void plan_body(struct ctx *x, const struct nh_op *busy, size_t n_busy)
              x->o->why[0] ? x->o->why : "no reason given");
         return;
     }
+    if (c->kube_access && !x->o->kube_read) {
+        note(x, NH_NOTE_REFUSED, NH_RULE_INCOMPLETE, NULL,
+             "check that the cluster's Kubernetes API answers (kubernetes: in "
+             "nodeherd.yaml(5)); planning resumes after an observation that read it",
+             "Kubernetes not read on this observation: its nodes, labels and pods are unknown; "
+             "nothing planned for this cluster");
+        return;
+    }
     if (!observation_consistent(x, why, sizeof(why))) {
         if (x->err == 0)
             note(x, NH_NOTE_REFUSED, NH_RULE_INCOMPLETE, NULL,
@@ -1407,7 +1421,7 @@ int nh_plan_cluster(const struct nh_cfg_cluster *want, const struct nh_observed 
     x.kind = want->provider != NULL ? want->provider->kind : NH_PROVIDER_ACK;
     if (want->scale_in.n_order > 0) {
         x.order = want->scale_in.order;
-        x.n_order = want->scale_in.n_order < 4 ? want->scale_in.n_order : 4;
+        x.n_order = want->scale_in.n_order < NH_ORDER_MAX ? want->scale_in.n_order : NH_ORDER_MAX;
     } else {
         x.order = default_order;
         x.n_order = 2;

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "kube/kubeconfig.h"
 
 /* Lines 1-7; the next line is 8. */
 #define ACK_PROV                                                                                   \
@@ -63,6 +64,19 @@
     "  - name: ai\n"                                                                               \
     "    provider: ma\n"                                                                           \
     "    pool: pool-abc\n"
+/* A kubeconfig the client accepts (a token, http:// to loopback as tests
+ * may) and one it refuses (an exec plugin). */
+#define KUBECONFIG_OK                                                                              \
+    "apiVersion: v1\nkind: Config\ncurrent-context: t\n"                                           \
+    "clusters: [{name: t, cluster: {server: \"http://127.0.0.1:6443\"}}]\n"                        \
+    "users: [{name: t, user: {token: kube-token-canary}}]\n"                                       \
+    "contexts: [{name: t, context: {cluster: t, user: t}}]\n"
+#define KUBECONFIG_EXEC                                                                            \
+    "apiVersion: v1\nkind: Config\ncurrent-context: t\n"                                           \
+    "clusters: [{name: t, cluster: {server: \"http://127.0.0.1:6443\"}}]\n"                        \
+    "users: [{name: t, user: {exec: {command: aws, apiVersion: "                                   \
+    "client.authentication.k8s.io/v1}}}]\n"                                                        \
+    "contexts: [{name: t, context: {cluster: t, user: t}}]\n"
 #define EMPTY_FLEET "providers: {}\nclusters: []\n"
 #define DAEMON(X) "daemon:\n  " X "\n" EMPTY_FLEET
 
@@ -421,8 +435,8 @@ static const struct bad_case bad[] = {
     {"order repeated", ACK_WEB "    scale_in:\n      order: [newest, oldest, newest]\n", 0,
      "13:31: clusters[0].scale_in.order[2]: \"newest\" is listed twice; list each order once", 1},
     {"order unknown", ACK_WEB "    scale_in:\n      order: [biggest]\n", 0,
-     "13:15: clusters[0].scale_in.order[0]: expected one of unhealthy, newest, oldest, name, got "
-     "\"biggest\"",
+     "13:15: clusters[0].scale_in.order[0]: expected one of unhealthy, emptiest, newest, oldest, "
+     "name, got \"biggest\"",
      1},
     {"label selector", ACK_WEB "    scale_in:\n      protect_labels: [\"=x\"]\n", 0,
      "13:24: clusters[0].scale_in.protect_labels[0]: expected a label selector \"key\" or "
@@ -450,6 +464,52 @@ static const struct bad_case bad[] = {
      "Kubernetes access: a drain needs the cluster's Kubernetes API (`kubernetes:` on the "
      "cluster, issue #20: Kubernetes-aware scale-in); set drain: false to remove nodes without "
      "draining",
+     1},
+    /* issue #20: the cluster's kubernetes: key */
+    {"kubernetes on modelarts", MA_AI "    kubernetes:\n      kubeconfig: from-cloud\n", 0,
+     "11:5: clusters[0].kubernetes: ModelArts has no Kubernetes API that its users can reach; "
+     "remove kubernetes: (protect nodes by name with scale_in.protect)",
+     1},
+    {"kubernetes public on cce",
+     CCE_TRAIN "    kubernetes:\n      kubeconfig: from-cloud\n      network: public\n", 0,
+     "13:7: clusters[0].kubernetes.network: CCE's public (\"external\") kubeconfig context turns "
+     "TLS verification off (insecure-skip-tls-verify); use network: private (the VPC address), "
+     "or give a kubeconfig of your own as a secret",
+     1},
+    {"kubernetes network with a secret kubeconfig",
+     ACK_WEB "    kubernetes: { kubeconfig: { env: NHT_KUBECONFIG }, network: private }\n", 0,
+     "12:56: clusters[0].kubernetes.network: network chooses the address of a kubeconfig fetched "
+     "from the cloud; a kubeconfig given as a secret names its own server: remove network, or "
+     "use kubeconfig: from-cloud",
+     1},
+    {"kubernetes without kubeconfig", ACK_WEB "    kubernetes: { network: public }\n", 0,
+     "12:17: clusters[0].kubernetes: missing required key \"kubeconfig\"", 1},
+    {"kubernetes not a map", ACK_WEB "    kubernetes: true\n", 0,
+     "12:5: clusters[0].kubernetes: expected a map with kubeconfig (from-cloud, or { file: NAME } "
+     "/ { env: NAME }) and optionally network (private or public), got a string",
+     1},
+    {"kubeconfig pasted inline is not echoed",
+     ACK_WEB "    kubernetes: { kubeconfig: \"apiVersion: v1 token: s3cr3t\" }\n", 0,
+     "12:19: clusters[0].kubernetes.kubeconfig: expected from-cloud, or a secret reference { "
+     "file: NAME } or { env: NAME } holding a kubeconfig, got another string (not repeated here)",
+     1},
+    {"kubeconfig with an exec plugin",
+     ACK_WEB "    kubernetes: { kubeconfig: { env: NHT_KUBECONFIG_EXEC } }\n", 0,
+     "12:19: clusters[0].kubernetes.kubeconfig: the kubeconfig in env NHT_KUBECONFIG_EXEC is "
+     "refused: kubeconfig: users[0] (\"t\").user.exec: exec credential plugins are not supported "
+     "(nodeherd runs no programs); use a kubeconfig with a token or client-certificate-data + "
+     "client-key-data (for ACK and CCE clusters nodeherd fetches one from the cloud)",
+     1},
+    {"kubernetes network unknown",
+     ACK_WEB "    kubernetes: { kubeconfig: from-cloud, network: vpc }\n", 0,
+     "12:43: clusters[0].kubernetes.network: expected one of private, public, got \"vpc\"", 1},
+    {"emptiest without kubernetes", ACK_WEB "    scale_in:\n      order: [emptiest, newest]\n", 0,
+     "13:7: clusters[0].scale_in.order: emptiest counts the pods each node runs, which only the "
+     "cluster's Kubernetes API can tell; add `kubernetes:` to the cluster, or remove emptiest",
+     1},
+    {"drain_timeout too short", ACK_WEB "    scale_in:\n      drain_timeout: 1s\n", 0,
+     "13:7: clusters[0].scale_in.drain_timeout: expected a duration 10s..24h with a unit (ms, s, "
+     "m, h; e.g. 30s, 1h30m), got \"1s\"",
      1},
     /* --- secrets --- */
     {"inline secret",
@@ -519,6 +579,9 @@ static int setup(void **state)
     (void)state;
     setenv("NHT_AK", "test-ak-value", 1);
     setenv("NHT_SK", "test-sk-value", 1);
+    setenv("NHT_KUBECONFIG", KUBECONFIG_OK, 1);
+    setenv("NHT_KUBECONFIG_EXEC", KUBECONFIG_EXEC, 1);
+    nh_config_set_kubeconfig_check(nh_kubeconfig_check);
     unsetenv("NHT_UNSET");
     unsetenv("CREDENTIALS_DIRECTORY");
     return 0;
@@ -1047,6 +1110,60 @@ static void test_config_kubernetes_facts_by_kind(void **state)
     nh_config_unref(c);
 }
 
+/* issue #20: with kubernetes: the cluster's labels, pods and drains are
+ * nodeherd's to read and do, on ACK and on CCE alike. */
+static void test_config_kubernetes_access(void **state)
+{
+    (void)state;
+    struct nh_config *c = load_ok(ACK_WEB "    kubernetes:\n      kubeconfig: from-cloud\n");
+    const struct nh_cfg_cluster *t = nh_config_cluster(c, "web");
+    assert_true(t->kube_access);
+    assert_true(t->kube.from_cloud);
+    assert_null(t->kube.kubeconfig);
+    assert_int_equal(t->kube.network, NH_KUBE_NETWORK_PRIVATE);
+    assert_true(t->scale_in.drain);
+    assert_int_equal(t->scale_in.drain_timeout_ms, 600000);
+    assert_int_equal(t->scale_in.n_order, 3);
+    assert_int_equal(t->scale_in.order[0], NH_ORDER_UNHEALTHY);
+    assert_int_equal(t->scale_in.order[1], NH_ORDER_EMPTIEST);
+    assert_int_equal(t->scale_in.order[2], NH_ORDER_NEWEST);
+    assert_int_equal(t->scale_in.n_protect_labels, 1); /* the default applies: labels are read */
+    assert_string_equal(t->scale_in.protect_labels[0].key, "nodeherd.io/protect");
+    nh_config_unref(c);
+
+    /* CCE: drain is honoured with Kubernetes access (default true). */
+    c = load_ok(CCE_TRAIN "    kubernetes: { kubeconfig: from-cloud, network: private }\n"
+                          "    scale_in:\n      drain_timeout: 90s\n      order: [oldest]\n"
+                          "      protect_labels: [keep]\n");
+    t = nh_config_cluster(c, "train");
+    assert_true(t->kube_access);
+    assert_true(t->scale_in.drain);
+    assert_int_equal(t->scale_in.drain_timeout_ms, 90000);
+    assert_int_equal(t->scale_in.n_order, 1); /* an explicit order stays as written */
+    assert_int_equal(t->scale_in.order[0], NH_ORDER_OLDEST);
+    assert_int_equal(t->scale_in.n_protect_labels, 1);
+    assert_string_equal(t->scale_in.protect_labels[0].key, "keep");
+    nh_config_unref(c);
+
+    /* ACK public address; a secret kubeconfig, checked and kept as a secret. */
+    c = load_ok(ACK_WEB "    kubernetes: { kubeconfig: from-cloud, network: public }\n"
+                        "    scale_in: { drain: false, order: [emptiest, name, unhealthy, oldest, "
+                        "newest] }\n"
+                        "  - name: web2\n    provider: ack\n    id: c2\n"
+                        "    kubernetes: { kubeconfig: { env: NHT_KUBECONFIG } }\n");
+    t = nh_config_cluster(c, "web");
+    assert_int_equal(t->kube.network, NH_KUBE_NETWORK_PUBLIC);
+    assert_false(t->scale_in.drain);
+    assert_int_equal(t->scale_in.n_order, 5);
+    assert_int_equal(t->scale_in.order[0], NH_ORDER_EMPTIEST);
+    t = nh_config_cluster(c, "web2");
+    assert_true(t->kube_access);
+    assert_false(t->kube.from_cloud);
+    assert_non_null(t->kube.kubeconfig);
+    assert_string_equal(nh_secret_describe(t->kube.kubeconfig), "env NHT_KUBECONFIG");
+    nh_config_unref(c);
+}
+
 static void test_config_values_at_the_edges(void **state)
 {
     (void)state;
@@ -1339,6 +1456,8 @@ static void test_config_name_functions(void **state)
     assert_string_equal(nh_provider_kind_name(NH_PROVIDER_ACK), "aliyun-ack");
     assert_string_equal(nh_provider_kind_name(NH_PROVIDER_CCE), "huawei-cce");
     assert_string_equal(nh_provider_kind_name(NH_PROVIDER_MODELARTS), "huawei-modelarts");
+    assert_string_equal(nh_victim_order_name(NH_ORDER_EMPTIEST), "emptiest");
+    assert_string_equal(nh_kube_network_name(NH_KUBE_NETWORK_PUBLIC), "public");
     assert_string_equal(nh_victim_order_name(NH_ORDER_UNHEALTHY), "unhealthy");
     assert_string_equal(nh_victim_order_name(NH_ORDER_NEWEST), "newest");
     assert_string_equal(nh_victim_order_name(NH_ORDER_OLDEST), "oldest");
@@ -1360,6 +1479,7 @@ int main(void)
         cmocka_unit_test(test_config_listen_not_loopback_warns_and_names_parsed),
         cmocka_unit_test(test_config_values_at_the_edges),
         cmocka_unit_test(test_config_kubernetes_facts_by_kind),
+        cmocka_unit_test(test_config_kubernetes_access),
         cmocka_unit_test(test_config_anchor_bomb_refused),
         cmocka_unit_test(test_config_deep_nesting_bomb_refused),
         cmocka_unit_test(test_config_junk_and_mutations_never_crash),

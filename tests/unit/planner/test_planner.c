@@ -29,6 +29,7 @@ struct tnode {
     bool master;
     const char *label; /* "k=v" */
     bool sub;          /* billed yearly/monthly */
+    int pods;          /* Kubernetes pods that would move, + 1 (0: not read) */
 };
 
 struct tpool {
@@ -64,6 +65,7 @@ struct tcase {
     int mpc;      /* max_per_cycle: 0 -> 10, < 0 -> 0 */
     bool unobserved, incomplete;
     bool no_kube;                 /* the cluster has no Kubernetes access (labels note) */
+    bool kube_unread;             /* it has, but this observation did not read Kubernetes */
     bool keep_servers;            /* scale_in.release_instances: false */
     enum nh_cluster_state cstate; /* as read before a mutation */
     int n_busy;
@@ -163,6 +165,17 @@ static const struct tcase cases[] = {
      .nodes = {{.id = "a", .name = "zeta"}, {.id = "b", .name = "alpha"},
                {.id = "c", .name = "mid"}, {.id = "d", .name = "omega"}},
      .acts = {REMOVE(NULL, 4, 3, "b", DECLARED)}},
+    {.name = "scale_in_emptiest_then_newest",
+     .cfg = {.workers = 2,
+             .scale_in = {.order = {NH_ORDER_UNHEALTHY, NH_ORDER_EMPTIEST, NH_ORDER_NEWEST},
+                          .n_order = 3}},
+     /* b and d run nothing to move; c was not counted: it goes last */
+     .nodes = {{.id = "a", .created = 100, .pods = 3},
+               {.id = "b", .created = 300, .pods = 1},
+               {.id = "c", .created = 500},
+               {.id = "d", .created = 200, .pods = 1}},
+     .acts = {REMOVE(NULL, 4, 2, "b,d", DECLARED)},
+     .why_has = "(unhealthy, then emptiest, then newest first)"},
     {.name = "scale_in_unhealthy_first",
      .cfg = {.workers = 3},
      .nodes = {NU("a", 100), N("b", 300), N("c", 200), N("d", 400)},
@@ -429,6 +442,17 @@ static const struct tcase cases[] = {
      .nodes = {FOUR},
      .notes = {NOTE(REFUSED, INCOMPLETE)},
      .msg_has = "page 2 of nodes missing"},
+    {.name = "kubernetes_not_read_removes_nothing",
+     .kube_unread = true,
+     .cfg = {.workers = 3},
+     .nodes = {FOUR},
+     .notes = {NOTE(REFUSED, INCOMPLETE)},
+     .msg_has = "Kubernetes not read"},
+    {.name = "kubernetes_not_read_scales_nothing",
+     .kube_unread = true,
+     .cfg = {.workers = 6, .has_scale_out = true},
+     .nodes = {FOUR},
+     .notes = {NOTE(REFUSED, INCOMPLETE)}},
     {.name = "incomplete_observation_scales_nothing",
      .incomplete = true,
      .cfg = {.workers = 6, .has_scale_out = true},
@@ -830,10 +854,12 @@ static void build_observed(const struct tcase *t, struct nh_observed *o)
     for (size_t i = 0; i < 16 && t->nodes[i].id != NULL; i++) {
         const struct tnode *n = &t->nodes[i];
         snprintf(name, sizeof(name), "name-%s", n->id);
-        struct nh_node *nd = pt_node(o, n->id, n->name ? n->name : name, n->pool,
-                                     health_of(n->health), n->created, !n->master, n->label);
-        nd->failed = n->health == 'f';
-        nd->subscription = n->sub;
+        struct nh_node *x = pt_node(o, n->id, n->name ? n->name : name, n->pool,
+                                    health_of(n->health), n->created, !n->master, n->label);
+        x->failed = n->health == 'f';
+        x->subscription = n->sub;
+        x->kube_pods_known = n->pods > 0;
+        x->kube_pods = n->pods > 0 ? n->pods - 1 : 0;
     }
     for (size_t i = 0; i < 6 && t->pools[i].id != NULL; i++) {
         const struct tpool *tp = &t->pools[i];
@@ -894,6 +920,7 @@ static void run_case(void **state)
         ops[i].action.n_nodes = 2;
     }
     build_observed(t, &o);
+    o.kube_read = c.kube_access && !t->kube_unread;
 
     assert_int_equal(
         nh_plan_cluster(&c, t->unobserved ? NULL : &o, ops, (size_t)t->n_busy, &pol, &p), 0);
@@ -978,7 +1005,7 @@ static void test_plan_victim_names_follow_ids(void **state)
                                .max = 10,
                                .kube_access = true,
                                .scale_in = {.max_per_cycle = 5, .release_instances = true}};
-    struct nh_observed o = {.complete = true};
+    struct nh_observed o = {.complete = true, .kube_read = true};
     struct nh_plan p = {0};
     char buf[128];
     (void)state;
@@ -1027,7 +1054,7 @@ static void test_plan_appends_to_existing_plan(void **state)
                                  .has_scale_out = true,
                                  .kube_access = true,
                                  .scale_in = {.max_per_cycle = 1, .release_instances = true}};
-    struct nh_observed o = {.complete = true};
+    struct nh_observed o = {.complete = true, .kube_read = true};
     struct nh_plan p = {0};
     (void)state;
 
@@ -1067,7 +1094,7 @@ static void test_plan_without_provider_is_blocked(void **state)
 {
     struct nh_cfg_cluster c = {
         .name = "web", .workers = 5, .max = 10, .has_scale_out = true, .kube_access = true};
-    struct nh_observed o = {.complete = true};
+    struct nh_observed o = {.complete = true, .kube_read = true};
     struct nh_plan p = {0};
     (void)state;
     pt_node(&o, "a", "a", NULL, NH_NODE_READY, 1, true, NULL);
@@ -1088,7 +1115,8 @@ static void test_plan_independent_of_observation_order(void **state)
                                .max = 10,
                                .kube_access = true,
                                .scale_in = {.max_per_cycle = 3, .release_instances = true}};
-    struct nh_observed o1 = {.complete = true}, o2 = {.complete = true};
+    struct nh_observed o1 = {.complete = true, .kube_read = true},
+                       o2 = {.complete = true, .kube_read = true};
     struct nh_plan p1 = {0}, p2 = {0};
     static const char *ids[] = {"e", "b", "d", "a", "c"};
     static const int64_t created[] = {5, 5, 1, 9, 5};

@@ -11,7 +11,8 @@
  *     from a group than its surplus or its remove: entries plus, in a group
  *     with a declared count, its failed nodes (replaced);
  *   - at most max_per_cycle removals per cluster;
- *   - nothing at all when busy, unobserved, incomplete or inconsistent;
+ *   - nothing at all when busy, unobserved, incomplete or inconsistent, or
+ *     when the cluster has Kubernetes access and it was not read;
  *   - DELETE_POOL only with prune for an undeclared, deletable pool that is
  *     not yearly/monthly and whose nodes are not changing;
  *   - never a yearly/monthly node where the removal would delete its server;
@@ -158,6 +159,7 @@ static void gen_case(struct rcase *r)
 
     /* Observation. */
     r->o.complete = rnd(10) != 0;
+    r->o.kube_read = rnd(8) != 0;
     if (!r->o.complete)
         snprintf(r->o.why, sizeof(r->o.why), "throttled");
     for (int k = 0, no_pools = rnd(4) == 0; k < MAX_POOLS && !no_pools; k++) {
@@ -420,7 +422,8 @@ static void check_plan(const struct rcase *r, const struct nh_plan *p, uint64_t 
 
     (void)case_no;
     if (r->unobserved || r->n_busy > 0 || !r->o.complete || r->dup_ids ||
-        r->o.cluster_state == NH_CLUSTER_BUSY || r->o.cluster_state == NH_CLUSTER_REFUSES) {
+        (c->kube_access && !r->o.kube_read) || r->o.cluster_state == NH_CLUSTER_BUSY ||
+        r->o.cluster_state == NH_CLUSTER_REFUSES) {
         assert_int_equal(p->n_actions, 0);
         assert_true(p->n_notes > 0);
         return;
