@@ -48,6 +48,7 @@ struct nh_http_xfer {
     bool fresh;
     bool too_big;
     bool mutating_method;
+    bool secret_answer; /* wipe the answer (nh_http_req.secret_answer) */
     char *url;
     char *method;
     void *body;
@@ -349,6 +350,8 @@ static void xfer_free(struct nh_http_xfer *x)
     free(x->url);
     free(x->method);
     free(x->body);
+    if (x->secret_answer && x->resp.data != NULL)
+        explicit_bzero(x->resp.data, x->resp.alloc);
     nh_buf_free(&x->resp);
     for (size_t i = 0; i < x->n_capture; i++)
         free(x->capture[i]);
@@ -381,11 +384,40 @@ static void list_remove(struct nh_http_xfer **head, struct nh_http_xfer *x)
     x->prev = x->next = NULL;
 }
 
+/* nh_buf_append for an answer that carries a credential: growing copies
+ * into a new block and wipes the old one (realloc could leave a copy
+ * behind in freed memory). */
+static int secret_append(struct nh_buf *b, const void *p, size_t n)
+{
+    if (n > SIZE_MAX - b->len - 1 || (b->cap != 0 && b->len + n > b->cap))
+        return -E2BIG;
+    if (b->len + n + 1 > b->alloc) {
+        size_t na = b->alloc ? b->alloc : 4096;
+        while (na < b->len + n + 1)
+            na *= 2;
+        char *d = malloc(na);
+        if (d == NULL)
+            return -ENOMEM;
+        if (b->data != NULL) {
+            memcpy(d, b->data, b->len);
+            explicit_bzero(b->data, b->alloc);
+            free(b->data);
+        }
+        b->data = d;
+        b->alloc = na;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     struct nh_http_xfer *x = userdata;
     size_t n = size * nmemb;
-    if (nh_buf_append(&x->resp, ptr, n) < 0) {
+    int r = x->secret_answer ? secret_append(&x->resp, ptr, n) : nh_buf_append(&x->resp, ptr, n);
+    if (r < 0) {
         x->too_big = true; /* or out of memory: either way refuse it */
 #ifdef CURL_WRITEFUNC_ERROR
         return CURL_WRITEFUNC_ERROR;
@@ -879,6 +911,7 @@ int nh_http_submit(struct nh_http *h, const struct nh_http_req *req, nh_http_don
     x->done = done;
     x->ud = ud;
     x->fresh = req->fresh_connection;
+    x->secret_answer = req->secret_answer;
     int r = xfer_copy_request(x, req);
     if (r == 0)
         r = xfer_setup_easy(x, req, loopback);

@@ -57,6 +57,10 @@ struct nh_http_req {
      * certificate. Header lines (e.g. "Authorization: Bearer ...") are
      * also wiped from the request's copy when the transfer ends. */
     const struct nh_http_tls *tls;
+    /* The answer carries a credential (a kubeconfig from the cloud): its
+     * buffer is grown by copy-and-wipe, never realloc, and wiped when the
+     * transfer ends. */
+    bool secret_answer;
 };
 
 enum nh_http_outcome {

@@ -115,6 +115,8 @@ struct nh_step {
     /* For nh_then_mutated: what to follow when the answer names a job
      * (NH_JOB_NONE: the id is checked, not followed), and otherwise. */
     enum nh_job_kind follow_id, follow_else;
+    /* The answer carries a credential (nh_http_req.secret_answer). */
+    bool secret_answer;
 };
 
 /* A row's request line, the way the API pages write it: a GET reads, any
@@ -140,7 +142,7 @@ struct nh_step {
 
 /* ---------- operations ---------- */
 
-enum nh_pop_kind { NH_POP_OBSERVE, NH_POP_MUTATE, NH_POP_POLL, NH_POP_STATE };
+enum nh_pop_kind { NH_POP_OBSERVE, NH_POP_MUTATE, NH_POP_POLL, NH_POP_STATE, NH_POP_KUBECONFIG };
 
 /* One vtable call. A cloud's operation struct embeds this first. */
 struct nh_pop {
@@ -154,6 +156,7 @@ struct nh_pop {
     nh_mutate_fn mutate_cb;
     nh_poll_fn poll_cb;
     nh_state_fn state_cb;
+    nh_kubeconfig_fn kubeconfig_cb;
     void *ud;
     bool in_flight; /* the client holds call */
     /* A mutating request of this operation was built to be handed to the
@@ -210,7 +213,10 @@ struct nh_pop {
     enum nh_action_kind act_kind;
     enum nh_job_kind poll_kind;
     bool release, drain; /* scale_in.release_instances, drain */
-    char *kept_body;     /* nh_pop_keep_body (cleansed on free) */
+    bool kube_public;    /* kubernetes.network: public */
+    /* NH_POP_KUBECONFIG: what the step's reader found (kube_cred.data owned) */
+    struct nh_prov_kubeconfig kube_cred;
+    char *kept_body; /* nh_pop_keep_body (cleansed on free) */
 };
 
 /* ---------- clouds ---------- */
@@ -310,6 +316,9 @@ struct nh_pop *nh_pop_poll_start(struct nh_provider *pub, const struct nh_cfg_cl
                                  const struct nh_op *o, nh_poll_fn done, void *ud, int *r);
 struct nh_pop *nh_pop_state_start(struct nh_provider *pub, const struct nh_cfg_cluster *c,
                                   nh_state_fn done, void *ud, int *r);
+/* Also copies kubernetes.network into kube_public. */
+struct nh_pop *nh_pop_kubeconfig_start(struct nh_provider *pub, const struct nh_cfg_cluster *c,
+                                       nh_kubeconfig_fn done, void *ud, int *r);
 /* Copies the action's node lists (ids; names, or ids where names are
  * missing; need_names: names required). 0, -EINVAL or -ENOMEM. */
 int nh_pop_copy_nodes(struct nh_pop *op, const struct nh_action *a, bool need_names);
@@ -360,10 +369,11 @@ void nh_pop_progress_state(struct nh_pop *op, enum nh_job_state st, const char *
                            const char *detail);
 
 /* Ready-made `then`s. */
-void nh_then_observed(struct nh_pop *op); /* the observation in op->obs */
-void nh_then_mutated(struct nh_pop *op);  /* op->id -> step's follow_id, else follow_else */
-void nh_then_progress(struct nh_pop *op); /* the job's progress in op->progress */
-void nh_then_state(struct nh_pop *op);    /* the cluster's state in op->cluster_state */
+void nh_then_observed(struct nh_pop *op);   /* the observation in op->obs */
+void nh_then_mutated(struct nh_pop *op);    /* op->id -> step's follow_id, else follow_else */
+void nh_then_progress(struct nh_pop *op);   /* the job's progress in op->progress */
+void nh_then_state(struct nh_pop *op);      /* the cluster's state in op->cluster_state */
+void nh_then_kubeconfig(struct nh_pop *op); /* the credentials in op->kube_cred */
 /* A cloud's refusal_check row: the refused mutation (op->refusal) becomes
  * NH_ERR_BUSY when the state read says the cluster accepts no change,
  * else it fails as the cloud answered; a failed read keeps the refusal. */

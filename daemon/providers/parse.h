@@ -148,6 +148,15 @@ enum nh_cluster_state nh_ack_cluster_state(const char *state);
 /* DescribeClusterDetail: its state, and the state word into phase. */
 int nh_ack_parse_cluster_state(const char *body, size_t len, enum nh_cluster_state *ret_state,
                                char *phase, size_t phaselen, char *err, size_t errlen);
+/* DescribeClusterUserKubeconfig
+ * (https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/developer-reference/api-query-the-kubeconfig-file-of-a-cluster):
+ * {"config": "<kubeconfig YAML>", "expiration": "<RFC 3339, UTC>"}. On
+ * success *ret holds the config as a secret (the caller frees it) and
+ * *ret_expires its expiration in unix seconds (0 when absent or
+ * unreadable). The config's bytes are wiped from the parse tree; no
+ * message ever carries them. */
+int nh_ack_parse_user_kubeconfig(const char *body, size_t len, struct nh_secret **ret,
+                                 int64_t *ret_expires, char *err, size_t errlen);
 /* The task_id of a mutating call's answer (ScaleCluster, DeleteClusterNodes,
  * RemoveNodePoolNodes, ModifyClusterNodePool). *ret_task_id is NULL when the
  * answer carries none (an empty body is fine). */
@@ -206,6 +215,14 @@ enum nh_cluster_state nh_cce_cluster_state(const char *phase);
 /* ShowCluster: its state, and status.phase into phase. */
 int nh_cce_parse_cluster_state(const char *body, size_t len, enum nh_cluster_state *ret_state,
                                char *phase, size_t phaselen, char *err, size_t errlen);
+/* CreateKubernetesClusterCert
+ * (https://support.huaweicloud.com/intl/en-us/api-cce/cce_02_0248.html):
+ * the answer is the kubeconfig itself, as JSON. It is checked to be one
+ * strict JSON object with clusters, users and contexts lists, and kept as
+ * is in *ret (a secret; the caller frees it and parses it with the
+ * "internal" context). No message ever carries its bytes. */
+int nh_cce_parse_cluster_cert(const char *body, size_t len, struct nh_secret **ret, char *err,
+                              size_t errlen);
 /* status.jobID of RemoveNode / DeleteNode answers; NULL when absent. */
 int nh_cce_parse_job_id(const char *body, size_t len, char **ret_job_id, char *err, size_t errlen);
 /* ShowJob: Success/Failed terminal; failed sub-jobs (resourceName: reason)

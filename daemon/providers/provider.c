@@ -367,6 +367,7 @@ static void pop_free(struct nh_pop *op)
     nh_pool_status_clear(&op->pool);
     free(op->id);
     nh_prov_free_secret_str(op->kept_body);
+    nh_secret_free(op->kube_cred.data);
     free(op->job_id);
     free(op->cluster_id);
     free(op->pool_id);
@@ -472,6 +473,17 @@ struct nh_pop *nh_pop_poll_start(struct nh_provider *pub, const struct nh_cfg_cl
     struct nh_pop *op = pop_start(pub, NH_POP_POLL, c, done != NULL && o != NULL, ud, r);
     if (op != NULL)
         op->poll_cb = done;
+    return op;
+}
+
+struct nh_pop *nh_pop_kubeconfig_start(struct nh_provider *pub, const struct nh_cfg_cluster *c,
+                                       nh_kubeconfig_fn done, void *ud, int *r)
+{
+    struct nh_pop *op = pop_start(pub, NH_POP_KUBECONFIG, c, done != NULL, ud, r);
+    if (op != NULL) {
+        op->kubeconfig_cb = done;
+        op->kube_public = c->kube_access && c->kube.network == NH_KUBE_NETWORK_PUBLIC;
+    }
     return op;
 }
 
@@ -817,6 +829,7 @@ static int pop_build(struct nh_call *call, struct nh_http_req *req)
     req->body = op->body;
     req->body_len = op->body_len;
     req->fresh_connection = op->call.mutating;
+    req->secret_answer = op->step->secret_answer;
     req->timeout_ms = p->timeout_ms;
     req->connect_timeout_ms = p->connect_timeout_ms;
     req->max_body = NH_PROV_BODY_MAX;
@@ -1121,6 +1134,9 @@ static void pop_deliver(struct nh_pop *op)
         op->state_cb(op->ud, err, err != NULL ? NH_CLUSTER_UNKNOWN : op->cluster_state,
                      op->cluster_phase);
         break;
+    case NH_POP_KUBECONFIG:
+        op->kubeconfig_cb(op->ud, err, err != NULL ? NULL : &op->kube_cred);
+        break; /* what the callback did not take goes with the operation */
     }
     if (!op->in_flight)
         pop_free(op);
@@ -1229,6 +1245,11 @@ void nh_then_progress(struct nh_pop *op)
 }
 
 void nh_then_state(struct nh_pop *op)
+{
+    pop_complete(op);
+}
+
+void nh_then_kubeconfig(struct nh_pop *op)
 {
     pop_complete(op);
 }

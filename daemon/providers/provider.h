@@ -82,6 +82,26 @@ typedef void (*nh_poll_fn)(void *ud, const struct nh_prov_error *err,
 typedef void (*nh_state_fn)(void *ud, const struct nh_prov_error *err, enum nh_cluster_state state,
                             const char *phase);
 
+/* Credentials for a cluster's Kubernetes API fetched from the cloud
+ * (issue #20). data: the kubeconfig's bytes, a secret, handed to the
+ * callback (which takes it and sets it NULL; otherwise it is freed);
+ * context: the context to use (CCE "internal"; NULL: current-context);
+ * expires: unix seconds, 0 when the cloud did not say (the client
+ * certificate's notAfter then decides). */
+struct nh_prov_kubeconfig {
+    struct nh_secret *data;
+    bool json;
+    const char *context;
+    int64_t expires;
+};
+typedef void (*nh_kubeconfig_fn)(void *ud, const struct nh_prov_error *err,
+                                 struct nh_prov_kubeconfig *kc);
+/* How long a kubeconfig fetched from the cloud is asked to last: ACK
+ * TemporaryDurationMinutes (15..4320), CCE duration in days (1..1827).
+ * nodeherd renews it well before (kube wiring). */
+#define NH_KUBECONFIG_ACK_MINUTES 180
+#define NH_KUBECONFIG_CCE_DAYS 1
+
 struct nh_provider_ops {
     const char *kind; /* the kind's name (its row in model/kind.c) */
     /* Nodes and pools of one cluster (ModelArts: one resource pool).
@@ -107,6 +127,12 @@ struct nh_provider_ops {
      * sending a mutation, never on every poll. */
     int (*cluster_state)(struct nh_provider *p, const struct nh_cfg_cluster *c, nh_state_fn done,
                          void *ud);
+    /* Credentials for the cluster's Kubernetes API (kinds with
+     * NH_CAP_KUBE_API; NULL elsewhere), for c->kube.network. A read: it
+     * changes nothing in the cluster and is not fenced (ACK's is a GET;
+     * CCE's POST issues a client certificate, access level Read). */
+    int (*kubeconfig)(struct nh_provider *p, const struct nh_cfg_cluster *c, nh_kubeconfig_fn done,
+                      void *ud);
     void (*destroy)(struct nh_provider *p); /* frees the private part */
 };
 

@@ -42,6 +42,8 @@ enum target {
     T_MA_NODES,
     T_ACK_CLUSTER,
     T_CCE_CLUSTER,
+    T_ACK_KUBECONFIG,
+    T_CCE_CLUSTER_CERT,
     N_TARGETS
 };
 
@@ -347,6 +349,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         must_terminate(phase, sizeof(phase));
         if (r == 0 && st == NH_CLUSTER_UNKNOWN)
             abort(); /* a read state is never unknown */
+        break;
+    }
+    case T_ACK_KUBECONFIG:
+    case T_CCE_CLUSTER_CERT: {
+        struct nh_secret *sec = NULL;
+        int64_t exp = 0;
+        r = t == T_ACK_KUBECONFIG
+                ? nh_ack_parse_user_kubeconfig(body, n, &sec, &exp, err, sizeof(err))
+                : nh_cce_parse_cluster_cert(body, n, &sec, err, sizeof(err));
+        check_err(r, err, sizeof(err));
+        if ((r == 0) != (sec != NULL))
+            abort(); /* a secret exactly on success */
+        nh_secret_free(sec);
         break;
     }
     case T_ERROR_BODY: {

@@ -363,6 +363,51 @@ static int ack_cluster_state(struct nh_provider *pub, const struct nh_cfg_cluste
     return nh_pop_begin(op, r, &describe_cluster);
 }
 
+/* ---------- Kubernetes credentials ---------- */
+
+/* DescribeClusterUserKubeconfig: GET /k8s/{ClusterId}/user_config with
+ * PrivateIpAddress (true: the VPC endpoint; the default false gives the
+ * internet one) and TemporaryDurationMinutes 15..4320; the answer's
+ * `expiration` (RFC 3339) says when it ends
+ * (https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/developer-reference/api-query-the-kubeconfig-file-of-a-cluster;
+ * RAM action cs:DescribeClusterUserKubeconfig). */
+static int read_user_kubeconfig(struct nh_pop *op, const char *body, size_t len, char *err,
+                                size_t errlen)
+{
+    nh_secret_free(op->kube_cred.data);
+    op->kube_cred.data = NULL;
+    op->kube_cred.json = false;
+    op->kube_cred.context = NULL;
+    return nh_ack_parse_user_kubeconfig(body, len, &op->kube_cred.data, &op->kube_cred.expires, err,
+                                        errlen);
+}
+
+static int prepare_user_kubeconfig(struct nh_pop *op)
+{
+    char minutes[16];
+    int r = nh_pop_add_query(op, "PrivateIpAddress", op->kube_public ? "false" : "true");
+    snprintf(minutes, sizeof(minutes), "%d", NH_KUBECONFIG_ACK_MINUTES);
+    return r == 0 ? nh_pop_add_query(op, "TemporaryDurationMinutes", minutes) : r;
+}
+
+static const struct nh_step describe_user_kubeconfig = {
+    NH_GET("DescribeClusterUserKubeconfig", "/k8s/{cluster}/user_config"),
+    .subject = "{cluster}",
+    .prepare = prepare_user_kubeconfig,
+    NH_READS_CUSTOM(read_user_kubeconfig),
+    .then = nh_then_kubeconfig,
+    .secret_answer = true,
+};
+
+static int ack_kubeconfig(struct nh_provider *pub, const struct nh_cfg_cluster *c,
+                          nh_kubeconfig_fn done, void *ud)
+{
+    int r;
+    struct nh_pop *op = nh_pop_kubeconfig_start(pub, c, done, ud, &r);
+
+    return nh_pop_begin(op, r, &describe_user_kubeconfig);
+}
+
 static int ack_init(struct nh_prov *p, const struct nh_cfg_provider *cfg, char *err, size_t errlen)
 {
     (void)err;
@@ -379,6 +424,7 @@ const struct nh_provider_ops nh_ack_ops = {
     .remove_nodes = ack_remove_nodes,
     .poll = ack_poll, /* ACK node pools are not deleted by nodeherd: no delete_pool */
     .cluster_state = ack_cluster_state,
+    .kubeconfig = ack_kubeconfig,
 };
 
 const struct nh_cloud nh_ack_cloud = {

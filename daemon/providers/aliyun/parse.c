@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/secret.h"
 #include "providers/reader.h"
 
 /* DescribeClusterNodes `state`: pending (being created), running, starting,
@@ -266,6 +267,57 @@ int nh_ack_parse_cluster_state(const char *body, size_t len, enum nh_cluster_sta
 {
     struct state_reading sr = {ret_state, phase, phaselen};
     return nh_prov_read(body, len, read_cluster_state, &sr, "DescribeClusterDetail", err, errlen);
+}
+
+struct kubeconfig_reading {
+    struct nh_secret **ret;
+    int64_t *expires;
+};
+
+static int read_user_kubeconfig(struct json_object *root, void *out, struct nh_jerr *e)
+{
+    struct kubeconfig_reading *kr = out;
+    const char *config = NULL, *exp = NULL;
+    struct json_object *c;
+    int r = 0;
+
+    if (nh_json_str(root, "expiration", false, &exp, "expiration", e) < 0)
+        return -EBADMSG;
+    c = nh_json_get(root, "config");
+    if (c == NULL || !json_object_is_type(c, json_type_string)) {
+        nh_jerr_set(e, "config: %s", c == NULL ? "missing" : "expected a string");
+        return -EBADMSG;
+    }
+    config = json_object_get_string(c);
+    size_t n = (size_t)json_object_get_string_len(c);
+    if (n == 0) {
+        nh_jerr_set(e, "config: empty");
+        r = -EBADMSG;
+    } else {
+        *kr->ret = nh_secret_new(config, n, "ACK DescribeClusterUserKubeconfig");
+        r = *kr->ret == NULL ? -ENOMEM : 0;
+    }
+    explicit_bzero((char *)(uintptr_t)config, n); /* the tree is freed unwiped */
+    if (r == 0)
+        *kr->expires = exp != NULL ? nh_prov_parse_time(exp) : 0;
+    return r;
+}
+
+int nh_ack_parse_user_kubeconfig(const char *body, size_t len, struct nh_secret **ret,
+                                 int64_t *ret_expires, char *err, size_t errlen)
+{
+    struct nh_secret *s = NULL;
+    int64_t exp = 0;
+    struct kubeconfig_reading kr = {&s, &exp};
+    int r = nh_prov_read(body, len, read_user_kubeconfig, &kr, "DescribeClusterUserKubeconfig", err,
+                         errlen);
+    if (r < 0) {
+        nh_secret_free(s);
+        return r;
+    }
+    *ret = s;
+    *ret_expires = exp;
+    return 0;
 }
 
 int nh_ack_parse_task_id(const char *body, size_t len, char **ret_task_id, char *err, size_t errlen)

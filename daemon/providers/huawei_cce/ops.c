@@ -229,6 +229,54 @@ static int cce_cluster_state(struct nh_provider *pub, const struct nh_cfg_cluste
     return nh_pop_begin(op, r, &show_cluster);
 }
 
+/* ---------- Kubernetes credentials ---------- */
+
+/* CreateKubernetesClusterCert: POST .../clusters/{cluster_id}/clustercert
+ * {"duration": days} (1..1827; -1 the maximum); the answer is the
+ * kubeconfig as JSON, whose "internal" context is the VPC address with CA
+ * data and whose "external" one skips TLS verification: only "internal" is
+ * ever used (https://support.huaweicloud.com/intl/en-us/api-cce/cce_02_0248.html;
+ * IAM action cce:cluster:generateClientCredential, access level Read). It
+ * issues a client certificate and changes nothing in the cluster: a read
+ * here (not fenced, safe to send again). */
+static int read_cluster_cert(struct nh_pop *op, const char *body, size_t len, char *err,
+                             size_t errlen)
+{
+    nh_secret_free(op->kube_cred.data);
+    op->kube_cred.data = NULL;
+    op->kube_cred.json = true;
+    op->kube_cred.context = "internal";
+    op->kube_cred.expires = 0; /* the client certificate's notAfter says */
+    return nh_cce_parse_cluster_cert(body, len, &op->kube_cred.data, err, errlen);
+}
+
+static int prepare_cluster_cert(struct nh_pop *op)
+{
+    char body[48];
+    snprintf(body, sizeof(body), "{\"duration\":%d}", NH_KUBECONFIG_CCE_DAYS);
+    return nh_pop_set_body(op, strdup(body));
+}
+
+static const struct nh_step create_cluster_cert = {
+    .name = "CreateKubernetesClusterCert",
+    .method = "POST",
+    .mutating = false, /* see above: it issues a credential, the cluster stays as it is */
+    .path = CCE_CLUSTER "/clustercert",
+    .prepare = prepare_cluster_cert,
+    NH_READS_CUSTOM(read_cluster_cert),
+    .then = nh_then_kubeconfig,
+    .secret_answer = true,
+};
+
+static int cce_kubeconfig(struct nh_provider *pub, const struct nh_cfg_cluster *c,
+                          nh_kubeconfig_fn done, void *ud)
+{
+    int r;
+    struct nh_pop *op = nh_pop_kubeconfig_start(pub, c, done, ud, &r);
+
+    return nh_pop_begin(op, r, &create_cluster_cert);
+}
+
 /* ---------- poll ---------- */
 
 static const struct nh_step show_job = {
@@ -297,6 +345,7 @@ const struct nh_provider_ops nh_cce_ops = {
     .remove_nodes = cce_remove_nodes,
     .poll = cce_poll,
     .cluster_state = cce_cluster_state,
+    .kubeconfig = cce_kubeconfig,
 };
 
 const struct nh_cloud nh_cce_cloud = {

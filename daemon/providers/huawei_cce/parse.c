@@ -1,10 +1,12 @@
 /* huawei_cce/parse.c - CCE answers to model structs, and CCE request bodies.
  * Pure functions (parse.h). Shapes: huawei-cce.md. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/secret.h"
 #include "providers/reader.h"
 
 /* Node status.phase (ListNodes,
@@ -460,4 +462,62 @@ char *nh_cce_body_remove_nodes(const char *const *uids, size_t n, const char *ss
         return NULL;
     }
     return nh_buf_steal(&b);
+}
+
+/* ---------- CreateKubernetesClusterCert ---------- */
+
+/* Wipes every string of a parse tree (json-c frees its strings unwiped;
+ * the tree of a kubeconfig holds a client key). Depth is bounded by the
+ * parser (32). */
+static void wipe_strings(struct json_object *o)
+{
+    switch (json_object_get_type(o)) {
+    case json_type_string:
+        explicit_bzero((char *)(uintptr_t)json_object_get_string(o),
+                       (size_t)json_object_get_string_len(o));
+        break;
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            wipe_strings(json_object_array_get_idx(o, i));
+        break;
+    case json_type_object: {
+        json_object_object_foreach(o, k, v)
+        {
+            (void)k;
+            wipe_strings(v);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static int read_cluster_cert(struct json_object *root, void *out, struct nh_jerr *e)
+{
+    static const char *const lists[] = {"clusters", "users", "contexts"};
+    int r = 0;
+
+    (void)out;
+    for (size_t i = 0; i < 3 && r == 0; i++) {
+        struct json_object *l = nh_json_get(root, lists[i]);
+        if (l == NULL || !json_object_is_type(l, json_type_array) ||
+            json_object_array_length(l) == 0) {
+            nh_jerr_set(e, "%s: %s", lists[i], l == NULL ? "missing" : "expected a non-empty list");
+            r = -EBADMSG;
+        }
+    }
+    wipe_strings(root);
+    return r;
+}
+
+int nh_cce_parse_cluster_cert(const char *body, size_t len, struct nh_secret **ret, char *err,
+                              size_t errlen)
+{
+    int r = nh_prov_read(body, len, read_cluster_cert, NULL, "CreateKubernetesClusterCert", err,
+                         errlen);
+    if (r < 0)
+        return r;
+    *ret = nh_secret_new(body, len, "CCE CreateKubernetesClusterCert");
+    return *ret == NULL ? -ENOMEM : 0;
 }

@@ -731,6 +731,62 @@ static void test_cce_nodepool(void **state)
     nh_observed_clear(&obs);
 }
 
+/* DescribeClusterUserKubeconfig / CreateKubernetesClusterCert (issue #20):
+ * the kubeconfig is kept as a secret; no message repeats it. */
+static void test_kubeconfig_answers(void **state)
+{
+    struct nh_secret *sec = NULL;
+    int64_t exp = -1;
+    size_t n;
+    (void)state;
+
+    assert_int_equal(
+        nh_ack_parse_user_kubeconfig(S("{\"config\":\"apiVersion: v1\\nusers: canary-SECRET\\n\","
+                                       "\"expiration\":\"2026-12-06T08:00:00Z\"}"),
+                                     &sec, &exp, err, sizeof(err)),
+        0);
+    const unsigned char *b = nh_secret_bytes(sec, &n);
+    assert_int_equal(n, strlen("apiVersion: v1\nusers: canary-SECRET\n"));
+    assert_memory_equal(b, "apiVersion: v1\nusers: canary-SECRET\n", n);
+    assert_int_equal(exp, 1796544000);
+    nh_secret_free(sec);
+    sec = NULL;
+    /* expiration optional */
+    assert_int_equal(
+        nh_ack_parse_user_kubeconfig(S("{\"config\":\"x\"}"), &sec, &exp, err, sizeof(err)), 0);
+    assert_int_equal(exp, 0);
+    nh_secret_free(sec);
+    sec = NULL;
+    /* missing, wrong type, empty, not JSON: refused, nothing returned */
+    const char *bad[] = {"{}", "{\"config\":5}", "{\"config\":\"\"}", "{\"config\":\"canary-SECRET",
+                         "[]"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_true(
+            nh_ack_parse_user_kubeconfig(bad[i], strlen(bad[i]), &sec, &exp, err, sizeof(err)) < 0);
+        assert_null(sec);
+        assert_null(strstr(err, "canary"));
+        assert_true(err[0] != '\0');
+    }
+
+    const char *cert = "{\"kind\":\"Config\",\"clusters\":[{\"name\":\"internalCluster\"}],"
+                       "\"users\":[{\"name\":\"user\",\"user\":{\"client-key-data\":"
+                       "\"canary-SECRET\"}}],\"contexts\":[{\"name\":\"internal\"}]}";
+    assert_int_equal(nh_cce_parse_cluster_cert(cert, strlen(cert), &sec, err, sizeof(err)), 0);
+    b = nh_secret_bytes(sec, &n);
+    assert_int_equal(n, strlen(cert));
+    assert_memory_equal(b, cert, n);
+    nh_secret_free(sec);
+    sec = NULL;
+    const char *cbad[] = {"{}", "{\"clusters\":[],\"users\":[1],\"contexts\":[1]}",
+                          "{\"clusters\":[1],\"users\":{},\"contexts\":[1]}", "canary-SECRET"};
+    for (size_t i = 0; i < sizeof(cbad) / sizeof(cbad[0]); i++) {
+        assert_true(nh_cce_parse_cluster_cert(cbad[i], strlen(cbad[i]), &sec, err, sizeof(err)) <
+                    0);
+        assert_null(sec);
+        assert_null(strstr(err, "canary"));
+    }
+}
+
 /* ShowCluster / DescribeClusterDetail: whether the cluster accepts changes. */
 static void test_cluster_states(void **state)
 {
@@ -1205,6 +1261,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_path_safe_accepts_unreserved_only),
+        cmocka_unit_test(test_kubeconfig_answers),
         cmocka_unit_test(test_time_formats),
         cmocka_unit_test(test_error_body_key_orders),
         cmocka_unit_test(test_error_body_non_json_is_described_and_stripped),
