@@ -72,6 +72,9 @@ void nh_node_clear(struct nh_node *n)
     free(n->id);
     free(n->name);
     free(n->pool_id);
+    free(n->server_id);
+    free(n->private_ip);
+    free(n->kube_hold);
     for (size_t i = 0; i < n->n_labels; i++) {
         free(n->labels[i].key);
         free(n->labels[i].value);
@@ -165,6 +168,9 @@ static int node_copy(struct nh_node *d, const struct nh_node *s)
     d->id = nh_model_dup(s->id, &ok);
     d->name = nh_model_dup(s->name, &ok);
     d->pool_id = nh_model_dup(s->pool_id, &ok);
+    d->server_id = nh_model_dup(s->server_id, &ok);
+    d->private_ip = nh_model_dup(s->private_ip, &ok);
+    d->kube_hold = nh_model_dup(s->kube_hold, &ok);
     if (s->n_labels > 0) {
         d->labels = calloc(s->n_labels, sizeof(*d->labels));
         if (d->labels == NULL) {

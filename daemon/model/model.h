@@ -62,6 +62,15 @@ struct nh_node {
      * (nh_kube_pod_counts). kube_pods_known false: not read. */
     bool kube_pods_known;
     int kube_pods;
+    /* What matches the node to its Kubernetes node (nh_kube_match_nodes):
+     * the cloud's server id (ACK instance_id, CCE status.serverId) and VPC
+     * address (ACK ip_address[0], CCE status.privateIP); NULL unknown. */
+    char *server_id;
+    char *private_ip;
+    /* With Kubernetes access: why the node must not be chosen now (no or
+     * two matching Kubernetes nodes, a protection annotation, a pod that
+     * blocks its drain), shown in the plan; NULL: nothing holds it. */
+    char *kube_hold;
 };
 
 struct nh_obs_pool {

@@ -598,6 +598,16 @@ static int collect_candidates(struct ctx *x, const struct group *g, const struct
             }
             continue;
         }
+        /* What the cluster's Kubernetes API says (issue #20): a protection
+         * annotation, no or two matching Kubernetes nodes, a pod that
+         * blocks the drain. Held like a protected node, with the reason. */
+        if (n->kube_hold != NULL) {
+            cs->protected_++;
+            note(x, NH_NOTE_LIMITED, NH_RULE_PROTECT, g->label,
+                 "nodeherd chooses it again once nothing holds it", "node %s stays: %.200s",
+                 n->name ? n->name : n->id, n->kube_hold);
+            continue;
+        }
         if (n->subscription && removal_deletes_server(x, g->workers)) {
             cs->subscription++;
             if (listed)

@@ -40,6 +40,7 @@ enum nh_node_health nh_ack_node_health(const char *state, const char *node_statu
 
 struct node_raw {
     const char *id, *name, *role, *pool, *state, *status, *created, *charge;
+    struct json_object *ips;
 };
 
 #define NODE(f) offsetof(struct node_raw, f)
@@ -52,6 +53,7 @@ static const struct nh_jfield node_fields[] = {
     {"node_status", NH_J_STR, false, NODE(status)},
     {"creation_time", NH_J_STR, false, NODE(created)},
     {"instance_charge_type", NH_J_STR, false, NODE(charge)},
+    {"ip_address", NH_J_ARR, false, NODE(ips)},
 };
 
 static int parse_node(struct json_object *it, size_t i, struct nh_observed *obs, struct nh_jerr *e)
@@ -77,6 +79,19 @@ static int parse_node(struct json_object *it, size_t i, struct nh_observed *obs,
      * (DeleteClusterNodes release_node). The node list carries no
      * Kubernetes labels: none are read here. */
     n->subscription = v.charge != NULL && strcmp(v.charge, "PrePaid") == 0;
+    /* For matching the Kubernetes node (providerID <region>.<instance_id>,
+     * else InternalIP): the instance and its first address. */
+    n->server_id = strdup(v.id);
+    if (n->server_id == NULL)
+        return -ENOMEM;
+    if (v.ips != NULL && json_object_array_length(v.ips) > 0) {
+        struct json_object *ip = json_object_array_get_idx(v.ips, 0);
+        if (!json_object_is_type(ip, json_type_string))
+            return nh_jerr_set(e, "%s.ip_address[0]: expected a string", w);
+        n->private_ip = strdup(json_object_get_string(ip));
+        if (n->private_ip == NULL)
+            return -ENOMEM;
+    }
     return 0;
 }
 

@@ -30,7 +30,7 @@ enum nh_node_health nh_cce_node_health(const char *phase)
 
 struct node_raw {
     struct json_object *md;
-    const char *uid, *name, *created, *pool, *phase;
+    const char *uid, *name, *created, *pool, *phase, *server, *ip;
     int64_t billing;
 };
 
@@ -46,6 +46,8 @@ static const struct nh_jfield node_fields[] = {
     {"spec.billingMode", NH_J_INT, false, NODE(billing)},
     {"status", NH_J_OBJ, false, NH_J_NOWHERE},
     {"status.phase", NH_J_STR, false, NODE(phase)},
+    {"status.serverId", NH_J_STR, false, NODE(server)},
+    {"status.privateIP", NH_J_STR, false, NODE(ip)},
 };
 
 static int parse_cce_node(struct json_object *it, size_t i, void *obs, struct nh_jerr *e)
@@ -72,6 +74,14 @@ static int parse_cce_node(struct json_object *it, size_t i, void *obs, struct nh
      * auto-paid yearly/monthly). Such a node cannot be deleted: it is
      * unsubscribed (https://support.huaweicloud.com/intl/en-us/usermanual-cce/cce_10_0186.html). */
     n->subscription = v.billing != 0;
+    /* For matching the Kubernetes node (cce_02_0244 NodeStatus): the ECS
+     * server id (providerID, where it carries it) and the VPC address (a
+     * CCE node's Kubernetes name is usually that address). */
+    bool ok = true;
+    n->server_id = v.server != NULL && v.server[0] ? nh_model_dup(v.server, &ok) : NULL;
+    n->private_ip = v.ip != NULL && v.ip[0] ? nh_model_dup(v.ip, &ok) : NULL;
+    if (!ok)
+        return -ENOMEM;
     /* metadata.labels are CCE's own key/values, never the Kubernetes node's
      * labels (cce_02_0244 NodeMetadata): they are not read as labels. */
     return 0;

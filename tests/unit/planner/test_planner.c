@@ -30,6 +30,7 @@ struct tnode {
     const char *label; /* "k=v" */
     bool sub;          /* billed yearly/monthly */
     int pods;          /* Kubernetes pods that would move, + 1 (0: not read) */
+    const char *hold;  /* kube_hold: why Kubernetes keeps it */
 };
 
 struct tpool {
@@ -176,6 +177,22 @@ static const struct tcase cases[] = {
                {.id = "d", .created = 200, .pods = 1}},
      .acts = {REMOVE(NULL, 4, 2, "b,d", DECLARED)},
      .why_has = "(unhealthy, then emptiest, then newest first)"},
+    {.name = "kubernetes_hold_keeps_the_node_and_says_why",
+     .cfg = {.workers = 2},
+     .nodes = {{.id = "a", .created = 100},
+               {.id = "b", .created = 300, .hold = "pod \"shop/solo\" has no controller"},
+               {.id = "c", .created = 200, .hold = "annotation karpenter.sh/do-not-disrupt"},
+               {.id = "d", .created = 50}},
+     .acts = {REMOVE(NULL, 4, 2, "a,d", DECLARED)},
+     .notes = {NOTE(LIMITED, PROTECT), NOTE(LIMITED, PROTECT)},
+     .msg_has = "node name-b stays: pod \"shop/solo\" has no controller"},
+    {.name = "kubernetes_hold_limits_the_removal",
+     .cfg = {.workers = 1},
+     .nodes = {{.id = "a", .created = 100, .hold = "no Kubernetes node matches it"},
+               {.id = "b", .created = 300}},
+     .acts = {REMOVE(NULL, 2, 1, "b", DECLARED)},
+     .notes = {NOTE(LIMITED, PROTECT)},
+     .msg_has = "node name-a stays: no Kubernetes node matches it"},
     {.name = "scale_in_unhealthy_first",
      .cfg = {.workers = 3},
      .nodes = {NU("a", 100), N("b", 300), N("c", 200), N("d", 400)},
@@ -860,6 +877,7 @@ static void build_observed(const struct tcase *t, struct nh_observed *o)
         x->subscription = n->sub;
         x->kube_pods_known = n->pods > 0;
         x->kube_pods = n->pods > 0 ? n->pods - 1 : 0;
+        x->kube_hold = n->hold != NULL ? strdup(n->hold) : NULL;
     }
     for (size_t i = 0; i < 6 && t->pools[i].id != NULL; i++) {
         const struct tpool *tp = &t->pools[i];

@@ -4,7 +4,8 @@
  * observation, in-flight, policy) tuples from a fixed seed (NH_PLAN_PROP_SEED
  * to vary it) and checks, against an oracle written from the rules rather
  * than from plan.c:
- *   - never a protected node, a master, a removing node or (unless listed) a
+ *   - never a protected node (also one Kubernetes holds: kube_hold), a
+ *     master, a removing node or (unless listed) a
  *     pending node among victims; victims exist, are unique, belong to the
  *     action's group;
  *   - never below min, scale targets within [min, max], never more removed
@@ -123,9 +124,9 @@ static void gen_case(struct rcase *r)
     c->min = rnd(4);
     c->max = rnd(25) == 0 ? c->min - 1 : c->min + rnd(8);
     c->has_scale_out = rnd(2);
-    c->scale_in.n_order = (size_t)rnd(4);
+    c->scale_in.n_order = (size_t)rnd(NH_ORDER_MAX);
     for (size_t i = 0; i < c->scale_in.n_order; i++)
-        c->scale_in.order[i] = (enum nh_victim_order)rnd(4);
+        c->scale_in.order[i] = (enum nh_victim_order)rnd(NH_ORDER_MAX);
     c->scale_in.n_protect = (size_t)rnd(3);
     for (size_t i = 0; i < c->scale_in.n_protect; i++)
         r->protect[i] = random_node_ref();
@@ -199,6 +200,11 @@ static void gen_case(struct rcase *r)
                                      (enum nh_node_health)rnd(4), rnd(5), rnd(10) != 0, label);
         nd->failed = nd->health == NH_NODE_UNHEALTHY && rnd(3) == 0;
         nd->subscription = rnd(6) == 0;
+        /* Kubernetes facts (issue #20): pods counted, or a hold */
+        nd->kube_pods_known = rnd(3) != 0;
+        nd->kube_pods = nd->kube_pods_known ? rnd(6) : 0;
+        if (rnd(6) == 0)
+            nd->kube_hold = strdup("pod \"shop/cart-0\" has no controller");
     }
     switch (rnd(8)) {
     case 0:
@@ -250,6 +256,8 @@ static bool listed(const struct nh_cfg_cluster *c, const struct nh_node *n)
 
 static bool protected_node(const struct nh_cfg_cluster *c, const struct nh_node *n)
 {
+    if (n->kube_hold != NULL)
+        return true; /* held by what Kubernetes says: never a victim */
     for (size_t i = 0; i < c->scale_in.n_protect; i++)
         if (eq(c->scale_in.protect[i], n->id) || eq(c->scale_in.protect[i], n->name))
             return true;
