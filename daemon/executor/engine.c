@@ -101,6 +101,7 @@ static void cl_free_now(struct cl *c)
     if (c->e != NULL)
         cl_unlink(c);
     ops_free_all(c);
+    cl_kube_free(c);
     nh_observed_clear(&c->obs);
     nh_plan_clear(&c->last_plan);
     free(c->last_plan_text);
@@ -497,9 +498,40 @@ static bool cl_read_state_first(struct cl *c, const struct nh_plan *plan, bool a
     return true;
 }
 
+static void observed(struct cl *c, const struct nh_prov_error *err, struct nh_observed *obs);
+
+/* The Kubernetes half ended (issue #20): obs says whether it was read. */
+static void on_kube_read(struct cl *c, struct nh_observed *obs)
+{
+    struct nh_observed o = *obs;
+    free(obs);
+    observed(c, NULL, &o);
+    nh_observed_clear(&o);
+}
+
 static void on_observed(void *ud, const struct nh_prov_error *err, struct nh_observed *obs)
 {
     struct cl *c = ud;
+
+    /* A cluster with Kubernetes access is read from both sides before its
+     * observation counts (kube.c); a failed read there makes it incomplete. */
+    if ((err == NULL || err->cls == NH_ERR_NONE) && obs != NULL && obs->complete &&
+        c->cfg != NULL && c->cfg->kube_access && !c->e->stopping) {
+        struct nh_observed *held = malloc(sizeof(*held));
+        if (held != NULL) {
+            *held = *obs;
+            memset(obs, 0, sizeof(*obs));
+            cl_kube_read(c, held, on_kube_read);
+            return;
+        }
+        obs->complete = false;
+        snprintf(obs->why, sizeof(obs->why), "Kubernetes: out of memory");
+    }
+    observed(c, err, obs);
+}
+
+static void observed(struct cl *c, const struct nh_prov_error *err, struct nh_observed *obs)
+{
     struct nh_engine *e = c->e;
 
     c->observing = false;
@@ -1257,8 +1289,10 @@ void nh_engine_cancel(struct nh_engine *e)
         nh_provider_free(pe->p);
         pe->p = NULL;
     }
-    for (struct cl *c = e->clusters; c; c = c->next)
+    for (struct cl *c = e->clusters; c; c = c->next) {
         c->prov = NULL;
+        cl_kube_cancel(c); /* Kubernetes reads in flight end as incomplete */
+    }
 }
 
 bool nh_engine_idle(const struct nh_engine *e)

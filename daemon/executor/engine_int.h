@@ -16,6 +16,7 @@
 #define NH_RECENT_MAX 16
 
 struct cl;
+struct cl_kube;
 
 /* One operation in flight (heap node: callbacks hold pointers to it). */
 struct opnode {
@@ -92,6 +93,8 @@ struct cl {
     /* The configuration whose declaration of this cluster was last planned
      * without an empty-desired refusal (the planner's `previous`). */
     struct nh_config *accepted_cfg;
+    /* The cluster's Kubernetes API (kube.c); NULL until first used. */
+    struct cl_kube *kube;
 };
 
 struct prov_entry {
@@ -179,6 +182,17 @@ size_t ops_count(const struct cl *c);
 void ops_free_all(struct cl *c);
 void ops_journal_drain_sync(struct nh_engine *e);
 void ops_drop_unsent(struct cl *c, const char *why);
+
+/* kube.c: the Kubernetes half of an observation of a cluster with
+ * kubernetes: (c->cfg->kube_access). cl_kube_read takes obs and hands it
+ * to done, later, on the loop (obs->kube_read set; or complete = false
+ * with why). */
+typedef void (*cl_kube_done_fn)(struct cl *c, struct nh_observed *obs);
+void cl_kube_read(struct cl *c, struct nh_observed *obs, cl_kube_done_fn done);
+void cl_kube_cancel(struct cl *c); /* a read in flight ends now (incomplete) */
+void cl_kube_free(struct cl *c);
+/* NULL: not tried yet; "": reachable; else why not (safe to show). */
+const char *cl_kube_reach(const struct cl *c);
 
 /* status.c */
 void status_describe_metrics(void);

@@ -58,6 +58,9 @@ void status_describe_metrics(void)
                         "Unix time of the last complete observation per cluster", NULL, 0);
     nh_metrics_describe("nodeherd_poll_failures_total", NH_METRIC_COUNTER,
                         "Failed observations by cluster and error class", NULL, 0);
+    nh_metrics_describe("nodeherd_kube_reachable", NH_METRIC_GAUGE,
+                        "1 while the cluster's Kubernetes API answers (clusters with kubernetes:)",
+                        NULL, 0);
     nh_metrics_describe("nodeherd_journal_healthy", NH_METRIC_GAUGE,
                         "1 while the local state journal can be written (always 1 with ha:)", NULL,
                         0);

@@ -1,0 +1,576 @@
+/* kube.c - a cluster's Kubernetes API in the engine (issue #20): one
+ * client per cluster with `kubernetes:`, its credentials (fetched from the
+ * cloud and renewed before they expire, or the operator's kubeconfig
+ * secret), and the Kubernetes half of every observation.
+ *
+ * An observation of such a cluster is the cloud's node list plus:
+ *  - the Kubernetes nodes, matched to the cloud's (nh_kube_match_nodes:
+ *    providerID, then InternalIP, then name). A cloud node with no match,
+ *    or an ambiguous one, is held (kube_hold: never a victim) and not Ready;
+ *    a matched node takes its Kubernetes labels (protect_labels), is held
+ *    when its annotations protect it (nh_kube_node_protected), and is not
+ *    Ready while Kubernetes does not say Ready;
+ *  - the pods of candidate victims only: the removable nodes of a group
+ *    that has more nodes than declared, or that remove: names. A node
+ *    running a pod that blocks a drain is held with the pod's name; the
+ *    pods that would have to move are counted (emptiest).
+ * Any failed or incomplete Kubernetes read makes the observation
+ * incomplete: nothing is planned on it (fail closed). A complete one sets
+ * obs->kube_read.
+ *
+ * Reads only. Cordons and evictions (the drain before a removal) go
+ * through the drain engine and the leadership gate; they are not made
+ * here. Nothing of the credentials reaches a log line, the status, the
+ * metrics or the journal: messages name the cluster, the call and the
+ * status (nh_kube's messages), or the kubeconfig's safe description. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "executor/engine_int.h"
+#include "kube/kube.h"
+#include "ops/metrics.h"
+#include "util/log.h"
+
+struct cl_kube {
+    struct nh_kube *client;
+    int64_t expires;  /* unix s: the credentials end; 0: not known to */
+    int64_t renew_at; /* unix s: fetch new ones from then on; 0: never */
+    /* the kubeconfig secret the client was built from (SHA-256 of its bytes) */
+    unsigned char secret_sum[32];
+    bool from_secret;
+    enum nh_kube_network network; /* what fetched credentials were asked for */
+    bool fetching;                /* a provider kubeconfig call is in flight */
+
+    /* the read in progress (one at a time: c->observing) */
+    struct cl *c;
+    struct nh_observed *obs; /* owned while reading */
+    cl_kube_done_fn done;
+    struct nh_kube_node_list *nodes;
+    size_t *pod_nodes; /* indices into obs->nodes whose pods are read */
+    size_t n_pod_nodes, pod_next;
+    long *match; /* per cloud node: index into nodes, -1 */
+    bool reading;
+    uint64_t seq; /* bumps when the client is replaced or freed: stale callbacks */
+
+    char reach[200]; /* "" while reachable; else why not (safe to show) */
+    bool reach_known;
+};
+
+/* ---------- helpers ---------- */
+
+static void secret_sum(const struct nh_secret *s, unsigned char out[32])
+{
+    size_t n = 0;
+    const unsigned char *b = nh_secret_bytes(s, &n);
+    unsigned int len = 32;
+    memset(out, 0, 32);
+    (void)EVP_Digest(b, n, out, &len, EVP_sha256(), NULL);
+}
+
+static void set_reach(struct cl *c, bool ok, const char *why)
+{
+    struct cl_kube *k = c->kube;
+    char old[sizeof(k->reach)];
+    snprintf(old, sizeof(old), "%s", k->reach);
+    snprintf(k->reach, sizeof(k->reach), "%s", ok ? "" : why);
+    if (k->reach_known && strcmp(old, k->reach) == 0)
+        return;
+    k->reach_known = true;
+    if (ok)
+        nh_log(LOG_NOTICE, "%s: Kubernetes API reachable (%s)", c->name,
+               k->client != NULL ? nh_kube_describe(k->client) : "?");
+    else
+        nh_log(LOG_WARNING, "%s: Kubernetes API not usable: %s; nothing is removed until it is",
+               c->name, k->reach);
+    nh_metrics_set("nodeherd_kube_reachable", ok ? 1 : 0, "cluster", c->name, NULL);
+}
+
+static void read_end(struct cl *c, const char *fail_why)
+{
+    struct cl_kube *k = c->kube;
+    struct nh_observed *obs = k->obs;
+    cl_kube_done_fn done = k->done;
+
+    k->obs = NULL;
+    k->done = NULL;
+    k->reading = false;
+    nh_kube_node_list_free(k->nodes);
+    k->nodes = NULL;
+    free(k->pod_nodes);
+    k->pod_nodes = NULL;
+    k->n_pod_nodes = k->pod_next = 0;
+    free(k->match);
+    k->match = NULL;
+    if (fail_why != NULL) {
+        obs->complete = false;
+        obs->kube_read = false;
+        snprintf(obs->why, sizeof(obs->why), "Kubernetes: %.240s", fail_why);
+        set_reach(c, false, fail_why);
+    } else {
+        obs->kube_read = true;
+        set_reach(c, true, NULL);
+    }
+    done(c, obs);
+}
+
+static int set_hold(struct nh_node *n, const char *why)
+{
+    if (n->kube_hold != NULL)
+        return 0; /* the first reason stays */
+    n->kube_hold = strdup(why);
+    return n->kube_hold != NULL ? 0 : -ENOMEM;
+}
+
+/* ---------- candidate victims ---------- */
+
+static bool live(const struct nh_node *n)
+{
+    return n->worker && n->health != NH_NODE_REMOVING;
+}
+
+static bool listed(const struct nh_cfg_cluster *cfg, const struct nh_node *n)
+{
+    for (size_t i = 0; i < cfg->n_remove; i++)
+        if ((n->id != NULL && strcmp(cfg->remove[i], n->id) == 0) ||
+            (n->name != NULL && strcmp(cfg->remove[i], n->name) == 0))
+            return true;
+    return false;
+}
+
+static const struct nh_obs_pool *obs_pool_of(const struct nh_observed *o,
+                                             const struct nh_cfg_pool *p)
+{
+    for (size_t i = 0; i < o->n_pools; i++) {
+        const struct nh_obs_pool *op = &o->pools[i];
+        if ((p->id != NULL && op->id != NULL && strcmp(p->id, op->id) == 0) ||
+            (p->id == NULL && op->name != NULL && strcmp(p->name, op->name) == 0))
+            return op;
+    }
+    return NULL;
+}
+
+/* Whether the group of n (the workers outside pools, or its pool) has more
+ * live nodes than declared: then its nodes are candidate victims. */
+static bool in_shrinking_group(const struct nh_cfg_cluster *cfg, const struct nh_observed *o,
+                               const struct nh_node *n)
+{
+    if (n->pool_id == NULL) {
+        int have = 0;
+        if (cfg->workers < 0)
+            return false;
+        for (size_t i = 0; i < o->n_nodes; i++)
+            have += o->nodes[i].pool_id == NULL && live(&o->nodes[i]);
+        return have > cfg->workers;
+    }
+    for (size_t i = 0; i < cfg->n_pools; i++) {
+        const struct nh_obs_pool *op = obs_pool_of(o, &cfg->pools[i]);
+        int have = 0;
+        if (op == NULL || op->id == NULL || strcmp(op->id, n->pool_id) != 0)
+            continue;
+        if (cfg->pools[i].nodes < 0)
+            return false;
+        for (size_t j = 0; j < o->n_nodes; j++)
+            have += o->nodes[j].pool_id != NULL && strcmp(o->nodes[j].pool_id, op->id) == 0 &&
+                    live(&o->nodes[j]);
+        return have > cfg->pools[i].nodes;
+    }
+    /* an undeclared pool: its nodes go only with the pool (prune) */
+    return false;
+}
+
+/* ---------- pods ---------- */
+
+static void read_next_pods(struct cl *c);
+
+struct pods_ctx {
+    struct cl *c;
+    uint64_t seq;
+};
+
+static void on_pods(void *ud, const struct nh_kube_result *r, struct nh_kube_pod_list *pods)
+{
+    struct pods_ctx *pc = ud;
+    struct cl *c = pc->c;
+    uint64_t seq = pc->seq;
+    free(pc);
+    if (c->kube == NULL || c->kube->seq != seq) {
+        nh_kube_pod_list_free(pods);
+        return; /* the read ended with the client (cl_kube_cancel) */
+    }
+    struct cl_kube *k = c->kube;
+    if (r->code != NH_KUBE_OK) {
+        nh_kube_pod_list_free(pods);
+        read_end(c, r->message);
+        return;
+    }
+    struct nh_node *n = &k->obs->nodes[k->pod_nodes[k->pod_next]];
+    char why[300];
+    const struct nh_kube_pod *blocking = nh_kube_pods_blocking(pods, why, sizeof(why));
+    n->kube_pods_known = true;
+    n->kube_pods = (int)nh_kube_pods_counting(pods);
+    nh_kube_pod_list_free(pods);
+    if (blocking != NULL && set_hold(n, why) < 0) {
+        read_end(c, "out of memory");
+        return;
+    }
+    k->pod_next++;
+    read_next_pods(c);
+}
+
+static void read_next_pods(struct cl *c)
+{
+    struct cl_kube *k = c->kube;
+    if (k->pod_next >= k->n_pod_nodes) {
+        read_end(c, NULL);
+        return;
+    }
+    const struct nh_kube_node *kn = &k->nodes->items[k->match[k->pod_nodes[k->pod_next]]];
+    struct pods_ctx *pc = malloc(sizeof(*pc));
+    if (pc == NULL) {
+        read_end(c, "out of memory");
+        return;
+    }
+    pc->c = c;
+    pc->seq = k->seq;
+    int r = nh_kube_list_pods(k->client, kn->name, on_pods, pc);
+    if (r < 0) {
+        free(pc);
+        read_end(c, "the pods of a node could not be listed");
+    }
+}
+
+/* ---------- nodes ---------- */
+
+static int apply_node(struct cl *c, struct nh_node *n, enum nh_kube_match_how how, long idx)
+{
+    struct cl_kube *k = c->kube;
+    const struct nh_cfg_scale_in *si = &c->cfg->scale_in;
+    char why[300];
+
+    if (!n->worker)
+        return 0;
+    if (how == NH_KUBE_MATCH_NONE || how == NH_KUBE_MATCH_AMBIGUOUS) {
+        if (n->health == NH_NODE_READY)
+            n->health = NH_NODE_PENDING; /* not Ready until Kubernetes says so */
+        return set_hold(n, how == NH_KUBE_MATCH_NONE
+                               ? "no Kubernetes node matches it (providerID, InternalIP, name)"
+                               : "two or more Kubernetes nodes could be it");
+    }
+    const struct nh_kube_node *kn = &k->nodes->items[idx];
+    /* Its Kubernetes labels replace whatever the cloud said. */
+    for (size_t i = 0; i < n->n_labels; i++) {
+        free(n->labels[i].key);
+        free(n->labels[i].value);
+    }
+    free(n->labels);
+    n->labels = NULL;
+    n->n_labels = 0;
+    if (kn->n_labels > 0) {
+        n->labels = calloc(kn->n_labels, sizeof(*n->labels));
+        if (n->labels == NULL)
+            return -ENOMEM;
+        bool ok = true;
+        for (size_t i = 0; i < kn->n_labels; i++) {
+            n->labels[i].key = nh_model_dup(kn->labels[i].key, &ok);
+            n->labels[i].value = nh_model_dup(kn->labels[i].value, &ok);
+            n->n_labels++;
+        }
+        if (!ok)
+            return -ENOMEM;
+    }
+    /* Protection by label (the list, or its default) and by the
+     * annotations cluster-autoscaler and Karpenter users set. */
+    const char *labels[64 + 1];
+    char buf[64][320];
+    size_t nl = 0;
+    for (size_t i = 0; i < si->n_protect_labels && nl < 64; i++, nl++) {
+        if (si->protect_labels[i].value != NULL)
+            snprintf(buf[nl], sizeof(buf[nl]), "%s=%s", si->protect_labels[i].key,
+                     si->protect_labels[i].value);
+        else
+            snprintf(buf[nl], sizeof(buf[nl]), "%s", si->protect_labels[i].key);
+        labels[nl] = buf[nl];
+    }
+    labels[nl] = NULL;
+    if (nh_kube_node_protected(kn, labels, why, sizeof(why)) && set_hold(n, why) < 0)
+        return -ENOMEM;
+    if (n->health == NH_NODE_READY && kn->ready != NH_KUBE_READY_TRUE)
+        n->health = kn->ready == NH_KUBE_READY_FALSE ? NH_NODE_UNHEALTHY : NH_NODE_PENDING;
+    return 0;
+}
+
+static void on_nodes(void *ud, const struct nh_kube_result *r, struct nh_kube_node_list *nodes)
+{
+    struct pods_ctx *pc = ud;
+    struct cl *c = pc->c;
+    uint64_t seq = pc->seq;
+    free(pc);
+    if (c->kube == NULL || c->kube->seq != seq) {
+        nh_kube_node_list_free(nodes);
+        return; /* the read ended with the client (cl_kube_cancel) */
+    }
+    struct cl_kube *k = c->kube;
+    struct nh_observed *o = k->obs;
+    if (r->code != NH_KUBE_OK || c->cfg == NULL) {
+        nh_kube_node_list_free(nodes);
+        read_end(c, c->cfg == NULL ? "the cluster was removed" : r->message);
+        return;
+    }
+    k->nodes = nodes;
+    struct nh_kube_cloud_ref *refs = calloc(o->n_nodes ? o->n_nodes : 1, sizeof(*refs));
+    struct nh_kube_match *m = calloc(o->n_nodes ? o->n_nodes : 1, sizeof(*m));
+    k->match = calloc(o->n_nodes ? o->n_nodes : 1, sizeof(*k->match));
+    k->pod_nodes = calloc(o->n_nodes ? o->n_nodes : 1, sizeof(*k->pod_nodes));
+    if (refs == NULL || m == NULL || k->match == NULL || k->pod_nodes == NULL) {
+        free(refs);
+        free(m);
+        read_end(c, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < o->n_nodes; i++) {
+        refs[i].instance_id = o->nodes[i].server_id;
+        refs[i].private_ip = o->nodes[i].private_ip;
+        /* ACK node_name is the Kubernetes node name; CCE's metadata.name
+         * is CCE's own, and its Kubernetes name is usually the address
+         * (matched above by InternalIP). */
+        refs[i].name = c->prov != NULL && c->prov->kind == NH_PROVIDER_ACK ? o->nodes[i].name
+                                                                           : NULL;
+    }
+    nh_kube_match_nodes(nodes->items, nodes->n, refs, o->n_nodes, m);
+    free(refs);
+    int err = 0;
+    for (size_t i = 0; i < o->n_nodes && err == 0; i++) {
+        k->match[i] = m[i].index;
+        err = apply_node(c, &o->nodes[i], m[i].how, m[i].index);
+    }
+    free(m);
+    if (err < 0) {
+        read_end(c, "out of memory");
+        return;
+    }
+    /* Pods only for candidate victims. */
+    for (size_t i = 0; i < o->n_nodes; i++) {
+        const struct nh_node *n = &o->nodes[i];
+        if (!live(n) || n->kube_hold != NULL || k->match[i] < 0)
+            continue;
+        if (listed(c->cfg, n) || in_shrinking_group(c->cfg, o, n))
+            k->pod_nodes[k->n_pod_nodes++] = i;
+    }
+    read_next_pods(c);
+}
+
+static void list_nodes(struct cl *c)
+{
+    struct cl_kube *k = c->kube;
+    struct pods_ctx *pc = malloc(sizeof(*pc));
+    if (pc == NULL) {
+        read_end(c, "out of memory");
+        return;
+    }
+    pc->c = c;
+    pc->seq = k->seq;
+    if (nh_kube_list_nodes(k->client, on_nodes, pc) < 0) {
+        free(pc);
+        read_end(c, "the nodes could not be listed");
+    }
+}
+
+/* ---------- credentials ---------- */
+
+static int client_from(struct cl *c, struct nh_kubeconfig *kc)
+{
+    struct cl_kube *k = c->kube;
+    if (k->client != NULL) {
+        nh_kube_set_credentials(k->client, kc);
+        return 0;
+    }
+    struct nh_kube_opts ko = {.name = c->name};
+    return nh_kube_new(c->e->loop, c->e->o.http, kc, &ko, &k->client);
+}
+
+struct cred_ctx {
+    struct cl *c;
+    uint64_t seq;
+};
+
+static void on_credentials(void *ud, const struct nh_prov_error *err, struct nh_prov_kubeconfig *pk)
+{
+    struct cred_ctx *cc = ud;
+    struct cl *c = cc->c;
+    uint64_t seq = cc->seq;
+    free(cc);
+    if (c->kube == NULL)
+        return;
+    struct cl_kube *k = c->kube;
+    k->fetching = false;
+    if (k->seq != seq || !k->reading)
+        return;
+    int64_t now = time(NULL);
+    if (err != NULL && err->cls != NH_ERR_NONE) {
+        char pub[200], why[240];
+        if (err->cls == NH_ERR_CANCELLED) {
+            read_end(c, "cancelled");
+            return;
+        }
+        nh_err_public(err, pub, sizeof(pub));
+        snprintf(why, sizeof(why), "credentials from the cloud: %s", pub);
+        /* Old credentials still valid: go on with them, try again next time. */
+        if (k->client != NULL && (k->expires == 0 || now < k->expires - 60)) {
+            nh_log(LOG_WARNING, "%s: renewing the Kubernetes credentials failed (%s); the "
+                   "current ones are used until they expire", c->name, pub);
+            list_nodes(c);
+            return;
+        }
+        read_end(c, why);
+        return;
+    }
+    char msg[512];
+    char source[160];
+    struct nh_kubeconfig *kc = NULL;
+    size_t n = 0;
+    const unsigned char *b = nh_secret_bytes(pk->data, &n);
+    snprintf(source, sizeof(source), "%s for cluster %s",
+             pk->json ? "CCE CreateKubernetesClusterCert" : "ACK DescribeClusterUserKubeconfig",
+             c->name);
+    int r = nh_kubeconfig_parse((const char *)b, n,
+                                pk->json ? NH_KUBECONFIG_JSON : NH_KUBECONFIG_YAML, pk->context,
+                                source, &kc, msg, sizeof(msg));
+    nh_secret_free(pk->data);
+    pk->data = NULL;
+    if (r < 0) {
+        read_end(c, msg);
+        return;
+    }
+    int64_t exp = pk->expires;
+    int64_t na = nh_kubeconfig_cert_not_after(kc);
+    if (na > 0 && (exp == 0 || na < exp))
+        exp = na;
+    if (client_from(c, kc) < 0) {
+        read_end(c, "the Kubernetes client could not be made");
+        return;
+    }
+    k->from_secret = false;
+    k->expires = exp;
+    /* Renew when a third of the lifetime is left (at least a minute before). */
+    k->renew_at = exp > now ? now + (exp - now) * 2 / 3 : now;
+    nh_log(LOG_INFO, "%s: Kubernetes credentials from the cloud (%s), valid %s%lld s", c->name,
+           nh_kube_describe(k->client), exp ? "for " : "without a stated end", (long long)(exp ? exp - now : 0));
+    list_nodes(c);
+}
+
+/* ---------- entry points ---------- */
+
+void cl_kube_read(struct cl *c, struct nh_observed *obs, cl_kube_done_fn done)
+{
+    struct cl_kube *k = c->kube;
+    const struct nh_cfg_kube *kcfg = &c->cfg->kube;
+    int64_t now = time(NULL);
+
+    if (k == NULL) {
+        k = c->kube = calloc(1, sizeof(*k));
+        if (k == NULL) {
+            obs->complete = false;
+            snprintf(obs->why, sizeof(obs->why), "Kubernetes: out of memory");
+            done(c, obs);
+            return;
+        }
+    }
+    k->c = c;
+    k->obs = obs;
+    k->done = done;
+    k->reading = true;
+
+    if (!kcfg->from_cloud) {
+        unsigned char sum[32];
+        if (kcfg->kubeconfig == NULL) {
+            read_end(c, "no kubeconfig");
+            return;
+        }
+        secret_sum(kcfg->kubeconfig, sum);
+        if (k->client == NULL || !k->from_secret || memcmp(sum, k->secret_sum, 32) != 0) {
+            char msg[512], source[160];
+            struct nh_kubeconfig *kc = NULL;
+            size_t n = 0;
+            const unsigned char *b = nh_secret_bytes(kcfg->kubeconfig, &n);
+            snprintf(source, sizeof(source), "kubeconfig (%s)",
+                     nh_secret_describe(kcfg->kubeconfig));
+            if (nh_kubeconfig_parse((const char *)b, n, NH_KUBECONFIG_AUTO, NULL, source, &kc, msg,
+                                    sizeof(msg)) < 0) {
+                read_end(c, msg);
+                return;
+            }
+            if (client_from(c, kc) < 0) {
+                read_end(c, "the Kubernetes client could not be made");
+                return;
+            }
+            memcpy(k->secret_sum, sum, 32);
+            k->from_secret = true;
+            k->expires = nh_kubeconfig_cert_not_after(kc);
+            k->renew_at = 0;
+        }
+        list_nodes(c);
+        return;
+    }
+    if (k->client == NULL || k->from_secret || k->network != kcfg->network ||
+        (k->renew_at != 0 && now >= k->renew_at)) {
+        if (c->prov == NULL || c->prov->ops->kubeconfig == NULL) {
+            read_end(c, "the provider cannot fetch Kubernetes credentials");
+            return;
+        }
+        struct cred_ctx *cc = malloc(sizeof(*cc));
+        if (cc == NULL) {
+            read_end(c, "out of memory");
+            return;
+        }
+        cc->c = c;
+        cc->seq = k->seq;
+        k->fetching = true;
+        k->network = kcfg->network;
+        int r = c->prov->ops->kubeconfig(c->prov, c->cfg, on_credentials, cc);
+        if (r < 0) {
+            k->fetching = false;
+            free(cc);
+            read_end(c, "the credentials could not be requested from the cloud");
+        }
+        return;
+    }
+    list_nodes(c);
+}
+
+/* Ends what is in flight (a read in progress ends as incomplete) and frees
+ * the client. The provider's credential call, if any, ends by itself
+ * (its callback finds seq changed). */
+void cl_kube_cancel(struct cl *c)
+{
+    struct cl_kube *k = c->kube;
+    if (k == NULL)
+        return;
+    k->seq++;
+    struct nh_kube *client = k->client;
+    k->client = NULL;
+    nh_kube_free(client); /* stale callbacks: CANCELLED, ignored */
+    if (k->reading)
+        read_end(c, "cancelled");
+}
+
+void cl_kube_free(struct cl *c)
+{
+    if (c->kube == NULL)
+        return;
+    cl_kube_cancel(c);
+    free(c->kube);
+    c->kube = NULL;
+}
+
+const char *cl_kube_reach(const struct cl *c)
+{
+    if (c->kube == NULL || !c->kube->reach_known)
+        return NULL;
+    return c->kube->reach;
+}
