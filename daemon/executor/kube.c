@@ -339,8 +339,8 @@ static void on_nodes(void *ud, const struct nh_kube_result *r, struct nh_kube_no
         /* ACK node_name is the Kubernetes node name; CCE's metadata.name
          * is CCE's own, and its Kubernetes name is usually the address
          * (matched above by InternalIP). */
-        refs[i].name = c->prov != NULL && c->prov->kind == NH_PROVIDER_ACK ? o->nodes[i].name
-                                                                           : NULL;
+        refs[i].name =
+            c->prov != NULL && c->prov->kind == NH_PROVIDER_ACK ? o->nodes[i].name : NULL;
     }
     nh_kube_match_nodes(nodes->items, nodes->n, refs, o->n_nodes, m);
     free(refs);
@@ -422,8 +422,10 @@ static void on_credentials(void *ud, const struct nh_prov_error *err, struct nh_
         snprintf(why, sizeof(why), "credentials from the cloud: %s", pub);
         /* Old credentials still valid: go on with them, try again next time. */
         if (k->client != NULL && (k->expires == 0 || now < k->expires - 60)) {
-            nh_log(LOG_WARNING, "%s: renewing the Kubernetes credentials failed (%s); the "
-                   "current ones are used until they expire", c->name, pub);
+            nh_log(LOG_WARNING,
+                   "%s: renewing the Kubernetes credentials failed (%s); the "
+                   "current ones are used until they expire",
+                   c->name, pub);
             list_nodes(c);
             return;
         }
@@ -438,9 +440,9 @@ static void on_credentials(void *ud, const struct nh_prov_error *err, struct nh_
     snprintf(source, sizeof(source), "%s for cluster %s",
              pk->json ? "CCE CreateKubernetesClusterCert" : "ACK DescribeClusterUserKubeconfig",
              c->name);
-    int r = nh_kubeconfig_parse((const char *)b, n,
-                                pk->json ? NH_KUBECONFIG_JSON : NH_KUBECONFIG_YAML, pk->context,
-                                source, &kc, msg, sizeof(msg));
+    int r =
+        nh_kubeconfig_parse((const char *)b, n, pk->json ? NH_KUBECONFIG_JSON : NH_KUBECONFIG_YAML,
+                            pk->context, source, &kc, msg, sizeof(msg));
     nh_secret_free(pk->data);
     pk->data = NULL;
     if (r < 0) {
@@ -460,7 +462,8 @@ static void on_credentials(void *ud, const struct nh_prov_error *err, struct nh_
     /* Renew when a third of the lifetime is left (at least a minute before). */
     k->renew_at = exp > now ? now + (exp - now) * 2 / 3 : now;
     nh_log(LOG_INFO, "%s: Kubernetes credentials from the cloud (%s), valid %s%lld s", c->name,
-           nh_kube_describe(k->client), exp ? "for " : "without a stated end", (long long)(exp ? exp - now : 0));
+           nh_kube_describe(k->client), exp ? "for " : "without a stated end",
+           (long long)(exp ? exp - now : 0));
     list_nodes(c);
 }
 

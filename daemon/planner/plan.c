@@ -863,6 +863,29 @@ static void fix_count(struct ctx *x, const struct group *g, const struct gstate 
             s->current, p->desired, s->desired);
 }
 
+/* drain: true needs someone to drain: the cloud (ACK drain_node), or
+ * nodeherd through the cluster's Kubernetes API. The latter (cordon,
+ * evictions honouring PodDisruptionBudgets, then the removal) is not in
+ * this version yet: a kind that does not drain itself removes nothing
+ * while drain is on (BLOCKED note), never without the drain it was asked
+ * for (issue #20). */
+static bool drain_possible(struct ctx *x, const struct group *g, const struct gstate *s)
+{
+    char fix[256];
+
+    if (!x->c->scale_in.drain || nh_kind_has(x->kind, NH_CAP_CLOUD_DRAINS))
+        return true;
+    fmt(fix, sizeof(fix),
+        "set scale_in.drain: false in clusters[%s] to remove nodes without draining them, or "
+        "drain them yourself and list them in remove:",
+        or_q(x->c->name));
+    note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, g->label, fix,
+         "%s, %d observed: drain is on, but %s does not drain nodes and nodeherd's own drain "
+         "through Kubernetes is not available in this version; nothing removed",
+         s->decl_text, s->current, nh_kind_get(x->kind)->cloud);
+    return false;
+}
+
 static void plan_group_by_victims(struct ctx *x, const struct group *g, bool managed,
                                   const struct gstate *s)
 {
@@ -880,7 +903,7 @@ static void plan_group_by_victims(struct ctx *x, const struct group *g, bool man
                 if (s->current == s->desired && !failed_left)
                     note_not_ready(x, g, s);
             }
-        } else if (removal_possible(x, g, s)) {
+        } else if (removal_possible(x, g, s) && drain_possible(x, g, s)) {
             want = cap_at_min(x, g, s, want);
             x->intended += want;
             want = cap_at_candidates(x, g, s, &cs, want);

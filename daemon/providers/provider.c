@@ -459,9 +459,7 @@ struct nh_pop *nh_pop_mutate_start(struct nh_provider *pub, const struct nh_cfg_
     op->act_kind = a->kind;
     op->target = a->target;
     op->release = c->scale_in.release_instances;
-    /* With Kubernetes access nodeherd drains through the cluster's API
-     * before it removes; the cloud's own drain (ACK drain_node) stays off. */
-    op->drain = c->scale_in.drain && !c->kube_access;
+    op->drain = c->scale_in.drain;
     if (*r == 0)
         *r = dup_into(&op->pool_id, a->pool_id != NULL ? a->pool_id : a->pool_name);
     return op;
