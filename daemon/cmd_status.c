@@ -179,6 +179,18 @@ static int print_status(const char *body, size_t len)
         const char *mode = jget_str(c, "mode", "active");
         if (strcmp(mode, "active") != 0)
             printf("  %s: observed and planned, nothing new is sent\n", mode);
+        struct json_object *kube = NULL;
+        if (json_object_object_get_ex(c, "kubernetes", &kube) &&
+            json_object_is_type(kube, json_type_object)) {
+            struct json_object *reach = NULL;
+            const char *why = jget_str(kube, "why", NULL);
+            if (!json_object_object_get_ex(kube, "reachable", &reach) || reach == NULL)
+                printf("  kubernetes: not read yet\n");
+            else if (json_object_get_boolean(reach))
+                printf("  kubernetes: reachable\n");
+            else
+                printf("  kubernetes: not reachable: %s\n", why ? why : "?");
+        }
         struct json_object *groups = jget_arr(c, "groups");
         for (size_t k = 0; groups && k < json_object_array_length(groups); k++) {
             struct json_object *g = json_object_array_get_idx(groups, k);

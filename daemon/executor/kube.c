@@ -119,6 +119,21 @@ static void read_end(struct cl *c, const char *fail_why)
     done(c, obs);
 }
 
+/* What of a failed Kubernetes call may be shown in the plan and the status
+ * (issue 23's rule: what a server chose to say goes to the log only): the
+ * call, the outcome's name and the HTTP status. */
+static void kube_failed(struct cl *c, const char *call, const struct nh_kube_result *r)
+{
+    char pub[200];
+    if (r->http_status > 0)
+        snprintf(pub, sizeof(pub), "%s: %s (HTTP %d)", call, nh_kube_code_name(r->code),
+                 r->http_status);
+    else
+        snprintf(pub, sizeof(pub), "%s: %s", call, nh_kube_code_name(r->code));
+    nh_log(LOG_DEBUG, "%s: %s", c->name, r->message != NULL ? r->message : pub);
+    read_end(c, pub);
+}
+
 static int set_hold(struct nh_node *n, const char *why)
 {
     if (n->kube_hold != NULL)
@@ -206,7 +221,7 @@ static void on_pods(void *ud, const struct nh_kube_result *r, struct nh_kube_pod
     struct cl_kube *k = c->kube;
     if (r->code != NH_KUBE_OK) {
         nh_kube_pod_list_free(pods);
-        read_end(c, r->message);
+        kube_failed(c, "listing the pods of a candidate victim", r);
         return;
     }
     struct nh_node *n = &k->obs->nodes[k->pod_nodes[k->pod_next]];
@@ -319,7 +334,10 @@ static void on_nodes(void *ud, const struct nh_kube_result *r, struct nh_kube_no
     struct nh_observed *o = k->obs;
     if (r->code != NH_KUBE_OK || c->cfg == NULL) {
         nh_kube_node_list_free(nodes);
-        read_end(c, c->cfg == NULL ? "the cluster was removed" : r->message);
+        if (c->cfg == NULL)
+            read_end(c, "the cluster was removed");
+        else
+            kube_failed(c, "listing the nodes", r);
         return;
     }
     k->nodes = nodes;

@@ -381,6 +381,18 @@ static struct json_object *cluster_json(const struct cl *c, int64_t now_wall)
     json_object_object_add(o, "last_poll",
                            c->last_ok_unix ? json_object_new_int64(c->last_ok_unix) : NULL);
     json_object_object_add(o, "last_error", c->last_error[0] ? jstr(c->last_error) : NULL);
+    /* Kubernetes access (issue #20): null without kubernetes:; reachable
+     * null until first tried; why: the call and outcome when it is not. */
+    if (cc != NULL && cc->kube_access) {
+        struct json_object *k = json_object_new_object();
+        const char *reach = cl_kube_reach(c);
+        json_object_object_add(k, "reachable",
+                               reach == NULL ? NULL : json_object_new_boolean(reach[0] == '\0'));
+        json_object_object_add(k, "why", reach != NULL && reach[0] ? jstr(reach) : NULL);
+        json_object_object_add(o, "kubernetes", k);
+    } else {
+        json_object_object_add(o, "kubernetes", NULL);
+    }
     if (cc && cc->workers >= 0)
         json_object_array_add(groups, group_json(c, NULL, NULL, cc->workers));
     for (size_t i = 0; cc && i < cc->n_pools; i++)

@@ -12,7 +12,7 @@
  * status_page.py computes it (unit.ops_httpd checks it against the page). */
 #include "status_page.h"
 
-#define NH_STATUS_PAGE_SCRIPT_SHA256 "W65l43fLQX/cweCsM7nMrJ/AorzqDUMsqiWFl69cDcE="
+#define NH_STATUS_PAGE_SCRIPT_SHA256 "2EgUb2Qx2ZzkV6vz6rf44zC7M3coWBlSEdkX1ij1V00="
 
 const char nh_status_page_csp[] =
     "default-src 'none'; script-src 'sha256-" NH_STATUS_PAGE_SCRIPT_SHA256 "'; "
@@ -177,6 +177,9 @@ static const char *const page_script[] = {
     "    card.appendChild(el('div', 'meta', txt(c.provider) + ' \\u00b7 ' + txt(c.kind) +",
     "      ' \\u00b7 last successful poll ' + ago(now, c.last_poll)));",
     "    if (c.last_error) card.appendChild(el('div', 'err', 'Last error: ' + c.last_error));",
+    "    if (c.kubernetes) card.appendChild(el('div', c.kubernetes.reachable === false ? 'err' : '',",
+    "        'Kubernetes: ' + (c.kubernetes.reachable === null ? 'not read yet'",
+    "          : c.kubernetes.reachable ? 'reachable' : 'not reachable: ' + (c.kubernetes.why || '?'))));",
     "",
     "    var groups = (c.groups || []).map(function (g) {",
     "      var undeclared = g.declared === null || g.declared === undefined;",

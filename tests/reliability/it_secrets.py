@@ -241,6 +241,79 @@ class SecretsCanary(unittest.TestCase):
         sys.stderr.write("scanned %d outputs (%d bytes), %d core files\n" % (
             len(self.scanned), sum(n for _, n in self.scanned), len(cores)))
 
+    def test_no_kubeconfig_material_anywhere(self):
+        """Issue #20: Kubernetes credentials fetched from the clouds (ACK
+        DescribeClusterUserKubeconfig, CCE CreateKubernetesClusterCert) and an
+        operator's kubeconfig given as a secret never reach an output: no
+        PEM block, no base64 of one, no kubeconfig key names, no token."""
+        f = self.fleet
+        # an operator's kubeconfig with a bearer token, for the pools cluster
+        issued = f.admin("k8s/credentials", "POST", {"action": "issue", "cluster": itlib.POOLS,
+                                                     "auth": "token", "seconds": 3600})
+        kubeconfig = issued["kubeconfig"]
+        m = re.search(r"token:\s*\"?([A-Za-z0-9._~+/=-]{12,})", kubeconfig)
+        self.assertIsNotNone(m, "the issued kubeconfig has no token")
+        token = m.group(1)
+        f.write_secret("pools-kubeconfig", kubeconfig)
+        y = config(web=4)
+        y = y.replace("    scale_in: { max_per_cycle: 5, protect: [%s] }\n" % itlib.PROTECTED,
+                      "    scale_in: { max_per_cycle: 5, protect: [%s] }\n"
+                      "    kubernetes: { kubeconfig: from-cloud }\n" % itlib.PROTECTED, 1)
+        y = y.replace("    id: %s\n" % itlib.POOLS,
+                      "    id: %s\n    kubernetes: { kubeconfig: { file: pools-kubeconfig } }\n"
+                      % itlib.POOLS, 1)
+        y = y.replace("    id: %s\n" % itlib.TRAIN,
+                      "    id: %s\n    kubernetes: { kubeconfig: from-cloud }\n" % itlib.TRAIN, 1)
+        self.assertEqual(y.count("kubernetes:"), 3, y)
+        cfg = f.write_config(y)
+        kube = re.compile(r"-----BEGIN|PRIVATE KEY|LS0tLS1CRUdJT|client-key-data|"
+                          r"client-certificate-data|certificate-authority-data|" +
+                          re.escape(token[:12]))
+        self.assertTrue(kube.search(kubeconfig))  # the pattern finds what it looks for
+
+        def scan(what, text):
+            if isinstance(text, bytes):
+                text = text.decode("latin-1")
+            self.scan(what, text)
+            km = kube.search(text)
+            if km:
+                st = max(0, km.start() - 200)
+                self.fail("kubeconfig material leaked into %s: ...%s..." % (
+                    what, text[st:km.end() + 100]))
+
+        for args in (["check"], ["plan"], ["plan", "--json"]):
+            p = self.cmd(args, cfg, ok=(0, 1, 2))
+            scan("`nodeherd %s` stdout" % " ".join(args), p.stdout)
+            scan("`nodeherd %s` stderr" % " ".join(args), p.stderr)
+        d = f.daemon(config_path=cfg, extra_args=())
+        d.wait_ready()
+        # web goes 5 -> 4 on an observation that read Kubernetes
+        deadline = time.time() + 120
+        while time.time() < deadline and len(itlib.live_nodes(f.state(), itlib.WEB)) != 4:
+            time.sleep(0.3)
+        self.assertEqual(len(itlib.live_nodes(f.state(), itlib.WEB)), 4)
+        url = "http://127.0.0.1:%d" % d.port
+        for args in (["status", "--url", url], ["status", "--json", "--url", url]):
+            p = self.cmd(args, cfg, ok=(0, 1, 2))
+            scan("`nodeherd %s` stdout" % " ".join(args), p.stdout)
+        for path in ("/metrics", "/api/v1/status", "/healthz", "/readyz", "/"):
+            try:
+                scan("%s" % path, self.http(d, path))
+            except urllib.error.HTTPError as e:
+                scan("%s" % path, e.read())
+        # the credentials were fetched and used (the scan is not vacuous)
+        ops = [r["op"] for r in f.requests()]
+        for op in ("DescribeClusterUserKubeconfig", "CreateKubernetesClusterCert"):
+            self.assertIn(op, ops)
+        self.assertGreaterEqual(sum(1 for o in ops if "K8sListNodes" in o), 3, sorted(set(ops)))
+        self.assertEqual(d.stop(), 0)
+        for path in glob.glob(os.path.join(f.state_dir, "**"), recursive=True):
+            if os.path.isfile(path):
+                with open(path, "rb") as fh:
+                    scan(os.path.relpath(path, f.dir), fh.read())
+        for dd in f.daemons:
+            scan("daemon log %s" % dd.log_path, dd.log())
+
     def test_hostile_endpoint_gets_nothing(self):
         """Issue 23: a change that points an endpoint at a catcher and sends the
         AccessKey secret as the AccessKey id is refused at load by check, plan
