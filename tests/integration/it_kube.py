@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Kubernetes-aware scale-in (issue #20) against contrib/fakecloud, whose
+ACK and CCE clusters serve a Kubernetes API: the real nodeherd binary with
+`kubernetes: { kubeconfig: from-cloud }`.
+
+What is covered here (the observation side; nodeherd's own drain is not
+wired yet, see the report of the kube-scale-in branch):
+  - an ACK cluster: a node protected only by a Kubernetes label stays;
+    victims go in the order [unhealthy, emptiest, newest] (the nodes that
+    run only DaemonSet pods go, the busy newest ones stay); pods are read
+    only for candidate victims;
+  - a CCE cluster shrinking its nodes outside pools: a node carrying the
+    cluster-autoscaler scale-down-disabled annotation and a node running a
+    pod without a controller both stay; the removed nodes' servers are
+    deleted (DeleteNode);
+  - a failed Kubernetes read removes nothing (fail closed), is shown in
+    status and metrics, and the daemon carries on once it answers again.
+"""
+
+import os
+import sys
+import time
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import itlib  # noqa: E402
+from itlib import harness  # noqa: E402
+
+WEB = itlib.WEB
+TRAIN = itlib.TRAIN
+KEEP = "i-bp1keep0001"  # its Kubernetes label nodeherd.io/protect=true (seed)
+A, B, C, D = ("i-bp1aaaaaaaaaaaaaaaaa", "i-bp1bbbbbbbbbbbbbbbbb", "i-bp1ccccccccccccccccc",
+              "i-bp1ddddddddddddddddd")
+
+
+def config(body):
+    return """\
+daemon:
+  poll_interval: 1s
+  job_poll_interval: 200ms
+  job_timeout: 30s
+  state_dir: @STATE_DIR@
+  listen: 127.0.0.1:0
+providers:
+  ack:
+    kind: aliyun-ack
+    region: cn-hangzhou
+    endpoint: @ENDPOINT@
+    credentials:
+      access_key_id: { file: ack-ak }
+      access_key_secret: { file: ack-sk }
+    rate_limit: { qps: 50, burst: 20 }
+  cce:
+    kind: huawei-cce
+    region: cn-north-4
+    endpoint: @ENDPOINT@
+    project_id: 0123456789abcdef0123456789abcdef
+    credentials: { ak: { file: hw-ak }, sk: { file: hw-sk } }
+    rate_limit: { qps: 50, burst: 20 }
+clusters:
+""" + body
+
+
+def wait_for(pred, timeout=120, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.25)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def live_ids(fleet, cluster, loose=True):
+    return sorted(n["id"] for n in itlib.live_nodes(fleet.state(), cluster)
+                  if not loose or not n.get("pool"))
+
+
+class KubeScaleIn(unittest.TestCase):
+    def setUp(self):
+        self.fleet = harness.Fleet(seed=itlib.SEED)
+        self.fleet.admin("timing", "POST", {"job_seconds": 0.3, "node_create_seconds": 0.2,
+                                            "node_delete_seconds": 0.2})
+
+    def tearDown(self):
+        self.fleet.close()
+
+    def k8s_state(self, cluster):
+        return self.fleet.admin("k8s/state?cluster=" + cluster)
+
+    def pods(self, cluster, pods):
+        self.fleet.admin("k8s/pods", "POST", {"cluster": cluster, "pods": pods})
+
+    def test_ack_label_protects_and_emptiest_goes_first(self):
+        f = self.fleet
+        # c and d (the newest) run a Deployment's pods; a and b only kube-proxy
+        self.pods(WEB, [{"namespace": "shop", "name": "cart-%d" % i, "node": n,
+                         "owner": "ReplicaSet", "labels": {"app": "cart"}}
+                        for i, n in enumerate((C, D, D))])
+        d = f.daemon(config(
+            "  - name: web\n    provider: ack\n    id: %s\n    workers: 3\n"
+            "    kubernetes: { kubeconfig: from-cloud }\n"
+            "    scale_in: { max_per_cycle: 5 }\n" % WEB))
+        d.wait_ready()
+        wait_for(lambda: len(live_ids(f, WEB)) == 3, what="web at 3 workers")
+        time.sleep(2)  # a few more cycles: nothing else goes
+        self.assertEqual(live_ids(f, WEB), sorted([KEEP, C, D]))
+        inv = f.invariants()
+        self.assertEqual(inv.get("protected_nodes_removed"), 0, inv)
+        self.assertEqual(inv.get("nodes_removed_with_evictable_pods"), 0, inv)
+        self.assertEqual(inv.get("pods_deleted_bypassing_eviction"), 0, inv)
+        itlib.assert_clean(self, f)
+        # pods were read for candidate victims only: never for the protected node
+        reqs = f.requests()
+        pod_reads = [r for r in reqs if r["op"].endswith("K8sListPods")]
+        self.assertTrue(pod_reads)
+        keep_name = "cn-hangzhou.192.168.0.10"
+        self.assertFalse([r for r in pod_reads if keep_name in r.get("path", "")], pod_reads[:3])
+        st = d.status()
+        web = [c for c in st["clusters"] if c["name"] == "web"][0]
+        self.assertEqual(web["kubernetes"], {"reachable": True, "why": None})
+        self.assertEqual(d.stop(), 0)
+
+    def test_cce_loose_nodes_annotation_and_bare_pod_stay(self):
+        f = self.fleet
+        for i in (3, 4):
+            f.admin("mutate", "POST", {"action": "add_node", "cluster": TRAIN, "node": {
+                "uid": "a1b2c3d4-0000-4000-8000-00000000010%d" % i, "name": "train-node-%d" % i,
+                "created": "2025-03-0%dT00:00:00Z" % i}})
+        loose = live_ids(f, TRAIN)
+        self.assertEqual(len(loose), 4, loose)
+        held_ann, held_pod = "a1b2c3d4-0000-4000-8000-000000000103", \
+            "a1b2c3d4-0000-4000-8000-000000000104"
+        f.admin("k8s/nodes", "POST", {"cluster": TRAIN, "node": held_ann, "annotations": {
+            "cluster-autoscaler.kubernetes.io/scale-down-disabled": "true"}})
+        self.pods(TRAIN, [{"namespace": "default", "name": "solo", "node": held_pod,
+                           "owner": None}])
+        cfg = config(
+            "  - name: train\n    provider: cce\n    id: %s\n    workers: 2\n"
+            "    kubernetes: { kubeconfig: from-cloud }\n"
+            "    login: { ssh_key: KeyPair-001 }\n"
+            "    scale_in: { max_per_cycle: 5, drain: false }\n" % TRAIN)
+        # the plan says which pod holds which node
+        path = f.write_config(f.config_text(cfg))
+        env = dict(os.environ, CREDENTIALS_DIRECTORY=f.creds, NO_PROXY="*")
+        import subprocess
+        p = subprocess.run([f.binary, "--config", path, "plan"], env=env, capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn('pod "default/solo"', p.stdout)
+        self.assertIn("scale-down-disabled", p.stdout)
+        d = f.daemon(config_path=path)
+        d.wait_ready()
+        wait_for(lambda: len(live_ids(f, TRAIN)) == 2, what="train at 2 loose nodes")
+        time.sleep(2)
+        self.assertEqual(live_ids(f, TRAIN), sorted([held_ann, held_pod]))
+        inv = f.invariants()
+        self.assertEqual(inv.get("protected_nodes_removed"), 0, inv)
+        self.assertEqual(inv.get("nodes_removed_with_evictable_pods"), 0, inv)
+        self.assertEqual(inv.get("servers_kept_running"), 0, inv)
+        self.assertIn("DeleteNode", {r["op"] for r in f.mutations()})
+        itlib.assert_clean(self, f)
+        self.assertEqual(d.stop(), 0)
+
+    def test_failed_kubernetes_read_removes_nothing(self):
+        f = self.fleet
+        f.fault(route="K8sListNodes", fault="503", count=100000)
+        d = f.daemon(config(
+            "  - name: web\n    provider: ack\n    id: %s\n    workers: 4\n"
+            "    kubernetes: { kubeconfig: from-cloud }\n" % WEB))
+        d.wait_ready()
+
+        def unreachable():
+            web = [c for c in d.status()["clusters"] if c["name"] == "web"][0]
+            k = web.get("kubernetes") or {}
+            return k.get("reachable") is False and web
+
+        web = wait_for(unreachable, what="kubernetes unreachable in status")
+        self.assertIn("listing the nodes", web["kubernetes"]["why"])
+        with urllib.request.urlopen(d.url("/metrics"), timeout=10) as r:
+            self.assertIn('nodeherd_kube_reachable{cluster="web"} 0', r.read().decode())
+        time.sleep(3)  # several cycles
+        self.assertEqual([m for m in f.mutations() if m.get("cloud") != "k8s"], [])
+        self.assertEqual(len(live_ids(f, WEB)), 5)
+        f.clear_faults()
+        wait_for(lambda: len(live_ids(f, WEB)) == 4, what="web at 4 once Kubernetes answers")
+        self.assertIn(KEEP, live_ids(f, WEB))
+        self.assertEqual(d.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
