@@ -54,6 +54,8 @@ struct kop {
     bool hinted; /* an eviction's wait came from the server (nh_kube_result.retry_hinted) */
     uint64_t due_ms, seq;
     bool queued, in_flight, dead;
+    bool at_gate;              /* in_flight at the leadership gate: no transfer yet */
+    bool gate_passed;          /* this attempt was let through the gate */
     struct nh_http_xfer *xfer; /* while in flight */
 };
 
@@ -76,6 +78,8 @@ struct nh_kube {
     uint64_t rng;
     nh_kube_observer_fn observer;
     void *observer_ud;
+    nh_kube_gate_fn gate; /* asked before each attempt of a mutation; NULL: none */
+    void *gate_ud;
 };
 
 /* ---- lifecycle ---- */
@@ -260,10 +264,48 @@ static void observe(struct kop *op, bool answered, int status)
 
 static void on_http_done(void *ud, const struct nh_http_resp *resp);
 
+static void send_op(struct kop *op);
+
+/* The leadership gate answered for one attempt of a mutation. */
+static void gate_done(void *arg, bool ok)
+{
+    struct kop *op = arg;
+    struct nh_kube *k = op->k;
+    op->at_gate = false;
+    op->in_flight = false;
+    k->n_in_flight--;
+    if (op->dead) { /* finished (cancelled) at the gate: nothing was sent */
+        op_free(op);
+        kube_maybe_free(k);
+        return;
+    }
+    if (!ok) {
+        op_failf(op, NH_KUBE_UNAVAILABLE, 0, 0,
+                 "not sent: this instance does not hold the leadership");
+    } else {
+        op->gate_passed = true;
+        send_op(op);
+        op->gate_passed = false;
+    }
+    if (!k->closing)
+        pump(k);
+    kube_maybe_free(k);
+}
+
 static void send_op(struct kop *op)
 {
     struct nh_kube *k = op->k;
     struct nh_kubeconfig *kc = k->kc;
+    /* A mutation (cordon, uncordon, eviction) is fenced like a cloud
+     * mutation: each attempt goes only when the gate says this instance
+     * still leads (HA). It counts as in flight meanwhile. */
+    if (op->mutating && k->gate != NULL && !op->gate_passed) {
+        op->at_gate = true;
+        op->in_flight = true;
+        k->n_in_flight++;
+        k->gate(k->gate_ud, gate_done, op);
+        return;
+    }
     struct nh_buf url;
     char *auth = NULL;
     size_t auth_len = 0;
@@ -850,8 +892,8 @@ void nh_kube_free(struct nh_kube *k)
         struct kop *op = k->ops;
         while (op->next != NULL) /* oldest first */
             op = op->next;
-        bool sent = op->in_flight && op->mutating;
-        if (op->in_flight) /* its callback comes later (a 0 ms timer) and frees the op */
+        bool sent = op->in_flight && op->mutating && !op->at_gate;
+        if (op->in_flight && !op->at_gate) /* its callback comes later and frees the op */
             nh_http_cancel(op->xfer);
         op_failf(op, NH_KUBE_CANCELLED, 0, 0, "cancelled (client freed)%s",
                  sent ? "; the change may have been applied" : "");
@@ -878,6 +920,12 @@ const char *nh_kube_describe(const struct nh_kube *k)
 size_t nh_kube_pending(const struct nh_kube *k)
 {
     return k != NULL ? k->n_ops : 0;
+}
+
+void nh_kube_set_gate(struct nh_kube *k, nh_kube_gate_fn fn, void *ud)
+{
+    k->gate = fn;
+    k->gate_ud = ud;
 }
 
 void nh_kube_set_observer(struct nh_kube *k, nh_kube_observer_fn fn, void *ud)

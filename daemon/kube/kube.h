@@ -124,6 +124,14 @@ int nh_kube_uncordon(struct nh_kube *k, const char *node, const char *op_id, nh_
 int nh_kube_evict(struct nh_kube *k, const char *ns, const char *pod, const char *uid,
                   nh_kube_done_fn cb, void *ud);
 
+/* The leadership gate (HA), the shape of net/client.h's nh_client_gate_fn
+ * and engine.h's nh_fence_fn: asked before each attempt of a cordon,
+ * uncordon or eviction is handed to the HTTP layer; fn(ud, cb, arg) calls
+ * cb(arg, ok) exactly once, later or before it returns. ok false ends the
+ * operation UNAVAILABLE, not sent. Reads are not gated. NULL: none. */
+typedef void (*nh_kube_gate_fn)(void *ud, void (*cb)(void *arg, bool ok), void *arg);
+void nh_kube_set_gate(struct nh_kube *k, nh_kube_gate_fn fn, void *ud);
+
 /* Operations accepted and not finished. */
 size_t nh_kube_pending(const struct nh_kube *k);
 

@@ -578,6 +578,60 @@ static void test_cordon_uncordon_only_our_own(void **state)
     res_clear(&r);
 }
 
+/* The leadership gate (HA): every attempt of a mutation asks it; a "no"
+ * sends nothing; reads never ask. */
+struct gate {
+    bool ok;
+    int asked;
+};
+
+static void test_gate(void *ud, void (*cb)(void *arg, bool ok), void *arg)
+{
+    struct gate *g = ud;
+    g->asked++;
+    cb(arg, g->ok);
+}
+
+static void test_mutations_pass_the_gate(void **state)
+{
+    struct fx *f = *state;
+    ctl(&g_cert, "{\"nodes\":3}");
+    f->k = cert_client(f, NULL);
+    struct gate g = {.ok = false};
+    nh_kube_set_gate(f->k, test_gate, &g);
+    struct res r = {0};
+    struct req log[8];
+    bool unsched;
+    char mark[64];
+
+    /* a follower: the PATCH is not sent (the GET before it is a read) */
+    assert_int_equal(nh_kube_cordon(f->k, "node-0001", "op-1", on_done, &r), 0);
+    wait_res(f, &r);
+    assert_int_equal(r.code, NH_KUBE_UNAVAILABLE);
+    assert_non_null(strstr(r.msg, "not sent"));
+    assert_int_equal(g.asked, 1);
+    assert_int_equal(srv_log(&g_cert, log, 8), 1);
+    assert_string_equal(log[0].method, "GET");
+    srv_node(&g_cert, "node-0001", &unsched, mark, sizeof(mark));
+    assert_false(unsched);
+    res_clear(&r);
+    assert_int_equal(nh_kube_evict(f->k, "shop", "node-0001-pod-0", NULL, on_done, &r), 0);
+    wait_res(f, &r);
+    assert_int_equal(r.code, NH_KUBE_UNAVAILABLE);
+    assert_int_equal(srv_log(&g_cert, log, 8), 0);
+    res_clear(&r);
+    assert_int_equal(g.asked, 2); /* the GET before the PATCH never asked */
+    /* the leader: it goes */
+    g.ok = true;
+    assert_int_equal(nh_kube_cordon(f->k, "node-0001", "op-1", on_done, &r), 0);
+    wait_res(f, &r);
+    assert_int_equal(r.code, NH_KUBE_OK);
+    assert_int_equal(g.asked, 3);
+    srv_node(&g_cert, "node-0001", &unsched, mark, sizeof(mark));
+    assert_true(unsched);
+    res_clear(&r);
+}
+
 static void test_cordon_leaves_a_foreign_cordon_alone(void **state)
 {
     struct fx *f = *state;
@@ -987,6 +1041,7 @@ int main(void)
         T(test_eviction_several_budgets_and_unknown),
         T(test_cordon_uncordon_only_our_own),
         T(test_cordon_leaves_a_foreign_cordon_alone),
+        T(test_mutations_pass_the_gate),
         T(test_cordon_conflict_reads_again),
         T(test_tls_wrong_ca_refused_and_not_retried),
         T(test_tls_unknown_client_certificate_refused),
