@@ -65,11 +65,11 @@ struct nh_cfg_scale_in {
      * release_node, CCE DeleteNode); false: they keep running (ACK
      * release_node=false, CCE RemoveNode; not for CCE node-pool nodes). */
     bool release_instances;
-    /* Drain before removal. ACK: drain_node (the cloud drains). Elsewhere
-     * it needs Kubernetes access (kube_access): default true there, and
-     * the planner removes nothing while nodeherd's own drain is not
-     * available; without access default false, and `drain: true` is a
-     * configuration error. */
+    /* Drain before removal. With Kubernetes access (kube_access): nodeherd
+     * drains every victim first (executor/kube.c; default true, every kind
+     * that has one) and the cloud's own drain is off. Without: ACK
+     * drain_node (default true there); elsewhere default false, and
+     * `drain: true` is a configuration error. */
     bool drain;
     uint64_t drain_timeout_ms; /* default 10m: then uncordon, report, choose again later */
     enum nh_victim_order order[NH_ORDER_MAX];

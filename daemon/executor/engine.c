@@ -344,8 +344,13 @@ static bool cl_plan(struct cl *c, bool act)
 
     /* Held (suspended, dry run): observed and planned, nothing started. */
     if (act && held == NULL && !e->stopping && e->leader) {
-        for (size_t i = 0; i < plan.n_actions; i++)
-            ops_start(c, &plan.actions[i]);
+        if (cl_kube_drains(c)) /* drains first, then the removals (kube.c) */
+            cl_kube_act(c, &plan, n_busy > 0);
+        else
+            for (size_t i = 0; i < plan.n_actions; i++)
+                ops_start(c, &plan.actions[i]);
+    } else if (held != NULL) {
+        cl_kube_drains_stop(c); /* nothing acts: nodeherd's cordons stay until it may */
     }
     nh_plan_clear(&c->last_plan);
     c->last_plan = plan;
@@ -1269,6 +1274,10 @@ void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
 void nh_engine_stop(struct nh_engine *e)
 {
     e->stopping = true;
+    /* Drains stop; their nodes keep nodeherd's cordon: the next start
+     * resumes the drain if the removal is still wanted, else uncordons. */
+    for (struct cl *c = e->clusters; c; c = c->next)
+        cl_kube_drains_stop(c);
     /* Throttled operations waiting to go again will not: recorded as unsent. */
     for (struct cl *c = e->clusters; c; c = c->next)
         ops_drop_unsent(c, "the daemon is stopping");
@@ -1308,6 +1317,10 @@ void nh_engine_set_leader(struct nh_engine *e, bool leader, const struct nh_op *
         if (e->leader)
             nh_log(LOG_WARNING, "leadership lost: no more mutating calls from this instance");
         e->leader = false;
+        /* Drains stop (a follower never cordons or evicts); the nodes keep
+         * nodeherd's cordon for the next leader to resume or undo. */
+        for (struct cl *c = e->clusters; c; c = c->next)
+            cl_kube_drains_stop(c);
         /* Every mutation not handed to the HTTP layer yet is cancelled now
          * (queued for a token, waiting for a retry, or at the fence): it
          * never left, a known outcome. Those in flight may have reached the

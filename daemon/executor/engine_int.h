@@ -193,6 +193,15 @@ void cl_kube_cancel(struct cl *c); /* a read in flight ends now (incomplete) */
 void cl_kube_free(struct cl *c);
 /* NULL: not tried yet; "": reachable; else why not (safe to show). */
 const char *cl_kube_reach(const struct cl *c);
+/* Whether nodeherd drains this cluster's victims itself (kubernetes: and
+ * drain on; the cloud's own drain is then off). */
+bool cl_kube_drains(const struct cl *c);
+/* Acts on plan for such a cluster: drains first, removals once drained
+ * (see kube.c); notes on drains in progress are added to plan. busy:
+ * operations were in flight when it was made. */
+void cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy);
+/* Stops every drain (the nodes keep nodeherd's cordon). */
+void cl_kube_drains_stop(struct cl *c);
 
 /* status.c */
 void status_describe_metrics(void);

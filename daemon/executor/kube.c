@@ -33,9 +33,38 @@
 #include <openssl/evp.h>
 
 #include "executor/engine_int.h"
+#include "kube/drain.h"
 #include "kube/kube.h"
 #include "ops/metrics.h"
 #include "util/log.h"
+
+/* A cloud node as its Kubernetes node was last seen. */
+struct kname {
+    char *id;    /* the cloud's node id */
+    char *kname; /* the Kubernetes node name */
+    bool ours;   /* cordoned by nodeherd for this cluster (nodeherd.io/draining = op id) */
+};
+
+/* One drain before a removal (nodeherd's own drain, issue #20). */
+enum kd_state { KD_RUNNING, KD_DRAINED, KD_UNDOING };
+struct kdrain {
+    struct kdrain *next;
+    struct cl *c;
+    char *id, *kname;
+    enum kd_state st;
+    struct nh_drain *d;
+    uint64_t drained_at; /* loop ms */
+    size_t pods_left;
+    char held[160]; /* "ns/name" of the pod a budget holds, or "" */
+};
+
+/* A node whose drain did not finish: not chosen again before `until`. */
+struct kcool {
+    struct kcool *next;
+    char *id;
+    uint64_t until; /* loop ms */
+    char why[200];
+};
 
 struct cl_kube {
     struct nh_kube *client;
@@ -60,6 +89,13 @@ struct cl_kube {
 
     char reach[200]; /* "" while reachable; else why not (safe to show) */
     bool reach_known;
+
+    /* drains (cl_kube_act) */
+    struct kname *names; /* from the last complete read */
+    size_t n_names;
+    struct kdrain *drains;
+    struct kcool *cool;
+    char op_id[80]; /* "nodeherd.<cluster>": the cordon annotation's value */
 };
 
 /* ---------- helpers ---------- */
@@ -320,6 +356,61 @@ static int apply_node(struct cl *c, struct nh_node *n, enum nh_kube_match_how ho
     return 0;
 }
 
+static void names_clear(struct cl_kube *k)
+{
+    for (size_t i = 0; i < k->n_names; i++) {
+        free(k->names[i].id);
+        free(k->names[i].kname);
+    }
+    free(k->names);
+    k->names = NULL;
+    k->n_names = 0;
+}
+
+static const struct kname *name_of(const struct cl_kube *k, const char *id)
+{
+    for (size_t i = 0; i < k->n_names; i++)
+        if (strcmp(k->names[i].id, id) == 0)
+            return &k->names[i];
+    return NULL;
+}
+
+/* Which Kubernetes node each matched cloud node is, and whether it carries
+ * our cordon; nodes cooling down after a drain that did not finish are held. */
+static int remember_names(struct cl *c)
+{
+    struct cl_kube *k = c->kube;
+    struct nh_observed *o = k->obs;
+    uint64_t now = uv_now(c->e->loop);
+
+    snprintf(k->op_id, sizeof(k->op_id), "nodeherd.%s", c->name);
+    names_clear(k);
+    k->names = calloc(o->n_nodes ? o->n_nodes : 1, sizeof(*k->names));
+    if (k->names == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < o->n_nodes; i++) {
+        if (k->match[i] < 0 || o->nodes[i].id == NULL)
+            continue;
+        const struct nh_kube_node *kn = &k->nodes->items[k->match[i]];
+        const char *mark = nh_kube_node_annotation(kn, NH_KUBE_ANN_DRAINING);
+        struct kname *e = &k->names[k->n_names];
+        e->id = strdup(o->nodes[i].id);
+        e->kname = strdup(kn->name);
+        if (e->id == NULL || e->kname == NULL) {
+            free(e->id);
+            free(e->kname);
+            return -ENOMEM;
+        }
+        e->ours = mark != NULL && strcmp(mark, k->op_id) == 0;
+        k->n_names++;
+        for (struct kcool *w = k->cool; w != NULL; w = w->next)
+            if (w->until > now && strcmp(w->id, o->nodes[i].id) == 0 &&
+                set_hold(&o->nodes[i], w->why) < 0)
+                return -ENOMEM;
+    }
+    return 0;
+}
+
 static void on_nodes(void *ud, const struct nh_kube_result *r, struct nh_kube_node_list *nodes)
 {
     struct pods_ctx *pc = ud;
@@ -368,6 +459,8 @@ static void on_nodes(void *ud, const struct nh_kube_result *r, struct nh_kube_no
         err = apply_node(c, &o->nodes[i], m[i].how, m[i].index);
     }
     free(m);
+    if (err == 0)
+        err = remember_names(c);
     if (err < 0) {
         read_end(c, "out of memory");
         return;
@@ -409,7 +502,11 @@ static int client_from(struct cl *c, struct nh_kubeconfig *kc)
         return 0;
     }
     struct nh_kube_opts ko = {.name = c->name};
-    return nh_kube_new(c->e->loop, c->e->o.http, kc, &ko, &k->client);
+    int r = nh_kube_new(c->e->loop, c->e->o.http, kc, &ko, &k->client);
+    /* Cordons, uncordons and evictions are fenced like cloud mutations. */
+    if (r == 0 && c->e->o.fence != NULL)
+        nh_kube_set_gate(k->client, c->e->o.fence, c->e->o.ud);
+    return r;
 }
 
 struct cred_ctx {
@@ -567,11 +664,14 @@ void cl_kube_read(struct cl *c, struct nh_observed *obs, cl_kube_done_fn done)
 /* Ends what is in flight (a read in progress ends as incomplete) and frees
  * the client. The provider's credential call, if any, ends by itself
  * (its callback finds seq changed). */
+void cl_kube_drains_stop(struct cl *c);
+
 void cl_kube_cancel(struct cl *c)
 {
     struct cl_kube *k = c->kube;
     if (k == NULL)
         return;
+    cl_kube_drains_stop(c);
     k->seq++;
     struct nh_kube *client = k->client;
     k->client = NULL;
@@ -585,6 +685,13 @@ void cl_kube_free(struct cl *c)
     if (c->kube == NULL)
         return;
     cl_kube_cancel(c);
+    names_clear(c->kube);
+    while (c->kube->cool != NULL) {
+        struct kcool *w = c->kube->cool;
+        c->kube->cool = w->next;
+        free(w->id);
+        free(w);
+    }
     free(c->kube);
     c->kube = NULL;
 }
@@ -594,4 +701,289 @@ const char *cl_kube_reach(const struct cl *c)
     if (c->kube == NULL || !c->kube->reach_known)
         return NULL;
     return c->kube->reach;
+}
+
+/* ---------- drains before removals ---------- */
+
+static void kd_free(struct kdrain *kd)
+{
+    free(kd->id);
+    free(kd->kname);
+    free(kd);
+}
+
+static void kd_unlink(struct cl_kube *k, struct kdrain *kd)
+{
+    for (struct kdrain **pp = &k->drains; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == kd) {
+            *pp = kd->next;
+            return;
+        }
+}
+
+static struct kdrain *kd_find(const struct cl_kube *k, const char *id)
+{
+    for (struct kdrain *kd = k->drains; kd != NULL; kd = kd->next)
+        if (strcmp(kd->id, id) == 0)
+            return kd;
+    return NULL;
+}
+
+static void cool_down(struct cl *c, const char *id, const char *why)
+{
+    struct cl_kube *k = c->kube;
+    uint64_t now = uv_now(c->e->loop);
+    /* as long as a drain may take: the budget or the pod that held it has
+     * time to change before the node is chosen again */
+    uint64_t wait = c->cfg != NULL ? c->cfg->scale_in.drain_timeout_ms : 600000;
+    struct kcool *w = NULL;
+    for (w = k->cool; w != NULL && strcmp(w->id, id) != 0; w = w->next)
+        ;
+    if (w == NULL) {
+        w = calloc(1, sizeof(*w));
+        if (w == NULL || (w->id = strdup(id)) == NULL) {
+            free(w);
+            return;
+        }
+        w->next = k->cool;
+        k->cool = w;
+    }
+    w->until = now + wait;
+    snprintf(w->why, sizeof(w->why), "its drain did not finish (%.150s); chosen again later", why);
+}
+
+struct uncordon_ctx {
+    char *cluster, *kname;
+};
+
+static void on_uncordoned(void *ud, const struct nh_kube_result *r)
+{
+    struct uncordon_ctx *u = ud;
+    if (r->code == NH_KUBE_OK)
+        nh_log(LOG_NOTICE, "%s: node %s uncordoned (nodeherd's cordon undone)", u->cluster,
+               u->kname);
+    else if (r->code != NH_KUBE_NOT_OURS && r->code != NH_KUBE_GONE)
+        nh_log(LOG_WARNING, "%s: uncordoning node %s failed (%s); tried again next cycle",
+               u->cluster, u->kname, nh_kube_code_name(r->code));
+    free(u->cluster);
+    free(u->kname);
+    free(u);
+}
+
+/* Undoes nodeherd's cordon of a node (NOT_OURS leaves any other alone). */
+static void uncordon(struct cl *c, const char *kname)
+{
+    struct cl_kube *k = c->kube;
+    struct uncordon_ctx *u = calloc(1, sizeof(*u));
+    if (k->client == NULL || u == NULL) {
+        free(u);
+        return;
+    }
+    u->cluster = strdup(c->name);
+    u->kname = strdup(kname);
+    if (u->cluster == NULL || u->kname == NULL ||
+        nh_kube_uncordon(k->client, kname, k->op_id, on_uncordoned, u) < 0) {
+        free(u->cluster);
+        free(u->kname);
+        free(u);
+    }
+}
+
+static void on_drain_progress(void *ud, const struct nh_drain_progress *p)
+{
+    struct kdrain *kd = ud;
+    kd->pods_left = p->pods_left;
+    snprintf(kd->held, sizeof(kd->held), "%s", p->held_pod != NULL ? p->held_pod : "");
+}
+
+static void on_drain_done(void *ud, enum nh_drain_outcome o, const struct nh_drain_progress *p)
+{
+    struct kdrain *kd = ud;
+    struct cl *c = kd->c;
+    struct cl_kube *k = c->kube;
+
+    nh_drain_free(kd->d);
+    kd->d = NULL;
+    on_drain_progress(kd, p);
+    if (o == NH_DRAIN_DRAINED) {
+        kd->st = KD_DRAINED;
+        kd->drained_at = uv_now(c->e->loop);
+        nh_log(LOG_NOTICE,
+               "%s: node %s drained (%u evictions, %u refused by a budget); removal "
+               "after a fresh observation",
+               c->name, kd->kname, p->evictions_sent, p->evictions_refused);
+        if (!c->e->stopping)
+            cl_observe_soon(c, 0);
+        return;
+    }
+    kd_unlink(k, kd);
+    if (o == NH_DRAIN_CANCELLED) { /* stopping, or no longer the leader: the cordon stays for
+                                    * whoever resumes or undoes it */
+        kd_free(kd);
+        return;
+    }
+    nh_log(LOG_WARNING, "%s: drain of node %s %s: %s", c->name, kd->kname, nh_drain_outcome_name(o),
+           p->message != NULL ? p->message : "");
+    char why[160];
+    snprintf(why, sizeof(why), "%s%s%.100s", nh_drain_outcome_name(o),
+             kd->held[0] ? ", held: " : "", kd->held);
+    cool_down(c, kd->id, why);
+    if (o != NH_DRAIN_NOT_OURS)
+        uncordon(c, kd->kname);
+    kd_free(kd);
+}
+
+static int drain_start(struct cl *c, const char *id, const char *kname)
+{
+    struct cl_kube *k = c->kube;
+    struct kdrain *kd = calloc(1, sizeof(*kd));
+    if (kd == NULL || (kd->id = strdup(id)) == NULL || (kd->kname = strdup(kname)) == NULL) {
+        if (kd != NULL)
+            free(kd->id);
+        free(kd);
+        return -ENOMEM;
+    }
+    kd->c = c;
+    kd->st = KD_RUNNING;
+    struct nh_drain_opts o = {
+        .node = kname,
+        .op_id = k->op_id,
+        .timeout_ms = c->cfg->scale_in.drain_timeout_ms,
+    };
+    kd->next = k->drains;
+    k->drains = kd;
+    int r = nh_drain_start(c->e->loop, k->client, &o, on_drain_progress, on_drain_done, kd, &kd->d);
+    if (r < 0) {
+        kd_unlink(k, kd);
+        kd_free(kd);
+        return r;
+    }
+    nh_log(LOG_NOTICE, "%s: draining node %s before its removal (timeout %llu s)", c->name, kname,
+           (unsigned long long)(o.timeout_ms / 1000));
+    return 0;
+}
+
+bool cl_kube_drains(const struct cl *c)
+{
+    return c->cfg != NULL && c->cfg->kube_access && c->cfg->scale_in.drain;
+}
+
+static bool is_victim(const struct nh_plan *plan, const char *id)
+{
+    for (size_t i = 0; i < plan->n_actions; i++) {
+        const struct nh_action *a = &plan->actions[i];
+        for (size_t j = 0; a->kind == NH_ACT_REMOVE_NODES && j < a->n_nodes; j++)
+            if (a->node_ids[j] != NULL && strcmp(a->node_ids[j], id) == 0)
+                return true;
+    }
+    return false;
+}
+
+static void note_drain(struct nh_plan *plan, struct cl *c, const struct kdrain *kd)
+{
+    struct nh_note *n = nh_plan_add_note(plan);
+    if (n == NULL)
+        return;
+    n->kind = NH_NOTE_WAITING;
+    n->rule = NH_RULE_BUSY;
+    n->cluster = strdup(c->name);
+    if (kd->st == KD_DRAINED)
+        snprintf(n->msg, sizeof(n->msg), "node %s drained; removed after a fresh observation",
+                 kd->kname);
+    else
+        snprintf(n->msg, sizeof(n->msg), "draining node %s before its removal: %zu pod%s left%s%s",
+                 kd->kname, kd->pods_left, kd->pods_left == 1 ? "" : "s",
+                 kd->held[0] ? ", a PodDisruptionBudget holds " : "", kd->held);
+}
+
+/* Acting on a plan of a cluster where nodeherd drains (cl_kube_drains):
+ * every victim of a removal is drained first (cordon, evictions honouring
+ * PodDisruptionBudgets); the removal goes to the cloud only when all of
+ * its victims are drained and an observation made after that still
+ * chooses them. A node nodeherd cordoned (its annotation says so, also
+ * after a restart) that the plan no longer chooses is uncordoned; one it
+ * still chooses has its drain resumed with the same operation id. Other
+ * actions go as they are. Leader only (the caller checks); cordons and
+ * evictions are fenced by the client's gate as well. */
+void cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
+{
+    struct cl_kube *k = c->kube;
+    uint64_t fresh_after = (uint64_t)c->obs.at_ms;
+
+    if (k == NULL || k->client == NULL || !c->obs.kube_read) {
+        for (size_t i = 0; i < plan->n_actions; i++)
+            if (plan->actions[i].kind != NH_ACT_REMOVE_NODES)
+                ops_start(c, &plan->actions[i]);
+        return;
+    }
+    for (size_t i = 0; i < plan->n_actions; i++) {
+        const struct nh_action *a = &plan->actions[i];
+        if (a->kind != NH_ACT_REMOVE_NODES) {
+            ops_start(c, a);
+            continue;
+        }
+        bool all = a->n_nodes > 0;
+        for (size_t j = 0; j < a->n_nodes; j++) {
+            const char *id = a->node_ids[j];
+            struct kdrain *kd = id != NULL ? kd_find(k, id) : NULL;
+            const struct kname *kn = id != NULL ? name_of(k, id) : NULL;
+            if (kd == NULL && kn != NULL && drain_start(c, id, kn->kname) < 0)
+                nh_log(LOG_WARNING, "%s: the drain of node %s could not start", c->name, kn->kname);
+            kd = id != NULL ? kd_find(k, id) : NULL;
+            if (kd == NULL || kd->st != KD_DRAINED || kd->drained_at > fresh_after)
+                all = false;
+        }
+        if (!all)
+            continue;
+        /* Drained, and still chosen on a later observation: the removal
+         * (the cloud's own drain is off: there is nothing left to drain). */
+        for (size_t j = 0; j < a->n_nodes; j++) {
+            struct kdrain *kd = kd_find(k, a->node_ids[j]);
+            if (kd != NULL) {
+                kd_unlink(k, kd);
+                kd_free(kd);
+            }
+        }
+        ops_start(c, a);
+    }
+    if (busy)
+        return; /* operations in flight: the plan says nothing about victims now */
+    /* Drains and cordons the plan no longer wants: undone. */
+    for (struct kdrain *kd = k->drains, *next; kd != NULL; kd = next) {
+        next = kd->next;
+        if (is_victim(plan, kd->id))
+            continue;
+        nh_log(LOG_NOTICE, "%s: node %s is no longer chosen; its drain stops and it is uncordoned",
+               c->name, kd->kname);
+        kd_unlink(k, kd);
+        if (kd->d != NULL) {
+            struct nh_drain *d = kd->d;
+            kd->d = NULL;
+            nh_drain_free(d); /* cancels quietly: done does not run */
+        }
+        uncordon(c, kd->kname);
+        kd_free(kd);
+    }
+    for (size_t i = 0; i < k->n_names; i++)
+        if (k->names[i].ours && kd_find(k, k->names[i].id) == NULL &&
+            !is_victim(plan, k->names[i].id))
+            uncordon(c, k->names[i].kname);
+    for (struct kdrain *kd = k->drains; kd != NULL; kd = kd->next)
+        note_drain(plan, c, kd);
+}
+
+/* Stops the drains (stopping, or no longer the leader): nodes keep
+ * nodeherd's cordon; whoever acts next resumes or undoes it. */
+void cl_kube_drains_stop(struct cl *c)
+{
+    struct cl_kube *k = c->kube;
+    if (k == NULL)
+        return;
+    while (k->drains != NULL) {
+        struct kdrain *kd = k->drains;
+        k->drains = kd->next;
+        if (kd->d != NULL)
+            nh_drain_free(kd->d);
+        kd_free(kd);
+    }
 }

@@ -863,25 +863,24 @@ static void fix_count(struct ctx *x, const struct group *g, const struct gstate 
             s->current, p->desired, s->desired);
 }
 
-/* drain: true needs someone to drain: the cloud (ACK drain_node), or
- * nodeherd through the cluster's Kubernetes API. The latter (cordon,
- * evictions honouring PodDisruptionBudgets, then the removal) is not in
- * this version yet: a kind that does not drain itself removes nothing
- * while drain is on (BLOCKED note), never without the drain it was asked
- * for (issue #20). */
+/* drain: true needs someone to drain: nodeherd through the cluster's
+ * Kubernetes API (the executor drains every victim before the removal
+ * goes), or the cloud (ACK drain_node). Otherwise nothing is removed
+ * (BLOCKED note), never without the drain it was asked for (issue #20;
+ * the configuration refuses that case already). */
 static bool drain_possible(struct ctx *x, const struct group *g, const struct gstate *s)
 {
     char fix[256];
 
-    if (!x->c->scale_in.drain || nh_kind_has(x->kind, NH_CAP_CLOUD_DRAINS))
+    if (!x->c->scale_in.drain || x->c->kube_access || nh_kind_has(x->kind, NH_CAP_CLOUD_DRAINS))
         return true;
     fmt(fix, sizeof(fix),
         "set scale_in.drain: false in clusters[%s] to remove nodes without draining them, or "
         "drain them yourself and list them in remove:",
         or_q(x->c->name));
     note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, g->label, fix,
-         "%s, %d observed: drain is on, but %s does not drain nodes and nodeherd's own drain "
-         "through Kubernetes is not available in this version; nothing removed",
+         "%s, %d observed: drain is on, but %s does not drain nodes and the cluster has no "
+         "Kubernetes access for nodeherd to drain them; nothing removed",
          s->decl_text, s->current, nh_kind_get(x->kind)->cloud);
     return false;
 }

@@ -459,7 +459,10 @@ struct nh_pop *nh_pop_mutate_start(struct nh_provider *pub, const struct nh_cfg_
     op->act_kind = a->kind;
     op->target = a->target;
     op->release = c->scale_in.release_instances;
-    op->drain = c->scale_in.drain;
+    /* With Kubernetes access nodeherd drains (cordon, evictions honouring
+     * PodDisruptionBudgets) before it asks for the removal: the cloud's own
+     * drain (ACK drain_node) stays off. */
+    op->drain = c->scale_in.drain && !c->kube_access;
     if (*r == 0)
         *r = dup_into(&op->pool_id, a->pool_id != NULL ? a->pool_id : a->pool_name);
     return op;

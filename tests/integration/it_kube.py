@@ -122,6 +122,75 @@ class KubeScaleIn(unittest.TestCase):
         self.assertEqual(web["kubernetes"], {"reachable": True, "why": None})
         self.assertEqual(d.stop(), 0)
 
+    def test_ack_pool_drained_scale_in_through_two_kill9(self):
+        """The issue's first "Done when": an ACK pool 3 -> 1 whose newest node
+        is protected only by a Kubernetes label, whose second runs a pod
+        behind a budget that refuses evictions for a few seconds, and whose
+        oldest runs only a DaemonSet pod: the two unprotected nodes go
+        (drained by nodeherd, the cloud's drain off), the protected one
+        stays, no node is removed with an evictable pod, at least one
+        eviction is retried after a 429, no pod is deleted directly, nothing
+        stays cordoned - through two kill -9 restarts."""
+        f = self.fleet
+        pools = itlib.POOLS
+        st = f.state()
+        np_web = [p for p in st["pools"] if p["name"] == "np-web"][0]["id"]
+        nodes = sorted((n for n in st["nodes"] if n["pool"] == np_web),
+                       key=lambda n: (n.get("created") or "", n["id"]))
+        self.assertEqual(len(nodes), 3)
+        oldest, second, newest = (n["id"] for n in nodes)
+        f.admin("k8s/nodes", "POST", {"cluster": pools, "node": newest,
+                                      "labels": {"nodeherd.io/protect": "true"}})
+        self.pods(pools, [{"namespace": "shop", "name": "api-0", "node": second,
+                           "owner": "ReplicaSet", "labels": {"app": "api"}}])
+        f.admin("k8s/pdbs", "POST", {"cluster": pools, "pdbs": [{
+            "namespace": "shop", "name": "api", "selector": {"matchLabels": {"app": "api"}},
+            "minAvailable": 1, "refuse_seconds": 6}]})
+        cfg = config(
+            "  - name: pools\n    provider: ack\n    id: %s\n"
+            "    kubernetes: { kubeconfig: from-cloud }\n"
+            "    scale_in: { max_per_cycle: 5, drain_timeout: 2m }\n"
+            "    node_pools:\n      - { name: np-web, nodes: 1 }\n"
+            "      - { name: np-batch }\n" % pools)
+        d = f.daemon(cfg)
+        d.wait_ready()
+
+        def cordoned():
+            return [n["metadata"]["name"] for n in self.k8s_state(pools)["nodes"]
+                    if n["spec"].get("unschedulable")]
+
+        # kill -9 while a drain is under way (a node cordoned by nodeherd)
+        wait_for(cordoned, timeout=60, what="a cordon")
+        d.kill9()
+        d.start()
+        d.wait_ready()
+        # and again once an eviction has been refused by the budget
+        wait_for(lambda: [r for r in f.requests() if r["op"].endswith("K8sEvictPod") and
+                          r.get("status") == 429], timeout=60, what="a 429 eviction")
+        d.kill9()
+        d.start()
+        d.wait_ready()
+
+        def done():
+            live = [n["id"] for n in itlib.live_nodes(f.state(), pools, "np-web")]
+            return live == [newest] and not cordoned()
+
+        wait_for(done, timeout=180, what="np-web at the protected node only, nothing cordoned")
+        inv = f.invariants()
+        for k in ("nodes_removed_with_evictable_pods", "protected_nodes_removed",
+                  "pods_deleted_bypassing_eviction", "nodes_left_cordoned"):
+            self.assertEqual(inv.get(k), 0, inv)
+        itlib.assert_clean(self, f)
+        ev = [r for r in f.requests() if r["op"].endswith("K8sEvictPod")]
+        self.assertTrue([r for r in ev if r.get("status") == 429], ev)
+        self.assertTrue([r for r in ev if r.get("status") in (200, 201)], ev)
+        # the cloud's own drain was off: nodeherd drained
+        removals = [r for r in f.mutations() if r["op"] == "RemoveNodePoolNodes"]
+        self.assertTrue(removals)
+        for r in removals:
+            self.assertNotIn("drain_node=true", r.get("path", "") + r.get("query", ""), r)
+        self.assertEqual(d.stop(), 0)
+
     def test_cce_loose_nodes_annotation_and_bare_pod_stay(self):
         f = self.fleet
         for i in (3, 4):
