@@ -863,6 +863,14 @@ static int drain_start(struct cl *c, const char *id, const char *kname)
     return 0;
 }
 
+static bool cooling(const struct cl_kube *k, const char *id, uint64_t now)
+{
+    for (const struct kcool *w = k->cool; w != NULL; w = w->next)
+        if (w->until > now && strcmp(w->id, id) == 0)
+            return true;
+    return false;
+}
+
 bool cl_kube_drains(const struct cl *c)
 {
     return c->cfg != NULL && c->cfg->kube_access && c->cfg->scale_in.drain;
@@ -927,6 +935,10 @@ void cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
             const char *id = a->node_ids[j];
             struct kdrain *kd = id != NULL ? kd_find(k, id) : NULL;
             const struct kname *kn = id != NULL ? name_of(k, id) : NULL;
+            if (kd == NULL && kn != NULL && cooling(k, id, uv_now(c->e->loop))) {
+                all = false; /* its drain just ended unfinished: not again before long */
+                continue;
+            }
             if (kd == NULL && kn != NULL && drain_start(c, id, kn->kname) < 0)
                 nh_log(LOG_WARNING, "%s: the drain of node %s could not start", c->name, kn->kname);
             kd = id != NULL ? kd_find(k, id) : NULL;

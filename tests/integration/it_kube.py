@@ -3,8 +3,7 @@
 ACK and CCE clusters serve a Kubernetes API: the real nodeherd binary with
 `kubernetes: { kubeconfig: from-cloud }`.
 
-What is covered here (the observation side; nodeherd's own drain is not
-wired yet, see the report of the kube-scale-in branch):
+What is covered here:
   - an ACK cluster: a node protected only by a Kubernetes label stays;
     victims go in the order [unhealthy, emptiest, newest] (the nodes that
     run only DaemonSet pods go, the busy newest ones stay); pods are read
@@ -13,6 +12,11 @@ wired yet, see the report of the kube-scale-in branch):
     cluster-autoscaler scale-down-disabled annotation and a node running a
     pod without a controller both stay; the removed nodes' servers are
     deleted (DeleteNode);
+  - an ACK pool 3 -> 1 drained by nodeherd (a label-protected node, a pod
+    behind a budget that refuses evictions for a while, a DaemonSet-only
+    node) through two kill -9 restarts;
+  - a drain that times out: the node is uncordoned and another one is
+    chosen later;
   - a failed Kubernetes read removes nothing (fail closed), is shown in
     status and metrics, and the daemon carries on once it answers again.
 """
@@ -93,6 +97,8 @@ class KubeScaleIn(unittest.TestCase):
         self.fleet.admin("k8s/pods", "POST", {"cluster": cluster, "pods": pods})
 
     def test_ack_label_protects_and_emptiest_goes_first(self):
+        # drain: nodeherd's (the cloud's drain_node off); a and b run no pod
+        # that counts, so their drains are a cordon each
         f = self.fleet
         # c and d (the newest) run a Deployment's pods; a and b only kube-proxy
         self.pods(WEB, [{"namespace": "shop", "name": "cart-%d" % i, "node": n,
@@ -191,6 +197,39 @@ class KubeScaleIn(unittest.TestCase):
             self.assertNotIn("drain_node=true", r.get("path", "") + r.get("query", ""), r)
         self.assertEqual(d.stop(), 0)
 
+    def test_drain_timeout_uncordons_and_chooses_again(self):
+        f = self.fleet
+        # a: one pod, behind a budget that never allows its eviction;
+        # b, c, d: two pods each (a is the emptiest: chosen first)
+        pods = [{"namespace": "shop", "name": "pinned-0", "node": A, "owner": "ReplicaSet",
+                 "labels": {"app": "pinned"}}]
+        for n in (B, C, D):
+            pods += [{"namespace": "shop", "name": "web-%s-%d" % (n[-2:], i), "node": n,
+                      "owner": "ReplicaSet", "labels": {"app": "web"}} for i in range(2)]
+        self.pods(WEB, pods)
+        f.admin("k8s/pdbs", "POST", {"cluster": WEB, "pdbs": [{
+            "namespace": "shop", "name": "pinned", "selector": {"matchLabels": {"app": "pinned"}},
+            "minAvailable": 1, "refuse": True}]})
+        d = f.daemon(config(
+            "  - name: web\n    provider: ack\n    id: %s\n    workers: 4\n"
+            "    kubernetes: { kubeconfig: from-cloud }\n"
+            "    scale_in: { drain_timeout: 10s }\n" % WEB))
+        d.wait_ready()
+        wait_for(lambda: len(live_ids(f, WEB)) == 4, timeout=120, what="web at 4 workers")
+        live = live_ids(f, WEB)
+        self.assertIn(A, live)   # its drain timed out: it stayed
+        self.assertIn(KEEP, live)
+        inv = f.invariants()
+        for k in ("nodes_removed_with_evictable_pods", "protected_nodes_removed",
+                  "pods_deleted_bypassing_eviction", "nodes_left_cordoned"):
+            self.assertEqual(inv.get(k), 0, inv)
+        self.assertIn("drain of node cn-hangzhou.192.168.0.11 timed-out", d.log())
+        a_name = "cn-hangzhou.192.168.0.11"
+        patches = [r for r in f.requests() if r["op"].endswith("K8sPatchNode") and
+                   r.get("path", "").endswith(a_name)]
+        self.assertEqual(len(patches), 2, patches)  # cordoned, then uncordoned
+        self.assertEqual(d.stop(), 0)
+
     def test_cce_loose_nodes_annotation_and_bare_pod_stay(self):
         f = self.fleet
         for i in (3, 4):
@@ -209,7 +248,7 @@ class KubeScaleIn(unittest.TestCase):
             "  - name: train\n    provider: cce\n    id: %s\n    workers: 2\n"
             "    kubernetes: { kubeconfig: from-cloud }\n"
             "    login: { ssh_key: KeyPair-001 }\n"
-            "    scale_in: { max_per_cycle: 5, drain: false }\n" % TRAIN)
+            "    scale_in: { max_per_cycle: 5 }\n" % TRAIN)
         # the plan says which pod holds which node
         path = f.write_config(f.config_text(cfg))
         env = dict(os.environ, CREDENTIALS_DIRECTORY=f.creds, NO_PROXY="*")
