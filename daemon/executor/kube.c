@@ -66,6 +66,11 @@ struct kcool {
     char why[200];
 };
 
+/* A node the cloud reports running that Kubernetes has not seen Ready this
+ * long after its creation is reported and treated as unhealthy: the first
+ * victim of a later scale-in (issue #20). */
+#define NH_KUBE_READY_BOUND_S (15 * 60)
+
 struct cl_kube {
     struct nh_kube *client;
     int64_t expires;  /* unix s: the credentials end; 0: not known to */
@@ -149,8 +154,12 @@ static void read_end(struct cl *c, const char *fail_why)
         snprintf(obs->why, sizeof(obs->why), "Kubernetes: %.240s", fail_why);
         set_reach(c, false, fail_why);
     } else {
+        size_t held = 0;
         obs->kube_read = true;
         set_reach(c, true, NULL);
+        for (size_t i = 0; i < obs->n_nodes; i++)
+            held += obs->nodes[i].kube_hold != NULL;
+        nh_metrics_set("nodeherd_kube_held_nodes", (double)held, "cluster", c->name, NULL);
     }
     done(c, obs);
 }
@@ -351,8 +360,17 @@ static int apply_node(struct cl *c, struct nh_node *n, enum nh_kube_match_how ho
     labels[nl] = NULL;
     if (nh_kube_node_protected(kn, labels, why, sizeof(why)) && set_hold(n, why) < 0)
         return -ENOMEM;
-    if (n->health == NH_NODE_READY && kn->ready != NH_KUBE_READY_TRUE)
-        n->health = kn->ready == NH_KUBE_READY_FALSE ? NH_NODE_UNHEALTHY : NH_NODE_PENDING;
+    if (n->health == NH_NODE_READY && kn->ready != NH_KUBE_READY_TRUE) {
+        int64_t now = time(NULL);
+        bool overdue = n->created > 0 && now - n->created > NH_KUBE_READY_BOUND_S;
+        n->health =
+            kn->ready == NH_KUBE_READY_FALSE || overdue ? NH_NODE_UNHEALTHY : NH_NODE_PENDING;
+        if (overdue)
+            nh_log(LOG_WARNING,
+                   "%s: node %s runs in the cloud but Kubernetes has not seen it Ready %lld min "
+                   "after its creation: counted unhealthy (the first victim of a scale-in)",
+                   c->name, kn->name, (long long)((now - n->created) / 60));
+    }
     return 0;
 }
 
@@ -980,8 +998,12 @@ void cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
         if (k->names[i].ours && kd_find(k, k->names[i].id) == NULL &&
             !is_victim(plan, k->names[i].id))
             uncordon(c, k->names[i].kname);
-    for (struct kdrain *kd = k->drains; kd != NULL; kd = kd->next)
+    size_t running = 0;
+    for (struct kdrain *kd = k->drains; kd != NULL; kd = kd->next) {
         note_drain(plan, c, kd);
+        running++;
+    }
+    nh_metrics_set("nodeherd_drains_in_progress", (double)running, "cluster", c->name, NULL);
 }
 
 /* Stops the drains (stopping, or no longer the leader): nodes keep

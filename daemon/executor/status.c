@@ -61,6 +61,12 @@ void status_describe_metrics(void)
     nh_metrics_describe("nodeherd_kube_reachable", NH_METRIC_GAUGE,
                         "1 while the cluster's Kubernetes API answers (clusters with kubernetes:)",
                         NULL, 0);
+    nh_metrics_describe("nodeherd_kube_held_nodes", NH_METRIC_GAUGE,
+                        "Nodes Kubernetes keeps from being chosen (protection annotation or "
+                        "label, a pod that blocks the drain, no or two matching nodes)",
+                        NULL, 0);
+    nh_metrics_describe("nodeherd_drains_in_progress", NH_METRIC_GAUGE,
+                        "Nodes nodeherd is draining before their removal", NULL, 0);
     nh_metrics_describe("nodeherd_journal_healthy", NH_METRIC_GAUGE,
                         "1 while the local state journal can be written (always 1 with ha:)", NULL,
                         0);

@@ -215,6 +215,16 @@ class KubeScaleIn(unittest.TestCase):
             "    kubernetes: { kubeconfig: from-cloud }\n"
             "    scale_in: { drain_timeout: 10s }\n" % WEB))
         d.wait_ready()
+
+        def draining_note():
+            web = [c for c in d.status()["clusters"] if c["name"] == "web"][0]
+            return [n for n in web["notes"] if "draining node cn-hangzhou.192.168.0.11" in
+                    n.get("message", n.get("msg", "")) and "holds shop/pinned-0" in
+                    n.get("message", n.get("msg", ""))]
+
+        wait_for(draining_note, timeout=60, what="a note on the drain held by a budget")
+        with urllib.request.urlopen(d.url("/metrics"), timeout=10) as r:
+            self.assertIn('nodeherd_drains_in_progress{cluster="web"} 1', r.read().decode())
         wait_for(lambda: len(live_ids(f, WEB)) == 4, timeout=120, what="web at 4 workers")
         live = live_ids(f, WEB)
         self.assertIn(A, live)   # its drain timed out: it stayed
