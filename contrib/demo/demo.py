@@ -68,7 +68,7 @@ def table(status):
 
 
 INTERESTING = re.compile(r"accepted|done|verif|failed|timed out|reload|refused|blocked|"
-                         r"dry-run|ready:|stopping|stopped|outcome unknown|would")
+                         r"dry-run|ready:|stopping|stopped|outcome unknown|would|drain")
 
 
 class LogTail:
@@ -128,6 +128,16 @@ def main():
                                                                   os.path.relpath(SEED, ROOT)))
         cfg_path = fleet.write_config(demo_config(fleet, base), "demo.yaml")
         say("declared state: %s (a copy pointing at the emulator)" % os.path.relpath(CONFIG, ROOT))
+        # shop's np-batch (2 nodes, 1 declared) runs a Deployment's pod on each
+        # node: the one removed is drained first through Kubernetes
+        shop = "c0ffee00000000000000000000000002"
+        batch = [p["id"] for p in st["pools"] if p["name"] == "np-batch"]
+        batch_nodes = [n["id"] for n in st["nodes"] if batch and n.get("pool") == batch[0]]
+        fleet.admin("k8s/pods", "POST", {"cluster": shop, "pods": [
+            {"namespace": "shop", "name": "checkout-%d" % i, "node": n, "owner": "ReplicaSet",
+             "labels": {"app": "checkout"}} for i, n in enumerate(batch_nodes)]})
+        say("shop/np-batch: a checkout pod on each of its %d nodes (Kubernetes API of the "
+            "emulator)" % len(batch_nodes))
 
         title("nodeherd plan: what would be done, and why")
         env = dict(os.environ, CREDENTIALS_DIRECTORY=fleet.creds, NO_PROXY="*")
@@ -181,6 +191,11 @@ def main():
         say("emulator invariants: duplicate_mutations=%s unrequested_removals=%s "
             "over_rate_limit=%s" % (inv.get("duplicate_mutations"),
                                     inv.get("unrequested_removals"), inv.get("over_rate_limit")))
+        say("Kubernetes: nodes_removed_with_evictable_pods=%s pods_deleted_bypassing_eviction=%s "
+            "nodes_left_cordoned=%s evictions=%d" % (
+                inv.get("nodes_removed_with_evictable_pods"),
+                inv.get("pods_deleted_bypassing_eviction"), inv.get("nodes_left_cordoned"),
+                sum(1 for r in reqs if r.get("op", "").endswith("K8sEvictPod"))))
         print()
         s = subprocess.run([fleet.binary, "status", "--url", d.url("")], env=env,
                            capture_output=True, text=True, timeout=30)
@@ -189,7 +204,9 @@ def main():
         tail.show()
         say("nodeherd stopped on SIGTERM with exit code %s" % rc)
         bad = (inv.get("duplicate_mutations") or inv.get("unrequested_removals") or
-               inv.get("over_rate_limit") or rc != 0)
+               inv.get("over_rate_limit") or inv.get("nodes_removed_with_evictable_pods") or
+               inv.get("pods_deleted_bypassing_eviction") or inv.get("nodes_left_cordoned") or
+               rc != 0)
         if bad:
             raise SystemExit("demo: something went wrong (see above)")
         say("%sdemo complete%s" % (BOLD, RESET))
