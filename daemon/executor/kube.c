@@ -976,8 +976,19 @@ void cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
         }
         ops_start(c, a);
     }
-    if (busy)
-        return; /* operations in flight: the plan says nothing about victims now */
+    /* Operations in flight, a cluster busy with its own operation, an
+     * observation that did not count: the plan says nothing about victims
+     * now. Drains go on; nothing is undone on such a plan. */
+    bool undo = !busy && c->obs.complete;
+    for (size_t i = 0; undo && i < plan->n_notes; i++)
+        if (plan->notes[i].rule == NH_RULE_INCOMPLETE || plan->notes[i].rule == NH_RULE_BUSY ||
+            plan->notes[i].rule == NH_RULE_CLUSTER_STATE)
+            undo = false;
+    if (!undo) {
+        for (struct kdrain *kd = k->drains; kd != NULL; kd = kd->next)
+            note_drain(plan, c, kd);
+        return;
+    }
     /* Drains and cordons the plan no longer wants: undone. */
     for (struct kdrain *kd = k->drains, *next; kd != NULL; kd = next) {
         next = kd->next;
