@@ -427,6 +427,84 @@ class HaTest(unittest.TestCase):
             d.stop()
         return len(by_a), len(by_b), dup
 
+    def test_drain_only_by_the_leader_and_resumed_after_kill9(self):
+        """Issue #20: cordons and evictions are mutations: only the leader
+        sends them. The leader is killed -9 mid-drain (a budget holds the
+        pod); the next leader resumes the drain (same operation id in the
+        cordon annotation), the node goes, nothing stays cordoned, and no
+        follower ever cordoned or evicted."""
+        f = self.fleet
+        pools = itlib.POOLS
+        st = f.state()
+        batch = [p["id"] for p in st["pools"] if p["name"] == "np-batch"][0]
+        batch_nodes = [n["id"] for n in st["nodes"] if n.get("pool") == batch]
+        self.assertEqual(len(batch_nodes), 2)
+        f.admin("k8s/pods", "POST", {"cluster": pools, "pods": [
+            {"namespace": "shop", "name": "job-%d" % i, "node": n, "owner": "ReplicaSet",
+             "labels": {"app": "job"}} for i, n in enumerate(batch_nodes)]})
+        f.admin("k8s/pdbs", "POST", {"cluster": pools, "pdbs": [{
+            "namespace": "shop", "name": "job", "selector": {"matchLabels": {"app": "job"}},
+            "minAvailable": 1, "refuse_seconds": 8}]})
+
+        class KubeReplicas(Replicas):
+            def write_config(self, i, **kw):
+                text = ha_yaml(self.etcd.url, "replica-%d" % i, **kw).replace(
+                    "@STATE_DIR@", os.path.join(self.fleet.dir, "state-%d" % i))
+                text = text.replace("    id: %s\n" % pools, "    id: %s\n    kubernetes: "
+                                    "{ kubeconfig: from-cloud }\n" % pools, 1)
+                assert "kubernetes:" in text
+                return self.fleet.write_config(text, "nodeherd-%d.yaml" % i)
+
+        rep = self.rep = KubeReplicas(f, self.etcd)
+        for d in rep.d:
+            d.wait_ready()
+        old, _ = rep.wait_leader()
+
+        def k8s_mutations():
+            return [r for r in f.requests() if r.get("cloud") == "k8s" and r.get("mutating")]
+
+        # mid-drain: cordoned, an eviction refused by the budget
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not [r for r in k8s_mutations()
+                                              if r["op"].endswith("K8sEvictPod")]:
+            time.sleep(0.05)
+        rep.d[old].kill9()
+        new, _ = rep.wait_leader(exclude=(old,), timeout=20)
+
+        def done():
+            live = itlib.live_nodes(f.state(), pools, "np-batch")
+            cordoned = [n for n in f.admin("k8s/state?cluster=" + pools)["nodes"]
+                        if n["spec"].get("unschedulable")]
+            return len(live) == 1 and not cordoned
+
+        end = time.monotonic() + 120
+        while time.monotonic() < end and not done():
+            time.sleep(0.2)
+        self.assertTrue(done(), rep.d[new].log()[-3000:])
+        inv = f.invariants()
+        for k in ("nodes_removed_with_evictable_pods", "protected_nodes_removed",
+                  "pods_deleted_bypassing_eviction", "nodes_left_cordoned"):
+            self.assertEqual(inv.get(k), 0, inv)
+        # who sent each Kubernetes mutation: its client certificate was issued
+        # by DescribeClusterUserKubeconfig request seq N (user "2" + N), signed
+        # with the replica's own access key
+        creds = f.admin("k8s/credentials?cluster=" + pools)["credentials"]
+        by_seq = {r["seq"]: ak_of(r) for r in f.requests()
+                  if r["op"] == "DescribeClusterUserKubeconfig"}
+        owner = {c["id"]: by_seq.get(int(c["user"][1:])) for c in creds
+                 if c["user"].startswith("2")}
+        senders = [owner.get(r.get("ak")) for r in k8s_mutations()]
+        self.assertTrue(senders)
+        self.assertNotIn(None, senders, (senders, owner, k8s_mutations()[:2]))
+        self.assertTrue(set(senders) <= {old, new}, senders)
+        # the old leader until it died, the new one after: never interleaved
+        blocks = [o for k, o in enumerate(senders) if k == 0 or senders[k - 1] != o]
+        self.assertIn(blocks, ([old, new], [new]), senders)
+        self.assertIn(new, senders)
+        itlib.assert_clean(self, f)
+        cloud = [ak_of(r) for r in f.mutations() if r.get("cloud") != "k8s"]
+        self.assertTrue(set(cloud) <= {old, new}, cloud)
+
     def test_deposed_leader_never_sends_its_throttled_call(self):
         self.deposed_leader_runs(unaware=False)
 
