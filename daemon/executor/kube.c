@@ -820,16 +820,20 @@ static void on_drain_done(void *ud, enum nh_drain_outcome o, const struct nh_dra
     struct cl *c = kd->c;
     struct cl_kube *k = c->kube;
 
+    /* what the progress says, before the drain goes (p is borrowed from it) */
+    char message[400];
+    unsigned sent = p->evictions_sent, refused = p->evictions_refused;
+    on_drain_progress(kd, p);
+    snprintf(message, sizeof(message), "%s", p->message != NULL ? p->message : "");
     nh_drain_free(kd->d);
     kd->d = NULL;
-    on_drain_progress(kd, p);
     if (o == NH_DRAIN_DRAINED) {
         kd->st = KD_DRAINED;
         kd->drained_at = uv_now(c->e->loop);
         nh_log(LOG_NOTICE,
                "%s: node %s drained (%u evictions, %u refused by a budget); removal "
                "after a fresh observation",
-               c->name, kd->kname, p->evictions_sent, p->evictions_refused);
+               c->name, kd->kname, sent, refused);
         if (!c->e->stopping)
             cl_observe_soon(c, 0);
         return;
@@ -841,7 +845,7 @@ static void on_drain_done(void *ud, enum nh_drain_outcome o, const struct nh_dra
         return;
     }
     nh_log(LOG_WARNING, "%s: drain of node %s %s: %s", c->name, kd->kname, nh_drain_outcome_name(o),
-           p->message != NULL ? p->message : "");
+           message);
     char why[160];
     snprintf(why, sizeof(why), "%s%s%.100s", nh_drain_outcome_name(o),
              kd->held[0] ? ", held: " : "", kd->held);
