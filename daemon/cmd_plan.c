@@ -132,7 +132,10 @@ static int plan_fail(bool json, const char *revision, const struct nh_diag *diag
     return NH_EXIT_FAILURE;
 }
 
-int nh_cmd_plan(struct nh_global_opts *g, int argc, char **argv)
+/* The command line, every option read before any error is reported, so
+ * that --json anywhere on the line gets its JSON document. Returns -1 to go
+ * on, else the exit code. */
+static int plan_parse_args(struct planrun *p, struct nh_global_opts *g, int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},
@@ -141,30 +144,21 @@ int nh_cmd_plan(struct nh_global_opts *g, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct planrun p;
-    struct nh_config *cfg = NULL;
-    struct nh_diag diag;
-    /* plan reads, never writes: only the credentials reads need. */
-    const struct nh_load_opts lo = {.secrets = NH_USE_CLOUD_READ};
-    char err[512] = "", usage_err[256] = "";
+    char usage_err[256] = "";
     bool help = false;
-    int c, r;
+    int c;
 
-    memset(&p, 0, sizeof(p));
-    p.timeout_ms = 120000;
-    /* Every option is read before any error is reported, so that --json
-     * anywhere on the line gets its JSON document. */
     opterr = 0;
     while ((c = nh_cli_getopt(argc, argv, ":h", longopts, g)) != -1) {
         switch (c) {
         case 'j':
-            p.json = true;
+            p->json = true;
             break;
         case 'd':
-            p.detailed = true;
+            p->detailed = true;
             break;
         case 't':
-            if ((nh_duration_parse(optarg, &p.timeout_ms) < 0 || p.timeout_ms == 0) &&
+            if ((nh_duration_parse(optarg, &p->timeout_ms) < 0 || p->timeout_ms == 0) &&
                 usage_err[0] == '\0')
                 snprintf(usage_err, sizeof(usage_err),
                          "--timeout: expected a duration like 30s or 2m, got \"%.60s\"", optarg);
@@ -197,28 +191,36 @@ int nh_cmd_plan(struct nh_global_opts *g, int argc, char **argv)
     if (usage_err[0] == '\0' && optind < argc)
         snprintf(usage_err, sizeof(usage_err), "unexpected argument \"%.60s\"", argv[optind]);
     if (usage_err[0] != '\0') {
-        if (!p.json)
+        if (!p->json)
             plan_usage(stderr);
-        return plan_fail(p.json, NULL, NULL, "%s", usage_err);
+        return plan_fail(p->json, NULL, NULL, "%s", usage_err);
     }
-    nh_log_init((enum nh_log_format)nh_log_format_from_string(g->log_format),
-                g->log_level ? nh_log_level_from_string(g->log_level) : LOG_WARNING);
-    signal(SIGPIPE, SIG_IGN);
+    return -1;
+}
+
+/* The configuration, with only the credentials reads need (plan reads,
+ * never writes). Returns -1 to go on (*cfg set), else the exit code. */
+static int plan_load_config(const struct planrun *p, const char *path, struct nh_config **cfg)
+{
+    const struct nh_load_opts lo = {.secrets = NH_USE_CLOUD_READ};
+    struct nh_diag diag;
+    int r;
+
     /* Configuration problems: FILE:LINE:COL lines for a person (and CI
      * annotations), log records when the logs are JSON or go to the journal. */
     bool as_log = nh_log_format() != NH_LOG_PLAIN;
     nh_diag_init(&diag);
-    if (nh_config_load_with(g->config_path, &lo, &cfg, &diag) < 0) {
+    if (nh_config_load_with(path, &lo, cfg, &diag) < 0) {
         if (as_log) {
             nh_diag_log(&diag, LOG_ERR);
-            nh_log(LOG_ERR, "%s: configuration invalid (%zu error%s)", g->config_path,
-                   diag.n_errors, diag.n_errors == 1 ? "" : "s");
+            nh_log(LOG_ERR, "%s: configuration invalid (%zu error%s)", path, diag.n_errors,
+                   diag.n_errors == 1 ? "" : "s");
         } else {
             nh_diag_print(&diag, stderr);
-            fprintf(stderr, "%s: configuration invalid (%zu error%s)\n", g->config_path,
-                    diag.n_errors, diag.n_errors == 1 ? "" : "s");
+            fprintf(stderr, "%s: configuration invalid (%zu error%s)\n", path, diag.n_errors,
+                    diag.n_errors == 1 ? "" : "s");
         }
-        r = plan_fail(p.json, NULL, &diag, NULL);
+        r = plan_fail(p->json, NULL, &diag, NULL);
         nh_diag_free(&diag);
         return r;
     }
@@ -227,38 +229,68 @@ int nh_cmd_plan(struct nh_global_opts *g, int argc, char **argv)
     else
         nh_diag_print(&diag, stderr);
     nh_diag_free(&diag);
+    return -1;
+}
 
-    uv_loop_init(&p.loop);
+/* The HTTP client, a dry-run engine and the timers on p->loop, the engine
+ * started. Returns 0, or -1 with p->rc set and the error reported. */
+static int plan_start(struct planrun *p, struct nh_config *cfg)
+{
+    char err[512] = "";
+    int r;
+
     struct nh_http_opts hopts = {.ca_file = NULL};
-    r = nh_http_new(&p.loop, &hopts, &p.http);
+    r = nh_http_new(&p->loop, &hopts, &p->http);
     if (r < 0) {
-        p.rc = plan_fail(p.json, cfg->revision, NULL, "http client: %s", strerror(-r));
-        goto out;
+        p->rc = plan_fail(p->json, cfg->revision, NULL, "http client: %s", strerror(-r));
+        return -1;
     }
     const char *sd = getenv("STATE_DIRECTORY");
     char *state_dir = sd && *sd ? strndup(sd, strcspn(sd, ":")) : NULL;
     struct nh_engine_opts eo = {
-        .loop = &p.loop,
-        .http = p.http,
+        .loop = &p->loop,
+        .http = p->http,
         .dry_run = true,
         .state_dir = state_dir,
         .on_first_poll = on_first_poll,
-        .ud = &p,
+        .ud = p,
     };
-    r = nh_engine_new(&eo, cfg, &p.engine, err, sizeof(err));
+    r = nh_engine_new(&eo, cfg, &p->engine, err, sizeof(err));
     free(state_dir);
     if (r < 0) {
-        nh_http_close(p.http);
-        p.rc = plan_fail(p.json, cfg->revision, NULL, "%s", err);
-        goto out;
+        nh_http_close(p->http);
+        p->rc = plan_fail(p->json, cfg->revision, NULL, "%s", err);
+        return -1;
     }
-    uv_timer_init(&p.loop, &p.timeout);
-    uv_timer_init(&p.loop, &p.stopper);
-    p.timeout.data = p.stopper.data = &p;
-    uv_timer_start(&p.timeout, on_timeout, p.timeout_ms, 0);
-    nh_engine_start(p.engine);
-    uv_run(&p.loop, UV_RUN_DEFAULT);
-out:
+    uv_timer_init(&p->loop, &p->timeout);
+    uv_timer_init(&p->loop, &p->stopper);
+    p->timeout.data = p->stopper.data = p;
+    uv_timer_start(&p->timeout, on_timeout, p->timeout_ms, 0);
+    nh_engine_start(p->engine);
+    return 0;
+}
+
+int nh_cmd_plan(struct nh_global_opts *g, int argc, char **argv)
+{
+    struct planrun p;
+    struct nh_config *cfg = NULL;
+    int r;
+
+    memset(&p, 0, sizeof(p));
+    p.timeout_ms = 120000;
+    r = plan_parse_args(&p, g, argc, argv);
+    if (r >= 0)
+        return r;
+    nh_log_init((enum nh_log_format)nh_log_format_from_string(g->log_format),
+                g->log_level ? nh_log_level_from_string(g->log_level) : LOG_WARNING);
+    signal(SIGPIPE, SIG_IGN);
+    r = plan_load_config(&p, g->config_path, &cfg);
+    if (r >= 0)
+        return r;
+
+    uv_loop_init(&p.loop);
+    if (plan_start(&p, cfg) == 0)
+        uv_run(&p.loop, UV_RUN_DEFAULT);
     uv_walk(&p.loop, close_walk_cb, NULL);
     while (uv_run(&p.loop, UV_RUN_DEFAULT) != 0)
         ;

@@ -50,6 +50,7 @@ struct daemon {
     uv_timer_t status_timer; /* rate-limits STATUS= updates */
     uv_timer_t stop_timer;   /* shutdown progress */
     uint64_t stop_deadline;
+    bool loop_open; /* uv_loop_init succeeded: the teardown closes it */
     bool stopping;
     bool cancelled;
     bool dry_run;
@@ -394,25 +395,20 @@ static char *state_dir_from_env(void)
     return colon ? strndup(s, (size_t)(colon - s)) : strdup(s);
 }
 
-int nh_cmd_run(struct nh_global_opts *g, int argc, char **argv)
+/* Phase 0: the command line. Returns -1 to go on, else the exit code. */
+static int run_parse_args(struct daemon *d, struct nh_global_opts *g, int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"dry-run", no_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct daemon d;
-    struct nh_diag diag;
-    char err[1024] = "";
-    char *state_dir = NULL;
-    int c, r;
+    int c;
 
-    memset(&d, 0, sizeof(d));
-    d.g = g;
     while ((c = nh_cli_getopt(argc, argv, "h", longopts, g)) != -1) {
         switch (c) {
         case 'n':
-            d.dry_run = true;
+            d->dry_run = true;
             break;
         case 'h':
             run_usage(stdout);
@@ -428,88 +424,110 @@ int nh_cmd_run(struct nh_global_opts *g, int argc, char **argv)
         fprintf(stderr, "nodeherd run: unexpected argument \"%s\"\n", argv[optind]);
         return NH_EXIT_USAGE;
     }
-    /* From here on every line on stderr is a log record in the chosen
-     * format, configuration problems included (--log-format=json: JSON from
-     * the first line). */
-    nh_log_init((enum nh_log_format)nh_log_format_from_string(g->log_format), LOG_INFO);
-    signal(SIGPIPE, SIG_IGN);
+    return -1;
+}
+
+/* Phase 1: the configuration (d->cfg); the log level follows it unless
+ * --log-level said otherwise. */
+static int run_load_config(struct daemon *d)
+{
+    struct nh_diag diag;
 
     nh_diag_init(&diag);
-    if (nh_config_load(g->config_path, &d.cfg, &diag) < 0) {
+    if (nh_config_load(d->g->config_path, &d->cfg, &diag) < 0) {
         nh_diag_log(&diag, LOG_ERR);
-        nh_log(LOG_ERR, "%s: configuration invalid (%zu error%s); not starting", g->config_path,
+        nh_log(LOG_ERR, "%s: configuration invalid (%zu error%s); not starting", d->g->config_path,
                diag.n_errors, diag.n_errors == 1 ? "" : "s");
         nh_diag_free(&diag);
-        return NH_EXIT_USAGE;
+        return -1;
     }
     nh_diag_log(&diag, LOG_WARNING);
     nh_diag_free(&diag);
-    nh_log_max = g->log_level ? nh_log_level_from_string(g->log_level) : d.cfg->daemon.log_level;
-    /* d.dry_run is --dry-run only: read-only for the process's life (no
+    nh_log_max =
+        d->g->log_level ? nh_log_level_from_string(d->g->log_level) : d->cfg->daemon.log_level;
+    /* d->dry_run is --dry-run only: read-only for the process's life (no
      * journal, no leadership). daemon.dry_run is a switch the engine
      * honours at every reload, both ways. */
+    return 0;
+}
+
+/* Phase 2: the state directory's lock (d->lock), then the event loop
+ * (d->loop_open). */
+static int run_open_state(struct daemon *d, const char *state_dir)
+{
+    char err[1024] = "";
+    int r;
 
     /* One state directory, one daemon: the lock comes before anything in
      * the directory is read or written (a dry run writes nothing there and
      * may look at a running daemon's journal). */
-    state_dir = state_dir_from_env();
-    if (!d.dry_run) {
-        r = nh_state_lock_take(state_dir ? state_dir : d.cfg->daemon.state_dir, &d.lock, err,
+    if (!d->dry_run) {
+        r = nh_state_lock_take(state_dir ? state_dir : d->cfg->daemon.state_dir, &d->lock, err,
                                sizeof(err));
         if (r < 0) {
             nh_log(LOG_ERR, "%s; not starting", err);
-            nh_config_unref(d.cfg);
-            free(state_dir);
-            return NH_EXIT_FAILURE;
+            return -1;
         }
     }
-
-    r = uv_loop_init(&d.loop);
+    r = uv_loop_init(&d->loop);
     if (r < 0) {
         nh_log(LOG_ERR, "event loop: %s", uv_strerror(r));
-        nh_config_unref(d.cfg);
-        nh_state_lock_release(d.lock);
-        free(state_dir);
-        return NH_EXIT_FAILURE;
+        return -1;
     }
+    d->loop_open = true;
+    return 0;
+}
+
+/* Phase 3: the HTTP client, HA (ha: configured, not a dry run) and the
+ * engine, wired to each other. */
+static int run_build_engine(struct daemon *d, const char *state_dir)
+{
+    char err[1024] = "";
+    int r;
+
     struct nh_http_opts hopts = {.ca_file = NULL};
-    r = nh_http_new(&d.loop, &hopts, &d.http);
+    r = nh_http_new(&d->loop, &hopts, &d->http);
     if (r < 0) {
         nh_log_errno(LOG_ERR, r, "http client");
-        goto fail_early;
+        return -1;
     }
     struct nh_engine_opts eo = {
-        .loop = &d.loop,
-        .http = d.http,
-        .dry_run = d.dry_run,
+        .loop = &d->loop,
+        .http = d->http,
+        .dry_run = d->dry_run,
         .state_dir = state_dir,
         .on_first_poll = on_first_poll,
         .on_change = on_engine_change,
-        .ud = &d,
+        .ud = d,
     };
-    if (d.cfg->ha.enabled && !d.dry_run) {
+    if (d->cfg->ha.enabled && !d->dry_run) {
         /* HA: follow until elected; the journal lives in etcd. */
         struct nh_ha_opts ho = {
-            .loop = &d.loop, .http = d.http, .cfg = &d.cfg->ha, .on_role = on_ha_role, .ud = &d};
-        r = nh_ha_new(&ho, &d.ha, err, sizeof(err));
+            .loop = &d->loop, .http = d->http, .cfg = &d->cfg->ha, .on_role = on_ha_role, .ud = d};
+        r = nh_ha_new(&ho, &d->ha, err, sizeof(err));
         if (r < 0) {
             nh_log(LOG_ERR, "%s; not starting", err);
-            goto fail_early;
+            return -1;
         }
         eo.start_as_follower = true;
-        snprintf(d.fleet, sizeof(d.fleet), "%s",
-                 d.cfg->ha.prefix ? d.cfg->ha.prefix : "/nodeherd/");
+        snprintf(d->fleet, sizeof(d->fleet), "%s",
+                 d->cfg->ha.prefix ? d->cfg->ha.prefix : "/nodeherd/");
         eo.jstore = &nh_ha_jstore;
-        eo.jstore_ctx = d.ha;
+        eo.jstore_ctx = d->ha;
         eo.fence = ha_fence;
-    } else if (d.cfg->ha.enabled) {
+    } else if (d->cfg->ha.enabled) {
         nh_log(LOG_NOTICE, "dry-run: ha: ignored (a dry run never mutates, so it never leads)");
     }
-    r = nh_engine_new(&eo, d.cfg, &d.engine, err, sizeof(err));
+    r = nh_engine_new(&eo, d->cfg, &d->engine, err, sizeof(err));
     if (r < 0) {
         nh_log(LOG_ERR, "%s; not starting", err);
-        goto fail_early;
+        return -1;
     }
+    return 0;
+}
+
+static void run_describe_metrics(const struct daemon *d)
+{
     nh_metrics_describe("nodeherd_config_reloads_total", NH_METRIC_COUNTER,
                         "Configuration reloads by result", NULL, 0);
     nh_metrics_describe("nodeherd_config_last_reload_successful", NH_METRIC_GAUGE,
@@ -524,89 +542,139 @@ int nh_cmd_run(struct nh_global_opts *g, int argc, char **argv)
                         NULL, 0);
     nh_metrics_describe("nodeherd_leader_transitions_total", NH_METRIC_COUNTER,
                         "Leadership changes of this instance (ha:)", NULL, 0);
-    leader_metrics(&d, d.ha == NULL, 0);
+    leader_metrics(d, d->ha == NULL, 0);
+}
 
-    if (d.cfg->daemon.listen && d.cfg->daemon.listen[0]) {
-        struct nh_httpd_hooks hooks = {
-            .ready = hook_ready, .healthy = hook_healthy, .status_json = hook_status, .ud = &d};
-        r = nh_httpd_start(&d.loop, d.cfg->daemon.listen, &hooks, &d.httpd, err, sizeof(err));
-        if (r < 0) {
-            nh_log(LOG_ERR, "listen %s: %s; not starting", d.cfg->daemon.listen, err);
-            goto fail_engine;
-        }
-        unsigned total, per_ip;
-        nh_httpd_limits(d.httpd, &total, &per_ip);
-        if (nh_httpd_set_names(d.httpd, d.cfg->daemon.listen_names, d.cfg->daemon.n_listen_names) <
-            0)
-            nh_log(LOG_WARNING, "daemon.listen_names: out of memory; answering to addresses only");
-        nh_log(LOG_INFO, "metrics and health on http://%s (port %d)", d.cfg->daemon.listen,
-               nh_httpd_port(d.httpd));
-        nh_log(LOG_INFO, "http: at most %u connections, %u per client address (LimitNOFILE)", total,
-               per_ip);
+/* Phase 4: metrics and health over HTTP (daemon.listen set). */
+static int run_listen(struct daemon *d)
+{
+    char err[1024] = "";
+    unsigned total, per_ip;
+
+    if (d->cfg->daemon.listen == NULL || d->cfg->daemon.listen[0] == '\0')
+        return 0;
+    struct nh_httpd_hooks hooks = {
+        .ready = hook_ready, .healthy = hook_healthy, .status_json = hook_status, .ud = d};
+    int r = nh_httpd_start(&d->loop, d->cfg->daemon.listen, &hooks, &d->httpd, err, sizeof(err));
+    if (r < 0) {
+        nh_log(LOG_ERR, "listen %s: %s; not starting", d->cfg->daemon.listen, err);
+        return -1;
     }
+    nh_httpd_limits(d->httpd, &total, &per_ip);
+    if (nh_httpd_set_names(d->httpd, d->cfg->daemon.listen_names, d->cfg->daemon.n_listen_names) <
+        0)
+        nh_log(LOG_WARNING, "daemon.listen_names: out of memory; answering to addresses only");
+    nh_log(LOG_INFO, "metrics and health on http://%s (port %d)", d->cfg->daemon.listen,
+           nh_httpd_port(d->httpd));
+    nh_log(LOG_INFO, "http: at most %u connections, %u per client address (LimitNOFILE)", total,
+           per_ip);
+    return 0;
+}
 
-    uv_signal_init(&d.loop, &d.sighup);
-    uv_signal_init(&d.loop, &d.sigterm);
-    uv_signal_init(&d.loop, &d.sigint);
-    d.sighup.data = d.sigterm.data = d.sigint.data = &d;
-    uv_signal_start(&d.sighup, on_signal, SIGHUP);
-    uv_signal_start(&d.sigterm, on_signal, SIGTERM);
-    uv_signal_start(&d.sigint, on_signal, SIGINT);
-    uv_timer_init(&d.loop, &d.status_timer);
-    uv_timer_init(&d.loop, &d.stop_timer);
-    d.status_timer.data = d.stop_timer.data = &d;
+/* Phase 5: signal handlers, timers, the file watches and the watchdog. */
+static void run_arm(struct daemon *d)
+{
+    int r;
 
-    r = nh_watch_start(&d.loop, g->config_path, on_file_changed, &d, &d.watch);
+    uv_signal_init(&d->loop, &d->sighup);
+    uv_signal_init(&d->loop, &d->sigterm);
+    uv_signal_init(&d->loop, &d->sigint);
+    d->sighup.data = d->sigterm.data = d->sigint.data = d;
+    uv_signal_start(&d->sighup, on_signal, SIGHUP);
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+    uv_timer_init(&d->loop, &d->status_timer);
+    uv_timer_init(&d->loop, &d->stop_timer);
+    d->status_timer.data = d->stop_timer.data = d;
+
+    r = nh_watch_start(&d->loop, d->g->config_path, on_file_changed, d, &d->watch);
     if (r < 0)
-        nh_log_errno(LOG_WARNING, r, "cannot watch %s; reload with SIGHUP", g->config_path);
-    watch_git(&d);
-    r = nh_watchdog_start(&d.loop, &d.watchdog);
+        nh_log_errno(LOG_WARNING, r, "cannot watch %s; reload with SIGHUP", d->g->config_path);
+    watch_git(d);
+    r = nh_watchdog_start(&d->loop, &d->watchdog);
     if (r < 0)
         nh_log_errno(LOG_WARNING, r, "watchdog");
-    nh_watchdog_set_check(d.watchdog, watchdog_healthy, &d);
+    nh_watchdog_set_check(d->watchdog, watchdog_healthy, d);
+}
+
+/* Phase 6: announce, start the engine (and HA), run until finish(). */
+static void run_loop(struct daemon *d)
+{
+    const struct nh_config *cfg = d->cfg;
 
     nh_log(LOG_NOTICE, "nodeherd %s starting: %zu cluster%s, revision %s%s", NH_VERSION,
-           d.cfg->n_clusters, d.cfg->n_clusters == 1 ? "" : "s",
-           d.cfg->revision ? d.cfg->revision : "?",
-           d.dry_run               ? ", dry-run (--dry-run: nothing is sent while it runs)"
-           : d.cfg->daemon.dry_run ? ", dry-run (daemon.dry_run: nothing is sent until the "
-                                     "configuration turns it off)"
-                                   : "");
-    for (size_t i = 0; i < d.cfg->n_clusters; i++)
-        if (d.cfg->clusters[i].suspend)
+           cfg->n_clusters, cfg->n_clusters == 1 ? "" : "s", cfg->revision ? cfg->revision : "?",
+           d->dry_run            ? ", dry-run (--dry-run: nothing is sent while it runs)"
+           : cfg->daemon.dry_run ? ", dry-run (daemon.dry_run: nothing is sent until the "
+                                   "configuration turns it off)"
+                                 : "");
+    for (size_t i = 0; i < cfg->n_clusters; i++)
+        if (cfg->clusters[i].suspend)
             nh_log(LOG_NOTICE, "cluster %s is suspended: observed and planned, nothing is sent",
-                   d.cfg->clusters[i].name);
-    nh_engine_start(d.engine);
-    if (d.ha != NULL)
-        nh_ha_start(d.ha);
-    update_status(&d);
+                   cfg->clusters[i].name);
+    nh_engine_start(d->engine);
+    if (d->ha != NULL)
+        nh_ha_start(d->ha);
+    update_status(d);
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+}
 
-    uv_run(&d.loop, UV_RUN_DEFAULT);
-    /* Safety net: anything still open gets closed, then the loop must end
-     * empty (a leaked handle is a bug, reported). */
-    uv_walk(&d.loop, close_walk_cb, NULL);
-    while (uv_run(&d.loop, UV_RUN_DEFAULT) != 0)
-        ;
-    if (uv_loop_close(&d.loop) != 0)
-        nh_log(LOG_ERR, "shutdown: event loop still had handles");
-    nh_config_unref(d.cfg);
-    nh_metrics_reset();
-    nh_state_lock_release(d.lock); /* last: everything in state_dir is closed */
+/* The one teardown, after a normal stop (finish() already freed the
+ * engine, HA and HTTP client) or a failed start at any phase: whatever is
+ * still there is freed, each thing once, the lock last. */
+static int run_teardown(struct daemon *d, char *state_dir, int code)
+{
+    if (d->loop_open) {
+        nh_engine_free(d->engine);
+        d->engine = NULL;
+        nh_ha_free(d->ha);
+        d->ha = NULL;
+        nh_http_close(d->http);
+        d->http = NULL;
+        /* Safety net: anything still open gets closed, then the loop must
+         * end empty (a leaked handle is a bug, reported). */
+        uv_walk(&d->loop, close_walk_cb, NULL);
+        while (uv_run(&d->loop, UV_RUN_DEFAULT) != 0)
+            ;
+        if (uv_loop_close(&d->loop) != 0)
+            nh_log(LOG_ERR, "shutdown: event loop still had handles");
+    }
+    nh_config_unref(d->cfg);
+    d->cfg = NULL;
+    if (d->loop_open)
+        nh_metrics_reset();
+    nh_state_lock_release(d->lock); /* last: everything in state_dir is closed */
+    d->lock = NULL;
     free(state_dir);
-    return d.exit_code;
+    return code;
+}
 
-fail_engine:
-    nh_engine_free(d.engine);
-fail_early:
-    nh_ha_free(d.ha);
-    nh_http_close(d.http);
-    uv_walk(&d.loop, close_walk_cb, NULL);
-    while (uv_run(&d.loop, UV_RUN_DEFAULT) != 0)
-        ;
-    uv_loop_close(&d.loop);
-    nh_config_unref(d.cfg);
-    nh_metrics_reset();
-    nh_state_lock_release(d.lock);
-    free(state_dir);
-    return NH_EXIT_FAILURE;
+int nh_cmd_run(struct nh_global_opts *g, int argc, char **argv)
+{
+    struct daemon d;
+    char *state_dir;
+    int r;
+
+    memset(&d, 0, sizeof(d));
+    d.g = g;
+    r = run_parse_args(&d, g, argc, argv);
+    if (r >= 0)
+        return r;
+    /* From here on every line on stderr is a log record in the chosen
+     * format, configuration problems included (--log-format=json: JSON from
+     * the first line). */
+    nh_log_init((enum nh_log_format)nh_log_format_from_string(g->log_format), LOG_INFO);
+    signal(SIGPIPE, SIG_IGN);
+    if (run_load_config(&d) < 0)
+        return NH_EXIT_USAGE;
+
+    state_dir = state_dir_from_env();
+    if (run_open_state(&d, state_dir) < 0 || run_build_engine(&d, state_dir) < 0)
+        return run_teardown(&d, state_dir, NH_EXIT_FAILURE);
+    run_describe_metrics(&d);
+    if (run_listen(&d) < 0)
+        return run_teardown(&d, state_dir, NH_EXIT_FAILURE);
+    run_arm(&d);
+    run_loop(&d);
+    return run_teardown(&d, state_dir, d.exit_code);
 }

@@ -253,6 +253,45 @@ static int print_status(const char *body, size_t len)
     return NH_EXIT_OK;
 }
 
+/* The status endpoint's URL: from --url (url_opt), else from daemon.listen
+ * in the configuration file. Returns -1 when url is set, else the exit
+ * code (the problem said on standard error). */
+static int status_url(const char *url_opt, const char *config_path, char *url, size_t len)
+{
+    if (url_opt) {
+        /* "http://host:port/" as copied from a browser: no "//api". */
+        size_t n = strlen(url_opt);
+        while (n > 0 && url_opt[n - 1] == '/')
+            n--;
+        snprintf(url, len, "%.*s/api/v1/status", (int)n, url_opt);
+    } else {
+        char l[256];
+        int r = listen_from_file(config_path, l, sizeof(l));
+        if (r < 0) {
+            fprintf(stderr, "nodeherd status: cannot read daemon.listen from %s (%s); pass --url\n",
+                    config_path,
+                    r == -EINVAL ? "not a YAML mapping with a string there" : strerror(-r));
+            return NH_EXIT_USAGE;
+        }
+        if (l[0] == '\0') {
+            fprintf(stderr,
+                    "nodeherd status: daemon.listen is empty in %s, so the daemon has no "
+                    "endpoint; set it, or pass --url\n",
+                    config_path);
+            return NH_EXIT_USAGE;
+        }
+        struct nh_hostport hp;
+        if (nh_hostport_parse(l, NH_HOSTPORT_EMPTY_HOST, &hp, NULL) == 0 && hp.has_port &&
+            hp.port == 0) {
+            fprintf(stderr, "nodeherd status: daemon.listen uses port 0 (any free port); pass "
+                            "--url with the port the daemon logged\n");
+            return NH_EXIT_USAGE;
+        }
+        snprintf(url, len, "http://%s%s/api/v1/status", l[0] == ':' ? "127.0.0.1" : "", l);
+    }
+    return -1;
+}
+
 int nh_cmd_status(struct nh_global_opts *g, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -284,37 +323,9 @@ int nh_cmd_status(struct nh_global_opts *g, int argc, char **argv)
             return NH_EXIT_USAGE;
         }
     }
-    if (url_opt) {
-        /* "http://host:port/" as copied from a browser: no "//api". */
-        size_t n = strlen(url_opt);
-        while (n > 0 && url_opt[n - 1] == '/')
-            n--;
-        snprintf(url, sizeof(url), "%.*s/api/v1/status", (int)n, url_opt);
-    } else {
-        char l[256];
-        int r = listen_from_file(g->config_path, l, sizeof(l));
-        if (r < 0) {
-            fprintf(stderr, "nodeherd status: cannot read daemon.listen from %s (%s); pass --url\n",
-                    g->config_path,
-                    r == -EINVAL ? "not a YAML mapping with a string there" : strerror(-r));
-            return NH_EXIT_USAGE;
-        }
-        if (l[0] == '\0') {
-            fprintf(stderr,
-                    "nodeherd status: daemon.listen is empty in %s, so the daemon has no "
-                    "endpoint; set it, or pass --url\n",
-                    g->config_path);
-            return NH_EXIT_USAGE;
-        }
-        struct nh_hostport hp;
-        if (nh_hostport_parse(l, NH_HOSTPORT_EMPTY_HOST, &hp, NULL) == 0 && hp.has_port &&
-            hp.port == 0) {
-            fprintf(stderr, "nodeherd status: daemon.listen uses port 0 (any free port); pass "
-                            "--url with the port the daemon logged\n");
-            return NH_EXIT_USAGE;
-        }
-        snprintf(url, sizeof(url), "http://%s%s/api/v1/status", l[0] == ':' ? "127.0.0.1" : "", l);
-    }
+    int r = status_url(url_opt, g->config_path, url, sizeof(url));
+    if (r >= 0)
+        return r;
 
     struct nh_buf body;
     long code = 0;

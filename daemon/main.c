@@ -112,6 +112,34 @@ static int command_run(const struct command *cmd, struct nh_global_opts *g, int 
     return cmd->fn(g, argc, argv);
 }
 
+/* nodeherd help [COMMAND]: the command's own --help. sub_argv[0] is "help". */
+static int command_help(struct nh_global_opts *g, int sub_argc, char **sub_argv)
+{
+    if (sub_argc == 1) {
+        usage(stdout);
+        return NH_EXIT_OK;
+    }
+    const struct command *cmd = command_find(sub_argv[1]);
+    if (sub_argc > 2) {
+        fputs("nodeherd help: one command at a time; try \"nodeherd help\"\n", stderr);
+        return NH_EXIT_USAGE;
+    }
+    if (strcmp(sub_argv[1], "help") == 0) {
+        usage(stdout);
+        return NH_EXIT_OK;
+    }
+    if (cmd == NULL) {
+        fprintf(stderr,
+                "nodeherd help: unknown command \"%s\"; the commands are run, plan, check, "
+                "status and version\n",
+                sub_argv[1]);
+        return NH_EXIT_USAGE;
+    }
+    char help[] = "--help";
+    char *hargv[] = {sub_argv[1], help, NULL};
+    return command_run(cmd, g, 2, hargv);
+}
+
 int main(int argc, char **argv)
 {
     struct nh_global_opts g = {
@@ -165,32 +193,8 @@ int main(int argc, char **argv)
         return NH_EXIT_USAGE;
     }
 
-    if (strcmp(name, "help") == 0) {
-        /* nodeherd help [COMMAND]: the command's own --help */
-        if (sub_argc == 1) {
-            usage(stdout);
-            return NH_EXIT_OK;
-        }
-        const struct command *cmd = command_find(sub_argv[1]);
-        if (sub_argc > 2) {
-            fputs("nodeherd help: one command at a time; try \"nodeherd help\"\n", stderr);
-            return NH_EXIT_USAGE;
-        }
-        if (strcmp(sub_argv[1], "help") == 0) {
-            usage(stdout);
-            return NH_EXIT_OK;
-        }
-        if (cmd == NULL) {
-            fprintf(stderr,
-                    "nodeherd help: unknown command \"%s\"; the commands are run, plan, check, "
-                    "status and version\n",
-                    sub_argv[1]);
-            return NH_EXIT_USAGE;
-        }
-        char help[] = "--help";
-        char *hargv[] = {sub_argv[1], help, NULL};
-        return command_run(cmd, &g, 2, hargv);
-    }
+    if (strcmp(name, "help") == 0)
+        return command_help(&g, sub_argc, sub_argv);
     const struct command *cmd = command_find(name);
     if (cmd == NULL) {
         fprintf(stderr, "nodeherd: unknown command \"%s\"; try \"nodeherd --help\"\n", name);
