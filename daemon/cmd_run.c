@@ -7,6 +7,7 @@
  * bound, cancel the rest, flush the journal, close everything, exit 0. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,8 @@ struct daemon {
     struct nh_watch *watch;
     struct nh_watch *git_watch; /* <gitdir>/logs/HEAD: a commit moves the revision */
     char git_dir[4096];
+    uv_timer_t git_timer; /* looks at HEAD again after its reflog moved */
+    unsigned git_looks;   /* looks left before giving up on a ref that did not move */
     struct nh_watchdog *watchdog;
     struct nh_ha *ha;           /* ha: configured; NULL in single-instance mode */
     struct nh_state_lock *lock; /* state_dir, held for the life of the process */
@@ -259,9 +262,57 @@ static void on_file_changed(void *ud)
     reload(ud, "file changed");
 }
 
+/* The revision HEAD names now ("git:<sha>"), or "" when it cannot be read. */
+static void git_revision_now(const struct daemon *d, char ret[45])
+{
+    char dir[PATH_MAX], head[41];
+    const char *slash;
+
+    ret[0] = '\0';
+    if (realpath(d->g->config_path, dir) == NULL)
+        return;
+    slash = strrchr(dir, '/');
+    if (slash == dir)
+        dir[1] = '\0';
+    else if (slash != NULL)
+        dir[slash - dir] = '\0';
+    if (nh_git_head(dir, head) == 0)
+        snprintf(ret, 45, "git:%s", head);
+}
+
+/* git appends HEAD's reflog before it renames the moved ref into place
+ * (refs/files-backend.c: the log is written while the ref's lock is held),
+ * so the reload the reflog triggers can still read the previous commit.
+ * While HEAD has not moved to what it names, look again: 100 ms, 200 ms,
+ * ... up to 6 looks (about 6 s), then keep what was read. */
+static void on_git_timer(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    char now[45];
+
+    if (d->stopping)
+        return;
+    git_revision_now(d, now);
+    if (now[0] != '\0' && (d->cfg->revision == NULL || strcmp(now, d->cfg->revision) != 0)) {
+        d->git_looks = 0;
+        reload(d, "git HEAD moved");
+        return;
+    }
+    if (d->git_looks > 0) {
+        d->git_looks--;
+        uv_timer_start(&d->git_timer, on_git_timer, 100u << (6 - d->git_looks), 0);
+    }
+}
+
 static void on_git_moved(void *ud)
 {
-    reload(ud, "git HEAD moved");
+    struct daemon *d = ud;
+
+    reload(d, "git HEAD moved");
+    if (d->stopping)
+        return;
+    d->git_looks = 6;
+    uv_timer_start(&d->git_timer, on_git_timer, 100, 0);
 }
 
 /* A config in a git checkout: watch HEAD's reflog too, so that a commit or
@@ -298,6 +349,7 @@ static void finish(struct daemon *d)
 {
     uv_timer_stop(&d->stop_timer);
     uv_close((uv_handle_t *)&d->stop_timer, NULL);
+    uv_close((uv_handle_t *)&d->git_timer, NULL);
     uv_close((uv_handle_t *)&d->status_timer, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -585,7 +637,8 @@ static void run_arm(struct daemon *d)
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_timer_init(&d->loop, &d->status_timer);
     uv_timer_init(&d->loop, &d->stop_timer);
-    d->status_timer.data = d->stop_timer.data = d;
+    uv_timer_init(&d->loop, &d->git_timer);
+    d->status_timer.data = d->stop_timer.data = d->git_timer.data = d;
 
     r = nh_watch_start(&d->loop, d->g->config_path, on_file_changed, d, &d->watch);
     if (r < 0)

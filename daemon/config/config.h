@@ -289,6 +289,9 @@ const char *nh_cfg_duplicate_message(const struct nh_cfg_decl *decl, size_t n, b
  * <gitdir>/logs/HEAD so that a commit or pull that leaves the file as it is
  * still updates the revision recorded with each mutation. */
 int nh_git_dir(const char *path, char *ret, size_t len);
+/* The git HEAD commit for a checkout containing `dir`, as 40 hex in ret
+ * (41 bytes). 0, or a negative errno when not a checkout / unreadable. */
+int nh_git_head(const char *dir, char ret[41]);
 
 /* Endpoint overrides (providers.NAME.endpoint) receive the provider's
  * credentials, so a configuration file alone may point them only at

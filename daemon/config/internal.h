@@ -31,9 +31,6 @@ const char *nh_quote(const char *s, char *buf, size_t len);
 char *nh_config_revision(const char *path, const char *data, size_t len);
 /* "sha256:<first 16 hex>" of data, or NULL on failure. */
 char *nh_config_revision_sha256(const char *data, size_t len);
-/* The git HEAD commit for a checkout containing `dir`, as 40 hex in ret
- * (41 bytes). 0, or a negative errno when not a checkout / unreadable. */
-int nh_git_head(const char *dir, char ret[41]);
 
 /* ---- schema.c: table-driven validation of maps into structs ---- */
 

@@ -22,6 +22,7 @@ no secret reaches audit.log."""
 
 import hashlib
 import os
+import time
 import unittest
 
 import vislib
@@ -203,6 +204,42 @@ class AuditTest(unittest.TestCase):
         try:
             vislib.wait_for(lambda: d.status()["revision"] == "git:" + sha2, 30,
                             "the revision to follow the commit")
+        finally:
+            d.stop()
+
+    # git appends HEAD's reflog while it holds the ref's lock and renames the
+    # moved ref into place only after (refs/files-backend.c), so the reload
+    # the reflog triggers may still read the previous commit. Played here
+    # with a wide gap between the two steps: the revision must still follow.
+    def test_reflog_written_before_the_ref_moves(self):
+        f = self.fleet
+        repo = os.path.join(f.dir, "repo")
+        os.makedirs(repo)
+        vislib.git(repo, "init", "-q", "-b", "main")
+        path = os.path.join(repo, "nodeherd.yaml")
+        with open(path, "w") as fh:
+            fh.write(f.config_text(itlib.fleet_yaml()))
+        vislib.git(repo, "add", "nodeherd.yaml")
+        vislib.git(repo, "commit", "-q", "-m", "fleet")
+        sha1 = vislib.git(repo, "rev-parse", "HEAD").strip()
+        d = f.daemon(config_path=path)
+        try:
+            d.wait_ready()
+            vislib.wait_for(lambda: d.status()["revision"] == "git:" + sha1, 30,
+                            "the first revision")
+            tree = vislib.git(repo, "rev-parse", "HEAD^{tree}").strip()
+            sha2 = vislib.git(repo, "commit-tree", tree, "-p", sha1,
+                              "-m", "same file").strip()
+            with open(os.path.join(repo, ".git", "logs", "HEAD"), "a") as fh:
+                fh.write("%s %s t <t@example.invalid> 0 +0000\tcommit: same file\n"
+                         % (sha1, sha2))
+            time.sleep(1.0)  # the reload on the reflog has read the old ref by now
+            ref = os.path.join(repo, ".git", "refs", "heads", "main")
+            with open(ref + ".lock", "w") as fh:
+                fh.write(sha2 + "\n")
+            os.rename(ref + ".lock", ref)
+            vislib.wait_for(lambda: d.status()["revision"] == "git:" + sha2, 30,
+                            "the revision to follow the ref")
         finally:
             d.stop()
 
