@@ -1192,6 +1192,10 @@ void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
             free(c->last_plan_text);
             c->last_plan_text = NULL;
         }
+        if (prev != NULL && prev->kube_access && prev->scale_in.drain &&
+            !(cc->kube_access && cc->scale_in.drain))
+            cl_kube_release(c, cc->kube_access ? "drain was turned off"
+                                               : "its kubernetes: key was removed");
         bool decl_changed = prev == NULL || !cluster_cfg_eq(prev, cc);
         const char *what = decl_changed ? "changed" : "held or released by dry_run";
         if (decl_changed || dry_flip) {
@@ -1233,6 +1237,8 @@ void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
         nh_metrics_forget("nodeherd_job_oldest_age_seconds", "cluster", c->name);
         const struct nh_cfg_cluster *was = old ? nh_config_cluster(old, c->name) : NULL;
         size_t open = ops_count(c);
+        /* nodeherd's cordons there are undone before its client goes */
+        cl_kube_release(c, "the cluster is no longer declared");
         c->removed = true;
         if (open > 0 && was != NULL) {
             /* Its operations are followed to their end (or carried over to
@@ -1302,6 +1308,7 @@ void nh_engine_cancel(struct nh_engine *e)
         c->prov = NULL;
         cl_kube_cancel(c); /* Kubernetes reads in flight end as incomplete */
     }
+    engine_kube_releases_end(e); /* what they did not uncordon is logged */
 }
 
 bool nh_engine_idle(const struct nh_engine *e)

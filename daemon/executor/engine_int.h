@@ -136,6 +136,8 @@ struct nh_engine {
     char role[16];          /* "single", "leader", "follower" */
     size_t calls_in_flight; /* provider calls */
     uint64_t next_seq_hint;
+    /* kube.c: uncordons of clusters that lost their Kubernetes access */
+    struct kube_release *kube_releases;
 };
 
 /* A cluster removed from the configuration while operations were open on
@@ -202,6 +204,14 @@ bool cl_kube_drains(const struct cl *c);
 void cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy);
 /* Stops every drain (the nodes keep nodeherd's cordon). */
 void cl_kube_drains_stop(struct cl *c);
+/* The cluster is removed from the configuration, or loses kubernetes: or
+ * drain (why says which): its drains stop and the nodes nodeherd cordoned
+ * are uncordoned, bounded in time, by a release that outlives the cluster
+ * (leader only; what cannot be undone is logged with the fix). */
+void cl_kube_release(struct cl *c, const char *why);
+/* Ends the releases in flight (engine teardown): what they have not
+ * uncordoned is logged as left cordoned. */
+void engine_kube_releases_end(struct nh_engine *e);
 
 /* status.c */
 void status_describe_metrics(void);

@@ -101,7 +101,12 @@ struct cl_kube {
     struct kdrain *drains;
     struct kcool *cool;
     char op_id[80]; /* "nodeherd.<cluster>": the cordon annotation's value */
+    /* cl_kube_release asked while a read was in flight: done when it ends */
+    bool release_pending;
+    char release_why[120];
 };
+
+static void release_now(struct cl *c);
 
 /* ---------- helpers ---------- */
 
@@ -161,6 +166,8 @@ static void read_end(struct cl *c, const char *fail_why)
             held += obs->nodes[i].kube_hold != NULL;
         nh_metrics_set("nodeherd_kube_held_nodes", (double)held, "cluster", c->name, NULL);
     }
+    if (k->release_pending)
+        release_now(c); /* before done: it may free the cluster */
     done(c, obs);
 }
 
@@ -1035,4 +1042,215 @@ void cl_kube_drains_stop(struct cl *c)
             nh_drain_free(kd->d);
         kd_free(kd);
     }
+}
+
+/* ---------- releases: a cluster that lost its Kubernetes access ---------- */
+
+/* How long a release may take before what it has not uncordoned is
+ * reported as left cordoned (each uncordon is bounded by the client's
+ * own timeout and attempts; this bounds them all). */
+#define NH_KUBE_RELEASE_BOUND_MS 60000
+
+enum rel_state { REL_PENDING, REL_DONE, REL_LEFT };
+struct rel_node {
+    struct kube_release *rel;
+    char *kname;
+    enum rel_state st;
+    char why[120]; /* REL_LEFT: why (safe to show) */
+};
+
+struct kube_release {
+    struct kube_release *next;
+    struct nh_engine *e;
+    struct nh_kube *client; /* owned */
+    char *cluster;
+    struct rel_node *nodes;
+    size_t n, pending;
+    uv_timer_t timer;
+    bool ending;
+};
+
+static void log_left(const char *cluster, const char *kname, const char *why)
+{
+    nh_log(LOG_WARNING,
+           "%s: node %s stays cordoned by nodeherd (%s); undo it with `kubectl uncordon %s` and "
+           "`kubectl annotate node %s " NH_KUBE_ANN_DRAINING "-`",
+           cluster, kname, why, kname, kname);
+}
+
+static void release_closed(uv_handle_t *h)
+{
+    struct kube_release *rel = h->data;
+    for (size_t i = 0; i < rel->n; i++)
+        free(rel->nodes[i].kname);
+    free(rel->nodes);
+    free(rel->cluster);
+    free(rel);
+}
+
+/* Ends a release: what is still pending is cancelled and reported. */
+static void release_end(struct kube_release *rel)
+{
+    if (rel->ending)
+        return;
+    rel->ending = true;
+    if (rel->e != NULL)
+        for (struct kube_release **pp = &rel->e->kube_releases; *pp != NULL; pp = &(*pp)->next)
+            if (*pp == rel) {
+                *pp = rel->next;
+                break;
+            }
+    struct nh_kube *client = rel->client;
+    rel->client = NULL;
+    nh_kube_free(client); /* pending uncordons end CANCELLED: left */
+    for (size_t i = 0; i < rel->n; i++)
+        if (rel->nodes[i].st != REL_DONE)
+            log_left(rel->cluster, rel->nodes[i].kname,
+                     rel->nodes[i].st == REL_LEFT ? rel->nodes[i].why
+                                                  : "its uncordon did not finish in time");
+    uv_timer_stop(&rel->timer);
+    uv_close((uv_handle_t *)&rel->timer, release_closed);
+}
+
+static void release_timer(uv_timer_t *t)
+{
+    release_end(t->data);
+}
+
+static void on_released(void *ud, const struct nh_kube_result *r)
+{
+    struct rel_node *rn = ud;
+    struct kube_release *rel = rn->rel;
+    if (r->code == NH_KUBE_OK) {
+        rn->st = REL_DONE;
+        nh_log(LOG_NOTICE, "%s: node %s uncordoned (nodeherd no longer drains this cluster)",
+               rel->cluster, rn->kname);
+    } else if (r->code == NH_KUBE_NOT_OURS || r->code == NH_KUBE_GONE) {
+        rn->st = REL_DONE; /* someone else's cordon now, or no such node: nothing of ours */
+    } else if (r->code == NH_KUBE_CANCELLED) {
+        rn->st = REL_LEFT;
+        snprintf(rn->why, sizeof(rn->why), "its uncordon did not finish in time");
+    } else {
+        rn->st = REL_LEFT;
+        snprintf(rn->why, sizeof(rn->why), "uncordoning it failed: %s, HTTP %d",
+                 nh_kube_code_name(r->code), r->http_status);
+    }
+    if (rel->pending > 0 && --rel->pending == 0 && !rel->ending)
+        uv_timer_start(&rel->timer, release_timer, 0, 0); /* not from inside the client */
+}
+
+/* Whether the node is a victim of an open operation (its removal is
+ * under way: uncordoning it would only invite pods onto a leaving node). */
+static bool being_removed(const struct cl *c, const char *id)
+{
+    for (const struct opnode *on = c->ops; on != NULL; on = on->next) {
+        const struct nh_action *a = &on->op.action;
+        for (size_t j = 0; !on->closed && j < a->n_nodes; j++)
+            if (a->node_ids[j] != NULL && strcmp(a->node_ids[j], id) == 0)
+                return true;
+    }
+    return false;
+}
+
+static int rel_add(struct kube_release *rel, size_t cap, const char *kname)
+{
+    for (size_t i = 0; i < rel->n; i++)
+        if (strcmp(rel->nodes[i].kname, kname) == 0)
+            return 0;
+    if (rel->n >= cap)
+        return 0;
+    rel->nodes[rel->n].rel = rel;
+    if ((rel->nodes[rel->n].kname = strdup(kname)) == NULL)
+        return -ENOMEM;
+    rel->n++;
+    return 0;
+}
+
+static void release_now(struct cl *c)
+{
+    struct cl_kube *k = c->kube;
+    struct nh_engine *e = c->e;
+    char why[120];
+
+    snprintf(why, sizeof(why), "%s", k->release_why);
+    k->release_pending = false;
+    size_t cap = k->n_names;
+    for (struct kdrain *kd = k->drains; kd != NULL; kd = kd->next)
+        cap++;
+    struct kube_release *rel = calloc(1, sizeof(*rel));
+    if (rel != NULL && cap > 0)
+        rel->nodes = calloc(cap, sizeof(*rel->nodes));
+    if (rel == NULL || (cap > 0 && rel->nodes == NULL) ||
+        (rel->cluster = strdup(c->name)) == NULL) {
+        if (rel != NULL)
+            free(rel->nodes);
+        free(rel);
+        cl_kube_drains_stop(c);
+        nh_log(LOG_WARNING, "%s: %s; out of memory: the nodes nodeherd cordoned stay cordoned",
+               c->name, why);
+        return;
+    }
+    int err = 0;
+    for (struct kdrain *kd = k->drains; kd != NULL && err == 0; kd = kd->next)
+        if (!being_removed(c, kd->id))
+            err = rel_add(rel, cap, kd->kname);
+    for (size_t i = 0; i < k->n_names && err == 0; i++)
+        if (k->names[i].ours && !being_removed(c, k->names[i].id))
+            err = rel_add(rel, cap, k->names[i].kname);
+    cl_kube_drains_stop(c);
+    if (rel->n == 0 || err < 0 || !e->leader || e->stopping || k->client == NULL) {
+        /* a follower leaves them to the leader (its own reload does this) */
+        for (size_t i = 0; i < rel->n; i++) {
+            if (e->leader && !e->stopping)
+                log_left(c->name, rel->nodes[i].kname,
+                         err < 0 ? "out of memory" : "no Kubernetes client to undo it with");
+            free(rel->nodes[i].kname);
+        }
+        free(rel->nodes);
+        free(rel->cluster);
+        free(rel);
+        return;
+    }
+    nh_log(LOG_NOTICE, "%s: %s; uncordoning the %zu node%s nodeherd cordoned", c->name, why, rel->n,
+           rel->n == 1 ? "" : "s");
+    /* The client goes with the release; reads (if any) make a new one. */
+    rel->e = e;
+    rel->client = k->client;
+    k->client = NULL;
+    k->seq++;
+    uv_timer_init(e->loop, &rel->timer);
+    rel->timer.data = rel;
+    rel->next = e->kube_releases;
+    e->kube_releases = rel;
+    for (size_t i = 0; i < rel->n; i++) {
+        struct rel_node *rn = &rel->nodes[i];
+        rel->pending++;
+        if (nh_kube_uncordon(rel->client, rn->kname, k->op_id, on_released, rn) < 0) {
+            rel->pending--;
+            rn->st = REL_LEFT;
+            snprintf(rn->why, sizeof(rn->why), "its uncordon could not be sent");
+        }
+    }
+    uv_timer_start(&rel->timer, release_timer, rel->pending > 0 ? NH_KUBE_RELEASE_BOUND_MS : 0, 0);
+}
+
+void cl_kube_release(struct cl *c, const char *why)
+{
+    struct cl_kube *k = c->kube;
+    if (k == NULL)
+        return;
+    snprintf(k->release_why, sizeof(k->release_why), "%s", why);
+    if (k->op_id[0] == '\0')
+        snprintf(k->op_id, sizeof(k->op_id), "nodeherd.%s", c->name);
+    if (k->reading) {
+        k->release_pending = true; /* when the read ends (read_end) */
+        return;
+    }
+    release_now(c);
+}
+
+void engine_kube_releases_end(struct nh_engine *e)
+{
+    while (e->kube_releases != NULL)
+        release_end(e->kube_releases);
 }
