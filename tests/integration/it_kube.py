@@ -18,10 +18,14 @@ What is covered here:
   - a drain that times out: the node is uncordoned and another one is
     chosen later;
   - a failed Kubernetes read removes nothing (fail closed), is shown in
-    status and metrics, and the daemon carries on once it answers again.
+    status and metrics, and the daemon carries on once it answers again;
+  - a cluster removed from the file, or losing its `kubernetes:` key, in
+    the middle of a drain: the node nodeherd cordoned is uncordoned before
+    its client goes (nothing left cordoned).
 """
 
 import os
+import signal
 import sys
 import time
 import unittest
@@ -304,6 +308,78 @@ class KubeScaleIn(unittest.TestCase):
         f.clear_faults()
         wait_for(lambda: len(live_ids(f, WEB)) == 4, what="web at 4 once Kubernetes answers")
         self.assertIn(KEEP, live_ids(f, WEB))
+        self.assertEqual(d.stop(), 0)
+
+    def start_held_drain(self):
+        """web 5 -> 4, its emptiest node a behind a budget that never allows
+        the eviction: a drain that goes on (timeout 10m) with a cordoned."""
+        f = self.fleet
+        pods = [{"namespace": "shop", "name": "pinned-0", "node": A, "owner": "ReplicaSet",
+                 "labels": {"app": "pinned"}}]
+        for n in (B, C, D):
+            pods += [{"namespace": "shop", "name": "web-%s-%d" % (n[-2:], i), "node": n,
+                      "owner": "ReplicaSet", "labels": {"app": "web"}} for i in range(2)]
+        self.pods(WEB, pods)
+        f.admin("k8s/pdbs", "POST", {"cluster": WEB, "pdbs": [{
+            "namespace": "shop", "name": "pinned", "selector": {"matchLabels": {"app": "pinned"}},
+            "minAvailable": 1, "refuse": True}]})
+        # a second cluster, unchanged, so that the file still declares one
+        pools_np = "  - name: pools\n    provider: ack\n    id: %s\n" \
+            "    node_pools:\n      - { name: np-web, nodes: 3 }\n      - { name: np-batch }\n" \
+            % itlib.POOLS
+        d = f.daemon(config(
+            "  - name: web\n    provider: ack\n    id: %s\n    workers: 4\n"
+            "    kubernetes: { kubeconfig: from-cloud }\n"
+            "    scale_in: { drain_timeout: 10m }\n" % WEB + pools_np))
+        d.wait_ready()
+        a_name = "cn-hangzhou.192.168.0.11"
+
+        def cordoned():
+            return [n["metadata"]["name"] for n in self.k8s_state(WEB)["nodes"]
+                    if n["spec"].get("unschedulable")]
+
+        wait_for(lambda: cordoned() == [a_name], timeout=60, what="a cordoned by its drain")
+        # the drain is held by the budget: at least one eviction refused
+        wait_for(lambda: [r for r in f.requests() if r["op"].endswith("K8sEvictPod") and
+                          r.get("status") == 429], timeout=60, what="a 429 eviction")
+        return d, pools_np, a_name, cordoned
+
+    def assert_released(self, d, a_name, cordoned):
+        f = self.fleet
+        wait_for(lambda: not cordoned(), timeout=60, what="a uncordoned after the reload")
+        inv = f.invariants()
+        for k in ("nodes_removed_with_evictable_pods", "protected_nodes_removed",
+                  "pods_deleted_bypassing_eviction", "nodes_left_cordoned"):
+            self.assertEqual(inv.get(k), 0, inv)
+        wait_for(lambda: "node %s uncordoned (nodeherd no longer drains" % a_name in d.log(),
+                 timeout=30, what="the uncordon in the log")
+        self.assertNotIn("stays cordoned by nodeherd", d.log())
+        self.assertIn(A, live_ids(f, WEB))  # nothing removed
+        # the annotation went with the cordon
+        node = [n for n in self.k8s_state(WEB)["nodes"] if n["metadata"]["name"] == a_name][0]
+        self.assertNotIn("nodeherd.io/draining",
+                         (node["metadata"].get("annotations") or {}), node)
+
+    def test_cluster_removed_mid_drain_is_uncordoned(self):
+        f = self.fleet
+        d, pools_np, a_name, cordoned = self.start_held_drain()
+        f.write_config(config(pools_np))
+        d.signal(signal.SIGHUP)
+        self.assert_released(d, a_name, cordoned)
+        self.assertIn("web: the cluster is no longer declared; uncordoning the 1 node", d.log())
+        time.sleep(2)  # a few cycles: nobody cordons it again
+        self.assertEqual(cordoned(), [])
+        self.assertEqual(d.stop(), 0)
+
+    def test_kubernetes_key_removed_mid_drain_is_uncordoned(self):
+        f = self.fleet
+        d, pools_np, a_name, cordoned = self.start_held_drain()
+        # without kubernetes: and at its current size (nothing to remove)
+        f.write_config(config(
+            "  - name: web\n    provider: ack\n    id: %s\n    workers: 5\n" % WEB + pools_np))
+        d.signal(signal.SIGHUP)
+        self.assert_released(d, a_name, cordoned)
+        self.assertIn("web: its kubernetes: key was removed; uncordoning the 1 node", d.log())
         self.assertEqual(d.stop(), 0)
 
 
