@@ -79,7 +79,7 @@ run_tree sanitize "" -DNH_SANITIZE=ON
 quiet_step cmake -S "$top" -B "$top/build/fuzz" -DCMAKE_C_COMPILER=clang -DNH_FUZZ=ON -DNH_WERROR=ON \
     -DNH_FUZZ_SECONDS="${NH_FUZZ_SECONDS:-20}"
 step cmake --build "$top/build/fuzz" -j "$jobs" --target fuzz_config fuzz_providers fuzz_sign fuzz_journal \
-    fuzz_kubeconfig fuzz_kube
+    fuzz_kubeconfig fuzz_kube fuzz_opcodec
 [ "$print" = 1 ] || echo "=== test: fuzz"
 step ctest --test-dir "$top/build/fuzz" --output-on-failure -L fuzz
 [ "$print" = 1 ] || echo "=== all tests passed (normal, sanitizer and fuzz builds)"
