@@ -17,6 +17,11 @@ job_fail left failed are repaired by the test once the faults clear, as an
 operator would (nodeherd does not count them ready, and cannot replace a
 chosen ModelArts node).
 
+KubeFaults: the Kubernetes calls of a cluster with `kubernetes:` (issue
+#20): 500, 503, reset, malformed and truncated answers to the node list
+remove nothing; a storm of 429s on evictions deletes nothing, the drain
+times out and its node is uncordoned, and all goes once evictions pass.
+
     NODEHERD_BIN=... python3 tests/reliability/it_faults.py [-v]
     NH_FAULT_ROUNDS=N  runs only the first N rounds (quick look)
 """
@@ -32,6 +37,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 import itlib  # noqa: E402
+import it_kube  # noqa: E402
 from itlib import harness  # noqa: E402
 
 QPS, BURST = 8, 8
@@ -260,6 +266,83 @@ class FaultMatrix(unittest.TestCase):
                   " = %s, want %s; daemon: %s\nfaults: %s\nlog tail:\n%s" % (
                       what, timeout, last, want, status, json.dumps(f.admin("faults"))[:2000],
                       d.log()[-5000:]))
+
+
+class KubeFaults(unittest.TestCase):
+    """The Kubernetes calls meet faults (issue #20): a failing node list
+    removes nothing; evictions refused by a storm of 429s delete nothing,
+    and the drain ends with its node uncordoned."""
+
+    def setUp(self):
+        self.fleet = harness.Fleet(seed=itlib.SEED)
+        self.fleet.admin("timing", "POST", {"job_seconds": 0.3, "node_create_seconds": 0.2,
+                                            "node_delete_seconds": 0.2})
+
+    def tearDown(self):
+        self.fleet.close()
+
+    def cloud_mutations(self):
+        return [m for m in self.fleet.mutations() if m.get("cloud") != "k8s"]
+
+    def cordoned(self):
+        return [n["metadata"]["name"] for n in
+                self.fleet.admin("k8s/state?cluster=" + it_kube.WEB)["nodes"]
+                if n["spec"].get("unschedulable")]
+
+    def check_clean(self):
+        inv = self.fleet.invariants()
+        for k in ("nodes_removed_with_evictable_pods", "protected_nodes_removed",
+                  "pods_deleted_bypassing_eviction", "nodes_left_cordoned",
+                  "duplicate_mutations", "unrequested_removals"):
+            self.assertEqual(inv.get(k), 0, inv)
+
+    def test_node_list_faults_remove_nothing(self):
+        f = self.fleet
+        for kind in ("500", "503", "reset_before", "malformed", "truncated"):
+            f.fault(route="K8sListNodes", fault=kind, count=100000)
+        d = f.daemon(it_kube.config(
+            "  - name: web\n    provider: ack\n    id: %s\n    workers: 4\n"
+            "    kubernetes: { kubeconfig: from-cloud }\n" % it_kube.WEB))
+        d.wait_ready()
+        it_kube.wait_for(lambda: len([r for r in f.requests()
+                                      if r["op"].endswith("K8sListNodes")]) >= 6,
+                         what="several failed node lists")
+        self.assertEqual(self.cloud_mutations(), [])
+        self.assertEqual(len(it_kube.live_ids(f, it_kube.WEB)), 5)
+        f.clear_faults()
+        it_kube.wait_for(lambda: len(it_kube.live_ids(f, it_kube.WEB)) == 4,
+                         what="web at 4 once the node list answers")
+        self.check_clean()
+        self.assertEqual(d.stop(), 0)
+
+    def test_eviction_429_storm_deletes_nothing(self):
+        f = self.fleet
+        # every unprotected node runs a pod that must be evicted first
+        f.admin("k8s/pods", "POST", {"cluster": it_kube.WEB, "pods": [
+            {"namespace": "shop", "name": "w-%d" % i, "node": n, "owner": "ReplicaSet",
+             "labels": {"app": "w"}}
+            for i, n in enumerate((it_kube.A, it_kube.B, it_kube.C, it_kube.D))]})
+        f.fault(route="K8sEvictPod", fault="throttle", count=100000)
+        d = f.daemon(it_kube.config(
+            "  - name: web\n    provider: ack\n    id: %s\n    workers: 4\n"
+            "    kubernetes: { kubeconfig: from-cloud }\n"
+            "    scale_in: { drain_timeout: 10s }\n" % it_kube.WEB))
+        d.wait_ready()
+        it_kube.wait_for(lambda: "timed-out" in d.log(), timeout=120,
+                         what="a drain timed out under the 429 storm")
+        self.assertEqual(self.cloud_mutations(), [])
+        ev = [r for r in f.requests() if r["op"].endswith("K8sEvictPod")]
+        self.assertTrue(len(ev) >= 2 and all(r.get("status") == 429 for r in ev), ev[:5])
+        self.assertEqual(len(it_kube.live_ids(f, it_kube.WEB)), 5)
+        # the timed-out drain undid its cordon while the storm went on
+        it_kube.wait_for(lambda: "uncordoned (nodeherd's cordon undone)" in d.log(),
+                         timeout=60, what="the timed-out node uncordoned")
+        f.clear_faults()
+        it_kube.wait_for(lambda: len(it_kube.live_ids(f, it_kube.WEB)) == 4 and
+                         not self.cordoned(), timeout=120,
+                         what="web at 4, nothing cordoned, once evictions go through")
+        self.check_clean()
+        self.assertEqual(d.stop(), 0)
 
 
 if __name__ == "__main__":
