@@ -1,4 +1,6 @@
-/* engine.c - clusters, providers, polling, planning and reload. */
+/* engine.c - the engine object: new/start/reload/stop/free, its clusters'
+ * lifecycle, providers, leadership and journal health. One cluster's
+ * cycle (observe, plan, act, backoff) is in cycle.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,24 +24,6 @@ uint64_t nh_engine_rand(struct nh_engine *e)
     x ^= x >> 27;
     e->rng = x;
     return x * 0x2545F4914F6CDD1DULL;
-}
-
-static uint64_t cl_poll_interval(const struct cl *c)
-{
-    if (c->cfg && c->cfg->poll_interval_ms)
-        return c->cfg->poll_interval_ms;
-    return c->e->cfg->daemon.poll_interval_ms;
-}
-
-const char *cl_held(const struct cl *c)
-{
-    /* A removed cluster's suspend is gone with its declaration; the dry
-     * run still holds whatever it has not sent yet. */
-    if (!c->removed && c->cfg != NULL && c->cfg->suspend)
-        return "suspended";
-    if (c->e->o.dry_run || c->e->cfg->daemon.dry_run)
-        return "dry-run";
-    return NULL;
 }
 
 bool nh_engine_dry_run(const struct nh_engine *e, bool *forced)
@@ -154,8 +138,6 @@ void cl_maybe_free(struct cl *c)
     }
 }
 
-static void cl_poll_cb(uv_timer_t *t);
-
 /* The failure series of nodeherd_actions_total that alerts watch with
  * increase() (contrib/prometheus/alerts.yaml, NodeherdActionsFailing) exist
  * at 0 from the start: Prometheus sees no increase in a series whose first
@@ -191,20 +173,6 @@ static struct cl *cl_new(struct nh_engine *e, const struct nh_cfg_cluster *cfg)
     return c;
 }
 
-void cl_observe_soon(struct cl *c, uint64_t delay_ms)
-{
-    if (c->removed || c->e->stopping || !c->e->started)
-        return;
-    uint64_t due = uv_now(c->e->loop) + delay_ms;
-    uint64_t cur = uv_timer_get_due_in(&c->poll_timer);
-    if (due < c->observe_due)
-        c->observe_due = due;
-    if (uv_is_active((uv_handle_t *)&c->poll_timer) && cur <= delay_ms)
-        return;
-    /* 1 ms at least: see cl_schedule_next. */
-    uv_timer_start(&c->poll_timer, cl_poll_cb, delay_ms ? delay_ms : 1, 0);
-}
-
 static struct nh_provider *engine_provider(struct nh_engine *e, const char *name)
 {
     for (struct prov_entry *pe = e->provs; pe; pe = pe->next)
@@ -213,9 +181,11 @@ static struct nh_provider *engine_provider(struct nh_engine *e, const char *name
     return NULL;
 }
 
-/* ---------- observe -> plan -> act ---------- */
+/* ---------- readiness ---------- */
 
-static void maybe_first_poll(struct nh_engine *e)
+/* READY once every declared cluster was tried once (cycle.c calls it at the
+ * end of each first observation). */
+void engine_maybe_ready(struct nh_engine *e)
 {
     if (e->ready_sent)
         return;
@@ -225,423 +195,6 @@ static void maybe_first_poll(struct nh_engine *e)
     e->ready_sent = true;
     if (e->o.on_first_poll)
         e->o.on_first_poll(e->o.ud);
-}
-
-/* Renders a plan as log lines; returns the text (owned) so that an unchanged
- * plan is not logged again every cycle. */
-static char *plan_text(const struct nh_plan *p, bool act)
-{
-    struct nh_buf b;
-    nh_buf_init(&b, 0);
-    if (!act && p->n_actions > 0)
-        nh_buf_appends(&b, "(not yet)\n"); /* logged again once acted on */
-    for (size_t i = 0; i < p->n_actions; i++) {
-        const struct nh_action *a = &p->actions[i];
-        nh_buf_printf(&b, "%s %s%s%s target=%d nodes=%zu (%s: %s)\n", nh_action_kind_name(a->kind),
-                      a->cluster ? a->cluster : "", a->pool_name ? "/" : "",
-                      a->pool_name ? a->pool_name : "", a->target, a->n_nodes,
-                      nh_rule_name(a->rule), a->why);
-        for (size_t k = 0; k < a->n_nodes; k++)
-            nh_buf_printf(&b, "  %s\n", a->node_ids[k]);
-    }
-    for (size_t i = 0; i < p->n_notes; i++)
-        nh_buf_printf(&b, "note %s %s %s\n", nh_note_kind_name(p->notes[i].kind), p->notes[i].msg,
-                      p->notes[i].fix);
-    return nh_buf_steal(&b);
-}
-
-static void log_plan(struct cl *c, const struct nh_plan *p, const char *would)
-{
-    for (size_t i = 0; i < p->n_actions; i++) {
-        const struct nh_action *a = &p->actions[i];
-        nh_log(LOG_NOTICE, "%s%s%s: %s%s target %d%s%zu node%s (rule %s: %s)", c->name,
-               a->pool_name ? "/" : "", a->pool_name ? a->pool_name : "", would,
-               nh_action_kind_name(a->kind), a->target, a->n_nodes ? ", " : "; ", a->n_nodes,
-               a->n_nodes == 1 ? "" : "s", nh_rule_name(a->rule), a->why);
-    }
-    for (size_t i = 0; i < p->n_notes; i++) {
-        const struct nh_note *n = &p->notes[i];
-        int lvl = n->kind == NH_NOTE_REFUSED || n->kind == NH_NOTE_BLOCKED ? LOG_WARNING : LOG_INFO;
-        nh_log(lvl, "%s%s%s: %s (%s): %s%s%s", c->name, n->pool ? "/" : "", n->pool ? n->pool : "",
-               nh_note_kind_name(n->kind), nh_rule_name(n->rule), n->msg,
-               n->fix[0] ? "; fix: " : "", n->fix);
-    }
-}
-
-/* May the plan of the observation in hand be acted on? Only when that
- * observation started after the last operation here was closed (the epoch
- * check: one read before may predate the operation's effect - an unknown
- * outcome applied late - and planning on it could send the same change
- * again), and outside a failure backoff unless the declaration changed. */
-static bool cl_may_act(const struct cl *c)
-{
-    if (c->obs_epoch != c->ops_epoch)
-        return false;
-    return uv_now(c->e->loop) >= c->not_before || c->replan;
-}
-
-static bool cl_read_state_first(struct cl *c, const struct nh_plan *plan, bool act);
-
-/* Plans the cluster (always: notes and the converged state stay current);
- * acts on the plan only when `act` (cl_may_act). Returns
- * true when it read the cluster's state first instead (see
- * cl_read_state_first): the plan is then made again from that callback. */
-static bool cl_plan(struct cl *c, bool act)
-{
-    struct nh_engine *e = c->e;
-    struct nh_policy pol = {
-        .max_removal_share = e->cfg->daemon.max_removal_share,
-        .now_unix = time(NULL),
-        .previous = c->accepted_cfg ? nh_config_cluster(c->accepted_cfg, c->name) : NULL,
-    };
-    struct nh_op busy[64];
-    size_t n_busy = 0;
-    struct nh_plan plan = {0};
-
-    if (c->cfg == NULL || c->removed || !c->have_obs)
-        return false;
-    for (struct opnode *n = c->ops; n && n_busy < 64; n = n->next)
-        if (!n->closed)
-            busy[n_busy++] = n->op;
-    for (int pass = 0;; pass++) {
-        if (nh_plan_cluster(c->cfg, &c->obs, busy, n_busy, &pol, &plan) < 0) {
-            nh_log(LOG_ERR, "%s: planning failed: out of memory", c->name);
-            nh_plan_clear(&plan);
-            return false;
-        }
-        if (cl_read_state_first(c, &plan, act)) {
-            nh_plan_clear(&plan);
-            return true;
-        }
-        if (pass > 0 || plan.n_actions == 0 || c->obs.complete)
-            break;
-        /* the state read could not go out: plan on what that left */
-        nh_plan_clear(&plan);
-    }
-    const char *held = cl_held(c);
-    char *text = plan_text(&plan, act && held == NULL);
-    bool changed = text == NULL || c->last_plan_text == NULL || strcmp(text, c->last_plan_text);
-    if (changed)
-        log_plan(c, &plan,
-                 held != NULL && strcmp(held, "suspended") == 0 ? "suspended, would "
-                 : held != NULL                                 ? "dry-run, would "
-                 : !e->leader                                   ? "follower, would "
-                 : c->obs_epoch != c->ops_epoch ? "after a fresh observation, would "
-                 : !act                         ? "after the failure backoff, would "
-                                                : "");
-    free(c->last_plan_text);
-    c->last_plan_text = text;
-    if (act)
-        c->replan = false;
-    bool refused_empty = false;
-    for (size_t i = 0; i < plan.n_notes; i++)
-        if (plan.notes[i].rule == NH_RULE_EMPTY_DESIRED)
-            refused_empty = true;
-    if (!refused_empty && c->accepted_cfg != e->cfg) {
-        nh_config_unref(c->accepted_cfg);
-        c->accepted_cfg = nh_config_ref(e->cfg);
-    }
-
-    /* Held (suspended, dry run): observed and planned, nothing started. */
-    if (act && held == NULL && !e->stopping && e->leader) {
-        if (cl_kube_drains(c)) /* drains first, then the removals (kube.c) */
-            cl_kube_act(c, &plan, n_busy > 0);
-        else
-            for (size_t i = 0; i < plan.n_actions; i++)
-                ops_start(c, &plan.actions[i]);
-    } else if (held != NULL) {
-        cl_kube_drains_stop(c); /* nothing acts: nodeherd's cordons stay until it may */
-    }
-    nh_plan_clear(&c->last_plan);
-    c->last_plan = plan;
-    return false;
-}
-
-static uint64_t cl_jittered_interval(struct cl *c)
-{
-    uint64_t iv = cl_poll_interval(c);
-    uint64_t jitter = iv / 10 ? nh_engine_rand(c->e) % (iv / 10 + 1) : 0;
-    return iv - iv / 20 + jitter; /* interval -5% .. +5% */
-}
-
-void cl_schedule_next(struct cl *c)
-{
-    uint64_t now = uv_now(c->e->loop);
-    uint64_t next = UINT64_MAX;
-
-    if ((c->removed && !cl_retiring(c)) || c->e->stopping)
-        return;
-    /* While an observation is out, its callback re-arms the timer. A
-     * retiring cluster is observed only to verify. */
-    if (!c->observing && !c->removed)
-        next = c->observe_due > now ? c->observe_due - now : 0;
-    /* Operations in flight are followed on the job interval (a call already
-     * out re-arms the timer when it returns); a throttled one goes again at
-     * its time. */
-    for (struct opnode *n = c->prov ? c->ops : NULL; n; n = n->next) {
-        uint64_t due;
-        if (n->closed || n->calling || n->journal_pending)
-            continue;
-        if (n->op.state == NH_OP_INTENT && n->resend_at != 0)
-            due = n->resend_at > now ? n->resend_at - now : 0;
-        else if (n->op.state == NH_OP_VERIFY)
-            due = c->e->cfg->daemon.job_poll_interval_ms;
-        else if (n->op.state == NH_OP_SENT)
-            due = n->next_poll > now ? n->next_poll - now : 0;
-        else
-            continue;
-        if (due < next)
-            next = due;
-    }
-    if (next == UINT64_MAX) {
-        uv_timer_stop(&c->poll_timer);
-        return;
-    }
-    if (c->not_before > now && ops_count(c) == 0 && c->not_before - now > next)
-        next = c->not_before - now;
-    /* Never 0: libuv 1.44 runs a 0 ms timer restarted from a timer callback
-     * again in the same pass, forever. */
-    if (next == 0)
-        next = 1;
-    uv_timer_start(&c->poll_timer, cl_poll_cb, next, 0);
-}
-
-/* ---------- whether the cluster accepts changes (issue #19) ---------- */
-
-/* The end of an observation cycle: plan (and act), converged, notify. */
-static void cl_cycle_end(struct cl *c)
-{
-    struct nh_engine *e = c->e;
-
-    if (c->removed) { /* retiring: only its operations are followed */
-        cl_changed(c);
-        cl_schedule_next(c);
-        cl_maybe_free(c);
-        return;
-    }
-    /* The planner sees operations in flight and plans nothing over them;
-     * it still explains why (WAITING notes). */
-    if (!e->stopping && c->have_obs && cl_plan(c, cl_may_act(c))) {
-        cl_changed(c); /* the state read's callback ends the cycle */
-        return;
-    }
-    if (c->obs_epoch != c->ops_epoch)
-        cl_observe_soon(c, 0); /* an operation closed since it started: look again */
-    /* Reaching the declaration ends a run of failures (and its backoff). */
-    if (c->failures > 0 && cl_converged(c)) {
-        c->failures = 0;
-        c->not_before = 0;
-        c->last_error[0] = '\0';
-    }
-    cl_changed(c);
-    maybe_first_poll(e);
-    cl_schedule_next(c);
-}
-
-static void on_cluster_state(void *ud, const struct nh_prov_error *err, enum nh_cluster_state st,
-                             const char *phase)
-{
-    struct cl *c = ud;
-    struct nh_engine *e = c->e;
-
-    c->observing = false;
-    c->reading_state = false;
-    e->calls_in_flight--;
-    if ((err != NULL && err->cls == NH_ERR_CANCELLED) || (c->removed && !cl_retiring(c))) {
-        cl_maybe_free(c);
-        return;
-    }
-    if (err != NULL && err->cls != NH_ERR_NONE) {
-        /* Fail closed: nothing is sent to a cluster whose state is unknown.
-         * The cloud's text to the log only (issue 23). */
-        char pub[200];
-        nh_err_public(err, pub, sizeof(pub));
-        c->obs.complete = false;
-        c->obs_ok = false;
-        snprintf(c->obs.why, sizeof(c->obs.why), "the cluster's state could not be read (%.200s)",
-                 pub);
-        snprintf(c->last_error, sizeof(c->last_error), "observe incomplete: %.200s", c->obs.why);
-        nh_log(LOG_WARNING,
-               "%s: the cluster's state could not be read (%s: %.200s); nothing is "
-               "sent until it can be",
-               c->name, pub, err->message);
-    } else {
-        c->obs.cluster_state = st != NH_CLUSTER_UNKNOWN ? st : NH_CLUSTER_BUSY;
-        snprintf(c->obs.cluster_phase, sizeof(c->obs.cluster_phase), "%s",
-                 phase != NULL ? phase : "");
-    }
-    cl_cycle_end(c);
-}
-
-/* A plan that would send something to a cluster whose provider can tell
- * whether it accepts changes (NH_CAP_CLUSTER_STATE) reads that first: once
- * per observation, and only then (never on a poll with nothing to send).
- * true when the read went out. */
-static bool cl_read_state_first(struct cl *c, const struct nh_plan *plan, bool act)
-{
-    struct nh_engine *e = c->e;
-    int r;
-
-    if (plan->n_actions == 0 || !act || e->stopping || (!e->leader && !e->o.dry_run) ||
-        c->prov == NULL || c->prov->ops->cluster_state == NULL || c->reading_state ||
-        c->obs.cluster_state != NH_CLUSTER_UNKNOWN)
-        return false;
-    c->reading_state = true;
-    c->observing = true;
-    e->calls_in_flight++;
-    r = c->prov->ops->cluster_state(c->prov, c->cfg, on_cluster_state, c);
-    if (r < 0) {
-        c->reading_state = false;
-        c->observing = false;
-        e->calls_in_flight--;
-        c->obs.complete = false;
-        c->obs_ok = false;
-        snprintf(c->obs.why, sizeof(c->obs.why), "the cluster's state could not be read (%s)",
-                 strerror(-r));
-        return false; /* planned again below on the incomplete observation */
-    }
-    return true;
-}
-
-static void observed(struct cl *c, const struct nh_prov_error *err, struct nh_observed *obs);
-
-/* The Kubernetes half ended (issue #20): obs says whether it was read. */
-static void on_kube_read(struct cl *c, struct nh_observed *obs)
-{
-    struct nh_observed o = *obs;
-    free(obs);
-    observed(c, NULL, &o);
-    nh_observed_clear(&o);
-}
-
-static void on_observed(void *ud, const struct nh_prov_error *err, struct nh_observed *obs)
-{
-    struct cl *c = ud;
-
-    /* A cluster with Kubernetes access is read from both sides before its
-     * observation counts (kube.c); a failed read there makes it incomplete. */
-    if ((err == NULL || err->cls == NH_ERR_NONE) && obs != NULL && obs->complete &&
-        c->cfg != NULL && c->cfg->kube_access && !c->e->stopping) {
-        struct nh_observed *held = malloc(sizeof(*held));
-        if (held != NULL) {
-            *held = *obs;
-            memset(obs, 0, sizeof(*obs));
-            cl_kube_read(c, held, on_kube_read);
-            return;
-        }
-        obs->complete = false;
-        snprintf(obs->why, sizeof(obs->why), "Kubernetes: out of memory");
-    }
-    observed(c, err, obs);
-}
-
-static void observed(struct cl *c, const struct nh_prov_error *err, struct nh_observed *obs)
-{
-    struct nh_engine *e = c->e;
-
-    c->observing = false;
-    e->calls_in_flight--;
-    if (err != NULL && err->cls == NH_ERR_CANCELLED) {
-        if (obs)
-            nh_observed_clear(obs);
-        cl_maybe_free(c);
-        return;
-    }
-    if (c->removed && !cl_retiring(c)) {
-        if (obs)
-            nh_observed_clear(obs);
-        cl_maybe_free(c);
-        return;
-    }
-    c->tried_once = true;
-    if (err != NULL && err->cls != NH_ERR_NONE) {
-        char msg[256], pub[240];
-        nh_err_public(err, pub, sizeof(pub));
-        snprintf(msg, sizeof(msg), "observe failed (%.230s)", pub);
-        if (strcmp(msg, c->last_error) != 0)
-            nh_log(LOG_WARNING,
-                   "%s: observe failed (%s%s%.60s%s%.40s%s%.80s): %.200s; no changes until a "
-                   "complete observation",
-                   c->name, nh_err_class_name(err->cls), err->code[0] ? " " : "", err->code,
-                   err->op[0] ? ", " : "", err->op, err->request_id[0] ? ", request " : "",
-                   err->request_id, err->message);
-        snprintf(c->last_error, sizeof(c->last_error), "%s", msg);
-        c->obs_ok = false;
-        /* Fail closed: a failed read leaves no observation to plan on. */
-        if (c->have_obs)
-            c->obs.complete = false;
-        nh_metrics_inc("nodeherd_poll_failures_total", 1, "cluster", c->name, "class",
-                       nh_err_class_name(err->cls), NULL);
-        if (obs)
-            nh_observed_clear(obs);
-    } else if (obs != NULL) {
-        nh_observed_clear(&c->obs);
-        c->obs_epoch = c->observing_epoch;
-        c->obs = *obs;
-        memset(obs, 0, sizeof(*obs));
-        c->obs.at_ms = (int64_t)uv_now(e->loop);
-        c->have_obs = true;
-        c->obs_ok = c->obs.complete;
-        if (c->obs.complete) {
-            c->last_ok_unix = time(NULL);
-            if (c->last_error[0] && strncmp(c->last_error, "observe", 7) == 0)
-                nh_log(LOG_NOTICE, "%s: observation complete again", c->name);
-            if (strncmp(c->last_error, "observe", 7) == 0)
-                c->last_error[0] = '\0';
-            nh_metrics_set("nodeherd_last_successful_poll_timestamp_seconds",
-                           (double)c->last_ok_unix, "cluster", c->name, NULL);
-        } else {
-            snprintf(c->last_error, sizeof(c->last_error), "observe incomplete: %.200s",
-                     c->obs.why);
-        }
-    }
-    ops_on_observed(c);
-    cl_cycle_end(c);
-}
-
-static void cl_observe(struct cl *c)
-{
-    struct nh_engine *e = c->e;
-    if (e->stopping || (c->removed && !cl_retiring(c)) || c->observing || c->prov == NULL ||
-        c->cfg == NULL)
-        return;
-    c->observing = true;
-    c->observing_epoch = c->ops_epoch;
-    c->observe_due = uv_now(e->loop) + cl_jittered_interval(c);
-    e->calls_in_flight++;
-    int r = c->prov->ops->observe(c->prov, c->cfg, on_observed, c);
-    if (r < 0) {
-        c->observing = false;
-        e->calls_in_flight--;
-        c->tried_once = true;
-        snprintf(c->last_error, sizeof(c->last_error), "observe could not start: %s", strerror(-r));
-        nh_log(LOG_ERR, "%s: %s", c->name, c->last_error);
-        maybe_first_poll(e);
-        cl_schedule_next(c);
-    }
-}
-
-static void cl_poll_cb(uv_timer_t *t)
-{
-    struct cl *c = t->data;
-    uint64_t now = uv_now(c->e->loop);
-    bool verifying = false;
-
-    if (c->e->stopping || (c->removed && !cl_retiring(c)))
-        return;
-    ops_tick(c, now);
-    if (c->removed && !cl_retiring(c))
-        return; /* its last operation just ended */
-    for (struct opnode *n = c->ops; n; n = n->next)
-        if (!n->closed && n->op.state == NH_OP_VERIFY)
-            verifying = true;
-    /* Observe on the poll interval, after a change of the declaration, and
-     * while verifying an unknown outcome; a job poll alone re-reads nothing.
-     * A retiring cluster is read only to verify. */
-    if (!c->observing && (verifying || (!c->removed && (c->replan || now >= c->observe_due))))
-        cl_observe(c);
-    else if (!c->observing || !verifying)
-        cl_schedule_next(c);
 }
 
 /* ---------- providers ---------- */
@@ -1003,18 +556,9 @@ int nh_engine_start(struct nh_engine *e)
 {
     size_t n = 0;
     e->started = true;
-    for (struct cl *c = e->clusters; c; c = c->next) {
-        /* First polls are spread over a short window (up to 1 s or the
-         * interval), not a whole interval: READY should come soon. */
-        uint64_t iv = cl_poll_interval(c);
-        uint64_t win = iv < 1000 ? iv : 1000;
-        uint64_t d = win ? nh_engine_rand(e) % win : 0;
-        if (n == 0)
-            d = 0;
-        uv_timer_start(&c->poll_timer, cl_poll_cb, d, 0);
-        n++;
-    }
-    maybe_first_poll(e);
+    for (struct cl *c = e->clusters; c; c = c->next)
+        cl_start(c, n++ == 0);
+    engine_maybe_ready(e);
     return 0;
 }
 
@@ -1061,15 +605,6 @@ static bool cluster_cfg_eq(const struct nh_cfg_cluster *a, const struct nh_cfg_c
             return false;
     }
     return true;
-}
-
-/* May a changed declaration be planned on the observation in hand? */
-static bool cl_fresh_enough(const struct cl *c)
-{
-    uint64_t now = uv_now(c->e->loop);
-    return c->have_obs && c->obs_ok && !c->observing && ops_count(c) == 0 &&
-           c->obs_epoch == c->ops_epoch && now >= c->not_before &&
-           now - (uint64_t)c->obs.at_ms < cl_poll_interval(c);
 }
 
 /* Logs a hold switched on or off by a reload: the daemon's dry_run (c

@@ -1,6 +1,9 @@
-/* engine_int.h - the engine's private structures, shared by engine.c
- * (clusters, polling, planning, reload), ops.c (operations, job tracking,
- * journal queue) and status.c (status document, metrics). */
+/* engine_int.h - the engine's private structures, shared by engine.c (the
+ * engine object: clusters' lifecycle, providers, reload, leadership),
+ * cycle.c (one cluster's cycle: observe, plan, backoff, converged/blocked),
+ * ops.c (operations, job tracking, journal queue), kube.c (the Kubernetes
+ * side) and status.c/report.c (status document, metrics: they read, they
+ * decide nothing). */
 #ifndef NH_ENGINE_INT_H
 #define NH_ENGINE_INT_H
 
@@ -155,9 +158,8 @@ static inline bool cl_retiring(const struct cl *c)
 uint64_t nh_engine_rand(struct nh_engine *e);
 /* Journal write results (local journal only): health for /healthz. */
 void engine_journal_result(struct nh_engine *e, int r);
-void cl_observe_soon(struct cl *c, uint64_t delay_ms);
-/* Re-arms the cluster's timer for its next due observation or job poll. */
-void cl_schedule_next(struct cl *c);
+/* Sends READY (on_first_poll) once every cluster was tried once. */
+void engine_maybe_ready(struct nh_engine *e);
 void cl_changed(struct cl *c);
 void cl_maybe_free(struct cl *c);
 void cl_record_recent(struct cl *c, const struct nh_op *op, const char *result);
@@ -168,11 +170,50 @@ void cl_record_recent(struct cl *c, const struct nh_op *op, const char *result);
  * a refused connection, cancelled) is kept. Pure. */
 void nh_err_public(const struct nh_prov_error *e, char *buf, size_t len);
 struct cl *engine_find_cluster(struct nh_engine *e, const char *name);
+
+/* cycle.c */
+/* First poll of a cluster at engine start (first: at once; the others
+ * spread over up to a second). */
+void cl_start(struct cl *c, bool first);
+void cl_observe_soon(struct cl *c, uint64_t delay_ms);
+/* Re-arms the cluster's timer for its next due observation or job poll. */
+void cl_schedule_next(struct cl *c);
+/* Plans the cluster; acts on the plan when act. true: it read the
+ * cluster's state first, and plans again from that read's callback. */
+bool cl_plan(struct cl *c, bool act);
+/* May a changed declaration be planned on the observation in hand? */
+bool cl_fresh_enough(const struct cl *c);
 /* Why nothing new may be sent for the cluster now: "suspended"
  * (clusters[].suspend), "dry-run" (run --dry-run or daemon.dry_run), or
  * NULL. Checked where an action would start and again where it would be
  * sent; what is already in flight is followed to its end either way. */
 const char *cl_held(const struct cl *c);
+
+/* What one group (the workers outside pools, or one pool) holds, by
+ * state. The states of nodeherd_nodes{state}: every listed node is in
+ * exactly one. observed = everything but `leaving` (what the planner counts
+ * against the declaration). */
+struct gcount {
+    int observed;
+    int ready;     /* serving: ACK running+Ready, CCE Active, ModelArts available */
+    int not_ready; /* unhealthy: NotReady/Unknown/Offline, CCE Abnormal, ModelArts abnormal */
+    int failed;    /* the cloud says it failed (ACK failed, CCE Error): nodeherd replaces it */
+    int creating;  /* being created or starting */
+    int leaving;   /* being removed */
+};
+/* Counts a group of the observation in hand: the workers (pool_id and
+ * pool_name NULL) or the pool named by id or name. false: the pool is not
+ * in the observation. */
+bool group_count(const struct cl *c, const char *pool_id, const char *pool_name, struct gcount *g);
+/* The state word of the status document and STATUS=: "removed",
+ * "waiting", "failing", "converging", "converged", "suspended", "dry-run",
+ * "blocked". */
+const char *cl_state_word(const struct cl *c);
+/* Nothing in flight, nothing planned, every declared group at its count
+ * with every node ready. */
+bool cl_converged(const struct cl *c);
+/* The last plan refused or was blocked (a note says why). */
+bool cl_blocked(const struct cl *c);
 
 /* ops.c */
 void ops_abandon_all(struct cl *c);
@@ -215,8 +256,6 @@ void engine_kube_releases_end(struct nh_engine *e);
 
 /* status.c */
 void status_describe_metrics(void);
-void status_update_cluster_metrics(struct cl *c);
-const char *cl_state_word(const struct cl *c);
-bool cl_converged(const struct cl *c);
+void status_update_cluster_metrics(const struct cl *c);
 
 #endif

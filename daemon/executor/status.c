@@ -73,166 +73,12 @@ void status_describe_metrics(void)
     nh_metrics_set("nodeherd_journal_healthy", 1, NULL);
 }
 
-/* What one group (the workers outside pools, or one pool) holds, by
- * state. The states of nodeherd_nodes{state}: every listed node is in
- * exactly one. observed = everything but `leaving` (what the planner counts
- * against the declaration). */
-struct gcount {
-    int observed;
-    int ready;     /* serving: ACK running+Ready, CCE Active, ModelArts available */
-    int not_ready; /* unhealthy: NotReady/Unknown/Offline, CCE Abnormal, ModelArts abnormal */
-    int failed;    /* the cloud says it failed (ACK failed, CCE Error): nodeherd replaces it */
-    int creating;  /* being created or starting */
-    int leaving;   /* being removed */
-};
-
 static const char *const gcount_states[] = {"ready", "not_ready", "failed", "creating", "leaving"};
 
 static int gcount_get(const struct gcount *g, size_t i)
 {
     const int v[] = {g->ready, g->not_ready, g->failed, g->creating, g->leaving};
     return v[i];
-}
-
-static const struct nh_obs_pool *obs_pool(const struct cl *c, const char *pool_id,
-                                          const char *pool_name)
-{
-    const struct nh_observed *o = &c->obs;
-    for (size_t i = 0; i < o->n_pools; i++)
-        if ((pool_id && o->pools[i].id && strcmp(o->pools[i].id, pool_id) == 0) ||
-            (pool_name && o->pools[i].name && strcmp(o->pools[i].name, pool_name) == 0))
-            return &o->pools[i];
-    return NULL;
-}
-
-/* Counts a group: workers (pool NULL) or the pool named by id or name.
- * Kinds that list their nodes (ACK, CCE) count the node list (the same
- * nodes the planner counts; the CCE DefaultPool's members are the nodes
- * outside every custom pool); kinds that count from the pool (ModelArts,
- * NH_CAP_COUNTS_FROM_POOL) read its counters. false: the pool is not in
- * the observation. */
-static bool group_count(const struct cl *c, const char *pool_id, const char *pool_name,
-                        struct gcount *g)
-{
-    const struct nh_observed *o = &c->obs;
-    const struct nh_obs_pool *p = NULL;
-    bool counters =
-        c->cfg && c->cfg->provider && nh_kind_has(c->cfg->provider->kind, NH_CAP_COUNTS_FROM_POOL);
-
-    memset(g, 0, sizeof(*g));
-    if (pool_id != NULL || pool_name != NULL) {
-        p = obs_pool(c, pool_id, pool_name);
-        if (p == NULL)
-            return false;
-        if (counters) {
-            g->ready = p->ready;
-            g->not_ready = p->unhealthy;
-            g->creating = p->creating;
-            g->leaving = p->deleting;
-            g->observed = p->current;
-            return true;
-        }
-    }
-    for (size_t i = 0; i < o->n_nodes; i++) {
-        const struct nh_node *nd = &o->nodes[i];
-        bool member = p == NULL       ? nd->pool_id == NULL
-                      : p->is_default ? nd->pool_id == NULL || strcmp(nd->pool_id, p->id) == 0
-                                      : nd->pool_id != NULL && strcmp(nd->pool_id, p->id) == 0;
-        if (!nd->worker || !member)
-            continue;
-        switch (nd->health) {
-        case NH_NODE_READY:
-            g->ready++;
-            break;
-        case NH_NODE_UNHEALTHY:
-            if (nd->failed)
-                g->failed++;
-            else
-                g->not_ready++;
-            break;
-        case NH_NODE_PENDING:
-            g->creating++;
-            break;
-        case NH_NODE_REMOVING:
-            g->leaving++;
-            break;
-        }
-    }
-    g->observed = g->ready + g->not_ready + g->failed + g->creating;
-    return true;
-}
-
-static const struct nh_cfg_pool *find_cfg_pool_of(const struct cl *c, size_t i)
-{
-    return c->cfg && i < c->cfg->n_pools ? &c->cfg->pools[i] : NULL;
-}
-
-static bool cl_blocked(const struct cl *c)
-{
-    for (size_t i = 0; i < c->last_plan.n_notes; i++)
-        if (c->last_plan.notes[i].kind == NH_NOTE_BLOCKED ||
-            c->last_plan.notes[i].kind == NH_NOTE_REFUSED)
-            return true;
-    return false;
-}
-
-/* Converged: nothing in flight, nothing planned, and every group with a
- * declared count has exactly that many nodes, every one of them ready. A
- * failed node, one that never came up or one still starting is not
- * converged, whatever the counts say. */
-bool cl_converged(const struct cl *c)
-{
-    struct gcount g;
-    if (!c->obs_ok || c->cfg == NULL || ops_count(c) > 0)
-        return false;
-    /* An observation started before the last operation ended may not show
-     * its outcome (a failed job's undone removals): not known yet. */
-    if (c->obs_epoch != c->ops_epoch)
-        return false;
-    if (c->cfg->workers >= 0) {
-        int want = c->cfg->workers;
-        if (want < c->cfg->min)
-            want = c->cfg->min;
-        if (want > c->cfg->max)
-            want = c->cfg->max;
-        if (!group_count(c, NULL, NULL, &g) || g.observed != want || g.ready != want)
-            return false;
-    }
-    for (size_t i = 0; i < c->cfg->n_pools; i++) {
-        const struct nh_cfg_pool *p = find_cfg_pool_of(c, i);
-        if (p->nodes < 0)
-            continue;
-        int want = p->nodes < p->min ? p->min : p->nodes > p->max ? p->max : p->nodes;
-        if (!group_count(c, p->id, p->id ? NULL : p->name, &g) || g.observed != want ||
-            g.ready != want)
-            return false;
-    }
-    return c->last_plan.n_actions == 0;
-}
-
-const char *cl_state_word(const struct cl *c)
-{
-    if (c->removed)
-        return "removed"; /* no longer declared; its operations are followed to their end */
-    if (!c->have_obs && !c->tried_once)
-        return "waiting";
-    if (!c->obs_ok)
-        return "failing";
-    if (ops_count(c) > 0)
-        return "converging";
-    /* Converged wins over an earlier failed operation: the cloud reached
-     * the declaration anyway (e.g. the failed job's effect happened). */
-    if (cl_converged(c))
-        return "converged";
-    /* Held: observed and planned, nothing sent (the notes and `would` say
-     * what would be done). */
-    if (cl_held(c) != NULL)
-        return cl_held(c);
-    if (c->failures > 0)
-        return "failing";
-    if (cl_blocked(c))
-        return "blocked";
-    return "converging";
 }
 
 /* nodeherd_nodes{cluster,pool,state}: one series per state of each group
@@ -257,7 +103,7 @@ static bool pool_is_declared(const struct nh_cfg_cluster *cc, const struct nh_ob
     return false;
 }
 
-void status_update_cluster_metrics(struct cl *c)
+void status_update_cluster_metrics(const struct cl *c)
 {
     struct gcount g;
     uint64_t oldest = 0;
