@@ -255,18 +255,46 @@ static bool in_shrinking_group(const struct nh_cfg_cluster *cfg, const struct nh
 
 static void read_next_pods(struct cl *c);
 
-struct pods_ctx {
+/* The context of one call made for a read (Kubernetes lists, the cloud's
+ * credentials): the cluster and the read's generation (cl_kube.seq), so
+ * that an answer arriving after the client was replaced or freed is
+ * recognised as stale. */
+struct kcall {
     struct cl *c;
     uint64_t seq;
 };
 
+static struct kcall *kcall_new(struct cl *c)
+{
+    struct kcall *kc = malloc(sizeof(*kc));
+    if (kc != NULL) {
+        kc->c = c;
+        kc->seq = c->kube->seq;
+    }
+    return kc;
+}
+
+/* Frees the context; its cluster, and the generation in *seq. */
+static struct cl *kcall_end(void *ud, uint64_t *seq)
+{
+    struct kcall *kc = ud;
+    struct cl *c = kc->c;
+    *seq = kc->seq;
+    free(kc);
+    return c;
+}
+
+/* Whether an answer of generation seq is still for the current read. */
+static bool kcall_current(const struct cl *c, uint64_t seq)
+{
+    return c->kube != NULL && c->kube->seq == seq;
+}
+
 static void on_pods(void *ud, const struct nh_kube_result *r, struct nh_kube_pod_list *pods)
 {
-    struct pods_ctx *pc = ud;
-    struct cl *c = pc->c;
-    uint64_t seq = pc->seq;
-    free(pc);
-    if (c->kube == NULL || c->kube->seq != seq) {
+    uint64_t seq;
+    struct cl *c = kcall_end(ud, &seq);
+    if (!kcall_current(c, seq)) {
         nh_kube_pod_list_free(pods);
         return; /* the read ended with the client (cl_kube_cancel) */
     }
@@ -298,13 +326,11 @@ static void read_next_pods(struct cl *c)
         return;
     }
     const struct nh_kube_node *kn = &k->nodes->items[k->match[k->pod_nodes[k->pod_next]]];
-    struct pods_ctx *pc = malloc(sizeof(*pc));
+    struct kcall *pc = kcall_new(c);
     if (pc == NULL) {
         read_end(c, "out of memory");
         return;
     }
-    pc->c = c;
-    pc->seq = k->seq;
     int r = nh_kube_list_pods(k->client, kn->name, on_pods, pc);
     if (r < 0) {
         free(pc);
@@ -438,11 +464,9 @@ static int remember_names(struct cl *c)
 
 static void on_nodes(void *ud, const struct nh_kube_result *r, struct nh_kube_node_list *nodes)
 {
-    struct pods_ctx *pc = ud;
-    struct cl *c = pc->c;
-    uint64_t seq = pc->seq;
-    free(pc);
-    if (c->kube == NULL || c->kube->seq != seq) {
+    uint64_t seq;
+    struct cl *c = kcall_end(ud, &seq);
+    if (!kcall_current(c, seq)) {
         nh_kube_node_list_free(nodes);
         return; /* the read ended with the client (cl_kube_cancel) */
     }
@@ -504,13 +528,11 @@ static void on_nodes(void *ud, const struct nh_kube_result *r, struct nh_kube_no
 static void list_nodes(struct cl *c)
 {
     struct cl_kube *k = c->kube;
-    struct pods_ctx *pc = malloc(sizeof(*pc));
+    struct kcall *pc = kcall_new(c);
     if (pc == NULL) {
         read_end(c, "out of memory");
         return;
     }
-    pc->c = c;
-    pc->seq = k->seq;
     if (nh_kube_list_nodes(k->client, on_nodes, pc) < 0) {
         free(pc);
         read_end(c, "the nodes could not be listed");
@@ -534,22 +556,15 @@ static int client_from(struct cl *c, struct nh_kubeconfig *kc)
     return r;
 }
 
-struct cred_ctx {
-    struct cl *c;
-    uint64_t seq;
-};
-
 static void on_credentials(void *ud, const struct nh_prov_error *err, struct nh_prov_kubeconfig *pk)
 {
-    struct cred_ctx *cc = ud;
-    struct cl *c = cc->c;
-    uint64_t seq = cc->seq;
-    free(cc);
+    uint64_t seq;
+    struct cl *c = kcall_end(ud, &seq);
     if (c->kube == NULL)
         return;
     struct cl_kube *k = c->kube;
     k->fetching = false;
-    if (k->seq != seq || !k->reading)
+    if (!kcall_current(c, seq) || !k->reading)
         return;
     int64_t now = time(NULL);
     if (err != NULL && err->cls != NH_ERR_NONE) {
@@ -666,13 +681,11 @@ void cl_kube_read(struct cl *c, struct nh_observed *obs, cl_kube_done_fn done)
             read_end(c, "the provider cannot fetch Kubernetes credentials");
             return;
         }
-        struct cred_ctx *cc = malloc(sizeof(*cc));
+        struct kcall *cc = kcall_new(c);
         if (cc == NULL) {
             read_end(c, "out of memory");
             return;
         }
-        cc->c = c;
-        cc->seq = k->seq;
         k->fetching = true;
         k->network = kcfg->network;
         int r = c->prov->ops->kubeconfig(c->prov, c->cfg, on_credentials, cc);
