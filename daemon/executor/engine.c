@@ -408,6 +408,145 @@ static int journal_peek(const char *dir, struct nh_journal_replay *rep, char *er
     return r;
 }
 
+/* A dry run reads the journal without opening it for writing: it must not
+ * plan over a running daemon's work (its operations are shown, never
+ * resumed). */
+static void engine_peek_journal(const char *dir, struct nh_journal_replay *rep)
+{
+    char jerr[768] = "";
+    int r = journal_peek(dir, rep, jerr, sizeof(jerr));
+    if (r < 0 && r != -ENOENT && r != -EACCES)
+        nh_log(LOG_WARNING,
+               "state journal in %s could not be read (%s); operations in "
+               "flight are not shown",
+               dir, jerr[0] ? jerr : strerror(-r));
+}
+
+/* HA: operations live in etcd, and the local journal is never used:
+ * resumed here, its operations could be closed by no one (a follower does
+ * not act, the leader writes to etcd), and a leader elsewhere would not
+ * know them. One that still holds open operations - from a run without
+ * ha: - stops the start, naming the fix. */
+static int engine_check_ha_journal(const char *dir, char *err, size_t errlen)
+{
+    struct nh_journal_replay rep = {0};
+    char jerr[768] = "";
+    int r = journal_peek(dir, &rep, jerr, sizeof(jerr));
+    if (r == 0 && rep.n_open > 0) {
+        const struct nh_op *op = &rep.open_ops[0];
+        snprintf(err, errlen,
+                 "state journal %s/journal.log holds %zu open operation%s from a run without "
+                 "ha: (operation %llu: %s on cluster %s); with ha: operations live in etcd "
+                 "and this journal is never resumed: run nodeherd once without ha: until "
+                 "they close (nodeherd status shows them), or check them in the cloud and "
+                 "move the file aside",
+                 dir, rep.n_open, rep.n_open == 1 ? "" : "s", (unsigned long long)op->seq,
+                 nh_action_kind_name(op->action.kind),
+                 op->action.cluster ? op->action.cluster : "?");
+        r = -EBUSY;
+    } else if (r < 0 && r != -ENOENT) {
+        snprintf(err, errlen,
+                 "state journal %s/journal.log cannot be read (%s); with ha: it must hold no "
+                 "open operation: inspect it, then move it aside",
+                 dir, jerr[0] ? jerr : strerror(-r));
+    } else {
+        r = 0;
+    }
+    nh_journal_replay_clear(&rep);
+    return r;
+}
+
+/* Opens where the engine keeps its operations (e->o says which: read only
+ * for a dry run, etcd with ha:, else the local journal, whose open
+ * operations go to rep) and the audit log. < 0 with err set: the engine
+ * cannot start. */
+static int engine_open_journal(struct nh_engine *e, const char *dir, struct nh_journal_replay *rep,
+                               char *err, size_t errlen)
+{
+    int r;
+
+    if (e->o.dry_run) {
+        engine_peek_journal(dir, rep);
+    } else if (e->o.jstore != NULL) {
+        r = engine_check_ha_journal(dir, err, errlen);
+        if (r < 0)
+            return r;
+        e->audit = nh_audit_open(dir);
+    } else {
+        char jerr[768] = "";
+        r = nh_journal_open(dir, &e->journal, rep, jerr, sizeof(jerr));
+        if (r < 0) {
+            snprintf(err, errlen, "state journal in %s: %s", dir, jerr);
+            return r;
+        }
+        if (rep->warning[0])
+            nh_log(LOG_WARNING, "state journal: %s", rep->warning);
+        e->audit = nh_audit_open(dir);
+    }
+    if (e->o.jstore != NULL) {
+        e->jstore = e->o.jstore;
+        e->jstore_ctx = e->o.jstore_ctx;
+    } else if (e->journal != NULL) {
+        e->local_store.loop = e->loop;
+        e->local_store.journal = e->journal;
+        e->jstore = &nh_journal_store_ops;
+        e->jstore_ctx = &e->local_store;
+    }
+    return 0;
+}
+
+static int engine_add_providers(struct nh_engine *e, const struct nh_config *cfg, char *err,
+                                size_t errlen)
+{
+    struct prov_entry **tail = &e->provs;
+    for (size_t i = 0; i < cfg->n_providers; i++) {
+        struct prov_entry *pe = prov_entry_new(e, &cfg->providers[i], err, errlen);
+        if (pe == NULL)
+            return -EINVAL;
+        *tail = pe;
+        tail = &pe->next;
+    }
+    return 0;
+}
+
+static int engine_add_clusters(struct nh_engine *e, const struct nh_config *cfg, char *err,
+                               size_t errlen)
+{
+    struct cl **ctail = &e->clusters;
+    for (size_t i = 0; i < cfg->n_clusters; i++) {
+        struct cl *c = cl_new(e, &cfg->clusters[i]);
+        if (c == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+        c->prov = engine_provider(e, cfg->clusters[i].provider_name);
+        *ctail = c;
+        ctail = &c->next;
+    }
+    return 0;
+}
+
+/* The journal's open operations are followed on (never re-sent). */
+static void engine_resume_journal(struct nh_engine *e, const struct nh_journal_replay *rep)
+{
+    for (size_t i = 0; i < rep->n_open; i++) {
+        const struct nh_op *op = &rep->open_ops[i];
+        struct cl *c = op->action.cluster ? engine_find_cluster(e, op->action.cluster) : NULL;
+        if (c == NULL) {
+            nh_log(LOG_WARNING,
+                   "state journal: operation %llu (%s) is for cluster \"%s\", which is no longer "
+                   "configured; it stays open in the journal",
+                   (unsigned long long)op->seq, nh_action_kind_name(op->action.kind),
+                   op->action.cluster ? op->action.cluster : "?");
+            continue;
+        }
+        ops_resume(c, op);
+    }
+    if (rep->n_open > 0)
+        nh_log(LOG_NOTICE, "state journal: resuming %zu operation%s in flight (never re-sent)",
+               rep->n_open, rep->n_open == 1 ? "" : "s");
+}
+
 int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg, struct nh_engine **ret,
                   char *err, size_t errlen)
 {
@@ -434,118 +573,25 @@ int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg, stru
         free(e);
         return -ENOMEM;
     }
-    if (opts->dry_run) {
-        /* Read-only: a dry run must not plan over a running daemon's work. */
-        char jerr[768] = "";
-        r = journal_peek(dir, &rep, jerr, sizeof(jerr));
-        if (r < 0 && r != -ENOENT && r != -EACCES)
-            nh_log(LOG_WARNING,
-                   "state journal in %s could not be read (%s); operations in "
-                   "flight are not shown",
-                   dir, jerr[0] ? jerr : strerror(-r));
-    } else if (opts->jstore != NULL) {
-        /* HA: operations live in etcd, and the local journal is never used:
-         * resumed here, its operations could be closed by no one (a follower
-         * does not act, the leader writes to etcd), and a leader elsewhere
-         * would not know them. One that still holds open operations - from
-         * a run without ha: - stops the start, naming the fix. */
-        char jerr[768] = "";
-        r = journal_peek(dir, &rep, jerr, sizeof(jerr));
-        if (r == 0 && rep.n_open > 0) {
-            const struct nh_op *op = &rep.open_ops[0];
-            snprintf(err, errlen,
-                     "state journal %s/journal.log holds %zu open operation%s from a run without "
-                     "ha: (operation %llu: %s on cluster %s); with ha: operations live in etcd "
-                     "and this journal is never resumed: run nodeherd once without ha: until "
-                     "they close (nodeherd status shows them), or check them in the cloud and "
-                     "move the file aside",
-                     dir, rep.n_open, rep.n_open == 1 ? "" : "s", (unsigned long long)op->seq,
-                     nh_action_kind_name(op->action.kind),
-                     op->action.cluster ? op->action.cluster : "?");
-            r = -EBUSY;
-        } else if (r < 0 && r != -ENOENT) {
-            snprintf(err, errlen,
-                     "state journal %s/journal.log cannot be read (%s); with ha: it must hold no "
-                     "open operation: inspect it, then move it aside",
-                     dir, jerr[0] ? jerr : strerror(-r));
-        } else {
-            r = 0;
-        }
-        nh_journal_replay_clear(&rep);
-        if (r < 0) {
-            nh_config_unref(e->cfg);
-            free(e->state_dir);
-            free(e);
-            return r;
-        }
-        e->audit = nh_audit_open(dir);
-    } else {
-        char jerr[768] = "";
-        r = nh_journal_open(dir, &e->journal, &rep, jerr, sizeof(jerr));
-        if (r < 0) {
-            snprintf(err, errlen, "state journal in %s: %s", dir, jerr);
-            nh_config_unref(e->cfg);
-            free(e->state_dir);
-            free(e);
-            return r;
-        }
-        if (rep.warning[0])
-            nh_log(LOG_WARNING, "state journal: %s", rep.warning);
-        e->audit = nh_audit_open(dir);
-    }
-    if (opts->jstore != NULL) {
-        e->jstore = opts->jstore;
-        e->jstore_ctx = opts->jstore_ctx;
-    } else if (e->journal != NULL) {
-        e->local_store.loop = e->loop;
-        e->local_store.journal = e->journal;
-        e->jstore = &nh_journal_store_ops;
-        e->jstore_ctx = &e->local_store;
+    r = engine_open_journal(e, dir, &rep, err, errlen);
+    if (r < 0) {
+        nh_config_unref(e->cfg);
+        free(e->state_dir);
+        free(e);
+        return r;
     }
     e->leader = !opts->start_as_follower;
     snprintf(e->role, sizeof(e->role), "%s", opts->start_as_follower ? "follower" : "single");
 
-    struct prov_entry **tail = &e->provs;
-    for (size_t i = 0; i < cfg->n_providers; i++) {
-        struct prov_entry *pe = prov_entry_new(e, &cfg->providers[i], err, errlen);
-        if (pe == NULL) {
-            nh_journal_replay_clear(&rep);
-            e->started = false;
-            nh_engine_free(e);
-            return -EINVAL;
-        }
-        *tail = pe;
-        tail = &pe->next;
+    r = engine_add_providers(e, cfg, err, errlen);
+    if (r == 0)
+        r = engine_add_clusters(e, cfg, err, errlen);
+    if (r < 0) {
+        nh_journal_replay_clear(&rep);
+        nh_engine_free(e);
+        return r;
     }
-    struct cl **ctail = &e->clusters;
-    for (size_t i = 0; i < cfg->n_clusters; i++) {
-        struct cl *c = cl_new(e, &cfg->clusters[i]);
-        if (c == NULL) {
-            snprintf(err, errlen, "out of memory");
-            nh_journal_replay_clear(&rep);
-            nh_engine_free(e);
-            return -ENOMEM;
-        }
-        c->prov = engine_provider(e, cfg->clusters[i].provider_name);
-        *ctail = c;
-        ctail = &c->next;
-    }
-    for (size_t i = 0; i < rep.n_open; i++) {
-        const struct nh_op *op = &rep.open_ops[i];
-        struct cl *c = op->action.cluster ? engine_find_cluster(e, op->action.cluster) : NULL;
-        if (c == NULL) {
-            nh_log(LOG_WARNING,
-                   "state journal: operation %llu (%s) is for cluster \"%s\", which is no longer "
-                   "configured; it stays open in the journal",
-                   (unsigned long long)op->seq, nh_action_kind_name(op->action.kind),
-                   op->action.cluster ? op->action.cluster : "?");
-            continue;
-        }
-        ops_resume(c, op);
-    }
-    if (rep.n_open > 0)
-        nh_log(LOG_NOTICE, "state journal: resuming %zu operation%s in flight (never re-sent)",
-               rep.n_open, rep.n_open == 1 ? "" : "s");
+    engine_resume_journal(e, &rep);
     nh_journal_replay_clear(&rep);
     nh_metrics_set("nodeherd_clusters", (double)cfg->n_clusters, NULL);
     *ret = e;
@@ -633,14 +679,13 @@ static void engine_log_hold_change(struct nh_engine *e, struct cl *c, const char
                c ? "cluster " : "", c ? c->name : "", c ? " suspend" : key);
 }
 
-void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
+/* Providers: keeps those whose settings are unchanged (their rate limiter
+ * state and connections survive), builds new ones for the rest. Returns
+ * the ones no longer configured (freed last, see nh_engine_reload). */
+static struct prov_entry *engine_reload_providers(struct nh_engine *e, const struct nh_config *cfg)
 {
-    struct nh_config *old = e->cfg;
-    struct prov_entry *keep = NULL, **ktail = &keep, *drop = NULL;
+    struct prov_entry *keep = NULL, **ktail = &keep, *drop;
 
-    nh_config_ref(cfg);
-    /* Providers: keep those whose settings are unchanged (their rate limiter
-     * state and connections survive), build new ones for the rest. */
     for (size_t i = 0; i < cfg->n_providers; i++) {
         const struct nh_cfg_provider *pc = &cfg->providers[i];
         struct prov_entry **pp = &e->provs, *pe = NULL;
@@ -668,14 +713,101 @@ void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
     }
     drop = e->provs;
     e->provs = keep;
-    e->cfg = cfg;
+    return drop;
+}
 
-    /* The dry run is a switch: honoured from this reload on, both ways. */
-    bool dry_flip = old != NULL && old->daemon.dry_run != cfg->daemon.dry_run;
-    if (dry_flip)
-        engine_log_hold_change(e, NULL, "dry_run", cfg->daemon.dry_run);
+/* A retiring cluster declared again while its operations run: they carry
+ * over (the planner sees them in flight; nothing is sent twice). */
+static void cl_declared_again(struct nh_engine *e, struct cl *c, const struct nh_cfg_cluster *cc)
+{
+    nh_log(LOG_NOTICE,
+           "reload: cluster %s declared again; its %zu operation%s in flight carr%s "
+           "over",
+           cc->name, ops_count(c), ops_count(c) == 1 ? "" : "s", ops_count(c) == 1 ? "ies" : "y");
+    c->removed = false;
+    nh_config_unref(c->retired_cfg);
+    c->retired_cfg = NULL;
+    c->cfg = cc;
+    c->prov = engine_provider(e, cc->provider_name);
+    c->replan = true;
+    cl_changed(c);
+    cl_observe_soon(c, 0);
+}
 
-    /* Clusters: update in place, add new ones, retire vanished ones. */
+/* A cluster new in the file (NULL: out of memory, logged). */
+static struct cl *cl_added(struct nh_engine *e, const struct nh_cfg_cluster *cc)
+{
+    struct cl *c = cl_new(e, cc);
+    if (c == NULL) {
+        nh_log(LOG_ERR, "reload: out of memory adding cluster %s", cc->name);
+        return NULL;
+    }
+    c->prov = engine_provider(e, cc->provider_name);
+    nh_log(LOG_NOTICE, "reload: cluster %s added", cc->name);
+    cl_observe_soon(c, 0);
+    return c;
+}
+
+/* Holds of a cluster still declared (prev: its declaration before): a
+ * switched suspend or dry run is logged and the plan said again; a
+ * cluster losing kubernetes: or drain has nodeherd's cordons undone. */
+static void cl_reload_holds(struct nh_engine *e, struct cl *c, const struct nh_cfg_cluster *prev,
+                            bool dry_flip)
+{
+    const struct nh_cfg_cluster *cc = c->cfg;
+
+    if (prev == NULL)
+        return;
+    if (prev->suspend != cc->suspend)
+        engine_log_hold_change(e, c, "suspend", cc->suspend);
+    if (dry_flip || prev->suspend != cc->suspend) {
+        /* Say again what would be done (or do it, when released). */
+        free(c->last_plan_text);
+        c->last_plan_text = NULL;
+    }
+    if (prev->kube_access && prev->scale_in.drain && !(cc->kube_access && cc->scale_in.drain))
+        cl_kube_release(c, cc->kube_access ? "drain was turned off"
+                                           : "its kubernetes: key was removed");
+}
+
+/* A cluster still declared, updated in place: planned again when its
+ * declaration changed (or the dry run flipped). */
+static void cl_reloaded(struct nh_engine *e, struct cl *c, const struct nh_cfg_cluster *cc,
+                        const struct nh_cfg_cluster *prev, bool dry_flip)
+{
+    c->cfg = cc;
+    c->prov = engine_provider(e, cc->provider_name);
+    cl_reload_holds(e, c, prev, dry_flip);
+    bool decl_changed = prev == NULL || !cluster_cfg_eq(prev, cc);
+    const char *what = decl_changed ? "changed" : "held or released by dry_run";
+    if (!decl_changed && !dry_flip)
+        return;
+    c->replan = true;
+    /* Throttled operations waiting to go again were planned on the old
+     * declaration: known unsent, they are dropped, then planned anew. */
+    ops_drop_unsent(c, "the declaration changed; planned again");
+    if (cl_fresh_enough(c)) {
+        /* React at once: the observation in hand is complete, younger than
+         * a poll interval and taken after the last operation here ended,
+         * i.e. exactly what a poll would have planned on. */
+        nh_log(LOG_INFO, "reload: cluster %s %s; planning on the observation of %llu ms ago",
+               cc->name, what, (unsigned long long)(uv_now(e->loop) - (uint64_t)c->obs.at_ms));
+        cl_plan(c, true);
+        cl_changed(c);
+        cl_schedule_next(c);
+    } else {
+        nh_log(LOG_INFO, "reload: cluster %s %s; re-observing now", cc->name, what);
+        if (!c->observing)
+            cl_observe_soon(c, 0);
+    }
+}
+
+/* Clusters of the new file (e->cfg): updated in place, added, or taken
+ * back from retirement. Those left with cfg NULL are no longer declared. */
+static void engine_reload_clusters(struct nh_engine *e, const struct nh_config *old, bool dry_flip)
+{
+    const struct nh_config *cfg = e->cfg;
+
     for (struct cl *c = e->clusters; c; c = c->next)
         if (!c->removed)
             c->cfg = NULL;
@@ -685,118 +817,88 @@ void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
     for (size_t i = 0; i < cfg->n_clusters; i++) {
         const struct nh_cfg_cluster *cc = &cfg->clusters[i];
         struct cl *c = engine_find_cluster(e, cc->name);
-        const struct nh_cfg_cluster *prev = NULL;
         if (c == NULL && (c = engine_find_retiring(e, cc)) != NULL) {
-            /* Declared again while its operations run: they carry over (the
-             * planner sees them in flight; nothing is sent twice). */
-            nh_log(LOG_NOTICE,
-                   "reload: cluster %s declared again; its %zu operation%s in flight carr%s "
-                   "over",
-                   cc->name, ops_count(c), ops_count(c) == 1 ? "" : "s",
-                   ops_count(c) == 1 ? "ies" : "y");
-            c->removed = false;
-            nh_config_unref(c->retired_cfg);
-            c->retired_cfg = NULL;
-            c->cfg = cc;
-            c->prov = engine_provider(e, cc->provider_name);
-            c->replan = true;
-            cl_changed(c);
-            cl_observe_soon(c, 0);
-            continue;
-        }
-        if (c == NULL) {
-            c = cl_new(e, cc);
-            if (c == NULL) {
-                nh_log(LOG_ERR, "reload: out of memory adding cluster %s", cc->name);
-                continue;
+            cl_declared_again(e, c, cc);
+        } else if (c == NULL) {
+            c = cl_added(e, cc);
+            if (c != NULL) {
+                *tail = c;
+                tail = &c->next;
             }
-            *tail = c;
-            tail = &c->next;
-            c->prov = engine_provider(e, cc->provider_name);
-            nh_log(LOG_NOTICE, "reload: cluster %s added", cc->name);
-            cl_observe_soon(c, 0);
-            continue;
-        }
-        prev = old ? nh_config_cluster(old, cc->name) : NULL;
-        c->cfg = cc;
-        c->prov = engine_provider(e, cc->provider_name);
-        if (prev != NULL && prev->suspend != cc->suspend)
-            engine_log_hold_change(e, c, "suspend", cc->suspend);
-        if (prev != NULL && (dry_flip || prev->suspend != cc->suspend)) {
-            /* Say again what would be done (or do it, when released). */
-            free(c->last_plan_text);
-            c->last_plan_text = NULL;
-        }
-        if (prev != NULL && prev->kube_access && prev->scale_in.drain &&
-            !(cc->kube_access && cc->scale_in.drain))
-            cl_kube_release(c, cc->kube_access ? "drain was turned off"
-                                               : "its kubernetes: key was removed");
-        bool decl_changed = prev == NULL || !cluster_cfg_eq(prev, cc);
-        const char *what = decl_changed ? "changed" : "held or released by dry_run";
-        if (decl_changed || dry_flip) {
-            c->replan = true;
-            /* Throttled operations waiting to go again were planned on the
-             * old declaration: known unsent, they are dropped, then planned
-             * anew. */
-            ops_drop_unsent(c, "the declaration changed; planned again");
-            if (cl_fresh_enough(c)) {
-                /* React at once: the observation in hand is complete,
-                 * younger than a poll interval and taken after the last
-                 * operation here ended, i.e. exactly what a poll would
-                 * have planned on. */
-                nh_log(
-                    LOG_INFO, "reload: cluster %s %s; planning on the observation of %llu ms ago",
-                    cc->name, what, (unsigned long long)(uv_now(e->loop) - (uint64_t)c->obs.at_ms));
-                cl_plan(c, true);
-                cl_changed(c);
-                cl_schedule_next(c);
-            } else {
-                nh_log(LOG_INFO, "reload: cluster %s %s; re-observing now", cc->name, what);
-                if (!c->observing)
-                    cl_observe_soon(c, 0);
-            }
+        } else {
+            cl_reloaded(e, c, cc, old ? nh_config_cluster(old, cc->name) : NULL, dry_flip);
         }
     }
+}
+
+static void cl_metrics_forget(const char *cluster)
+{
+    static const char *const names[] = {
+        "nodeherd_desired_nodes",          "nodeherd_observed_nodes",  "nodeherd_nodes",
+        "nodeherd_cluster_converged",      "nodeherd_cluster_blocked", "nodeherd_jobs_in_flight",
+        "nodeherd_job_oldest_age_seconds",
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        nh_metrics_forget(names[i], "cluster", cluster);
+}
+
+/* A cluster no longer declared: nodeherd stops managing it (nothing is
+ * removed). Its operations in flight are followed to their end (or carried
+ * over to a cluster of the same name declared again) with the declaration
+ * it had in old; without any, it goes now. */
+static void cl_retire(struct nh_engine *e, struct cl *c, struct nh_config *old,
+                      struct prov_entry **drop)
+{
+    const struct nh_cfg_cluster *was = old ? nh_config_cluster(old, c->name) : NULL;
+    size_t open = ops_count(c);
+
+    cl_metrics_forget(c->name);
+    /* nodeherd's cordons there are undone before its client goes */
+    cl_kube_release(c, "the cluster is no longer declared");
+    c->removed = true;
+    if (open > 0 && was != NULL) {
+        nh_log(LOG_NOTICE,
+               "reload: cluster %s is no longer declared; nodeherd stops managing it "
+               "(nothing is removed) and follows its %zu operation%s in flight to their end",
+               c->name, open, open == 1 ? "" : "s");
+        c->retired_cfg = nh_config_ref(old);
+        c->cfg = was;
+        nh_plan_clear(&c->last_plan);
+        cl_retire_provider(e, c, drop);
+        ops_drop_unsent(c, "the cluster is no longer declared");
+        cl_schedule_next(c);
+        cl_maybe_free(c);
+        return;
+    }
+    nh_log(LOG_NOTICE,
+           "reload: cluster %s is no longer declared; nodeherd stops managing it "
+           "(nothing is removed)",
+           c->name);
+    c->prov = NULL;
+    uv_close((uv_handle_t *)&c->poll_timer, cl_on_timer_closed);
+}
+
+void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
+{
+    struct nh_config *old = e->cfg;
+    struct prov_entry *drop;
+
+    nh_config_ref(cfg);
+    drop = engine_reload_providers(e, cfg);
+    e->cfg = cfg;
+
+    /* The dry run is a switch: honoured from this reload on, both ways. */
+    bool dry_flip = old != NULL && old->daemon.dry_run != cfg->daemon.dry_run;
+    if (dry_flip)
+        engine_log_hold_change(e, NULL, "dry_run", cfg->daemon.dry_run);
+
+    engine_reload_clusters(e, old, dry_flip);
     for (struct cl *c = e->clusters, *next; c; c = next) {
         next = c->next;
         if (cl_retiring(c)) /* removed earlier: its provider may have changed now */
             cl_retire_provider(e, c, &drop);
-        if (c->removed || c->cfg != NULL)
-            continue;
-        nh_metrics_forget("nodeherd_desired_nodes", "cluster", c->name);
-        nh_metrics_forget("nodeherd_observed_nodes", "cluster", c->name);
-        nh_metrics_forget("nodeherd_nodes", "cluster", c->name);
-        nh_metrics_forget("nodeherd_cluster_converged", "cluster", c->name);
-        nh_metrics_forget("nodeherd_cluster_blocked", "cluster", c->name);
-        nh_metrics_forget("nodeherd_jobs_in_flight", "cluster", c->name);
-        nh_metrics_forget("nodeherd_job_oldest_age_seconds", "cluster", c->name);
-        const struct nh_cfg_cluster *was = old ? nh_config_cluster(old, c->name) : NULL;
-        size_t open = ops_count(c);
-        /* nodeherd's cordons there are undone before its client goes */
-        cl_kube_release(c, "the cluster is no longer declared");
-        c->removed = true;
-        if (open > 0 && was != NULL) {
-            /* Its operations are followed to their end (or carried over to
-             * a cluster of the same name declared again). */
-            nh_log(LOG_NOTICE,
-                   "reload: cluster %s is no longer declared; nodeherd stops managing it "
-                   "(nothing is removed) and follows its %zu operation%s in flight to their end",
-                   c->name, open, open == 1 ? "" : "s");
-            c->retired_cfg = nh_config_ref(old);
-            c->cfg = was;
-            nh_plan_clear(&c->last_plan);
-            cl_retire_provider(e, c, &drop);
-            ops_drop_unsent(c, "the cluster is no longer declared");
-            cl_schedule_next(c);
-            cl_maybe_free(c);
-            continue;
-        }
-        nh_log(LOG_NOTICE,
-               "reload: cluster %s is no longer declared; nodeherd stops managing it "
-               "(nothing is removed)",
-               c->name);
-        c->prov = NULL;
-        uv_close((uv_handle_t *)&c->poll_timer, cl_on_timer_closed);
+        if (!c->removed && c->cfg == NULL)
+            cl_retire(e, c, old, &drop);
     }
     nh_metrics_set("nodeherd_clusters", (double)cfg->n_clusters, NULL);
     /* Dropped providers last: freeing them cancels their calls, whose
