@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "executor/engine_int.h"
+#include "executor/oplife.h"
 #include "ops/metrics.h"
 #include "util/log.h"
 
@@ -22,9 +23,8 @@ struct jwrite {
     int result;
 };
 
-static void op_send(struct opnode *n);
+static void op_try_send(struct opnode *n, enum nh_opl_ev ev, uint64_t now);
 static void op_maybe_free(struct opnode *n);
-static void op_finish_ex(struct opnode *n, enum nh_op_state st, const char *result, bool backoff);
 
 static int64_t wall_ms(void)
 {
@@ -43,20 +43,13 @@ static void jq_done_one(struct nh_engine *e, struct jwrite *jw)
         n->journal_pending = false;
         if (jw->kind == JW_BEGIN) {
             n->op.seq = jw->snap.seq;
-            if (jw->result < 0) {
+            if (jw->result < 0)
                 nh_log_errno(LOG_ERR, jw->result, "%s: journal: cannot record %s; not sending it",
                              n->cl->name, nh_action_kind_name(n->op.action.kind));
-                snprintf(n->detail, sizeof(n->detail), "not sent: journal write failed");
-                n->op.state = NH_OP_FAILED;
-                n->closed = true;
-                n->cl->not_before = uv_now(e->loop) + 30000;
-                cl_changed(n->cl);
-            } else if (!e->stopping) {
-                op_send(n);
-            } else {
-                /* Recorded, never sent: a known outcome, recorded as such. */
-                op_finish_ex(n, NH_OP_FAILED, "not sent: the daemon is stopping", false);
-            }
+            /* (closed: abandoned, leadership lost, while the write was out) */
+            if (!n->closed)
+                op_try_send(n, jw->result < 0 ? NH_OPL_EV_JOURNAL_FAILED : NH_OPL_EV_JOURNALLED,
+                            uv_now(e->loop));
         } else if (jw->result < 0) {
             nh_log_errno(LOG_ERR, jw->result, "%s: journal: cannot record operation %llu as %s",
                          n->cl->name, (unsigned long long)n->op.seq,
@@ -221,27 +214,103 @@ static void op_metric(struct opnode *n, const char *result)
                    nh_action_kind_name(n->op.action.kind), "result", result, NULL);
 }
 
-static uint64_t job_poll_ms(const struct cl *c)
+/* ---------- the life (oplife.h decides, this file carries it out) ---------- */
+
+/* The provider call that sends the operation's action, NULL when the cloud
+ * has none (or there is no provider). */
+typedef int (*op_call_fn)(struct nh_provider *, const struct nh_cfg_cluster *,
+                          const struct nh_action *, nh_mutate_fn, void *);
+
+static op_call_fn op_call(const struct opnode *n)
 {
-    return c->e->cfg->daemon.job_poll_interval_ms;
+    const struct nh_provider *p = n->cl->prov;
+
+    if (p == NULL)
+        return NULL;
+    switch (n->op.action.kind) {
+    case NH_ACT_SCALE_CLUSTER:
+        return p->ops->scale_cluster;
+    case NH_ACT_SCALE_POOL:
+        return p->ops->scale_pool;
+    case NH_ACT_REMOVE_NODES:
+        return p->ops->remove_nodes;
+    case NH_ACT_DELETE_POOL:
+        return p->ops->delete_pool;
+    }
+    return NULL;
 }
 
-/* How long an unknown outcome is given to show its effect. */
-static uint64_t verify_window_ms(const struct cl *c)
+static struct nh_opl opl_get(const struct opnode *n)
 {
-    uint64_t w = job_poll_ms(c) * 6;
-    return w < 3000 ? 3000 : w;
+    return (struct nh_opl){
+        .state = n->op.state,
+        .job_kind = n->op.job_kind,
+        .resend_at = n->resend_at,
+        .deadline = n->deadline,
+        .verify_until = n->verify_until,
+        .next_poll = n->next_poll,
+        .throttles = n->throttles,
+        .polls = n->polls,
+        .poll_failures = n->poll_failures,
+    };
 }
 
-/* The provider's request timeout: how long a request handed to the network
- * may still reach the cloud. */
-static uint64_t request_timeout_ms(const struct cl *c)
+static void opl_put(struct opnode *n, const struct nh_opl *s)
 {
+    n->op.state = s->state;
+    n->op.job_kind = s->job_kind;
+    n->resend_at = s->resend_at;
+    n->deadline = s->deadline;
+    n->verify_until = s->verify_until;
+    n->next_poll = s->next_poll;
+    n->throttles = s->throttles;
+    n->polls = s->polls;
+    n->poll_failures = s->poll_failures;
+}
+
+static struct nh_opl_times opl_times(const struct cl *c)
+{
+    const struct nh_cfg_daemon *d = &c->e->cfg->daemon;
+    struct nh_opl_times t = {
+        .job_poll = d->job_poll_interval_ms,
+        .job_timeout = d->job_timeout_ms,
+        .poll_interval =
+            c->cfg && c->cfg->poll_interval_ms ? c->cfg->poll_interval_ms : d->poll_interval_ms,
+        /* how long a request handed to the network may still reach the
+         * cloud */
+        .request_timeout = 30000,
+    };
     if (c->cfg != NULL && c->cfg->provider != NULL && c->cfg->provider->timeout_ms > 0)
-        return c->cfg->provider->timeout_ms;
-    return 30000;
+        t.request_timeout = c->cfg->provider->timeout_ms;
+    return t;
 }
 
+/* The event and the world it happens in. */
+static struct nh_opl_in opl_in(const struct opnode *n, enum nh_opl_ev ev, uint64_t now)
+{
+    const struct cl *c = n->cl;
+    const struct nh_engine *e = c->e;
+
+    return (struct nh_opl_in){
+        .ev = ev,
+        .now = now,
+        .leader = e->leader,
+        .stopping = e->stopping,
+        .removed = c->removed,
+        .retiring = cl_retiring(c),
+        .has_provider = c->prov != NULL && c->cfg != NULL,
+        .has_call = op_call(n) != NULL,
+        .held = cl_held(c) != NULL,
+        .t = opl_times(c),
+    };
+}
+
+/* One failure more: nothing is planned on the cluster for 2.5 s, 5 s, ...
+ * up to 10 min (equal jitter). c->failures (the backoff's level) is reset
+ * when the cluster converges, not when an operation succeeds: a failed
+ * scale-out, the replacement of its failed node, the scale-out failing
+ * again... backs off further each round instead of looping at the first
+ * step. */
 static void cl_backoff(struct cl *c)
 {
     struct nh_engine *e = c->e;
@@ -253,9 +322,33 @@ static void cl_backoff(struct cl *c)
     c->not_before = uv_now(e->loop) + base / 2 + nh_engine_rand(e) % (base / 2 + 1);
 }
 
-static void op_finish(struct opnode *n, enum nh_op_state st, const char *result)
+/* Records the end in the operation and the journal. */
+static void op_set_end(struct opnode *n, enum nh_op_state st, const char *result)
 {
-    op_finish_ex(n, st, result, true);
+    struct cl *c = n->cl;
+
+    n->op.state = st;
+    n->op.updated_ms = wall_ms();
+    free(n->op.result);
+    n->op.result = result ? strdup(result) : NULL;
+    if (jq_submit(c->e, n, JW_UPDATE) < 0)
+        nh_log(LOG_ERR, "%s: journal: out of memory recording operation %llu", c->name,
+               (unsigned long long)n->op.seq);
+}
+
+/* The operation is over on this cluster: nothing new waits for it. */
+static void op_closed(struct opnode *n)
+{
+    n->closed = true;
+    n->cl->ops_epoch++;
+}
+
+static void op_log_kind(const struct opnode *n, int prio, const char *fmt_tail, const char *a,
+                        const char *b)
+{
+    nh_log(prio, "%s%s%s: %s %s%s%s", n->cl->name, n->op.action.pool_name ? "/" : "",
+           n->op.action.pool_name ? n->op.action.pool_name : "",
+           nh_action_kind_name(n->op.action.kind), fmt_tail, a, b);
 }
 
 /* Ends an operation: journal, metrics, recent list, log. backoff false:
@@ -266,13 +359,8 @@ static void op_finish_ex(struct opnode *n, enum nh_op_state st, const char *resu
 {
     struct cl *c = n->cl;
     const char *word = st == NH_OP_DONE ? "done" : st == NH_OP_TIMED_OUT ? "timed_out" : "failed";
-    n->op.state = st;
-    n->op.updated_ms = wall_ms();
-    free(n->op.result);
-    n->op.result = result ? strdup(result) : NULL;
-    if (jq_submit(c->e, n, JW_UPDATE) < 0)
-        nh_log(LOG_ERR, "%s: journal: out of memory recording operation %llu", c->name,
-               (unsigned long long)n->op.seq);
+
+    op_set_end(n, st, result);
     op_metric(n, word);
     nh_audit_record(c->e->audit, &n->op, word, result);
     cl_record_recent(c, &n->op, word);
@@ -283,24 +371,18 @@ static void op_finish_ex(struct opnode *n, enum nh_op_state st, const char *resu
                n->op.job_id ? n->op.job_id : "", n->op.job_id ? ")" : "");
         if (n->op.job_id)
             nh_log(LOG_DEBUG, "job %s closed", n->op.job_id);
-        /* c->failures (the backoff's level) is not reset here but when the
-         * cluster converges: a failed scale-out, the replacement of its
-         * failed node, the scale-out failing again... backs off further
-         * each round instead of looping at the first step. */
     } else {
-        nh_log(LOG_ERR, "%s%s%s: %s %s: %s", c->name, n->op.action.pool_name ? "/" : "",
-               n->op.action.pool_name ? n->op.action.pool_name : "",
-               nh_action_kind_name(n->op.action.kind), word, result ? result : "");
-        snprintf(c->last_error, sizeof(c->last_error), "%s %s: %s",
-                 nh_action_kind_name(n->op.action.kind), word, result ? result : "");
+        op_log_kind(n, LOG_ERR, word, ": ", result ? result : "");
+        /* a long result is cut here: the log has it whole */
+        snprintf(c->last_error, sizeof(c->last_error), "%s %s: %.*s",
+                 nh_action_kind_name(n->op.action.kind), word,
+                 (int)strnlen(result ? result : "", 255), result ? result : "");
         if (backoff)
             cl_backoff(c);
     }
-    n->closed = true;
-    c->ops_epoch++;
+    op_closed(n);
     cl_observe_soon(c, 0); /* the state is re-read before anything else */
     cl_changed(c);
-    op_maybe_free(n);
 }
 
 /* Journalled but never sent: a hold (dry run, suspend) came on in between.
@@ -313,58 +395,157 @@ static void op_close_unsent(struct opnode *n, const char *hold)
     char msg[128];
 
     snprintf(msg, sizeof(msg), "not sent: %s was turned on before it could be sent", hold);
-    n->op.state = NH_OP_FAILED;
-    n->op.updated_ms = wall_ms();
-    free(n->op.result);
-    n->op.result = strdup(msg);
-    if (jq_submit(c->e, n, JW_UPDATE) < 0)
-        nh_log(LOG_ERR, "%s: journal: out of memory recording operation %llu", c->name,
-               (unsigned long long)n->op.seq);
+    op_set_end(n, NH_OP_FAILED, msg);
     op_metric(n, "not_sent");
     cl_record_recent(c, &n->op, "not_sent");
-    nh_log(LOG_NOTICE, "%s%s%s: %s %s", c->name, n->op.action.pool_name ? "/" : "",
-           n->op.action.pool_name ? n->op.action.pool_name : "",
-           nh_action_kind_name(n->op.action.kind), msg);
-    n->closed = true;
-    c->ops_epoch++;
+    op_log_kind(n, LOG_NOTICE, msg, "", "");
+    op_closed(n);
     cl_observe_soon(c, 0);
     cl_changed(c);
-    op_maybe_free(n);
 }
 
 /* Refused because the cluster accepts no change now (NH_ERR_BUSY: the
  * provider read the cluster's state after the refusal). The cloud did
  * nothing: closed in the journal (FAILED, "refused: ..."), counted as
  * result busy, no failure backoff and no last_error. Nothing is planned
- * again before the next poll interval; the plan then reads the cluster's
+ * again for hold_ms (the poll interval); the plan then reads the cluster's
  * state first and waits (a WAITING note) while it stays busy. */
-static void op_close_busy(struct opnode *n, const char *why)
+static void op_close_busy(struct opnode *n, const char *why, uint64_t hold_ms)
 {
     struct cl *c = n->cl;
     char msg[320];
-    uint64_t iv = c->cfg && c->cfg->poll_interval_ms ? c->cfg->poll_interval_ms
-                                                     : c->e->cfg->daemon.poll_interval_ms;
 
     snprintf(msg, sizeof(msg), "refused: %s", why);
-    n->op.state = NH_OP_FAILED;
-    n->op.updated_ms = wall_ms();
-    free(n->op.result);
-    n->op.result = strdup(msg);
-    if (jq_submit(c->e, n, JW_UPDATE) < 0)
-        nh_log(LOG_ERR, "%s: journal: out of memory recording operation %llu", c->name,
-               (unsigned long long)n->op.seq);
+    op_set_end(n, NH_OP_FAILED, msg);
     op_metric(n, "busy");
     nh_audit_record(c->e->audit, &n->op, "busy", msg);
     cl_record_recent(c, &n->op, "busy");
-    nh_log(LOG_NOTICE, "%s%s%s: %s %s", c->name, n->op.action.pool_name ? "/" : "",
-           n->op.action.pool_name ? n->op.action.pool_name : "",
-           nh_action_kind_name(n->op.action.kind), msg);
-    c->not_before = uv_now(c->e->loop) + iv;
-    n->closed = true;
-    c->ops_epoch++;
+    op_log_kind(n, LOG_NOTICE, msg, "", "");
+    c->not_before = uv_now(c->e->loop) + hold_ms;
+    op_closed(n);
     cl_changed(c);
     cl_schedule_next(c);
-    op_maybe_free(n);
+}
+
+/* Carries out a CLOSE: `text` is the event's own text (the answer's
+ * message, the hold, the job's detail...), worded here by out->why. */
+static void op_close(struct opnode *n, const struct nh_opl_out *o, const char *text)
+{
+    struct cl *c = n->cl;
+    enum nh_op_state st = o->next.state;
+    char msg[320], d[32];
+
+    switch (o->why) {
+    case NH_OPL_WHY_JOURNAL:
+        /* Not in the journal: not sent, not counted, held off a while. */
+        snprintf(n->detail, sizeof(n->detail), "not sent: journal write failed");
+        n->op.state = st;
+        n->closed = true;
+        c->not_before = uv_now(c->e->loop) + o->cluster_hold_ms;
+        cl_changed(c);
+        return;
+    case NH_OPL_WHY_HELD:
+        op_close_unsent(n, text);
+        return;
+    case NH_OPL_WHY_BUSY:
+        op_close_busy(n, text, o->cluster_hold_ms);
+        return;
+    case NH_OPL_WHY_STOPPING:
+        snprintf(msg, sizeof(msg), "not sent: the daemon is stopping");
+        break;
+    case NH_OPL_WHY_NOT_DECLARED:
+        snprintf(msg, sizeof(msg), "not sent: the cluster is no longer declared");
+        break;
+    case NH_OPL_WHY_NO_PROVIDER:
+        snprintf(msg, sizeof(msg), "not sent: the provider is unavailable");
+        break;
+    case NH_OPL_WHY_NO_CALL:
+        snprintf(msg, sizeof(msg), "not sent: the cloud has no such operation");
+        break;
+    case NH_OPL_WHY_CALL_ERROR:
+    case NH_OPL_WHY_NOT_SENT:
+    case NH_OPL_WHY_DROPPED:
+        snprintf(msg, sizeof(msg), "not sent: %s", text ? text : "");
+        break;
+    case NH_OPL_WHY_JOB_TIMEOUT:
+        snprintf(msg, sizeof(msg),
+                 "no result within job_timeout %s; nothing more is issued for the cluster "
+                 "until its state is re-read",
+                 nh_duration_format(c->e->cfg->daemon.job_timeout_ms, d, sizeof(d)));
+        break;
+    case NH_OPL_WHY_NO_EFFECT: {
+        struct nh_opl_times t = opl_times(c);
+        snprintf(msg, sizeof(msg),
+                 "outcome unknown and no effect observed within %s; the next plan decides "
+                 "again from the observed state",
+                 nh_duration_format(nh_opl_verify_window_ms(&t), d, sizeof(d)));
+        break;
+    }
+    case NH_OPL_WHY_EFFECT_SEEN:
+        snprintf(msg, sizeof(msg), "effect observed");
+        break;
+    default: /* REFUSED, JOB_SUCCEEDED, JOB_FAILED: the caller's words */
+        snprintf(msg, sizeof(msg), "%s", text ? text : "");
+        break;
+    }
+    op_finish_ex(n, st, msg, o->backoff);
+}
+
+/* HA, leadership lost before it was sent: the journal (etcd) is the next
+ * leader's now; it keeps the operation INTENT, and the next leader
+ * verifies it. */
+static void op_forget(struct opnode *n)
+{
+    op_closed(n);
+    cl_changed(n->cl);
+}
+
+static void op_send(struct opnode *n);
+static void op_poll(struct opnode *n, uint64_t now);
+
+/* Carries out a step's decision (never frees n: the caller ends with
+ * op_maybe_free). false: the step did not apply (NOTHING). */
+static bool op_do(struct opnode *n, const struct nh_opl_out *o, const char *text)
+{
+    switch (o->act) {
+    case NH_OPL_DO_NOTHING:
+        return false;
+    case NH_OPL_DO_WAIT:
+        if (o->journal) {
+            n->op.updated_ms = wall_ms();
+            opl_put(n, &o->next);
+            n->op.state = o->journal_state; /* what the journal records */
+            jq_submit(n->cl->e, n, JW_UPDATE);
+        }
+        opl_put(n, &o->next);
+        return true;
+    case NH_OPL_DO_SEND:
+        opl_put(n, &o->next);
+        op_send(n);
+        return true;
+    case NH_OPL_DO_POLL:
+        opl_put(n, &o->next);
+        op_poll(n, uv_now(n->cl->e->loop));
+        return true;
+    case NH_OPL_DO_CLOSE:
+        opl_put(n, &o->next);
+        op_close(n, o, text);
+        return true;
+    case NH_OPL_DO_FORGET:
+        opl_put(n, &o->next);
+        op_forget(n);
+        return true;
+    }
+    return false;
+}
+
+/* The step for event ev now, carried out. */
+static struct nh_opl_out op_event(struct opnode *n, const struct nh_opl_in *in, const char *text)
+{
+    struct nh_opl s = opl_get(n);
+    struct nh_opl_out o = nh_opl_step(&s, in);
+    (void)op_do(n, &o, text);
+    return o;
 }
 
 /* ---------- sending ---------- */
@@ -372,82 +553,77 @@ static void op_close_busy(struct opnode *n, const char *why)
 /* Providers pass err == NULL on success. */
 static const struct nh_prov_error no_error = {.cls = NH_ERR_NONE};
 
-/* The mutation never left (refused by the fence, or cancelled while queued):
- * a known outcome, not an unknown one. */
-static void op_not_sent(struct opnode *n, const struct nh_prov_error *err)
+static enum nh_opl_ev mutate_event(enum nh_err_class cls)
 {
-    struct cl *c = n->cl;
-    struct nh_engine *e = c->e;
-    char msg[320];
-
-    if (!e->leader) {
-        /* HA, leadership lost: the journal (etcd) is the next leader's now;
-         * it keeps the operation INTENT, and the next leader verifies it. */
-        nh_log(LOG_WARNING, "%s: %s not sent (%s): no longer the leader", c->name,
-               nh_action_kind_name(n->op.action.kind), err->message);
-        n->closed = true;
-        c->ops_epoch++;
-        cl_changed(c);
-        op_maybe_free(n);
-        return;
+    switch (cls) {
+    case NH_ERR_NONE:
+        return NH_OPL_EV_SENT_OK;
+    case NH_ERR_UNKNOWN_OUTCOME:
+    case NH_ERR_CANCELLED: /* cancelled after it was handed over */
+        return NH_OPL_EV_UNKNOWN;
+    case NH_ERR_NOT_SENT:
+        return NH_OPL_EV_NOT_SENT;
+    case NH_ERR_BUSY:
+        return NH_OPL_EV_BUSY;
+    case NH_ERR_THROTTLED:
+        return NH_OPL_EV_THROTTLED;
+    default: /* AUTH, NOT_FOUND, CONFLICT, INVALID, SERVER */
+        return NH_OPL_EV_REFUSED;
     }
-    snprintf(msg, sizeof(msg), "not sent: %s", err->message);
-    /* A refused fence while still leading is a failure (backoff); a call
-     * cancelled at shutdown or removal is not. */
-    op_finish_ex(n, NH_OP_FAILED, msg, !e->stopping && !c->removed);
-}
-
-#define OP_MAX_THROTTLES 5
-
-/* The cloud throttled the mutation: refused before execution, known not to
- * have happened. It stays INTENT and goes again after the wait the cloud
- * asked for (at least a growing backoff) - through the client and its gate,
- * so it is fenced again. false: give up (throttled too often, or nobody
- * should send it any more); the caller fails it. */
-static bool op_throttled(struct opnode *n, const struct nh_prov_error *err)
-{
-    struct cl *c = n->cl;
-    struct nh_engine *e = c->e;
-    uint64_t now = uv_now(e->loop);
-    char d[32];
-
-    if (n->throttles + 1 >= OP_MAX_THROTTLES || c->removed || e->stopping || !e->leader)
-        return false;
-    n->throttles++;
-    uint64_t base = 1000ULL << (n->throttles - 1); /* 1 s, 2 s, 4 s, 8 s */
-    uint64_t wait = base / 2 + nh_engine_rand(e) % (base / 2 + 1);
-    if (err->retry_after_ms > wait)
-        wait = err->retry_after_ms;
-    if (wait > 600000)
-        wait = 600000;
-    n->resend_at = now + wait;
-    snprintf(n->phase, sizeof(n->phase), "throttled");
-    nh_log(LOG_NOTICE,
-           "%s%s%s: %s throttled by the cloud (%s; not executed); sending it again in %s "
-           "(resend %u of %u)",
-           c->name, n->op.action.pool_name ? "/" : "",
-           n->op.action.pool_name ? n->op.action.pool_name : "",
-           nh_action_kind_name(n->op.action.kind), err->code[0] ? err->code : "throttled",
-           nh_duration_format(wait, d, sizeof(d)), n->throttles, OP_MAX_THROTTLES - 1);
-    cl_changed(c);
-    cl_schedule_next(c);
-    op_maybe_free(n);
-    return true;
 }
 
 /* Closes every operation that waits to be sent again after a throttle: it
  * is known not to have happened, and `why` says why it will not be sent. */
 void ops_drop_unsent(struct cl *c, const char *why)
 {
-    char msg[200];
+    uint64_t now = uv_now(c->e->loop);
 
-    snprintf(msg, sizeof(msg), "not sent: %s", why);
     for (struct opnode *n = c->ops, *next; n; n = next) {
         next = n->next;
-        if (!n->closed && !n->calling && !n->journal_pending && n->op.state == NH_OP_INTENT &&
-            n->resend_at != 0)
-            op_finish_ex(n, NH_OP_FAILED, msg, false);
+        if (n->closed || n->calling || n->journal_pending)
+            continue;
+        struct nh_opl_in in = opl_in(n, NH_OPL_EV_DROP, now);
+        (void)op_event(n, &in, why);
+        op_maybe_free(n);
     }
+}
+
+static void op_log_accepted(struct opnode *n)
+{
+    struct nh_engine *e = n->cl->e;
+    const char *job_id = n->op.job_id;
+
+    op_metric(n, "issued");
+    nh_audit_record(e->audit, &n->op, "issued", NULL);
+    nh_log(LOG_NOTICE, "%s%s%s: %s accepted%s%s%s", n->cl->name, n->op.action.pool_name ? "/" : "",
+           n->op.action.pool_name ? n->op.action.pool_name : "",
+           nh_action_kind_name(n->op.action.kind), job_id ? " (job " : "", job_id ? job_id : "",
+           job_id ? ")" : "");
+}
+
+static void op_log_unknown(struct opnode *n, const struct nh_prov_error *err)
+{
+    op_metric(n, "unknown");
+    nh_audit_record(n->cl->e->audit, &n->op, "unknown", err->message);
+    nh_log(LOG_WARNING,
+           "%s: %s outcome unknown (%s%s%s); verifying by re-reading the cluster, not "
+           "re-sending",
+           n->cl->name, nh_action_kind_name(n->op.action.kind), err->message,
+           err->code[0] ? ", " : "", err->code);
+}
+
+static void op_log_throttled(struct opnode *n, const struct nh_prov_error *err, uint64_t wait_ms)
+{
+    char d[32];
+
+    snprintf(n->phase, sizeof(n->phase), "throttled");
+    nh_log(LOG_NOTICE,
+           "%s%s%s: %s throttled by the cloud (%s; not executed); sending it again in %s "
+           "(resend %u of %u)",
+           n->cl->name, n->op.action.pool_name ? "/" : "",
+           n->op.action.pool_name ? n->op.action.pool_name : "",
+           nh_action_kind_name(n->op.action.kind), err->code[0] ? err->code : "throttled",
+           nh_duration_format(wait_ms, d, sizeof(d)), n->throttles, NH_OPL_MAX_THROTTLES - 1);
 }
 
 static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_kind kind,
@@ -456,7 +632,8 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
     struct opnode *n = ud;
     struct cl *c = n->cl;
     struct nh_engine *e = c->e;
-    uint64_t now = uv_now(e->loop);
+    char pub[300];
+    const char *text;
 
     if (err == NULL)
         err = &no_error;
@@ -466,128 +643,52 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
         op_maybe_free(n);
         return;
     }
-    switch (err->cls) {
-    case NH_ERR_NONE:
-        n->op.state = NH_OP_SENT;
-        n->op.job_kind = kind;
-        free(n->op.job_id);
-        n->op.job_id = job_id ? strdup(job_id) : NULL;
-        n->op.updated_ms = wall_ms();
-        n->deadline = now + e->cfg->daemon.job_timeout_ms;
-        n->next_poll = now + job_poll_ms(c);
-        op_metric(n, "issued");
-        nh_audit_record(e->audit, &n->op, "issued", NULL);
-        nh_log(LOG_NOTICE, "%s%s%s: %s accepted%s%s%s", c->name, n->op.action.pool_name ? "/" : "",
-               n->op.action.pool_name ? n->op.action.pool_name : "",
-               nh_action_kind_name(n->op.action.kind), job_id ? " (job " : "", job_id ? job_id : "",
-               job_id ? ")" : "");
-        jq_submit(e, n, JW_UPDATE);
-        if (kind == NH_JOB_NONE) {
-            /* Nothing to follow: verify through the next observations. */
-            n->op.state = NH_OP_VERIFY;
-            n->verify_until = now + verify_window_ms(c);
-        }
-        break;
-    case NH_ERR_UNKNOWN_OUTCOME:
-    case NH_ERR_CANCELLED:
-        n->op.state = NH_OP_VERIFY;
-        n->op.updated_ms = wall_ms();
-        n->verify_until = now + verify_window_ms(c);
-        op_metric(n, "unknown");
-        nh_audit_record(e->audit, &n->op, "unknown", err->message);
-        nh_log(LOG_WARNING,
-               "%s: %s outcome unknown (%s%s%s); verifying by re-reading the cluster, not "
-               "re-sending",
-               c->name, nh_action_kind_name(n->op.action.kind), err->message,
-               err->code[0] ? ", " : "", err->code);
-        jq_submit(e, n, JW_UPDATE);
-        break;
-    case NH_ERR_NOT_SENT:
-        op_not_sent(n, err);
-        return;
-    case NH_ERR_BUSY:
-        op_close_busy(n, err->message);
-        return;
-    case NH_ERR_THROTTLED:
-        if (op_throttled(n, err))
-            return;
-        __attribute__((fallthrough)); /* throttled too often: a failure */
-    case NH_ERR_AUTH:
-    case NH_ERR_NOT_FOUND:
-    case NH_ERR_CONFLICT:
-    case NH_ERR_INVALID:
-    case NH_ERR_SERVER: {
+    struct nh_opl_in in = opl_in(n, mutate_event(err->cls), uv_now(e->loop));
+    in.job_kind = kind;
+    in.retry_after_ms = err->retry_after_ms;
+    in.rnd = in.ev == NH_OPL_EV_THROTTLED ? nh_engine_rand(e) : 0;
+    struct nh_opl s = opl_get(n);
+    struct nh_opl_out o = nh_opl_step(&s, &in);
+
+    text = err->message;
+    if (o.act == NH_OPL_DO_CLOSE && o.why == NH_OPL_WHY_REFUSED) {
         /* The cloud's text to the log only; status, journal and audit get
          * the code and the request id (issue 23). */
-        char pub[300];
         nh_err_public(err, pub, sizeof(pub));
         nh_log(LOG_WARNING, "%s: %s refused: %s (%s%s%s, HTTP %d%s%s)", c->name,
                nh_action_kind_name(n->op.action.kind), err->message, nh_err_class_name(err->cls),
                err->code[0] ? " " : "", err->code, err->http_status,
                err->request_id[0] ? ", request " : "", err->request_id);
-        op_finish(n, NH_OP_FAILED, pub);
-        return;
+        text = pub;
+    } else if (o.act == NH_OPL_DO_FORGET) {
+        nh_log(LOG_WARNING, "%s: %s not sent (%s): no longer the leader", c->name,
+               nh_action_kind_name(n->op.action.kind), err->message);
+    } else if (o.act == NH_OPL_DO_WAIT && in.ev == NH_OPL_EV_SENT_OK) {
+        free(n->op.job_id);
+        n->op.job_id = job_id ? strdup(job_id) : NULL;
     }
+    (void)op_do(n, &o, text);
+    if (o.act == NH_OPL_DO_WAIT) {
+        if (in.ev == NH_OPL_EV_SENT_OK)
+            op_log_accepted(n);
+        else if (in.ev == NH_OPL_EV_UNKNOWN)
+            op_log_unknown(n, err);
+        else if (in.ev == NH_OPL_EV_THROTTLED)
+            op_log_throttled(n, err, o.wait_ms);
+        cl_changed(c);
+        if ((!c->removed || cl_retiring(c)) && !e->stopping)
+            cl_schedule_next(c); /* follow the job, or send again, from now on */
     }
-    cl_changed(c);
-    if ((!c->removed || cl_retiring(c)) && !e->stopping)
-        cl_schedule_next(c); /* follow the job from now on */
     op_maybe_free(n);
 }
 
+/* Hands the mutation to the provider (nh_opl_step said SEND: INTENT, the
+ * gates passed). */
 static void op_send(struct opnode *n)
 {
     struct cl *c = n->cl;
-    struct nh_provider *p = c->prov;
-    int (*fn)(struct nh_provider *, const struct nh_cfg_cluster *, const struct nh_action *,
-              nh_mutate_fn, void *) = NULL;
-    int r;
+    op_call_fn fn = op_call(n);
 
-    n->resend_at = 0;
-    if (!c->e->leader) {
-        /* HA: no longer leading; the journal keeps it INTENT for the next
-         * leader, which verifies it. */
-        nh_log(LOG_WARNING, "%s: not the leader; %s not sent", c->name,
-               nh_action_kind_name(n->op.action.kind));
-        n->closed = true;
-        c->ops_epoch++;
-        op_maybe_free(n);
-        return;
-    }
-    if (c->removed) {
-        op_finish_ex(n, NH_OP_FAILED, "not sent: the cluster is no longer declared", false);
-        return;
-    }
-    if (p == NULL || c->cfg == NULL) {
-        op_finish(n, NH_OP_FAILED, "not sent: the provider is unavailable");
-        return;
-    }
-    /* The gate where an action would be sent: a dry run or a suspend that
-     * came on after this operation was planned (while its journal entry
-     * was being written, or its leadership confirmed) stops it here. */
-    const char *held = cl_held(c);
-    if (held != NULL) {
-        op_close_unsent(n, strcmp(held, "suspended") == 0 ? "suspend" : "the dry run");
-        return;
-    }
-    switch (n->op.action.kind) {
-    case NH_ACT_SCALE_CLUSTER:
-        fn = p->ops->scale_cluster;
-        break;
-    case NH_ACT_SCALE_POOL:
-        fn = p->ops->scale_pool;
-        break;
-    case NH_ACT_REMOVE_NODES:
-        fn = p->ops->remove_nodes;
-        break;
-    case NH_ACT_DELETE_POOL:
-        fn = p->ops->delete_pool;
-        break;
-    }
-    if (fn == NULL) {
-        op_finish(n, NH_OP_FAILED, "not sent: the cloud has no such operation");
-        return;
-    }
     /* HA: the fence is not asked here but by the provider's client, at the
      * moment each attempt is handed to the HTTP layer (net/client.h's gate):
      * a call that waits for a token, a retry or the cloud's throttle hint is
@@ -595,14 +696,28 @@ static void op_send(struct opnode *n)
     n->phase[0] = '\0';
     n->calling = true;
     c->e->calls_in_flight++;
-    r = fn(p, c->cfg, &n->op.action, on_mutated, n);
+    int r = fn(c->prov, c->cfg, &n->op.action, on_mutated, n);
     if (r < 0) {
-        char msg[128];
         n->calling = false;
         c->e->calls_in_flight--;
-        snprintf(msg, sizeof(msg), "not sent: %s", strerror(-r));
-        op_finish(n, NH_OP_FAILED, msg);
+        struct nh_opl_in in = opl_in(n, NH_OPL_EV_CALL_ERROR, uv_now(c->e->loop));
+        (void)op_event(n, &in, strerror(-r));
     }
+}
+
+/* Sends it when the step says so: ev is JOURNALLED (its INTENT is
+ * recorded, or there is no journal) or TICK (a throttled one is due). */
+static void op_try_send(struct opnode *n, enum nh_opl_ev ev, uint64_t now)
+{
+    struct nh_opl_in in = opl_in(n, ev, now);
+    const char *held = cl_held(n->cl);
+    struct nh_opl s = opl_get(n);
+    struct nh_opl_out o = nh_opl_step(&s, &in);
+
+    if (o.act == NH_OPL_DO_FORGET)
+        nh_log(LOG_WARNING, "%s: not the leader; %s not sent", n->cl->name,
+               nh_action_kind_name(n->op.action.kind));
+    (void)op_do(n, &o, held && strcmp(held, "suspended") == 0 ? "suspend" : "the dry run");
 }
 
 int ops_start(struct cl *c, const struct nh_action *a)
@@ -620,7 +735,8 @@ int ops_start(struct cl *c, const struct nh_action *a)
     n->op.updated_ms = n->op.started_ms;
     n->op.revision = strdup(c->e->cfg->revision ? c->e->cfg->revision : "");
     if (c->e->jstore == NULL) {
-        op_send(n);
+        op_try_send(n, NH_OPL_EV_JOURNALLED, uv_now(c->e->loop));
+        op_maybe_free(n);
         return 0;
     }
     if (jq_submit(c->e, n, JW_BEGIN) < 0) {
@@ -633,11 +749,11 @@ int ops_start(struct cl *c, const struct nh_action *a)
     return 0;
 }
 
-/* An operation found open in the journal at start. */
+/* An operation found open in the journal at start (or by a new leader):
+ * followed or verified, never re-sent (nh_opl_step, RESUME). */
 void ops_resume(struct cl *c, const struct nh_op *op)
 {
     struct opnode *n = op_new(c);
-    uint64_t now = uv_now(c->e->loop);
 
     if (n == NULL || nh_op_copy(&n->op, op) < 0) {
         nh_log(LOG_ERR, "%s: out of memory resuming operation %llu", c->name,
@@ -648,91 +764,99 @@ void ops_resume(struct cl *c, const struct nh_op *op)
         }
         return;
     }
-    n->deadline = now + c->e->cfg->daemon.job_timeout_ms;
-    if (n->op.state == NH_OP_SENT && n->op.job_kind != NH_JOB_NONE) {
-        n->next_poll = now;
+    struct nh_opl_in in = opl_in(n, NH_OPL_EV_RESUME, uv_now(c->e->loop));
+    (void)op_event(n, &in, NULL);
+    if (n->op.state == NH_OP_SENT)
         nh_log(LOG_NOTICE, "%s: resuming %s (job %s): following its job", c->name,
                nh_action_kind_name(n->op.action.kind), n->op.job_id ? n->op.job_id : "-");
-    } else {
-        /* INTENT (maybe sent, maybe not) or VERIFY: never re-send; look.
-         * An INTENT may have been handed to the network just before the
-         * crash (or the old leader's hand-over): its request can still reach
-         * the cloud up to the provider's request timeout later, so its effect
-         * is awaited that much longer. */
-        bool intent = n->op.state == NH_OP_INTENT;
-        n->op.state = NH_OP_VERIFY;
-        n->verify_until = now + verify_window_ms(c) + (intent ? request_timeout_ms(c) : 0);
+    else
         nh_log(LOG_NOTICE,
                "%s: resuming %s (operation %llu) whose outcome is unknown: verifying by "
                "re-reading the cluster",
                c->name, nh_action_kind_name(n->op.action.kind), (unsigned long long)n->op.seq);
-    }
 }
 
 /* ---------- following ---------- */
+
+static enum nh_opl_ev job_event(enum nh_job_state st)
+{
+    switch (st) {
+    case NH_JOB_SUCCEEDED:
+        return NH_OPL_EV_JOB_SUCCEEDED;
+    case NH_JOB_FAILED:
+        return NH_OPL_EV_JOB_FAILED;
+    case NH_JOB_RUNNING:
+    default:
+        return NH_OPL_EV_JOB_RUNNING;
+    }
+}
 
 static void on_polled(void *ud, const struct nh_prov_error *err, const struct nh_job_progress *pr)
 {
     struct opnode *n = ud;
     struct cl *c = n->cl;
     struct nh_engine *e = c->e;
-    uint64_t now = uv_now(e->loop);
+    char msg[200];
+    const char *text = NULL;
 
     if (err == NULL)
         err = &no_error;
     n->calling = false;
     e->calls_in_flight--;
-    if (n->closed || err->cls == NH_ERR_CANCELLED || (c->removed && !cl_retiring(c))) {
+    if (n->closed || err->cls == NH_ERR_CANCELLED) {
         op_maybe_free(n);
         return;
     }
-    if (err->cls != NH_ERR_NONE) {
-        n->poll_failures++;
-        if (n->poll_failures == 1 || n->poll_failures % 10 == 0)
-            nh_log(LOG_WARNING, "%s: following %s (job %s) failed %u time%s: %s (%s)", c->name,
-                   nh_action_kind_name(n->op.action.kind), n->op.job_id ? n->op.job_id : "-",
-                   n->poll_failures, n->poll_failures == 1 ? "" : "s", err->message,
-                   nh_err_class_name(err->cls));
-        unsigned f = n->poll_failures < 6 ? n->poll_failures : 6;
-        n->next_poll = now + job_poll_ms(c) * (1u << f);
-        cl_changed(c);
-        cl_schedule_next(c);
+    struct nh_opl_in in = opl_in(
+        n, err->cls != NH_ERR_NONE ? NH_OPL_EV_POLL_ERROR : job_event(pr->state), uv_now(e->loop));
+    struct nh_opl s = opl_get(n);
+    struct nh_opl_out o = nh_opl_step(&s, &in);
+    if (o.act == NH_OPL_DO_NOTHING) { /* nobody follows it any more */
+        op_maybe_free(n);
         return;
     }
-    n->poll_failures = 0;
-    n->percent = pr->percent;
-    snprintf(n->phase, sizeof(n->phase), "%s", pr->phase);
-    snprintf(n->detail, sizeof(n->detail), "%.250s", pr->detail);
-    switch (pr->state) {
-    case NH_JOB_RUNNING: {
-        /* Long jobs are polled less often: the job interval for the first
-         * three answers, then twice, four, eight times it, never past the
-         * poll interval (each poll spends a token of the provider's bucket). */
-        unsigned shift = n->polls / 3 < 3 ? n->polls / 3 : 3;
-        uint64_t step = job_poll_ms(c) << shift;
-        uint64_t cap = c->cfg && c->cfg->poll_interval_ms ? c->cfg->poll_interval_ms
-                                                          : c->e->cfg->daemon.poll_interval_ms;
-        if (step > cap && cap >= job_poll_ms(c))
-            step = cap;
-        n->polls++;
-        n->next_poll = now + step;
+    if (in.ev == NH_OPL_EV_POLL_ERROR) {
+        unsigned f = o.next.poll_failures;
+        if (f == 1 || f % 10 == 0)
+            nh_log(LOG_WARNING, "%s: following %s (job %s) failed %u time%s: %s (%s)", c->name,
+                   nh_action_kind_name(n->op.action.kind), n->op.job_id ? n->op.job_id : "-", f,
+                   f == 1 ? "" : "s", err->message, nh_err_class_name(err->cls));
+    } else {
+        n->percent = pr->percent;
+        snprintf(n->phase, sizeof(n->phase), "%s", pr->phase);
+        snprintf(n->detail, sizeof(n->detail), "%.250s", pr->detail);
+        if (in.ev == NH_OPL_EV_JOB_SUCCEEDED) {
+            text = pr->detail[0] ? pr->detail : "success";
+        } else if (in.ev == NH_OPL_EV_JOB_FAILED) {
+            /* The job's failure reasons are the cloud's text: to the log only. */
+            nh_log(LOG_WARNING, "%s: job %s failed: %s", c->name, n->op.job_id ? n->op.job_id : "-",
+                   pr->detail[0] ? pr->detail : pr->phase);
+            snprintf(msg, sizeof(msg), "job %.80s failed (%.64s); the reason is in the log",
+                     n->op.job_id ? n->op.job_id : "-", pr->phase[0] ? pr->phase : "no phase");
+            text = msg;
+        }
+    }
+    (void)op_do(n, &o, text);
+    if (o.act == NH_OPL_DO_WAIT) {
         cl_changed(c);
         cl_schedule_next(c);
-        break;
     }
-    case NH_JOB_SUCCEEDED:
-        op_finish(n, NH_OP_DONE, pr->detail[0] ? pr->detail : "success");
-        break;
-    case NH_JOB_FAILED: {
-        /* The job's failure reasons are the cloud's text: to the log only. */
-        char msg[200];
-        nh_log(LOG_WARNING, "%s: job %s failed: %s", c->name, n->op.job_id ? n->op.job_id : "-",
-               pr->detail[0] ? pr->detail : pr->phase);
-        snprintf(msg, sizeof(msg), "job %.80s failed (%.64s); the reason is in the log",
-                 n->op.job_id ? n->op.job_id : "-", pr->phase[0] ? pr->phase : "no phase");
-        op_finish(n, NH_OP_FAILED, msg);
-        break;
-    }
+    op_maybe_free(n);
+}
+
+/* Asks the provider how the job goes (nh_opl_step said POLL). */
+static void op_poll(struct opnode *n, uint64_t now)
+{
+    struct cl *c = n->cl;
+
+    n->calling = true;
+    c->e->calls_in_flight++;
+    int r = c->prov->ops->poll(c->prov, c->cfg, &n->op, on_polled, n);
+    if (r < 0) {
+        n->calling = false;
+        c->e->calls_in_flight--;
+        struct nh_opl_in in = opl_in(n, NH_OPL_EV_POLL_CALL_ERROR, now);
+        (void)op_event(n, &in, NULL);
     }
 }
 
@@ -742,32 +866,13 @@ void ops_tick(struct cl *c, uint64_t now)
         next = n->next;
         if (n->closed || n->calling || n->journal_pending)
             continue;
-        if (n->op.state == NH_OP_INTENT && n->resend_at != 0) {
-            if (now >= n->resend_at && !c->e->stopping)
-                op_send(n); /* fenced again at hand-off */
-            continue;
+        if (n->op.state == NH_OP_INTENT)
+            op_try_send(n, NH_OPL_EV_TICK, now); /* fenced again at hand-off */
+        else {
+            struct nh_opl_in in = opl_in(n, NH_OPL_EV_TICK, now);
+            (void)op_event(n, &in, NULL);
         }
-        if (n->op.state == NH_OP_SENT && now >= n->deadline) {
-            char msg[160];
-            char d[32];
-            snprintf(msg, sizeof(msg),
-                     "no result within job_timeout %s; nothing more is issued for the cluster "
-                     "until its state is re-read",
-                     nh_duration_format(c->e->cfg->daemon.job_timeout_ms, d, sizeof(d)));
-            op_finish(n, NH_OP_TIMED_OUT, msg);
-            continue;
-        }
-        if (n->op.state != NH_OP_SENT || now < n->next_poll || c->prov == NULL || c->cfg == NULL ||
-            c->e->stopping)
-            continue;
-        n->calling = true;
-        c->e->calls_in_flight++;
-        int r = c->prov->ops->poll(c->prov, c->cfg, &n->op, on_polled, n);
-        if (r < 0) {
-            n->calling = false;
-            c->e->calls_in_flight--;
-            n->next_poll = now + job_poll_ms(c);
-        }
+        op_maybe_free(n);
     }
 }
 
@@ -840,30 +945,13 @@ void ops_on_observed(struct cl *c)
         if (n->closed || n->op.state != NH_OP_VERIFY || n->calling || n->journal_pending)
             continue;
         enum nh_job_kind kind = NH_JOB_NONE;
-        if (c->obs_ok && effect_seen(n, &c->obs, &kind)) {
-            if (kind == NH_JOB_NONE) {
-                op_finish(n, NH_OP_DONE, "effect observed");
-                continue;
-            }
-            /* It happened: follow it to the end by re-reading. */
+        bool seen = c->obs_ok && effect_seen(n, &c->obs, &kind);
+        struct nh_opl_in in = opl_in(n, seen ? NH_OPL_EV_EFFECT_SEEN : NH_OPL_EV_NO_EFFECT, now);
+        in.job_kind = kind;
+        struct nh_opl_out o = op_event(n, &in, NULL);
+        if (o.act == NH_OPL_DO_WAIT && o.next.state == NH_OP_SENT)
             nh_log(LOG_NOTICE, "%s: %s verified: its effect is visible; following it to the end",
                    c->name, nh_action_kind_name(n->op.action.kind));
-            n->op.state = NH_OP_SENT;
-            n->op.job_kind = kind;
-            n->next_poll = now;
-            if (n->deadline == 0)
-                n->deadline = now + c->e->cfg->daemon.job_timeout_ms;
-            n->op.updated_ms = wall_ms();
-            jq_submit(c->e, n, JW_UPDATE);
-            continue;
-        }
-        if (now >= n->verify_until) {
-            char msg[200], d[32];
-            snprintf(msg, sizeof(msg),
-                     "outcome unknown and no effect observed within %s; the next plan decides "
-                     "again from the observed state",
-                     nh_duration_format(verify_window_ms(c), d, sizeof(d)));
-            op_finish_ex(n, NH_OP_FAILED, msg, false);
-        }
+        op_maybe_free(n);
     }
 }
