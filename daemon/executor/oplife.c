@@ -91,8 +91,7 @@ static struct nh_opl_out throttled(const struct nh_opl *s, const struct nh_opl_i
     if (s->throttles + 1 >= NH_OPL_MAX_THROTTLES || in->removed || in->stopping || !in->leader)
         return close(s, NH_OP_FAILED, NH_OPL_WHY_REFUSED, true);
     next.throttles++;
-    uint64_t half = 500ULL << (next.throttles - 1);
-    uint64_t w = half + nh_backoff_ms(0, half, half, in->rnd);
+    uint64_t w = nh_backoff_equal_ms(next.throttles - 1, 1000, 600000, in->rnd);
     if (in->retry_after_ms > w)
         w = in->retry_after_ms;
     if (w > 600000)

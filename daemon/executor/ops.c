@@ -8,6 +8,7 @@
 
 #include "executor/engine_int.h"
 #include "executor/oplife.h"
+#include "net/ratelimit.h"
 #include "ops/metrics.h"
 #include "util/log.h"
 
@@ -305,21 +306,19 @@ static struct nh_opl_in opl_in(const struct opnode *n, enum nh_opl_ev ev, uint64
     };
 }
 
-/* One failure more: nothing is planned on the cluster for 2.5 s, 5 s, ...
- * up to 10 min (equal jitter). c->failures (the backoff's level) is reset
- * when the cluster converges, not when an operation succeeds: a failed
- * scale-out, the replacement of its failed node, the scale-out failing
- * again... backs off further each round instead of looping at the first
- * step. */
+/* One failure more: nothing is planned on the cluster for 2.5-5 s, 5-10 s,
+ * ... up to 5-10 min (equal jitter). c->failures (the backoff's level) is
+ * reset when the cluster converges, not when an operation succeeds: a
+ * failed scale-out, the replacement of its failed node, the scale-out
+ * failing again... backs off further each round instead of looping at the
+ * first step. */
 static void cl_backoff(struct cl *c)
 {
     struct nh_engine *e = c->e;
     unsigned f = c->failures < 8 ? c->failures : 8;
-    uint64_t base = 5000ULL << f; /* 5 s, 10 s, ... ~21 min */
-    if (base > 600000)
-        base = 600000;
+
     c->failures++;
-    c->not_before = uv_now(e->loop) + base / 2 + nh_engine_rand(e) % (base / 2 + 1);
+    c->not_before = uv_now(e->loop) + nh_backoff_equal_ms(f, 5000, 600000, nh_engine_rand(e));
 }
 
 /* Records the end in the operation and the journal. */

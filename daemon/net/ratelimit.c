@@ -84,20 +84,34 @@ void nh_bucket_succeeded(struct nh_bucket *b, uint64_t now_ms)
         b->rate = b->base_rate;
 }
 
-uint64_t nh_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms, uint64_t rnd)
+/* min(cap, base * 2^attempt), without overflow. */
+static uint64_t backoff_ceiling(unsigned attempt, uint64_t base_ms, uint64_t cap_ms)
 {
     uint64_t ceiling;
-    if (base_ms == 0)
-        return 0;
     if (attempt >= 63 || base_ms > (cap_ms >> attempt))
         ceiling = cap_ms;
     else
         ceiling = base_ms << attempt;
-    if (ceiling > cap_ms)
-        ceiling = cap_ms;
+    return ceiling > cap_ms ? cap_ms : ceiling;
+}
+
+uint64_t nh_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms, uint64_t rnd)
+{
+    if (base_ms == 0)
+        return 0;
+    uint64_t ceiling = backoff_ceiling(attempt, base_ms, cap_ms);
     if (ceiling == UINT64_MAX)
         return rnd;
     return rnd % (ceiling + 1);
+}
+
+uint64_t nh_backoff_equal_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms, uint64_t rnd)
+{
+    if (base_ms == 0)
+        return 0;
+    uint64_t ceiling = backoff_ceiling(attempt, base_ms, cap_ms);
+    uint64_t half = ceiling / 2;
+    return half + rnd % (ceiling - half + 1);
 }
 
 /* Skips leading and trailing blanks; returns the length of the middle. */

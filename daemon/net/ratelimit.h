@@ -29,6 +29,10 @@ void nh_bucket_succeeded(struct nh_bucket *b, uint64_t now_ms);
 /* Full-jitter backoff: uniform in [0, min(cap, base * 2^attempt)], attempt
  * counted from 0; rnd is a uniform 64-bit random number. */
 uint64_t nh_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms, uint64_t rnd);
+/* Equal-jitter backoff: uniform in [c - c/2, c], c = min(cap, base *
+ * 2^attempt): at least half the wait every time (the executor's waits
+ * after a failed operation or a throttled mutation). */
+uint64_t nh_backoff_equal_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms, uint64_t rnd);
 
 /* Parses Retry-After (delta-seconds or an HTTP-date relative to now_unix) and
  * x-acs-retry-after (milliseconds). Returns the wait in ms, or 0 when absent,

@@ -214,6 +214,27 @@ static void test_backoff_huge_attempt_is_capped(void **state)
     assert_true(nh_backoff_ms(62, UINT64_MAX / 2, UINT64_MAX, 12345) == 12345);
 }
 
+/* Equal jitter (the executor's failure and throttle waits): [c/2, c]. */
+static void test_backoff_equal_jitter(void **state)
+{
+    (void)state;
+    for (unsigned a = 0; a < 12; a++) {
+        uint64_t c = 5000ull << a;
+        if (c > 600000)
+            c = 600000;
+        assert_int_equal(nh_backoff_equal_ms(a, 5000, 600000, 0), c / 2);
+        assert_int_equal(nh_backoff_equal_ms(a, 5000, 600000, c / 2), c);
+        assert_int_equal(nh_backoff_equal_ms(a, 5000, 600000, c / 2 + 1), c / 2);
+        for (uint64_t r = 1; r < 100000; r += 997) {
+            uint64_t w = nh_backoff_equal_ms(a, 5000, 600000, r * 2654435761u);
+            assert_true(w >= c / 2 && w <= c);
+        }
+    }
+    assert_int_equal(nh_backoff_equal_ms(200, 1000, 60000, 0), 30000);
+    assert_int_equal(nh_backoff_equal_ms(0, 0, 60000, 7), 0);
+    assert_true(nh_backoff_equal_ms(70, 1, UINT64_MAX, UINT64_MAX) >= UINT64_MAX / 2);
+}
+
 static void test_retry_after_seconds(void **state)
 {
     (void)state;
@@ -339,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_backoff_bounds_and_growth),
         cmocka_unit_test(test_backoff_full_jitter_spread),
         cmocka_unit_test(test_backoff_huge_attempt_is_capped),
+        cmocka_unit_test(test_backoff_equal_jitter),
         cmocka_unit_test(test_retry_after_seconds),
         cmocka_unit_test(test_retry_after_http_date),
         cmocka_unit_test(test_acs_retry_after_is_milliseconds),
