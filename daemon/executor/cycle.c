@@ -38,7 +38,7 @@ void cl_observe_soon(struct cl *c, uint64_t delay_ms)
 {
     if (c->removed || c->e->stopping || !c->e->started)
         return;
-    uint64_t due = uv_now(c->e->loop) + delay_ms;
+    uint64_t due = engine_now(c->e) + delay_ms;
     uint64_t cur = uv_timer_get_due_in(&c->poll_timer);
     if (due < c->observe_due)
         c->observe_due = due;
@@ -61,7 +61,7 @@ void cl_start(struct cl *c, bool first)
 /* May a changed declaration be planned on the observation in hand? */
 bool cl_fresh_enough(const struct cl *c)
 {
-    uint64_t now = uv_now(c->e->loop);
+    uint64_t now = engine_now(c->e);
     return c->have_obs && c->obs_ok && !c->observing && ops_count(c) == 0 &&
            c->obs_epoch == c->ops_epoch && now >= c->not_before &&
            now - (uint64_t)c->obs.at_ms < cl_poll_interval(c);
@@ -117,7 +117,7 @@ static bool cl_may_act(const struct cl *c)
 {
     if (c->obs_epoch != c->ops_epoch)
         return false;
-    return uv_now(c->e->loop) >= c->not_before || c->replan;
+    return engine_now(c->e) >= c->not_before || c->replan;
 }
 
 static bool cl_read_state_first(struct cl *c, const struct nh_plan *plan, bool act);
@@ -206,7 +206,7 @@ static uint64_t cl_jittered_interval(struct cl *c)
 
 void cl_schedule_next(struct cl *c)
 {
-    uint64_t now = uv_now(c->e->loop);
+    uint64_t now = engine_now(c->e);
     uint64_t next = UINT64_MAX;
 
     if ((c->removed && !cl_retiring(c)) || c->e->stopping)
@@ -417,7 +417,7 @@ static void observed(struct cl *c, const struct nh_prov_error *err, struct nh_ob
         c->obs_epoch = c->observing_epoch;
         c->obs = *obs;
         memset(obs, 0, sizeof(*obs));
-        c->obs.at_ms = (int64_t)uv_now(e->loop);
+        c->obs.at_ms = (int64_t)engine_now(e);
         c->have_obs = true;
         c->obs_ok = c->obs.complete;
         if (c->obs.complete) {
@@ -445,7 +445,7 @@ static void cl_observe(struct cl *c)
         return;
     c->observing = true;
     c->observing_epoch = c->ops_epoch;
-    c->observe_due = uv_now(e->loop) + cl_jittered_interval(c);
+    c->observe_due = engine_now(e) + cl_jittered_interval(c);
     e->calls_in_flight++;
     int r = c->prov->ops->observe(c->prov, c->cfg, on_observed, c);
     if (r < 0) {
@@ -462,7 +462,7 @@ static void cl_observe(struct cl *c)
 static void cl_poll_cb(uv_timer_t *t)
 {
     struct cl *c = t->data;
-    uint64_t now = uv_now(c->e->loop);
+    uint64_t now = engine_now(c->e);
     bool verifying = false;
 
     if (c->e->stopping || (c->removed && !cl_retiring(c)))

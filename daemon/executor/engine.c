@@ -26,6 +26,20 @@ uint64_t nh_engine_rand(struct nh_engine *e)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
+uint64_t engine_now(const struct nh_engine *e)
+{
+    if (e->o.test != NULL && e->o.test->now_ms != NULL)
+        return e->o.test->now_ms(e->o.test->ud);
+    return uv_now(e->loop);
+}
+
+void nh_engine_test_clock_moved(struct nh_engine *e)
+{
+    for (struct cl *c = e->clusters; c; c = c->next)
+        if (!c->removed)
+            cl_schedule_next(c);
+}
+
 bool nh_engine_dry_run(const struct nh_engine *e, bool *forced)
 {
     if (forced != NULL)
@@ -277,7 +291,15 @@ static struct prov_entry *prov_entry_new(struct nh_engine *e, const struct nh_cf
         .gate_ud = e->o.ud,
     };
     char perr[256] = "";
-    if (nh_provider_new(pc, &env, &pe->p, perr, sizeof(perr)) < 0) {
+    int r;
+    if (e->o.test != NULL && e->o.test->provider_new != NULL) {
+        pe->test = e->o.test;
+        r = e->o.test->provider_new(e->o.test->ud, pc, e->loop, &pe->p);
+        snprintf(perr, sizeof(perr), "the test's provider: %s", r < 0 ? strerror(-r) : "");
+    } else {
+        r = nh_provider_new(pc, &env, &pe->p, perr, sizeof(perr));
+    }
+    if (r < 0) {
         snprintf(err, errlen, "provider %s: %s", pc->name, perr);
         free(pe->name);
         free(pe);
@@ -290,11 +312,21 @@ static struct prov_entry *prov_entry_new(struct nh_engine *e, const struct nh_cf
     return pe;
 }
 
+/* Frees the entry's provider (cancelling its calls); NULL after. */
+static void prov_entry_release(struct prov_entry *pe)
+{
+    if (pe->test != NULL)
+        pe->test->provider_free(pe->test->ud, pe->p);
+    else
+        nh_provider_free(pe->p);
+    pe->p = NULL;
+}
+
 static void prov_entry_free(struct prov_entry *pe)
 {
     if (pe == NULL)
         return;
-    nh_provider_free(pe->p);
+    prov_entry_release(pe);
     free(pe->name);
     free(pe);
 }
@@ -791,7 +823,7 @@ static void cl_reloaded(struct nh_engine *e, struct cl *c, const struct nh_cfg_c
          * a poll interval and taken after the last operation here ended,
          * i.e. exactly what a poll would have planned on. */
         nh_log(LOG_INFO, "reload: cluster %s %s; planning on the observation of %llu ms ago",
-               cc->name, what, (unsigned long long)(uv_now(e->loop) - (uint64_t)c->obs.at_ms));
+               cc->name, what, (unsigned long long)(engine_now(e) - (uint64_t)c->obs.at_ms));
         cl_plan(c, true);
         cl_changed(c);
         cl_schedule_next(c);
@@ -933,14 +965,10 @@ void nh_engine_cancel(struct nh_engine *e)
 {
     /* Freeing a provider cancels its calls (callbacks run with CANCELLED, or
      * NOT_SENT for mutations that never left). */
-    for (struct prov_entry *pe = e->provs; pe; pe = pe->next) {
-        nh_provider_free(pe->p);
-        pe->p = NULL;
-    }
-    for (struct prov_entry *pe = e->retired_provs; pe; pe = pe->next) {
-        nh_provider_free(pe->p);
-        pe->p = NULL;
-    }
+    for (struct prov_entry *pe = e->provs; pe; pe = pe->next)
+        prov_entry_release(pe);
+    for (struct prov_entry *pe = e->retired_provs; pe; pe = pe->next)
+        prov_entry_release(pe);
     for (struct cl *c = e->clusters; c; c = c->next) {
         c->prov = NULL;
         cl_kube_cancel(c); /* Kubernetes reads in flight end as incomplete */

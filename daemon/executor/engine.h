@@ -54,6 +54,20 @@ struct nh_engine_summary {
  * (this instance still holds the leadership), a false ends it unsent. */
 typedef void (*nh_fence_fn)(void *ud, void (*cb)(void *arg, bool ok), void *arg);
 
+struct nh_provider;
+
+/* Injection points for tests (tests/unit/executor); the daemon passes none.
+ * A scripted provider built instead of nh_provider_new, and the clock
+ * every decision reads (loop ms) instead of uv_now(): the timers stay real,
+ * so a test that moves the clock sees the next timer act on it. */
+struct nh_engine_test_hooks {
+    int (*provider_new)(void *ud, const struct nh_cfg_provider *cfg, uv_loop_t *loop,
+                        struct nh_provider **ret);
+    void (*provider_free)(void *ud, struct nh_provider *p);
+    uint64_t (*now_ms)(void *ud); /* NULL: uv_now(loop) */
+    void *ud;
+};
+
 struct nh_engine_opts {
     uv_loop_t *loop;
     struct nh_http *http;
@@ -76,6 +90,7 @@ struct nh_engine_opts {
     void *jstore_ctx;
     nh_fence_fn fence;
     bool start_as_follower; /* plan, but mutate nothing until nh_engine_set_leader */
+    const struct nh_engine_test_hooks *test; /* NULL: the real providers and clock */
 };
 
 /* Opens the journal (unless dry_run), creates providers and cluster states,
@@ -108,6 +123,10 @@ void nh_engine_set_leader(struct nh_engine *e, bool leader, const struct nh_op *
 bool nh_engine_is_leader(const struct nh_engine *e);
 /* "single", "leader" or "follower" (status document, STATUS=). */
 void nh_engine_set_role_name(struct nh_engine *e, const char *role);
+
+/* Tests: the clock of opts.test moved; every cluster's timer is re-armed
+ * from it (what is due now runs at the next loop turn). */
+void nh_engine_test_clock_moved(struct nh_engine *e);
 
 /* The dry run in force: run --dry-run (`forced`) or daemon.dry_run. */
 bool nh_engine_dry_run(const struct nh_engine *e, bool *forced);

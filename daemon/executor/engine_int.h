@@ -103,7 +103,8 @@ struct cl {
 struct prov_entry {
     struct prov_entry *next;
     struct nh_provider *p;
-    struct nh_cfg_provider *snap; /* what it was built from (for reload comparison) */
+    struct nh_cfg_provider *snap;            /* what it was built from (for reload comparison) */
+    const struct nh_engine_test_hooks *test; /* built by a test's hook: freed by it */
     char *name;
 };
 
@@ -156,6 +157,8 @@ static inline bool cl_retiring(const struct cl *c)
 
 /* engine.c */
 uint64_t nh_engine_rand(struct nh_engine *e);
+/* The clock decisions read (loop ms): uv_now, or a test's clock. */
+uint64_t engine_now(const struct nh_engine *e);
 /* Journal write results (local journal only): health for /healthz. */
 void engine_journal_result(struct nh_engine *e, int r);
 /* Sends READY (on_first_poll) once every cluster was tried once. */

@@ -50,7 +50,7 @@ static void jq_done_one(struct nh_engine *e, struct jwrite *jw)
             /* (closed: abandoned, leadership lost, while the write was out) */
             if (!n->closed)
                 op_try_send(n, jw->result < 0 ? NH_OPL_EV_JOURNAL_FAILED : NH_OPL_EV_JOURNALLED,
-                            uv_now(e->loop));
+                            engine_now(e));
         } else if (jw->result < 0) {
             nh_log_errno(LOG_ERR, jw->result, "%s: journal: cannot record operation %llu as %s",
                          n->cl->name, (unsigned long long)n->op.seq,
@@ -318,7 +318,7 @@ static void cl_backoff(struct cl *c)
     unsigned f = c->failures < 8 ? c->failures : 8;
 
     c->failures++;
-    c->not_before = uv_now(e->loop) + nh_backoff_equal_ms(f, 5000, 600000, nh_engine_rand(e));
+    c->not_before = engine_now(e) + nh_backoff_equal_ms(f, 5000, 600000, nh_engine_rand(e));
 }
 
 /* Records the end in the operation and the journal. */
@@ -420,7 +420,7 @@ static void op_close_busy(struct opnode *n, const char *why, uint64_t hold_ms)
     nh_audit_record(c->e->audit, &n->op, "busy", msg);
     cl_record_recent(c, &n->op, "busy");
     op_log_kind(n, LOG_NOTICE, msg, "", "");
-    c->not_before = uv_now(c->e->loop) + hold_ms;
+    c->not_before = engine_now(c->e) + hold_ms;
     op_closed(n);
     cl_changed(c);
     cl_schedule_next(c);
@@ -440,7 +440,7 @@ static void op_close(struct opnode *n, const struct nh_opl_out *o, const char *t
         snprintf(n->detail, sizeof(n->detail), "not sent: journal write failed");
         n->op.state = st;
         n->closed = true;
-        c->not_before = uv_now(c->e->loop) + o->cluster_hold_ms;
+        c->not_before = engine_now(c->e) + o->cluster_hold_ms;
         cl_changed(c);
         return;
     case NH_OPL_WHY_HELD:
@@ -524,7 +524,7 @@ static bool op_do(struct opnode *n, const struct nh_opl_out *o, const char *text
         return true;
     case NH_OPL_DO_POLL:
         opl_put(n, &o->next);
-        op_poll(n, uv_now(n->cl->e->loop));
+        op_poll(n, engine_now(n->cl->e));
         return true;
     case NH_OPL_DO_CLOSE:
         opl_put(n, &o->next);
@@ -575,7 +575,7 @@ static enum nh_opl_ev mutate_event(enum nh_err_class cls)
  * is known not to have happened, and `why` says why it will not be sent. */
 void ops_drop_unsent(struct cl *c, const char *why)
 {
-    uint64_t now = uv_now(c->e->loop);
+    uint64_t now = engine_now(c->e);
 
     for (struct opnode *n = c->ops, *next; n; n = next) {
         next = n->next;
@@ -642,7 +642,7 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
         op_maybe_free(n);
         return;
     }
-    struct nh_opl_in in = opl_in(n, mutate_event(err->cls), uv_now(e->loop));
+    struct nh_opl_in in = opl_in(n, mutate_event(err->cls), engine_now(e));
     in.job_kind = kind;
     in.retry_after_ms = err->retry_after_ms;
     in.rnd = in.ev == NH_OPL_EV_THROTTLED ? nh_engine_rand(e) : 0;
@@ -699,7 +699,7 @@ static void op_send(struct opnode *n)
     if (r < 0) {
         n->calling = false;
         c->e->calls_in_flight--;
-        struct nh_opl_in in = opl_in(n, NH_OPL_EV_CALL_ERROR, uv_now(c->e->loop));
+        struct nh_opl_in in = opl_in(n, NH_OPL_EV_CALL_ERROR, engine_now(c->e));
         (void)op_event(n, &in, strerror(-r));
     }
 }
@@ -734,7 +734,7 @@ int ops_start(struct cl *c, const struct nh_action *a)
     n->op.updated_ms = n->op.started_ms;
     n->op.revision = strdup(c->e->cfg->revision ? c->e->cfg->revision : "");
     if (c->e->jstore == NULL) {
-        op_try_send(n, NH_OPL_EV_JOURNALLED, uv_now(c->e->loop));
+        op_try_send(n, NH_OPL_EV_JOURNALLED, engine_now(c->e));
         op_maybe_free(n);
         return 0;
     }
@@ -763,7 +763,7 @@ void ops_resume(struct cl *c, const struct nh_op *op)
         }
         return;
     }
-    struct nh_opl_in in = opl_in(n, NH_OPL_EV_RESUME, uv_now(c->e->loop));
+    struct nh_opl_in in = opl_in(n, NH_OPL_EV_RESUME, engine_now(c->e));
     (void)op_event(n, &in, NULL);
     if (n->op.state == NH_OP_SENT)
         nh_log(LOG_NOTICE, "%s: resuming %s (job %s): following its job", c->name,
@@ -807,7 +807,7 @@ static void on_polled(void *ud, const struct nh_prov_error *err, const struct nh
         return;
     }
     struct nh_opl_in in = opl_in(
-        n, err->cls != NH_ERR_NONE ? NH_OPL_EV_POLL_ERROR : job_event(pr->state), uv_now(e->loop));
+        n, err->cls != NH_ERR_NONE ? NH_OPL_EV_POLL_ERROR : job_event(pr->state), engine_now(e));
     struct nh_opl s = opl_get(n);
     struct nh_opl_out o = nh_opl_step(&s, &in);
     if (o.act == NH_OPL_DO_NOTHING) { /* nobody follows it any more */
@@ -937,7 +937,7 @@ static int effect_seen(const struct opnode *n, const struct nh_observed *o, enum
 
 void ops_on_observed(struct cl *c)
 {
-    uint64_t now = uv_now(c->e->loop);
+    uint64_t now = engine_now(c->e);
 
     for (struct opnode *n = c->ops, *next; n; n = next) {
         next = n->next;
