@@ -1,0 +1,681 @@
+/* test_engine.c - the engine end to end with a scripted fake provider and
+ * a fake clock (nh_engine_opts.test).
+ *
+ * One CCE cluster, one node pool "gpu-a" declared at 3 nodes and observed
+ * at 2: the planner asks for scale_pool to 3. The fake provider answers
+ * each call on the next loop turn as the test scripted it (accepted with a
+ * job, unknown outcome, refused...), and moves the pool when told to; the
+ * test moves the clock every decision reads (verify window, job timeout,
+ * backoff) and re-arms the timers (nh_engine_test_clock_moved), so nothing
+ * waits for real time but a loop turn. The journal is a real one in a
+ * temporary directory: a restart is a second engine on the same journal.
+ *
+ * Covered: an unknown outcome is never re-sent (its effect applied late is
+ * followed, not sent again; nothing is sent while it is verified), a job
+ * that fails, a job that times out, a restart with operations in flight
+ * (followed or verified, never re-sent), the failure backoff and its reset
+ * on convergence. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <uv.h>
+
+#include "config/config.h"
+#include "executor/engine.h"
+#include "executor/engine_int.h"
+#include "providers/provider.h"
+
+#define JOB_POLL 100     /* daemon.job_poll_interval, ms */
+#define POLL_IV 1000     /* daemon.poll_interval, ms */
+#define JOB_TIMEOUT 5000 /* daemon.job_timeout, ms */
+#define WINDOW 3000      /* the verify window: max(3 s, 6 job polls) */
+#define REAL_WAIT_MS 20000
+
+/* ---------- the scripted cloud ---------- */
+
+struct answer {
+    enum nh_err_class cls;
+    enum nh_job_kind kind; /* accepted: how to follow it */
+    bool apply;            /* the pool takes the target (even on an unknown outcome) */
+};
+
+struct fake {
+    uv_loop_t loop;
+    uint64_t now; /* the clock the engine reads */
+    /* the pool as the cloud has it */
+    int desired;
+    int current;
+    /* what the next mutations answer (the last one repeats) */
+    struct answer answers[8];
+    size_t n_answers;
+    /* what job polls answer */
+    enum nh_job_state job;
+    bool job_applies; /* on SUCCEEDED: the pool takes the target */
+    int last_target;
+    /* counts */
+    unsigned observes, mutations, polls;
+    struct nh_engine *e;
+    char dir[64];
+    struct nh_config *cfg;
+};
+
+struct fprov {
+    struct nh_provider pub;
+    struct fake *f;
+};
+
+/* A call's answer, delivered on the next loop turn. */
+enum call_kind { CALL_OBSERVE, CALL_MUTATE, CALL_POLL, CALL_STATE };
+
+struct call {
+    uv_timer_t t;
+    enum call_kind kind;
+    struct fake *f;
+    union {
+        nh_observe_fn observe;
+        nh_mutate_fn mutate;
+        nh_poll_fn poll;
+        nh_state_fn state;
+    } fn;
+    void *ud;
+    struct answer a;
+    int target;
+    enum nh_job_kind job_kind; /* CALL_POLL: how the operation is followed */
+};
+
+static void call_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void observe_fill(struct fake *f, struct nh_observed *o)
+{
+    struct nh_obs_pool *p = nh_observed_add_pool(o);
+    assert_non_null(p);
+    p->id = strdup("p1");
+    p->name = strdup("gpu-a");
+    p->desired = f->desired;
+    p->current = f->current;
+    p->ready = f->current;
+    for (int i = 0; i < f->current; i++) {
+        struct nh_node *n = nh_observed_add_node(o);
+        char id[16];
+        assert_non_null(n);
+        snprintf(id, sizeof(id), "n%d", i);
+        n->id = strdup(id);
+        n->name = strdup(id);
+        n->pool_id = strdup("p1");
+        n->health = NH_NODE_READY;
+        n->worker = true;
+        n->created = 1700000000 + i;
+    }
+    o->complete = true;
+}
+
+static void call_fire(uv_timer_t *t)
+{
+    struct call *k = t->data;
+    struct fake *f = k->f;
+    struct nh_prov_error err = {.cls = k->a.cls};
+
+    snprintf(err.message, sizeof(err.message), "scripted %s", nh_err_class_name(k->a.cls));
+    switch (k->kind) {
+    case CALL_OBSERVE: {
+        struct nh_observed o = {0};
+        observe_fill(f, &o);
+        k->fn.observe(k->ud, NULL, &o);
+        nh_observed_clear(&o);
+        break;
+    }
+    case CALL_MUTATE:
+        if (k->a.apply) {
+            f->desired = k->target;
+            f->current = k->target;
+        }
+        k->fn.mutate(k->ud, k->a.cls == NH_ERR_NONE ? NULL : &err, k->a.kind,
+                     k->a.kind == NH_JOB_CCE_JOB ? "job-1" : NULL);
+        break;
+    case CALL_POLL: {
+        struct nh_job_progress pr = {.state = f->job, .percent = -1};
+        if (k->job_kind == NH_JOB_POOL_SIZE) /* re-read the pool, as the providers do */
+            pr.state = f->desired == k->target && f->current == k->target ? NH_JOB_SUCCEEDED
+                                                                          : NH_JOB_RUNNING;
+        snprintf(pr.phase, sizeof(pr.phase), "%s", nh_job_state_name(f->job));
+        if (f->job == NH_JOB_SUCCEEDED && f->job_applies) {
+            f->desired = f->last_target;
+            f->current = f->last_target;
+        }
+        k->fn.poll(k->ud, NULL, &pr);
+        break;
+    }
+    case CALL_STATE:
+        k->fn.state(k->ud, NULL, NH_CLUSTER_ACCEPTS, "Available");
+        break;
+    }
+    uv_close((uv_handle_t *)t, call_closed);
+}
+
+static struct call *call_later(struct fake *f, enum call_kind kind, void *ud)
+{
+    struct call *k = calloc(1, sizeof(*k));
+    assert_non_null(k);
+    k->kind = kind;
+    k->f = f;
+    k->ud = ud;
+    uv_timer_init(&f->loop, &k->t);
+    k->t.data = k;
+    uv_timer_start(&k->t, call_fire, 0, 0);
+    return k;
+}
+
+static struct fake *fake_of(struct nh_provider *p)
+{
+    return ((struct fprov *)p)->f;
+}
+
+static int f_observe(struct nh_provider *p, const struct nh_cfg_cluster *c, nh_observe_fn done,
+                     void *ud)
+{
+    (void)c;
+    fake_of(p)->observes++;
+    call_later(fake_of(p), CALL_OBSERVE, ud)->fn.observe = done;
+    return 0;
+}
+
+static int f_scale_pool(struct nh_provider *p, const struct nh_cfg_cluster *c,
+                        const struct nh_action *a, nh_mutate_fn done, void *ud)
+{
+    struct fake *f = fake_of(p);
+    (void)c;
+    size_t i = f->mutations < f->n_answers ? f->mutations : f->n_answers - 1;
+    struct call *k = call_later(f, CALL_MUTATE, ud);
+    k->fn.mutate = done;
+    k->a = f->answers[i];
+    k->target = a->target;
+    f->mutations++;
+    f->last_target = a->target;
+    return 0;
+}
+
+static int f_poll(struct nh_provider *p, const struct nh_cfg_cluster *c, const struct nh_op *op,
+                  nh_poll_fn done, void *ud)
+{
+    (void)c;
+    fake_of(p)->polls++;
+    struct call *k = call_later(fake_of(p), CALL_POLL, ud);
+    k->fn.poll = done;
+    k->job_kind = op->job_kind;
+    k->target = op->action.target;
+    return 0;
+}
+
+static int f_state(struct nh_provider *p, const struct nh_cfg_cluster *c, nh_state_fn done,
+                   void *ud)
+{
+    (void)c;
+    call_later(fake_of(p), CALL_STATE, ud)->fn.state = done;
+    return 0;
+}
+
+static const struct nh_provider_ops fake_ops = {
+    .kind = "huawei-cce",
+    .observe = f_observe,
+    .scale_pool = f_scale_pool,
+    .poll = f_poll,
+    .cluster_state = f_state,
+};
+
+/* ---------- the hooks ---------- */
+
+static int h_provider_new(void *ud, const struct nh_cfg_provider *cfg, uv_loop_t *loop,
+                          struct nh_provider **ret)
+{
+    struct fprov *fp = calloc(1, sizeof(*fp));
+    if (fp == NULL)
+        return -ENOMEM;
+    fp->f = ud;
+    fp->pub.ops = &fake_ops;
+    fp->pub.name = strdup(cfg->name);
+    fp->pub.kind = cfg->kind;
+    fp->pub.loop = loop;
+    *ret = &fp->pub;
+    return 0;
+}
+
+static void h_provider_free(void *ud, struct nh_provider *p)
+{
+    (void)ud;
+    if (p == NULL)
+        return;
+    free(p->name);
+    free(p);
+}
+
+static uint64_t h_now(void *ud)
+{
+    return ((struct fake *)ud)->now;
+}
+
+static struct nh_engine_test_hooks hooks = {
+    .provider_new = h_provider_new,
+    .provider_free = h_provider_free,
+    .now_ms = h_now,
+};
+
+/* ---------- running the engine ---------- */
+
+static const char yaml[] = "daemon:\n"
+                           "  poll_interval: 1s\n"
+                           "  job_poll_interval: 100ms\n"
+                           "  job_timeout: 5s\n"
+                           "providers:\n"
+                           "  cce:\n"
+                           "    kind: huawei-cce\n"
+                           "    region: cn-north-4\n"
+                           "    endpoint: http://127.0.0.1:9\n"
+                           "    project_id: 0123456789abcdef0123456789abcdef\n"
+                           "    credentials: { token: { env: NHT_ENGINE_TOKEN } }\n"
+                           "clusters:\n"
+                           "  - name: train\n"
+                           "    provider: cce\n"
+                           "    id: c1\n"
+                           "    login: { ssh_key: KeyPair-001 }\n"
+                           "    node_pools:\n"
+                           "      - { name: gpu-a, nodes: 3 }\n";
+
+static void fake_init(struct fake *f)
+{
+    memset(f, 0, sizeof(*f));
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    f->now = 1000000;
+    f->desired = 2;
+    f->current = 2;
+    f->job = NH_JOB_RUNNING;
+    f->n_answers = 1;
+    f->answers[0] = (struct answer){.cls = NH_ERR_NONE, .kind = NH_JOB_CCE_JOB};
+    snprintf(f->dir, sizeof(f->dir), "/tmp/nh-test-engine-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    setenv("NHT_ENGINE_TOKEN", "test-token", 1);
+    struct nh_diag d;
+    nh_diag_init(&d);
+    int r = nh_config_load_buffer("engine.yaml", yaml, strlen(yaml), &f->cfg, &d);
+    if (r < 0)
+        nh_diag_print(&d, stderr);
+    nh_diag_free(&d);
+    assert_int_equal(r, 0);
+}
+
+static void engine_up(struct fake *f)
+{
+    struct nh_engine_opts o = {
+        .loop = &f->loop,
+        .state_dir = f->dir,
+        .test = &hooks,
+    };
+    char err[512] = "";
+
+    hooks.ud = f;
+    int r = nh_engine_new(&o, f->cfg, &f->e, err, sizeof(err));
+    if (r < 0)
+        print_error("nh_engine_new: %s\n", err);
+    assert_int_equal(r, 0);
+    assert_int_equal(nh_engine_start(f->e), 0);
+}
+
+/* A repeating timer wakes the loop so conditions are checked. */
+static void wake(uv_timer_t *t)
+{
+    (void)t;
+}
+
+/* Runs the loop until pred holds (checked every turn), at most
+ * REAL_WAIT_MS of real time (a generous bound for a busy machine). */
+static bool run_until(struct fake *f, bool (*pred)(struct fake *), const char *what)
+{
+    uv_timer_t w;
+    uint64_t end = uv_hrtime() / 1000000 + REAL_WAIT_MS;
+    bool ok = pred(f);
+
+    uv_timer_init(&f->loop, &w);
+    uv_timer_start(&w, wake, 5, 5);
+    while (!ok && uv_hrtime() / 1000000 < end) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+        ok = pred(f);
+    }
+    uv_close((uv_handle_t *)&w, NULL);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    if (!ok)
+        print_error("timed out waiting for: %s\n", what);
+    return ok;
+}
+
+/* Runs the loop for `turns` wake-ups (things that should NOT happen get
+ * their chance). */
+static void run_turns(struct fake *f, int turns)
+{
+    uv_timer_t w;
+    uv_timer_init(&f->loop, &w);
+    uv_timer_start(&w, wake, 2, 2);
+    for (int i = 0; i < turns; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&w, NULL);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+/* Moves the clock and lets the engine act on it. */
+static void advance(struct fake *f, uint64_t ms)
+{
+    f->now += ms;
+    nh_engine_test_clock_moved(f->e);
+}
+
+static void engine_down(struct fake *f)
+{
+    nh_engine_stop(f->e);
+    nh_engine_cancel(f->e);
+    uv_timer_t w;
+    uv_timer_init(&f->loop, &w);
+    uv_timer_start(&w, wake, 5, 5);
+    uint64_t end = uv_hrtime() / 1000000 + REAL_WAIT_MS;
+    while (!nh_engine_idle(f->e) && uv_hrtime() / 1000000 < end)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_true(nh_engine_idle(f->e));
+    uv_close((uv_handle_t *)&w, NULL);
+    nh_engine_free(f->e);
+    f->e = NULL;
+    while (uv_run(&f->loop, UV_RUN_DEFAULT) != 0)
+        ;
+}
+
+static void fake_done(struct fake *f)
+{
+    if (f->e != NULL)
+        engine_down(f);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    nh_config_unref(f->cfg);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* ---------- what the engine holds ---------- */
+
+static struct cl *cluster(struct fake *f)
+{
+    return f->e->clusters;
+}
+
+static struct opnode *open_op(struct fake *f)
+{
+    for (struct opnode *n = cluster(f)->ops; n; n = n->next)
+        if (!n->closed)
+            return n;
+    return NULL;
+}
+
+static enum nh_op_state op_state(struct fake *f)
+{
+    struct opnode *n = open_op(f);
+    return n ? n->op.state : NH_OP_DONE;
+}
+
+/* The result of the last operation closed ("done", "failed", ...). */
+static const char *last_result(struct fake *f)
+{
+    struct cl *c = cluster(f);
+    if (c->n_recent == 0)
+        return "";
+    return c->recent[(c->n_recent - 1) % NH_RECENT_MAX].result;
+}
+
+static bool p_sent(struct fake *f)
+{
+    return f->mutations >= 1 && op_state(f) == NH_OP_SENT;
+}
+static bool p_verify(struct fake *f)
+{
+    return f->mutations >= 1 && op_state(f) == NH_OP_VERIFY;
+}
+static bool p_closed(struct fake *f)
+{
+    return f->mutations >= 1 && open_op(f) == NULL && cluster(f)->n_recent > 0;
+}
+static bool p_polled(struct fake *f)
+{
+    return f->polls >= 1 && open_op(f) != NULL && !open_op(f)->calling;
+}
+static bool p_converged(struct fake *f)
+{
+    return f->desired == 3 && open_op(f) == NULL && cl_converged(cluster(f));
+}
+static bool p_observed(struct fake *f)
+{
+    return cluster(f)->have_obs && !cluster(f)->observing;
+}
+static bool p_two_mutations(struct fake *f)
+{
+    return f->mutations >= 2 && open_op(f) == NULL && cluster(f)->n_recent >= 2;
+}
+
+/* ---------- the tests ---------- */
+
+/* Unknown outcome whose effect shows late: verified, then followed to its
+ * end by re-reading the pool; the mutation is never sent again. */
+static void test_unknown_outcome_applied_is_followed_not_resent(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    f.answers[0] = (struct answer){.cls = NH_ERR_UNKNOWN_OUTCOME};
+    engine_up(&f);
+    assert_true(run_until(&f, p_verify, "VERIFY after the unknown outcome"));
+    assert_int_equal(f.mutations, 1);
+    /* observations during the window: the effect is not there */
+    for (int i = 0; i < 5; i++) {
+        advance(&f, 300);
+        run_turns(&f, 20);
+        assert_int_equal(op_state(&f), NH_OP_VERIFY);
+    }
+    assert_int_equal(f.mutations, 1);
+    /* the request reached the cloud after all */
+    f.desired = 3;
+    f.current = 3;
+    f.job_applies = false;
+    f.job = NH_JOB_SUCCEEDED;
+    advance(&f, 100);
+    assert_true(run_until(&f, p_converged, "converged on the late effect"));
+    assert_int_equal(f.mutations, 1);
+    assert_string_equal(last_result(&f), "done");
+    /* and it stays so, observation after observation */
+    for (int i = 0; i < 5; i++) {
+        advance(&f, POLL_IV);
+        run_turns(&f, 20);
+    }
+    assert_int_equal(f.mutations, 1);
+    fake_done(&f);
+}
+
+/* Unknown outcome whose effect never shows: nothing is sent while it is
+ * verified; after the window it closes FAILED without a backoff, and only
+ * then may a new plan send again. */
+static void test_unknown_outcome_not_resent_while_verified(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    f.answers[0] = (struct answer){.cls = NH_ERR_UNKNOWN_OUTCOME};
+    f.answers[1] = (struct answer){.cls = NH_ERR_NONE, .kind = NH_JOB_NONE, .apply = true};
+    f.n_answers = 2;
+    engine_up(&f);
+    assert_true(run_until(&f, p_verify, "VERIFY after the unknown outcome"));
+    for (uint64_t t = 0; t + 500 < WINDOW; t += 500) {
+        advance(&f, 500);
+        run_turns(&f, 20);
+        assert_int_equal(f.mutations, 1);
+        assert_int_equal(op_state(&f), NH_OP_VERIFY);
+    }
+    advance(&f, 1000); /* past the window */
+    assert_true(run_until(&f, p_two_mutations, "closed, then planned and sent again"));
+    assert_int_equal(cluster(&f)->recent[0].result[0], 'f'); /* "failed" */
+    assert_int_equal(cluster(&f)->failures, 0);              /* no backoff */
+    assert_true(run_until(&f, p_converged, "converged"));
+    assert_int_equal(f.mutations, 2);
+    fake_done(&f);
+}
+
+/* A job that fails: the operation fails, the cluster backs off. */
+static void test_job_failure(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    engine_up(&f);
+    assert_true(run_until(&f, p_sent, "SENT"));
+    advance(&f, JOB_POLL);
+    assert_true(run_until(&f, p_polled, "job polled"));
+    assert_int_equal(op_state(&f), NH_OP_SENT);
+    f.job = NH_JOB_FAILED;
+    advance(&f, 800);
+    assert_true(run_until(&f, p_closed, "closed after the job failed"));
+    assert_string_equal(last_result(&f), "failed");
+    assert_int_equal(cluster(&f)->failures, 1);
+    assert_true(cluster(&f)->not_before >= f.now + 2500 && cluster(&f)->not_before <= f.now + 5000);
+    assert_non_null(strstr(cluster(&f)->last_error, "job job-1 failed"));
+    assert_int_equal(f.mutations, 1);
+    fake_done(&f);
+}
+
+/* A job that never ends: TIMED_OUT at job_timeout by the clock. */
+static void test_job_timeout(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    engine_up(&f);
+    assert_true(run_until(&f, p_sent, "SENT"));
+    for (uint64_t t = 0; t + 1000 < JOB_TIMEOUT; t += 1000) {
+        advance(&f, 1000);
+        run_turns(&f, 10);
+        assert_int_equal(op_state(&f), NH_OP_SENT);
+    }
+    advance(&f, 1000);
+    assert_true(run_until(&f, p_closed, "timed out"));
+    assert_string_equal(last_result(&f), "timed_out");
+    assert_int_equal(cluster(&f)->failures, 1);
+    assert_int_equal(f.mutations, 1);
+    fake_done(&f);
+}
+
+/* Restart with an operation following its job: the new engine polls the
+ * job from the journal, never sends the mutation again. */
+static void test_restart_follows_job(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    engine_up(&f);
+    assert_true(run_until(&f, p_sent, "SENT"));
+    engine_down(&f);
+    assert_int_equal(f.mutations, 1);
+    unsigned polls = f.polls;
+    f.job = NH_JOB_SUCCEEDED;
+    f.job_applies = true;
+    engine_up(&f);
+    assert_true(run_until(&f, p_converged, "resumed job followed to its end"));
+    assert_true(f.polls > polls);
+    assert_int_equal(f.mutations, 1);
+    assert_string_equal(last_result(&f), "done");
+    fake_done(&f);
+}
+
+/* Restart with an operation whose outcome is unknown: verified again by
+ * the new engine (its effect shows: followed), never re-sent. */
+static void test_restart_verifies_unknown(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    f.answers[0] = (struct answer){.cls = NH_ERR_UNKNOWN_OUTCOME};
+    engine_up(&f);
+    assert_true(run_until(&f, p_verify, "VERIFY"));
+    engine_down(&f);
+    engine_up(&f);
+    assert_true(run_until(&f, p_verify, "VERIFY after the restart"));
+    for (int i = 0; i < 4; i++) {
+        advance(&f, 500);
+        run_turns(&f, 20);
+        assert_int_equal(op_state(&f), NH_OP_VERIFY);
+    }
+    assert_int_equal(f.mutations, 1);
+    f.desired = 3;
+    f.current = 3;
+    f.job = NH_JOB_SUCCEEDED;
+    advance(&f, 100);
+    assert_true(run_until(&f, p_converged, "verified after the restart"));
+    assert_int_equal(f.mutations, 1);
+    fake_done(&f);
+}
+
+/* Refused twice: the backoff grows (2.5-5 s, then 5-10 s) and nothing is
+ * sent before it ends; success and convergence reset it. */
+static void test_backoff_and_reset(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    f.answers[0] = (struct answer){.cls = NH_ERR_INVALID};
+    f.answers[1] = (struct answer){.cls = NH_ERR_INVALID};
+    f.answers[2] = (struct answer){.cls = NH_ERR_NONE, .kind = NH_JOB_NONE, .apply = true};
+    f.n_answers = 3;
+    engine_up(&f);
+    assert_true(run_until(&f, p_closed, "refused"));
+    struct cl *c = cluster(&f);
+    assert_int_equal(c->failures, 1);
+    uint64_t wait = c->not_before - f.now;
+    assert_true(wait >= 2500 && wait <= 5000);
+    /* observed again and again inside the backoff: nothing sent */
+    for (uint64_t t = 0; t + 1000 < wait; t += 1000) {
+        advance(&f, 1000);
+        run_turns(&f, 10);
+        assert_int_equal(f.mutations, 1);
+    }
+    advance(&f, wait); /* past it */
+    assert_true(run_until(&f, p_two_mutations, "sent again after the backoff"));
+    assert_int_equal(c->failures, 2);
+    wait = c->not_before - f.now;
+    assert_true(wait >= 5000 && wait <= 10000);
+    advance(&f, 4000);
+    run_turns(&f, 10);
+    assert_int_equal(f.mutations, 2);
+    advance(&f, wait);
+    assert_true(run_until(&f, p_converged, "converged after the third try"));
+    assert_int_equal(f.mutations, 3);
+    advance(&f, POLL_IV);
+    assert_true(run_until(&f, p_observed, "observed once more"));
+    run_turns(&f, 10);
+    assert_int_equal(c->failures, 0);
+    assert_int_equal(c->not_before, 0);
+    fake_done(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unknown_outcome_applied_is_followed_not_resent),
+        cmocka_unit_test(test_unknown_outcome_not_resent_while_verified),
+        cmocka_unit_test(test_job_failure),
+        cmocka_unit_test(test_job_timeout),
+        cmocka_unit_test(test_restart_follows_job),
+        cmocka_unit_test(test_restart_verifies_unknown),
+        cmocka_unit_test(test_backoff_and_reset),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
