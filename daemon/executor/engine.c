@@ -12,18 +12,13 @@
 #include "ops/metrics.h"
 #include "planner/plan.h"
 #include "util/log.h"
+#include "util/rand.h"
 
 /* ---------- small helpers ---------- */
 
 uint64_t nh_engine_rand(struct nh_engine *e)
 {
-    /* xorshift64*: jitter only, not security. */
-    uint64_t x = e->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    e->rng = x;
-    return x * 0x2545F4914F6CDD1DULL;
+    return nh_rand_next(&e->rng); /* jitter only, not security */
 }
 
 uint64_t engine_now(const struct nh_engine *e)
