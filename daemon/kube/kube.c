@@ -17,6 +17,7 @@
 #include "net/ratelimit.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/rand.h"
 
 #define MAX_CONFLICTS 3 /* 409s on a node patch before giving up */
 #define MSG_MAX 640
@@ -236,12 +237,7 @@ static void kick(struct nh_kube *k)
 
 static uint64_t next_random(struct nh_kube *k)
 {
-    uint64_t x = k->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    k->rng = x;
-    return x * 0x2545F4914F6CDD1DULL;
+    return nh_rand_next(&k->rng);
 }
 
 static void observe(struct kop *op, bool answered, int status)

@@ -17,6 +17,7 @@
 
 #include "net/ratelimit.h"
 #include "util/log.h"
+#include "util/rand.h"
 
 #define NH_CLIENT_MAX_CAPTURE 32
 
@@ -134,13 +135,7 @@ static enum nh_verdict verdict_for_transport(const struct nh_http_resp *r, bool 
 
 static uint64_t builtin_rand(void *ud)
 {
-    uint64_t *s = ud;
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
+    return nh_rand_next(ud);
 }
 
 void nh_client_set_random(struct nh_client *c, uint64_t (*fn)(void *ud), void *ud)
