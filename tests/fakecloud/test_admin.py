@@ -75,6 +75,55 @@ class Admin(FakeCloudCase):
         time.sleep(0.6)  # the window slid past all three
         self.assertEqual([self.ack("GET", NODES)[0] for _ in range(4)], [200, 200, 200, 400])
 
+    def test_rate_limit_counts_arrivals_not_when_the_emulator_got_to_them(self):
+        # Three calls, then three more 1.3 s later: within a limit of 3 per
+        # second as they arrive. The emulator is stopped meanwhile (as a
+        # busy machine stalls it), so it handles all six at once; counting at
+        # handler time made them one burst (3 over the limit).
+        import threading
+        import time
+        clients = [CloudClient(self.fc.port) for _ in range(6)]
+        try:
+            for cl in clients:  # connections open before the stall
+                self.assertEqual(cl.ack("GET", NODES)[0], 200)
+            self.fc.set_ratelimit(limit=3, window=1.0)
+            codes = [None] * 6
+
+            def call(i):
+                codes[i] = clients[i].ack("GET", NODES)[0]
+
+            threads = [threading.Thread(target=call, args=(i,)) for i in range(6)]
+            os.kill(self.fc.proc.pid, signal.SIGSTOP)
+            try:
+                for t in threads[:3]:
+                    t.start()
+                time.sleep(1.3)
+                for t in threads[3:]:
+                    t.start()
+                time.sleep(0.3)  # all six sent: they wait in the kernel
+            finally:
+                os.kill(self.fc.proc.pid, signal.SIGCONT)
+            for t in threads:
+                t.join(30)
+            self.assertEqual(codes, [200] * 6)
+            self.assertEqual(self.invariants()["over_rate_limit"], 0)
+            log = [e for e in self.fc.requests() if e["op"] == "DescribeClusterNodes"][-6:]
+            arrivals = sorted(e["arrival"] for e in log)
+            self.assertGreater(arrivals[3] - arrivals[2], 1.0)       # stamped when they came
+            self.assertLess(max(e["epoch"] for e in log) - min(e["epoch"] for e in log), 1.0)  # handled together
+        finally:
+            for cl in clients:
+                cl.close()
+
+    def test_rate_limit_out_of_order_arrivals(self):
+        from fakecloud.ratelimit import RateLimiter
+        r = RateLimiter(limit=3, window=1.0)
+        self.assertEqual([r.take("k", t) for t in (0.5, 0.9, 1.2)], [True] * 3)
+        self.assertTrue(r.take("k", 0.1))    # handled late: (0.1 .. 1.1) holds 0.1, 0.5, 0.9
+        self.assertFalse(r.take("k", 0.95))  # (0.2 .. 1.2] already holds 0.5, 0.9, 1.2
+        self.assertTrue(r.take("k", 1.51))
+        self.assertTrue(r.take("other", 0.95))
+
     def test_rate_limit_qps_burst_is_what_a_bucket_sends_in_one_window(self):
         rl = self.fc.set_ratelimit(qps=10, burst=2)
         self.assertEqual((rl["limit"], rl["window"]), (12, 1.0))

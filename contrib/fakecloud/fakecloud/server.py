@@ -7,6 +7,7 @@ State.lock; slow-answer sleeps and socket writes happen outside it.
 
 import hashlib
 import http.server
+import io
 import ipaddress
 import json
 import re
@@ -32,7 +33,7 @@ K8S_PATH = re.compile(r"^/k8s/(?P<cid>[A-Za-z0-9._~-]+)(?P<ext>/external)?(?P<re
 
 
 class Request:
-    def __init__(self, method, raw_path, headers, body, now):
+    def __init__(self, method, raw_path, headers, body, now, arrival=None):
         self.method = method
         path, _, query = raw_path.partition("?")
         self.path = path
@@ -41,6 +42,9 @@ class Request:
         self.headers = headers
         self.body = body
         self.now = now
+        # when the request reached this host (the kernel's receive time of its
+        # first bytes, see ArrivalReader), else when its handler ran
+        self.arrival = now if arrival is None else arrival
         self.params = {}
         self.cloud = None
         self.op = None
@@ -158,12 +162,13 @@ class FakeCloud:
 
     # ------------------------------------------------------------------ one request
 
-    def handle(self, method, raw_path, header_items, body):
+    def handle(self, method, raw_path, header_items, body, arrival=None):
         """Returns (Response or None, action) where action is None, 'reset_before', 'reset_after',
-        ('slow', delay) or 'truncated'. Admin paths are served here too (not logged)."""
+        ('slow', delay) or 'truncated'. Admin paths are served here too (not logged). `arrival`:
+        when the request reached this host (epoch seconds), if the HTTP layer knows."""
         now = time.time()
         headers = lower_headers(header_items)
-        req = Request(method, raw_path, headers, body, now)
+        req = Request(method, raw_path, headers, body, now, arrival)
         if req.path.startswith("/_fake/") or req.path == "/_fake":
             with self.state.lock:
                 self.state.advance(now)
@@ -195,8 +200,9 @@ class FakeCloud:
         req.ak = a.ak
         if not a.ok:
             return self._err(req, *a.error), None, None
-        # rate limit
-        if not self.limiter.take(a.ak, req.now):
+        # rate limit: counted by arrival, as a cloud's gateway counts (not
+        # when this emulator got round to the request: see ratelimit.py)
+        if not self.limiter.take(a.ak, req.arrival):
             st.violation("over_rate_limit", req.seq, req.op, {"ak": a.ak})
             return self._throttle(req, self.limiter.retry_after), None, None
         # faults before processing
@@ -402,6 +408,7 @@ class FakeCloud:
     def _log(self, req, resp, fault):
         e = {"seq": req.seq, "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(req.now))
              + ".%03dZ" % int((req.now % 1) * 1000), "epoch": round(req.now, 6),
+             "arrival": round(req.arrival, 6),
              "method": req.method, "path": req.path, "query": req.query,
              "body_sha256": hashlib.sha256(req.body).hexdigest(), "body_len": len(req.body),
              "cloud": req.cloud, "op": req.op, "mutating": req.mutating,
@@ -425,6 +432,39 @@ class FakeCloud:
 # ---------------------------------------------------------------------- HTTP
 
 
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; the module names it from Python 3.13 on
+_STAMP_SPACE = socket.CMSG_SPACE(16) if hasattr(socket, "CMSG_SPACE") else 0
+
+
+class ArrivalReader(io.RawIOBase):
+    """The raw reader under a connection's rfile: recvmsg() instead of recv(), so that every read
+    also brings the kernel's receive timestamp (SO_TIMESTAMPNS, set on the listening socket and
+    inherited by accepted ones) of the bytes it returned. A request's arrival is then when its
+    first bytes reached this host, not when a handler thread got round to it: on a busy
+    machine the threads of this emulator run late and unevenly (one interpreter lock), and
+    requests that arrived spaced were stamped together, as a burst (ratelimit.py)."""
+
+    def __init__(self, sock):
+        super().__init__()
+        self.sock = sock
+        self.stamp = None   # epoch seconds of the bytes last read, None if the kernel gave none
+
+    def readable(self):
+        return True
+
+    def readinto(self, buf):
+        n, anc, _flags, _addr = self.sock.recvmsg_into([buf], _STAMP_SPACE)
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+                sec, nsec = struct.unpack("qq", data[:16])
+                self.stamp = sec + nsec / 1e9
+        return n
+
+    def close(self):  # the socket is the server's to close (as with socket.SocketIO)
+        self.sock = None
+        super().close()
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes; with Nagle on, the second waits
@@ -432,6 +472,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "fakecloud/1.0"
     fake = None            # set on the server class
+    _arrival_reader = None
+    arrival = None
+
+    def setup(self):
+        super().setup()
+        if type(self.connection) is socket.socket and _STAMP_SPACE:  # not TLS: recvmsg on the raw socket
+            self.rfile.close()  # the makefile() reader; the socket stays open
+            self._arrival_reader = ArrivalReader(self.connection)
+            self.rfile = io.BufferedReader(self._arrival_reader, max(self.rbufsize, io.DEFAULT_BUFFER_SIZE))
+
+    def parse_request(self):
+        # The request line has just been read: the last read brought its first bytes (clients do
+        # not pipeline; a pipelined request shares the stamp of the read that brought it).
+        self.arrival = self._arrival_reader.stamp if self._arrival_reader is not None else None
+        return super().parse_request()
 
     def log_message(self, fmt, *args):  # quiet: the request log is the record
         pass
@@ -496,7 +551,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
 
     def _dispatch(self, body):
-        return self.server.fake.handle(self.command, self.path, list(self.headers.items()), body)
+        return self.server.fake.handle(self.command, self.path, list(self.headers.items()), body, self.arrival)
 
 
 class K8sHandler(Handler):
@@ -567,6 +622,10 @@ def make_server(listen, fake):
     if ":" in host:
         cls.address_family = socket.AF_INET6
     srv = cls((host, port), Handler)
+    try:  # accepted sockets inherit it: every request gets its arrival time (ArrivalReader)
+        srv.socket.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    except OSError:
+        pass  # no kernel timestamps here: requests are stamped when their handler runs
     srv.fake = fake
     return srv
 
