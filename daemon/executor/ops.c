@@ -426,6 +426,16 @@ static void op_close_busy(struct opnode *n, const char *why, uint64_t hold_ms)
     cl_schedule_next(c);
 }
 
+/* The result of a close whose words are always the same (NULL: built
+ * from the event's text). */
+static const char *const close_words[] = {
+    [NH_OPL_WHY_STOPPING] = "not sent: the daemon is stopping",
+    [NH_OPL_WHY_NOT_DECLARED] = "not sent: the cluster is no longer declared",
+    [NH_OPL_WHY_NO_PROVIDER] = "not sent: the provider is unavailable",
+    [NH_OPL_WHY_NO_CALL] = "not sent: the cloud has no such operation",
+    [NH_OPL_WHY_EFFECT_SEEN] = "effect observed",
+};
+
 /* Carries out a CLOSE: `text` is the event's own text (the answer's
  * message, the hold, the job's detail...), worded here by out->why. */
 static void op_close(struct opnode *n, const struct nh_opl_out *o, const char *text)
@@ -433,6 +443,7 @@ static void op_close(struct opnode *n, const struct nh_opl_out *o, const char *t
     struct cl *c = n->cl;
     enum nh_op_state st = o->next.state;
     char msg[320], d[32];
+    size_t w = (size_t)o->why;
 
     switch (o->why) {
     case NH_OPL_WHY_JOURNAL:
@@ -449,18 +460,6 @@ static void op_close(struct opnode *n, const struct nh_opl_out *o, const char *t
     case NH_OPL_WHY_BUSY:
         op_close_busy(n, text, o->cluster_hold_ms);
         return;
-    case NH_OPL_WHY_STOPPING:
-        snprintf(msg, sizeof(msg), "not sent: the daemon is stopping");
-        break;
-    case NH_OPL_WHY_NOT_DECLARED:
-        snprintf(msg, sizeof(msg), "not sent: the cluster is no longer declared");
-        break;
-    case NH_OPL_WHY_NO_PROVIDER:
-        snprintf(msg, sizeof(msg), "not sent: the provider is unavailable");
-        break;
-    case NH_OPL_WHY_NO_CALL:
-        snprintf(msg, sizeof(msg), "not sent: the cloud has no such operation");
-        break;
     case NH_OPL_WHY_CALL_ERROR:
     case NH_OPL_WHY_NOT_SENT:
     case NH_OPL_WHY_DROPPED:
@@ -480,10 +479,9 @@ static void op_close(struct opnode *n, const struct nh_opl_out *o, const char *t
                  nh_duration_format(nh_opl_verify_window_ms(&t), d, sizeof(d)));
         break;
     }
-    case NH_OPL_WHY_EFFECT_SEEN:
-        snprintf(msg, sizeof(msg), "effect observed");
-        break;
-    default: /* REFUSED, JOB_SUCCEEDED, JOB_FAILED: the caller's words */
+    default: /* fixed words, or REFUSED, JOB_SUCCEEDED, JOB_FAILED: the caller's */
+        if (w < sizeof(close_words) / sizeof(close_words[0]) && close_words[w] != NULL)
+            text = close_words[w];
         snprintf(msg, sizeof(msg), "%s", text ? text : "");
         break;
     }
