@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +149,111 @@ static void print_age(int64_t s)
         printf("%lldh ago", (long long)(s / 3600));
 }
 
+static void print_kube(struct json_object *c)
+{
+    struct json_object *kube = NULL;
+    if (!json_object_object_get_ex(c, "kubernetes", &kube) ||
+        !json_object_is_type(kube, json_type_object))
+        return;
+    struct json_object *reach = NULL;
+    const char *why = jget_str(kube, "why", NULL);
+    if (!json_object_object_get_ex(kube, "reachable", &reach) || reach == NULL)
+        printf("  kubernetes: not read yet\n");
+    else if (json_object_get_boolean(reach))
+        printf("  kubernetes: reachable\n");
+    else
+        printf("  kubernetes: not reachable: %s\n", why ? why : "?");
+}
+
+static void print_group(struct json_object *g)
+{
+    char d[24], o[24], r[24];
+    fmt_count(d, sizeof(d), g, "declared");
+    fmt_count(o, sizeof(o), g, "observed");
+    fmt_count(r, sizeof(r), g, "ready");
+    const char *pool = jget_str(g, "pool", NULL);
+    printf("  %-24s declared %-5s observed %-5s ready %s\n", pool ? pool : "(workers)", d, o, r);
+}
+
+static void print_inflight(struct json_object *j)
+{
+    int64_t pct = jget_int(j, "progress", -1);
+    printf("  in flight: %s%s%s -> %lld, job %s, %s", jget_str(j, "kind", "?"),
+           jget_str(j, "pool", NULL) ? " " : "", jget_str(j, "pool", ""),
+           (long long)jget_int(j, "target", 0), jget_str(j, "job", "-"), jget_str(j, "state", "?"));
+    if (pct >= 0)
+        printf(" %lld%%", (long long)pct);
+    printf(", age %llds\n", (long long)jget_int(j, "age_s", 0));
+}
+
+static void print_note(struct json_object *j)
+{
+    printf("  %s (%s): %s\n", jget_str(j, "kind", "?"), jget_str(j, "rule", "?"),
+           jget_str(j, "msg", ""));
+    if (jget_str(j, "fix", NULL))
+        printf("    fix: %s\n", jget_str(j, "fix", ""));
+}
+
+static void print_would(struct json_object *j)
+{
+    struct json_object *nodes = jget_arr(j, "nodes");
+    size_t nn = nodes ? json_object_array_length(nodes) : 0;
+    printf("  would: %s%s%s %lld -> %lld", jget_str(j, "kind", "?"),
+           jget_str(j, "pool", NULL) ? " " : "", jget_str(j, "pool", ""),
+           (long long)jget_int(j, "from", 0), (long long)jget_int(j, "target", 0));
+    for (size_t m = 0; m < nn && m < 20; m++)
+        printf("%s%s", m ? " " : ", nodes ",
+               json_object_get_string(json_object_array_get_idx(nodes, m)));
+    if (nn > 20)
+        printf(" (and %zu more)", nn - 20);
+    printf(" (rule %s: %s)\n", jget_str(j, "rule", "?"), jget_str(j, "why", ""));
+}
+
+static void print_recent(struct json_object *j, int64_t now)
+{
+    printf("  recent: %s%s%s -> %lld %s (rule %s, revision %s, ", jget_str(j, "kind", "?"),
+           jget_str(j, "pool", NULL) ? " " : "", jget_str(j, "pool", ""),
+           (long long)jget_int(j, "target", 0), jget_str(j, "result", "?"),
+           jget_str(j, "rule", "?"), jget_str(j, "revision", "?"));
+    print_age(now - jget_int(j, "time", now));
+    printf(")\n");
+}
+
+/* Calls each(element) for the first max elements of the array under key
+ * in o (none when it is missing or not an array). */
+static void each_of(struct json_object *o, const char *key, size_t max,
+                    void (*each)(struct json_object *))
+{
+    struct json_object *a = jget_arr(o, key);
+    size_t n = a ? json_object_array_length(a) : 0;
+    for (size_t k = 0; k < n && k < max; k++)
+        each(json_object_array_get_idx(a, k));
+}
+
+static void print_cluster(struct json_object *c, int64_t now)
+{
+    printf("\n%s (%s, %s): %s, last poll ", jget_str(c, "name", "?"), jget_str(c, "kind", "?"),
+           jget_str(c, "provider", "?"), jget_str(c, "state", "?"));
+    int64_t lp = jget_int(c, "last_poll", -1);
+    print_age(lp < 0 ? -1 : now - lp);
+    printf("\n");
+    const char *le = jget_str(c, "last_error", NULL);
+    if (le)
+        printf("  last error: %s\n", le);
+    const char *mode = jget_str(c, "mode", "active");
+    if (strcmp(mode, "active") != 0)
+        printf("  %s: observed and planned, nothing new is sent\n", mode);
+    print_kube(c);
+    each_of(c, "groups", SIZE_MAX, print_group);
+    each_of(c, "in_flight", SIZE_MAX, print_inflight);
+    each_of(c, "notes", SIZE_MAX, print_note);
+    each_of(c, "would", SIZE_MAX, print_would);
+    struct json_object *rec = jget_arr(c, "recent");
+    size_t nr = rec ? json_object_array_length(rec) : 0;
+    for (size_t k = 0; k < nr && k < 5; k++)
+        print_recent(json_object_array_get_idx(rec, k), now);
+}
+
 static int print_status(const char *body, size_t len)
 {
     char perr[200] = "";
@@ -166,89 +272,8 @@ static int print_status(const char *body, size_t len)
            dry_src ? " from the " : "", dry_src ? dry_src : "");
     struct json_object *clusters = jget_arr(root, "clusters");
     size_t n = clusters ? json_object_array_length(clusters) : 0;
-    for (size_t i = 0; i < n; i++) {
-        struct json_object *c = json_object_array_get_idx(clusters, i);
-        printf("\n%s (%s, %s): %s, last poll ", jget_str(c, "name", "?"), jget_str(c, "kind", "?"),
-               jget_str(c, "provider", "?"), jget_str(c, "state", "?"));
-        int64_t lp = jget_int(c, "last_poll", -1);
-        print_age(lp < 0 ? -1 : now - lp);
-        printf("\n");
-        const char *le = jget_str(c, "last_error", NULL);
-        if (le)
-            printf("  last error: %s\n", le);
-        const char *mode = jget_str(c, "mode", "active");
-        if (strcmp(mode, "active") != 0)
-            printf("  %s: observed and planned, nothing new is sent\n", mode);
-        struct json_object *kube = NULL;
-        if (json_object_object_get_ex(c, "kubernetes", &kube) &&
-            json_object_is_type(kube, json_type_object)) {
-            struct json_object *reach = NULL;
-            const char *why = jget_str(kube, "why", NULL);
-            if (!json_object_object_get_ex(kube, "reachable", &reach) || reach == NULL)
-                printf("  kubernetes: not read yet\n");
-            else if (json_object_get_boolean(reach))
-                printf("  kubernetes: reachable\n");
-            else
-                printf("  kubernetes: not reachable: %s\n", why ? why : "?");
-        }
-        struct json_object *groups = jget_arr(c, "groups");
-        for (size_t k = 0; groups && k < json_object_array_length(groups); k++) {
-            struct json_object *g = json_object_array_get_idx(groups, k);
-            char d[24], o[24], r[24];
-            fmt_count(d, sizeof(d), g, "declared");
-            fmt_count(o, sizeof(o), g, "observed");
-            fmt_count(r, sizeof(r), g, "ready");
-            const char *pool = jget_str(g, "pool", NULL);
-            printf("  %-24s declared %-5s observed %-5s ready %s\n", pool ? pool : "(workers)", d,
-                   o, r);
-        }
-        struct json_object *inf = jget_arr(c, "in_flight");
-        for (size_t k = 0; inf && k < json_object_array_length(inf); k++) {
-            struct json_object *j = json_object_array_get_idx(inf, k);
-            int64_t pct = jget_int(j, "progress", -1);
-            printf("  in flight: %s%s%s -> %lld, job %s, %s", jget_str(j, "kind", "?"),
-                   jget_str(j, "pool", NULL) ? " " : "", jget_str(j, "pool", ""),
-                   (long long)jget_int(j, "target", 0), jget_str(j, "job", "-"),
-                   jget_str(j, "state", "?"));
-            if (pct >= 0)
-                printf(" %lld%%", (long long)pct);
-            printf(", age %llds\n", (long long)jget_int(j, "age_s", 0));
-        }
-        struct json_object *notes = jget_arr(c, "notes");
-        for (size_t k = 0; notes && k < json_object_array_length(notes); k++) {
-            struct json_object *j = json_object_array_get_idx(notes, k);
-            printf("  %s (%s): %s\n", jget_str(j, "kind", "?"), jget_str(j, "rule", "?"),
-                   jget_str(j, "msg", ""));
-            if (jget_str(j, "fix", NULL))
-                printf("    fix: %s\n", jget_str(j, "fix", ""));
-        }
-        struct json_object *would = jget_arr(c, "would");
-        for (size_t k = 0; would && k < json_object_array_length(would); k++) {
-            struct json_object *j = json_object_array_get_idx(would, k);
-            struct json_object *nodes = jget_arr(j, "nodes");
-            size_t nn = nodes ? json_object_array_length(nodes) : 0;
-            printf("  would: %s%s%s %lld -> %lld", jget_str(j, "kind", "?"),
-                   jget_str(j, "pool", NULL) ? " " : "", jget_str(j, "pool", ""),
-                   (long long)jget_int(j, "from", 0), (long long)jget_int(j, "target", 0));
-            for (size_t m = 0; m < nn && m < 20; m++)
-                printf("%s%s", m ? " " : ", nodes ",
-                       json_object_get_string(json_object_array_get_idx(nodes, m)));
-            if (nn > 20)
-                printf(" (and %zu more)", nn - 20);
-            printf(" (rule %s: %s)\n", jget_str(j, "rule", "?"), jget_str(j, "why", ""));
-        }
-        struct json_object *rec = jget_arr(c, "recent");
-        size_t nr = rec ? json_object_array_length(rec) : 0;
-        for (size_t k = 0; k < nr && k < 5; k++) {
-            struct json_object *j = json_object_array_get_idx(rec, k);
-            printf("  recent: %s%s%s -> %lld %s (rule %s, revision %s, ", jget_str(j, "kind", "?"),
-                   jget_str(j, "pool", NULL) ? " " : "", jget_str(j, "pool", ""),
-                   (long long)jget_int(j, "target", 0), jget_str(j, "result", "?"),
-                   jget_str(j, "rule", "?"), jget_str(j, "revision", "?"));
-            print_age(now - jget_int(j, "time", now));
-            printf(")\n");
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        print_cluster(json_object_array_get_idx(clusters, i), now);
     json_object_put(root);
     return NH_EXIT_OK;
 }

@@ -113,162 +113,227 @@ static bool note_stops(const struct nh_note *n)
     return n->kind == NH_NOTE_BLOCKED || n->kind == NH_NOTE_REFUSED;
 }
 
-int nh_engine_report(const struct nh_engine *e, FILE *f, bool json, const char *timed_out,
-                     struct nh_report_sum *ret)
+/* What the plan says of one cluster: built once, rendered as text or JSON. */
+struct cluster_view {
+    const struct cl *c;
+    const struct nh_plan *p;
+    bool failed;    /* failed or incomplete read */
+    bool converged; /* observed, nothing stopped, cl_converged */
+    size_t stops;   /* blocked or refused notes */
+    char why[320];  /* when failed: why */
+};
+
+/* Fills *v for c; false for a cluster the plan does not list (removed). */
+static bool cluster_view(const struct cl *c, const char *timed_out, struct cluster_view *v)
+{
+    if (c->removed || c->cfg == NULL)
+        return false;
+    v->c = c;
+    v->p = &c->last_plan;
+    v->failed = !c->have_obs || !c->obs_ok;
+    v->stops = 0;
+    for (size_t i = 0; i < v->p->n_notes; i++)
+        v->stops += note_stops(&v->p->notes[i]);
+    v->converged = !v->failed && v->stops == 0 && cl_converged(c);
+    v->why[0] = '\0';
+    if (v->failed)
+        snprintf(v->why, sizeof(v->why), "%s",
+                 c->last_error[0] ? c->last_error
+                 : timed_out      ? "no answer before the --timeout ran out"
+                                  : "no answer in time");
+    return true;
+}
+
+static struct nh_report_sum report_sum(const struct nh_engine *e, const char *timed_out)
 {
     struct nh_report_sum sum = {0};
-    struct json_object *root = NULL, *jcl = NULL, *diags = NULL;
-
-    if (json) {
-        root = json_object_new_object();
-        jcl = json_object_new_array();
-        diags = json_object_new_array();
-        json_object_object_add(root, "format_version", js("1"));
-        json_object_object_add(root, "revision", js(e->cfg->revision));
-    } else {
-        fprintf(f, "nodeherd plan: %zu cluster%s, configuration revision %s\n\n",
-                e->cfg->n_clusters, e->cfg->n_clusters == 1 ? "" : "s",
-                e->cfg->revision ? e->cfg->revision : "?");
-    }
+    struct cluster_view v;
     for (const struct cl *c = e->clusters; c; c = c->next) {
-        if (c->removed || c->cfg == NULL)
+        if (!cluster_view(c, timed_out, &v))
             continue;
         sum.clusters++;
-        const struct nh_plan *p = &c->last_plan;
-        bool failed = !c->have_obs || !c->obs_ok; /* failed or incomplete read */
-        size_t stops = 0;
-        for (size_t i = 0; i < p->n_notes; i++)
-            stops += note_stops(&p->notes[i]);
-        bool converged = !failed && stops == 0 && cl_converged(c);
-        char why[320];
-        if (failed)
-            snprintf(why, sizeof(why), "%s",
-                     c->last_error[0] ? c->last_error
-                     : timed_out      ? "no answer before the --timeout ran out"
-                                      : "no answer in time");
-        sum.not_observed += failed;
-        sum.converged += converged;
-        sum.differs += !failed && !converged;
-        if (!failed) {
-            sum.actions += p->n_actions;
-            sum.blocked += stops;
+        sum.not_observed += v.failed;
+        sum.converged += v.converged;
+        sum.differs += !v.failed && !v.converged;
+        if (!v.failed) {
+            sum.actions += v.p->n_actions;
+            sum.blocked += v.stops;
         }
-        if (json) {
-            struct json_object *o = json_object_new_object();
-            struct json_object *acts = json_object_new_array();
-            struct json_object *notes = json_object_new_array();
-            json_object_object_add(o, "name", js(c->name));
-            json_object_object_add(o, "provider", js(c->cfg->provider_name));
-            json_object_object_add(o, "observed", json_object_new_boolean(!failed));
-            json_object_object_add(o, "converged", json_object_new_boolean(converged));
-            json_object_object_add(o, "differs", json_object_new_boolean(!failed && !converged));
-            json_object_object_add(o, "error", failed ? js(why) : NULL);
-            for (size_t i = 0; i < p->n_actions; i++) {
-                const struct nh_action *a = &p->actions[i];
-                struct json_object *j = json_object_new_object();
-                struct json_object *nodes = json_object_new_array();
-                json_object_object_add(j, "kind", js(nh_action_kind_name(a->kind)));
-                json_object_object_add(j, "pool", js(a->pool_name));
-                json_object_object_add(j, "pool_id", js(a->pool_id));
-                json_object_object_add(j, "from", json_object_new_int(a->from));
-                json_object_object_add(j, "target", json_object_new_int(a->target));
-                for (size_t k = 0; k < a->n_nodes; k++)
-                    json_object_array_add(nodes, js(a->node_ids[k]));
-                json_object_object_add(j, "nodes", nodes);
-                json_object_object_add(j, "rule", js(nh_rule_name(a->rule)));
-                json_object_object_add(j, "why", js(a->why));
-                json_object_array_add(acts, j);
-            }
-            for (size_t i = 0; i < p->n_notes; i++) {
-                const struct nh_note *n = &p->notes[i];
-                struct json_object *j = json_object_new_object();
-                json_object_object_add(j, "kind", js(nh_note_kind_name(n->kind)));
-                json_object_object_add(j, "rule", js(nh_rule_name(n->rule)));
-                json_object_object_add(j, "pool", js(n->pool));
-                json_object_object_add(j, "msg", js(n->msg));
-                json_object_object_add(j, "fix", n->fix[0] ? js(n->fix) : NULL);
-                json_object_array_add(notes, j);
-            }
-            json_object_object_add(o, "actions", acts);
-            json_object_object_add(o, "notes", notes);
-            json_object_array_add(jcl, o);
-            if (failed) {
-                char msg[400];
-                snprintf(msg, sizeof(msg), "cluster %s could not be observed: %s", c->name, why);
-                json_object_array_add(diags, diagnostic("error", msg, NULL, 0, 0, c->name));
-            }
-            continue;
-        }
-        fprintf(f, "%s (%s %s%s%s):\n", c->name,
-                c->cfg->provider ? nh_provider_kind_name(c->cfg->provider->kind) : "?",
-                c->cfg->id ? c->cfg->id : "", c->cfg->pool ? "pool " : "",
-                c->cfg->pool ? c->cfg->pool : "");
-        if (failed)
-            fprintf(f, "  ! not observed: %s\n", why);
-        for (size_t i = 0; i < p->n_actions; i++)
-            print_action(f, &p->actions[i]);
-        size_t held = 0; /* notes of something not done (info notes are not) */
-        for (size_t i = 0; i < p->n_notes; i++) {
-            const struct nh_note *n = &p->notes[i];
-            held += n->kind != NH_NOTE_INFO;
-            fprintf(f, "  %c %s%s%s%s (%s): %s\n", n->kind == NH_NOTE_INFO ? 'i' : '!',
-                    n->pool ? "pool " : "", n->pool ? n->pool : "", n->pool ? ": " : "",
-                    nh_note_kind_name(n->kind), nh_rule_name(n->rule), n->msg);
-            if (n->fix[0])
-                fprintf(f, "      %s: %s\n", n->kind == NH_NOTE_INFO ? "to change it" : "fix",
-                        n->fix);
-        }
-        if (converged)
-            fprintf(f, "  = converged\n");
-        else if (!failed && p->n_actions == 0 && held == 0)
-            fprintf(f, "  ~ differs from its declaration (see nodeherd status)\n");
-        fputc('\n', f);
     }
-    if (timed_out != NULL && sum.not_observed > 0) {
-        char msg[160];
-        snprintf(msg, sizeof(msg),
-                 "--timeout %s ran out with %zu cluster%s not observed; raise it or check the "
-                 "clouds' reachability",
-                 timed_out, sum.not_observed, sum.not_observed == 1 ? "" : "s");
-        if (json)
-            json_object_array_add(diags, diagnostic("error", msg, NULL, 0, 0, NULL));
-        else
-            fprintf(f, "%s\n", msg);
+    return sum;
+}
+
+/* The --timeout diagnostic, or false when nothing ran out. */
+static bool timeout_msg(const char *timed_out, const struct nh_report_sum *sum, char *msg,
+                        size_t len)
+{
+    if (timed_out == NULL || sum->not_observed == 0)
+        return false;
+    snprintf(msg, len,
+             "--timeout %s ran out with %zu cluster%s not observed; raise it or check the "
+             "clouds' reachability",
+             timed_out, sum->not_observed, sum->not_observed == 1 ? "" : "s");
+    return true;
+}
+
+static void text_cluster(FILE *f, const struct cluster_view *v)
+{
+    const struct cl *c = v->c;
+    const struct nh_plan *p = v->p;
+    fprintf(f, "%s (%s %s%s%s):\n", c->name,
+            c->cfg->provider ? nh_provider_kind_name(c->cfg->provider->kind) : "?",
+            c->cfg->id ? c->cfg->id : "", c->cfg->pool ? "pool " : "",
+            c->cfg->pool ? c->cfg->pool : "");
+    if (v->failed)
+        fprintf(f, "  ! not observed: %s\n", v->why);
+    for (size_t i = 0; i < p->n_actions; i++)
+        print_action(f, &p->actions[i]);
+    size_t held = 0; /* notes of something not done (info notes are not) */
+    for (size_t i = 0; i < p->n_notes; i++) {
+        const struct nh_note *n = &p->notes[i];
+        held += n->kind != NH_NOTE_INFO;
+        fprintf(f, "  %c %s%s%s%s (%s): %s\n", n->kind == NH_NOTE_INFO ? 'i' : '!',
+                n->pool ? "pool " : "", n->pool ? n->pool : "", n->pool ? ": " : "",
+                nh_note_kind_name(n->kind), nh_rule_name(n->rule), n->msg);
+        if (n->fix[0])
+            fprintf(f, "      %s: %s\n", n->kind == NH_NOTE_INFO ? "to change it" : "fix", n->fix);
     }
-    const char *result = sum.not_observed > 0 ? "error" : sum.differs > 0 ? "differs" : "converged";
-    if (json) {
-        struct json_object *js_sum = json_object_new_object();
-        json_object_object_add(js_sum, "clusters", json_object_new_int64((int64_t)sum.clusters));
-        json_object_object_add(js_sum, "converged", json_object_new_int64((int64_t)sum.converged));
-        json_object_object_add(js_sum, "differs", json_object_new_int64((int64_t)sum.differs));
-        json_object_object_add(js_sum, "not_observed",
-                               json_object_new_int64((int64_t)sum.not_observed));
-        json_object_object_add(js_sum, "actions", json_object_new_int64((int64_t)sum.actions));
-        json_object_object_add(js_sum, "blocked", json_object_new_int64((int64_t)sum.blocked));
-        json_object_object_add(root, "result", js(result));
-        json_object_object_add(root, "clusters", jcl);
-        json_object_object_add(root, "summary", js_sum);
-        json_object_object_add(root, "diagnostics", diags);
-        print_doc(f, root);
-        json_object_put(root);
-    } else if (sum.not_observed > 0) {
+    if (v->converged)
+        fprintf(f, "  = converged\n");
+    else if (!v->failed && p->n_actions == 0 && held == 0)
+        fprintf(f, "  ~ differs from its declaration (see nodeherd status)\n");
+    fputc('\n', f);
+}
+
+static void render_text(const struct nh_engine *e, FILE *f, const char *timed_out,
+                        const struct nh_report_sum *sum)
+{
+    struct cluster_view v;
+    char msg[160];
+    fprintf(f, "nodeherd plan: %zu cluster%s, configuration revision %s\n\n", e->cfg->n_clusters,
+            e->cfg->n_clusters == 1 ? "" : "s", e->cfg->revision ? e->cfg->revision : "?");
+    for (const struct cl *c = e->clusters; c; c = c->next)
+        if (cluster_view(c, timed_out, &v))
+            text_cluster(f, &v);
+    if (timeout_msg(timed_out, sum, msg, sizeof(msg)))
+        fprintf(f, "%s\n", msg);
+    if (sum->not_observed > 0) {
         fprintf(f,
                 "Plan FAILED: %zu of %zu cluster%s could not be observed (\"! not observed\" "
                 "above); %zu change%s, %zu blocked or refused in the others.\n",
-                sum.not_observed, sum.clusters, sum.clusters == 1 ? "" : "s", sum.actions,
-                sum.actions == 1 ? "" : "s", sum.blocked);
-    } else if (sum.differs == 0) {
+                sum->not_observed, sum->clusters, sum->clusters == 1 ? "" : "s", sum->actions,
+                sum->actions == 1 ? "" : "s", sum->blocked);
+    } else if (sum->differs == 0) {
         fprintf(f, "Plan: converged: every cluster matches its declaration; nothing to do.\n");
     } else {
         fprintf(f,
                 "Plan: %zu of %zu cluster%s differ%s from the declaration: %zu change%s to make, "
                 "%zu blocked or refused%s.\n",
-                sum.differs, sum.clusters, sum.clusters == 1 ? "" : "s",
-                sum.differs == 1 ? "s" : "", sum.actions, sum.actions == 1 ? "" : "s", sum.blocked,
-                sum.actions == 0 && sum.blocked > 0
+                sum->differs, sum->clusters, sum->clusters == 1 ? "" : "s",
+                sum->differs == 1 ? "s" : "", sum->actions, sum->actions == 1 ? "" : "s",
+                sum->blocked,
+                sum->actions == 0 && sum->blocked > 0
                     ? " (nothing can be done until the \"fix:\" lines above are followed)"
                     : "");
     }
+}
+
+static struct json_object *action_json(const struct nh_action *a)
+{
+    struct json_object *j = json_object_new_object();
+    struct json_object *nodes = json_object_new_array();
+    json_object_object_add(j, "kind", js(nh_action_kind_name(a->kind)));
+    json_object_object_add(j, "pool", js(a->pool_name));
+    json_object_object_add(j, "pool_id", js(a->pool_id));
+    json_object_object_add(j, "from", json_object_new_int(a->from));
+    json_object_object_add(j, "target", json_object_new_int(a->target));
+    for (size_t k = 0; k < a->n_nodes; k++)
+        json_object_array_add(nodes, js(a->node_ids[k]));
+    json_object_object_add(j, "nodes", nodes);
+    json_object_object_add(j, "rule", js(nh_rule_name(a->rule)));
+    json_object_object_add(j, "why", js(a->why));
+    return j;
+}
+
+static struct json_object *note_json(const struct nh_note *n)
+{
+    struct json_object *j = json_object_new_object();
+    json_object_object_add(j, "kind", js(nh_note_kind_name(n->kind)));
+    json_object_object_add(j, "rule", js(nh_rule_name(n->rule)));
+    json_object_object_add(j, "pool", js(n->pool));
+    json_object_object_add(j, "msg", js(n->msg));
+    json_object_object_add(j, "fix", n->fix[0] ? js(n->fix) : NULL);
+    return j;
+}
+
+static struct json_object *json_cluster(const struct cluster_view *v)
+{
+    struct json_object *o = json_object_new_object();
+    struct json_object *acts = json_object_new_array();
+    struct json_object *notes = json_object_new_array();
+    json_object_object_add(o, "name", js(v->c->name));
+    json_object_object_add(o, "provider", js(v->c->cfg->provider_name));
+    json_object_object_add(o, "observed", json_object_new_boolean(!v->failed));
+    json_object_object_add(o, "converged", json_object_new_boolean(v->converged));
+    json_object_object_add(o, "differs", json_object_new_boolean(!v->failed && !v->converged));
+    json_object_object_add(o, "error", v->failed ? js(v->why) : NULL);
+    for (size_t i = 0; i < v->p->n_actions; i++)
+        json_object_array_add(acts, action_json(&v->p->actions[i]));
+    for (size_t i = 0; i < v->p->n_notes; i++)
+        json_object_array_add(notes, note_json(&v->p->notes[i]));
+    json_object_object_add(o, "actions", acts);
+    json_object_object_add(o, "notes", notes);
+    return o;
+}
+
+static void render_json(const struct nh_engine *e, FILE *f, const char *timed_out,
+                        const struct nh_report_sum *sum)
+{
+    struct json_object *root = json_object_new_object();
+    struct json_object *jcl = json_object_new_array();
+    struct json_object *diags = json_object_new_array();
+    struct cluster_view v;
+    char msg[400], tmsg[160];
+    json_object_object_add(root, "format_version", js("1"));
+    json_object_object_add(root, "revision", js(e->cfg->revision));
+    for (const struct cl *c = e->clusters; c; c = c->next) {
+        if (!cluster_view(c, timed_out, &v))
+            continue;
+        json_object_array_add(jcl, json_cluster(&v));
+        if (v.failed) {
+            snprintf(msg, sizeof(msg), "cluster %s could not be observed: %s", c->name, v.why);
+            json_object_array_add(diags, diagnostic("error", msg, NULL, 0, 0, c->name));
+        }
+    }
+    if (timeout_msg(timed_out, sum, tmsg, sizeof(tmsg)))
+        json_object_array_add(diags, diagnostic("error", tmsg, NULL, 0, 0, NULL));
+    const char *result = sum->not_observed > 0 ? "error"
+                         : sum->differs > 0    ? "differs"
+                                               : "converged";
+    struct json_object *js_sum = json_object_new_object();
+    json_object_object_add(js_sum, "clusters", json_object_new_int64((int64_t)sum->clusters));
+    json_object_object_add(js_sum, "converged", json_object_new_int64((int64_t)sum->converged));
+    json_object_object_add(js_sum, "differs", json_object_new_int64((int64_t)sum->differs));
+    json_object_object_add(js_sum, "not_observed",
+                           json_object_new_int64((int64_t)sum->not_observed));
+    json_object_object_add(js_sum, "actions", json_object_new_int64((int64_t)sum->actions));
+    json_object_object_add(js_sum, "blocked", json_object_new_int64((int64_t)sum->blocked));
+    json_object_object_add(root, "result", js(result));
+    json_object_object_add(root, "clusters", jcl);
+    json_object_object_add(root, "summary", js_sum);
+    json_object_object_add(root, "diagnostics", diags);
+    print_doc(f, root);
+    json_object_put(root);
+}
+
+int nh_engine_report(const struct nh_engine *e, FILE *f, bool json, const char *timed_out,
+                     struct nh_report_sum *ret)
+{
+    struct nh_report_sum sum = report_sum(e, timed_out);
+    if (json)
+        render_json(e, f, timed_out, &sum);
+    else
+        render_text(e, f, timed_out, &sum);
     *ret = sum;
     return 0;
 }

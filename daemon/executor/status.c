@@ -211,12 +211,116 @@ static struct json_object *group_json(const struct cl *c, const char *pool, cons
     return g;
 }
 
+/* Kubernetes access (issue #20): null without kubernetes:; reachable
+ * null until first tried; why: the call and outcome when it is not. */
+static struct json_object *kube_json(const struct cl *c, const struct nh_cfg_cluster *cc)
+{
+    if (cc == NULL || !cc->kube_access)
+        return NULL;
+    struct json_object *k = json_object_new_object();
+    const char *reach = cl_kube_reach(c);
+    json_object_object_add(k, "reachable",
+                           reach == NULL ? NULL : json_object_new_boolean(reach[0] == '\0'));
+    json_object_object_add(k, "why", reach != NULL && reach[0] ? jstr(reach) : NULL);
+    return k;
+}
+
+/* The declared groups (workers, pools), then the pools the cloud has that
+ * the declaration does not name. */
+static struct json_object *groups_json(const struct cl *c, const struct nh_cfg_cluster *cc)
+{
+    struct json_object *groups = json_object_new_array();
+    if (cc && cc->workers >= 0)
+        json_object_array_add(groups, group_json(c, NULL, NULL, cc->workers));
+    for (size_t i = 0; cc && i < cc->n_pools; i++)
+        json_object_array_add(
+            groups, group_json(c, cc->pools[i].name, cc->pools[i].id, cc->pools[i].nodes));
+    for (size_t i = 0; c->have_obs && !c->removed && i < c->obs.n_pools; i++) {
+        const struct nh_obs_pool *p = &c->obs.pools[i];
+        if (!pool_is_declared(cc, p) && p->id != NULL) {
+            struct json_object *g = group_json(c, p->name ? p->name : p->id, p->id, -1);
+            json_object_array_add(groups, g);
+        }
+    }
+    return groups;
+}
+
+static struct json_object *inflight_json(const struct opnode *n, int64_t now_wall)
+{
+    struct json_object *j = json_object_new_object();
+    struct json_object *nodes = json_object_new_array();
+    /* The journal's sequence number; null while the operation's first
+     * record is being written (journal sequence numbers start at 1, so
+     * 0 is "not recorded yet", never a number to show or to match
+     * against the journal; nothing is sent before that write ends). */
+    json_object_object_add(j, "seq",
+                           n->op.seq > 0 ? json_object_new_int64((int64_t)n->op.seq) : NULL);
+    json_object_object_add(j, "kind", jstr(nh_action_kind_name(n->op.action.kind)));
+    json_object_object_add(j, "pool", jstr(n->op.action.pool_name));
+    json_object_object_add(j, "target", json_object_new_int(n->op.action.target));
+    for (size_t k = 0; k < n->op.action.n_nodes; k++)
+        json_object_array_add(nodes, jstr(n->op.action.node_ids[k]));
+    json_object_object_add(j, "nodes", nodes);
+    json_object_object_add(j, "job", jstr(n->op.job_id));
+    json_object_object_add(j, "state", jstr(nh_op_state_name(n->op.state)));
+    json_object_object_add(j, "progress", n->percent >= 0 ? json_object_new_int(n->percent) : NULL);
+    json_object_object_add(j, "phase", n->phase[0] ? jstr(n->phase) : NULL);
+    json_object_object_add(j, "rule", jstr(nh_rule_name(n->op.action.rule)));
+    json_object_object_add(j, "revision", jstr(n->op.revision));
+    json_object_object_add(j, "age_s",
+                           json_object_new_int64((now_wall * 1000 - n->op.started_ms) / 1000));
+    return j;
+}
+
+static struct json_object *note_json(const struct nh_note *n)
+{
+    struct json_object *j = json_object_new_object();
+    json_object_object_add(j, "kind", jstr(nh_note_kind_name(n->kind)));
+    json_object_object_add(j, "rule", jstr(nh_rule_name(n->rule)));
+    json_object_object_add(j, "pool", jstr(n->pool));
+    json_object_object_add(j, "msg", jstr(n->msg));
+    json_object_object_add(j, "fix", n->fix[0] ? jstr(n->fix) : NULL);
+    return j;
+}
+
+/* An action of the last plan that a held cluster did not send. */
+static struct json_object *would_json(const struct nh_action *a)
+{
+    struct json_object *j = json_object_new_object();
+    struct json_object *nodes = json_object_new_array();
+    json_object_object_add(j, "kind", jstr(nh_action_kind_name(a->kind)));
+    json_object_object_add(j, "pool", jstr(a->pool_name));
+    json_object_object_add(j, "from", json_object_new_int(a->from));
+    json_object_object_add(j, "target", json_object_new_int(a->target));
+    for (size_t k = 0; k < a->n_nodes; k++)
+        json_object_array_add(nodes, jstr(a->node_ids[k]));
+    json_object_object_add(j, "nodes", nodes);
+    json_object_object_add(j, "rule", jstr(nh_rule_name(a->rule)));
+    json_object_object_add(j, "why", jstr(a->why));
+    return j;
+}
+
+static struct json_object *recent_json(const struct recent *r)
+{
+    struct json_object *j = json_object_new_object();
+    json_object_object_add(j, "time", json_object_new_int64(r->time));
+    json_object_object_add(j, "kind", jstr(nh_action_kind_name(r->kind)));
+    json_object_object_add(j, "pool", r->pool[0] ? jstr(r->pool) : NULL);
+    json_object_object_add(j, "target", json_object_new_int(r->target));
+    json_object_object_add(j, "nodes", json_object_new_int64((int64_t)r->n_nodes));
+    json_object_object_add(j, "result", jstr(r->result));
+    json_object_object_add(j, "rule", jstr(nh_rule_name(r->rule)));
+    json_object_object_add(j, "revision", jstr(r->revision));
+    json_object_object_add(j, "job", r->job[0] ? jstr(r->job) : NULL);
+    return j;
+}
+
 static struct json_object *cluster_json(const struct cl *c, int64_t now_wall)
 {
     struct json_object *o = json_object_new_object();
-    struct json_object *groups = json_object_new_array();
     struct json_object *inflight = json_object_new_array();
     struct json_object *notes = json_object_new_array();
+    struct json_object *would = json_object_new_array();
     struct json_object *recent = json_object_new_array();
     const struct nh_cfg_cluster *was = c->cfg;
     /* A removed cluster declares nothing: only its operations are shown. */
@@ -233,105 +337,23 @@ static struct json_object *cluster_json(const struct cl *c, int64_t now_wall)
     json_object_object_add(o, "last_poll",
                            c->last_ok_unix ? json_object_new_int64(c->last_ok_unix) : NULL);
     json_object_object_add(o, "last_error", c->last_error[0] ? jstr(c->last_error) : NULL);
-    /* Kubernetes access (issue #20): null without kubernetes:; reachable
-     * null until first tried; why: the call and outcome when it is not. */
-    if (cc != NULL && cc->kube_access) {
-        struct json_object *k = json_object_new_object();
-        const char *reach = cl_kube_reach(c);
-        json_object_object_add(k, "reachable",
-                               reach == NULL ? NULL : json_object_new_boolean(reach[0] == '\0'));
-        json_object_object_add(k, "why", reach != NULL && reach[0] ? jstr(reach) : NULL);
-        json_object_object_add(o, "kubernetes", k);
-    } else {
-        json_object_object_add(o, "kubernetes", NULL);
-    }
-    if (cc && cc->workers >= 0)
-        json_object_array_add(groups, group_json(c, NULL, NULL, cc->workers));
-    for (size_t i = 0; cc && i < cc->n_pools; i++)
-        json_object_array_add(
-            groups, group_json(c, cc->pools[i].name, cc->pools[i].id, cc->pools[i].nodes));
-    /* Pools the cloud has that the declaration does not name. */
-    for (size_t i = 0; c->have_obs && !c->removed && i < c->obs.n_pools; i++) {
-        const struct nh_obs_pool *p = &c->obs.pools[i];
-        if (!pool_is_declared(cc, p) && p->id != NULL) {
-            struct json_object *g = group_json(c, p->name ? p->name : p->id, p->id, -1);
-            json_object_array_add(groups, g);
-        }
-    }
-    json_object_object_add(o, "groups", groups);
-    for (const struct opnode *n = c->ops; n; n = n->next) {
-        if (n->closed)
-            continue;
-        struct json_object *j = json_object_new_object();
-        struct json_object *nodes = json_object_new_array();
-        /* The journal's sequence number; null while the operation's first
-         * record is being written (journal sequence numbers start at 1, so
-         * 0 is "not recorded yet", never a number to show or to match
-         * against the journal; nothing is sent before that write ends). */
-        json_object_object_add(j, "seq",
-                               n->op.seq > 0 ? json_object_new_int64((int64_t)n->op.seq) : NULL);
-        json_object_object_add(j, "kind", jstr(nh_action_kind_name(n->op.action.kind)));
-        json_object_object_add(j, "pool", jstr(n->op.action.pool_name));
-        json_object_object_add(j, "target", json_object_new_int(n->op.action.target));
-        for (size_t k = 0; k < n->op.action.n_nodes; k++)
-            json_object_array_add(nodes, jstr(n->op.action.node_ids[k]));
-        json_object_object_add(j, "nodes", nodes);
-        json_object_object_add(j, "job", jstr(n->op.job_id));
-        json_object_object_add(j, "state", jstr(nh_op_state_name(n->op.state)));
-        json_object_object_add(j, "progress",
-                               n->percent >= 0 ? json_object_new_int(n->percent) : NULL);
-        json_object_object_add(j, "phase", n->phase[0] ? jstr(n->phase) : NULL);
-        json_object_object_add(j, "rule", jstr(nh_rule_name(n->op.action.rule)));
-        json_object_object_add(j, "revision", jstr(n->op.revision));
-        json_object_object_add(j, "age_s",
-                               json_object_new_int64((now_wall * 1000 - n->op.started_ms) / 1000));
-        json_object_array_add(inflight, j);
-    }
+    json_object_object_add(o, "kubernetes", kube_json(c, cc));
+    json_object_object_add(o, "groups", groups_json(c, cc));
+    for (const struct opnode *n = c->ops; n; n = n->next)
+        if (!n->closed)
+            json_object_array_add(inflight, inflight_json(n, now_wall));
     json_object_object_add(o, "in_flight", inflight);
-    for (size_t i = 0; i < c->last_plan.n_notes; i++) {
-        const struct nh_note *n = &c->last_plan.notes[i];
-        struct json_object *j = json_object_new_object();
-        json_object_object_add(j, "kind", jstr(nh_note_kind_name(n->kind)));
-        json_object_object_add(j, "rule", jstr(nh_rule_name(n->rule)));
-        json_object_object_add(j, "pool", jstr(n->pool));
-        json_object_object_add(j, "msg", jstr(n->msg));
-        json_object_object_add(j, "fix", n->fix[0] ? jstr(n->fix) : NULL);
-        json_object_array_add(notes, j);
-    }
+    for (size_t i = 0; i < c->last_plan.n_notes; i++)
+        json_object_array_add(notes, note_json(&c->last_plan.notes[i]));
     json_object_object_add(o, "notes", notes);
     /* Held: the actions of the last plan, which were not sent. */
-    struct json_object *would = json_object_new_array();
-    for (size_t i = 0; cl_held(c) != NULL && i < c->last_plan.n_actions; i++) {
-        const struct nh_action *a = &c->last_plan.actions[i];
-        struct json_object *j = json_object_new_object();
-        struct json_object *nodes = json_object_new_array();
-        json_object_object_add(j, "kind", jstr(nh_action_kind_name(a->kind)));
-        json_object_object_add(j, "pool", jstr(a->pool_name));
-        json_object_object_add(j, "from", json_object_new_int(a->from));
-        json_object_object_add(j, "target", json_object_new_int(a->target));
-        for (size_t k = 0; k < a->n_nodes; k++)
-            json_object_array_add(nodes, jstr(a->node_ids[k]));
-        json_object_object_add(j, "nodes", nodes);
-        json_object_object_add(j, "rule", jstr(nh_rule_name(a->rule)));
-        json_object_object_add(j, "why", jstr(a->why));
-        json_object_array_add(would, j);
-    }
+    for (size_t i = 0; cl_held(c) != NULL && i < c->last_plan.n_actions; i++)
+        json_object_array_add(would, would_json(&c->last_plan.actions[i]));
     json_object_object_add(o, "would", would);
     size_t have = c->n_recent < NH_RECENT_MAX ? c->n_recent : NH_RECENT_MAX;
-    for (size_t k = 0; k < have; k++) {
-        const struct recent *r = &c->recent[(c->n_recent - 1 - k) % NH_RECENT_MAX];
-        struct json_object *j = json_object_new_object();
-        json_object_object_add(j, "time", json_object_new_int64(r->time));
-        json_object_object_add(j, "kind", jstr(nh_action_kind_name(r->kind)));
-        json_object_object_add(j, "pool", r->pool[0] ? jstr(r->pool) : NULL);
-        json_object_object_add(j, "target", json_object_new_int(r->target));
-        json_object_object_add(j, "nodes", json_object_new_int64((int64_t)r->n_nodes));
-        json_object_object_add(j, "result", jstr(r->result));
-        json_object_object_add(j, "rule", jstr(nh_rule_name(r->rule)));
-        json_object_object_add(j, "revision", jstr(r->revision));
-        json_object_object_add(j, "job", r->job[0] ? jstr(r->job) : NULL);
-        json_object_array_add(recent, j);
-    }
+    for (size_t k = 0; k < have; k++)
+        json_object_array_add(recent,
+                              recent_json(&c->recent[(c->n_recent - 1 - k) % NH_RECENT_MAX]));
     json_object_object_add(o, "recent", recent);
     return o;
 }

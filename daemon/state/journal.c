@@ -789,27 +789,10 @@ static int read_all(int fd, char **ret, size_t *ret_len)
     return 0;
 }
 
-int nh_journal_open(const char *dir, struct nh_journal **ret, struct nh_journal_replay *replay,
-                    char *err, size_t errlen)
+/* A journal object for dir with its paths, no file open yet. */
+static int journal_alloc(const char *dir, struct nh_journal **ret)
 {
-    struct nh_journal *j;
-    char dummy[8], *data = NULL;
-    size_t len = 0;
-    bool created = false;
-    int r;
-
-    if (err == NULL || errlen == 0) {
-        err = dummy;
-        errlen = sizeof(dummy);
-    }
-    err[0] = '\0';
-    if (replay != NULL)
-        memset(replay, 0, sizeof(*replay));
-    if (dir == NULL || dir[0] == '\0' || ret == NULL) {
-        snprintf(err, errlen, "journal: no state directory given");
-        return -EINVAL;
-    }
-    j = calloc(1, sizeof(*j));
+    struct nh_journal *j = calloc(1, sizeof(*j));
     if (j == NULL)
         return -ENOMEM;
     j->fd = -1;
@@ -826,14 +809,15 @@ int nh_journal_open(const char *dir, struct nh_journal **ret, struct nh_journal_
         nh_journal_close(j);
         return -ENOMEM;
     }
-    r = ensure_dir(dir, err, errlen);
-    if (r < 0) {
-        nh_journal_close(j);
-        return r;
-    }
-    /* A compaction that died before its rename: the old journal is the truth. */
-    if (unlink(j->tmp_path) == 0)
-        (void)fsync_dir(dir);
+    *ret = j;
+    return 0;
+}
+
+/* Opens (or creates, syncing the directory) the journal file into j->fd. */
+static int journal_open_file(struct nh_journal *j, const char *dir, char *err, size_t errlen)
+{
+    bool created = false;
+    int r;
 
     j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (j->fd >= 0) {
@@ -847,24 +831,29 @@ int nh_journal_open(const char *dir, struct nh_journal **ret, struct nh_journal_
                  "%s: cannot open the journal: %s (the state directory must be "
                  "writable by the daemon's user)",
                  j->path, strerror(-r));
-        nh_journal_close(j);
         return r;
     }
     if (created && (r = fsync_dir(dir)) < 0) {
         snprintf(err, errlen, "%s: cannot sync the state directory: %s", dir, strerror(-r));
-        nh_journal_close(j);
         return r;
     }
-    r = read_all(j->fd, &data, &len);
+    return 0;
+}
+
+/* Reads and parses the open journal into j (and p, for the replay), cutting
+ * a torn tail off. */
+static int journal_load(struct nh_journal *j, struct parsed *p, char *err, size_t errlen)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int r = read_all(j->fd, &data, &len);
     if (r < 0) {
         snprintf(err, errlen, "%s: cannot read the journal: %s%s", j->path, strerror(-r),
                  r == -EFBIG ? " (it is larger than 256 MiB; inspect it)" : "");
-        nh_journal_close(j);
         return r;
     }
-    struct parsed p;
     char perr[300];
-    r = parse_image(data, len, &p, perr, sizeof(perr));
+    r = parse_image(data, len, p, perr, sizeof(perr));
     free(data);
     if (r < 0) {
         if (r == -EBADMSG)
@@ -874,24 +863,63 @@ int nh_journal_open(const char *dir, struct nh_journal **ret, struct nh_journal_
                      j->path, perr);
         else
             snprintf(err, errlen, "%s: %s", j->path, strerror(-r));
-        nh_journal_close(j);
         return r;
     }
-    j->set = p.set;
+    j->set = p->set;
     free(j->set.seen); /* only replay needs every seq seen */
     j->set.seen = NULL;
     j->set.n_seen = j->set.cap_seen = 0;
-    j->n_records = p.n_records;
-    j->size = p.good_len;
+    j->n_records = p->n_records;
+    j->size = p->good_len;
     /* Cut a torn tail off, so the next record starts on a clean line. */
-    if (p.good_len < len) {
-        if (ftruncate(j->fd, (off_t)p.good_len) < 0 || fdatasync(j->fd) < 0) {
+    if (p->good_len < len) {
+        if (ftruncate(j->fd, (off_t)p->good_len) < 0 || fdatasync(j->fd) < 0) {
             r = -errno;
             snprintf(err, errlen, "%s: cannot cut off the torn last record: %s", j->path,
                      strerror(-r));
-            nh_journal_close(j);
             return r;
         }
+    }
+    return 0;
+}
+
+int nh_journal_open(const char *dir, struct nh_journal **ret, struct nh_journal_replay *replay,
+                    char *err, size_t errlen)
+{
+    struct nh_journal *j;
+    char dummy[8];
+    int r;
+
+    if (err == NULL || errlen == 0) {
+        err = dummy;
+        errlen = sizeof(dummy);
+    }
+    err[0] = '\0';
+    if (replay != NULL)
+        memset(replay, 0, sizeof(*replay));
+    if (dir == NULL || dir[0] == '\0' || ret == NULL) {
+        snprintf(err, errlen, "journal: no state directory given");
+        return -EINVAL;
+    }
+    r = journal_alloc(dir, &j);
+    if (r < 0)
+        return r;
+    r = ensure_dir(dir, err, errlen);
+    if (r < 0) {
+        nh_journal_close(j);
+        return r;
+    }
+    /* A compaction that died before its rename: the old journal is the truth. */
+    if (unlink(j->tmp_path) == 0)
+        (void)fsync_dir(dir);
+
+    struct parsed p;
+    r = journal_open_file(j, dir, err, errlen);
+    if (r >= 0)
+        r = journal_load(j, &p, err, errlen);
+    if (r < 0) {
+        nh_journal_close(j);
+        return r;
     }
     set_triggers(j);
     if (replay != NULL) {
