@@ -23,36 +23,7 @@
 #define MAX_PROVIDER_ID 512
 #define MAX_RV 128
 
-const char *nh_kube_code_name(enum nh_kube_code c)
-{
-    switch (c) {
-    case NH_KUBE_OK:
-        return "ok";
-    case NH_KUBE_GONE:
-        return "gone";
-    case NH_KUBE_BUDGET:
-        return "budget";
-    case NH_KUBE_MISCONFIGURED:
-        return "misconfigured";
-    case NH_KUBE_NOT_OURS:
-        return "not-ours";
-    case NH_KUBE_DENIED:
-        return "denied";
-    case NH_KUBE_TLS:
-        return "tls";
-    case NH_KUBE_UNAVAILABLE:
-        return "unavailable";
-    case NH_KUBE_UNKNOWN:
-        return "unknown";
-    case NH_KUBE_BAD_ANSWER:
-        return "bad-answer";
-    case NH_KUBE_FAILED:
-        return "failed";
-    case NH_KUBE_CANCELLED:
-        return "cancelled";
-    }
-    return "?";
-}
+NH_ENUM_DEFINE(nh_kube_code, NH_KUBE_CODES)
 
 /* ---- small checks ---- */
 
@@ -352,78 +323,118 @@ static enum nh_kube_ready ready_of(const char *s)
     return NH_KUBE_READY_UNKNOWN;
 }
 
-/* Entry i of the list at what ("status.conditions"): an object with the
- * strings "type" (at most type_max bytes) and key (at most key_max); fkey
- * gets the name of key's field ("status.conditions[0].status"). */
-static int typed_entry(struct ctx *c, struct json_object *arr, size_t i, const char *what,
-                       size_t type_max, const char *key, size_t key_max, const char **type,
-                       const char **val, char *fkey, size_t fkeylen)
+/* A list of objects with the strings "type" and key, e.g. the conditions
+ * ("status.conditions", key "status") or the addresses of a node. */
+struct typed_list {
+    const char *what; /* where the list is ("status.conditions") */
+    size_t type_max;  /* longest "type" accepted, in bytes */
+    const char *key;
+    size_t key_max;   /* longest key value accepted */
+    const char *want; /* the type of the entries to hand on */
+};
+
+/* Reads every entry of arr (NULL: none; more than 64: refused) as l says,
+ * and calls each(c, ud, value, field) for the entries of type l->want,
+ * field naming the value's place ("status.conditions[0].status"); stops at
+ * the first failure. */
+static int typed_each(struct ctx *c, struct json_object *arr, const struct typed_list *l,
+                      int (*each)(struct ctx *c, void *ud, const char *val, const char *field),
+                      void *ud)
 {
-    struct json_object *it = json_object_array_get_idx(arr, i);
-    char f[64], ft[80];
-    int r;
-    snprintf(f, sizeof(f), "%s[%zu]", what, i);
-    if (it == NULL || (r = want_type(c, it, json_type_object, f, "an object")) < 0)
-        return it == NULL ? fail(c, f, "%s", "null") : r;
-    snprintf(ft, sizeof(ft), "%s.type", f);
-    snprintf(fkey, fkeylen, "%s.%s", f, key);
-    if ((r = req_str(c, it, "type", ft, type_max, type)) < 0 ||
-        (r = req_str(c, it, key, fkey, key_max, val)) < 0)
-        return r;
+    size_t n = arr ? json_object_array_length(arr) : 0;
+    if (n > 64)
+        return fail(c, l->what, "%s", "more than 64 entries");
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *it = json_object_array_get_idx(arr, i);
+        const char *type, *val;
+        char f[64], ft[80], fkey[80];
+        int r;
+        snprintf(f, sizeof(f), "%s[%zu]", l->what, i);
+        if (it == NULL || (r = want_type(c, it, json_type_object, f, "an object")) < 0)
+            return it == NULL ? fail(c, f, "%s", "null") : r;
+        snprintf(ft, sizeof(ft), "%s.type", f);
+        snprintf(fkey, sizeof(fkey), "%s.%s", f, l->key);
+        if ((r = req_str(c, it, "type", ft, l->type_max, &type)) < 0 ||
+            (r = req_str(c, it, l->key, fkey, l->key_max, &val)) < 0)
+            return r;
+        if (strcmp(type, l->want) == 0 && (r = each(c, ud, val, fkey)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+struct ready_seen {
+    struct nh_kube_node *n;
+    bool seen;
+};
+
+static int on_ready(struct ctx *c, void *ud, const char *status, const char *field)
+{
+    struct ready_seen *rs = ud;
+    enum nh_kube_ready v = ready_of(status);
+    (void)c;
+    (void)field;
+    if (!rs->seen)
+        rs->n->ready = v;
+    else if (rs->n->ready != v)
+        rs->n->ready = NH_KUBE_READY_UNKNOWN; /* two Ready conditions that disagree */
+    rs->seen = true;
+    return 0;
+}
+
+struct internal_ips {
+    const char *first, *first_v4;
+};
+
+static int on_internal_ip(struct ctx *c, void *ud, const char *addr, const char *field)
+{
+    struct internal_ips *ips = ud;
+    bool v4;
+    if (!ip_ok(addr, &v4))
+        return fail(c, field, "\"%.64s\" is not an IP address", addr);
+    if (ips->first == NULL)
+        ips->first = addr;
+    if (v4 && ips->first_v4 == NULL)
+        ips->first_v4 = addr;
     return 0;
 }
 
 static int node_status(struct ctx *c, struct json_object *st, struct nh_kube_node *n)
 {
+    static const struct typed_list conditions = {"status.conditions", 256, "status", 64, "Ready"};
+    static const struct typed_list addresses = {"status.addresses", 64, "address", 256,
+                                                "InternalIP"};
     struct json_object *conds = NULL, *addrs = NULL;
+    struct ready_seen rs = {.n = n};
+    struct internal_ips ips = {0};
     int r = opt_arr(c, st, "conditions", "status.conditions", &conds);
     if (r == 0)
         r = opt_arr(c, st, "addresses", "status.addresses", &addrs);
+    if (r == 0)
+        r = typed_each(c, conds, &conditions, on_ready, &rs);
+    if (r == 0)
+        r = typed_each(c, addrs, &addresses, on_internal_ip, &ips);
     if (r < 0)
         return r;
-    bool seen = false;
-    size_t nc = conds ? json_object_array_length(conds) : 0;
-    if (nc > 64)
-        return fail(c, "status.conditions", "%s", "more than 64 entries");
-    for (size_t i = 0; i < nc; i++) {
-        const char *type, *status;
-        char fs[80];
-        r = typed_entry(c, conds, i, "status.conditions", 256, "status", 64, &type, &status, fs,
-                        sizeof(fs));
-        if (r < 0)
-            return r;
-        if (strcmp(type, "Ready") != 0)
-            continue;
-        enum nh_kube_ready v = ready_of(status);
-        if (!seen)
-            n->ready = v;
-        else if (n->ready != v)
-            n->ready = NH_KUBE_READY_UNKNOWN; /* two Ready conditions that disagree */
-        seen = true;
-    }
-    size_t na = addrs ? json_object_array_length(addrs) : 0;
-    if (na > 64)
-        return fail(c, "status.addresses", "%s", "more than 64 entries");
-    const char *first = NULL, *first_v4 = NULL;
-    for (size_t i = 0; i < na; i++) {
-        const char *type, *addr;
-        char fa[80];
-        r = typed_entry(c, addrs, i, "status.addresses", 64, "address", 256, &type, &addr, fa,
-                        sizeof(fa));
-        if (r < 0)
-            return r;
-        if (strcmp(type, "InternalIP") != 0)
-            continue;
-        bool v4;
-        if (!ip_ok(addr, &v4))
-            return fail(c, fa, "\"%.64s\" is not an IP address", addr);
-        if (first == NULL)
-            first = addr;
-        if (v4 && first_v4 == NULL)
-            first_v4 = addr;
-    }
-    if (dup_to(&n->internal_ip, first_v4 != NULL ? first_v4 : first) < 0)
+    if (dup_to(&n->internal_ip, ips.first_v4 != NULL ? ips.first_v4 : ips.first) < 0)
         return oom(c);
+    return 0;
+}
+
+/* A Kubernetes object's top level: an object, its metadata (required),
+ * spec and status objects (NULL when absent). */
+static int object_parts(struct ctx *c, struct json_object *o, struct json_object **meta,
+                        struct json_object **spec, struct json_object **status)
+{
+    int r;
+    if ((r = want_type(c, o, json_type_object, "", "an object")) < 0)
+        return r;
+    if ((r = opt_obj(c, o, "metadata", "metadata", meta)) < 0 ||
+        (r = opt_obj(c, o, "spec", "spec", spec)) < 0 ||
+        (r = opt_obj(c, o, "status", "status", status)) < 0)
+        return r;
+    if (*meta == NULL)
+        return fail(c, "metadata", "%s", "missing");
     return 0;
 }
 
@@ -434,14 +445,8 @@ static int node_from(struct ctx *c, struct json_object *o, struct nh_kube_node *
     struct json_object *meta, *spec, *status, *labels, *anns;
     const char *name, *uid, *ts, *pid, *rv;
     int r;
-    if ((r = want_type(c, o, json_type_object, "", "an object")) < 0)
+    if ((r = object_parts(c, o, &meta, &spec, &status)) < 0)
         return r;
-    if ((r = opt_obj(c, o, "metadata", "metadata", &meta)) < 0 ||
-        (r = opt_obj(c, o, "spec", "spec", &spec)) < 0 ||
-        (r = opt_obj(c, o, "status", "status", &status)) < 0)
-        return r;
-    if (meta == NULL)
-        return fail(c, "metadata", "%s", "missing");
     if ((r = req_str(c, meta, "name", "metadata.name", 253, &name)) < 0 ||
         (r = req_str(c, meta, "uid", "metadata.uid", MAX_UID, &uid)) < 0 ||
         (r = opt_str(c, meta, "creationTimestamp", "metadata.creationTimestamp", 64, &ts)) < 0 ||
@@ -724,14 +729,8 @@ static int pod_from(struct ctx *c, struct json_object *o, const char *node, stru
     int r;
     if (o == NULL)
         return fail(c, "", "%s", "null where a pod was expected");
-    if ((r = want_type(c, o, json_type_object, "", "an object")) < 0)
+    if ((r = object_parts(c, o, &meta, &spec, &status)) < 0)
         return r;
-    if ((r = opt_obj(c, o, "metadata", "metadata", &meta)) < 0 ||
-        (r = opt_obj(c, o, "spec", "spec", &spec)) < 0 ||
-        (r = opt_obj(c, o, "status", "status", &status)) < 0)
-        return r;
-    if (meta == NULL)
-        return fail(c, "metadata", "%s", "missing");
     if ((r = req_str(c, meta, "namespace", "metadata.namespace", 63, &ns)) < 0 ||
         (r = req_str(c, meta, "name", "metadata.name", 253, &name)) < 0 ||
         (r = req_str(c, meta, "uid", "metadata.uid", MAX_UID, &uid)) < 0)
@@ -840,18 +839,34 @@ static uint64_t wait_of(const struct nh_kube_status *st, uint64_t hint_ms, uint6
     return w > floor_ms ? w : floor_ms;
 }
 
+/* The answers every write is read alike from: done, denied, gone. */
+static bool classify_settled(int http_status, enum nh_kube_code *code)
+{
+    if (http_status >= 200 && http_status <= 299)
+        *code = NH_KUBE_OK;
+    else if (http_status == 401 || http_status == 403)
+        *code = NH_KUBE_DENIED;
+    else if (http_status == 404)
+        *code = NH_KUBE_GONE;
+    else
+        return false;
+    return true;
+}
+
+/* What is left: a 5xx may have done it (unknown), anything else did not. */
+static enum nh_kube_code classify_rest(int http_status)
+{
+    return http_status >= 500 ? NH_KUBE_UNKNOWN : NH_KUBE_FAILED;
+}
+
 enum nh_kube_code nh_kube_classify_eviction(int http_status, const struct nh_kube_status *st,
                                             uint64_t hint_ms, uint64_t *ret_retry_ms)
 {
+    enum nh_kube_code code;
     *ret_retry_ms = 0;
-    if (http_status >= 200 && http_status <= 299)
-        return NH_KUBE_OK;
+    if (classify_settled(http_status, &code))
+        return code;
     switch (http_status) {
-    case 401:
-    case 403:
-        return NH_KUBE_DENIED;
-    case 404:
-        return NH_KUBE_GONE;
     case 409:
         /* "Precondition failed: UID in precondition: ..., UID in object
          * meta: ...": the pod of that uid is gone (a new one has the name) */
@@ -862,38 +877,29 @@ enum nh_kube_code nh_kube_classify_eviction(int http_status, const struct nh_kub
     case 429:
         *ret_retry_ms = wait_of(st, hint_ms, 5000);
         return NH_KUBE_BUDGET;
+    case 500:
+        if (st != NULL && st->several_budgets)
+            return NH_KUBE_MISCONFIGURED;
+        break;
     default:
         break;
     }
-    if (http_status == 500 && st != NULL && st->several_budgets)
-        return NH_KUBE_MISCONFIGURED;
-    if (http_status >= 500)
-        return NH_KUBE_UNKNOWN;
-    return NH_KUBE_FAILED;
+    return classify_rest(http_status);
 }
 
 enum nh_kube_code nh_kube_classify_patch(int http_status, const struct nh_kube_status *st,
                                          uint64_t hint_ms, uint64_t *ret_retry_ms)
 {
+    enum nh_kube_code code;
     *ret_retry_ms = 0;
-    if (http_status >= 200 && http_status <= 299)
-        return NH_KUBE_OK;
-    switch (http_status) {
-    case 401:
-    case 403:
-        return NH_KUBE_DENIED;
-    case 404:
-        return NH_KUBE_GONE;
-    case 409: /* the resourceVersion precondition: changed since we read it */
-    case 429: /* refused before it ran (priority and fairness) */
+    if (classify_settled(http_status, &code))
+        return code;
+    if (http_status == 409 || /* the resourceVersion precondition: changed since we read it */
+        http_status == 429) { /* refused before it ran (priority and fairness) */
         *ret_retry_ms = wait_of(st, hint_ms, 0);
         return NH_KUBE_UNAVAILABLE;
-    default:
-        break;
     }
-    if (http_status >= 500)
-        return NH_KUBE_UNKNOWN;
-    return NH_KUBE_FAILED;
+    return classify_rest(http_status);
 }
 
 /* ---- bodies ---- */

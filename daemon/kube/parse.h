@@ -16,30 +16,38 @@
 #include <stdint.h>
 
 #include "model/kube.h"
+#include "model/model.h"
 #include "util/buf.h"
 
 #define NH_KUBE_MAX_PAGE_ITEMS 10000 /* per page (nodeherd asks for 500) */
 #define NH_KUBE_MAX_CONTINUE 4096    /* bytes of a continue token */
 
 /* What an operation came to. The client reports one per call. */
-enum nh_kube_code {
-    NH_KUBE_OK,
-    NH_KUBE_GONE,          /* 404 (eviction: also a failed uid precondition) */
-    NH_KUBE_BUDGET,        /* eviction 429: a PodDisruptionBudget (or the API server's own
-                            * limit) refuses it now; retry after retry_after_ms */
-    NH_KUBE_MISCONFIGURED, /* eviction 500: the pod has several PodDisruptionBudgets; stop */
-    NH_KUBE_NOT_OURS,      /* cordon: cordoned by someone else; uncordon: not cordoned by this
-                            * operation. Nothing was sent */
-    NH_KUBE_DENIED,        /* 401/403: credentials refused or RBAC forbids it */
-    NH_KUBE_TLS,           /* a certificate was refused (CA, host, client certificate) */
-    NH_KUBE_UNAVAILABLE,   /* transient (network, 5xx, 429 on a read, 409s) after the retries;
-                            * for a mutation: it was not applied */
-    NH_KUBE_UNKNOWN,       /* a mutation may or may not have been applied: re-read first */
-    NH_KUBE_BAD_ANSWER,    /* the answer is malformed, truncated, too big, or too many pages */
-    NH_KUBE_FAILED,        /* another status, or a request that could not be made */
-    NH_KUBE_CANCELLED,     /* nh_kube_free or the HTTP layer shut down */
-};
-const char *nh_kube_code_name(enum nh_kube_code c);
+#define NH_KUBE_CODES(X)                                                                           \
+    X(NH_KUBE_OK, "ok")                                                                            \
+    X(NH_KUBE_GONE, "gone") /* 404 (eviction: also a failed uid precondition) */                   \
+    /* eviction 429: a PodDisruptionBudget (or the API server's own limit)                         \
+     * refuses it now; retry after retry_after_ms */                                               \
+    X(NH_KUBE_BUDGET, "budget")                                                                    \
+    /* eviction 500: the pod has several PodDisruptionBudgets; stop */                             \
+    X(NH_KUBE_MISCONFIGURED, "misconfigured")                                                      \
+    /* cordon: cordoned by someone else; uncordon: not cordoned by this                            \
+     * operation. Nothing was sent */                                                              \
+    X(NH_KUBE_NOT_OURS, "not-ours")                                                                \
+    X(NH_KUBE_DENIED, "denied") /* 401/403: credentials refused or RBAC forbids it */              \
+    X(NH_KUBE_TLS, "tls")       /* a certificate was refused (CA, host, client certificate) */     \
+    /* transient (network, 5xx, 429 on a read, 409s) after the retries; for                        \
+     * a mutation: it was not applied */                                                           \
+    X(NH_KUBE_UNAVAILABLE, "unavailable")                                                          \
+    /* a mutation may or may not have been applied: re-read first */                               \
+    X(NH_KUBE_UNKNOWN, "unknown")                                                                  \
+    /* the answer is malformed, truncated, too big, or too many pages */                           \
+    X(NH_KUBE_BAD_ANSWER, "bad-answer")                                                            \
+    /* another status, or a request that could not be made */                                      \
+    X(NH_KUBE_FAILED, "failed")                                                                    \
+    X(NH_KUBE_CANCELLED, "cancelled") /* nh_kube_free or the HTTP layer shut down */
+enum nh_kube_code { NH_KUBE_CODES(NH_ENUM_VALUE) };
+NH_ENUM_DECLARE(nh_kube_code);
 
 /* A metav1.Status error body. Parsing never fails: fields stay empty when
  * the body is something else. Control characters become spaces. */

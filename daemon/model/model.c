@@ -7,32 +7,7 @@
 
 /* ---------- enum tables (model.h): name and from-name from one list ---------- */
 
-#define NAME_ENTRY(v, name) [v] = name,
-#define COUNT_ENTRY(v, name) +1
-/* Every value of the table has a name: the array the table fills is as long
- * as the table, and the enum is made from the same table. */
-#define NH_ENUM_DEFINE(type, LIST)                                                                 \
-    static const char *const type##_names[] = {LIST(NAME_ENTRY)};                                  \
-    _Static_assert(sizeof(type##_names) / sizeof(type##_names[0]) == (0 LIST(COUNT_ENTRY)),        \
-                   #type ": every value needs a name");                                            \
-    const char *type##_name(enum type v)                                                           \
-    {                                                                                              \
-        size_t i = (size_t)v;                                                                      \
-        return i < sizeof(type##_names) / sizeof(type##_names[0]) && type##_names[i]               \
-                   ? type##_names[i]                                                               \
-                   : "?";                                                                          \
-    }                                                                                              \
-    bool type##_from_name(const char *s, enum type *ret)                                           \
-    {                                                                                              \
-        size_t i_ = enum_index(type##_names, sizeof(type##_names) / sizeof(type##_names[0]), s);   \
-        if (i_ == SIZE_MAX)                                                                        \
-            return false;                                                                          \
-        *ret = (enum type)i_;                                                                      \
-        return true;                                                                               \
-    }
-
-/* The index of s in names, SIZE_MAX when absent (or s NULL). */
-static size_t enum_index(const char *const *names, size_t n, const char *s)
+size_t nh_enum_index(const char *const *names, size_t n, const char *s)
 {
     if (s == NULL)
         return SIZE_MAX;

@@ -21,6 +21,34 @@
 #define NH_ENUM_DECLARE(type)                                                                      \
     const char *type##_name(enum type v);                                                          \
     bool type##_from_name(const char *s, enum type *ret)
+/* In one .c file: the two functions of NH_ENUM_DECLARE, from the table. */
+#define NH_ENUM_NAME_ENTRY(v, name) [v] = name,
+#define NH_ENUM_COUNT_ENTRY(v, name) +1
+/* Every value of the table has a name: the array the table fills is as long
+ * as the table, and the enum is made from the same table. */
+#define NH_ENUM_DEFINE(type, LIST)                                                                 \
+    static const char *const type##_names[] = {LIST(NH_ENUM_NAME_ENTRY)};                          \
+    _Static_assert(sizeof(type##_names) / sizeof(type##_names[0]) ==                               \
+                       (0 LIST(NH_ENUM_COUNT_ENTRY)),                                              \
+                   #type ": every value needs a name");                                            \
+    const char *type##_name(enum type v)                                                           \
+    {                                                                                              \
+        size_t i = (size_t)v;                                                                      \
+        return i < sizeof(type##_names) / sizeof(type##_names[0]) && type##_names[i]               \
+                   ? type##_names[i]                                                               \
+                   : "?";                                                                          \
+    }                                                                                              \
+    bool type##_from_name(const char *s, enum type *ret)                                           \
+    {                                                                                              \
+        size_t i_ =                                                                                \
+            nh_enum_index(type##_names, sizeof(type##_names) / sizeof(type##_names[0]), s);        \
+        if (i_ == SIZE_MAX)                                                                        \
+            return false;                                                                          \
+        *ret = (enum type)i_;                                                                      \
+        return true;                                                                               \
+    }
+/* The index of s in names, SIZE_MAX when absent (or s NULL). */
+size_t nh_enum_index(const char *const *names, size_t n, const char *s);
 
 /* ---------- observed state ---------- */
 
