@@ -239,6 +239,20 @@ static bool is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
+/* Moves *v past leading spaces and tabs; the length without the trailing
+ * ones. */
+static size_t trim_ows(const char **v)
+{
+    size_t vl = strlen(*v);
+    while (vl > 0 && is_ows((*v)[vl - 1]))
+        vl--;
+    while (vl > 0 && is_ows(**v)) {
+        (*v)++;
+        vl--;
+    }
+    return vl;
+}
+
 static int hdr_cmp(const void *a, const void *b)
 {
     return strcmp(((const struct hdr *)a)->name, ((const struct hdr *)b)->name);
@@ -276,13 +290,7 @@ static bool hdrs_load(const struct nh_sign_req *r, struct hdrs *out)
         }
         if (strpbrk(v, "\r\n") != NULL)
             goto fail;
-        size_t vl = strlen(v);
-        while (vl > 0 && is_ows(v[vl - 1]))
-            vl--;
-        while (vl > 0 && is_ows(*v)) {
-            v++;
-            vl--;
-        }
+        size_t vl = trim_ows(&v);
         out->v[out->n - 1].value = v;
         out->v[out->n - 1].vlen = vl;
     }
@@ -415,6 +423,38 @@ static const char *req_path(const struct nh_sign_req *r)
     return r->path[0] ? r->path : "/";
 }
 
+/* The string to sign of ACS3 and Huawei's SDK-HMAC-SHA256: the algorithm,
+ * the date (Huawei's; NULL for ACS3) and the canonical request's SHA-256,
+ * each on its own line (owned; NULL after a failure). */
+static char *sts_of(const char *alg, const char *date, const char *canon)
+{
+    char hash[65];
+    struct sb b = {0};
+    nh_sha256_hex(canon, strlen(canon), hash);
+    if (hash[0] == '\0')
+        return NULL;
+    sb_adds(&b, alg);
+    sb_addc(&b, '\n');
+    if (date != NULL) {
+        sb_adds(&b, date);
+        sb_addc(&b, '\n');
+    }
+    sb_adds(&b, hash);
+    return sb_done(&b);
+}
+
+/* The Authorization value of ACS3 and SDK-HMAC-SHA256: sts (NULL: a step
+ * before failed) signed with HMAC-SHA256 under sk, as auth_header writes
+ * it (owned; NULL after any failure). */
+static char *authorize(const char *sts, const unsigned char *sk, size_t sk_len, const char *scheme,
+                       const char *ak, const char *sep, const char *names)
+{
+    char sig[65];
+    if (sts == NULL || !hmac_sha256_hex(sk, sk_len, sts, sig))
+        return NULL;
+    return auth_header(scheme, ak, sep, names, sig);
+}
+
 /* ---------- ACS3-HMAC-SHA256 ---------- */
 
 static bool acs3_signed(const char *name)
@@ -440,6 +480,16 @@ static void canon_tail(struct sb *b, struct sb *sh, const char *q, const struct 
     sb_adds(b, payload);
 }
 
+/* Gives the owned string s to *ret, or frees it when ret is NULL (the
+ * caller does not want it). */
+static void hand_out(char *s, char **ret)
+{
+    if (ret != NULL)
+        *ret = s;
+    else
+        free(s);
+}
+
 /* The canonical request b (returned) and its signed names sh (into
  * *ret_signed, or freed when it is NULL); NULL, both freed, after any
  * failure. */
@@ -452,10 +502,7 @@ static char *canon_finish(struct sb *b, struct sb *sh, char **ret_signed)
         free(signed_names);
         return NULL;
     }
-    if (ret_signed != NULL)
-        *ret_signed = signed_names;
-    else
-        free(signed_names);
+    hand_out(signed_names, ret_signed);
     return canon;
 }
 
@@ -507,14 +554,7 @@ char *nh_acs3_canonical(const struct nh_sign_req *r)
 
 static char *acs3_sts(const char *canon)
 {
-    char hash[65];
-    struct sb b = {0};
-    nh_sha256_hex(canon, strlen(canon), hash);
-    if (hash[0] == '\0')
-        return NULL;
-    sb_adds(&b, "ACS3-HMAC-SHA256\n");
-    sb_adds(&b, hash);
-    return sb_done(&b);
+    return sts_of("ACS3-HMAC-SHA256", NULL, canon);
 }
 
 char *nh_acs3_string_to_sign(const struct nh_sign_req *r)
@@ -532,16 +572,13 @@ char *nh_acs3_authorization(const struct nh_sign_req *r, const char *ak, const u
                             size_t sk_len)
 {
     char *signed_names = NULL, *canon, *sts = NULL;
-    char sig[65];
 
     if (!key_usable(ak, sk, sk_len))
         return NULL;
     canon = acs3_build(r, &signed_names);
     if (canon != NULL)
         sts = acs3_sts(canon);
-    char *out = NULL;
-    if (sts != NULL && hmac_sha256_hex(sk, sk_len, sts, sig))
-        out = auth_header("ACS3-HMAC-SHA256 Credential=", ak, ",", signed_names, sig);
+    char *out = authorize(sts, sk, sk_len, "ACS3-HMAC-SHA256 Credential=", ak, ",", signed_names);
     free(canon);
     free(sts);
     free(signed_names);
@@ -624,13 +661,7 @@ char *nh_roa_authorization(const struct nh_sign_req *r, const char *ak, const un
         const char *k = r->headers[i].key, *v = r->headers[i].value;
         if (k != NULL && v != NULL && strcasecmp(k, "content-md5") == 0) {
             char want[25];
-            size_t vl = strlen(v);
-            while (vl > 0 && is_ows(v[vl - 1]))
-                vl--;
-            while (vl > 0 && is_ows(*v)) {
-                v++;
-                vl--;
-            }
+            size_t vl = trim_ows(&v);
             nh_md5_base64(r->body, r->body_len, want);
             if (vl != strlen(want) || memcmp(v, want, vl) != 0)
                 return NULL;
@@ -797,10 +828,7 @@ static char *huawei_build(const struct nh_sign_req *r, const char *const *names,
         free(date);
         return NULL;
     }
-    if (ret_date != NULL)
-        *ret_date = date;
-    else
-        free(date);
+    hand_out(date, ret_date);
     return canon;
 }
 
@@ -811,16 +839,7 @@ char *nh_huawei_canonical(const struct nh_sign_req *r, const char *const *signed
 
 static char *huawei_sts(const char *canon, const char *date)
 {
-    char hash[65];
-    struct sb b = {0};
-    nh_sha256_hex(canon, strlen(canon), hash);
-    if (hash[0] == '\0')
-        return NULL;
-    sb_adds(&b, "SDK-HMAC-SHA256\n");
-    sb_adds(&b, date);
-    sb_addc(&b, '\n');
-    sb_adds(&b, hash);
-    return sb_done(&b);
+    return sts_of("SDK-HMAC-SHA256", date, canon);
 }
 
 char *nh_huawei_string_to_sign(const struct nh_sign_req *r, const char *const *signed_names)
@@ -839,16 +858,13 @@ char *nh_huawei_authorization(const struct nh_sign_req *r, const char *const *si
                               const char *ak, const unsigned char *sk, size_t sk_len)
 {
     char *date = NULL, *signed_h = NULL, *canon, *sts = NULL;
-    char sig[65];
 
     if (!key_usable(ak, sk, sk_len))
         return NULL;
     canon = huawei_build(r, signed_names, &signed_h, &date);
     if (canon != NULL)
         sts = huawei_sts(canon, date);
-    char *out = NULL;
-    if (sts != NULL && hmac_sha256_hex(sk, sk_len, sts, sig))
-        out = auth_header("SDK-HMAC-SHA256 Access=", ak, ", ", signed_h, sig);
+    char *out = authorize(sts, sk, sk_len, "SDK-HMAC-SHA256 Access=", ak, ", ", signed_h);
     free(canon);
     free(sts);
     free(date);
