@@ -354,12 +354,25 @@ static void send_attempt(struct nh_client *c, struct nh_call *call)
     inflight_add(c, cs);
 }
 
+/* Takes the call off its gate ticket (NULL: the ticket has none left);
+ * the ticket stays in the list until the gate answers. */
+static struct nh_call *ticket_take(struct nh_client *c, struct gate_ticket *t)
+{
+    struct nh_call *call = t->call;
+    if (call != NULL) {
+        t->call = NULL;
+        c->n_gating--;
+        cs_of(call)->ticket = NULL;
+    }
+    return call;
+}
+
 /* The gate's answer: the attempt goes now, or the call ends unsent. */
 static void gate_answer(void *arg, bool ok)
 {
     struct gate_ticket *t = arg;
     struct nh_client *c = t->c;
-    struct nh_call *call = t->call;
+    struct nh_call *call = ticket_take(c, t);
 
     if (t->prev != NULL)
         t->prev->next = t->next;
@@ -370,8 +383,6 @@ static void gate_answer(void *arg, bool ok)
     c->n_tickets--;
     free(t);
     if (call != NULL) {
-        c->n_gating--;
-        cs_of(call)->ticket = NULL;
         if (ok && !c->closing)
             send_attempt(c, call); /* nothing in between: this is the fence's moment */
         else
@@ -600,11 +611,8 @@ void nh_client_free(struct nh_client *c)
     }
     /* At the gate: ended now; the gate's answer, later, finds no call. */
     for (struct gate_ticket *t = c->gating; t != NULL; t = t->next) {
-        if ((call = t->call) == NULL)
+        if ((call = ticket_take(c, t)) == NULL)
             continue;
-        t->call = NULL;
-        c->n_gating--;
-        cs_of(call)->ticket = NULL;
         call_finish_local(call, NH_HTTP_CANCELLED, "client shut down", NH_V_CANCELLED);
     }
     uv_close((uv_handle_t *)&c->pace, on_timer_closed);
@@ -645,11 +653,8 @@ size_t nh_client_cancel_mutations(struct nh_client *c)
         tail = &call->next;
     }
     for (struct gate_ticket *t = c->gating; t != NULL; t = t->next) {
-        if ((call = t->call) == NULL)
+        if ((call = ticket_take(c, t)) == NULL)
             continue;
-        t->call = NULL;
-        c->n_gating--;
-        cs_of(call)->ticket = NULL;
         *tail = call;
         tail = &call->next;
     }
