@@ -493,20 +493,25 @@ static bool node_ok(const char *s)
     return nh_is_pathid(s);
 }
 
+/* remove: and scale_in.protect: the same list of node ids or names. */
+static int node_list(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, char ***ret,
+                     size_t *n)
+{
+    return nh_schema_strlist(c, kv, path, node_ok,
+                             "a node id or name (letters, digits, \".\", \"_\", \"~\", \"-\")", ret,
+                             n);
+}
+
 static int read_protect(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base)
 {
     struct nh_cfg_scale_in *si = base;
-    return nh_schema_strlist(c, kv, path, node_ok,
-                             "a node id or name (letters, digits, \".\", \"_\", \"~\", \"-\")",
-                             &si->protect, &si->n_protect);
+    return node_list(c, kv, path, &si->protect, &si->n_protect);
 }
 
 static int read_remove(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base)
 {
     struct nh_cfg_cluster *cl = base;
-    return nh_schema_strlist(c, kv, path, node_ok,
-                             "a node id or name (letters, digits, \".\", \"_\", \"~\", \"-\")",
-                             &cl->remove, &cl->n_remove);
+    return node_list(c, kv, path, &cl->remove, &cl->n_remove);
 }
 
 static bool label_ok(const char *s)
@@ -882,12 +887,30 @@ static const struct nh_field ha_fields[] = {
     {.key = NULL},
 };
 
+/* ha.etcd.<key> (at its place in et, else at et) must be at most half of
+ * lease_ttl; risk says what goes wrong otherwise. */
+static void ha_at_most_half_ttl(struct nh_pctx *c, const struct nh_ypair *et, const char *key,
+                                uint64_t ms, uint64_t ttl_ms, const char *risk)
+{
+    char path[64], a[32], b[32];
+    if (ms * 2 <= ttl_ms)
+        return;
+    const struct nh_ypair *at = nh_ymap_find(et->val, key);
+    if (at == NULL)
+        at = et;
+    snprintf(path, sizeof(path), "ha.etcd.%s", key);
+    nh_perr(c, at->line, at->col, path,
+            "%s is more than half of lease_ttl %s; %s (make %s at most lease_ttl / 2)",
+            nh_duration_format(ms, a, sizeof(a)), nh_duration_format(ttl_ms, b, sizeof(b)), risk,
+            key);
+}
+
 /* ha: present turns high availability on; the cross-key rules follow the walk. */
 static int read_ha(struct nh_pctx *c, const struct nh_ypair *kv, const char *path, void *base)
 {
     struct nh_config *cfg = base;
     struct nh_cfg_ha *ha = &cfg->ha;
-    char kp[160], a[32], b[32];
+    char kp[160];
     ha->enabled = true;
     ha->line = kv->line;
     ha->col = kv->col;
@@ -903,24 +926,10 @@ static int read_ha(struct nh_pctx *c, const struct nh_ypair *kv, const char *pat
         nh_perr(c, at->line, at->col, nh_key_path(kp, sizeof(kp), "ha.etcd", at->key),
                 "give username and password together (etcd authentication), or neither");
     }
-    const struct nh_ypair *pi = nh_ymap_find(et->val, "poll_interval"),
-                          *to = nh_ymap_find(et->val, "timeout");
-    if (ha->poll_interval_ms * 2 > ha->lease_ttl_ms) {
-        const struct nh_ypair *at = pi ? pi : et;
-        nh_perr(c, at->line, at->col, "ha.etcd.poll_interval",
-                "%s is more than half of lease_ttl %s; a follower would notice a lost leader "
-                "too late (make poll_interval at most lease_ttl / 2)",
-                nh_duration_format(ha->poll_interval_ms, a, sizeof(a)),
-                nh_duration_format(ha->lease_ttl_ms, b, sizeof(b)));
-    }
-    if (ha->timeout_ms * 2 > ha->lease_ttl_ms) {
-        const struct nh_ypair *at = to ? to : et;
-        nh_perr(c, at->line, at->col, "ha.etcd.timeout",
-                "%s is more than half of lease_ttl %s; a fence could outlive the lease (make "
-                "timeout at most lease_ttl / 2)",
-                nh_duration_format(ha->timeout_ms, a, sizeof(a)),
-                nh_duration_format(ha->lease_ttl_ms, b, sizeof(b)));
-    }
+    ha_at_most_half_ttl(c, et, "poll_interval", ha->poll_interval_ms, ha->lease_ttl_ms,
+                        "a follower would notice a lost leader too late");
+    ha_at_most_half_ttl(c, et, "timeout", ha->timeout_ms, ha->lease_ttl_ms,
+                        "a fence could outlive the lease");
     return 0;
 }
 
