@@ -28,6 +28,20 @@ const struct option nh_cli_global_longopts[] = {
 #define N_GLOBAL (sizeof(nh_cli_global_longopts) / sizeof(nh_cli_global_longopts[0]) - 1)
 #define MAX_MERGED 48
 
+int nh_cli_end_opts(int c, void (*usage)(FILE *f))
+{
+    switch (c) {
+    case 'h':
+        usage(stdout);
+        return NH_EXIT_OK;
+    case NH_CLI_GLOBAL_ERROR: /* said why */
+        return NH_EXIT_USAGE;
+    default:
+        usage(stderr);
+        return NH_EXIT_USAGE;
+    }
+}
+
 void nh_cli_print_version(FILE *f, bool json)
 {
     if (!json) {

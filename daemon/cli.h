@@ -65,6 +65,13 @@ int nh_cli_global_opt(struct nh_global_opts *g, int c, const char *arg);
 int nh_cli_getopt(int argc, char *const argv[], const char *shortopts,
                   const struct option *longopts, struct nh_global_opts *g);
 
+/* How every command but plan ends its option switch, for an option c it
+ * does not take itself: --help prints usage on standard output (exit 0); a
+ * global option's error (said already) is a usage error without the usage
+ * text; anything else prints usage on standard error (exit 2). Returns the
+ * exit code. */
+int nh_cli_end_opts(int c, void (*usage)(FILE *f));
+
 /* "nodeherd VERSION\n" on f, or the --json document. */
 void nh_cli_print_version(FILE *f, bool json);
 

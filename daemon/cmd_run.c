@@ -345,6 +345,18 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
+/* Frees the engine, HA and the HTTP client they use, in that order; each
+ * once (finish() and run_teardown() both call it). */
+static void free_core(struct daemon *d)
+{
+    nh_engine_free(d->engine);
+    d->engine = NULL;
+    nh_ha_free(d->ha);
+    d->ha = NULL;
+    nh_http_close(d->http);
+    d->http = NULL;
+}
+
 static void finish(struct daemon *d)
 {
     uv_timer_stop(&d->stop_timer);
@@ -353,12 +365,7 @@ static void finish(struct daemon *d)
     uv_close((uv_handle_t *)&d->status_timer, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
-    nh_engine_free(d->engine);
-    d->engine = NULL;
-    nh_ha_free(d->ha);
-    d->ha = NULL;
-    nh_http_close(d->http);
-    d->http = NULL;
+    free_core(d);
     nh_log(LOG_NOTICE, "stopped");
 }
 
@@ -462,14 +469,8 @@ static int run_parse_args(struct daemon *d, struct nh_global_opts *g, int argc, 
         case 'n':
             d->dry_run = true;
             break;
-        case 'h':
-            run_usage(stdout);
-            return NH_EXIT_OK;
-        case NH_CLI_GLOBAL_ERROR: /* said why */
-            return NH_EXIT_USAGE;
-        default:
-            run_usage(stderr);
-            return NH_EXIT_USAGE;
+        default: /* --help, a global option's error, anything else */
+            return nh_cli_end_opts(c, run_usage);
         }
     }
     if (optind < argc) {
@@ -678,12 +679,7 @@ static void run_loop(struct daemon *d)
 static int run_teardown(struct daemon *d, char *state_dir, int code)
 {
     if (d->loop_open) {
-        nh_engine_free(d->engine);
-        d->engine = NULL;
-        nh_ha_free(d->ha);
-        d->ha = NULL;
-        nh_http_close(d->http);
-        d->http = NULL;
+        free_core(d);
         /* Safety net: anything still open gets closed, then the loop must
          * end empty (a leaked handle is a bug, reported). */
         uv_walk(&d->loop, close_walk_cb, NULL);

@@ -338,14 +338,8 @@ int nh_cmd_status(struct nh_global_opts *g, int argc, char **argv)
         case 'u':
             url_opt = optarg;
             break;
-        case 'h':
-            status_usage(stdout);
-            return NH_EXIT_OK;
-        case NH_CLI_GLOBAL_ERROR: /* said why */
-            return NH_EXIT_USAGE;
-        default:
-            status_usage(stderr);
-            return NH_EXIT_USAGE;
+        default: /* --help, a global option's error, anything else */
+            return nh_cli_end_opts(c, status_usage);
         }
     }
     int r = status_url(url_opt, g->config_path, url, sizeof(url));

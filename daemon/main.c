@@ -66,17 +66,9 @@ int nh_cmd_version(struct nh_global_opts *g, int argc, char **argv)
     bool json = false;
     int c;
     while ((c = nh_cli_getopt(argc, argv, "h", longopts, g)) != -1) {
-        switch (c) {
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            version_usage(stdout);
-            return NH_EXIT_OK;
-        default:
-            version_usage(stderr);
-            return NH_EXIT_USAGE;
-        }
+        if (c != 'j') /* --help, a global option's error, anything else */
+            return nh_cli_end_opts(c, version_usage);
+        json = true;
     }
     if (optind < argc) {
         fprintf(stderr, "nodeherd version: unexpected argument \"%s\"\n", argv[optind]);
