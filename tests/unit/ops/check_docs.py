@@ -17,25 +17,8 @@ Prints 'N passed, N failed'."""
 import glob
 import os
 import re
-import sys
 
-SRC = os.environ.get("NH_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-passed = failed = 0
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok   " + what)
-    else:
-        failed += 1
-        print("FAIL " + what + ("\n     " + detail if detail else ""))
-
-
-def read(rel):
-    with open(os.path.join(SRC, rel), encoding="utf-8") as f:
-        return f.read()
+from checklib import SRC, check, done, read
 
 
 DOCS = ["README.md", "man/nodeherd.8", "man/nodeherd.yaml.5", "debian/nodeherd.README.Debian",
@@ -82,5 +65,4 @@ for rel in shipped:
     check(os.path.isfile(os.path.join(SRC, rel)), "debian/nodeherd.docs: %s exists" % rel)
 check("docs/operations.md" in shipped, "the Debian package ships the operations guide")
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+done()

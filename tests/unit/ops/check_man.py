@@ -8,20 +8,8 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
-SRC = os.environ.get("NH_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-passed = failed = 0
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok   " + what)
-    else:
-        failed += 1
-        print("FAIL " + what + ("\n" + detail if detail else ""))
+from checklib import SRC, check, done
 
 
 def lint(page):
@@ -76,5 +64,4 @@ if os.path.exists(page5):
 else:
     print("SKIP man/nodeherd.yaml.5 does not exist yet")
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+done()

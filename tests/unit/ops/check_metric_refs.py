@@ -13,23 +13,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
-SRC = os.environ.get("NH_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+from checklib import SRC, check, done
+
 LIST = os.path.join(SRC, "contrib", "prometheus", "exported-metrics.txt")
 ALERTS = os.path.join(SRC, "contrib", "prometheus", "alerts.yaml")
 DASH = os.path.join(SRC, "contrib", "grafana", "nodeherd.json")
-passed = failed = 0
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok   " + what)
-    else:
-        failed += 1
-        print("FAIL " + what + ("\n     " + detail if detail else ""))
 
 
 def load_list(path):
@@ -211,5 +200,4 @@ else:
     print("SKIP promtool is not installed (apt-get install prometheus); "
           "alerts.yaml not checked by promtool")
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+done()

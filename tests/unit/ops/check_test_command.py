@@ -9,20 +9,8 @@ Prints 'N passed, N failed'."""
 import os
 import re
 import subprocess
-import sys
 
-SRC = os.environ.get("NH_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-passed = failed = 0
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok   " + what)
-    else:
-        failed += 1
-        print("FAIL " + what + ("\n     " + detail if detail else ""))
+from checklib import SRC, check, done
 
 
 def steps(*args):
@@ -65,5 +53,4 @@ with open(os.path.join(SRC, ".ci", "run"), encoding="utf-8") as f:
 check(re.search(r"^exec sh scripts/test\.sh\s*$", ci, re.M) is not None,
       ".ci/run runs the full suite (no --quick)")
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+done()

@@ -6,23 +6,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
-SRC = os.environ.get("NH_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+from checklib import SRC, check, done
+
 UNIT = os.path.join(SRC, "systemd", "nodeherd.service")
 MAX_EXPOSURE = 2.0
-
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok   " + what)
-    else:
-        failed += 1
-        print("FAIL " + what)
 
 
 def directives(path):
@@ -93,5 +81,4 @@ else:
     else:
         print(r.stdout[-2000:], r.stderr[-2000:])
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+done()
