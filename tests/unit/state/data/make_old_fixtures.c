@@ -2,6 +2,13 @@
  * own code at a4baeeb (before state/opcodec.h): journal-main-a4baeeb.log
  * (nh_journal_begin / nh_journal_update) and etcd-ops-main-a4baeeb.jsonl
  * (nh_ha_op_to_json, one value a line). Not built: it needs main's tree.
+ *
+ * Frozen on purpose: it calls the API as it was at a4baeeb, and the
+ * fixtures it made are what a daemon of that time wrote, which today's
+ * code must keep reading. Do not update it to the current API, do not
+ * fold it into the tests' shared helpers and do not regenerate the
+ * fixtures with today's code: a new format gets a fixture of its own.
+ *
  * Build main at a4baeeb in O (cmake -S O -B O/b; cmake --build O/b), then
  *   B=O/b/daemon
  *   cc -std=gnu11 -IO/daemon make_old_fixtures.c $B/ha/libnh_ha.a
