@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <json-c/json.h>
 #include <openssl/evp.h>
 
 #include "util/buf.h"
@@ -35,6 +36,12 @@ int kubesrv_gen(const char *dir)
     if (waitpid(pid, &st, 0) < 0)
         return -1;
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+int kubesrv_pki(char *dir, size_t len, const char *tmpl)
+{
+    snprintf(dir, len, "%s", tmpl);
+    return mkdtemp(dir) != NULL && kubesrv_gen(dir) == 0 ? 0 : -1;
 }
 
 int kubesrv_start(struct kubesrv *s, const char *dir, const char *token, bool require_cert)
@@ -146,6 +153,31 @@ int kubesrv_ctl(const struct kubesrv *s, const char *json)
 char *kubesrv_get(const struct kubesrv *s, const char *path)
 {
     return ctl_call(s, path, NULL);
+}
+
+struct json_object *kubesrv_json(const struct kubesrv *s, const char *path)
+{
+    char *body = kubesrv_get(s, path);
+    struct json_object *root = body != NULL ? json_tokener_parse(body) : NULL;
+    free(body);
+    return root;
+}
+
+int kubesrv_node(const struct kubesrv *s, const char *name, bool *unsched, char *mark,
+                 size_t marklen)
+{
+    struct json_object *root = kubesrv_json(s, "/_state");
+    struct json_object *n = json_object_object_get(json_object_object_get(root, "nodes"), name);
+    if (n == NULL) {
+        json_object_put(root);
+        return -1;
+    }
+    *unsched = json_object_get_boolean(json_object_object_get(n, "unschedulable"));
+    struct json_object *m =
+        json_object_object_get(json_object_object_get(n, "annotations"), "nodeherd.io/draining");
+    snprintf(mark, marklen, "%s", m != NULL ? json_object_get_string(m) : "");
+    json_object_put(root);
+    return 0;
 }
 
 char *kubesrv_read(const char *dir, const char *name, size_t *len)

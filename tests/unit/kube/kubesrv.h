@@ -15,8 +15,14 @@ struct kubesrv {
     char base[64]; /* "https://127.0.0.1:<port>" */
 };
 
+struct json_object;
+
 /* Writes the throwaway PKI into dir (kubesrv.py --gen). 0 or -1. */
 int kubesrv_gen(const char *dir);
+/* A new mkdtemp directory from tmpl ("/tmp/nh-x-XXXXXX") into dir (len
+ * bytes) with the throwaway PKI in it: what every test group starts with.
+ * 0 or -1. */
+int kubesrv_pki(char *dir, size_t len, const char *tmpl);
 /* Starts a server using dir's PKI. token: the accepted bearer token (NULL:
  * none); require_cert: refuse connections without a client certificate.
  * Proxy variables are cleared. 0 or -errno. */
@@ -26,6 +32,12 @@ void kubesrv_stop(struct kubesrv *s);
 int kubesrv_ctl(const struct kubesrv *s, const char *json);
 /* GET path on the control port; the body (free it) or NULL. */
 char *kubesrv_get(const struct kubesrv *s, const char *path);
+/* The same, parsed (json_object_put it), or NULL: /_state, /_log?clear=1. */
+struct json_object *kubesrv_json(const struct kubesrv *s, const char *path);
+/* /_state's view of node name: unschedulable and the nodeherd.io/draining
+ * annotation into mark ("" when absent). 0, or -1 without such a node. */
+int kubesrv_node(const struct kubesrv *s, const char *name, bool *unsched, char *mark,
+                 size_t marklen);
 
 /* dir/name's contents (free), NUL-terminated, or NULL. */
 char *kubesrv_read(const char *dir, const char *name, size_t *len);

@@ -39,8 +39,7 @@ static struct kubesrv g_tok;  /* optional client certificates, accepts TOKEN */
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof(g_dir), "/tmp/nh-kube-XXXXXX");
-    if (mkdtemp(g_dir) == NULL || kubesrv_gen(g_dir) < 0)
+    if (kubesrv_pki(g_dir, sizeof(g_dir), "/tmp/nh-kube-XXXXXX") < 0)
         return -1;
     if (kubesrv_start(&g_cert, g_dir, NULL, true) < 0)
         return -1;
@@ -240,10 +239,7 @@ struct req {
 
 static int srv_log(const struct kubesrv *s, struct req *out, int max)
 {
-    char *body = kubesrv_get(s, "/_log?clear=1");
-    assert_non_null(body);
-    struct json_object *root = json_tokener_parse(body);
-    free(body);
+    struct json_object *root = kubesrv_json(s, "/_log?clear=1");
     assert_non_null(root);
     struct json_object *log = json_object_object_get(root, "log");
     int n = (int)json_object_array_length(log);
@@ -266,23 +262,12 @@ static int srv_log(const struct kubesrv *s, struct req *out, int max)
 static void srv_node(const struct kubesrv *s, const char *name, bool *unsched, char *mark,
                      size_t marklen)
 {
-    char *body = kubesrv_get(s, "/_state");
-    struct json_object *root = json_tokener_parse(body);
-    free(body);
-    struct json_object *n = json_object_object_get(json_object_object_get(root, "nodes"), name);
-    assert_non_null(n);
-    *unsched = json_object_get_boolean(json_object_object_get(n, "unschedulable"));
-    struct json_object *m =
-        json_object_object_get(json_object_object_get(n, "annotations"), "nodeherd.io/draining");
-    snprintf(mark, marklen, "%s", m != NULL ? json_object_get_string(m) : "");
-    json_object_put(root);
+    assert_int_equal(kubesrv_node(s, name, unsched, mark, marklen), 0);
 }
 
 static int srv_pods(const struct kubesrv *s)
 {
-    char *body = kubesrv_get(s, "/_state");
-    struct json_object *root = json_tokener_parse(body);
-    free(body);
+    struct json_object *root = kubesrv_json(s, "/_state");
     int n = (int)json_object_array_length(json_object_object_get(root, "pods"));
     json_object_put(root);
     return n;

@@ -34,8 +34,7 @@ static struct kubesrv g_srv;
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof(g_dir), "/tmp/nh-drain-XXXXXX");
-    if (mkdtemp(g_dir) == NULL || kubesrv_gen(g_dir) < 0)
+    if (kubesrv_pki(g_dir, sizeof(g_dir), "/tmp/nh-drain-XXXXXX") < 0)
         return -1;
     return kubesrv_start(&g_srv, g_dir, NULL, true) < 0 ? -1 : 0;
 }
@@ -283,10 +282,7 @@ struct req {
 /* The server's request log (cleared). At most max entries. */
 static int srv_log(struct req *out, int max)
 {
-    char *body = kubesrv_get(&g_srv, "/_log?clear=1");
-    assert_non_null(body);
-    struct json_object *root = json_tokener_parse(body);
-    free(body);
+    struct json_object *root = kubesrv_json(&g_srv, "/_log?clear=1");
     assert_non_null(root);
     struct json_object *log = json_object_object_get(root, "log");
     int n = (int)json_object_array_length(log);
@@ -353,24 +349,13 @@ static int count_path(const struct req *log, int n, const char *method, const ch
 
 static void srv_node(bool *unsched, char *mark, size_t marklen)
 {
-    char *body = kubesrv_get(&g_srv, "/_state");
-    struct json_object *root = json_tokener_parse(body);
-    free(body);
-    struct json_object *n = json_object_object_get(json_object_object_get(root, "nodes"), NODE);
-    assert_non_null(n);
-    *unsched = json_object_get_boolean(json_object_object_get(n, "unschedulable"));
-    struct json_object *m =
-        json_object_object_get(json_object_object_get(n, "annotations"), "nodeherd.io/draining");
-    snprintf(mark, marklen, "%s", m != NULL ? json_object_get_string(m) : "");
-    json_object_put(root);
+    assert_int_equal(kubesrv_node(&g_srv, NODE, unsched, mark, marklen), 0);
 }
 
 /* "shop/a,shop/b" of the pods the server still has. */
 static void srv_pods(char *out, size_t len)
 {
-    char *body = kubesrv_get(&g_srv, "/_state");
-    struct json_object *root = json_tokener_parse(body);
-    free(body);
+    struct json_object *root = kubesrv_json(&g_srv, "/_state");
     struct json_object *pods = json_object_object_get(root, "pods");
     out[0] = '\0';
     for (size_t i = 0; i < json_object_array_length(pods); i++) {

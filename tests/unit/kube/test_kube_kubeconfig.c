@@ -59,8 +59,7 @@ static char *b64_file(const char *name, bool wrap)
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof(g_dir), "/tmp/nh-kubecfg-XXXXXX");
-    if (mkdtemp(g_dir) == NULL || kubesrv_gen(g_dir) < 0)
+    if (kubesrv_pki(g_dir, sizeof(g_dir), "/tmp/nh-kubecfg-XXXXXX") < 0)
         return -1;
     for (int i = 0; i < P_N; i++)
         g_b64[i] = b64_file(g_files[i], false);
