@@ -265,6 +265,8 @@ static void cl_cycle_end(struct cl *c)
     }
     if (c->obs_epoch != c->ops_epoch)
         cl_observe_soon(c, 0); /* an operation closed since it started: look again */
+    else if (cl_nodes_due(c))
+        cl_observe_soon(c, 0); /* counts only, and a removal may be due: list the nodes */
     /* Reaching the declaration ends a run of failures (and its backoff). */
     if (c->failures > 0 && cl_converged(c)) {
         c->failures = 0;
@@ -437,6 +439,11 @@ static void observed(struct cl *c, const struct nh_prov_error *err, struct nh_ob
     cl_cycle_end(c);
 }
 
+bool cl_nodes_due(const struct cl *c)
+{
+    return c->obs_ok && c->obs.counts_only && nh_plan_removal_possible(c->cfg, &c->obs);
+}
+
 static void cl_observe(struct cl *c)
 {
     struct nh_engine *e = c->e;
@@ -447,7 +454,15 @@ static void cl_observe(struct cl *c)
     c->observing_epoch = c->ops_epoch;
     c->observe_due = engine_now(e) + cl_jittered_interval(c);
     e->calls_in_flight++;
-    int r = c->prov->ops->observe(c->prov, c->cfg, on_observed, c);
+    /* Counts only (fewer reads) first, and then while the last observation
+     * shows that nothing can be removed; the nodes are listed when a
+     * removal may be due (cl_cycle_end looks again at once), after a failed
+     * or incomplete observation, and while an operation is open (its
+     * effect is seen in the nodes). */
+    bool counts = c->prov->ops->observe_counts != NULL && ops_count(c) == 0 &&
+                  (!c->have_obs || (c->obs_ok && !nh_plan_removal_possible(c->cfg, &c->obs)));
+    int r = (counts ? c->prov->ops->observe_counts : c->prov->ops->observe)(c->prov, c->cfg,
+                                                                            on_observed, c);
     if (r < 0) {
         c->observing = false;
         e->calls_in_flight--;

@@ -199,7 +199,7 @@ void engine_maybe_ready(struct nh_engine *e)
     if (e->ready_sent)
         return;
     for (struct cl *c = e->clusters; c; c = c->next)
-        if (!c->removed && (!c->tried_once || c->reading_state))
+        if (!c->removed && (!c->tried_once || c->reading_state || cl_nodes_due(c)))
             return;
     e->ready_sent = true;
     if (e->o.on_first_poll)

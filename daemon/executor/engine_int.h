@@ -179,6 +179,9 @@ struct cl *engine_find_cluster(struct nh_engine *e, const char *name);
  * spread over up to a second). */
 void cl_start(struct cl *c, bool first);
 void cl_observe_soon(struct cl *c, uint64_t delay_ms);
+/* Observed counts only (obs.counts_only) and a removal may be due: the
+ * nodes are listed next, at once; not observed yet for READY. */
+bool cl_nodes_due(const struct cl *c);
 /* Re-arms the cluster's timer for its next due observation or job poll. */
 void cl_schedule_next(struct cl *c);
 /* Plans the cluster; acts on the plan when act. true: it read the

@@ -187,6 +187,7 @@ int nh_observed_copy(struct nh_observed *dst, const struct nh_observed *src)
     dst->at_ms = src->at_ms;
     dst->cluster_state = src->cluster_state;
     dst->kube_read = src->kube_read;
+    dst->counts_only = src->counts_only;
     memcpy(dst->cluster_phase, src->cluster_phase, sizeof(dst->cluster_phase));
     for (size_t i = 0; i < src->n_nodes; i++) {
         struct nh_node *n = nh_observed_add_node(dst);

@@ -144,6 +144,11 @@ struct nh_observed {
      * nodes on this observation. A cluster with Kubernetes access
      * (kube_access) is planned only on an observation that has it. */
     bool kube_read;
+    /* Only the pools' counts were read (ModelArts ListNodePools alone): no
+     * node is listed. Kinds that count from the pool (NH_CAP_COUNTS_FROM_POOL)
+     * can scale out on it; the planner never plans a removal on it
+     * (nh_plan_removal_possible says when the nodes must be listed). */
+    bool counts_only;
     struct nh_node *nodes;
     size_t n_nodes;
     struct nh_obs_pool *pools;

@@ -680,6 +680,10 @@ static void note_not_ready(struct ctx *x, const struct group *g, const struct gs
 {
     int ready = 0, starting = 0;
 
+    if (x->o->counts_only && g->obs != NULL) { /* no node listed: the pool's counters */
+        ready = g->obs->ready;
+        starting = g->obs->creating;
+    }
     for (size_t i = 0; i < x->n_nodes; i++) {
         if (!in_group(g, x->nodes[i]))
             continue;
@@ -1341,6 +1345,71 @@ static void share_guard(struct ctx *x)
          (int)(share * 100.0 + 0.5), dropped);
 }
 
+/* ---------- counts-only observations ---------- */
+
+/* The size a declared pool is planned to (nodes: clamped to min..max), or
+ * -1 when the count is not managed or the bounds are contradictory. */
+static int declared_size(const struct nh_cfg_pool *d)
+{
+    if (d->nodes < 0 || d->min > d->max)
+        return -1;
+    return d->nodes < d->min ? d->min : d->nodes > d->max ? d->max : d->nodes;
+}
+
+bool nh_plan_removal_possible(const struct nh_cfg_cluster *want, const struct nh_observed *have)
+{
+    if (want == NULL || have == NULL || !have->complete || want->provider == NULL ||
+        !nh_kind_has(want->provider->kind, NH_CAP_COUNTS_FROM_POOL) || want->n_remove > 0)
+        return true;
+    for (size_t i = 0; i < have->n_pools; i++) {
+        const struct nh_obs_pool *p = &have->pools[i];
+        const struct nh_cfg_pool *d = NULL;
+        size_t matches = 0;
+
+        if (p->id == NULL || p->unhealthy > 0 || p->deleting > 0 || p->being_deleted)
+            return true;
+        for (size_t j = 0; j < want->n_pools; j++)
+            if (pool_matches(&want->pools[j], p)) {
+                d = &want->pools[j];
+                matches++;
+            }
+        if (matches == 0) {
+            if (want->prune)
+                return true;
+            continue; /* undeclared, no prune: nothing of it is removed */
+        }
+        int size = matches == 1 ? declared_size(d) : -1;
+        if (size < 0 || p->current > size || p->desired > size)
+            return true;
+    }
+    return false;
+}
+
+/* A counts-only observation lists no node: whatever removal the plan
+ * holds is dropped (nh_plan_removal_possible keeps plans from getting
+ * here with one; this is the last guard). */
+static void drop_removals(struct ctx *x)
+{
+    size_t k = 0, dropped = 0;
+
+    for (size_t i = 0; i < x->lp.n_actions; i++) {
+        if (x->removal[i]) {
+            nh_action_clear(&x->lp.actions[i]);
+            dropped++;
+            continue;
+        }
+        x->lp.actions[k] = x->lp.actions[i];
+        x->removal[k] = false;
+        k++;
+    }
+    x->lp.n_actions = k;
+    if (dropped > 0)
+        note(x, NH_NOTE_REFUSED, NH_RULE_INCOMPLETE, NULL, NULL,
+             "only the node pools' counts were read; %zu removal action(s) refused until the "
+             "nodes are listed",
+             dropped);
+}
+
 /* ---------- entry ---------- */
 
 /* Appends src's arrays to dst; src's elements are moved (src is emptied). */
@@ -1392,6 +1461,19 @@ static void plan_body(struct ctx *x, const struct nh_op *busy, size_t n_busy)
              x->o->why[0] ? x->o->why : "no reason given");
         return;
     }
+    if (x->o->counts_only && !nh_kind_has(x->kind, NH_CAP_COUNTS_FROM_POOL)) {
+        note(x, NH_NOTE_REFUSED, NH_RULE_INCOMPLETE, NULL, "this is a provider bug; report it",
+             "only pool counts were read, and %s counts nodes from its node list; nothing "
+             "planned for this cluster",
+             nh_provider_kind_name(x->kind));
+        return;
+    }
+    if (x->o->counts_only && nh_plan_removal_possible(c, x->o)) {
+        note(x, NH_NOTE_WAITING, NH_RULE_INCOMPLETE, NULL, NULL,
+             "only the node pools' counts were read and a removal may be due; nothing planned "
+             "until the nodes are listed (the next observation, at once)");
+        return;
+    }
     if (c->kube_access && !x->o->kube_read) {
         note(x, NH_NOTE_REFUSED, NH_RULE_INCOMPLETE, NULL,
              "check that the cluster's Kubernetes API answers (kubernetes: in "
@@ -1438,6 +1520,8 @@ static void plan_body(struct ctx *x, const struct nh_op *busy, size_t n_busy)
         plan_undeclared(x);
     if (x->err == 0)
         share_guard(x);
+    if (x->err == 0 && x->o->counts_only)
+        drop_removals(x);
 }
 
 int nh_plan_cluster(const struct nh_cfg_cluster *want, const struct nh_observed *have,

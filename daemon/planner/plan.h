@@ -17,6 +17,7 @@
  *  - a change that would remove more than max_removal_share of a cluster's
  *    nodes at once is refused until confirm_mass_removal;
  *  - fail closed: no removal (and no prune) on an incomplete observation, on
+ *    a counts-only observation (no node listed), on
  *    a cluster not yet observed, or when the declaration suddenly declares
  *    nothing (pools list vanished / emptied compared with the previous
  *    config);
@@ -72,5 +73,18 @@ struct nh_policy {
 int nh_plan_cluster(const struct nh_cfg_cluster *want, const struct nh_observed *have,
                     const struct nh_op *busy, size_t n_busy, const struct nh_policy *pol,
                     struct nh_plan *out);
+
+/* Whether a plan on `have` might remove something in the cluster: true
+ * unless `have` is complete, the kind counts from the pool
+ * (NH_CAP_COUNTS_FROM_POOL), `want` has no remove: entries, no pool has an
+ * unhealthy or deleting node or is being deleted, every observed pool is
+ * declared once with a managed count (nodes:, clamped to min..max) that is
+ * at least its current and desired counts, and no undeclared pool is there
+ * while prune: is on. Works on a counts-only observation (only the pools are
+ * read). When false, the next observation may be counts-only
+ * (obs->counts_only); a counts-only observation on which it is true is
+ * planned as incomplete for removals: nothing at all is planned on it until
+ * the nodes are listed. Pure; NULL arguments give true. */
+bool nh_plan_removal_possible(const struct nh_cfg_cluster *want, const struct nh_observed *have);
 
 #endif

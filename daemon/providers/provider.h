@@ -109,6 +109,12 @@ struct nh_provider_ops {
      * obs->why set, or as an error. */
     int (*observe)(struct nh_provider *p, const struct nh_cfg_cluster *c, nh_observe_fn done,
                    void *ud);
+    /* The pools' counts only, in fewer reads (obs->counts_only set; no node
+     * listed): what a poll needs when nothing can be removed
+     * (nh_plan_removal_possible). NULL when the cloud has no cheaper
+     * observation (ACK, CCE: the node list is where their counts are). */
+    int (*observe_counts)(struct nh_provider *p, const struct nh_cfg_cluster *c, nh_observe_fn done,
+                          void *ud);
     /* NULL when the cloud has no such operation (the planner never asks). */
     int (*scale_cluster)(struct nh_provider *p, const struct nh_cfg_cluster *c,
                          const struct nh_action *a, nh_mutate_fn done, void *ud);

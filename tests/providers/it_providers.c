@@ -1347,6 +1347,43 @@ static void test_ma_observe_patch_and_converge(void **state)
     assert_non_null(strstr(pr.detail, "abnormal"));
 }
 
+/* Counts only (issue #21): one ListNodePools, the node pools' counts from
+ * their status.resources, no node; the ACK and CCE providers have none. */
+static void test_ma_observe_counts_only(void **state)
+{
+    struct waiter w;
+    struct json_object *root, *arr;
+    (void)state;
+
+    reset();
+    assert_null(ack->ops->observe_counts);
+    assert_null(cce->ops->observe_counts);
+    memset(&w, 0, sizeof(w));
+    assert_int_equal(ma->ops->observe_counts(ma, &c_ma_big, on_observe, &w), 0);
+    assert_false(w.done); /* never from inside the call */
+    wait_for(&w);
+    assert_int_equal(w.calls, 1);
+    if (w.failed)
+        fail_msg("%s: %s", w.err.code, w.err.message);
+    assert_true(w.obs.complete);
+    assert_true(w.obs.counts_only);
+    assert_int_equal(w.obs.n_nodes, 0);
+    const struct nh_obs_pool *p = find_pool(&w.obs, "np-big");
+    assert_non_null(p);
+    assert_int_equal(p->current, 510);
+    assert_int_equal(p->ready, 510);
+    assert_int_equal(p->unhealthy, 0);
+    w_clear(&w);
+    arr = requests_on(port, &root);
+    assert_int_equal(json_object_array_length(arr), 1);
+    expect_req(arr, 0, "ListNodePools", "GET", "/v2/" PROJECT "/pools/pool-big/nodepools", "", 200);
+    json_object_put(root);
+    /* the full observation is not counts-only */
+    observe(ma, &c_ma_big, &w);
+    assert_false(w.obs.counts_only);
+    w_clear(&w);
+}
+
 /* The node list of a node pool is read on every page (metadata.continue). */
 static void test_ma_observe_every_page(void **state)
 {
@@ -1771,6 +1808,7 @@ int main(void)
         cmocka_unit_test(test_cce_malformed),
         cmocka_unit_test(test_ma_observe_patch_and_converge),
         cmocka_unit_test(test_ma_observe_every_page),
+        cmocka_unit_test(test_ma_observe_counts_only),
         cmocka_unit_test(test_ma_observe_pool_vanishing),
         cmocka_unit_test(test_ma_batch_delete_names_victims),
         cmocka_unit_test(test_ma_patch_content_type_fallback),

@@ -243,6 +243,34 @@ static int ma_observe(struct nh_provider *pub, const struct nh_cfg_cluster *c, n
     return nh_pop_begin(op, r, &list_pools);
 }
 
+/* Counts only: ListNodePools alone. Each node pool's status.resources
+ * carries its counts (available, abnormal, creating, deleting: NodePoolStatus
+ * in https://support.huaweicloud.com/intl/en-us/api-modelarts/ListNodePools.html,
+ * the same object ShowNodePool answers), which is all a poll needs when no
+ * removal is possible; the nodes are listed only when one is
+ * (nh_plan_removal_possible). No node is in the observation: the planner
+ * plans no removal on it. */
+static void counts_listed(struct nh_pop *op)
+{
+    op->obs.counts_only = true;
+    nh_pop_observed(op);
+}
+
+static const struct nh_step list_pool_counts = {
+    NH_GET("ListNodePools", "/v2/{project}/pools/{cluster}/nodepools"),
+    NH_READS_OBSERVED(nh_ma_parse_nodepools),
+    .then = counts_listed,
+};
+
+static int ma_observe_counts(struct nh_provider *pub, const struct nh_cfg_cluster *c,
+                             nh_observe_fn done, void *ud)
+{
+    int r;
+    struct nh_pop *op = nh_pop_observe_start(pub, c, done, ud, &r);
+
+    return nh_pop_begin(op, r, &list_pool_counts);
+}
+
 /* ---------- scale: read, then PATCH ---------- */
 
 static int patch_body(struct nh_pop *op);
@@ -547,6 +575,7 @@ static void ma_op_free(struct nh_pop *op)
 const struct nh_provider_ops nh_ma_ops = {
     .kind = nh_kind_name_modelarts,
     .observe = ma_observe,
+    .observe_counts = ma_observe_counts,
     .scale_pool = ma_scale_pool,
     .remove_nodes = ma_remove_nodes,
     .delete_pool = ma_delete_pool,

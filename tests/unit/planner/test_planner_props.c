@@ -683,10 +683,140 @@ static void test_planner_invariants_over_random_states(void **state)
     }
 }
 
+/* ---------- counts-only observations (issue #21) ---------- */
+
+/* Nodes named for removal, a pool deleted, or a count set below what the
+ * cloud has or wants (ModelArts' count fix raises a count to the nodes
+ * that are there: not a removal). */
+static bool removal_action(const struct nh_observed *o, const struct nh_action *a)
+{
+    const struct nh_obs_pool *p =
+        a->kind == NH_ACT_SCALE_POOL && a->pool_id ? find_pool(o, a->pool_id) : NULL;
+    return a->kind == NH_ACT_REMOVE_NODES || a->kind == NH_ACT_DELETE_POOL ||
+           (a->kind == NH_ACT_SCALE_POOL &&
+            (a->target < a->from || (p != NULL && p->desired > a->target)));
+}
+
+static size_t count_rule(const struct nh_plan *p, enum nh_rule rule)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_notes; i++)
+        n += p->notes[i].rule == rule;
+    return n;
+}
+
+/* A ModelArts observation whose pools' counters say what its nodes say (as
+ * the cloud's do): nodes outside an observed pool dropped, each pool's
+ * current / unhealthy / creating / deleting counted from its nodes. */
+static void make_consistent(struct nh_observed *o)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < o->n_nodes; i++) {
+        if (o->nodes[i].pool_id != NULL && nh_observed_pool(o, o->nodes[i].pool_id) != NULL) {
+            o->nodes[i].worker = true;
+            o->nodes[k++] = o->nodes[i];
+        } else {
+            nh_node_clear(&o->nodes[i]);
+        }
+    }
+    o->n_nodes = k;
+    for (size_t p = 0; p < o->n_pools; p++) {
+        struct nh_obs_pool *op = &o->pools[p];
+        op->current = op->ready = op->unhealthy = op->creating = op->deleting = 0;
+        for (size_t i = 0; i < o->n_nodes; i++) {
+            const struct nh_node *n = &o->nodes[i];
+            if (strcmp(n->pool_id, op->id) != 0)
+                continue;
+            op->ready += n->health == NH_NODE_READY;
+            op->unhealthy += n->health == NH_NODE_UNHEALTHY;
+            op->creating += n->health == NH_NODE_PENDING;
+            op->deleting += n->health == NH_NODE_REMOVING;
+        }
+        op->current = op->ready + op->unhealthy;
+    }
+}
+
+/* The same observation without its nodes: what ListNodePools alone gives. */
+static void counts_only_copy(struct nh_observed *dst, const struct nh_observed *src)
+{
+    assert_int_equal(nh_observed_copy(dst, src), 0);
+    for (size_t i = 0; i < dst->n_nodes; i++)
+        nh_node_clear(&dst->nodes[i]);
+    dst->n_nodes = 0;
+    dst->counts_only = true;
+}
+
+/* Over random states: a plan on a counts-only observation never holds a
+ * removal, whatever the kind; on ModelArts, when nh_plan_removal_possible
+ * says no, the plan on the full observation holds no removal either (so
+ * the executor may observe counts only), and the counts-only plan has the
+ * same actions as the full one. */
+static void test_counts_only_observation_never_removes(void **state)
+{
+    const char *env_n = getenv("NH_PLAN_PROP_CASES");
+    unsigned long n_cases = env_n ? strtoul(env_n, NULL, 10) : 100000;
+    unsigned long not_possible = 0, scale_ups = 0, removals_seen = 0;
+    struct rcase r;
+    (void)state;
+
+    rng_state = 0x636f756e74736f6eULL;
+    for (unsigned long i = 0; i < n_cases; i++) {
+        struct nh_plan full = {0}, counts = {0};
+        struct nh_observed co;
+
+        gen_case(&r);
+        if (r.prov.kind == NH_PROVIDER_MODELARTS)
+            make_consistent(&r.o);
+        counts_only_copy(&co, &r.o);
+        assert_int_equal(nh_plan_cluster(&r.c, &r.o, &r.op, r.n_busy, &r.pol, &full), 0);
+        assert_int_equal(nh_plan_cluster(&r.c, &co, &r.op, r.n_busy, &r.pol, &counts), 0);
+        for (size_t k = 0; k < counts.n_actions; k++)
+            assert_false(removal_action(&r.o, &counts.actions[k]));
+        for (size_t k = 0; k < full.n_actions; k++)
+            removals_seen += removal_action(&r.o, &full.actions[k]);
+        if (r.prov.kind != NH_PROVIDER_MODELARTS)
+            assert_int_equal(counts.n_actions, 0); /* they count from their node list */
+        else if (!nh_plan_removal_possible(&r.c, &r.o)) {
+            not_possible++;
+            assert_false(nh_plan_removal_possible(&r.c, &co)); /* the pools alone decide */
+            for (size_t k = 0; k < full.n_actions; k++)
+                if (removal_action(&r.o, &full.actions[k])) {
+                    fprintf(stderr, "case %lu: a removal where none was possible\n", i);
+                    pt_plan_dump(&full);
+                    fail();
+                }
+            assert_int_equal(counts.n_actions, full.n_actions);
+            /* the same waits, from the pools' counters */
+            assert_int_equal(count_rule(&counts, NH_RULE_UNHEALTHY),
+                             count_rule(&full, NH_RULE_UNHEALTHY));
+            for (size_t k = 0; k < full.n_actions; k++) {
+                assert_int_equal(counts.actions[k].kind, full.actions[k].kind);
+                assert_string_equal(counts.actions[k].pool_id, full.actions[k].pool_id);
+                assert_int_equal(counts.actions[k].target, full.actions[k].target);
+                scale_ups += full.actions[k].kind == NH_ACT_SCALE_POOL;
+            }
+        }
+        nh_plan_clear(&full);
+        nh_plan_clear(&counts);
+        nh_observed_clear(&co);
+        nh_observed_clear(&r.o);
+    }
+    fprintf(stderr,
+            "%lu cases: %lu ModelArts states where no removal is possible (%lu scale-outs planned "
+            "on their counts alone), %lu removals in full plans\n",
+            n_cases, not_possible, scale_ups, removals_seen);
+    if (n_cases >= 10000) {
+        assert_true(not_possible > 100);
+        assert_true(scale_ups > 10);
+        assert_true(removals_seen > 100);
+    }
+}
+
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_planner_invariants_over_random_states),
+        cmocka_unit_test(test_counts_only_observation_never_removes),
     };
     return cmocka_run_group_tests_name("planner_props", tests, NULL, NULL);
 }
