@@ -35,6 +35,7 @@ struct call_state {
     uint64_t ready_ms;  /* when it last became ready to go (queue entry) */
     uint64_t due_ms;    /* retry time while waiting */
     uint64_t waited_ms; /* this attempt's wait for a token, for the observer */
+    bool unwritten;     /* its token is taken, its request not written yet */
     const char *capture[NH_CLIENT_MAX_CAPTURE + 3];
 };
 
@@ -246,10 +247,29 @@ static void on_timer_closed(uv_handle_t *hd)
     client_maybe_free(c);
 }
 
+/* The attempt's request was written, or will never be: the bucket stops
+ * counting it as unwritten (nh_bucket_track_writes). The loop's cached time
+ * may be a whole busy turn old; the write is now. */
+static void token_written(struct call_state *cs)
+{
+    if (cs == NULL || !cs->unwritten)
+        return;
+    cs->unwritten = false;
+    uint64_t now = uv_hrtime() / 1000000; /* uv_now's clock, not cached */
+    nh_bucket_written(&cs->c->bucket, now);
+}
+
+static void on_wire(void *ud)
+{
+    struct nh_call *call = ud;
+    token_written(cs_of(call));
+}
+
 /* Ends the call: its state goes first, then done() (which may free the call,
  * submit, or free the client). */
 static void call_finish(struct nh_call *call, const struct nh_http_resp *resp, enum nh_verdict v)
 {
+    token_written(call->priv);
     free(call->priv);
     call->priv = NULL;
     call->next = NULL;
@@ -335,6 +355,8 @@ static void send_attempt(struct nh_client *c, struct nh_call *call)
         req.fresh_connection = true; /* libcurl must never resend it on its own */
     merge_capture(cs, req.capture_headers);
     req.capture_headers = cs->capture;
+    if (cs->unwritten)
+        req.on_wire = on_wire;
     uint64_t waited = uv_now(c->loop) - cs->ready_ms;
     r = nh_http_submit(c->http, &req, on_attempt_done, call, &cs->xfer);
     if (r < 0) {
@@ -424,6 +446,7 @@ static void pump(struct nh_client *c)
             return;
         }
         struct nh_call *call = queue_pop(c);
+        cs_of(call)->unwritten = c->bucket.track_writes;
         if (call->mutating && c->gate != NULL)
             gate_ask(c, call); /* may send or end the call at once */
         else
@@ -450,6 +473,7 @@ static void on_attempt_done(void *ud, const struct nh_http_resp *resp)
 
     cs->xfer = NULL;
     inflight_remove(c, cs);
+    token_written(cs); /* written (on_wire) or never will be */
     if (resp->outcome == NH_HTTP_CANCELLED && (c->closing || nh_http_is_closing(c->http)))
         v = NH_V_CANCELLED;
     else if (resp->outcome == NH_HTTP_OK && call->ops->classify != NULL)
@@ -547,6 +571,7 @@ int nh_client_new(uv_loop_t *loop, struct nh_http *http, const struct nh_client_
     c->rng = o->seed != 0 ? o->seed : (uv_hrtime() ^ ((uint64_t)getpid() << 32)) | 1;
     nh_client_set_random(c, NULL, NULL);
     nh_bucket_init(&c->bucket, o->qps, o->burst, uv_now(loop));
+    nh_bucket_track_writes(&c->bucket); /* the cloud counts arrivals */
     uv_timer_init(loop, &c->pace);
     c->pace.data = c;
     uv_timer_init(loop, &c->retry);

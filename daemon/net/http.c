@@ -65,6 +65,7 @@ struct nh_http_xfer {
     unsigned char *tls_ca, *tls_cert, *tls_key;
     size_t tls_ca_len, tls_cert_len, tls_key_len;
     nh_http_done_fn done;
+    void (*on_wire)(void *ud); /* nh_http_req.on_wire, cleared once called */
     void *ud;
     uint64_t started_ms;
     char errbuf[CURL_ERROR_SIZE];
@@ -795,6 +796,19 @@ static int xfer_copy_request(struct nh_http_xfer *x, const struct nh_http_req *r
             return -EINVAL;                                                                        \
     } while (0)
 
+/* CURLOPT_PREREQFUNCTION: the request is about to be written. */
+static int on_curl_prereq(void *clientp, char *primary_ip, char *local_ip, int primary_port,
+                          int local_port)
+{
+    struct nh_http_xfer *x = clientp;
+    void (*fn)(void *) = x->on_wire;
+    (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+    x->on_wire = NULL; /* once: curl may call again for a re-sent request */
+    if (fn != NULL)
+        fn(x->ud);
+    return CURL_PREREQFUNC_OK;
+}
+
 static int xfer_setup_easy(struct nh_http_xfer *x, const struct nh_http_req *req, bool loopback)
 {
     bool plain_http = strncasecmp(x->url, "https://", 8) != 0;
@@ -851,6 +865,10 @@ static int xfer_setup_easy(struct nh_http_xfer *x, const struct nh_http_req *req
     SETOPT(e, CURLOPT_CLOSESOCKETFUNCTION, on_curl_closesocket);
     SETOPT(e, CURLOPT_CLOSESOCKETDATA, (void *)h);
     SETOPT(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (x->on_wire != NULL) {
+        SETOPT(e, CURLOPT_PREREQFUNCTION, on_curl_prereq);
+        SETOPT(e, CURLOPT_PREREQDATA, (void *)x);
+    }
     if (loopback)
         SETOPT(e, CURLOPT_NOPROXY, "*"); /* the emulator is never behind a proxy */
     if (x->hdrs != NULL)
@@ -912,6 +930,7 @@ int nh_http_submit(struct nh_http *h, const struct nh_http_req *req, nh_http_don
     x->ud = ud;
     x->fresh = req->fresh_connection;
     x->secret_answer = req->secret_answer;
+    x->on_wire = req->on_wire;
     int r = xfer_copy_request(x, req);
     if (r == 0)
         r = xfer_setup_easy(x, req, loopback);

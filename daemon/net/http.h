@@ -61,6 +61,11 @@ struct nh_http_req {
      * buffer is grown by copy-and-wipe, never realloc, and wiped when the
      * transfer ends. */
     bool secret_answer;
+    /* Called once, when libcurl is about to write the request
+     * (CURLOPT_PREREQFUNCTION: the connection is up or reused), with the
+     * submit's ud, from inside the HTTP layer: it must not call into it. A
+     * transfer that ends before that never calls it. NULL: not wanted. */
+    void (*on_wire)(void *ud);
 };
 
 enum nh_http_outcome {

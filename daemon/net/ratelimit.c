@@ -18,9 +18,10 @@ static void bucket_refill(struct nh_bucket *b, uint64_t now_ms)
     if (now_ms <= b->last_ms)
         return; /* time did not move, or we are inside a hold */
     double add = (double)(now_ms - b->last_ms) * b->rate / 1000.0;
+    double cap = b->burst - (double)b->unwritten; /* nh_bucket_track_writes */
     b->tokens += add;
-    if (b->tokens > b->burst)
-        b->tokens = b->burst;
+    if (b->tokens > cap)
+        b->tokens = cap > 0.0 ? cap : 0.0;
     b->last_ms = now_ms;
 }
 
@@ -49,6 +50,8 @@ uint64_t nh_bucket_take(struct nh_bucket *b, uint64_t now_ms)
     bucket_refill(b, now_ms);
     if (b->tokens >= 1.0) {
         b->tokens -= 1.0;
+        if (b->track_writes)
+            b->unwritten++;
         return 0;
     }
     double need_ms = (1.0 - b->tokens) * 1000.0 / b->rate;
@@ -56,6 +59,19 @@ uint64_t nh_bucket_take(struct nh_bucket *b, uint64_t now_ms)
     if ((double)wait < need_ms)
         wait++; /* round up: a token must really be there when we come back */
     return wait == 0 ? 1 : wait;
+}
+
+void nh_bucket_track_writes(struct nh_bucket *b)
+{
+    b->track_writes = true;
+}
+
+void nh_bucket_written(struct nh_bucket *b, uint64_t now_ms)
+{
+    /* Refill first, under the cap that held while it was unwritten. */
+    bucket_refill(b, now_ms);
+    if (b->unwritten > 0)
+        b->unwritten--;
 }
 
 void nh_bucket_throttled(struct nh_bucket *b, uint64_t now_ms, uint64_t hint_ms)
