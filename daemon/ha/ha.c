@@ -1033,9 +1033,6 @@ int nh_ha_new(const struct nh_ha_opts *opts, struct nh_ha **ret, char *err, size
     ha->loop = opts->loop;
     ha->on_role = opts->on_role;
     ha->ud = opts->ud;
-    ha->ttl_ms = cfg->lease_ttl_ms;
-    ha->poll_ms = cfg->poll_interval_ms;
-    ha->timeout_ms = cfg->timeout_ms;
     if (opts->instance)
         ha->instance = strdup(opts->instance);
     else if (cfg->name)
@@ -1082,6 +1079,10 @@ int nh_ha_new(const struct nh_ha_opts *opts, struct nh_ha **ret, char *err, size
     } else {
         ha->http = opts->http;
     }
+    /* The lease and the timers' periods. */
+    ha->ttl_ms = cfg->lease_ttl_ms;
+    ha->poll_ms = cfg->poll_interval_ms;
+    ha->timeout_ms = cfg->timeout_ms;
     uv_timer_init(opts->loop, &ha->tick);
     uv_timer_init(opts->loop, &ha->keepalive);
     uv_timer_init(opts->loop, &ha->expiry);

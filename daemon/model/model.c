@@ -133,19 +133,16 @@ static int node_copy(struct nh_node *d, const struct nh_node *s)
 {
     bool ok = true;
     memset(d, 0, sizeof(*d));
+    /* Field by field, in the order of struct nh_node (a new field goes in
+     * its place here too); every string is copied. */
+    d->id = nh_model_dup(s->id, &ok);
+    d->name = nh_model_dup(s->name, &ok);
+    d->pool_id = nh_model_dup(s->pool_id, &ok);
     d->health = s->health;
     d->created = s->created;
     d->worker = s->worker;
     d->failed = s->failed;
     d->subscription = s->subscription;
-    d->kube_pods_known = s->kube_pods_known;
-    d->kube_pods = s->kube_pods;
-    d->id = nh_model_dup(s->id, &ok);
-    d->name = nh_model_dup(s->name, &ok);
-    d->pool_id = nh_model_dup(s->pool_id, &ok);
-    d->server_id = nh_model_dup(s->server_id, &ok);
-    d->private_ip = nh_model_dup(s->private_ip, &ok);
-    d->kube_hold = nh_model_dup(s->kube_hold, &ok);
     if (s->n_labels > 0) {
         d->labels = calloc(s->n_labels, sizeof(*d->labels));
         if (d->labels == NULL) {
@@ -158,6 +155,11 @@ static int node_copy(struct nh_node *d, const struct nh_node *s)
             }
         }
     }
+    d->kube_pods_known = s->kube_pods_known;
+    d->kube_pods = s->kube_pods;
+    d->server_id = nh_model_dup(s->server_id, &ok);
+    d->private_ip = nh_model_dup(s->private_ip, &ok);
+    d->kube_hold = nh_model_dup(s->kube_hold, &ok);
     if (!ok) {
         nh_node_clear(d);
         return -ENOMEM;
