@@ -43,31 +43,7 @@ A, B, C, D = ("i-bp1aaaaaaaaaaaaaaaaa", "i-bp1bbbbbbbbbbbbbbbbb", "i-bp1cccccccc
 
 
 def config(body):
-    return """\
-daemon:
-  poll_interval: 1s
-  job_poll_interval: 200ms
-  job_timeout: 30s
-  state_dir: @STATE_DIR@
-  listen: 127.0.0.1:0
-providers:
-  ack:
-    kind: aliyun-ack
-    region: cn-hangzhou
-    endpoint: @ENDPOINT@
-    credentials:
-      access_key_id: { file: ack-ak }
-      access_key_secret: { file: ack-sk }
-    rate_limit: { qps: 50, burst: 20 }
-  cce:
-    kind: huawei-cce
-    region: cn-north-4
-    endpoint: @ENDPOINT@
-    project_id: 0123456789abcdef0123456789abcdef
-    credentials: { ak: { file: hw-ak }, sk: { file: hw-sk } }
-    rate_limit: { qps: 50, burst: 20 }
-clusters:
-""" + body
+    return harness.fleet_head(providers=("ack", "cce")) + body
 
 
 def wait_for(pred, timeout=120, what="condition"):

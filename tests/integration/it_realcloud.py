@@ -32,38 +32,7 @@ PROJECT = "0123456789abcdef0123456789abcdef"
 MA_NP1 = "%s/pool-abc/nodepool-1" % PROJECT
 GPU_A = "7e1a0000-0000-4000-8000-0000000000a1"
 
-PROVIDERS = """\
-daemon:
-  poll_interval: 1s
-  job_poll_interval: 200ms
-  job_timeout: 30s
-  state_dir: @STATE_DIR@
-  listen: 127.0.0.1:0
-providers:
-  ack:
-    kind: aliyun-ack
-    region: cn-hangzhou
-    endpoint: @ENDPOINT@
-    credentials:
-      access_key_id: { file: ack-ak }
-      access_key_secret: { file: ack-sk }
-    rate_limit: { qps: 50, burst: 20 }
-  cce:
-    kind: huawei-cce
-    region: cn-north-4
-    endpoint: @ENDPOINT@
-    project_id: %s
-    credentials: { ak: { file: hw-ak }, sk: { file: hw-sk } }
-    rate_limit: { qps: 50, burst: 20 }
-  ma:
-    kind: huawei-modelarts
-    region: cn-north-7
-    endpoint: @ENDPOINT@
-    project_id: %s
-    credentials: { ak: { file: hw-ak }, sk: { file: hw-sk } }
-    rate_limit: { qps: 50, burst: 20 }
-clusters:
-""" % (PROJECT, PROJECT)
+PROVIDERS = harness.fleet_head()  # ack, cce and ma (project PROJECT)
 
 
 def seed_file(dirname, mutate=None):

@@ -24,38 +24,9 @@ UNHEALTHY_GPU = "a1b2c3d4-0000-4000-8000-000000000005"
 def fleet_yaml(web=3, np_web=4, np_batch=1, gpu=3, np1=3, prune=True, poll="1s",
                job_poll="200ms", job_timeout="20s", qps=50, burst=20, extra_daemon="",
                web_extra=""):
-    return """\
-daemon:
-  poll_interval: {poll}
-  job_poll_interval: {job_poll}
-  job_timeout: {job_timeout}
-  state_dir: @STATE_DIR@
-  listen: 127.0.0.1:0
-{extra_daemon}
-providers:
-  ack:
-    kind: aliyun-ack
-    region: cn-hangzhou
-    endpoint: @ENDPOINT@
-    credentials:
-      access_key_id: {{ file: ack-ak }}
-      access_key_secret: {{ file: ack-sk }}
-    rate_limit: {{ qps: {qps}, burst: {burst} }}
-  cce:
-    kind: huawei-cce
-    region: cn-north-4
-    endpoint: @ENDPOINT@
-    project_id: 0123456789abcdef0123456789abcdef
-    credentials: {{ ak: {{ file: hw-ak }}, sk: {{ file: hw-sk }} }}
-    rate_limit: {{ qps: {qps}, burst: {burst} }}
-  ma:
-    kind: huawei-modelarts
-    region: cn-north-7
-    endpoint: @ENDPOINT@
-    project_id: 0123456789abcdef0123456789abcdef
-    credentials: {{ ak: {{ file: hw-ak }}, sk: {{ file: hw-sk }} }}
-    rate_limit: {{ qps: {qps}, burst: {burst} }}
-clusters:
+    head = harness.fleet_head(poll=poll, job_poll=job_poll, job_timeout=job_timeout, qps=qps,
+                              burst=burst, extra_daemon=extra_daemon)
+    return head + """\
   - name: web
     provider: ack
     id: {WEB}

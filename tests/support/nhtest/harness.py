@@ -38,6 +38,62 @@ HW_AK, HW_SK = "demo-hw-ak", "demo-hw-sk"
 NODE_PW = "Demo-Passw0rd!"
 
 
+# How a configuration declares the emulator's providers: ack (ACK), cce
+# (CCE) and ma (ModelArts), with the credential files Fleet writes.
+_PROVIDER_YAML = {
+    "ack": """\
+  ack:
+    kind: aliyun-ack
+    region: cn-hangzhou
+    endpoint: @ENDPOINT@
+    credentials:
+      access_key_id: {{ file: ack-ak }}
+      access_key_secret: {{ file: ack-sk }}
+    rate_limit: {{ qps: {qps}, burst: {burst} }}
+""",
+    "cce": """\
+  cce:
+    kind: huawei-cce
+    region: cn-north-4
+    endpoint: @ENDPOINT@
+    project_id: 0123456789abcdef0123456789abcdef
+    credentials: {{ ak: {{ file: hw-ak }}, sk: {{ file: hw-sk }} }}
+    rate_limit: {{ qps: {qps}, burst: {burst} }}
+""",
+    "ma": """\
+  ma:
+    kind: huawei-modelarts
+    region: cn-north-7
+    endpoint: @ENDPOINT@
+    project_id: 0123456789abcdef0123456789abcdef
+    credentials: {{ ak: {{ file: hw-ak }}, sk: {{ file: hw-sk }} }}
+    rate_limit: {{ qps: {qps}, burst: {burst} }}
+""",
+}
+
+
+def fleet_head(providers=("ack", "cce", "ma"), poll="1s", job_poll="200ms", job_timeout="30s",
+               qps=50, burst=20, extra_daemon=None):
+    """The daemon: and providers: sections of a configuration for the
+    emulator, up to and with `clusters:` (the clusters follow).
+    @STATE_DIR@ and @ENDPOINT@ are left for Fleet to fill in; extra_daemon,
+    when not None, is one more line of the daemon: section."""
+    head = """\
+daemon:
+  poll_interval: {poll}
+  job_poll_interval: {job_poll}
+  job_timeout: {job_timeout}
+  state_dir: @STATE_DIR@
+  listen: 127.0.0.1:0
+""".format(poll=poll, job_poll=job_poll, job_timeout=job_timeout)
+    if extra_daemon is not None:
+        head += extra_daemon + "\n"
+    head += "providers:\n"
+    for name in providers:
+        head += _PROVIDER_YAML[name].format(qps=qps, burst=burst)
+    return head + "clusters:\n"
+
+
 def find_binary():
     env = os.environ.get("NODEHERD_BIN")
     if env:
