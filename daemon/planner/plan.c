@@ -1310,21 +1310,11 @@ static int observed_total(const struct ctx *x)
     return t;
 }
 
-static void share_guard(struct ctx *x)
+/* Takes every removal action out of the plan (the others keep their
+ * order); how many were taken out. */
+static size_t drop_removal_actions(struct ctx *x)
 {
-    const struct nh_cfg_cluster *c = x->c;
-    double share = NH_DEFAULT_SHARE;
-    int total;
     size_t k = 0, dropped = 0;
-    char fix[256];
-
-    if (x->pol != NULL && x->pol->max_removal_share >= 0.0 && x->pol->max_removal_share <= 1.0)
-        share = x->pol->max_removal_share;
-    if (x->intended <= 0 || c->confirm_mass_removal)
-        return;
-    total = observed_total(x);
-    if (total > 0 && (double)x->intended <= share * (double)total)
-        return;
     for (size_t i = 0; i < x->lp.n_actions; i++) {
         if (x->removal[i]) {
             nh_action_clear(&x->lp.actions[i]);
@@ -1336,6 +1326,25 @@ static void share_guard(struct ctx *x)
         k++;
     }
     x->lp.n_actions = k;
+    return dropped;
+}
+
+static void share_guard(struct ctx *x)
+{
+    const struct nh_cfg_cluster *c = x->c;
+    double share = NH_DEFAULT_SHARE;
+    int total;
+    size_t dropped;
+    char fix[256];
+
+    if (x->pol != NULL && x->pol->max_removal_share >= 0.0 && x->pol->max_removal_share <= 1.0)
+        share = x->pol->max_removal_share;
+    if (x->intended <= 0 || c->confirm_mass_removal)
+        return;
+    total = observed_total(x);
+    if (total > 0 && (double)x->intended <= share * (double)total)
+        return;
+    dropped = drop_removal_actions(x);
     fmt(fix, sizeof(fix),
         "set confirm_mass_removal: true for clusters[%s] if intended, or fix the declaration",
         or_q(c->name));
@@ -1390,19 +1399,8 @@ bool nh_plan_removal_possible(const struct nh_cfg_cluster *want, const struct nh
  * here with one; this is the last guard). */
 static void drop_removals(struct ctx *x)
 {
-    size_t k = 0, dropped = 0;
+    size_t dropped = drop_removal_actions(x);
 
-    for (size_t i = 0; i < x->lp.n_actions; i++) {
-        if (x->removal[i]) {
-            nh_action_clear(&x->lp.actions[i]);
-            dropped++;
-            continue;
-        }
-        x->lp.actions[k] = x->lp.actions[i];
-        x->removal[k] = false;
-        k++;
-    }
-    x->lp.n_actions = k;
     if (dropped > 0)
         note(x, NH_NOTE_REFUSED, NH_RULE_INCOMPLETE, NULL, NULL,
              "only the node pools' counts were read; %zu removal action(s) refused until the "
