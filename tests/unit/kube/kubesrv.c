@@ -244,6 +244,31 @@ char *kubesrv_kubeconfig(const char *dir, const char *server, const char *ca, co
     return nh_buf_steal(&b);
 }
 
+static void on_guard(uv_timer_t *t)
+{
+    *(bool *)t->data = true;
+}
+
+static void on_guard_closed(uv_handle_t *hd)
+{
+    *(bool *)hd->data = true;
+}
+
+void kubesrv_run_until(uv_loop_t *loop, const int *count, int want, uint64_t timeout_ms)
+{
+    bool expired = false, closed = false;
+    uv_timer_t guard;
+    uv_timer_init(loop, &guard);
+    guard.data = &expired;
+    uv_timer_start(&guard, on_guard, timeout_ms, 0);
+    while (*count < want && !expired)
+        uv_run(loop, UV_RUN_ONCE);
+    guard.data = &closed;
+    uv_close((uv_handle_t *)&guard, on_guard_closed);
+    while (!closed)
+        uv_run(loop, UV_RUN_NOWAIT);
+}
+
 void kubesrv_rmdir(const char *dir)
 {
     DIR *d = opendir(dir);

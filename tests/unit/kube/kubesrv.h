@@ -6,7 +6,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+#include <uv.h>
 
 struct kubesrv {
     pid_t pid;
@@ -46,6 +49,9 @@ char *kubesrv_read(const char *dir, const char *name, size_t *len);
  * Free it. */
 char *kubesrv_kubeconfig(const char *dir, const char *server, const char *ca, const char *cert,
                          const char *key, const char *token);
+/* Runs loop until *count >= want or timeout_ms passes (a guard timer,
+ * closed before it returns). */
+void kubesrv_run_until(uv_loop_t *loop, const int *count, int want, uint64_t timeout_ms);
 /* rm -rf dir (a mkdtemp directory of ours). */
 void kubesrv_rmdir(const char *dir);
 

@@ -84,30 +84,9 @@ static int setup(void **state)
     return 0;
 }
 
-static void on_guard(uv_timer_t *t)
-{
-    *(bool *)t->data = true;
-}
-
 static void on_closed_flag(uv_handle_t *hd)
 {
     *(bool *)hd->data = true;
-}
-
-/* Runs the loop until *count >= want or timeout_ms passes. */
-static void run_until(uv_loop_t *loop, const int *count, int want, uint64_t timeout_ms)
-{
-    bool expired = false, closed = false;
-    uv_timer_t guard;
-    uv_timer_init(loop, &guard);
-    guard.data = &expired;
-    uv_timer_start(&guard, on_guard, timeout_ms, 0);
-    while (*count < want && !expired)
-        uv_run(loop, UV_RUN_ONCE);
-    guard.data = &closed;
-    uv_close((uv_handle_t *)&guard, on_closed_flag);
-    while (!closed)
-        uv_run(loop, UV_RUN_NOWAIT);
 }
 
 static int teardown(void **state)
@@ -222,7 +201,7 @@ static void res_clear(struct res *r)
 
 static void wait_res(struct fx *f, struct res *r)
 {
-    run_until(&f->loop, &r->calls, 1, DEADLINE_MS);
+    kubesrv_run_until(&f->loop, &r->calls, 1, DEADLINE_MS);
     assert_int_equal(r->calls, 1);
 }
 
@@ -813,7 +792,7 @@ static void run_n_lists(struct fx *f, int n, struct res *rs)
     for (int i = 0; i < n; i++)
         assert_int_equal(nh_kube_list_pods(f->k, "node-0000", on_pods, &rs[i]), 0);
     for (int i = 0; i < n; i++) {
-        run_until(&f->loop, &rs[i].calls, 1, DEADLINE_MS);
+        kubesrv_run_until(&f->loop, &rs[i].calls, 1, DEADLINE_MS);
         assert_int_equal(rs[i].code, NH_KUBE_OK);
         res_clear(&rs[i]);
     }
@@ -961,7 +940,7 @@ static void test_free_cancels_everything_at_once(void **state)
     assert_int_equal(nh_kube_evict(f->k, "shop", "p", NULL, on_done, &b), 0); /* queued */
     assert_int_equal(nh_kube_cordon(f->k, "n1", "op-1", on_done, &c), 0);     /* queued */
     assert_int_equal(nh_kube_pending(f->k), 3);
-    run_until(&f->loop, &f->att.sent, 1, DEADLINE_MS);
+    kubesrv_run_until(&f->loop, &f->att.sent, 1, DEADLINE_MS);
     assert_int_equal(f->att.sent, 1);
     nh_kube_free(f->k);
     f->k = NULL;
@@ -982,7 +961,7 @@ static void test_free_cancels_everything_at_once(void **state)
     struct poll_ctx pc = {f->http, &idle};
     poll.data = &pc;
     uv_timer_start(&poll, on_poll_idle, 10, 10);
-    run_until(&f->loop, &idle, 1, 5000);
+    kubesrv_run_until(&f->loop, &idle, 1, 5000);
     bool closed = false;
     poll.data = &closed;
     uv_close((uv_handle_t *)&poll, on_closed_flag);

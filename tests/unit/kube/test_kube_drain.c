@@ -87,37 +87,11 @@ static int setup(void **state)
     return 0;
 }
 
-static void on_guard(uv_timer_t *t)
-{
-    *(bool *)t->data = true;
-}
-
-static void on_closed_flag(uv_handle_t *hd)
-{
-    *(bool *)hd->data = true;
-}
-
-/* Runs the loop until *count >= want or timeout_ms passes. */
-static void run_until(uv_loop_t *loop, const int *count, int want, uint64_t timeout_ms)
-{
-    bool expired = false, closed = false;
-    uv_timer_t guard;
-    uv_timer_init(loop, &guard);
-    guard.data = &expired;
-    uv_timer_start(&guard, on_guard, timeout_ms, 0);
-    while (*count < want && !expired)
-        uv_run(loop, UV_RUN_ONCE);
-    guard.data = &closed;
-    uv_close((uv_handle_t *)&guard, on_closed_flag);
-    while (!closed)
-        uv_run(loop, UV_RUN_NOWAIT);
-}
-
 /* Runs the loop for ms (whatever happens). */
 static void run_for(uv_loop_t *loop, uint64_t ms)
 {
     int never = 0;
-    run_until(loop, &never, 1, ms);
+    kubesrv_run_until(loop, &never, 1, ms);
 }
 
 static int teardown(void **state)
@@ -212,7 +186,7 @@ static void drain(struct fx *f, const struct nh_drain_opts *o)
         nh_drain_start(&f->loop, f->k, o != NULL ? o : &def, on_progress, on_drain_done, f, &f->d),
         0);
     assert_int_equal(f->done_calls, 0); /* never inside start */
-    run_until(&f->loop, &f->done_calls, 1, DEADLINE_MS);
+    kubesrv_run_until(&f->loop, &f->done_calls, 1, DEADLINE_MS);
     assert_int_equal(f->done_calls, 1);
 }
 
