@@ -244,28 +244,49 @@ char *kubesrv_kubeconfig(const char *dir, const char *server, const char *ca, co
     return nh_buf_steal(&b);
 }
 
+struct run_until {
+    const int *count;
+    int want;
+    bool expired;
+    int open; /* handles not closed yet */
+};
+
 static void on_guard(uv_timer_t *t)
 {
-    *(bool *)t->data = true;
+    struct run_until *ru = t->data;
+    ru->expired = true;
 }
 
-static void on_guard_closed(uv_handle_t *hd)
+/* Before each poll: when done, the poll must not block. */
+static void on_prepare(uv_prepare_t *p)
 {
-    *(bool *)hd->data = true;
+    struct run_until *ru = p->data;
+    if (*ru->count >= ru->want || ru->expired)
+        uv_stop(p->loop);
+}
+
+static void on_run_until_closed(uv_handle_t *hd)
+{
+    struct run_until *ru = hd->data;
+    ru->open--;
 }
 
 void kubesrv_run_until(uv_loop_t *loop, const int *count, int want, uint64_t timeout_ms)
 {
-    bool expired = false, closed = false;
+    struct run_until ru = {count, want, false, 2};
     uv_timer_t guard;
+    uv_prepare_t prep;
     uv_timer_init(loop, &guard);
-    guard.data = &expired;
+    guard.data = &ru;
     uv_timer_start(&guard, on_guard, timeout_ms, 0);
-    while (*count < want && !expired)
+    uv_prepare_init(loop, &prep);
+    prep.data = &ru;
+    uv_prepare_start(&prep, on_prepare);
+    while (*count < want && !ru.expired)
         uv_run(loop, UV_RUN_ONCE);
-    guard.data = &closed;
-    uv_close((uv_handle_t *)&guard, on_guard_closed);
-    while (!closed)
+    uv_close((uv_handle_t *)&guard, on_run_until_closed);
+    uv_close((uv_handle_t *)&prep, on_run_until_closed);
+    while (ru.open > 0)
         uv_run(loop, UV_RUN_NOWAIT);
 }
 

@@ -50,7 +50,11 @@ char *kubesrv_read(const char *dir, const char *name, size_t *len);
 char *kubesrv_kubeconfig(const char *dir, const char *server, const char *ca, const char *cert,
                          const char *key, const char *token);
 /* Runs loop until *count >= want or timeout_ms passes (a guard timer,
- * closed before it returns). */
+ * closed before it returns), and returns as soon as it is so: a prepare
+ * handle stops the loop before its poll, which uv_run(UV_RUN_ONCE) alone
+ * would block in until the next timer - the HTTP layer's 30 s timeout -
+ * after the callback that changed *count (it made unit.kube_client take
+ * 38 s and time out at 120 s under load). */
 void kubesrv_run_until(uv_loop_t *loop, const int *count, int want, uint64_t timeout_ms);
 /* rm -rf dir (a mkdtemp directory of ours). */
 void kubesrv_rmdir(const char *dir);
