@@ -297,6 +297,7 @@ void nh_op_clear(struct nh_op *op)
     free(op->job_id);
     free(op->revision);
     free(op->result);
+    free(op->mark);
     memset(op, 0, sizeof(*op));
 }
 
@@ -308,6 +309,7 @@ int nh_op_copy(struct nh_op *dst, const struct nh_op *src)
     dst->job_id = nh_model_dup(src->job_id, &ok);
     dst->revision = nh_model_dup(src->revision, &ok);
     dst->result = nh_model_dup(src->result, &ok);
+    dst->mark = nh_model_dup(src->mark, &ok);
     if (nh_action_copy(&dst->action, &src->action) < 0)
         ok = false;
     if (!ok) {

@@ -292,6 +292,13 @@ struct nh_op {
     int64_t updated_ms;
     char *revision; /* config revision that asked for it */
     char *result;   /* final result text (DONE/FAILED) */
+    /* A drain record (executor/kube.c, issue #20), not a cloud operation:
+     * stored with kind "drain"; action.kind is NH_ACT_REMOVE_NODES (the
+     * removal the drain comes before) and action.node_ids/node_names name
+     * the drained nodes. Never sent to a cloud, never followed by ops.c. */
+    bool drain;
+    int64_t deadline_ms; /* drain: wall clock, ms since epoch, its drain_timeout; 0: none */
+    char *mark;          /* drain: the nodeherd.io/draining annotation value of its cordon */
 };
 
 void nh_op_clear(struct nh_op *op);

@@ -148,14 +148,16 @@ static int encode_begin(const struct nh_op *op, struct json_object *o)
     const struct nh_action *a = &op->action;
     int r;
 
-    if (!id_ok(a->cluster) || !id_ok(a->pool_id) || !id_ok(a->pool_name) || !id_ok(op->revision))
+    if (!id_ok(a->cluster) || !id_ok(a->pool_id) || !id_ok(a->pool_name) || !id_ok(op->revision) ||
+        (op->drain && !id_ok(op->mark)))
         return -EINVAL;
     if (a->n_nodes > INT_MAX)
         return -E2BIG;
     for (size_t i = 0; i < a->n_nodes; i++)
         if ((a->node_ids && !id_ok(a->node_ids[i])) || (a->node_names && !id_ok(a->node_names[i])))
             return -EINVAL;
-    r = put(o, "kind", json_object_new_string(nh_action_kind_name(a->kind)));
+    r = put(o, "kind",
+            json_object_new_string(op->drain ? NH_OPC_KIND_DRAIN : nh_action_kind_name(a->kind)));
     if (r == 0)
         r = put_str(o, "cluster", a->cluster);
     if (r == 0)
@@ -180,6 +182,10 @@ static int encode_begin(const struct nh_op *op, struct json_object *o)
         r = put_str(o, "revision", op->revision);
     if (r == 0)
         r = put(o, "started", json_object_new_int64(op->started_ms));
+    if (r == 0 && op->drain)
+        r = put(o, "deadline", json_object_new_int64(op->deadline_ms));
+    if (r == 0 && op->drain)
+        r = put_str(o, "mark", op->mark);
     return r;
 }
 
@@ -408,8 +414,12 @@ static bool decode_begin(struct dec *d, struct nh_op *op)
 
     if (!get_name(d, "kind", true, &name))
         return false;
-    if (!nh_action_kind_from_name(name, &a->kind))
+    if (strcmp(name, NH_OPC_KIND_DRAIN) == 0) {
+        op->drain = true;
+        a->kind = NH_ACT_REMOVE_NODES;
+    } else if (!nh_action_kind_from_name(name, &a->kind)) {
         return bad(d, "field \"kind\": unknown action kind \"%.40s\"", name);
+    }
     if (!get_id(d, "cluster", true, &a->cluster) || !get_id(d, "pool_id", false, &a->pool_id) ||
         !get_id(d, "pool_name", false, &a->pool_name) ||
         !get_i64(d, "from", false, INT_MIN, INT_MAX, -1, &from) ||
@@ -448,7 +458,10 @@ static bool decode_begin(struct dec *d, struct nh_op *op)
         !get_i64(d, either(d, "started", "started_ms"), false, INT64_MIN, INT64_MAX, 0, &started))
         return false;
     op->started_ms = started;
-    return true;
+    if (!op->drain)
+        return true; /* "deadline" and "mark" belong to drain records only */
+    return get_i64(d, "deadline", false, 0, INT64_MAX, 0, &op->deadline_ms) &&
+           get_id(d, "mark", false, &op->mark);
 }
 
 static bool decode_update(struct dec *d, struct nh_op *op)

@@ -9,6 +9,18 @@
  *                node_ids, node_names, pool_nodes, rule, why, revision,
  *                started
  *   update part: seq, state, job_kind, job_id, result, updated
+ *   drain records only (op->drain, issue #20): kind is "drain" (not an
+ *                action kind; decoded as drain = true with action.kind
+ *                NH_ACT_REMOVE_NODES), and the begin part adds deadline
+ *                (int, ms since epoch, 0: none) and mark (the cordon
+ *                annotation value, an identifier). Other records are
+ *                written exactly as before: a journal without drain
+ *                records is byte for byte what the version before wrote.
+ *                That version refuses "drain" as an unknown action kind:
+ *                its file journal then refuses the whole journal (corrupt,
+ *                the daemon does not start) until the drain records are
+ *                compacted away; its etcd reader leaves that one value
+ *                unresumed and logs it. See docs/operations.md, upgrades.
  * Enums are stored by their model.h names; a NULL string is JSON null, a
  * NULL list []. This is the file journal's spelling before the codec, so a
  * journal written now is still read by the version before; that version's
@@ -25,7 +37,8 @@
  * missing required key (seq; kind and cluster in the begin part; state in
  * the update part) is refused with a message naming the key. Optional keys
  * default to: from/target -1, rule "declared", why "", job_kind "none",
- * started/updated 0, strings and lists NULL, pool_nodes false.
+ * started/updated 0, strings and lists NULL, pool_nodes false; a drain
+ * record's deadline 0 and mark NULL (the executor then trusts no cordon).
  * Free text (why, result) is made valid UTF-8 on both sides ('?' for a bad
  * byte): a sentence cut mid-character must not block an action.
  *
@@ -40,6 +53,7 @@
 
 #include "model/model.h"
 
+#define NH_OPC_KIND_DRAIN "drain" /* the stored kind of a drain record */
 #define NH_OPC_SEQ_MAX ((uint64_t)INT64_MAX - 1)
 #define NH_OPC_MAX_BYTES (4u << 20) /* one op value: thousands of victims fit */
 #define NH_OPC_MAX_DEPTH 4          /* object > array > string */

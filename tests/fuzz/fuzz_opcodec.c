@@ -1,6 +1,7 @@
 /* fuzz_opcodec.c - nh_opc_parse (an etcd operation value, state/opcodec.h)
  * on arbitrary bytes: 0, -EBADMSG or -ENOMEM, never a crash or a leak;
- * what it accepts encodes again and decodes to the same operation. */
+ * what it accepts encodes again and decodes to the same operation (drain
+ * records too: kind "drain", deadline, mark). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,7 +32,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort(); /* what we write we read */
         if (back.seq != op.seq || back.state != op.state || back.action.kind != op.action.kind ||
             strcmp(back.action.cluster, op.action.cluster) != 0 ||
-            back.action.n_nodes != op.action.n_nodes)
+            back.action.n_nodes != op.action.n_nodes || back.drain != op.drain ||
+            back.deadline_ms != op.deadline_ms || (back.mark == NULL) != (op.mark == NULL) ||
+            (back.mark != NULL && strcmp(back.mark, op.mark) != 0))
             abort();
         nh_op_clear(&back);
     } else if (r != -ENOMEM) {

@@ -2,8 +2,9 @@
  * wrote before it (a journal image and etcd values, committed fixtures made
  * by data/make_old_fixtures.c at a4baeeb) still decodes to the same
  * operations; encode then decode is the identity over every state and
- * action kind; hostile values are refused with a message; the enum tables
- * name every value. */
+ * action kind, and for drain records (kind "drain", deadline, mark);
+ * hostile values are refused with a message; the enum tables name every
+ * value. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -72,6 +73,10 @@ static void op_eq(const struct nh_op *a, const struct nh_op *b)
     str_eq("job_id", s, a->job_id, b->job_id);
     str_eq("revision", s, a->revision, b->revision);
     str_eq("result", s, a->result, b->result);
+    if (a->drain != b->drain || a->deadline_ms != b->deadline_ms)
+        fail_msg("op %llu: drain %d/%d deadline %lld/%lld", (unsigned long long)s, a->drain,
+                 b->drain, (long long)a->deadline_ms, (long long)b->deadline_ms);
+    str_eq("mark", s, a->mark, b->mark);
     if (x->n_nodes != y->n_nodes || (x->node_ids == NULL) != (y->node_ids == NULL) ||
         (x->node_names == NULL) != (y->node_names == NULL))
         fail_msg("op %llu: victims differ (%zu/%zu)", (unsigned long long)s, x->n_nodes,
@@ -389,6 +394,168 @@ static void test_written_keys(void **state)
     free(s);
 }
 
+/* ---------- drain records (issue #20) ---------- */
+
+static char *drain_ids[] = {"i-bp1aaaa"};
+static char *drain_names[] = {"cn-hangzhou.192.168.0.11"};
+static const struct nh_op drain_op = {
+    .seq = 9,
+    .action = {.kind = NH_ACT_REMOVE_NODES,
+               .cluster = "web",
+               .pool_id = "np-1",
+               .pool_name = "np-web",
+               .from = 3,
+               .target = 1,
+               .node_ids = drain_ids,
+               .node_names = drain_names,
+               .n_nodes = 1,
+               .pool_nodes = true,
+               .rule = NH_RULE_DECLARED,
+               .why = "drain before its removal: 1 declared, 3 observed"},
+    .state = NH_OP_INTENT,
+    .job_kind = NH_JOB_NONE,
+    .started_ms = 1764990020000,
+    .updated_ms = 1764990020000,
+    .revision = "rev-9",
+    .drain = true,
+    .deadline_ms = 1764990620000,
+    .mark = "nodeherd.web",
+};
+
+/* A drain record: kind "drain" plus deadline and mark, through both
+ * stores' paths (whole value, and the journal's begin + update), every
+ * state; the journal replays it open until its close. */
+static void test_drain_record_identity(void **state)
+{
+    (void)state;
+    char *s = NULL, err[200];
+    struct nh_op back;
+    assert_int_equal(nh_opc_to_string(&drain_op, &s), 0);
+    assert_string_equal(
+        s, "{\"seq\":9,\"kind\":\"drain\",\"cluster\":\"web\",\"pool_id\":\"np-1\","
+           "\"pool_name\":\"np-web\",\"from\":3,\"target\":1,\"node_ids\":[\"i-bp1aaaa\"],"
+           "\"node_names\":[\"cn-hangzhou.192.168.0.11\"],\"pool_nodes\":true,"
+           "\"rule\":\"declared\",\"why\":\"drain before its removal: 1 declared, 3 observed\","
+           "\"revision\":\"rev-9\",\"started\":1764990020000,\"deadline\":1764990620000,"
+           "\"mark\":\"nodeherd.web\",\"state\":\"intent\",\"job_kind\":\"none\","
+           "\"job_id\":null,\"result\":null,\"updated\":1764990020000}");
+    assert_int_equal(nh_opc_parse(s, strlen(s), &back, err, sizeof(err)), 0);
+    op_eq(&back, &drain_op);
+    assert_true(back.drain);
+    assert_int_equal(back.action.kind, NH_ACT_REMOVE_NODES);
+    nh_op_clear(&back);
+    free(s);
+    /* a copy keeps it (the executor's queue writes a copy) */
+    struct nh_op copy;
+    assert_int_equal(nh_op_copy(&copy, &drain_op), 0);
+    op_eq(&copy, &drain_op);
+    nh_op_clear(&copy);
+    /* every close state, and a NULL mark (written null, read NULL) */
+    for (int st = 0; st < 6; st++) {
+        struct nh_op op = drain_op;
+        op.state = (enum nh_op_state)st;
+        op.result = st >= NH_OP_DONE ? "undone: node n is no longer chosen; uncordoned" : NULL;
+        op.mark = st == 2 ? NULL : op.mark;
+        op.deadline_ms = st == 3 ? 0 : op.deadline_ms;
+        assert_int_equal(nh_opc_to_string(&op, &s), 0);
+        assert_int_equal(nh_opc_parse(s, strlen(s), &back, err, sizeof(err)), 0);
+        op_eq(&back, &op);
+        nh_op_clear(&back);
+        free(s);
+    }
+    /* a mark that is not UTF-8 is refused on writing, like every identifier */
+    struct nh_op bad = drain_op;
+    bad.mark = "nodeherd.\xff";
+    assert_int_equal(nh_opc_to_string(&bad, &s), -EINVAL);
+    /* deadline and mark are a drain record's only: other records as before */
+    struct nh_op other = fixture_ops[2];
+    other.deadline_ms = 5;
+    other.mark = "x";
+    assert_int_equal(nh_opc_to_string(&other, &s), 0);
+    assert_null(strstr(s, "deadline"));
+    assert_null(strstr(s, "mark"));
+    free(s);
+
+    /* the file journal: begun, replayed open; closed, replayed no more */
+    struct json_object *b = json_object_new_object(), *u = json_object_new_object();
+    struct nh_op closed = drain_op;
+    closed.state = NH_OP_DONE;
+    closed.result = "drained: node cn-hangzhou.192.168.0.11, its removal is journalled";
+    closed.updated_ms = 1764990030000;
+    json_object_object_add(b, "t", json_object_new_string("begin"));
+    json_object_object_add(u, "t", json_object_new_string("update"));
+    assert_int_equal(nh_opc_encode(&drain_op, NH_OPC_BEGIN, b), 0);
+    assert_int_equal(nh_opc_encode(&closed, NH_OPC_UPDATE, u), 0);
+    char img[4096];
+    const char *bs = json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN);
+    const char *us = json_object_to_json_string_ext(u, JSON_C_TO_STRING_PLAIN);
+    int n = snprintf(img, sizeof(img), "%08x %s\n", nh_journal_crc32c(bs, strlen(bs)), bs);
+    struct nh_journal_replay rp;
+    assert_int_equal(nh_journal_parse(img, (size_t)n, &rp, err, sizeof(err)), 0);
+    assert_int_equal(rp.n_open, 1);
+    op_eq(&rp.open_ops[0], &drain_op);
+    nh_journal_replay_clear(&rp);
+    n += snprintf(img + n, sizeof(img) - (size_t)n, "%08x %s\n", nh_journal_crc32c(us, strlen(us)),
+                  us);
+    assert_int_equal(nh_journal_parse(img, (size_t)n, &rp, err, sizeof(err)), 0);
+    assert_int_equal(rp.n_open, 0);
+    assert_int_equal(rp.n_records, 2);
+    nh_journal_replay_clear(&rp);
+    json_object_put(b);
+    json_object_put(u);
+}
+
+/* Hostile drain records are refused with a message naming the key. */
+static void test_drain_record_hostile(void **state)
+{
+    (void)state;
+#define DR_HEAD "{\"seq\":1,\"state\":\"intent\",\"kind\":\"drain\",\"cluster\":\"c\""
+    static const struct {
+        const char *json, *msg;
+    } bad[] = {
+        {DR_HEAD ",\"deadline\":\"10m\"}", "\"deadline\" has the wrong type"},
+        {DR_HEAD ",\"deadline\":1.5}", "\"deadline\" has the wrong type"},
+        {DR_HEAD ",\"deadline\":-1}", "\"deadline\" is out of range"},
+        {DR_HEAD ",\"deadline\":99999999999999999999}", "\"deadline\""},
+        {DR_HEAD ",\"mark\":7}", "\"mark\" has the wrong type"},
+        {DR_HEAD ",\"mark\":[\"nodeherd.c\"]}", "\"mark\" has the wrong type"},
+        {DR_HEAD ",\"mark\":\"a\\u0000b\"}", "\"mark\" holds a NUL byte"},
+        {DR_HEAD ",\"mark\":\"nodeherd.\xc0\xaf\"}", "\"mark\" is not valid UTF-8"},
+        {"{\"seq\":1,\"state\":\"intent\",\"kind\":\"DRAIN\",\"cluster\":\"c\"}",
+         "unknown action kind \"DRAIN\""},
+        {"{\"seq\":1,\"state\":\"intent\",\"kind\":\"drain\"}", "\"cluster\" is missing"},
+        {DR_HEAD ",\"node_ids\":[\"a\",\"b\"],\"node_names\":[\"a\"]}", "differ in length"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct nh_op op;
+        char err[200];
+        int r = nh_opc_parse(bad[i].json, strlen(bad[i].json), &op, err, sizeof(err));
+        if (r != -EBADMSG)
+            fail_msg("value %zu accepted (%d): %s", i, r, bad[i].json);
+        if (strstr(err, bad[i].msg) == NULL)
+            fail_msg("value %zu: message \"%s\" does not say \"%s\"", i, err, bad[i].msg);
+        assert_null(op.mark); /* cleared on failure */
+        assert_false(op.drain);
+    }
+    /* the minimal drain record: deadline 0, mark NULL (trusted with no cordon) */
+    const char *min = DR_HEAD "}";
+    struct nh_op op;
+    char err[200];
+    assert_int_equal(nh_opc_parse(min, strlen(min), &op, err, sizeof(err)), 0);
+    assert_true(op.drain);
+    assert_int_equal(op.deadline_ms, 0);
+    assert_null(op.mark);
+    nh_op_clear(&op);
+    /* a mark or deadline on another kind of record is not read */
+    const char *other = "{\"seq\":1,\"state\":\"sent\",\"kind\":\"scale-pool\",\"cluster\":\"c\","
+                        "\"mark\":7,\"deadline\":\"x\"}";
+    assert_int_equal(nh_opc_parse(other, strlen(other), &op, err, sizeof(err)), 0);
+    assert_false(op.drain);
+    assert_null(op.mark);
+    nh_op_clear(&op);
+#undef DR_HEAD
+}
+
 /* An etcd value written by main with free text cut mid-character (main did
  * not clean it) is read, the text cleaned. */
 static void test_old_unclean_text_is_read(void **state)
@@ -548,6 +715,8 @@ int main(void)
         cmocka_unit_test(test_written_keys),
         cmocka_unit_test(test_old_unclean_text_is_read),
         cmocka_unit_test(test_hostile_values_refused),
+        cmocka_unit_test(test_drain_record_identity),
+        cmocka_unit_test(test_drain_record_hostile),
         cmocka_unit_test(test_enum_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
