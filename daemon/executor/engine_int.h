@@ -230,6 +230,14 @@ void ops_tick(struct cl *c, uint64_t now);
 size_t ops_count(const struct cl *c);
 void ops_free_all(struct cl *c);
 void ops_journal_drain_sync(struct nh_engine *e);
+/* Queues a journal write of a record that is no cloud operation (a drain
+ * record, executor/kube.c), in order with the operations' writes. done
+ * runs once with the written copy (its seq assigned on a begin) and 0 or
+ * -errno: on the loop, or at teardown with -ECANCELED (nothing to act on).
+ * 0, -ENOENT (no journal: a dry run) or -ENOMEM (done never runs). */
+typedef void (*ops_record_fn)(struct nh_engine *e, const struct nh_op *written, int r, void *arg);
+int ops_record(struct nh_engine *e, bool begin, const struct nh_op *op, ops_record_fn done,
+               void *arg);
 void ops_drop_unsent(struct cl *c, const char *why);
 
 /* kube.c: the Kubernetes half of an observation of a cluster with
@@ -256,6 +264,9 @@ void cl_kube_drains_stop(struct cl *c);
  * are uncordoned, bounded in time, by a release that outlives the cluster
  * (leader only; what cannot be undone is logged with the fix). */
 void cl_kube_release(struct cl *c, const char *why);
+/* A drain record found open in the journal (start, or leadership gained):
+ * resumed or undone by the next cl_kube_act (ops_resume hands it over). */
+void cl_kube_adopt(struct cl *c, const struct nh_op *rec);
 /* Ends the releases in flight (engine teardown): what they have not
  * uncordoned is logged as left cordoned. */
 void engine_kube_releases_end(struct nh_engine *e);

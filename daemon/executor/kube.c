@@ -24,6 +24,7 @@
  * metrics or the journal: messages name the cluster, the call and the
  * status (nh_kube's messages), or the kubeconfig's safe description. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,12 +47,19 @@ struct kname {
 };
 
 /* One drain before a removal (nodeherd's own drain, issue #20). */
-enum kd_state { KD_RUNNING, KD_DRAINED, KD_UNDOING };
+enum kd_state {
+    KD_RECORDING, /* its record is being written: no cordon before it is durable */
+    KD_RUNNING,   /* the drain engine runs */
+    KD_DRAINED,   /* drained: removed after a fresh observation */
+    KD_PARKED,    /* its record is open, nothing runs: resumed or undone on a plan */
+};
 struct kdrain {
     struct kdrain *next;
     struct cl *c;
     char *id, *kname;
     enum kd_state st;
+    uint64_t token;   /* tells its record's write which drain it was for */
+    struct nh_op rec; /* its drain record; rec.seq 0: none written (yet), or closed */
     struct nh_drain *d;
     uint64_t drained_at; /* loop ms */
     size_t pods_left;
@@ -100,6 +108,7 @@ struct cl_kube {
     size_t n_names;
     struct kdrain *drains;
     struct kcool *cool;
+    uint64_t next_token;
     char op_id[80]; /* "nodeherd.<cluster>": the cordon annotation's value */
     /* cl_kube_release asked while a read was in flight: done when it ends */
     bool release_pending;
@@ -107,6 +116,7 @@ struct cl_kube {
 };
 
 static void release_now(struct cl *c);
+static void kd_free(struct kdrain *kd);
 
 /* ---------- helpers ---------- */
 
@@ -723,6 +733,13 @@ void cl_kube_free(struct cl *c)
     if (c->kube == NULL)
         return;
     cl_kube_cancel(c);
+    while (c->kube->drains != NULL) { /* parked: their records stay open in the journal */
+        struct kdrain *kd = c->kube->drains;
+        c->kube->drains = kd->next;
+        if (kd->d != NULL)
+            nh_drain_free(kd->d);
+        kd_free(kd);
+    }
     names_clear(c->kube);
     while (c->kube->cool != NULL) {
         struct kcool *w = c->kube->cool;
@@ -743,10 +760,34 @@ const char *cl_kube_reach(const struct cl *c)
 
 /* ---------- drains before removals ---------- */
 
+/* The drain record (issue #20): every drain is journalled, through the
+ * executor's one queue of journal writes and the one store (the file
+ * journal, or etcd with ha:), as a record of kind "drain"
+ * (state/opcodec.h): cluster, pool, node id and name, started, deadline
+ * and the cordon annotation value (mark). It is written durably BEFORE
+ * the cordon, and closed after the removal op is journalled ("drained"),
+ * after the uncordon ("timed-out", "undone"), or when something else took
+ * over ("superseded": the node's removal is under way, or the node is
+ * gone). A record found open at start or on becoming the leader is
+ * adopted (cl_kube_adopt) and, on the next plan, resumed when the plan
+ * still chooses the node and the node carries nodeherd's cordon, or else
+ * undone. The annotation is the second witness: when the record and the
+ * annotation disagree (a record without our cordon, our cordon without
+ * an open record) there is no removal, only nodeherd's own cordon is
+ * undone (nh_kube_uncordon checks the annotation), and the log says why. */
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void kd_free(struct kdrain *kd)
 {
     free(kd->id);
     free(kd->kname);
+    nh_op_clear(&kd->rec);
     free(kd);
 }
 
@@ -765,6 +806,50 @@ static struct kdrain *kd_find(const struct cl_kube *k, const char *id)
         if (strcmp(kd->id, id) == 0)
             return kd;
     return NULL;
+}
+
+static void on_record_closed(struct nh_engine *e, const struct nh_op *w, int r, void *arg)
+{
+    (void)e;
+    (void)arg;
+    if (r < 0 && r != -ECANCELED)
+        nh_log_errno(LOG_ERR, r,
+                     "%s: journal: cannot close drain record %llu (%s); the next start or "
+                     "leader finds it open and undoes or resumes it",
+                     w->action.cluster, (unsigned long long)w->seq, w->result ? w->result : "");
+}
+
+/* Queues the close of a drain record (nothing when none was written). */
+static void record_close(struct cl *c, struct nh_op *rec, enum nh_op_state st, const char *result)
+{
+    if (rec->seq == 0)
+        return;
+    rec->state = st;
+    rec->updated_ms = wall_ms();
+    free(rec->result);
+    rec->result = strdup(result);
+    if (ops_record(c->e, false, rec, on_record_closed, NULL) < 0)
+        nh_log(LOG_ERR,
+               "%s: journal: cannot close drain record %llu (out of memory); the next start "
+               "or leader undoes or resumes it",
+               c->name, (unsigned long long)rec->seq);
+    else
+        nh_log(LOG_INFO, "%s: drain record %llu closed: %s", c->name, (unsigned long long)rec->seq,
+               result);
+    rec->seq = 0; /* closed: never twice */
+}
+
+static void kd_close(struct cl *c, struct kdrain *kd, enum nh_op_state st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void kd_close(struct cl *c, struct kdrain *kd, enum nh_op_state st, const char *fmt, ...)
+{
+    char result[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(result, sizeof(result), fmt, ap);
+    va_end(ap);
+    record_close(c, &kd->rec, st, result);
 }
 
 static void cool_down(struct cl *c, const char *id, const char *why)
@@ -813,6 +898,10 @@ static void uncordon(struct cl *c, const char *kname)
 {
     struct cl_kube *k = c->kube;
     struct uncordon_ctx *u = calloc(1, sizeof(*u));
+    /* the last read's "ours" is stale now: not undone twice on it */
+    for (size_t i = 0; i < k->n_names; i++)
+        if (strcmp(k->names[i].kname, kname) == 0)
+            k->names[i].ours = false;
     if (k->client == NULL || u == NULL) {
         free(u);
         return;
@@ -858,12 +947,18 @@ static void on_drain_done(void *ud, enum nh_drain_outcome o, const struct nh_dra
             cl_observe_soon(c, 0);
         return;
     }
-    kd_unlink(k, kd);
-    if (o == NH_DRAIN_CANCELLED) { /* stopping, or no longer the leader: the cordon stays for
-                                    * whoever resumes or undoes it */
+    if (o == NH_DRAIN_CANCELLED) {
+        /* stopping, or no longer the leader: the record stays open and the
+         * cordon stays for whoever resumes or undoes it */
+        if (c->e->leader && !c->e->stopping && kd->rec.seq != 0) {
+            kd->st = KD_PARKED;
+            return;
+        }
+        kd_unlink(k, kd);
         kd_free(kd);
         return;
     }
+    kd_unlink(k, kd);
     nh_log(LOG_WARNING, "%s: drain of node %s %s: %s", c->name, kd->kname, nh_drain_outcome_name(o),
            message);
     char why[160];
@@ -872,36 +967,164 @@ static void on_drain_done(void *ud, enum nh_drain_outcome o, const struct nh_dra
     cool_down(c, kd->id, why);
     if (o != NH_DRAIN_NOT_OURS)
         uncordon(c, kd->kname);
+    if (o == NH_DRAIN_TIMED_OUT)
+        kd_close(c, kd, NH_OP_TIMED_OUT, "timed-out: node %s uncordoned: %.200s", kd->kname,
+                 message);
+    else if (o == NH_DRAIN_NOT_OURS)
+        kd_close(c, kd, NH_OP_FAILED, "undone: node %s is cordoned by someone else", kd->kname);
+    else
+        kd_close(c, kd, NH_OP_FAILED, "undone: %s, node %s uncordoned: %.200s",
+                 nh_drain_outcome_name(o), kd->kname, message);
     kd_free(kd);
 }
 
-static int drain_start(struct cl *c, const char *id, const char *kname)
+/* Starts (or resumes) the drain engine of kd, whose record is durable. */
+static int drain_run(struct cl *c, struct kdrain *kd)
+{
+    struct cl_kube *k = c->kube;
+    int64_t now = wall_ms();
+    uint64_t left = kd->rec.deadline_ms > now ? (uint64_t)(kd->rec.deadline_ms - now) : 1;
+    struct nh_drain_opts o = {
+        .node = kd->kname,
+        .op_id = k->op_id,
+        .timeout_ms = kd->rec.deadline_ms > 0 ? left : c->cfg->scale_in.drain_timeout_ms,
+    };
+    if (k->client == NULL)
+        return -ENOTCONN;
+    int r = nh_drain_start(c->e->loop, k->client, &o, on_drain_progress, on_drain_done, kd, &kd->d);
+    if (r < 0)
+        return r;
+    kd->st = KD_RUNNING;
+    nh_log(LOG_NOTICE, "%s: draining node %s before its removal (timeout %llu s, record %llu)",
+           c->name, kd->kname, (unsigned long long)(o.timeout_ms / 1000),
+           (unsigned long long)kd->rec.seq);
+    return 0;
+}
+
+/* The begin record of a drain is written (or not): only now the cordon. */
+struct rec_ctx {
+    char *cluster;
+    uint64_t token;
+};
+
+static void on_record_begun(struct nh_engine *e, const struct nh_op *w, int r, void *arg)
+{
+    struct rec_ctx *rc = arg;
+    struct cl *c = r != -ECANCELED ? engine_find_cluster(e, rc->cluster) : NULL;
+    struct kdrain *kd = NULL;
+    uint64_t token = rc->token;
+    free(rc->cluster);
+    free(rc);
+    if (r == -ECANCELED)
+        return; /* teardown: written or not, the next start finds no cordon of it */
+    if (c != NULL && c->kube != NULL)
+        for (kd = c->kube->drains; kd != NULL && kd->token != token; kd = kd->next)
+            ;
+    if (r < 0) {
+        nh_log_errno(LOG_ERR, r, "%s: journal: cannot record the drain of node %s; not draining it",
+                     w->action.cluster, w->action.node_names ? w->action.node_names[0] : "?");
+        if (kd != NULL) {
+            kd_unlink(c->kube, kd);
+            cool_down(c, kd->id, "its drain record could not be written");
+            kd_free(kd);
+        }
+        return;
+    }
+    if (kd == NULL || kd->st != KD_RECORDING || !e->leader || e->stopping) {
+        /* Not wanted any more (or no longer ours to act on): no cordon was
+         * sent for it. Closed now by the leader; else left to the next. */
+        if (e->leader && !e->stopping) {
+            struct nh_op rec;
+            if (nh_op_copy(&rec, w) == 0) {
+                struct cl tmp = {.e = e, .name = rec.action.cluster};
+                record_close(c != NULL ? c : &tmp, &rec, NH_OP_FAILED,
+                             "undone: not wanted any more before its cordon");
+                nh_op_clear(&rec);
+            }
+        }
+        if (kd != NULL) {
+            kd_unlink(c->kube, kd);
+            kd_free(kd);
+        }
+        return;
+    }
+    kd->rec.seq = w->seq;
+    int rr = drain_run(c, kd);
+    if (rr < 0) {
+        nh_log(LOG_WARNING, "%s: the drain of node %s could not start (%s)", c->name, kd->kname,
+               strerror(-rr));
+        kd_close(c, kd, NH_OP_FAILED, "undone: the drain could not start (%s)", strerror(-rr));
+        kd_unlink(c->kube, kd);
+        kd_free(kd);
+    }
+}
+
+/* A new drain of node id/kname, a victim of a: its record first. */
+static int drain_start(struct cl *c, const struct nh_action *a, const char *id, const char *kname)
 {
     struct cl_kube *k = c->kube;
     struct kdrain *kd = calloc(1, sizeof(*kd));
-    if (kd == NULL || (kd->id = strdup(id)) == NULL || (kd->kname = strdup(kname)) == NULL) {
+    struct rec_ctx *rc = calloc(1, sizeof(*rc));
+    bool ok = kd != NULL && rc != NULL;
+    if (ok) {
+        struct nh_op *rec = &kd->rec;
+        kd->id = nh_model_dup(id, &ok);
+        kd->kname = nh_model_dup(kname, &ok);
+        rec->drain = true;
+        rec->action.kind = NH_ACT_REMOVE_NODES;
+        rec->action.cluster = nh_model_dup(c->name, &ok);
+        rec->action.pool_id = nh_model_dup(a->pool_id, &ok);
+        rec->action.pool_name = nh_model_dup(a->pool_name, &ok);
+        rec->action.from = a->from;
+        rec->action.target = a->target;
+        rec->action.pool_nodes = a->pool_nodes;
+        rec->action.rule = a->rule;
+        snprintf(rec->action.why, sizeof(rec->action.why), "drain before its removal: %.200s",
+                 a->why);
+        rec->action.node_ids = calloc(1, sizeof(char *));
+        rec->action.node_names = calloc(1, sizeof(char *));
+        if (rec->action.node_ids != NULL && rec->action.node_names != NULL) {
+            rec->action.n_nodes = 1;
+            rec->action.node_ids[0] = nh_model_dup(id, &ok);
+            rec->action.node_names[0] = nh_model_dup(kname, &ok);
+        } else {
+            ok = false;
+        }
+        rec->state = NH_OP_INTENT;
+        rec->started_ms = rec->updated_ms = wall_ms();
+        rec->deadline_ms = rec->started_ms + (int64_t)c->cfg->scale_in.drain_timeout_ms;
+        rec->mark = nh_model_dup(k->op_id, &ok);
+        rec->revision = nh_model_dup(c->e->cfg->revision ? c->e->cfg->revision : "", &ok);
+        rc->cluster = nh_model_dup(c->name, &ok);
+    }
+    if (!ok) {
+        if (rc != NULL)
+            free(rc->cluster);
+        free(rc);
         if (kd != NULL)
-            free(kd->id);
-        free(kd);
+            kd_free(kd);
         return -ENOMEM;
     }
     kd->c = c;
-    kd->st = KD_RUNNING;
-    struct nh_drain_opts o = {
-        .node = kname,
-        .op_id = k->op_id,
-        .timeout_ms = c->cfg->scale_in.drain_timeout_ms,
-    };
+    kd->token = rc->token = ++k->next_token;
     kd->next = k->drains;
     k->drains = kd;
-    int r = nh_drain_start(c->e->loop, k->client, &o, on_drain_progress, on_drain_done, kd, &kd->d);
+    kd->st = KD_RECORDING;
+    int r = ops_record(c->e, true, &kd->rec, on_record_begun, rc);
+    if (r == -ENOENT) {
+        /* no journal (a dry run never drains; kept for completeness) */
+        free(rc->cluster);
+        free(rc);
+        r = drain_run(c, kd);
+    } else if (r < 0) {
+        free(rc->cluster);
+        free(rc);
+    }
     if (r < 0) {
         kd_unlink(k, kd);
         kd_free(kd);
         return r;
     }
-    nh_log(LOG_NOTICE, "%s: draining node %s before its removal (timeout %llu s)", c->name, kname,
-           (unsigned long long)(o.timeout_ms / 1000));
     return 0;
 }
 
@@ -940,19 +1163,75 @@ static void note_drain(struct nh_plan *plan, struct cl *c, const struct kdrain *
     if (kd->st == KD_DRAINED)
         snprintf(n->msg, sizeof(n->msg), "node %s drained; removed after a fresh observation",
                  kd->kname);
+    else if (kd->st == KD_PARKED || kd->st == KD_RECORDING)
+        snprintf(n->msg, sizeof(n->msg), "drain of node %s %s", kd->kname,
+                 kd->st == KD_PARKED ? "recorded: resumed or undone on a complete plan"
+                                     : "being recorded in the journal before its cordon");
     else
         snprintf(n->msg, sizeof(n->msg), "draining node %s before its removal: %zu pod%s left%s%s",
                  kd->kname, kd->pods_left, kd->pods_left == 1 ? "" : "s",
                  kd->held[0] ? ", a PodDisruptionBudget holds " : "", kd->held);
 }
 
+static bool being_removed(const struct cl *c, const char *id);
+
+/* A parked drain (its record open, no drain engine running: adopted from
+ * the journal, or stopped while nothing could act) on a plan: resumed,
+ * undone, or closed as superseded. undo: the plan is definite. */
+static void resolve_parked(struct cl *c, struct kdrain *kd, const struct nh_plan *plan, bool undo)
+{
+    struct cl_kube *k = c->kube;
+    const struct kname *kn = name_of(k, kd->id);
+    bool mark_ok = kd->rec.mark != NULL && strcmp(kd->rec.mark, k->op_id) == 0;
+
+    if (being_removed(c, kd->id)) {
+        nh_log(LOG_NOTICE, "%s: drain record %llu of node %s: its removal is under way", c->name,
+               (unsigned long long)kd->rec.seq, kd->kname);
+        kd_close(c, kd, NH_OP_DONE, "superseded: the removal of node %s is journalled", kd->kname);
+    } else if (is_victim(plan, kd->id) && kn != NULL && kn->ours && mark_ok &&
+               strcmp(kn->kname, kd->kname) == 0) {
+        nh_log(LOG_NOTICE, "%s: resuming the drain of node %s (record %llu, cordon still ours)",
+               c->name, kd->kname, (unsigned long long)kd->rec.seq);
+        int r = drain_run(c, kd);
+        if (r == 0)
+            return;
+        uncordon(c, kd->kname);
+        kd_close(c, kd, NH_OP_FAILED, "undone: the drain could not resume (%s)", strerror(-r));
+    } else if (is_victim(plan, kd->id)) {
+        /* record and annotation disagree: no removal on this record */
+        nh_log(LOG_WARNING,
+               "%s: drain record %llu of node %s is open but the node %s: no removal on it; "
+               "%s, and the node is chosen again on a later plan",
+               c->name, (unsigned long long)kd->rec.seq, kd->kname,
+               kn == NULL ? "is not matched in Kubernetes"
+               : !mark_ok ? "record names another cordon"
+                          : "does not carry nodeherd's cordon",
+               kn != NULL && kn->ours ? "nodeherd's cordon is undone" : "nothing is uncordoned");
+        if (kn != NULL && kn->ours)
+            uncordon(c, kd->kname);
+        kd_close(c, kd, NH_OP_FAILED,
+                 "undone: the record and the node's annotation disagree (no removal)");
+    } else if (undo) {
+        nh_log(LOG_NOTICE,
+               "%s: node %s (drain record %llu) is no longer chosen; nodeherd's cordon is undone",
+               c->name, kd->kname, (unsigned long long)kd->rec.seq);
+        uncordon(c, kd->kname); /* the annotation is checked: never another's cordon */
+        kd_close(c, kd, NH_OP_FAILED, "undone: node %s is no longer chosen; uncordoned", kd->kname);
+    } else {
+        return; /* the plan says nothing definite: it stays parked */
+    }
+    kd_unlink(k, kd);
+    kd_free(kd);
+}
+
 /* Acting on a plan of a cluster where nodeherd drains (cl_kube_drains):
- * every victim of a removal is drained first (cordon, evictions honouring
- * PodDisruptionBudgets); the removal goes to the cloud only when all of
- * its victims are drained and an observation made after that still
- * chooses them. A node nodeherd cordoned (its annotation says so, also
- * after a restart) that the plan no longer chooses is uncordoned; one it
- * still chooses has its drain resumed with the same operation id. Other
+ * every victim of a removal is drained first (its record, then cordon,
+ * evictions honouring PodDisruptionBudgets); the removal goes to the
+ * cloud only when all of its victims are drained and an observation made
+ * after that still chooses them. A drain the plan no longer chooses is
+ * undone (uncordon, record closed); a drain record found open at start is
+ * resumed or undone (resolve_parked). A node carrying nodeherd's cordon
+ * without an open record is uncordoned, never drained on as it is. Other
  * actions go as they are. Leader only (the caller checks); cordons and
  * evictions are fenced by the client's gate as well. */
 void cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
@@ -965,6 +1244,19 @@ void cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
             if (plan->actions[i].kind != NH_ACT_REMOVE_NODES)
                 ops_start(c, &plan->actions[i]);
         return;
+    }
+    /* Operations in flight, a cluster busy with its own operation, an
+     * observation that did not count: the plan says nothing about victims
+     * now. Drains go on; nothing is undone on such a plan. */
+    bool undo = !busy && c->obs.complete;
+    for (size_t i = 0; undo && i < plan->n_notes; i++)
+        if (plan->notes[i].rule == NH_RULE_INCOMPLETE || plan->notes[i].rule == NH_RULE_BUSY ||
+            plan->notes[i].rule == NH_RULE_CLUSTER_STATE)
+            undo = false;
+    for (struct kdrain *kd = k->drains, *next; kd != NULL; kd = next) {
+        next = kd->next;
+        if (kd->st == KD_PARKED)
+            resolve_parked(c, kd, plan, undo);
     }
     for (size_t i = 0; i < plan->n_actions; i++) {
         const struct nh_action *a = &plan->actions[i];
@@ -981,7 +1273,11 @@ void cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
                 all = false; /* its drain just ended unfinished: not again before long */
                 continue;
             }
-            if (kd == NULL && kn != NULL && drain_start(c, id, kn->kname) < 0)
+            if (kd == NULL && kn != NULL && kn->ours) {
+                all = false; /* nodeherd's cordon without a record: undone below first */
+                continue;
+            }
+            if (kd == NULL && kn != NULL && drain_start(c, a, id, kn->kname) < 0)
                 nh_log(LOG_WARNING, "%s: the drain of node %s could not start", c->name, kn->kname);
             kd = id != NULL ? kd_find(k, id) : NULL;
             if (kd == NULL || kd->st != KD_DRAINED || kd->drained_at > fresh_after)
@@ -990,24 +1286,25 @@ void cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
         if (!all)
             continue;
         /* Drained, and still chosen on a later observation: the removal
-         * (the cloud's own drain is off: there is nothing left to drain). */
+         * (the cloud's own drain is off: there is nothing left to drain),
+         * journalled before the drain records are closed (one queue, in
+         * order). */
+        int r = ops_start(c, a);
         for (size_t j = 0; j < a->n_nodes; j++) {
             struct kdrain *kd = kd_find(k, a->node_ids[j]);
-            if (kd != NULL) {
-                kd_unlink(k, kd);
-                kd_free(kd);
+            if (kd == NULL)
+                continue;
+            kd_unlink(k, kd);
+            if (r == 0) {
+                kd_close(c, kd, NH_OP_DONE, "drained: node %s, its removal is journalled",
+                         kd->kname);
+            } else {
+                uncordon(c, kd->kname);
+                kd_close(c, kd, NH_OP_FAILED, "undone: its removal could not be started");
             }
+            kd_free(kd);
         }
-        ops_start(c, a);
     }
-    /* Operations in flight, a cluster busy with its own operation, an
-     * observation that did not count: the plan says nothing about victims
-     * now. Drains go on; nothing is undone on such a plan. */
-    bool undo = !busy && c->obs.complete;
-    for (size_t i = 0; undo && i < plan->n_notes; i++)
-        if (plan->notes[i].rule == NH_RULE_INCOMPLETE || plan->notes[i].rule == NH_RULE_BUSY ||
-            plan->notes[i].rule == NH_RULE_CLUSTER_STATE)
-            undo = false;
     if (!undo) {
         for (struct kdrain *kd = k->drains; kd != NULL; kd = kd->next)
             note_drain(plan, c, kd);
@@ -1016,7 +1313,7 @@ void cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
     /* Drains and cordons the plan no longer wants: undone. */
     for (struct kdrain *kd = k->drains, *next; kd != NULL; kd = next) {
         next = kd->next;
-        if (is_victim(plan, kd->id))
+        if (is_victim(plan, kd->id) || kd->st == KD_PARKED)
             continue;
         nh_log(LOG_NOTICE, "%s: node %s is no longer chosen; its drain stops and it is uncordoned",
                c->name, kd->kname);
@@ -1026,13 +1323,27 @@ void cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
             kd->d = NULL;
             nh_drain_free(d); /* cancels quietly: done does not run */
         }
-        uncordon(c, kd->kname);
+        if (kd->st != KD_RECORDING) { /* a record still being written: no cordon yet; its
+                                       * write's end closes it (on_record_begun) */
+            uncordon(c, kd->kname);
+            kd_close(c, kd, NH_OP_FAILED, "undone: node %s is no longer chosen; uncordoned",
+                     kd->kname);
+        }
         kd_free(kd);
     }
+    /* nodeherd's cordon on a node without an open drain record: the record
+     * and the annotation disagree (a record closed, or never read): no
+     * removal on it, its cordon undone. */
     for (size_t i = 0; i < k->n_names; i++)
         if (k->names[i].ours && kd_find(k, k->names[i].id) == NULL &&
-            !is_victim(plan, k->names[i].id))
+            !being_removed(c, k->names[i].id)) {
+            if (is_victim(plan, k->names[i].id))
+                nh_log(LOG_WARNING,
+                       "%s: node %s carries nodeherd's cordon but no drain record is open: no "
+                       "removal on it; uncordoned, and drained afresh on a later plan",
+                       c->name, k->names[i].kname);
             uncordon(c, k->names[i].kname);
+        }
     size_t running = 0;
     for (struct kdrain *kd = k->drains; kd != NULL; kd = kd->next) {
         note_drain(plan, c, kd);
@@ -1041,20 +1352,79 @@ void cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
     nh_metrics_set("nodeherd_drains_in_progress", (double)running, "cluster", c->name, NULL);
 }
 
-/* Stops the drains (stopping, or no longer the leader): nodes keep
- * nodeherd's cordon; whoever acts next resumes or undoes it. */
+/* Stops the drains. Stopping, or no longer the leader: forgotten here,
+ * their records stay open and the nodes keep nodeherd's cordon for
+ * whoever resumes or undoes them. Still the leader (nothing may act now:
+ * suspended, a dry run): parked, resumed or undone on a later plan. */
 void cl_kube_drains_stop(struct cl *c)
 {
     struct cl_kube *k = c->kube;
     if (k == NULL)
         return;
-    while (k->drains != NULL) {
-        struct kdrain *kd = k->drains;
-        k->drains = kd->next;
-        if (kd->d != NULL)
-            nh_drain_free(kd->d);
+    bool keep = c->e != NULL && c->e->leader && !c->e->stopping; /* e: NULL at teardown */
+    for (struct kdrain *kd = k->drains, *next; kd != NULL; kd = next) {
+        next = kd->next;
+        if (kd->d != NULL) {
+            struct nh_drain *d = kd->d;
+            kd->d = NULL;
+            nh_drain_free(d); /* quietly: done does not run */
+        }
+        if (keep && kd->rec.seq != 0 && kd->st != KD_RECORDING) {
+            kd->st = KD_PARKED;
+            continue;
+        }
+        kd_unlink(k, kd);
         kd_free(kd);
     }
+}
+
+void cl_kube_adopt(struct cl *c, const struct nh_op *rec)
+{
+    struct cl_kube *k = c->kube;
+    const struct nh_action *a = &rec->action;
+    if (k == NULL && (k = c->kube = calloc(1, sizeof(*k))) == NULL) {
+        nh_log(LOG_ERR, "%s: out of memory adopting drain record %llu", c->name,
+               (unsigned long long)rec->seq);
+        return;
+    }
+    k->c = c;
+    for (struct kdrain *kd = k->drains; kd != NULL; kd = kd->next)
+        if (kd->rec.seq == rec->seq)
+            return; /* known already */
+    if (a->n_nodes != 1 || a->node_ids == NULL || a->node_names == NULL || a->node_ids[0] == NULL ||
+        a->node_names[0] == NULL) {
+        /* not what this version writes: nothing to resume; a cordon of
+         * ours on a node is undone by the annotation (cl_kube_act) */
+        nh_log(LOG_WARNING,
+               "%s: drain record %llu names %zu nodes (this version writes one, with id and "
+               "name); it stays open in the journal: inspect it",
+               c->name, (unsigned long long)rec->seq, a->n_nodes);
+        return;
+    }
+    struct kdrain *kd = calloc(1, sizeof(*kd));
+    bool ok = kd != NULL;
+    if (ok) {
+        kd->id = nh_model_dup(a->node_ids[0], &ok);
+        kd->kname = nh_model_dup(a->node_names[0], &ok);
+        ok = ok && nh_op_copy(&kd->rec, rec) == 0;
+    }
+    if (!ok) {
+        if (kd != NULL)
+            kd_free(kd);
+        nh_log(LOG_ERR, "%s: out of memory adopting drain record %llu", c->name,
+               (unsigned long long)rec->seq);
+        return;
+    }
+    kd->c = c;
+    kd->st = KD_PARKED;
+    kd->token = ++k->next_token;
+    kd->next = k->drains;
+    k->drains = kd;
+    nh_log(LOG_NOTICE,
+           "%s: drain record %llu of node %s found open (started %lld s ago): resumed if the "
+           "plan still chooses the node, else its cordon is undone",
+           c->name, (unsigned long long)rec->seq, kd->kname,
+           (long long)((wall_ms() - rec->started_ms) / 1000));
 }
 
 /* ---------- releases: a cluster that lost its Kubernetes access ---------- */
@@ -1210,6 +1580,16 @@ static void release_now(struct cl *c)
     for (size_t i = 0; i < k->n_names && err == 0; i++)
         if (k->names[i].ours && !being_removed(c, k->names[i].id))
             err = rel_add(rel, cap, k->names[i].kname);
+    /* Their drain records close now (the leader's), before the uncordons
+     * are answered: a crash in between leaves nodeherd's cordon without a
+     * record, which the next start undoes (cl_kube_act). */
+    for (struct kdrain *kd = k->drains; e->leader && !e->stopping && kd != NULL; kd = kd->next) {
+        if (being_removed(c, kd->id))
+            kd_close(c, kd, NH_OP_DONE, "superseded: the removal of node %s is journalled",
+                     kd->kname);
+        else
+            kd_close(c, kd, NH_OP_FAILED, "undone: %.100s; node %s uncordoned", why, kd->kname);
+    }
     cl_kube_drains_stop(c);
     if (rel->n == 0 || err < 0 || !e->leader || e->stopping || k->client == NULL) {
         /* a follower leaves them to the leader (its own reload does this) */

@@ -22,6 +22,8 @@ struct jwrite {
     struct opnode *n;  /* NULL when the node no longer cares (snapshot only) */
     struct nh_op snap; /* owned copy written by the worker thread */
     int result;
+    ops_record_fn cb; /* ops_record: a record of no operation (a drain) */
+    void *cb_arg;
 };
 
 static void op_try_send(struct opnode *n, enum nh_opl_ev ev, uint64_t now);
@@ -39,6 +41,9 @@ static void jq_kick(struct nh_engine *e);
 static void jq_done_one(struct nh_engine *e, struct jwrite *jw)
 {
     struct opnode *n = jw->n;
+
+    if (jw->cb != NULL)
+        jw->cb(e, &jw->snap, jw->result, jw->cb_arg);
 
     if (n != NULL) {
         n->journal_pending = false;
@@ -91,22 +96,24 @@ static void jq_kick(struct nh_engine *e)
     }
 }
 
-static int jq_submit(struct nh_engine *e, struct opnode *n, enum jw_kind kind)
+/* Queues a write of a copy of op: for the operation n, or (n NULL) for
+ * cb, called when it is done. 0 or -ENOMEM. */
+static int jq_push(struct nh_engine *e, struct opnode *n, const struct nh_op *op, enum jw_kind kind,
+                   ops_record_fn cb, void *arg)
 {
-    struct jwrite *jw;
-
-    if (e->jstore == NULL)
-        return 0;
-    jw = calloc(1, sizeof(*jw));
+    struct jwrite *jw = calloc(1, sizeof(*jw));
     if (jw == NULL)
         return -ENOMEM;
-    if (nh_op_copy(&jw->snap, &n->op) < 0) {
+    if (nh_op_copy(&jw->snap, op) < 0) {
         free(jw);
         return -ENOMEM;
     }
     jw->kind = kind;
     jw->n = n;
-    n->journal_pending = true;
+    jw->cb = cb;
+    jw->cb_arg = arg;
+    if (n != NULL)
+        n->journal_pending = true;
     if (e->jq_tail)
         e->jq_tail->next = jw;
     else
@@ -114,6 +121,21 @@ static int jq_submit(struct nh_engine *e, struct opnode *n, enum jw_kind kind)
     e->jq_tail = jw;
     jq_kick(e);
     return 0;
+}
+
+static int jq_submit(struct nh_engine *e, struct opnode *n, enum jw_kind kind)
+{
+    if (e->jstore == NULL)
+        return 0;
+    return jq_push(e, n, &n->op, kind, NULL, NULL);
+}
+
+int ops_record(struct nh_engine *e, bool begin, const struct nh_op *op, ops_record_fn done,
+               void *arg)
+{
+    if (e->jstore == NULL)
+        return -ENOENT;
+    return jq_push(e, NULL, op, begin ? JW_BEGIN : JW_UPDATE, done, arg);
 }
 
 /* At teardown: finish queued writes synchronously (the loop is going away). */
@@ -132,6 +154,8 @@ void ops_journal_drain_sync(struct nh_engine *e)
         }
         if (jw->n)
             jw->n->journal_pending = false;
+        if (jw->cb != NULL)
+            jw->cb(e, &jw->snap, -ECANCELED, jw->cb_arg);
         nh_op_clear(&jw->snap);
         free(jw);
     }
@@ -750,6 +774,10 @@ int ops_start(struct cl *c, const struct nh_action *a)
  * followed or verified, never re-sent (nh_opl_step, RESUME). */
 void ops_resume(struct cl *c, const struct nh_op *op)
 {
+    if (op->drain) { /* a drain record, not a cloud operation: executor/kube.c's */
+        cl_kube_adopt(c, op);
+        return;
+    }
     struct opnode *n = op_new(c);
 
     if (n == NULL || nh_op_copy(&n->op, op) < 0) {

@@ -21,9 +21,15 @@ What is covered here:
     status and metrics, and the daemon carries on once it answers again;
   - a cluster removed from the file, or losing its `kubernetes:` key, in
     the middle of a drain: the node nodeherd cordoned is uncordoned before
-    its client goes (nothing left cordoned).
+    its client goes (nothing left cordoned);
+  - the drain record in the journal: open before fakecloud sees the cordon,
+    closed after (drained once the removal is journalled, which is never
+    journalled twice for a node); a restart that finds the drain no longer
+    wanted (the file changed while the daemon was down) uncordons the node
+    from the record and closes it.
 """
 
+import json
 import os
 import signal
 import sys
@@ -59,6 +65,31 @@ def wait_for(pred, timeout=120, what="condition"):
 def live_ids(fleet, cluster, loose=True):
     return sorted(n["id"] for n in itlib.live_nodes(fleet.state(), cluster)
                   if not loose or not n.get("pool"))
+
+
+def journal(state_dir):
+    """The records of the file journal: (record, ...) in order."""
+    path = os.path.join(state_dir, "journal.log")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(ln.split(" ", 1)[1]) for ln in f.read().splitlines() if " " in ln]
+
+
+def drain_records(state_dir):
+    """seq -> {"begin": the drain record, "closed": its closing update or None}."""
+    recs = {}
+    for r in journal(state_dir):
+        if r.get("t") == "begin" and r.get("kind") == "drain":
+            recs[r["seq"]] = {"begin": r, "closed": None}
+        elif r.get("t") == "update" and r["seq"] in recs and \
+                r.get("state") in ("done", "failed", "timed-out"):
+            recs[r["seq"]]["closed"] = r
+    return recs
+
+
+def open_drains(state_dir):
+    return {s: v["begin"] for s, v in drain_records(state_dir).items() if v["closed"] is None}
 
 
 class KubeScaleIn(unittest.TestCase):
@@ -145,8 +176,13 @@ class KubeScaleIn(unittest.TestCase):
             return [n["metadata"]["name"] for n in self.k8s_state(pools)["nodes"]
                     if n["spec"].get("unschedulable")]
 
-        # kill -9 while a drain is under way (a node cordoned by nodeherd)
-        wait_for(cordoned, timeout=60, what="a cordon")
+        # kill -9 while a drain is under way (a node cordoned by nodeherd);
+        # its drain record was durable before the cordon
+        first = wait_for(cordoned, timeout=60, what="a cordon")
+        recs = open_drains(f.state_dir)
+        self.assertTrue([r for r in recs.values() if r["node_names"] == first[:1] and
+                         r["mark"] == "nodeherd.pools" and r["cluster"] == "pools" and
+                         r["deadline"] > r["started"]], (first, recs))
         d.kill9()
         d.start()
         d.wait_ready()
@@ -176,6 +212,23 @@ class KubeScaleIn(unittest.TestCase):
         for r in removals:
             self.assertNotIn("drain_node=true", r.get("path", "") + r.get("query", ""), r)
         self.assertEqual(d.stop(), 0)
+        # every drain record is closed; the two removed nodes' as drained,
+        # each after its removal was journalled, and no removal journalled twice
+        recs = drain_records(f.state_dir)
+        self.assertFalse([s for s, v in recs.items() if v["closed"] is None], recs)
+        drained = sorted(v["begin"]["node_ids"][0] for v in recs.values()
+                         if v["closed"]["result"].startswith("drained"))
+        self.assertEqual(drained, sorted([oldest, second]), recs)
+        removed = []
+        seen_removal = set()
+        for r in journal(f.state_dir):
+            if r.get("t") == "begin" and r.get("kind") == "remove-nodes":
+                removed += r["node_ids"]
+                seen_removal |= set(r["node_ids"])
+            if r.get("t") == "update" and r["seq"] in recs and \
+                    (r.get("result") or "").startswith("drained"):
+                self.assertIn(recs[r["seq"]]["begin"]["node_ids"][0], seen_removal, r)
+        self.assertEqual(sorted(removed), sorted([oldest, second]))
 
     def test_drain_timeout_uncordons_and_chooses_again(self):
         f = self.fleet
@@ -345,6 +398,49 @@ class KubeScaleIn(unittest.TestCase):
         self.assertIn("web: the cluster is no longer declared; uncordoning the 1 node", d.log())
         time.sleep(2)  # a few cycles: nobody cordons it again
         self.assertEqual(cordoned(), [])
+        self.assertEqual(d.stop(), 0)
+
+    def test_restart_finds_drain_no_longer_wanted_uncordons_from_record(self):
+        """kill -9 mid-drain, the file changed while the daemon was down (web
+        kept at 5: nothing to remove): the next start finds the drain record
+        open, the node no longer chosen, and undoes nodeherd's cordon from
+        the record; the record is closed, nothing is removed."""
+        f = self.fleet
+        d, pools_np, a_name, cordoned = self.start_held_drain()
+        recs = [(s, r) for s, r in open_drains(f.state_dir).items()
+                if r["node_names"] == [a_name]]
+        self.assertEqual(len(recs), 1, open_drains(f.state_dir))
+        seq = recs[0][0]
+        d.kill9()
+        self.assertEqual(cordoned(), [a_name])
+        f.write_config(config(
+            "  - name: web\n    provider: ack\n    id: %s\n    workers: 5\n"
+            "    kubernetes: { kubeconfig: from-cloud }\n"
+            "    scale_in: { drain_timeout: 10m }\n" % WEB + pools_np))
+        d.start()
+        d.wait_ready()
+        wait_for(lambda: not cordoned(), timeout=60, what="a uncordoned after the restart")
+        wait_for(lambda: drain_records(f.state_dir)[seq]["closed"], timeout=30,
+                 what="its drain record closed")
+        closed = drain_records(f.state_dir)[seq]["closed"]
+        self.assertEqual(closed["state"], "failed", closed)
+        self.assertTrue(closed["result"].startswith("undone: node %s is no longer chosen" % a_name),
+                        closed)
+        log = d.log()
+        self.assertIn("web: drain record %d of node %s found open" % (seq, a_name), log)
+        self.assertIn("web: node %s (drain record %d) is no longer chosen; nodeherd's cordon is "
+                      "undone" % (a_name, seq), log)
+        self.assertIn("node %s uncordoned (nodeherd's cordon undone)" % a_name, log)
+        node = [n for n in self.k8s_state(WEB)["nodes"] if n["metadata"]["name"] == a_name][0]
+        self.assertNotIn("nodeherd.io/draining", (node["metadata"].get("annotations") or {}), node)
+        time.sleep(2)  # a few cycles: nobody cordons it again, nothing removed
+        self.assertEqual(cordoned(), [])
+        self.assertIn(A, live_ids(f, WEB))
+        self.assertFalse(open_drains(f.state_dir))
+        inv = f.invariants()
+        for k in ("nodes_removed_with_evictable_pods", "protected_nodes_removed",
+                  "pods_deleted_bypassing_eviction", "nodes_left_cordoned"):
+            self.assertEqual(inv.get(k), 0, inv)
         self.assertEqual(d.stop(), 0)
 
     def test_kubernetes_key_removed_mid_drain_is_uncordoned(self):
