@@ -430,9 +430,10 @@ class HaTest(unittest.TestCase):
     def test_drain_only_by_the_leader_and_resumed_after_kill9(self):
         """Issue #20: cordons and evictions are mutations: only the leader
         sends them. The leader is killed -9 mid-drain (a budget holds the
-        pod); the next leader resumes the drain (same operation id in the
-        cordon annotation), the node goes, nothing stays cordoned, and no
-        follower ever cordoned or evicted."""
+        pod); the next leader finds the drain record in etcd and resumes
+        the drain (same operation id in the cordon annotation), the node
+        goes, nothing stays cordoned, and no follower ever cordoned or
+        evicted."""
         f = self.fleet
         pools = itlib.POOLS
         st = f.state()
@@ -481,6 +482,13 @@ class HaTest(unittest.TestCase):
         while time.monotonic() < end and not done():
             time.sleep(0.2)
         self.assertTrue(done(), rep.d[new].log()[-3000:])
+        # the drain record travelled through etcd: the new leader found it
+        # open and resumed the drain from it (same cordon), then closed it
+        log = rep.d[new].log()
+        self.assertRegex(log, r"pools: drain record \d+ of node \S+ found open", log[-3000:])
+        self.assertRegex(log, r"pools: resuming the drain of node \S+ \(record \d+, cordon "
+                         r"still ours\)", log[-3000:])
+        self.assertRegex(log, r"pools: drain record \d+ closed: drained: ", log[-3000:])
         inv = f.invariants()
         for k in ("nodes_removed_with_evictable_pods", "protected_nodes_removed",
                   "pods_deleted_bypassing_eviction", "nodes_left_cordoned"):
