@@ -812,6 +812,13 @@ static const struct nh_field kube_fields[] = {
     {"kubeconfig", NH_T_CUSTOM, 0, .required = true, .custom = read_kubeconfig},
     {"network", NH_T_ENUM, offsetof(struct nh_cfg_kube, network), .names = kube_networks,
      .def = "private"},
+    /* client-go has no default request timeout; kubectl's --request-timeout
+     * is 0 (none): nodeherd bounds every request so that a silent API
+     * server cannot hold an observation or a drain step for good. */
+    {"request_timeout", NH_T_DURATION, offsetof(struct nh_cfg_kube, request_timeout_ms),
+     .min = 1 SEC, .max = 10 MIN, .def = "30s"},
+    {"ready_timeout", NH_T_DURATION, offsetof(struct nh_cfg_kube, ready_timeout_ms), .min = 1 SEC,
+     .max = 24 HOUR, .def = "15m"},
     {.key = NULL},
 };
 
@@ -836,7 +843,8 @@ static int read_kube(struct nh_pctx *c, const struct nh_ypair *kv, const char *p
     if (kv->val->type != NH_Y_MAP) {
         nh_perr(c, kv->line, kv->col, path,
                 "expected a map with kubeconfig (from-cloud, or { file: NAME } / { env: NAME }) "
-                "and optionally network (private or public), got %s",
+                "and optionally network (private or public), request_timeout and ready_timeout "
+                "(durations), got %s",
                 nh_ytype_name(kv->val));
         return -EINVAL;
     }

@@ -127,7 +127,14 @@ struct nh_cfg_kube {
     bool from_cloud;
     struct nh_secret *kubeconfig; /* NULL with from_cloud */
     enum nh_kube_network network; /* default private */
-    int line, col;                /* position of the kubernetes: key */
+    /* request_timeout: bound on one request to the API server (each
+     * attempt of a list page, cordon, eviction, ...); default 30s. */
+    uint64_t request_timeout_ms;
+    /* ready_timeout: a node the cloud reports running that Kubernetes has
+     * not seen Ready this long after its creation is reported and counted
+     * unhealthy (the first victim of a later scale-in); default 15m. */
+    uint64_t ready_timeout_ms;
+    int line, col; /* position of the kubernetes: key */
 };
 
 /* Checks a kubeconfig's bytes as the Kubernetes client will read them: 0,

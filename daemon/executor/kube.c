@@ -74,10 +74,9 @@ struct kcool {
     char why[200];
 };
 
-/* A node the cloud reports running that Kubernetes has not seen Ready this
- * long after its creation is reported and treated as unhealthy: the first
- * victim of a later scale-in (issue #20). */
-#define NH_KUBE_READY_BOUND_S (15 * 60)
+/* A node the cloud reports running that Kubernetes has not seen Ready
+ * kubernetes.ready_timeout (default 15 min) after its creation is reported
+ * and treated as unhealthy: the first victim of a later scale-in (issue #20). */
 
 struct cl_kube {
     struct nh_kube *client;
@@ -403,16 +402,22 @@ static int apply_node(struct cl *c, struct nh_node *n, enum nh_kube_match_how ho
     labels[nl] = NULL;
     if (nh_kube_node_protected(kn, labels, why, sizeof(why)) && set_hold(n, why) < 0)
         return -ENOMEM;
+    /* Not Ready in Kubernetes: pending (a node boots NotReady until its
+     * network is up) until kubernetes.ready_timeout after its creation,
+     * then unhealthy and reported. Without a creation time, NotReady is
+     * unhealthy at once, as before the bound was configurable. */
     if (n->health == NH_NODE_READY && kn->ready != NH_KUBE_READY_TRUE) {
         int64_t now = time(NULL);
-        bool overdue = n->created > 0 && now - n->created > NH_KUBE_READY_BOUND_S;
-        n->health =
-            kn->ready == NH_KUBE_READY_FALSE || overdue ? NH_NODE_UNHEALTHY : NH_NODE_PENDING;
-        if (overdue)
+        int64_t bound = (int64_t)(c->cfg->kube.ready_timeout_ms / 1000);
+        bool overdue =
+            n->created > 0 ? now - n->created >= bound : kn->ready == NH_KUBE_READY_FALSE;
+        n->health = overdue ? NH_NODE_UNHEALTHY : NH_NODE_PENDING;
+        if (overdue && n->created > 0)
             nh_log(LOG_WARNING,
-                   "%s: node %s runs in the cloud but Kubernetes has not seen it Ready %lld min "
-                   "after its creation: counted unhealthy (the first victim of a scale-in)",
-                   c->name, kn->name, (long long)((now - n->created) / 60));
+                   "%s: node %s runs in the cloud but Kubernetes has not seen it Ready %lld s "
+                   "after its creation (ready_timeout %lld s): counted unhealthy (the first "
+                   "victim of a scale-in)",
+                   c->name, kn->name, (long long)(now - n->created), (long long)bound);
     }
     return 0;
 }
@@ -558,7 +563,7 @@ static int client_from(struct cl *c, struct nh_kubeconfig *kc)
         nh_kube_set_credentials(k->client, kc);
         return 0;
     }
-    struct nh_kube_opts ko = {.name = c->name};
+    struct nh_kube_opts ko = {.name = c->name, .timeout_ms = c->cfg->kube.request_timeout_ms};
     int r = nh_kube_new(c->e->loop, c->e->o.http, kc, &ko, &k->client);
     /* Cordons, uncordons and evictions are fenced like cloud mutations. */
     if (r == 0 && c->e->o.fence != NULL)
@@ -653,6 +658,7 @@ void cl_kube_read(struct cl *c, struct nh_observed *obs, cl_kube_done_fn done)
     k->obs = obs;
     k->done = done;
     k->reading = true;
+    nh_kube_set_timeout(k->client, kcfg->request_timeout_ms); /* a reload may change it */
 
     if (!kcfg->from_cloud) {
         unsigned char sum[32];

@@ -908,6 +908,12 @@ void nh_kube_set_credentials(struct nh_kube *k, struct nh_kubeconfig *kc)
     rebuild_describe(k); /* on ENOMEM the old description stays */
 }
 
+void nh_kube_set_timeout(struct nh_kube *k, uint64_t timeout_ms)
+{
+    if (k != NULL)
+        k->o.timeout_ms = timeout_ms; /* 0: the HTTP layer's 30 s */
+}
+
 const char *nh_kube_describe(const struct nh_kube *k)
 {
     return k != NULL && k->describe != NULL ? k->describe : "(no cluster)";

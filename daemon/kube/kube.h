@@ -107,6 +107,9 @@ void nh_kube_free(struct nh_kube *k);
 /* Replaces the credentials (renewal); takes kc. Requests sent from now on
  * use it; those in flight finish with the old ones. */
 void nh_kube_set_credentials(struct nh_kube *k, struct nh_kubeconfig *kc);
+/* Changes the per-request timeout (a reloaded kubernetes.request_timeout);
+ * 0: 30 s. Requests sent from now on use it. */
+void nh_kube_set_timeout(struct nh_kube *k, uint64_t timeout_ms);
 /* Safe to log: the cluster name and nh_kubeconfig_describe(). */
 const char *nh_kube_describe(const struct nh_kube *k);
 

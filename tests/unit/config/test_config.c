@@ -486,7 +486,8 @@ static const struct bad_case bad[] = {
      "12:17: clusters[0].kubernetes: missing required key \"kubeconfig\"", 1},
     {"kubernetes not a map", ACK_WEB "    kubernetes: true\n", 0,
      "12:5: clusters[0].kubernetes: expected a map with kubeconfig (from-cloud, or { file: NAME } "
-     "/ { env: NAME }) and optionally network (private or public), got a string",
+     "/ { env: NAME }) and optionally network (private or public), request_timeout and "
+     "ready_timeout (durations), got a string",
      1},
     {"kubeconfig pasted inline is not echoed",
      ACK_WEB "    kubernetes: { kubeconfig: \"apiVersion: v1 token: s3cr3t\" }\n", 0,
@@ -506,6 +507,26 @@ static const struct bad_case bad[] = {
     {"emptiest without kubernetes", ACK_WEB "    scale_in:\n      order: [emptiest, newest]\n", 0,
      "13:7: clusters[0].scale_in.order: emptiest counts the pods each node runs, which only the "
      "cluster's Kubernetes API can tell; add `kubernetes:` to the cluster, or remove emptiest",
+     1},
+    {"kubernetes request_timeout too long",
+     ACK_WEB "    kubernetes: { kubeconfig: from-cloud, request_timeout: 1h }\n", 0,
+     "12:43: clusters[0].kubernetes.request_timeout: expected a duration 1s..10m with a unit (ms, "
+     "s, m, h; e.g. 30s, 1h30m), got \"1h\"",
+     1},
+    {"kubernetes request_timeout without a unit",
+     ACK_WEB "    kubernetes: { kubeconfig: from-cloud, request_timeout: 30 }\n", 0,
+     "12:43: clusters[0].kubernetes.request_timeout: expected a duration 1s..10m with a unit (ms, "
+     "s, m, h; e.g. 30s, 1h30m), got \"30\"",
+     1},
+    {"kubernetes ready_timeout too short",
+     ACK_WEB "    kubernetes:\n      kubeconfig: from-cloud\n      ready_timeout: 500ms\n", 0,
+     "14:7: clusters[0].kubernetes.ready_timeout: expected a duration 1s..24h with a unit (ms, s, "
+     "m, h; e.g. 30s, 1h30m), got \"500ms\"",
+     1},
+    {"kubernetes ready_timeout not a scalar",
+     ACK_WEB "    kubernetes:\n      kubeconfig: from-cloud\n      ready_timeout: [15m]\n", 0,
+     "14:7: clusters[0].kubernetes.ready_timeout: expected a duration 1s..24h with a unit (ms, s, "
+     "m, h; e.g. 30s, 1h30m), got a list",
      1},
     {"drain_timeout too short", ACK_WEB "    scale_in:\n      drain_timeout: 1s\n", 0,
      "13:7: clusters[0].scale_in.drain_timeout: expected a duration 10s..24h with a unit (ms, s, "
@@ -1121,6 +1142,8 @@ static void test_config_kubernetes_access(void **state)
     assert_true(t->kube.from_cloud);
     assert_null(t->kube.kubeconfig);
     assert_int_equal(t->kube.network, NH_KUBE_NETWORK_PRIVATE);
+    assert_int_equal(t->kube.request_timeout_ms, 30000); /* the defaults of before */
+    assert_int_equal(t->kube.ready_timeout_ms, 15 * 60000);
     assert_true(t->scale_in.drain);
     assert_int_equal(t->scale_in.drain_timeout_ms, 600000);
     assert_int_equal(t->scale_in.n_order, 3);
@@ -1132,11 +1155,14 @@ static void test_config_kubernetes_access(void **state)
     nh_config_unref(c);
 
     /* CCE: drain is honoured with Kubernetes access (default true). */
-    c = load_ok(CCE_TRAIN "    kubernetes: { kubeconfig: from-cloud, network: private }\n"
+    c = load_ok(CCE_TRAIN "    kubernetes: { kubeconfig: from-cloud, network: private,\n"
+                          "                  request_timeout: 5s, ready_timeout: 1h30m }\n"
                           "    scale_in:\n      drain_timeout: 90s\n      order: [oldest]\n"
                           "      protect_labels: [keep]\n");
     t = nh_config_cluster(c, "train");
     assert_true(t->kube_access);
+    assert_int_equal(t->kube.request_timeout_ms, 5000);
+    assert_int_equal(t->kube.ready_timeout_ms, 90 * 60000);
     assert_true(t->scale_in.drain);
     assert_int_equal(t->scale_in.drain_timeout_ms, 90000);
     assert_int_equal(t->scale_in.n_order, 1); /* an explicit order stays as written */
