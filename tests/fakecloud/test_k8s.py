@@ -168,6 +168,30 @@ class Credentials(K8sCase):
         self.fc.reset()                                  # a reset forgets every issued credential
         self.assertEqual(c4.get("/api/v1/nodes")[0], 401)
 
+    def test_test_only_credential_lifetime(self):
+        """The test-only override: both credential operations hand out short-lived credentials, which get
+        401 once expired; 0 goes back to what was asked."""
+        self.assertEqual(self.fc.k8s_admin("timing", {"test_credential_seconds": 2})["test_credential_seconds"], 2)
+        t0 = time.time()
+        s, _, b = self.ack("GET", "/k8s/%s/user_config" % ACK1, [("PrivateIpAddress", "true"),
+                                                                  ("TemporaryDurationMinutes", "15")])
+        self.assertEqual(s, 200, b)
+        self.assertAlmostEqual(parse_ts(b["expiration"]), t0 + 2, delta=2)
+        c = K8sClient.from_kubeconfig(b["config"])
+        self.addCleanup(c.close)
+        self.assertEqual(c.get("/api/v1/nodes")[0], 200)
+        self.wait_for(lambda: c.get("/api/v1/nodes")[0] == 401, what="the short credential expires")
+        creds = self.fc.k8s_admin("credentials?cluster=" + CCE, None, "GET")["credentials"]
+        before = {x["id"] for x in creds}
+        self.assertEqual(self.hw("POST", CCE_P + "/clustercert", body={"duration": 1})[0], 200)
+        new = [x for x in self.fc.k8s_admin("credentials?cluster=" + CCE, None, "GET")["credentials"]
+               if x["id"] not in before]
+        self.assertEqual(len(new), 1, new)
+        self.assertLessEqual(parse_ts(new[0]["expires"]) - parse_ts(new[0]["issued"]), 3)
+        self.assertIsNone(self.fc.k8s_admin("timing", {"test_credential_seconds": 0})["test_credential_seconds"])
+        s, _, b = self.ack("GET", "/k8s/%s/user_config" % ACK1, [("TemporaryDurationMinutes", "15")])
+        self.assertAlmostEqual(parse_ts(b["expiration"]), time.time() + 900, delta=5)
+
 
 class Nodes(K8sCase):
     def test_nodes_mirror_the_clouds(self):

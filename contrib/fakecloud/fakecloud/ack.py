@@ -219,6 +219,7 @@ def describe_user_kubeconfig(st, req):
         seconds = int(minutes) * 60.0
     else:
         seconds = 3 * 365 * 86400.0        # "the system sets a longer validity period"
+    seconds = st.k8s.cloud_credential_seconds(seconds)   # a test-only override (README), else as asked
     if cl.id not in st.k8s.clusters or st.k8s_endpoint is None:
         raise ApiError(503, "ServiceUnavailable", "fakecloud: the emulated Kubernetes API is off (openssl missing "
                                                   "or --k8s-listen off)")

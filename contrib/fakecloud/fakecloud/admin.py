@@ -183,8 +183,14 @@ def _k8s(fake, st, req, path, m):
                 if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                     raise K8sAdminError("never_ready_next must be an integer >= 0")
                 model.never_ready_next = v
+            if "test_credential_seconds" in b:
+                v = b.pop("test_credential_seconds")
+                if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
+                    raise K8sAdminError("test_credential_seconds must be a number of seconds >= 0, or null")
+                model.test_credential_seconds = v or None
             model.set_timing(b)
-        return _ok(dict(model.timing, never_ready_next=model.never_ready_next))
+        return _ok(dict(model.timing, never_ready_next=model.never_ready_next,
+                        test_credential_seconds=model.test_credential_seconds))
     if path == "/_fake/k8s/pods":
         b = _body(req)
         cid = _need_cluster(b)

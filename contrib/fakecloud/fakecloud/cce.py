@@ -204,7 +204,8 @@ def create_cluster_cert(st, req):
         raise ApiError(503, "CCE.01500001", "fakecloud: the emulated Kubernetes API is off (openssl missing or "
                                             "--k8s-listen off)")
     try:
-        cred = st.k8s.issue(cl.id, "cert", days * 86400.0, req.now, "cce-clustercert", user="user")
+        cred = st.k8s.issue(cl.id, "cert", st.k8s.cloud_credential_seconds(days * 86400.0), req.now,
+                            "cce-clustercert", user="user")
     except K8sAdminError as e:
         raise ApiError(503, "CCE.01500001", "fakecloud: %s" % e)
     return Response(200, st.k8s.kubeconfig_cce(cl.id, cred), {"Port-ID": "port-" + cl.id[:8]})

@@ -242,6 +242,9 @@ class K8sModel:
         self.set_timing(cfg.get("timing") or {})
         self.daemonsets = list(cfg.get("daemonsets", DEFAULT_DAEMONSETS) or [])
         self.never_ready_next = int(cfg.get("never_ready_next", 0) or 0)
+        # TEST-ONLY (not cloud behaviour): when set, the kubeconfigs the two credential operations hand out
+        # last this many seconds whatever was asked, so that renewals can be tested in seconds
+        self.test_credential_seconds = None
         self.clusters = {}
         self.certs = {}          # serial (int) -> Cred
         self.tokens = {}         # token -> Cred
@@ -682,6 +685,11 @@ class K8sModel:
         return {"cluster": cid, "generation": kc.gen}
 
     # ------------------------------------------------------------------ credentials
+
+    def cloud_credential_seconds(self, asked):
+        """The lifetime of a credential from DescribeClusterUserKubeconfig or CreateKubernetesClusterCert:
+        what was asked, unless the test-only override test_credential_seconds is set."""
+        return float(self.test_credential_seconds) if self.test_credential_seconds else asked
 
     def issue(self, cid, kind, seconds, now, origin, user=None):
         """A credential for cluster cid valid `seconds`: ("cert", serial, cert_pem, key_pem) or
