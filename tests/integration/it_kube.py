@@ -29,8 +29,10 @@ What is covered here:
     from the record and closes it.
 """
 
+import glob
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -453,6 +455,129 @@ class KubeScaleIn(unittest.TestCase):
         self.assert_released(d, a_name, cordoned)
         self.assertIn("web: its kubernetes: key was removed; uncordoning the 1 node", d.log())
         self.assertEqual(d.stop(), 0)
+
+    # ---- the bounds of issue #20 made configurable, and what they govern ----
+
+    def test_node_never_ready_is_reported_then_the_first_victim(self):
+        """kubernetes.ready_timeout: a new node the cloud reports running but
+        Kubernetes never sees Ready is pending (not converged) until the
+        bound, then reported unhealthy, and a later scale-in removes it
+        first (order [unhealthy, oldest]: without the report the oldest
+        node would go)."""
+        f = self.fleet
+        f.admin("mutate", "POST", {"action": "healthy", "node": itlib.UNHEALTHY_GPU})
+        f.admin("k8s/timing", "POST", {"never_ready_next": 1})
+
+        def pool_ids():
+            return sorted(n["id"] for n in itlib.live_nodes(f.state(), TRAIN, "gpu-a"))
+
+        def cfg(n):
+            return config(
+                "  - name: train\n    provider: cce\n    id: %s\n"
+                "    kubernetes: { kubeconfig: from-cloud, ready_timeout: 30s }\n"
+                "    login: { ssh_key: KeyPair-001 }\n"
+                "    scale_in: { max_per_cycle: 5, order: [unhealthy, oldest] }\n"
+                "    node_pools:\n      - { name: gpu-a, nodes: %d }\n" % (TRAIN, n))
+
+        before = pool_ids()
+        self.assertEqual(len(before), 4, before)
+        d = f.daemon(cfg(5))
+        d.wait_ready()
+        new = wait_for(lambda: sorted(set(pool_ids()) - set(before)), what="the new node")
+        self.assertEqual(len(new), 1, new)
+
+        def running():
+            n = [x for x in f.state()["nodes"] if x["id"] == new[0]]
+            return n and n[0]["status"] == "running"
+
+        wait_for(running, what="the new node running in the cloud")
+        t_running = time.time()
+        mark = f.requests()[-1]["seq"]
+        # two Kubernetes node reads after the cloud said running: the
+        # daemon's view includes it
+        wait_for(lambda: len([r for r in f.requests() if r["seq"] > mark and
+                              "K8sListNodes" in r["op"]]) >= 2, what="two reads after that")
+
+        def train():
+            return [c for c in d.status()["clusters"] if c["name"] == "train"][0]
+
+        def msgs(c):
+            return " | ".join(n.get("message", n.get("msg", "")) for n in c["notes"])
+
+        t = train()
+        self.assertLess(time.time() - t_running, 25, "too slow to see the node before its bound")
+        self.assertIn("1 not ready (1 starting, 0 unhealthy)", msgs(t))
+        m = d.metrics()
+        self.assertIn('nodeherd_cluster_converged{cluster="train"} 0', m)
+        self.assertIn('nodeherd_nodes{cluster="train",pool="gpu-a",state="creating"} 1', m)
+        self.assertNotIn("has not seen it Ready", d.log())
+        # after the bound: reported, counted unhealthy, still not converged
+        wait_for(lambda: "1 not ready (0 starting, 1 unhealthy)" in msgs(train()), timeout=120,
+                 what="the node reported unhealthy after ready_timeout")
+        self.assertRegex(d.log(), r"train: node \S+ runs in the cloud but Kubernetes has not seen "
+                                  r"it Ready \d+ s after its creation \(ready_timeout 30 s\)")
+        m = d.metrics()
+        self.assertIn('nodeherd_cluster_converged{cluster="train"} 0', m)
+        self.assertIn('nodeherd_nodes{cluster="train",pool="gpu-a",state="not_ready"} 1', m)
+        # a scale-in: the never-Ready node goes first, the oldest stays
+        f.write_config(cfg(4))
+        d.signal(signal.SIGHUP)
+        wait_for(lambda: len(pool_ids()) == 4, what="gpu-a back at 4")
+        time.sleep(2)  # a few more cycles: nothing else goes
+        self.assertEqual(pool_ids(), before)
+        inv = f.invariants()
+        for k in ("nodes_removed_with_evictable_pods", "protected_nodes_removed",
+                  "pods_deleted_bypassing_eviction", "nodes_left_cordoned"):
+            self.assertEqual(inv.get(k), 0, inv)
+        itlib.assert_clean(self, f)
+        self.assertEqual(d.stop(), 0)
+
+    def test_cloud_credentials_renewed_before_they_expire(self):
+        """Credentials from ACK DescribeClusterUserKubeconfig are renewed
+        with a third of their life left: with the emulator's test-only 9 s
+        lifetime (the cloud's shortest is 15 min) the daemon fetches new
+        ones before each expires, keeps reading nodes, never gets a 401, and
+        no kubeconfig material reaches an output."""
+        f = self.fleet
+        f.admin("k8s/timing", "POST", {"test_credential_seconds": 9})
+        d = f.daemon(config(
+            "  - name: web\n    provider: ack\n    id: %s\n    workers: 5\n"
+            "    kubernetes: { kubeconfig: from-cloud }\n" % WEB))
+        d.wait_ready()
+
+        def creds():
+            c = f.admin("k8s/credentials?cluster=" + WEB)["credentials"]
+            return sorted((x for x in c if x["origin"] == "ack-user-config"),
+                          key=lambda x: x["issued"])
+
+        wait_for(lambda: len(creds()) >= 4, timeout=180, what="three renewals")
+        mark = f.requests()[-1]["seq"]
+        wait_for(lambda: [r for r in f.requests() if r["seq"] > mark and
+                          "K8sListNodes" in r["op"] and r.get("status") == 200],
+                 what="nodes read with the newest credentials")
+        got = creds()
+        for prev, nxt in zip(got, got[1:]):
+            self.assertLess(nxt["issued"], prev["expires"], got)  # renewed before it ended
+        k8s = [r for r in f.requests() if "K8s" in r["op"]]
+        self.assertGreater(len(k8s), 0)
+        self.assertEqual([r for r in k8s if r.get("status") == 401], [])
+        web = [c for c in d.status()["clusters"] if c["name"] == "web"][0]
+        self.assertIs((web.get("kubernetes") or {}).get("reachable"), True, web)
+        self.assertIn("Kubernetes credentials from the cloud", d.log())
+        # the secrets canary's kubeconfig patterns (tests/reliability/it_secrets.py)
+        kube = re.compile(r"-----BEGIN|PRIVATE KEY|LS0tLS1CRUdJT|client-key-data|"
+                          r"client-certificate-data|certificate-authority-data")
+        outputs = {"/metrics": d.metrics(), "/api/v1/status": json.dumps(d.status())}
+        self.assertEqual(d.stop(), 0)
+        outputs["daemon log"] = d.log()
+        for path in glob.glob(os.path.join(f.state_dir, "**"), recursive=True):
+            if os.path.isfile(path):
+                with open(path, "rb") as fh:
+                    outputs[path] = fh.read().decode("latin-1")
+        for what, text in outputs.items():
+            km = kube.search(text)
+            self.assertIsNone(km, "kubeconfig material in %s: %s" % (
+                what, text[max(0, km.start() - 100):km.end() + 50] if km else ""))
 
 
 if __name__ == "__main__":
