@@ -64,6 +64,8 @@ struct kdrain {
     uint64_t drained_at; /* loop ms */
     size_t pods_left;
     char held[160]; /* "ns/name" of the pod a budget holds, or "" */
+    char pool[128]; /* the node's pool name when the drain started; "": outside pools */
+    bool counted;   /* pods_left is known (a first progress came) */
 };
 
 /* A node whose drain did not finish: not chosen again before `until`. */
@@ -789,12 +791,29 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* nodeherd_drain_pods_left{cluster,pool,node}: one series per drain of
+ * the cluster, rebuilt from its drains whenever one makes progress or
+ * ends, so that no series outlives its drain. */
+static void drain_metrics(struct cl *c)
+{
+    nh_metrics_forget("nodeherd_drain_pods_left", "cluster", c->name);
+    for (const struct kdrain *kd = c->kube != NULL ? c->kube->drains : NULL; kd != NULL;
+         kd = kd->next)
+        if (kd->counted)
+            nh_metrics_set("nodeherd_drain_pods_left", (double)kd->pods_left, "cluster", c->name,
+                           "pool", kd->pool, "node", kd->kname, NULL);
+}
+
+/* kd is no longer on the cluster's list (or never was). */
 static void kd_free(struct kdrain *kd)
 {
+    struct cl *c = kd->c;
     free(kd->id);
     free(kd->kname);
     nh_op_clear(&kd->rec);
     free(kd);
+    if (c != NULL)
+        drain_metrics(c);
 }
 
 static void kd_unlink(struct cl_kube *k, struct kdrain *kd)
@@ -926,7 +945,9 @@ static void on_drain_progress(void *ud, const struct nh_drain_progress *p)
 {
     struct kdrain *kd = ud;
     kd->pods_left = p->pods_left;
+    kd->counted = true;
     snprintf(kd->held, sizeof(kd->held), "%s", p->held_pod != NULL ? p->held_pod : "");
+    drain_metrics(kd->c);
 }
 
 static void on_drain_done(void *ud, enum nh_drain_outcome o, const struct nh_drain_progress *p)
@@ -1113,6 +1134,14 @@ static int drain_start(struct cl *c, const struct nh_action *a, const char *id, 
     }
     kd->c = c;
     kd->token = rc->token = ++k->next_token;
+    for (size_t i = 0; i < c->obs.n_nodes; i++) /* the pool's name, for the metrics */
+        if (c->obs.nodes[i].id != NULL && strcmp(c->obs.nodes[i].id, id) == 0 &&
+            c->obs.nodes[i].pool_id != NULL)
+            for (size_t j = 0; j < c->obs.n_pools; j++)
+                if (c->obs.pools[j].id != NULL &&
+                    strcmp(c->obs.pools[j].id, c->obs.nodes[i].pool_id) == 0)
+                    snprintf(kd->pool, sizeof(kd->pool), "%s",
+                             c->obs.pools[j].name != NULL ? c->obs.pools[j].name : "");
     kd->next = k->drains;
     k->drains = kd;
     kd->st = KD_RECORDING;

@@ -67,6 +67,10 @@ void status_describe_metrics(void)
                         NULL, 0);
     nh_metrics_describe("nodeherd_drains_in_progress", NH_METRIC_GAUGE,
                         "Nodes nodeherd is draining before their removal", NULL, 0);
+    nh_metrics_describe("nodeherd_drain_pods_left", NH_METRIC_GAUGE,
+                        "Pods left to move off each node nodeherd is draining (the series goes "
+                        "when the drain ends)",
+                        NULL, 0);
     nh_metrics_describe("nodeherd_journal_healthy", NH_METRIC_GAUGE,
                         "1 while the local state journal can be written (always 1 with ha:)", NULL,
                         0);

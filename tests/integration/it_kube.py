@@ -456,6 +456,38 @@ class KubeScaleIn(unittest.TestCase):
         self.assertIn("web: its kubernetes: key was removed; uncordoning the 1 node", d.log())
         self.assertEqual(d.stop(), 0)
 
+    def drain_series(self, d):
+        """{(cluster, pool, node): value} of nodeherd_drain_pods_left."""
+        out = {}
+        for line in d.metrics().splitlines():
+            if line.startswith("nodeherd_drain_pods_left{"):
+                labels = dict(re.findall(r'(\w+)="([^"]*)"', line[:line.rindex("}")]))
+                out[(labels.get("cluster"), labels.get("pool"), labels.get("node"))] = \
+                    float(line.rsplit(" ", 1)[1])
+        return out
+
+    def test_drain_metrics_per_node_go_with_the_drain(self):
+        """nodeherd_drain_pods_left{cluster,pool,node}: a series for the node
+        being drained while a budget holds its pod, none once the drain has
+        ended (drained and removed)."""
+        f = self.fleet
+        d, _pools_np, a_name, _cordoned = self.start_held_drain()
+        self.assertIn("# TYPE nodeherd_drain_pods_left gauge", d.metrics())
+        wait_for(lambda: self.drain_series(d) == {("web", "", a_name): 1.0}, timeout=60,
+                 what="one series: a's drain, 1 pod left")
+        # the budget lets go: the pod is evicted, a drained and removed
+        f.admin("k8s/pdbs", "DELETE", {"cluster": WEB, "namespace": "shop", "name": "pinned"})
+        wait_for(lambda: A not in live_ids(f, WEB), timeout=120, what="a removed once drained")
+        wait_for(lambda: self.drain_series(d) == {}, timeout=60, what="the series gone")
+        time.sleep(2)  # a few more cycles: it does not come back
+        self.assertEqual(self.drain_series(d), {})
+        self.assertIn('nodeherd_drains_in_progress{cluster="web"} 0', d.metrics())
+        inv = f.invariants()
+        for k in ("nodes_removed_with_evictable_pods", "pods_deleted_bypassing_eviction",
+                  "nodes_left_cordoned"):
+            self.assertEqual(inv.get(k), 0, inv)
+        self.assertEqual(d.stop(), 0)
+
     # ---- the bounds of issue #20 made configurable, and what they govern ----
 
     def test_node_never_ready_is_reported_then_the_first_victim(self):
