@@ -115,6 +115,32 @@ class Admin(FakeCloudCase):
             for cl in clients:
                 cl.close()
 
+    def test_many_connections_at_once_wait_in_the_backlog(self):
+        # A client opening hundreds of connections at once (nodeherd's first
+        # poll) is not left to TCP's retries (1, 3, 7, 15 ... s). With
+        # socketserver's listen backlog of 5, the server dropped the
+        # handshakes that did not fit and these answers took 15 s and more.
+        import socket
+        import time
+        socks = []
+        os.kill(self.fc.proc.pid, signal.SIGSTOP)
+        try:
+            for _ in range(200):
+                s = socket.create_connection(("127.0.0.1", self.fc.port), timeout=30)
+                s.sendall(b"GET /_fake/invariants HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                socks.append(s)
+            time.sleep(0.2)
+        finally:
+            os.kill(self.fc.proc.pid, signal.SIGCONT)
+        t0 = time.monotonic()
+        try:
+            for s in socks:
+                self.assertTrue(s.recv(64).startswith(b"HTTP/1.1 200"))
+            self.assertLess(time.monotonic() - t0, 5.0)
+        finally:
+            for s in socks:
+                s.close()
+
     def test_rate_limit_out_of_order_arrivals(self):
         from fakecloud.ratelimit import RateLimiter
         r = RateLimiter(limit=3, window=1.0)

@@ -572,6 +572,13 @@ class K8sHandler(Handler):
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # listen() backlog. socketserver's default of 5 dropped the SYNs of a
+    # client opening hundreds of connections at once (nodeherd's first poll
+    # of 1,000 clusters); each came back after TCP's SYN retry (1, 3, 7, 15,
+    # 31 s), which no cloud front end adds: start -> READY=1 took 32 s at
+    # 1,000 clusters / 10,000 pools (contrib/bench/README.md). The kernel
+    # caps it at net.core.somaxconn.
+    request_queue_size = 4096
 
     def handle_error(self, request, client_address):  # a reset client is not an emulator error
         pass
