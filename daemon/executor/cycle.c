@@ -23,7 +23,7 @@ static uint64_t cl_poll_interval(const struct cl *c)
     return c->e->cfg->daemon.poll_interval_ms;
 }
 
-const char *cl_held(const struct cl *c)
+const char *ex__cl_held(const struct cl *c)
 {
     /* A removed cluster's suspend is gone with its declaration; the dry
      * run still holds whatever it has not sent yet. */
@@ -34,21 +34,21 @@ const char *cl_held(const struct cl *c)
     return NULL;
 }
 
-void cl_observe_soon(struct cl *c, uint64_t delay_ms)
+void ex__cl_observe_soon(struct cl *c, uint64_t delay_ms)
 {
     if (c->removed || c->e->stopping || !c->e->started)
         return;
-    uint64_t due = engine_now(c->e) + delay_ms;
+    uint64_t due = ex__engine_now(c->e) + delay_ms;
     uint64_t cur = uv_timer_get_due_in(&c->poll_timer);
     if (due < c->observe_due)
         c->observe_due = due;
     if (uv_is_active((uv_handle_t *)&c->poll_timer) && cur <= delay_ms)
         return;
-    /* 1 ms at least: see cl_schedule_next. */
+    /* 1 ms at least: see ex__cl_schedule_next. */
     uv_timer_start(&c->poll_timer, cl_poll_cb, delay_ms ? delay_ms : 1, 0);
 }
 
-void cl_start(struct cl *c, bool first)
+void ex__cl_start(struct cl *c, bool first)
 {
     /* First polls are spread over a short window (up to 1 s or the
      * interval), not a whole interval: READY should come soon. */
@@ -59,10 +59,10 @@ void cl_start(struct cl *c, bool first)
 }
 
 /* May a changed declaration be planned on the observation in hand? */
-bool cl_fresh_enough(const struct cl *c)
+bool ex__cl_fresh_enough(const struct cl *c)
 {
-    uint64_t now = engine_now(c->e);
-    return c->have_obs && c->obs_ok && !c->observing && ops_count(c) == 0 &&
+    uint64_t now = ex__engine_now(c->e);
+    return c->have_obs && c->obs_ok && !c->observing && ex__ops_count(c) == 0 &&
            c->obs_epoch == c->ops_epoch && now >= c->not_before &&
            now - (uint64_t)c->obs.at_ms < cl_poll_interval(c);
 }
@@ -117,7 +117,7 @@ static bool cl_may_act(const struct cl *c)
 {
     if (c->obs_epoch != c->ops_epoch)
         return false;
-    return engine_now(c->e) >= c->not_before || c->replan;
+    return ex__engine_now(c->e) >= c->not_before || c->replan;
 }
 
 static bool cl_read_state_first(struct cl *c, const struct nh_plan *plan, bool act);
@@ -126,7 +126,7 @@ static bool cl_read_state_first(struct cl *c, const struct nh_plan *plan, bool a
  * acts on the plan only when `act` (cl_may_act). Returns
  * true when it read the cluster's state first instead (see
  * cl_read_state_first): the plan is then made again from that callback. */
-bool cl_plan(struct cl *c, bool act)
+bool ex__cl_plan(struct cl *c, bool act)
 {
     struct nh_engine *e = c->e;
     struct nh_policy pol = {
@@ -158,7 +158,7 @@ bool cl_plan(struct cl *c, bool act)
         /* the state read could not go out: plan on what that left */
         nh_plan_clear(&plan);
     }
-    const char *held = cl_held(c);
+    const char *held = ex__cl_held(c);
     char *text = plan_text(&plan, act && held == NULL);
     bool changed = text == NULL || c->last_plan_text == NULL || strcmp(text, c->last_plan_text);
     if (changed)
@@ -184,13 +184,13 @@ bool cl_plan(struct cl *c, bool act)
 
     /* Held (suspended, dry run): observed and planned, nothing started. */
     if (act && held == NULL && !e->stopping && e->leader) {
-        if (cl_kube_drains(c)) /* drains first, then the removals (kube.c) */
-            cl_kube_act(c, &plan, n_busy > 0);
+        if (ex__cl_kube_drains(c)) /* drains first, then the removals (kube.c) */
+            ex__cl_kube_act(c, &plan, n_busy > 0);
         else
             for (size_t i = 0; i < plan.n_actions; i++)
-                ops_start(c, &plan.actions[i]);
+                ex__ops_start(c, &plan.actions[i]);
     } else if (held != NULL) {
-        cl_kube_drains_stop(c); /* nothing acts: nodeherd's cordons stay until it may */
+        ex__cl_kube_drains_stop(c); /* nothing acts: nodeherd's cordons stay until it may */
     }
     nh_plan_clear(&c->last_plan);
     c->last_plan = plan;
@@ -204,12 +204,12 @@ static uint64_t cl_jittered_interval(struct cl *c)
     return iv - iv / 20 + jitter; /* interval -5% .. +5% */
 }
 
-void cl_schedule_next(struct cl *c)
+void ex__cl_schedule_next(struct cl *c)
 {
-    uint64_t now = engine_now(c->e);
+    uint64_t now = ex__engine_now(c->e);
     uint64_t next = UINT64_MAX;
 
-    if ((c->removed && !cl_retiring(c)) || c->e->stopping)
+    if ((c->removed && !ex__cl_retiring(c)) || c->e->stopping)
         return;
     /* While an observation is out, its callback re-arms the timer. A
      * retiring cluster is observed only to verify. */
@@ -237,7 +237,7 @@ void cl_schedule_next(struct cl *c)
         uv_timer_stop(&c->poll_timer);
         return;
     }
-    if (c->not_before > now && ops_count(c) == 0 && c->not_before - now > next)
+    if (c->not_before > now && ex__ops_count(c) == 0 && c->not_before - now > next)
         next = c->not_before - now;
     /* Never 0: libuv 1.44 runs a 0 ms timer restarted from a timer callback
      * again in the same pass, forever. */
@@ -252,30 +252,30 @@ static void cl_cycle_end(struct cl *c)
     struct nh_engine *e = c->e;
 
     if (c->removed) { /* retiring: only its operations are followed */
-        cl_changed(c);
-        cl_schedule_next(c);
-        cl_maybe_free(c);
+        ex__cl_changed(c);
+        ex__cl_schedule_next(c);
+        ex__cl_maybe_free(c);
         return;
     }
     /* The planner sees operations in flight and plans nothing over them;
      * it still explains why (WAITING notes). */
-    if (!e->stopping && c->have_obs && cl_plan(c, cl_may_act(c))) {
-        cl_changed(c); /* the state read's callback ends the cycle */
+    if (!e->stopping && c->have_obs && ex__cl_plan(c, cl_may_act(c))) {
+        ex__cl_changed(c); /* the state read's callback ends the cycle */
         return;
     }
     if (c->obs_epoch != c->ops_epoch)
-        cl_observe_soon(c, 0); /* an operation closed since it started: look again */
-    else if (cl_nodes_due(c))
-        cl_observe_soon(c, 0); /* counts only, and a removal may be due: list the nodes */
+        ex__cl_observe_soon(c, 0); /* an operation closed since it started: look again */
+    else if (ex__cl_nodes_due(c))
+        ex__cl_observe_soon(c, 0); /* counts only, and a removal may be due: list the nodes */
     /* Reaching the declaration ends a run of failures (and its backoff). */
-    if (c->failures > 0 && cl_converged(c)) {
+    if (c->failures > 0 && ex__cl_converged(c)) {
         c->failures = 0;
         c->not_before = 0;
         c->last_error[0] = '\0';
     }
-    cl_changed(c);
-    engine_maybe_ready(e);
-    cl_schedule_next(c);
+    ex__cl_changed(c);
+    ex__engine_maybe_ready(e);
+    ex__cl_schedule_next(c);
 }
 
 static void on_cluster_state(void *ud, const struct nh_prov_error *err, enum nh_cluster_state st,
@@ -287,15 +287,15 @@ static void on_cluster_state(void *ud, const struct nh_prov_error *err, enum nh_
     c->observing = false;
     c->reading_state = false;
     e->calls_in_flight--;
-    if ((err != NULL && err->cls == NH_ERR_CANCELLED) || (c->removed && !cl_retiring(c))) {
-        cl_maybe_free(c);
+    if ((err != NULL && err->cls == NH_ERR_CANCELLED) || (c->removed && !ex__cl_retiring(c))) {
+        ex__cl_maybe_free(c);
         return;
     }
     if (err != NULL && err->cls != NH_ERR_NONE) {
         /* Fail closed: nothing is sent to a cluster whose state is unknown.
          * The cloud's text to the log only (issue 23). */
         char pub[200];
-        nh_err_public(err, pub, sizeof(pub));
+        ex__err_public(err, pub, sizeof(pub));
         c->obs.complete = false;
         c->obs_ok = false;
         snprintf(c->obs.why, sizeof(c->obs.why), "the cluster's state could not be read (%.200s)",
@@ -366,7 +366,7 @@ static void on_observed(void *ud, const struct nh_prov_error *err, struct nh_obs
         if (held != NULL) {
             *held = *obs;
             memset(obs, 0, sizeof(*obs));
-            cl_kube_read(c, held, on_kube_read);
+            ex__cl_kube_read(c, held, on_kube_read);
             return;
         }
         obs->complete = false;
@@ -384,19 +384,19 @@ static void observed(struct cl *c, const struct nh_prov_error *err, struct nh_ob
     if (err != NULL && err->cls == NH_ERR_CANCELLED) {
         if (obs)
             nh_observed_clear(obs);
-        cl_maybe_free(c);
+        ex__cl_maybe_free(c);
         return;
     }
-    if (c->removed && !cl_retiring(c)) {
+    if (c->removed && !ex__cl_retiring(c)) {
         if (obs)
             nh_observed_clear(obs);
-        cl_maybe_free(c);
+        ex__cl_maybe_free(c);
         return;
     }
     c->tried_once = true;
     if (err != NULL && err->cls != NH_ERR_NONE) {
         char msg[256], pub[240];
-        nh_err_public(err, pub, sizeof(pub));
+        ex__err_public(err, pub, sizeof(pub));
         snprintf(msg, sizeof(msg), "observe failed (%.230s)", pub);
         if (strcmp(msg, c->last_error) != 0)
             nh_log(LOG_WARNING,
@@ -419,7 +419,7 @@ static void observed(struct cl *c, const struct nh_prov_error *err, struct nh_ob
         c->obs_epoch = c->observing_epoch;
         c->obs = *obs;
         memset(obs, 0, sizeof(*obs));
-        c->obs.at_ms = (int64_t)engine_now(e);
+        c->obs.at_ms = (int64_t)ex__engine_now(e);
         c->have_obs = true;
         c->obs_ok = c->obs.complete;
         if (c->obs.complete) {
@@ -435,11 +435,11 @@ static void observed(struct cl *c, const struct nh_prov_error *err, struct nh_ob
                      c->obs.why);
         }
     }
-    ops_on_observed(c);
+    ex__ops_on_observed(c);
     cl_cycle_end(c);
 }
 
-bool cl_nodes_due(const struct cl *c)
+bool ex__cl_nodes_due(const struct cl *c)
 {
     return c->obs_ok && c->obs.counts_only && nh_plan_removal_possible(c->cfg, &c->obs);
 }
@@ -447,19 +447,19 @@ bool cl_nodes_due(const struct cl *c)
 static void cl_observe(struct cl *c)
 {
     struct nh_engine *e = c->e;
-    if (e->stopping || (c->removed && !cl_retiring(c)) || c->observing || c->prov == NULL ||
+    if (e->stopping || (c->removed && !ex__cl_retiring(c)) || c->observing || c->prov == NULL ||
         c->cfg == NULL)
         return;
     c->observing = true;
     c->observing_epoch = c->ops_epoch;
-    c->observe_due = engine_now(e) + cl_jittered_interval(c);
+    c->observe_due = ex__engine_now(e) + cl_jittered_interval(c);
     e->calls_in_flight++;
     /* Counts only (fewer reads) first, and then while the last observation
      * shows that nothing can be removed; the nodes are listed when a
      * removal may be due (cl_cycle_end looks again at once), after a failed
      * or incomplete observation, and while an operation is open (its
      * effect is seen in the nodes). */
-    bool counts = c->prov->ops->observe_counts != NULL && ops_count(c) == 0 &&
+    bool counts = c->prov->ops->observe_counts != NULL && ex__ops_count(c) == 0 &&
                   (!c->have_obs || (c->obs_ok && !nh_plan_removal_possible(c->cfg, &c->obs)));
     int r = (counts ? c->prov->ops->observe_counts : c->prov->ops->observe)(c->prov, c->cfg,
                                                                             on_observed, c);
@@ -469,21 +469,21 @@ static void cl_observe(struct cl *c)
         c->tried_once = true;
         snprintf(c->last_error, sizeof(c->last_error), "observe could not start: %s", strerror(-r));
         nh_log(LOG_ERR, "%s: %s", c->name, c->last_error);
-        engine_maybe_ready(e);
-        cl_schedule_next(c);
+        ex__engine_maybe_ready(e);
+        ex__cl_schedule_next(c);
     }
 }
 
 static void cl_poll_cb(uv_timer_t *t)
 {
     struct cl *c = t->data;
-    uint64_t now = engine_now(c->e);
+    uint64_t now = ex__engine_now(c->e);
     bool verifying = false;
 
-    if (c->e->stopping || (c->removed && !cl_retiring(c)))
+    if (c->e->stopping || (c->removed && !ex__cl_retiring(c)))
         return;
-    ops_tick(c, now);
-    if (c->removed && !cl_retiring(c))
+    ex__ops_tick(c, now);
+    if (c->removed && !ex__cl_retiring(c))
         return; /* its last operation just ended */
     for (struct opnode *n = c->ops; n; n = n->next)
         if (!n->closed && n->op.state == NH_OP_VERIFY)
@@ -494,7 +494,7 @@ static void cl_poll_cb(uv_timer_t *t)
     if (!c->observing && (verifying || (!c->removed && (c->replan || now >= c->observe_due))))
         cl_observe(c);
     else if (!c->observing || !verifying)
-        cl_schedule_next(c);
+        ex__cl_schedule_next(c);
 }
 
 /* ---------- what the cluster's state is ---------- */
@@ -516,7 +516,8 @@ static const struct nh_obs_pool *obs_pool(const struct cl *c, const char *pool_i
  * outside every custom pool); kinds that count from the pool (ModelArts,
  * NH_CAP_COUNTS_FROM_POOL) read its counters. false: the pool is not in
  * the observation. */
-bool group_count(const struct cl *c, const char *pool_id, const char *pool_name, struct gcount *g)
+bool ex__group_count(const struct cl *c, const char *pool_id, const char *pool_name,
+                     struct gcount *g)
 {
     const struct nh_observed *o = &c->obs;
     const struct nh_obs_pool *p = NULL;
@@ -571,7 +572,7 @@ static const struct nh_cfg_pool *find_cfg_pool_of(const struct cl *c, size_t i)
     return c->cfg && i < c->cfg->n_pools ? &c->cfg->pools[i] : NULL;
 }
 
-bool cl_blocked(const struct cl *c)
+bool ex__cl_blocked(const struct cl *c)
 {
     for (size_t i = 0; i < c->last_plan.n_notes; i++)
         if (c->last_plan.notes[i].kind == NH_NOTE_BLOCKED ||
@@ -584,10 +585,10 @@ bool cl_blocked(const struct cl *c)
  * declared count has exactly that many nodes, every one of them ready. A
  * failed node, one that never came up or one still starting is not
  * converged, whatever the counts say. */
-bool cl_converged(const struct cl *c)
+bool ex__cl_converged(const struct cl *c)
 {
     struct gcount g;
-    if (!c->obs_ok || c->cfg == NULL || ops_count(c) > 0)
+    if (!c->obs_ok || c->cfg == NULL || ex__ops_count(c) > 0)
         return false;
     /* An observation started before the last operation ended may not show
      * its outcome (a failed job's undone removals): not known yet. */
@@ -599,7 +600,7 @@ bool cl_converged(const struct cl *c)
             want = c->cfg->min;
         if (want > c->cfg->max)
             want = c->cfg->max;
-        if (!group_count(c, NULL, NULL, &g) || g.observed != want || g.ready != want)
+        if (!ex__group_count(c, NULL, NULL, &g) || g.observed != want || g.ready != want)
             return false;
     }
     for (size_t i = 0; i < c->cfg->n_pools; i++) {
@@ -607,14 +608,14 @@ bool cl_converged(const struct cl *c)
         if (p->nodes < 0)
             continue;
         int want = p->nodes < p->min ? p->min : p->nodes > p->max ? p->max : p->nodes;
-        if (!group_count(c, p->id, p->id ? NULL : p->name, &g) || g.observed != want ||
+        if (!ex__group_count(c, p->id, p->id ? NULL : p->name, &g) || g.observed != want ||
             g.ready != want)
             return false;
     }
     return c->last_plan.n_actions == 0;
 }
 
-const char *cl_state_word(const struct cl *c)
+const char *ex__cl_state_word(const struct cl *c)
 {
     if (c->removed)
         return "removed"; /* no longer declared; its operations are followed to their end */
@@ -622,19 +623,19 @@ const char *cl_state_word(const struct cl *c)
         return "waiting";
     if (!c->obs_ok)
         return "failing";
-    if (ops_count(c) > 0)
+    if (ex__ops_count(c) > 0)
         return "converging";
     /* Converged wins over an earlier failed operation: the cloud reached
      * the declaration anyway (e.g. the failed job's effect happened). */
-    if (cl_converged(c))
+    if (ex__cl_converged(c))
         return "converged";
     /* Held: observed and planned, nothing sent (the notes and `would` say
      * what would be done). */
-    if (cl_held(c) != NULL)
-        return cl_held(c);
+    if (ex__cl_held(c) != NULL)
+        return ex__cl_held(c);
     if (c->failures > 0)
         return "failing";
-    if (cl_blocked(c))
+    if (ex__cl_blocked(c))
         return "blocked";
     return "converging";
 }

@@ -21,7 +21,7 @@ uint64_t nh_engine_rand(struct nh_engine *e)
     return nh_rand_next(&e->rng); /* jitter only, not security */
 }
 
-uint64_t engine_now(const struct nh_engine *e)
+uint64_t ex__engine_now(const struct nh_engine *e)
 {
     if (e->o.test != NULL && e->o.test->now_ms != NULL)
         return e->o.test->now_ms(e->o.test->ud);
@@ -32,7 +32,7 @@ void nh_engine_test_clock_moved(struct nh_engine *e)
 {
     for (struct cl *c = e->clusters; c; c = c->next)
         if (!c->removed)
-            cl_schedule_next(c);
+            ex__cl_schedule_next(c);
 }
 
 bool nh_engine_dry_run(const struct nh_engine *e, bool *forced)
@@ -42,7 +42,7 @@ bool nh_engine_dry_run(const struct nh_engine *e, bool *forced)
     return e->o.dry_run || e->cfg->daemon.dry_run;
 }
 
-struct cl *engine_find_cluster(struct nh_engine *e, const char *name)
+struct cl *ex__engine_find_cluster(struct nh_engine *e, const char *name)
 {
     for (struct cl *c = e->clusters; c; c = c->next)
         if (!c->removed && strcmp(c->name, name) == 0)
@@ -50,14 +50,14 @@ struct cl *engine_find_cluster(struct nh_engine *e, const char *name)
     return NULL;
 }
 
-void cl_changed(struct cl *c)
+void ex__cl_changed(struct cl *c)
 {
-    status_update_cluster_metrics(c);
+    ex__status_update_cluster_metrics(c);
     if (c->e->o.on_change)
         c->e->o.on_change(c->e->o.ud);
 }
 
-void nh_err_public(const struct nh_prov_error *e, char *buf, size_t len)
+void ex__err_public(const struct nh_prov_error *e, char *buf, size_t len)
 {
     if (e->http_status > 0) /* an answer: its text stays out */
         snprintf(buf, len, "%s%s%.60s%s%.40s, HTTP %d%s%.80s", nh_err_class_name(e->cls),
@@ -68,7 +68,7 @@ void nh_err_public(const struct nh_prov_error *e, char *buf, size_t len)
                  e->op, e->message);
 }
 
-void cl_record_recent(struct cl *c, const struct nh_op *op, const char *result)
+void ex__cl_record_recent(struct cl *c, const struct nh_op *op, const char *result)
 {
     struct recent *r = &c->recent[c->n_recent % NH_RECENT_MAX];
 
@@ -93,8 +93,8 @@ static void cl_free_now(struct cl *c)
 {
     if (c->e != NULL)
         cl_unlink(c);
-    ops_free_all(c);
-    cl_kube_free(c);
+    ex__ops_free_all(c);
+    ex__cl_kube_free(c);
     nh_observed_clear(&c->obs);
     nh_plan_clear(&c->last_plan);
     free(c->last_plan_text);
@@ -127,13 +127,13 @@ static void cl_on_timer_closed(uv_handle_t *h)
         cl_free_now(c);
         return;
     }
-    cl_maybe_free(c);
+    ex__cl_maybe_free(c);
     engine_gc_providers(e); /* a retired provider it used may be unused now */
 }
 
 /* A removed cluster whose last call or operation just ended: a retiring one
  * closes its timer (freed from the close callback), then it goes. */
-void cl_maybe_free(struct cl *c)
+void ex__cl_maybe_free(struct cl *c)
 {
     if (!c->removed || c->observing || c->ops != NULL)
         return;
@@ -194,12 +194,12 @@ static struct nh_provider *engine_provider(struct nh_engine *e, const char *name
 
 /* READY once every declared cluster was tried once (cycle.c calls it at the
  * end of each first observation). */
-void engine_maybe_ready(struct nh_engine *e)
+void ex__engine_maybe_ready(struct nh_engine *e)
 {
     if (e->ready_sent)
         return;
     for (struct cl *c = e->clusters; c; c = c->next)
-        if (!c->removed && (!c->tried_once || c->reading_state || cl_nodes_due(c)))
+        if (!c->removed && (!c->tried_once || c->reading_state || ex__cl_nodes_due(c)))
             return;
     e->ready_sent = true;
     if (e->o.on_first_poll)
@@ -386,7 +386,7 @@ static void cl_retire_provider(struct nh_engine *e, struct cl *c, struct prov_en
 static struct cl *engine_find_retiring(struct nh_engine *e, const struct nh_cfg_cluster *cc)
 {
     for (struct cl *c = e->clusters; c; c = c->next)
-        if (cl_retiring(c) && strcmp(c->name, cc->name) == 0 &&
+        if (ex__cl_retiring(c) && strcmp(c->name, cc->name) == 0 &&
             str_eq(c->cfg->provider_name, cc->provider_name) && str_eq(c->cfg->id, cc->id) &&
             str_eq(c->cfg->pool, cc->pool))
             return c;
@@ -558,7 +558,7 @@ static void engine_resume_journal(struct nh_engine *e, const struct nh_journal_r
 {
     for (size_t i = 0; i < rep->n_open; i++) {
         const struct nh_op *op = &rep->open_ops[i];
-        struct cl *c = op->action.cluster ? engine_find_cluster(e, op->action.cluster) : NULL;
+        struct cl *c = op->action.cluster ? ex__engine_find_cluster(e, op->action.cluster) : NULL;
         if (c == NULL) {
             nh_log(LOG_WARNING,
                    "state journal: operation %llu (%s) is for cluster \"%s\", which is no longer "
@@ -567,7 +567,7 @@ static void engine_resume_journal(struct nh_engine *e, const struct nh_journal_r
                    op->action.cluster ? op->action.cluster : "?");
             continue;
         }
-        ops_resume(c, op);
+        ex__ops_resume(c, op);
     }
     if (rep->n_open > 0)
         nh_log(LOG_NOTICE, "state journal: resuming %zu operation%s in flight (never re-sent)",
@@ -590,7 +590,7 @@ int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg, stru
     e->cfg = nh_config_ref(cfg);
     e->started_unix = time(NULL);
     e->rng = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ 0x9E3779B97F4A7C15ULL;
-    status_describe_metrics();
+    ex__status_describe_metrics();
 
     const char *dir = opts->state_dir ? opts->state_dir : cfg->daemon.state_dir;
     e->state_dir = strdup(dir ? dir : "");
@@ -630,8 +630,8 @@ int nh_engine_start(struct nh_engine *e)
     size_t n = 0;
     e->started = true;
     for (struct cl *c = e->clusters; c; c = c->next)
-        cl_start(c, n++ == 0);
-    engine_maybe_ready(e);
+        ex__cl_start(c, n++ == 0);
+    ex__engine_maybe_ready(e);
     return 0;
 }
 
@@ -687,7 +687,7 @@ static void engine_log_hold_change(struct nh_engine *e, struct cl *c, const char
     size_t inflight = 0;
     for (struct cl *k = e->clusters; k; k = k->next)
         if (!k->removed && (c == NULL || k == c))
-            inflight += ops_count(k);
+            inflight += ex__ops_count(k);
     if (c == NULL && !on && e->o.dry_run) {
         nh_log(LOG_NOTICE,
                "reload: dry_run turned off in the configuration, but this process runs with "
@@ -750,15 +750,16 @@ static void cl_declared_again(struct nh_engine *e, struct cl *c, const struct nh
     nh_log(LOG_NOTICE,
            "reload: cluster %s declared again; its %zu operation%s in flight carr%s "
            "over",
-           cc->name, ops_count(c), ops_count(c) == 1 ? "" : "s", ops_count(c) == 1 ? "ies" : "y");
+           cc->name, ex__ops_count(c), ex__ops_count(c) == 1 ? "" : "s",
+           ex__ops_count(c) == 1 ? "ies" : "y");
     c->removed = false;
     nh_config_unref(c->retired_cfg);
     c->retired_cfg = NULL;
     c->cfg = cc;
     c->prov = engine_provider(e, cc->provider_name);
     c->replan = true;
-    cl_changed(c);
-    cl_observe_soon(c, 0);
+    ex__cl_changed(c);
+    ex__cl_observe_soon(c, 0);
 }
 
 /* A cluster new in the file (NULL: out of memory, logged). */
@@ -771,7 +772,7 @@ static struct cl *cl_added(struct nh_engine *e, const struct nh_cfg_cluster *cc)
     }
     c->prov = engine_provider(e, cc->provider_name);
     nh_log(LOG_NOTICE, "reload: cluster %s added", cc->name);
-    cl_observe_soon(c, 0);
+    ex__cl_observe_soon(c, 0);
     return c;
 }
 
@@ -793,8 +794,8 @@ static void cl_reload_holds(struct nh_engine *e, struct cl *c, const struct nh_c
         c->last_plan_text = NULL;
     }
     if (prev->kube_access && prev->scale_in.drain && !(cc->kube_access && cc->scale_in.drain))
-        cl_kube_release(c, cc->kube_access ? "drain was turned off"
-                                           : "its kubernetes: key was removed");
+        ex__cl_kube_release(c, cc->kube_access ? "drain was turned off"
+                                               : "its kubernetes: key was removed");
 }
 
 /* A cluster still declared, updated in place: planned again when its
@@ -812,20 +813,20 @@ static void cl_reloaded(struct nh_engine *e, struct cl *c, const struct nh_cfg_c
     c->replan = true;
     /* Throttled operations waiting to go again were planned on the old
      * declaration: known unsent, they are dropped, then planned anew. */
-    ops_drop_unsent(c, "the declaration changed; planned again");
-    if (cl_fresh_enough(c)) {
+    ex__ops_drop_unsent(c, "the declaration changed; planned again");
+    if (ex__cl_fresh_enough(c)) {
         /* React at once: the observation in hand is complete, younger than
          * a poll interval and taken after the last operation here ended,
          * i.e. exactly what a poll would have planned on. */
         nh_log(LOG_INFO, "reload: cluster %s %s; planning on the observation of %llu ms ago",
-               cc->name, what, (unsigned long long)(engine_now(e) - (uint64_t)c->obs.at_ms));
-        cl_plan(c, true);
-        cl_changed(c);
-        cl_schedule_next(c);
+               cc->name, what, (unsigned long long)(ex__engine_now(e) - (uint64_t)c->obs.at_ms));
+        ex__cl_plan(c, true);
+        ex__cl_changed(c);
+        ex__cl_schedule_next(c);
     } else {
         nh_log(LOG_INFO, "reload: cluster %s %s; re-observing now", cc->name, what);
         if (!c->observing)
-            cl_observe_soon(c, 0);
+            ex__cl_observe_soon(c, 0);
     }
 }
 
@@ -843,7 +844,7 @@ static void engine_reload_clusters(struct nh_engine *e, const struct nh_config *
         tail = &(*tail)->next;
     for (size_t i = 0; i < cfg->n_clusters; i++) {
         const struct nh_cfg_cluster *cc = &cfg->clusters[i];
-        struct cl *c = engine_find_cluster(e, cc->name);
+        struct cl *c = ex__engine_find_cluster(e, cc->name);
         if (c == NULL && (c = engine_find_retiring(e, cc)) != NULL) {
             cl_declared_again(e, c, cc);
         } else if (c == NULL) {
@@ -877,11 +878,11 @@ static void cl_retire(struct nh_engine *e, struct cl *c, struct nh_config *old,
                       struct prov_entry **drop)
 {
     const struct nh_cfg_cluster *was = old ? nh_config_cluster(old, c->name) : NULL;
-    size_t open = ops_count(c);
+    size_t open = ex__ops_count(c);
 
     cl_metrics_forget(c->name);
     /* nodeherd's cordons there are undone before its client goes */
-    cl_kube_release(c, "the cluster is no longer declared");
+    ex__cl_kube_release(c, "the cluster is no longer declared");
     c->removed = true;
     if (open > 0 && was != NULL) {
         nh_log(LOG_NOTICE,
@@ -892,9 +893,9 @@ static void cl_retire(struct nh_engine *e, struct cl *c, struct nh_config *old,
         c->cfg = was;
         nh_plan_clear(&c->last_plan);
         cl_retire_provider(e, c, drop);
-        ops_drop_unsent(c, "the cluster is no longer declared");
-        cl_schedule_next(c);
-        cl_maybe_free(c);
+        ex__ops_drop_unsent(c, "the cluster is no longer declared");
+        ex__cl_schedule_next(c);
+        ex__cl_maybe_free(c);
         return;
     }
     nh_log(LOG_NOTICE,
@@ -922,7 +923,7 @@ void nh_engine_reload(struct nh_engine *e, struct nh_config *cfg)
     engine_reload_clusters(e, old, dry_flip);
     for (struct cl *c = e->clusters, *next; c; c = next) {
         next = c->next;
-        if (cl_retiring(c)) /* removed earlier: its provider may have changed now */
+        if (ex__cl_retiring(c)) /* removed earlier: its provider may have changed now */
             cl_retire_provider(e, c, &drop);
         if (!c->removed && c->cfg == NULL)
             cl_retire(e, c, old, &drop);
@@ -947,10 +948,10 @@ void nh_engine_stop(struct nh_engine *e)
     /* Drains stop; their nodes keep nodeherd's cordon: the next start
      * resumes the drain if the removal is still wanted, else uncordons. */
     for (struct cl *c = e->clusters; c; c = c->next)
-        cl_kube_drains_stop(c);
+        ex__cl_kube_drains_stop(c);
     /* Throttled operations waiting to go again will not: recorded as unsent. */
     for (struct cl *c = e->clusters; c; c = c->next)
-        ops_drop_unsent(c, "the daemon is stopping");
+        ex__ops_drop_unsent(c, "the daemon is stopping");
     for (struct cl *c = e->clusters; c; c = c->next)
         if (!uv_is_closing((uv_handle_t *)&c->poll_timer))
             uv_timer_stop(&c->poll_timer);
@@ -966,9 +967,9 @@ void nh_engine_cancel(struct nh_engine *e)
         prov_entry_release(pe);
     for (struct cl *c = e->clusters; c; c = c->next) {
         c->prov = NULL;
-        cl_kube_cancel(c); /* Kubernetes reads in flight end as incomplete */
+        ex__cl_kube_cancel(c); /* Kubernetes reads in flight end as incomplete */
     }
-    engine_kube_releases_end(e); /* what they did not uncordon is logged */
+    ex__engine_kube_releases_end(e); /* what they did not uncordon is logged */
 }
 
 bool nh_engine_idle(const struct nh_engine *e)
@@ -987,7 +988,7 @@ void nh_engine_set_leader(struct nh_engine *e, bool leader, const struct nh_op *
         /* Drains stop (a follower never cordons or evicts); the nodes keep
          * nodeherd's cordon for the next leader to resume or undo. */
         for (struct cl *c = e->clusters; c; c = c->next)
-            cl_kube_drains_stop(c);
+            ex__cl_kube_drains_stop(c);
         /* Every mutation not handed to the HTTP layer yet is cancelled now
          * (queued for a token, waiting for a retry, or at the fence): it
          * never left, a known outcome. Those in flight may have reached the
@@ -1002,7 +1003,7 @@ void nh_engine_set_leader(struct nh_engine *e, bool leader, const struct nh_op *
             nh_log(LOG_NOTICE, "leadership lost: %zu queued mutating call%s cancelled, never sent",
                    cancelled, cancelled == 1 ? "" : "s");
         for (struct cl *c = e->clusters; c; c = c->next)
-            ops_abandon_all(c);
+            ex__ops_abandon_all(c);
         if (e->o.on_change)
             e->o.on_change(e->o.ud);
         return;
@@ -1010,7 +1011,7 @@ void nh_engine_set_leader(struct nh_engine *e, bool leader, const struct nh_op *
     e->leader = true;
     for (size_t i = 0; i < n_open; i++) {
         const struct nh_op *op = &open_ops[i];
-        struct cl *c = op->action.cluster ? engine_find_cluster(e, op->action.cluster) : NULL;
+        struct cl *c = op->action.cluster ? ex__engine_find_cluster(e, op->action.cluster) : NULL;
         if (c == NULL) {
             nh_log(LOG_WARNING,
                    "journal: operation %llu is for cluster \"%s\", which is not "
@@ -1018,13 +1019,13 @@ void nh_engine_set_leader(struct nh_engine *e, bool leader, const struct nh_op *
                    (unsigned long long)op->seq, op->action.cluster ? op->action.cluster : "?");
             continue;
         }
-        ops_resume(c, op);
+        ex__ops_resume(c, op);
     }
     nh_log(LOG_NOTICE, "leadership gained: resuming %zu operation%s in flight (never re-sent)",
            n_open, n_open == 1 ? "" : "s");
     for (struct cl *c = e->clusters; c; c = c->next)
         if (!c->removed)
-            cl_observe_soon(c, 0);
+            ex__cl_observe_soon(c, 0);
     if (e->o.on_change)
         e->o.on_change(e->o.ud);
 }
@@ -1044,7 +1045,7 @@ bool nh_engine_ready(const struct nh_engine *e)
     return e->ready_sent;
 }
 
-void engine_journal_result(struct nh_engine *e, int r)
+void ex__engine_journal_result(struct nh_engine *e, int r)
 {
     char msg[sizeof(e->journal_error)];
 
@@ -1089,7 +1090,7 @@ void nh_engine_free(struct nh_engine *e)
         return;
     e->stopping = true;
     nh_engine_cancel(e);
-    ops_journal_drain_sync(e);
+    ex__ops_journal_drain_sync(e);
     while (e->provs) {
         struct prov_entry *n = e->provs->next;
         prov_entry_free(e->provs);

@@ -3,7 +3,11 @@
  * cycle.c (one cluster's cycle: observe, plan, backoff, converged/blocked),
  * ops.c (operations, job tracking, journal queue), kube.c (the Kubernetes
  * side) and status.c/report.c (status document, metrics: they read, they
- * decide nothing). */
+ * decide nothing).
+ *
+ * Naming: the functions declared here, shared by the executor's files and
+ * not part of engine.h, carry the prefix ex__ (libuv's uv__ convention):
+ * internal to daemon/executor/, never called from outside it. */
 #ifndef NH_ENGINE_INT_H
 #define NH_ENGINE_INT_H
 
@@ -90,7 +94,7 @@ struct cl {
     struct recent recent[NH_RECENT_MAX];
     size_t n_recent; /* total ever; ring index = n % MAX */
     bool removed;    /* gone from the configuration; freed when idle */
-    /* Removed while operations were open (see cl_retiring): the configuration
+    /* Removed while operations were open (see ex__cl_retiring): the configuration
      * it was removed from, which cfg points into. */
     struct nh_config *retired_cfg;
     /* The configuration whose declaration of this cluster was last planned
@@ -149,7 +153,7 @@ struct nh_engine {
  * journal) with the declaration it had, nothing new is planned or sent,
  * status shows it as "removed", and a cluster of the same name declared
  * again takes them over. Freed (its timer closed) once the last one ends. */
-static inline bool cl_retiring(const struct cl *c)
+static inline bool ex__cl_retiring(const struct cl *c)
 {
     return c->removed && c->retired_cfg != NULL && c->open_handles > 0 &&
            !uv_is_closing((const uv_handle_t *)&c->poll_timer);
@@ -158,42 +162,42 @@ static inline bool cl_retiring(const struct cl *c)
 /* engine.c */
 uint64_t nh_engine_rand(struct nh_engine *e);
 /* The clock decisions read (loop ms): uv_now, or a test's clock. */
-uint64_t engine_now(const struct nh_engine *e);
+uint64_t ex__engine_now(const struct nh_engine *e);
 /* Journal write results (local journal only): health for /healthz. */
-void engine_journal_result(struct nh_engine *e, int r);
+void ex__engine_journal_result(struct nh_engine *e, int r);
 /* Sends READY (on_first_poll) once every cluster was tried once. */
-void engine_maybe_ready(struct nh_engine *e);
-void cl_changed(struct cl *c);
-void cl_maybe_free(struct cl *c);
-void cl_record_recent(struct cl *c, const struct nh_op *op, const char *result);
+void ex__engine_maybe_ready(struct nh_engine *e);
+void ex__cl_changed(struct cl *c);
+void ex__cl_maybe_free(struct cl *c);
+void ex__cl_record_recent(struct cl *c, const struct nh_op *op, const char *result);
 /* What of a provider error may be shown in the status document, the plan
  * and the journal: the class, the cloud's code, the operation, the HTTP
  * status and the request id, never the text of a cloud's answer (that goes
  * to the log only; issue 23). A message of our own (no answer: a timeout,
  * a refused connection, cancelled) is kept. Pure. */
-void nh_err_public(const struct nh_prov_error *e, char *buf, size_t len);
-struct cl *engine_find_cluster(struct nh_engine *e, const char *name);
+void ex__err_public(const struct nh_prov_error *e, char *buf, size_t len);
+struct cl *ex__engine_find_cluster(struct nh_engine *e, const char *name);
 
 /* cycle.c */
 /* First poll of a cluster at engine start (first: at once; the others
  * spread over up to a second). */
-void cl_start(struct cl *c, bool first);
-void cl_observe_soon(struct cl *c, uint64_t delay_ms);
+void ex__cl_start(struct cl *c, bool first);
+void ex__cl_observe_soon(struct cl *c, uint64_t delay_ms);
 /* Observed counts only (obs.counts_only) and a removal may be due: the
  * nodes are listed next, at once; not observed yet for READY. */
-bool cl_nodes_due(const struct cl *c);
+bool ex__cl_nodes_due(const struct cl *c);
 /* Re-arms the cluster's timer for its next due observation or job poll. */
-void cl_schedule_next(struct cl *c);
+void ex__cl_schedule_next(struct cl *c);
 /* Plans the cluster; acts on the plan when act. true: it read the
  * cluster's state first, and plans again from that read's callback. */
-bool cl_plan(struct cl *c, bool act);
+bool ex__cl_plan(struct cl *c, bool act);
 /* May a changed declaration be planned on the observation in hand? */
-bool cl_fresh_enough(const struct cl *c);
+bool ex__cl_fresh_enough(const struct cl *c);
 /* Why nothing new may be sent for the cluster now: "suspended"
  * (clusters[].suspend), "dry-run" (run --dry-run or daemon.dry_run), or
  * NULL. Checked where an action would start and again where it would be
  * sent; what is already in flight is followed to its end either way. */
-const char *cl_held(const struct cl *c);
+const char *ex__cl_held(const struct cl *c);
 
 /* What one group (the workers outside pools, or one pool) holds, by
  * state. The states of nodeherd_nodes{state}: every listed node is in
@@ -210,69 +214,70 @@ struct gcount {
 /* Counts a group of the observation in hand: the workers (pool_id and
  * pool_name NULL) or the pool named by id or name. false: the pool is not
  * in the observation. */
-bool group_count(const struct cl *c, const char *pool_id, const char *pool_name, struct gcount *g);
+bool ex__group_count(const struct cl *c, const char *pool_id, const char *pool_name,
+                     struct gcount *g);
 /* The state word of the status document and STATUS=: "removed",
  * "waiting", "failing", "converging", "converged", "suspended", "dry-run",
  * "blocked". */
-const char *cl_state_word(const struct cl *c);
+const char *ex__cl_state_word(const struct cl *c);
 /* Nothing in flight, nothing planned, every declared group at its count
  * with every node ready. */
-bool cl_converged(const struct cl *c);
+bool ex__cl_converged(const struct cl *c);
 /* The last plan refused or was blocked (a note says why). */
-bool cl_blocked(const struct cl *c);
+bool ex__cl_blocked(const struct cl *c);
 
 /* ops.c */
-void ops_abandon_all(struct cl *c);
-int ops_start(struct cl *c, const struct nh_action *a);
-void ops_resume(struct cl *c, const struct nh_op *op);
-void ops_on_observed(struct cl *c);
-void ops_tick(struct cl *c, uint64_t now);
-size_t ops_count(const struct cl *c);
-void ops_free_all(struct cl *c);
-void ops_journal_drain_sync(struct nh_engine *e);
+void ex__ops_abandon_all(struct cl *c);
+int ex__ops_start(struct cl *c, const struct nh_action *a);
+void ex__ops_resume(struct cl *c, const struct nh_op *op);
+void ex__ops_on_observed(struct cl *c);
+void ex__ops_tick(struct cl *c, uint64_t now);
+size_t ex__ops_count(const struct cl *c);
+void ex__ops_free_all(struct cl *c);
+void ex__ops_journal_drain_sync(struct nh_engine *e);
 /* Queues a journal write of a record that is no cloud operation (a drain
  * record, executor/kube.c), in order with the operations' writes. done
  * runs once with the written copy (its seq assigned on a begin) and 0 or
  * -errno: on the loop, or at teardown with -ECANCELED (nothing to act on).
  * 0, -ENOENT (no journal: a dry run) or -ENOMEM (done never runs). */
 typedef void (*ops_record_fn)(struct nh_engine *e, const struct nh_op *written, int r, void *arg);
-int ops_record(struct nh_engine *e, bool begin, const struct nh_op *op, ops_record_fn done,
-               void *arg);
-void ops_drop_unsent(struct cl *c, const char *why);
+int ex__ops_record(struct nh_engine *e, bool begin, const struct nh_op *op, ops_record_fn done,
+                   void *arg);
+void ex__ops_drop_unsent(struct cl *c, const char *why);
 
 /* kube.c: the Kubernetes half of an observation of a cluster with
- * kubernetes: (c->cfg->kube_access). cl_kube_read takes obs and hands it
+ * kubernetes: (c->cfg->kube_access). ex__cl_kube_read takes obs and hands it
  * to done, later, on the loop (obs->kube_read set; or complete = false
  * with why). */
-typedef void (*cl_kube_done_fn)(struct cl *c, struct nh_observed *obs);
-void cl_kube_read(struct cl *c, struct nh_observed *obs, cl_kube_done_fn done);
-void cl_kube_cancel(struct cl *c); /* a read in flight ends now (incomplete) */
-void cl_kube_free(struct cl *c);
+typedef void (*ex__cl_kube_done_fn)(struct cl *c, struct nh_observed *obs);
+void ex__cl_kube_read(struct cl *c, struct nh_observed *obs, ex__cl_kube_done_fn done);
+void ex__cl_kube_cancel(struct cl *c); /* a read in flight ends now (incomplete) */
+void ex__cl_kube_free(struct cl *c);
 /* NULL: not tried yet; "": reachable; else why not (safe to show). */
-const char *cl_kube_reach(const struct cl *c);
+const char *ex__cl_kube_reach(const struct cl *c);
 /* Whether nodeherd drains this cluster's victims itself (kubernetes: and
  * drain on; the cloud's own drain is then off). */
-bool cl_kube_drains(const struct cl *c);
+bool ex__cl_kube_drains(const struct cl *c);
 /* Acts on plan for such a cluster: drains first, removals once drained
  * (see kube.c); notes on drains in progress are added to plan. busy:
  * operations were in flight when it was made. */
-void cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy);
+void ex__cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy);
 /* Stops every drain (the nodes keep nodeherd's cordon). */
-void cl_kube_drains_stop(struct cl *c);
+void ex__cl_kube_drains_stop(struct cl *c);
 /* The cluster is removed from the configuration, or loses kubernetes: or
  * drain (why says which): its drains stop and the nodes nodeherd cordoned
  * are uncordoned, bounded in time, by a release that outlives the cluster
  * (leader only; what cannot be undone is logged with the fix). */
-void cl_kube_release(struct cl *c, const char *why);
+void ex__cl_kube_release(struct cl *c, const char *why);
 /* A drain record found open in the journal (start, or leadership gained):
- * resumed or undone by the next cl_kube_act (ops_resume hands it over). */
-void cl_kube_adopt(struct cl *c, const struct nh_op *rec);
+ * resumed or undone by the next ex__cl_kube_act (ex__ops_resume hands it over). */
+void ex__cl_kube_adopt(struct cl *c, const struct nh_op *rec);
 /* Ends the releases in flight (engine teardown): what they have not
  * uncordoned is logged as left cordoned. */
-void engine_kube_releases_end(struct nh_engine *e);
+void ex__engine_kube_releases_end(struct nh_engine *e);
 
 /* status.c */
-void status_describe_metrics(void);
-void status_update_cluster_metrics(const struct cl *c);
+void ex__status_describe_metrics(void);
+void ex__status_update_cluster_metrics(const struct cl *c);
 
 #endif

@@ -93,7 +93,7 @@ struct cl_kube {
     /* the read in progress (one at a time: c->observing) */
     struct cl *c;
     struct nh_observed *obs; /* owned while reading */
-    cl_kube_done_fn done;
+    ex__cl_kube_done_fn done;
     struct nh_kube_node_list *nodes;
     size_t *pod_nodes; /* indices into obs->nodes whose pods are read */
     size_t n_pod_nodes, pod_next;
@@ -104,14 +104,14 @@ struct cl_kube {
     char reach[200]; /* "" while reachable; else why not (safe to show) */
     bool reach_known;
 
-    /* drains (cl_kube_act) */
+    /* drains (ex__cl_kube_act) */
     struct kname *names; /* from the last complete read */
     size_t n_names;
     struct kdrain *drains;
     struct kcool *cool;
     uint64_t next_token;
     char op_id[80]; /* "nodeherd.<cluster>": the cordon annotation's value */
-    /* cl_kube_release asked while a read was in flight: done when it ends */
+    /* ex__cl_kube_release asked while a read was in flight: done when it ends */
     bool release_pending;
     char release_why[120];
 };
@@ -152,7 +152,7 @@ static void read_end(struct cl *c, const char *fail_why)
 {
     struct cl_kube *k = c->kube;
     struct nh_observed *obs = k->obs;
-    cl_kube_done_fn done = k->done;
+    ex__cl_kube_done_fn done = k->done;
 
     k->obs = NULL;
     k->done = NULL;
@@ -307,7 +307,7 @@ static void on_pods(void *ud, const struct nh_kube_result *r, struct nh_kube_pod
     struct cl *c = kcall_end(ud, &seq);
     if (!kcall_current(c, seq)) {
         nh_kube_pod_list_free(pods);
-        return; /* the read ended with the client (cl_kube_cancel) */
+        return; /* the read ended with the client (ex__cl_kube_cancel) */
     }
     struct cl_kube *k = c->kube;
     if (r->code != NH_KUBE_OK) {
@@ -485,7 +485,7 @@ static void on_nodes(void *ud, const struct nh_kube_result *r, struct nh_kube_no
     struct cl *c = kcall_end(ud, &seq);
     if (!kcall_current(c, seq)) {
         nh_kube_node_list_free(nodes);
-        return; /* the read ended with the client (cl_kube_cancel) */
+        return; /* the read ended with the client (ex__cl_kube_cancel) */
     }
     struct cl_kube *k = c->kube;
     struct nh_observed *o = k->obs;
@@ -590,7 +590,7 @@ static void on_credentials(void *ud, const struct nh_prov_error *err, struct nh_
             read_end(c, "cancelled");
             return;
         }
-        nh_err_public(err, pub, sizeof(pub));
+        ex__err_public(err, pub, sizeof(pub));
         snprintf(why, sizeof(why), "credentials from the cloud: %s", pub);
         /* Old credentials still valid: go on with them, try again next time. */
         if (k->client != NULL && (k->expires == 0 || now < k->expires - 60)) {
@@ -641,7 +641,7 @@ static void on_credentials(void *ud, const struct nh_prov_error *err, struct nh_
 
 /* ---------- entry points ---------- */
 
-void cl_kube_read(struct cl *c, struct nh_observed *obs, cl_kube_done_fn done)
+void ex__cl_kube_read(struct cl *c, struct nh_observed *obs, ex__cl_kube_done_fn done)
 {
     struct cl_kube *k = c->kube;
     const struct nh_cfg_kube *kcfg = &c->cfg->kube;
@@ -720,14 +720,14 @@ void cl_kube_read(struct cl *c, struct nh_observed *obs, cl_kube_done_fn done)
 /* Ends what is in flight (a read in progress ends as incomplete) and frees
  * the client. The provider's credential call, if any, ends by itself
  * (its callback finds seq changed). */
-void cl_kube_drains_stop(struct cl *c);
+void ex__cl_kube_drains_stop(struct cl *c);
 
-void cl_kube_cancel(struct cl *c)
+void ex__cl_kube_cancel(struct cl *c)
 {
     struct cl_kube *k = c->kube;
     if (k == NULL)
         return;
-    cl_kube_drains_stop(c);
+    ex__cl_kube_drains_stop(c);
     k->seq++;
     struct nh_kube *client = k->client;
     k->client = NULL;
@@ -736,11 +736,11 @@ void cl_kube_cancel(struct cl *c)
         read_end(c, "cancelled");
 }
 
-void cl_kube_free(struct cl *c)
+void ex__cl_kube_free(struct cl *c)
 {
     if (c->kube == NULL)
         return;
-    cl_kube_cancel(c);
+    ex__cl_kube_cancel(c);
     while (c->kube->drains != NULL) { /* parked: their records stay open in the journal */
         struct kdrain *kd = c->kube->drains;
         c->kube->drains = kd->next;
@@ -759,7 +759,7 @@ void cl_kube_free(struct cl *c)
     c->kube = NULL;
 }
 
-const char *cl_kube_reach(const struct cl *c)
+const char *ex__cl_kube_reach(const struct cl *c)
 {
     if (c->kube == NULL || !c->kube->reach_known)
         return NULL;
@@ -777,7 +777,7 @@ const char *cl_kube_reach(const struct cl *c)
  * after the uncordon ("timed-out", "undone"), or when something else took
  * over ("superseded": the node's removal is under way, or the node is
  * gone). A record found open at start or on becoming the leader is
- * adopted (cl_kube_adopt) and, on the next plan, resumed when the plan
+ * adopted (ex__cl_kube_adopt) and, on the next plan, resumed when the plan
  * still chooses the node and the node carries nodeherd's cordon, or else
  * undone. The annotation is the second witness: when the record and the
  * annotation disagree (a record without our cordon, our cordon without
@@ -853,7 +853,7 @@ static void record_close(struct cl *c, struct nh_op *rec, enum nh_op_state st, c
     rec->updated_ms = wall_ms();
     free(rec->result);
     rec->result = strdup(result);
-    if (ops_record(c->e, false, rec, on_record_closed, NULL) < 0)
+    if (ex__ops_record(c->e, false, rec, on_record_closed, NULL) < 0)
         nh_log(LOG_ERR,
                "%s: journal: cannot close drain record %llu (out of memory); the next start "
                "or leader undoes or resumes it",
@@ -971,7 +971,7 @@ static void on_drain_done(void *ud, enum nh_drain_outcome o, const struct nh_dra
                "after a fresh observation",
                c->name, kd->kname, sent, refused);
         if (!c->e->stopping)
-            cl_observe_soon(c, 0);
+            ex__cl_observe_soon(c, 0);
         return;
     }
     if (o == NH_DRAIN_CANCELLED) {
@@ -1037,7 +1037,7 @@ struct rec_ctx {
 static void on_record_begun(struct nh_engine *e, const struct nh_op *w, int r, void *arg)
 {
     struct rec_ctx *rc = arg;
-    struct cl *c = r != -ECANCELED ? engine_find_cluster(e, rc->cluster) : NULL;
+    struct cl *c = r != -ECANCELED ? ex__engine_find_cluster(e, rc->cluster) : NULL;
     struct kdrain *kd = NULL;
     uint64_t token = rc->token;
     free(rc->cluster);
@@ -1145,7 +1145,7 @@ static int drain_start(struct cl *c, const struct nh_action *a, const char *id, 
     kd->next = k->drains;
     k->drains = kd;
     kd->st = KD_RECORDING;
-    int r = ops_record(c->e, true, &kd->rec, on_record_begun, rc);
+    int r = ex__ops_record(c->e, true, &kd->rec, on_record_begun, rc);
     if (r == -ENOENT) {
         /* no journal (a dry run never drains; kept for completeness) */
         free(rc->cluster);
@@ -1171,7 +1171,7 @@ static bool cooling(const struct cl_kube *k, const char *id, uint64_t now)
     return false;
 }
 
-bool cl_kube_drains(const struct cl *c)
+bool ex__cl_kube_drains(const struct cl *c)
 {
     return c->cfg != NULL && c->cfg->kube_access && c->cfg->scale_in.drain;
 }
@@ -1259,7 +1259,7 @@ static void resolve_parked(struct cl *c, struct kdrain *kd, const struct nh_plan
     kd_free(kd);
 }
 
-/* Acting on a plan of a cluster where nodeherd drains (cl_kube_drains):
+/* Acting on a plan of a cluster where nodeherd drains (ex__cl_kube_drains):
  * every victim of a removal is drained first (its record, then cordon,
  * evictions honouring PodDisruptionBudgets); the removal goes to the
  * cloud only when all of its victims are drained and an observation made
@@ -1269,7 +1269,7 @@ static void resolve_parked(struct cl *c, struct kdrain *kd, const struct nh_plan
  * without an open record is uncordoned, never drained on as it is. Other
  * actions go as they are. Leader only (the caller checks); cordons and
  * evictions are fenced by the client's gate as well. */
-void cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
+void ex__cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
 {
     struct cl_kube *k = c->kube;
     uint64_t fresh_after = (uint64_t)c->obs.at_ms;
@@ -1277,7 +1277,7 @@ void cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
     if (k == NULL || k->client == NULL || !c->obs.kube_read) {
         for (size_t i = 0; i < plan->n_actions; i++)
             if (plan->actions[i].kind != NH_ACT_REMOVE_NODES)
-                ops_start(c, &plan->actions[i]);
+                ex__ops_start(c, &plan->actions[i]);
         return;
     }
     /* Operations in flight, a cluster busy with its own operation, an
@@ -1296,7 +1296,7 @@ void cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
     for (size_t i = 0; i < plan->n_actions; i++) {
         const struct nh_action *a = &plan->actions[i];
         if (a->kind != NH_ACT_REMOVE_NODES) {
-            ops_start(c, a);
+            ex__ops_start(c, a);
             continue;
         }
         bool all = a->n_nodes > 0;
@@ -1324,7 +1324,7 @@ void cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
          * (the cloud's own drain is off: there is nothing left to drain),
          * journalled before the drain records are closed (one queue, in
          * order). */
-        int r = ops_start(c, a);
+        int r = ex__ops_start(c, a);
         for (size_t j = 0; j < a->n_nodes; j++) {
             struct kdrain *kd = kd_find(k, a->node_ids[j]);
             if (kd == NULL)
@@ -1391,7 +1391,7 @@ void cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
  * their records stay open and the nodes keep nodeherd's cordon for
  * whoever resumes or undoes them. Still the leader (nothing may act now:
  * suspended, a dry run): parked, resumed or undone on a later plan. */
-void cl_kube_drains_stop(struct cl *c)
+void ex__cl_kube_drains_stop(struct cl *c)
 {
     struct cl_kube *k = c->kube;
     if (k == NULL)
@@ -1413,7 +1413,7 @@ void cl_kube_drains_stop(struct cl *c)
     }
 }
 
-void cl_kube_adopt(struct cl *c, const struct nh_op *rec)
+void ex__cl_kube_adopt(struct cl *c, const struct nh_op *rec)
 {
     struct cl_kube *k = c->kube;
     const struct nh_action *a = &rec->action;
@@ -1429,7 +1429,7 @@ void cl_kube_adopt(struct cl *c, const struct nh_op *rec)
     if (a->n_nodes != 1 || a->node_ids == NULL || a->node_names == NULL || a->node_ids[0] == NULL ||
         a->node_names[0] == NULL) {
         /* not what this version writes: nothing to resume; a cordon of
-         * ours on a node is undone by the annotation (cl_kube_act) */
+         * ours on a node is undone by the annotation (ex__cl_kube_act) */
         nh_log(LOG_WARNING,
                "%s: drain record %llu names %zu nodes (this version writes one, with id and "
                "name); it stays open in the journal: inspect it",
@@ -1603,7 +1603,7 @@ static void release_now(struct cl *c)
         if (rel != NULL)
             free(rel->nodes);
         free(rel);
-        cl_kube_drains_stop(c);
+        ex__cl_kube_drains_stop(c);
         nh_log(LOG_WARNING, "%s: %s; out of memory: the nodes nodeherd cordoned stay cordoned",
                c->name, why);
         return;
@@ -1617,7 +1617,7 @@ static void release_now(struct cl *c)
             err = rel_add(rel, cap, k->names[i].kname);
     /* Their drain records close now (the leader's), before the uncordons
      * are answered: a crash in between leaves nodeherd's cordon without a
-     * record, which the next start undoes (cl_kube_act). */
+     * record, which the next start undoes (ex__cl_kube_act). */
     for (struct kdrain *kd = k->drains; e->leader && !e->stopping && kd != NULL; kd = kd->next) {
         if (being_removed(c, kd->id))
             kd_close(c, kd, NH_OP_DONE, "superseded: the removal of node %s is journalled",
@@ -1625,7 +1625,7 @@ static void release_now(struct cl *c)
         else
             kd_close(c, kd, NH_OP_FAILED, "undone: %.100s; node %s uncordoned", why, kd->kname);
     }
-    cl_kube_drains_stop(c);
+    ex__cl_kube_drains_stop(c);
     if (rel->n == 0 || err < 0 || !e->leader || e->stopping || k->client == NULL) {
         /* a follower leaves them to the leader (its own reload does this) */
         for (size_t i = 0; i < rel->n; i++) {
@@ -1662,7 +1662,7 @@ static void release_now(struct cl *c)
     uv_timer_start(&rel->timer, release_timer, rel->pending > 0 ? NH_KUBE_RELEASE_BOUND_MS : 0, 0);
 }
 
-void cl_kube_release(struct cl *c, const char *why)
+void ex__cl_kube_release(struct cl *c, const char *why)
 {
     struct cl_kube *k = c->kube;
     if (k == NULL)
@@ -1677,7 +1677,7 @@ void cl_kube_release(struct cl *c, const char *why)
     release_now(c);
 }
 
-void engine_kube_releases_end(struct nh_engine *e)
+void ex__engine_kube_releases_end(struct nh_engine *e)
 {
     while (e->kube_releases != NULL)
         release_end(e->kube_releases);

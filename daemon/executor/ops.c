@@ -22,7 +22,7 @@ struct jwrite {
     struct opnode *n;  /* NULL when the node no longer cares (snapshot only) */
     struct nh_op snap; /* owned copy written by the worker thread */
     int result;
-    ops_record_fn cb; /* ops_record: a record of no operation (a drain) */
+    ops_record_fn cb; /* ex__ops_record: a record of no operation (a drain) */
     void *cb_arg;
 };
 
@@ -55,15 +55,15 @@ static void jq_done_one(struct nh_engine *e, struct jwrite *jw)
             /* (closed: abandoned, leadership lost, while the write was out) */
             if (!n->closed)
                 op_try_send(n, jw->result < 0 ? NH_OPL_EV_JOURNAL_FAILED : NH_OPL_EV_JOURNALLED,
-                            engine_now(e));
+                            ex__engine_now(e));
         } else if (jw->result < 0) {
             nh_log_errno(LOG_ERR, jw->result, "%s: journal: cannot record operation %llu as %s",
                          n->cl->name, (unsigned long long)n->op.seq,
                          nh_op_state_name(jw->snap.state));
         }
         /* The write held the operation back from its job polls: re-arm. */
-        if (!n->closed && (!n->cl->removed || cl_retiring(n->cl)) && !e->stopping)
-            cl_schedule_next(n->cl);
+        if (!n->closed && (!n->cl->removed || ex__cl_retiring(n->cl)) && !e->stopping)
+            ex__cl_schedule_next(n->cl);
         op_maybe_free(n);
     }
     nh_op_clear(&jw->snap);
@@ -76,7 +76,7 @@ static void jq_store_done(void *arg, int r)
     struct jwrite *jw = e->jq_head;
 
     jw->result = r;
-    engine_journal_result(e, r);
+    ex__engine_journal_result(e, r);
     e->jq_head = jw->next;
     if (e->jq_head == NULL)
         e->jq_tail = NULL;
@@ -130,8 +130,8 @@ static int jq_submit(struct nh_engine *e, struct opnode *n, enum jw_kind kind)
     return jq_push(e, n, &n->op, kind, NULL, NULL);
 }
 
-int ops_record(struct nh_engine *e, bool begin, const struct nh_op *op, ops_record_fn done,
-               void *arg)
+int ex__ops_record(struct nh_engine *e, bool begin, const struct nh_op *op, ops_record_fn done,
+                   void *arg)
 {
     if (e->jstore == NULL)
         return -ENOENT;
@@ -139,7 +139,7 @@ int ops_record(struct nh_engine *e, bool begin, const struct nh_op *op, ops_reco
 }
 
 /* At teardown: finish queued writes synchronously (the loop is going away). */
-void ops_journal_drain_sync(struct nh_engine *e)
+void ex__ops_journal_drain_sync(struct nh_engine *e)
 {
     if (e->jq_busy)
         return; /* the threadpool owns the head; uv_run will finish it */
@@ -164,7 +164,7 @@ void ops_journal_drain_sync(struct nh_engine *e)
 
 /* ---------- op nodes ---------- */
 
-size_t ops_count(const struct cl *c)
+size_t ex__ops_count(const struct cl *c)
 {
     size_t n = 0;
     for (const struct opnode *o = c->ops; o; o = o->next)
@@ -191,12 +191,12 @@ static void op_maybe_free(struct opnode *n)
     op_unlink(n);
     nh_op_clear(&n->op);
     free(n);
-    cl_maybe_free(c);
+    ex__cl_maybe_free(c);
 }
 
 /* Leadership lost: forget every operation locally (the journal keeps them
  * open for the next leader, which resumes them). */
-void ops_abandon_all(struct cl *c)
+void ex__ops_abandon_all(struct cl *c)
 {
     for (struct opnode *n = c->ops, *next; n; n = next) {
         next = n->next;
@@ -208,7 +208,7 @@ void ops_abandon_all(struct cl *c)
     }
 }
 
-void ops_free_all(struct cl *c)
+void ex__ops_free_all(struct cl *c)
 {
     while (c->ops) {
         struct opnode *n = c->ops;
@@ -322,10 +322,10 @@ static struct nh_opl_in opl_in(const struct opnode *n, enum nh_opl_ev ev, uint64
         .leader = e->leader,
         .stopping = e->stopping,
         .removed = c->removed,
-        .retiring = cl_retiring(c),
+        .retiring = ex__cl_retiring(c),
         .has_provider = c->prov != NULL && c->cfg != NULL,
         .has_call = op_call(n) != NULL,
-        .held = cl_held(c) != NULL,
+        .held = ex__cl_held(c) != NULL,
         .t = opl_times(c),
     };
 }
@@ -342,7 +342,7 @@ static void cl_backoff(struct cl *c)
     unsigned f = c->failures < 8 ? c->failures : 8;
 
     c->failures++;
-    c->not_before = engine_now(e) + nh_backoff_equal_ms(f, 5000, 600000, nh_engine_rand(e));
+    c->not_before = ex__engine_now(e) + nh_backoff_equal_ms(f, 5000, 600000, nh_engine_rand(e));
 }
 
 /* Records the end in the operation and the journal. */
@@ -386,7 +386,7 @@ static void op_finish_ex(struct opnode *n, enum nh_op_state st, const char *resu
     op_set_end(n, st, result);
     op_metric(n, word);
     nh_audit_record(c->e->audit, &n->op, word, result);
-    cl_record_recent(c, &n->op, word);
+    ex__cl_record_recent(c, &n->op, word);
     if (st == NH_OP_DONE) {
         nh_log(LOG_NOTICE, "%s%s%s: %s done%s%s%s", c->name, n->op.action.pool_name ? "/" : "",
                n->op.action.pool_name ? n->op.action.pool_name : "",
@@ -404,8 +404,8 @@ static void op_finish_ex(struct opnode *n, enum nh_op_state st, const char *resu
             cl_backoff(c);
     }
     op_closed(n);
-    cl_observe_soon(c, 0); /* the state is re-read before anything else */
-    cl_changed(c);
+    ex__cl_observe_soon(c, 0); /* the state is re-read before anything else */
+    ex__cl_changed(c);
 }
 
 /* Journalled but never sent: a hold (dry run, suspend) came on in between.
@@ -420,11 +420,11 @@ static void op_close_unsent(struct opnode *n, const char *hold)
     snprintf(msg, sizeof(msg), "not sent: %s was turned on before it could be sent", hold);
     op_set_end(n, NH_OP_FAILED, msg);
     op_metric(n, "not_sent");
-    cl_record_recent(c, &n->op, "not_sent");
+    ex__cl_record_recent(c, &n->op, "not_sent");
     op_log_kind(n, LOG_NOTICE, msg, "", "");
     op_closed(n);
-    cl_observe_soon(c, 0);
-    cl_changed(c);
+    ex__cl_observe_soon(c, 0);
+    ex__cl_changed(c);
 }
 
 /* Refused because the cluster accepts no change now (NH_ERR_BUSY: the
@@ -442,12 +442,12 @@ static void op_close_busy(struct opnode *n, const char *why, uint64_t hold_ms)
     op_set_end(n, NH_OP_FAILED, msg);
     op_metric(n, "busy");
     nh_audit_record(c->e->audit, &n->op, "busy", msg);
-    cl_record_recent(c, &n->op, "busy");
+    ex__cl_record_recent(c, &n->op, "busy");
     op_log_kind(n, LOG_NOTICE, msg, "", "");
-    c->not_before = engine_now(c->e) + hold_ms;
+    c->not_before = ex__engine_now(c->e) + hold_ms;
     op_closed(n);
-    cl_changed(c);
-    cl_schedule_next(c);
+    ex__cl_changed(c);
+    ex__cl_schedule_next(c);
 }
 
 /* The result of a close whose words are always the same (NULL: built
@@ -475,8 +475,8 @@ static void op_close(struct opnode *n, const struct nh_opl_out *o, const char *t
         snprintf(n->detail, sizeof(n->detail), "not sent: journal write failed");
         n->op.state = st;
         n->closed = true;
-        c->not_before = engine_now(c->e) + o->cluster_hold_ms;
-        cl_changed(c);
+        c->not_before = ex__engine_now(c->e) + o->cluster_hold_ms;
+        ex__cl_changed(c);
         return;
     case NH_OPL_WHY_HELD:
         op_close_unsent(n, text);
@@ -518,7 +518,7 @@ static void op_close(struct opnode *n, const struct nh_opl_out *o, const char *t
 static void op_forget(struct opnode *n)
 {
     op_closed(n);
-    cl_changed(n->cl);
+    ex__cl_changed(n->cl);
 }
 
 static void op_send(struct opnode *n);
@@ -546,7 +546,7 @@ static bool op_do(struct opnode *n, const struct nh_opl_out *o, const char *text
         return true;
     case NH_OPL_DO_POLL:
         opl_put(n, &o->next);
-        op_poll(n, engine_now(n->cl->e));
+        op_poll(n, ex__engine_now(n->cl->e));
         return true;
     case NH_OPL_DO_CLOSE:
         opl_put(n, &o->next);
@@ -595,9 +595,9 @@ static enum nh_opl_ev mutate_event(enum nh_err_class cls)
 
 /* Closes every operation that waits to be sent again after a throttle: it
  * is known not to have happened, and `why` says why it will not be sent. */
-void ops_drop_unsent(struct cl *c, const char *why)
+void ex__ops_drop_unsent(struct cl *c, const char *why)
 {
-    uint64_t now = engine_now(c->e);
+    uint64_t now = ex__engine_now(c->e);
 
     for (struct opnode *n = c->ops, *next; n; n = next) {
         next = n->next;
@@ -664,7 +664,7 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
         op_maybe_free(n);
         return;
     }
-    struct nh_opl_in in = opl_in(n, mutate_event(err->cls), engine_now(e));
+    struct nh_opl_in in = opl_in(n, mutate_event(err->cls), ex__engine_now(e));
     in.job_kind = kind;
     in.retry_after_ms = err->retry_after_ms;
     in.rnd = in.ev == NH_OPL_EV_THROTTLED ? nh_engine_rand(e) : 0;
@@ -675,7 +675,7 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
     if (o.act == NH_OPL_DO_CLOSE && o.why == NH_OPL_WHY_REFUSED) {
         /* The cloud's text to the log only; status, journal and audit get
          * the code and the request id (issue 23). */
-        nh_err_public(err, pub, sizeof(pub));
+        ex__err_public(err, pub, sizeof(pub));
         nh_log(LOG_WARNING, "%s: %s refused: %s (%s%s%s, HTTP %d%s%s)", c->name,
                nh_action_kind_name(n->op.action.kind), err->message, nh_err_class_name(err->cls),
                err->code[0] ? " " : "", err->code, err->http_status,
@@ -696,9 +696,9 @@ static void on_mutated(void *ud, const struct nh_prov_error *err, enum nh_job_ki
             op_log_unknown(n, err);
         else if (in.ev == NH_OPL_EV_THROTTLED)
             op_log_throttled(n, err, o.wait_ms);
-        cl_changed(c);
-        if ((!c->removed || cl_retiring(c)) && !e->stopping)
-            cl_schedule_next(c); /* follow the job, or send again, from now on */
+        ex__cl_changed(c);
+        if ((!c->removed || ex__cl_retiring(c)) && !e->stopping)
+            ex__cl_schedule_next(c); /* follow the job, or send again, from now on */
     }
     op_maybe_free(n);
 }
@@ -721,7 +721,7 @@ static void op_send(struct opnode *n)
     if (r < 0) {
         n->calling = false;
         c->e->calls_in_flight--;
-        struct nh_opl_in in = opl_in(n, NH_OPL_EV_CALL_ERROR, engine_now(c->e));
+        struct nh_opl_in in = opl_in(n, NH_OPL_EV_CALL_ERROR, ex__engine_now(c->e));
         (void)op_event(n, &in, strerror(-r));
     }
 }
@@ -731,7 +731,7 @@ static void op_send(struct opnode *n)
 static void op_try_send(struct opnode *n, enum nh_opl_ev ev, uint64_t now)
 {
     struct nh_opl_in in = opl_in(n, ev, now);
-    const char *held = cl_held(n->cl);
+    const char *held = ex__cl_held(n->cl);
     struct nh_opl s = opl_get(n);
     struct nh_opl_out o = nh_opl_step(&s, &in);
 
@@ -741,7 +741,7 @@ static void op_try_send(struct opnode *n, enum nh_opl_ev ev, uint64_t now)
     (void)op_do(n, &o, held && strcmp(held, "suspended") == 0 ? "suspend" : "the dry run");
 }
 
-int ops_start(struct cl *c, const struct nh_action *a)
+int ex__ops_start(struct cl *c, const struct nh_action *a)
 {
     struct opnode *n = op_new(c);
     if (n == NULL)
@@ -756,7 +756,7 @@ int ops_start(struct cl *c, const struct nh_action *a)
     n->op.updated_ms = n->op.started_ms;
     n->op.revision = strdup(c->e->cfg->revision ? c->e->cfg->revision : "");
     if (c->e->jstore == NULL) {
-        op_try_send(n, NH_OPL_EV_JOURNALLED, engine_now(c->e));
+        op_try_send(n, NH_OPL_EV_JOURNALLED, ex__engine_now(c->e));
         op_maybe_free(n);
         return 0;
     }
@@ -772,10 +772,10 @@ int ops_start(struct cl *c, const struct nh_action *a)
 
 /* An operation found open in the journal at start (or by a new leader):
  * followed or verified, never re-sent (nh_opl_step, RESUME). */
-void ops_resume(struct cl *c, const struct nh_op *op)
+void ex__ops_resume(struct cl *c, const struct nh_op *op)
 {
     if (op->drain) { /* a drain record, not a cloud operation: executor/kube.c's */
-        cl_kube_adopt(c, op);
+        ex__cl_kube_adopt(c, op);
         return;
     }
     struct opnode *n = op_new(c);
@@ -789,7 +789,7 @@ void ops_resume(struct cl *c, const struct nh_op *op)
         }
         return;
     }
-    struct nh_opl_in in = opl_in(n, NH_OPL_EV_RESUME, engine_now(c->e));
+    struct nh_opl_in in = opl_in(n, NH_OPL_EV_RESUME, ex__engine_now(c->e));
     (void)op_event(n, &in, NULL);
     if (n->op.state == NH_OP_SENT)
         nh_log(LOG_NOTICE, "%s: resuming %s (job %s): following its job", c->name,
@@ -832,8 +832,9 @@ static void on_polled(void *ud, const struct nh_prov_error *err, const struct nh
         op_maybe_free(n);
         return;
     }
-    struct nh_opl_in in = opl_in(
-        n, err->cls != NH_ERR_NONE ? NH_OPL_EV_POLL_ERROR : job_event(pr->state), engine_now(e));
+    struct nh_opl_in in =
+        opl_in(n, err->cls != NH_ERR_NONE ? NH_OPL_EV_POLL_ERROR : job_event(pr->state),
+               ex__engine_now(e));
     struct nh_opl s = opl_get(n);
     struct nh_opl_out o = nh_opl_step(&s, &in);
     if (o.act == NH_OPL_DO_NOTHING) { /* nobody follows it any more */
@@ -863,8 +864,8 @@ static void on_polled(void *ud, const struct nh_prov_error *err, const struct nh
     }
     (void)op_do(n, &o, text);
     if (o.act == NH_OPL_DO_WAIT) {
-        cl_changed(c);
-        cl_schedule_next(c);
+        ex__cl_changed(c);
+        ex__cl_schedule_next(c);
     }
     op_maybe_free(n);
 }
@@ -885,7 +886,7 @@ static void op_poll(struct opnode *n, uint64_t now)
     }
 }
 
-void ops_tick(struct cl *c, uint64_t now)
+void ex__ops_tick(struct cl *c, uint64_t now)
 {
     for (struct opnode *n = c->ops, *next; n; n = next) {
         next = n->next;
@@ -961,9 +962,9 @@ static int effect_seen(const struct opnode *n, const struct nh_observed *o, enum
     return 0;
 }
 
-void ops_on_observed(struct cl *c)
+void ex__ops_on_observed(struct cl *c)
 {
-    uint64_t now = engine_now(c->e);
+    uint64_t now = ex__engine_now(c->e);
 
     for (struct opnode *n = c->ops, *next; n; n = next) {
         next = n->next;

@@ -118,7 +118,7 @@ struct cluster_view {
     const struct cl *c;
     const struct nh_plan *p;
     bool failed;    /* failed or incomplete read */
-    bool converged; /* observed, nothing stopped, cl_converged */
+    bool converged; /* observed, nothing stopped, ex__cl_converged */
     size_t stops;   /* blocked or refused notes */
     char why[320];  /* when failed: why */
 };
@@ -134,7 +134,7 @@ static bool cluster_view(const struct cl *c, const char *timed_out, struct clust
     v->stops = 0;
     for (size_t i = 0; i < v->p->n_notes; i++)
         v->stops += note_stops(&v->p->notes[i]);
-    v->converged = !v->failed && v->stops == 0 && cl_converged(c);
+    v->converged = !v->failed && v->stops == 0 && ex__cl_converged(c);
     v->why[0] = '\0';
     if (v->failed)
         snprintf(v->why, sizeof(v->why), "%s",

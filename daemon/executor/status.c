@@ -10,7 +10,7 @@
 #include "executor/engine_int.h"
 #include "ops/metrics.h"
 
-void status_describe_metrics(void)
+void ex__status_describe_metrics(void)
 {
     static const double latency[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                      0.5,   1,     2.5,  5,     10,   30};
@@ -91,7 +91,7 @@ static void nodes_metric(const struct cl *c, const char *label, const char *pool
                          const char *pool_name)
 {
     struct gcount g;
-    if (!group_count(c, pool_id, pool_name, &g))
+    if (!ex__group_count(c, pool_id, pool_name, &g))
         return;
     for (size_t k = 0; k < sizeof(gcount_states) / sizeof(*gcount_states); k++)
         nh_metrics_set("nodeherd_nodes", gcount_get(&g, k), "cluster", c->name, "pool", label,
@@ -107,7 +107,7 @@ static bool pool_is_declared(const struct nh_cfg_cluster *cc, const struct nh_ob
     return false;
 }
 
-void status_update_cluster_metrics(const struct cl *c)
+void ex__status_update_cluster_metrics(const struct cl *c)
 {
     struct gcount g;
     uint64_t oldest = 0;
@@ -118,7 +118,7 @@ void status_update_cluster_metrics(const struct cl *c)
     if (c->cfg->workers >= 0) {
         nh_metrics_set("nodeherd_desired_nodes", c->cfg->workers, "cluster", c->name, "pool", "",
                        NULL);
-        if (c->have_obs && group_count(c, NULL, NULL, &g))
+        if (c->have_obs && ex__group_count(c, NULL, NULL, &g))
             nh_metrics_set("nodeherd_observed_nodes", g.observed, "cluster", c->name, "pool", "",
                            NULL);
     }
@@ -127,7 +127,7 @@ void status_update_cluster_metrics(const struct cl *c)
         if (p->nodes >= 0)
             nh_metrics_set("nodeherd_desired_nodes", p->nodes, "cluster", c->name, "pool", p->name,
                            NULL);
-        if (c->have_obs && group_count(c, p->id, p->id ? NULL : p->name, &g))
+        if (c->have_obs && ex__group_count(c, p->id, p->id ? NULL : p->name, &g))
             nh_metrics_set("nodeherd_observed_nodes", g.observed, "cluster", c->name, "pool",
                            p->name, NULL);
     }
@@ -157,8 +157,9 @@ void status_update_cluster_metrics(const struct cl *c)
     nh_metrics_set("nodeherd_jobs_in_flight", (double)inflight, "cluster", c->name, NULL);
     nh_metrics_set("nodeherd_job_oldest_age_seconds", (double)oldest / 1000.0, "cluster", c->name,
                    NULL);
-    nh_metrics_set("nodeherd_cluster_converged", cl_converged(c) ? 1 : 0, "cluster", c->name, NULL);
-    nh_metrics_set("nodeherd_cluster_blocked", cl_blocked(c) ? 1 : 0, "cluster", c->name, NULL);
+    nh_metrics_set("nodeherd_cluster_converged", ex__cl_converged(c) ? 1 : 0, "cluster", c->name,
+                   NULL);
+    nh_metrics_set("nodeherd_cluster_blocked", ex__cl_blocked(c) ? 1 : 0, "cluster", c->name, NULL);
 }
 
 void nh_engine_summary(const struct nh_engine *e, struct nh_engine_summary *s)
@@ -166,12 +167,12 @@ void nh_engine_summary(const struct nh_engine *e, struct nh_engine_summary *s)
     memset(s, 0, sizeof(*s));
     for (const struct cl *c = e->clusters; c; c = c->next) {
         if (c->removed) {
-            s->jobs_in_flight += ops_count(c); /* a removed cluster's, followed to their end */
+            s->jobs_in_flight += ex__ops_count(c); /* a removed cluster's, followed to their end */
             continue;
         }
-        const char *w = cl_state_word(c);
+        const char *w = ex__cl_state_word(c);
         s->clusters++;
-        s->jobs_in_flight += ops_count(c);
+        s->jobs_in_flight += ex__ops_count(c);
         if (strcmp(w, "converged") == 0)
             s->converged++;
         else if (strcmp(w, "failing") == 0)
@@ -199,8 +200,8 @@ static struct json_object *group_json(const struct cl *c, const char *pool, cons
 {
     struct json_object *g = json_object_new_object();
     struct gcount n;
-    bool have =
-        c->have_obs && group_count(c, pool ? pool_id : NULL, pool && !pool_id ? pool : NULL, &n);
+    bool have = c->have_obs &&
+                ex__group_count(c, pool ? pool_id : NULL, pool && !pool_id ? pool : NULL, &n);
     json_object_object_add(g, "pool", jstr(pool));
     json_object_object_add(g, "declared", declared >= 0 ? json_object_new_int(declared) : NULL);
     json_object_object_add(g, "observed", have ? json_object_new_int(n.observed) : NULL);
@@ -222,7 +223,7 @@ static struct json_object *kube_json(const struct cl *c, const struct nh_cfg_clu
     if (cc == NULL || !cc->kube_access)
         return NULL;
     struct json_object *k = json_object_new_object();
-    const char *reach = cl_kube_reach(c);
+    const char *reach = ex__cl_kube_reach(c);
     json_object_object_add(k, "reachable",
                            reach == NULL ? NULL : json_object_new_boolean(reach[0] == '\0'));
     json_object_object_add(k, "why", reach != NULL && reach[0] ? jstr(reach) : NULL);
@@ -334,10 +335,10 @@ static struct json_object *cluster_json(const struct cl *c, int64_t now_wall)
     json_object_object_add(o, "provider", jstr(was ? was->provider_name : NULL));
     json_object_object_add(
         o, "kind", jstr(was && was->provider ? nh_provider_kind_name(was->provider->kind) : NULL));
-    json_object_object_add(o, "state", jstr(cl_state_word(c)));
+    json_object_object_add(o, "state", jstr(ex__cl_state_word(c)));
     /* active, or held: "suspended" / "dry-run" (nothing new is sent; what
      * would be done is in `would`). */
-    json_object_object_add(o, "mode", jstr(cl_held(c) ? cl_held(c) : "active"));
+    json_object_object_add(o, "mode", jstr(ex__cl_held(c) ? ex__cl_held(c) : "active"));
     json_object_object_add(o, "last_poll",
                            c->last_ok_unix ? json_object_new_int64(c->last_ok_unix) : NULL);
     json_object_object_add(o, "last_error", c->last_error[0] ? jstr(c->last_error) : NULL);
@@ -351,7 +352,7 @@ static struct json_object *cluster_json(const struct cl *c, int64_t now_wall)
         json_object_array_add(notes, note_json(&c->last_plan.notes[i]));
     json_object_object_add(o, "notes", notes);
     /* Held: the actions of the last plan, which were not sent. */
-    for (size_t i = 0; cl_held(c) != NULL && i < c->last_plan.n_actions; i++)
+    for (size_t i = 0; ex__cl_held(c) != NULL && i < c->last_plan.n_actions; i++)
         json_object_array_add(would, would_json(&c->last_plan.actions[i]));
     json_object_object_add(o, "would", would);
     size_t have = c->n_recent < NH_RECENT_MAX ? c->n_recent : NH_RECENT_MAX;
@@ -405,7 +406,7 @@ int nh_engine_status_json(const struct nh_engine *e, struct nh_buf *out)
     json_object_object_add(sum, "jobs_in_flight", json_object_new_int64((int64_t)s.jobs_in_flight));
     json_object_object_add(root, "summary", sum);
     for (const struct cl *c = e->clusters; c; c = c->next)
-        if (!c->removed || cl_retiring(c))
+        if (!c->removed || ex__cl_retiring(c))
             json_object_array_add(clusters, cluster_json(c, now));
     json_object_object_add(root, "clusters", clusters);
     r = nh_buf_appends(out, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));

@@ -454,7 +454,7 @@ static bool p_polled(struct fake *f)
 }
 static bool p_converged(struct fake *f)
 {
-    return f->desired == 3 && open_op(f) == NULL && cl_converged(cluster(f));
+    return f->desired == 3 && open_op(f) == NULL && ex__cl_converged(cluster(f));
 }
 static bool p_observed(struct fake *f)
 {
