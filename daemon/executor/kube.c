@@ -1269,83 +1269,77 @@ static void resolve_parked(struct cl *c, struct kdrain *kd, const struct nh_plan
  * without an open record is uncordoned, never drained on as it is. Other
  * actions go as they are. Leader only (the caller checks); cordons and
  * evictions are fenced by the client's gate as well. */
-void ex__cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
+/* Whether this plan may undo drains: not while operations are in flight,
+ * the cluster is busy with its own operation, or the observation did not
+ * count (the plan says nothing about victims then; drains go on). */
+static bool plan_may_undo(const struct cl *c, const struct nh_plan *plan, bool busy)
+{
+    if (busy || !c->obs.complete)
+        return false;
+    for (size_t i = 0; i < plan->n_notes; i++)
+        if (plan->notes[i].rule == NH_RULE_INCOMPLETE || plan->notes[i].rule == NH_RULE_BUSY ||
+            plan->notes[i].rule == NH_RULE_CLUSTER_STATE)
+            return false;
+    return true;
+}
+
+/* Whether every victim of removal a is drained, as seen by an observation
+ * made after; starts the drains of those not drained yet. */
+static bool victims_drained(struct cl *c, const struct nh_action *a)
 {
     struct cl_kube *k = c->kube;
     uint64_t fresh_after = (uint64_t)c->obs.at_ms;
+    bool all = a->n_nodes > 0;
+    for (size_t j = 0; j < a->n_nodes; j++) {
+        const char *id = a->node_ids[j];
+        struct kdrain *kd = id != NULL ? kd_find(k, id) : NULL;
+        const struct kname *kn = id != NULL ? name_of(k, id) : NULL;
+        if (kd == NULL && kn != NULL && cooling(k, id, uv_now(c->e->loop))) {
+            all = false; /* its drain just ended unfinished: not again before long */
+            continue;
+        }
+        if (kd == NULL && kn != NULL && kn->ours) {
+            all = false; /* nodeherd's cordon without a record: undone below first */
+            continue;
+        }
+        if (kd == NULL && kn != NULL && drain_start(c, a, id, kn->kname) < 0)
+            nh_log(LOG_WARNING, "%s: the drain of node %s could not start", c->name, kn->kname);
+        kd = id != NULL ? kd_find(k, id) : NULL;
+        if (kd == NULL || kd->st != KD_DRAINED || kd->drained_at > fresh_after)
+            all = false;
+    }
+    return all;
+}
 
-    if (k == NULL || k->client == NULL || !c->obs.kube_read) {
-        for (size_t i = 0; i < plan->n_actions; i++)
-            if (plan->actions[i].kind != NH_ACT_REMOVE_NODES)
-                ex__ops_start(c, &plan->actions[i]);
-        return;
-    }
-    /* Operations in flight, a cluster busy with its own operation, an
-     * observation that did not count: the plan says nothing about victims
-     * now. Drains go on; nothing is undone on such a plan. */
-    bool undo = !busy && c->obs.complete;
-    for (size_t i = 0; undo && i < plan->n_notes; i++)
-        if (plan->notes[i].rule == NH_RULE_INCOMPLETE || plan->notes[i].rule == NH_RULE_BUSY ||
-            plan->notes[i].rule == NH_RULE_CLUSTER_STATE)
-            undo = false;
-    for (struct kdrain *kd = k->drains, *next; kd != NULL; kd = next) {
-        next = kd->next;
-        if (kd->st == KD_PARKED)
-            resolve_parked(c, kd, plan, undo);
-    }
-    for (size_t i = 0; i < plan->n_actions; i++) {
-        const struct nh_action *a = &plan->actions[i];
-        if (a->kind != NH_ACT_REMOVE_NODES) {
-            ex__ops_start(c, a);
+/* Drained, and still chosen on a later observation: the removal (the
+ * cloud's own drain is off: there is nothing left to drain), journalled
+ * before the drain records are closed (one queue, in order). */
+static void remove_drained(struct cl *c, const struct nh_action *a)
+{
+    struct cl_kube *k = c->kube;
+    int r = ex__ops_start(c, a);
+    for (size_t j = 0; j < a->n_nodes; j++) {
+        struct kdrain *kd = kd_find(k, a->node_ids[j]);
+        if (kd == NULL)
             continue;
+        kd_unlink(k, kd);
+        if (r == 0) {
+            kd_close(c, kd, NH_OP_DONE, "drained: node %s, its removal is journalled", kd->kname);
+        } else {
+            uncordon(c, kd->kname);
+            kd_close(c, kd, NH_OP_FAILED, "undone: its removal could not be started");
         }
-        bool all = a->n_nodes > 0;
-        for (size_t j = 0; j < a->n_nodes; j++) {
-            const char *id = a->node_ids[j];
-            struct kdrain *kd = id != NULL ? kd_find(k, id) : NULL;
-            const struct kname *kn = id != NULL ? name_of(k, id) : NULL;
-            if (kd == NULL && kn != NULL && cooling(k, id, uv_now(c->e->loop))) {
-                all = false; /* its drain just ended unfinished: not again before long */
-                continue;
-            }
-            if (kd == NULL && kn != NULL && kn->ours) {
-                all = false; /* nodeherd's cordon without a record: undone below first */
-                continue;
-            }
-            if (kd == NULL && kn != NULL && drain_start(c, a, id, kn->kname) < 0)
-                nh_log(LOG_WARNING, "%s: the drain of node %s could not start", c->name, kn->kname);
-            kd = id != NULL ? kd_find(k, id) : NULL;
-            if (kd == NULL || kd->st != KD_DRAINED || kd->drained_at > fresh_after)
-                all = false;
-        }
-        if (!all)
-            continue;
-        /* Drained, and still chosen on a later observation: the removal
-         * (the cloud's own drain is off: there is nothing left to drain),
-         * journalled before the drain records are closed (one queue, in
-         * order). */
-        int r = ex__ops_start(c, a);
-        for (size_t j = 0; j < a->n_nodes; j++) {
-            struct kdrain *kd = kd_find(k, a->node_ids[j]);
-            if (kd == NULL)
-                continue;
-            kd_unlink(k, kd);
-            if (r == 0) {
-                kd_close(c, kd, NH_OP_DONE, "drained: node %s, its removal is journalled",
-                         kd->kname);
-            } else {
-                uncordon(c, kd->kname);
-                kd_close(c, kd, NH_OP_FAILED, "undone: its removal could not be started");
-            }
-            kd_free(kd);
-        }
+        kd_free(kd);
     }
-    if (!undo) {
-        for (struct kdrain *kd = k->drains; kd != NULL; kd = kd->next)
-            note_drain(plan, c, kd);
-        return;
-    }
-    /* Drains and cordons the plan no longer wants: undone. */
+}
+
+/* Drains and cordons the plan no longer wants: undone. A node carrying
+ * nodeherd's cordon without an open drain record (the record and the
+ * annotation disagree: a record closed, or never read): no removal on it,
+ * its cordon undone. */
+static void undo_unwanted(struct cl *c, const struct nh_plan *plan)
+{
+    struct cl_kube *k = c->kube;
     for (struct kdrain *kd = k->drains, *next; kd != NULL; kd = next) {
         next = kd->next;
         if (is_victim(plan, kd->id) || kd->st == KD_PARKED)
@@ -1366,9 +1360,6 @@ void ex__cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
         }
         kd_free(kd);
     }
-    /* nodeherd's cordon on a node without an open drain record: the record
-     * and the annotation disagree (a record closed, or never read): no
-     * removal on it, its cordon undone. */
     for (size_t i = 0; i < k->n_names; i++)
         if (k->names[i].ours && kd_find(k, k->names[i].id) == NULL &&
             !being_removed(c, k->names[i].id)) {
@@ -1379,12 +1370,50 @@ void ex__cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
                        c->name, k->names[i].kname);
             uncordon(c, k->names[i].kname);
         }
+}
+
+/* Acting on a plan of a cluster where nodeherd drains (ex__cl_kube_drains):
+ * every victim of a removal is drained first (its record, then cordon,
+ * evictions honouring PodDisruptionBudgets); the removal goes to the
+ * cloud only when all of its victims are drained and an observation made
+ * after that still chooses them. A drain the plan no longer chooses is
+ * undone (uncordon, record closed); a drain record found open at start is
+ * resumed or undone (resolve_parked). A node carrying nodeherd's cordon
+ * without an open record is uncordoned, never drained on as it is. Other
+ * actions go as they are. Leader only (the caller checks); cordons and
+ * evictions are fenced by the client's gate as well. */
+void ex__cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy)
+{
+    struct cl_kube *k = c->kube;
+
+    if (k == NULL || k->client == NULL || !c->obs.kube_read) {
+        for (size_t i = 0; i < plan->n_actions; i++)
+            if (plan->actions[i].kind != NH_ACT_REMOVE_NODES)
+                ex__ops_start(c, &plan->actions[i]);
+        return;
+    }
+    bool undo = plan_may_undo(c, plan, busy);
+    for (struct kdrain *kd = k->drains, *next; kd != NULL; kd = next) {
+        next = kd->next;
+        if (kd->st == KD_PARKED)
+            resolve_parked(c, kd, plan, undo);
+    }
+    for (size_t i = 0; i < plan->n_actions; i++) {
+        const struct nh_action *a = &plan->actions[i];
+        if (a->kind != NH_ACT_REMOVE_NODES)
+            ex__ops_start(c, a);
+        else if (victims_drained(c, a))
+            remove_drained(c, a);
+    }
+    if (undo)
+        undo_unwanted(c, plan);
     size_t running = 0;
     for (struct kdrain *kd = k->drains; kd != NULL; kd = kd->next) {
         note_drain(plan, c, kd);
         running++;
     }
-    nh_metrics_set("nodeherd_drains_in_progress", (double)running, "cluster", c->name, NULL);
+    if (undo)
+        nh_metrics_set("nodeherd_drains_in_progress", (double)running, "cluster", c->name, NULL);
 }
 
 /* Stops the drains. Stopping, or no longer the leader: forgotten here,

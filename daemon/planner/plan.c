@@ -1071,6 +1071,82 @@ static bool lost_most_pools(const struct nh_cfg_cluster *prev, const struct nh_c
     return lost * 2 > prev->n_pools;
 }
 
+/* Whether prune may delete the undeclared pools u[0..nu) (n_cand of them
+ * candidates): refused when the declaration looks half-written, blocked
+ * where the cloud cannot delete pools (notes say so). */
+static bool prune_allowed(struct ctx *x, const struct nh_obs_pool *const *u, size_t nu,
+                          size_t n_cand)
+{
+    const struct nh_cfg_cluster *c = x->c;
+    char fix[256];
+
+    if (!c->prune || !c->pools_declared || n_cand == 0)
+        return false;
+    const struct nh_cfg_cluster *prev = x->pol ? x->pol->previous : NULL;
+    bool empty = c->n_pools == 0, lost = lost_most_pools(prev, c);
+    if ((empty || lost) && !c->confirm_mass_removal) {
+        fmt(fix, sizeof(fix),
+            "if intended, set confirm_mass_removal: true for clusters[%s]; otherwise fix "
+            "node_pools: (a half-written file?)",
+            or_q(c->name));
+        if (empty)
+            note(x, NH_NOTE_REFUSED, NH_RULE_EMPTY_DESIRED, NULL, fix,
+                 "node_pools: declares no pool while %zu pools exist; not pruning", n_cand);
+        else
+            note(x, NH_NOTE_REFUSED, NH_RULE_EMPTY_DESIRED, NULL, fix,
+                 "node_pools: lost more than half of the %zu previously declared pools; not "
+                 "pruning",
+                 prev->n_pools);
+    } else if (!nh_kind_has(x->kind, NH_CAP_DELETES_POOLS)) {
+        for (size_t i = 0; i < nu; i++) {
+            if (u[i]->is_default || u[i]->being_deleted)
+                continue;
+            note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, u[i]->name,
+                 "delete the pool in the cloud console, or declare it",
+                 "pool %s is not declared and prune is on, but nodeherd cannot delete node "
+                 "pools on %s",
+                 or_q(u[i]->name), nh_provider_kind_name(x->kind));
+        }
+    } else {
+        return true;
+    }
+    return false;
+}
+
+/* Prune: every undeclared pool that can go is deleted whole. */
+static void prune_pools(struct ctx *x, const struct nh_obs_pool *const *u, size_t nu)
+{
+    for (size_t i = 0; i < nu; i++) {
+        const struct nh_obs_pool *p = u[i];
+        int size;
+        struct nh_action *a;
+        if (p->is_default || p->being_deleted)
+            continue;
+        if (p->subscription) {
+            note(x, NH_NOTE_BLOCKED, NH_RULE_SUBSCRIPTION, p->name,
+                 nh_kind_get(x->kind)->subscription_fix,
+                 "pool %s is not declared and prune is on, but it is billed yearly/monthly: "
+                 "%s; not pruned",
+                 or_q(p->name), nh_kind_get(x->kind)->subscription_why);
+            continue;
+        }
+        if (p->deleting > 0 || p->creating > 0) {
+            note(x, NH_NOTE_WAITING, NH_RULE_BUSY, p->name, NULL,
+                 "pool %s is not declared and prune is on; its nodes are changing (%d "
+                 "creating, %d deleting): pruned once that is over",
+                 or_q(p->name), p->creating, p->deleting);
+            continue;
+        }
+        size = pool_size(x, p);
+        x->intended += size;
+        a = action(x, NH_ACT_DELETE_POOL, NH_RULE_PRUNE, p->id, p->name, size, 0, true);
+        if (a != NULL)
+            fmt(a->why, sizeof(a->why),
+                "pool %s (%d nodes) is not declared and prune is on: delete it", or_q(p->name),
+                size);
+    }
+}
+
 /* Undeclared observed pools, sorted by id: prune candidates (prune == true)
  * and holders of remove: nodes (otherwise). */
 static void plan_undeclared(struct ctx *x)
@@ -1079,8 +1155,6 @@ static void plan_undeclared(struct ctx *x)
     const struct nh_observed *o = x->o;
     const struct nh_obs_pool **u;
     size_t nu = 0, n_cand = 0;
-    bool prune_ok = false;
-    char fix[256];
 
     if (o->n_pools == 0)
         return;
@@ -1098,36 +1172,7 @@ static void plan_undeclared(struct ctx *x)
         if (!u[i]->is_default && !u[i]->being_deleted)
             n_cand++;
 
-    if (c->prune && c->pools_declared && n_cand > 0) {
-        const struct nh_cfg_cluster *prev = x->pol ? x->pol->previous : NULL;
-        bool empty = c->n_pools == 0, lost = lost_most_pools(prev, c);
-        if ((empty || lost) && !c->confirm_mass_removal) {
-            fmt(fix, sizeof(fix),
-                "if intended, set confirm_mass_removal: true for clusters[%s]; otherwise fix "
-                "node_pools: (a half-written file?)",
-                or_q(c->name));
-            if (empty)
-                note(x, NH_NOTE_REFUSED, NH_RULE_EMPTY_DESIRED, NULL, fix,
-                     "node_pools: declares no pool while %zu pools exist; not pruning", n_cand);
-            else
-                note(x, NH_NOTE_REFUSED, NH_RULE_EMPTY_DESIRED, NULL, fix,
-                     "node_pools: lost more than half of the %zu previously declared pools; not "
-                     "pruning",
-                     prev->n_pools);
-        } else if (!nh_kind_has(x->kind, NH_CAP_DELETES_POOLS)) {
-            for (size_t i = 0; i < nu; i++) {
-                if (u[i]->is_default || u[i]->being_deleted)
-                    continue;
-                note(x, NH_NOTE_BLOCKED, NH_RULE_UNSUPPORTED, u[i]->name,
-                     "delete the pool in the cloud console, or declare it",
-                     "pool %s is not declared and prune is on, but nodeherd cannot delete node "
-                     "pools on %s",
-                     or_q(u[i]->name), nh_provider_kind_name(x->kind));
-            }
-        } else {
-            prune_ok = true;
-        }
-    }
+    bool prune_ok = prune_allowed(x, u, nu, n_cand);
 
     for (size_t i = 0; i < nu && x->err == 0; i++) {
         const struct nh_obs_pool *p = u[i];
@@ -1141,37 +1186,8 @@ static void plan_undeclared(struct ctx *x)
         }
     }
 
-    if (prune_ok) {
-        for (size_t i = 0; i < nu; i++) {
-            const struct nh_obs_pool *p = u[i];
-            int size;
-            struct nh_action *a;
-            if (p->is_default || p->being_deleted)
-                continue;
-            if (p->subscription) {
-                note(x, NH_NOTE_BLOCKED, NH_RULE_SUBSCRIPTION, p->name,
-                     nh_kind_get(x->kind)->subscription_fix,
-                     "pool %s is not declared and prune is on, but it is billed yearly/monthly: "
-                     "%s; not pruned",
-                     or_q(p->name), nh_kind_get(x->kind)->subscription_why);
-                continue;
-            }
-            if (p->deleting > 0 || p->creating > 0) {
-                note(x, NH_NOTE_WAITING, NH_RULE_BUSY, p->name, NULL,
-                     "pool %s is not declared and prune is on; its nodes are changing (%d "
-                     "creating, %d deleting): pruned once that is over",
-                     or_q(p->name), p->creating, p->deleting);
-                continue;
-            }
-            size = pool_size(x, p);
-            x->intended += size;
-            a = action(x, NH_ACT_DELETE_POOL, NH_RULE_PRUNE, p->id, p->name, size, 0, true);
-            if (a != NULL)
-                fmt(a->why, sizeof(a->why),
-                    "pool %s (%d nodes) is not declared and prune is on: delete it", or_q(p->name),
-                    size);
-        }
-    }
+    if (prune_ok)
+        prune_pools(x, u, nu);
     free(u);
 }
 
