@@ -186,9 +186,11 @@ bool ex__cl_plan(struct cl *c, bool act)
     if (act && held == NULL && !e->stopping && e->leader) {
         if (ex__cl_kube_drains(c)) /* drains first, then the removals (kube.c) */
             ex__cl_kube_act(c, &plan, n_busy > 0);
-        else
+        else {
+            ex__cl_kube_orphans(c); /* drain records it can no longer follow */
             for (size_t i = 0; i < plan.n_actions; i++)
                 ex__ops_start(c, &plan.actions[i]);
+        }
     } else if (held != NULL) {
         ex__cl_kube_drains_stop(c); /* nothing acts: nodeherd's cordons stay until it may */
     }

@@ -264,6 +264,9 @@ bool ex__cl_kube_drains(const struct cl *c);
 void ex__cl_kube_act(struct cl *c, struct nh_plan *plan, bool busy);
 /* Stops every drain (the nodes keep nodeherd's cordon). */
 void ex__cl_kube_drains_stop(struct cl *c);
+/* Drain records found open at start for a cluster that no longer drains:
+ * undone where a Kubernetes client can, closed either way (kube.c). */
+void ex__cl_kube_orphans(struct cl *c);
 /* The cluster is removed from the configuration, or loses kubernetes: or
  * drain (why says which): its drains stop and the nodes nodeherd cordoned
  * are uncordoned, bounded in time, by a release that outlives the cluster

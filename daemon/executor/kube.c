@@ -1259,16 +1259,6 @@ static void resolve_parked(struct cl *c, struct kdrain *kd, const struct nh_plan
     kd_free(kd);
 }
 
-/* Acting on a plan of a cluster where nodeherd drains (ex__cl_kube_drains):
- * every victim of a removal is drained first (its record, then cordon,
- * evictions honouring PodDisruptionBudgets); the removal goes to the
- * cloud only when all of its victims are drained and an observation made
- * after that still chooses them. A drain the plan no longer chooses is
- * undone (uncordon, record closed); a drain record found open at start is
- * resumed or undone (resolve_parked). A node carrying nodeherd's cordon
- * without an open record is uncordoned, never drained on as it is. Other
- * actions go as they are. Leader only (the caller checks); cordons and
- * evictions are fenced by the client's gate as well. */
 /* Whether this plan may undo drains: not while operations are in flight,
  * the cluster is busy with its own operation, or the observation did not
  * count (the plan says nothing about victims then; drains go on). */
@@ -1370,6 +1360,45 @@ static void undo_unwanted(struct cl *c, const struct nh_plan *plan)
                        c->name, k->names[i].kname);
             uncordon(c, k->names[i].kname);
         }
+}
+
+/* A drain record found open at start for a cluster that no longer drains
+ * (its kubernetes: key, or scale_in.drain, went while the daemon was
+ * down). With a Kubernetes client, nodeherd's cordon is undone (only its
+ * own: the annotation is checked); without one it cannot be, and the log
+ * says how. The record is closed either way: should access come back, the
+ * annotation alone gets the node uncordoned (undo_unwanted). */
+void ex__cl_kube_orphans(struct cl *c)
+{
+    struct cl_kube *k = c->kube;
+    if (k == NULL || ex__cl_kube_drains(c))
+        return;
+    for (struct kdrain *kd = k->drains, *next; kd != NULL; kd = next) {
+        next = kd->next;
+        if (kd->st != KD_PARKED)
+            continue;
+        kd_unlink(k, kd);
+        if (k->client != NULL) {
+            nh_log(LOG_NOTICE,
+                   "%s: drain record %llu of node %s found open, but the cluster no longer "
+                   "drains (scale_in.drain: false): nodeherd's cordon is undone",
+                   c->name, (unsigned long long)kd->rec.seq, kd->kname);
+            uncordon(c, kd->kname);
+            kd_close(c, kd, NH_OP_FAILED,
+                     "undone: the cluster no longer drains; node %s uncordoned", kd->kname);
+        } else {
+            nh_log(LOG_WARNING,
+                   "%s: drain record %llu of node %s found open, but the cluster has no "
+                   "kubernetes: access any more: nodeherd cannot undo its cordon; if the node "
+                   "still carries the annotation nodeherd.io/draining, run: kubectl uncordon %s",
+                   c->name, (unsigned long long)kd->rec.seq, kd->kname, kd->kname);
+            kd_close(c, kd, NH_OP_FAILED,
+                     "abandoned: the cluster has no kubernetes: access; node %s may still be "
+                     "cordoned (kubectl uncordon %s)",
+                     kd->kname, kd->kname);
+        }
+        kd_free(kd);
+    }
 }
 
 /* Acting on a plan of a cluster where nodeherd drains (ex__cl_kube_drains):

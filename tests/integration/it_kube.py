@@ -445,6 +445,60 @@ class KubeScaleIn(unittest.TestCase):
             self.assertEqual(inv.get(k), 0, inv)
         self.assertEqual(d.stop(), 0)
 
+    def restart_without_draining(self, cluster_tail):
+        """kill -9 mid-drain, the file rewritten (web at its size, with
+        cluster_tail) while the daemon is down, a restart: returns (daemon,
+        a's name, the drain record's seq, cordoned(), its closing entry)."""
+        f = self.fleet
+        d, pools_np, a_name, cordoned = self.start_held_drain()
+        recs = [s for s, r in open_drains(f.state_dir).items() if r["node_names"] == [a_name]]
+        self.assertEqual(len(recs), 1, open_drains(f.state_dir))
+        seq = recs[0]
+        d.kill9()
+        f.write_config(config(
+            "  - name: web\n    provider: ack\n    id: %s\n    workers: 5\n" % WEB +
+            cluster_tail + pools_np))
+        d.start()
+        d.wait_ready()
+        wait_for(lambda: drain_records(f.state_dir)[seq]["closed"], timeout=60,
+                 what="its drain record closed")
+        return d, a_name, seq, cordoned, drain_records(f.state_dir)[seq]["closed"]
+
+    def test_restart_without_kubernetes_closes_the_drain_record_and_says_how_to_uncordon(self):
+        """The kubernetes: key went while the daemon was down: nodeherd
+        cannot reach the cluster's API any more, so it cannot undo its
+        cordon; the open drain record is closed (not left open for ever)
+        and the log names the node and the kubectl command. Nothing is
+        removed."""
+        f = self.fleet
+        d, a_name, seq, cordoned, closed = self.restart_without_draining("")
+        self.assertEqual(closed["state"], "failed", closed)
+        self.assertTrue(closed["result"].startswith("abandoned: the cluster has no kubernetes: "
+                                                    "access; node %s" % a_name), closed)
+        self.assertIn("web: drain record %d of node %s found open, but the cluster has no "
+                      "kubernetes: access any more" % (seq, a_name), d.log())
+        self.assertIn("kubectl uncordon %s" % a_name, d.log())
+        self.assertEqual(cordoned(), [a_name])  # out of nodeherd's reach: the operator's
+        self.assertIn(A, live_ids(f, WEB))
+        self.assertFalse(open_drains(f.state_dir))
+        self.assertEqual(d.stop(), 0)
+
+    def test_restart_with_drain_off_uncordons_from_the_record(self):
+        """scale_in.drain: false while the daemon was down, kubernetes: kept:
+        the open record's node is uncordoned (nodeherd's own cordon) and the
+        record closed; nothing is removed."""
+        f = self.fleet
+        d, a_name, seq, cordoned, closed = self.restart_without_draining(
+            "    kubernetes: { kubeconfig: from-cloud }\n    scale_in: { drain: false }\n")
+        self.assertEqual(closed["state"], "failed", closed)
+        self.assertEqual(closed["result"],
+                         "undone: the cluster no longer drains; node %s uncordoned" % a_name)
+        wait_for(lambda: not cordoned(), timeout=60, what="a uncordoned after the restart")
+        self.assertIn(A, live_ids(f, WEB))
+        self.assertFalse(open_drains(f.state_dir))
+        self.assertEqual(f.invariants().get("nodes_left_cordoned"), 0, f.invariants())
+        self.assertEqual(d.stop(), 0)
+
     def test_kubernetes_key_removed_mid_drain_is_uncordoned(self):
         f = self.fleet
         d, pools_np, a_name, cordoned = self.start_held_drain()
