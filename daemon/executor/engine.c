@@ -814,10 +814,13 @@ static void cl_reloaded(struct nh_engine *e, struct cl *c, const struct nh_cfg_c
     /* Throttled operations waiting to go again were planned on the old
      * declaration: known unsent, they are dropped, then planned anew. */
     ex__ops_drop_unsent(c, "the declaration changed; planned again");
-    if (ex__cl_fresh_enough(c)) {
+    if (ex__cl_fresh_enough(c) && !ex__cl_nodes_due(c)) {
         /* React at once: the observation in hand is complete, younger than
          * a poll interval and taken after the last operation here ended,
-         * i.e. exactly what a poll would have planned on. */
+         * i.e. exactly what a poll would have planned on. Not when it holds
+         * counts only and the new declaration may remove (ex__cl_nodes_due):
+         * no removal is planned on counts, so the nodes are listed now
+         * rather than at the next poll. */
         nh_log(LOG_INFO, "reload: cluster %s %s; planning on the observation of %llu ms ago",
                cc->name, what, (unsigned long long)(ex__engine_now(e) - (uint64_t)c->obs.at_ms));
         ex__cl_plan(c, true);

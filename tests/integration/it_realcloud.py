@@ -268,6 +268,38 @@ class RealCloudTest(unittest.TestCase):
         self.clean()
         self.assertEqual(d.stop(), 0)
 
+    def test_modelarts_scale_in_declared_while_polls_read_counts_only(self):
+        """Issue #21: while nothing can be removed, a ModelArts poll reads the
+        node pools' counts only (no node). A declaration that makes a
+        removal possible is acted on at once - the nodes are listed then -
+        not at the next poll (10 minutes here)."""
+        def three(seed):
+            np1 = seed["modelarts"]["pools"][0]["nodepools"][0]
+            np1["count"] = np1["maxCount"] = 3
+            np1["nodes"] = [{"name": "os-node-%s" % x, "created": "2025-01-0%dT00:00:00Z" % i}
+                            for i, x in enumerate("abc", 1)]
+        clusters = """\
+  - name: ai
+    provider: ma
+    pool: pool-abc
+    poll_interval: 10m
+    node_pools:
+      - { name: nodepool-1, flavor: modelarts.vm.2u4g.dcc, nodes: %d }
+"""
+        d = self.start(clusters % 3, three)
+        self.fleet.wait_converged(d)
+        self.assertEqual(self.ops("BatchDeletePoolNodes"), [])
+        self.fleet.write_config(PROVIDERS + clusters % 2)
+        end = time.monotonic() + 30
+        while not self.ops("BatchDeletePoolNodes") and time.monotonic() < end:
+            time.sleep(0.05)
+        self.assertEqual(len(self.ops("BatchDeletePoolNodes")), 1, d.log()[-3000:])
+        self.fleet.wait_converged(d)
+        np1 = [n["name"] for n in self.fleet.state()["nodes"] if n["pool"] == MA_NP1]
+        self.assertEqual(len(np1), 2, np1)
+        self.clean()
+        self.assertEqual(d.stop(), 0)
+
     # ------------------------------------------------------------------ busy clusters
 
     def test_busy_cluster_is_waited_for_not_failed(self):
