@@ -55,6 +55,22 @@ static uint64_t prop_rand(uint64_t *s)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
+/* No stretch [at[i], at[j]] of the sorted times holds more than burst +
+ * qps * (at[j] - at[i]). */
+static void check_windows(const uint64_t *at, size_t n, unsigned burst, double qps, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = i; j < n && at[j] - at[i] <= 120000; j++) {
+            double allowed = (double)burst + qps * (double)(at[j] - at[i]) / 1000.0;
+            if ((double)(j - i + 1) > allowed + 1e-6)
+                fail_msg("seed %llu (qps %.1f, burst %u): %zu requests in [%llu, %llu] ms, at "
+                         "most %.3f allowed",
+                         (unsigned long long)seed, qps, burst, j - i + 1, (unsigned long long)at[i],
+                         (unsigned long long)at[j], allowed);
+        }
+    }
+}
+
 #define PROP_TAKES 4000
 static void test_bucket_never_sends_more_than_burst_plus_rate_in_any_window(void **state)
 {
@@ -82,16 +98,7 @@ static void test_bucket_never_sends_more_than_burst_plus_rate_in_any_window(void
             }
             now += prop_rand(&rng) % 4 == 0 ? prop_rand(&rng) % 400 : 0;
         }
-        for (size_t i = 0; i < n; i++) {
-            for (size_t j = i; j < n && at[j] - at[i] <= 120000; j++) {
-                double allowed = (double)burst + qps * (double)(at[j] - at[i]) / 1000.0;
-                if ((double)(j - i + 1) > allowed + 1e-6)
-                    fail_msg("seed %llu (qps %.1f, burst %u): %zu takes in [%llu, %llu] ms, "
-                             "at most %.3f allowed",
-                             (unsigned long long)seed, qps, burst, j - i + 1,
-                             (unsigned long long)at[i], (unsigned long long)at[j], allowed);
-            }
-        }
+        check_windows(at, n, burst, qps, seed);
     }
 }
 
@@ -109,20 +116,6 @@ static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
-}
-
-static void check_windows(const uint64_t *at, size_t n, unsigned burst, double qps, uint64_t seed)
-{
-    for (size_t i = 0; i < n; i++) {
-        for (size_t j = i; j < n && at[j] - at[i] <= 120000; j++) {
-            double allowed = (double)burst + qps * (double)(at[j] - at[i]) / 1000.0;
-            if ((double)(j - i + 1) > allowed + 1e-6)
-                fail_msg("seed %llu (qps %.1f, burst %u): %zu writes in [%llu, %llu] ms, at "
-                         "most %.3f allowed",
-                         (unsigned long long)seed, qps, burst, j - i + 1, (unsigned long long)at[i],
-                         (unsigned long long)at[j], allowed);
-        }
-    }
 }
 
 #define PROP_PENDING 64
