@@ -55,6 +55,14 @@ struct family {
     size_t n_series;
     size_t alloc_series;
     bool warned; /* one warning per family for misuse */
+    /* Keys that some series of this family has (or had) at a position other
+     * than the first, interned. nh_metrics_forget by any other key only has
+     * to look at the series whose first label is that key: they are one
+     * contiguous run of the sorted array. Never shrinks (a stale entry only
+     * costs a full walk); past the array, later_overflow forces full walks. */
+    const char *later_keys[16];
+    size_t n_later_keys;
+    bool later_overflow;
 };
 
 static struct family **families;
@@ -231,6 +239,8 @@ static void family_free(struct family *f)
         return;
     for (size_t i = 0; i < f->n_series; i++)
         series_free(f->series[i]);
+    for (size_t i = 0; i < f->n_later_keys; i++)
+        strpool_put(f->later_keys[i]);
     free(f->series);
     free(f->name);
     free(f->help);
@@ -377,6 +387,21 @@ static struct series *series_find(struct family *f, const struct keyset *ks, siz
     return NULL;
 }
 
+/* Records that key (interned) is not the first label of some series. */
+static void note_later_key(struct family *f, const char *key)
+{
+    for (size_t i = 0; i < f->n_later_keys; i++)
+        if (f->later_keys[i] == key)
+            return;
+    size_t cap = sizeof(f->later_keys) / sizeof(f->later_keys[0]);
+    const char *k = f->n_later_keys < cap ? strpool_get(key) : NULL;
+    if (k == NULL) {
+        f->later_overflow = true;
+        return;
+    }
+    f->later_keys[f->n_later_keys++] = k;
+}
+
 static struct series *series_get(struct family *f, const struct keyset *ks)
 {
     size_t pos;
@@ -415,6 +440,8 @@ static struct series *series_get(struct family *f, const struct keyset *ks)
             return NULL;
         }
     }
+    for (size_t i = 1; i < s->n_labels; i++)
+        note_later_key(f, s->labels[i].key);
     memmove(&f->series[pos + 1], &f->series[pos], (f->n_series - pos) * sizeof(*f->series));
     f->series[pos] = s;
     f->n_series++;
@@ -510,6 +537,31 @@ void nh_metrics_observe(const char *name, double v, ...)
     va_end(ap);
 }
 
+/* Whether some series of f may have `key` at a position other than the
+ * first (then forgetting by it must walk the whole family). */
+static bool key_maybe_later(const struct family *f, const char *key)
+{
+    if (f->later_overflow)
+        return true;
+    for (size_t i = 0; i < f->n_later_keys; i++)
+        if (strcmp(f->later_keys[i], key) == 0)
+            return true;
+    return false;
+}
+
+/* Orders a series' first label against (key, value) the way series_cmp
+ * orders series: a series without labels comes first. */
+static int first_label_cmp(const struct series *s, const char *key, const char *value)
+{
+    if (s->n_labels == 0)
+        return -1;
+    int c = strcmp(s->labels[0].key, key);
+    return c != 0 ? c : strcmp(s->labels[0].value, value);
+}
+
+/* Issue #21: forgetting one cluster costs that cluster's series (plus a
+ * binary search and one memmove of pointers), not a string walk over the
+ * whole family. */
 void nh_metrics_forget(const char *name, const char *key, const char *value)
 {
     struct family *f = family_get(name);
@@ -517,6 +569,25 @@ void nh_metrics_forget(const char *name, const char *key, const char *value)
 
     if (f == NULL || key == NULL || value == NULL)
         return;
+    if (!key_maybe_later(f, key)) {
+        /* Every match has (key, value) first: one contiguous run. */
+        size_t lo = 0, hi = f->n_series;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (first_label_cmp(f->series[mid], key, value) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        size_t end = lo;
+        while (end < f->n_series && first_label_cmp(f->series[end], key, value) == 0)
+            series_free(f->series[end++]);
+        if (end == lo)
+            return; /* none (f->series may be NULL) */
+        memmove(&f->series[lo], &f->series[end], (f->n_series - end) * sizeof(*f->series));
+        f->n_series -= end - lo;
+        return;
+    }
     for (size_t i = 0; i < f->n_series; i++) {
         struct series *s = f->series[i];
         bool match = false;

@@ -548,6 +548,76 @@ static void test_metrics_forget_removes_matching_series(void **state)
     assert_true(nh_metrics_get("nodeherd_desired_nodes", "cluster", "web", "pool", "", NULL) == 1);
 }
 
+/* Many clusters, whose names are prefixes of one another (c1, c10, c100);
+ * one family with "cluster" as the first label (the indexed run), one where
+ * another label sorts before it (the full walk), one series without labels.
+ * skip_a / skip_b: clusters left out (-1: none). */
+#define FORGET_CLUSTERS 200
+static void fill_clusters(int skip_a, int skip_b)
+{
+    static const char *pools[] = {"", "np-a", "np-b"};
+    static const char *states[] = {"ready", "not_ready", "failed"};
+    char name[32];
+
+    nh_metrics_describe("nodeherd_nodes", NH_METRIC_GAUGE, "n", NULL, 0);
+    nh_metrics_describe("nodeherd_zone_nodes", NH_METRIC_GAUGE, "z", NULL, 0);
+    nh_metrics_set("nodeherd_nodes", 42, NULL);
+    for (int c = 0; c < FORGET_CLUSTERS; c++) {
+        if (c == skip_a || c == skip_b)
+            continue;
+        snprintf(name, sizeof(name), "c%d", c);
+        for (size_t p = 0; p < 3; p++) {
+            for (size_t k = 0; k < 3; k++)
+                nh_metrics_set("nodeherd_nodes", c * 10 + (double)(p * 3 + k), "state", states[k],
+                               "pool", pools[p], "cluster", name, NULL);
+            nh_metrics_set("nodeherd_zone_nodes", c + (double)p, "cluster", name, "a_zone",
+                           pools[p], NULL);
+        }
+    }
+}
+
+static void test_metrics_forget_one_cluster_of_many(void **state)
+{
+    (void)state;
+    nh_metrics_describe("nodeherd_empty", NH_METRIC_GAUGE, "e", NULL, 0);
+    nh_metrics_forget("nodeherd_empty", "cluster", "c1"); /* no series yet */
+    fill_clusters(-1, -1);
+    nh_metrics_forget("nodeherd_nodes", "cluster", "c1");
+    nh_metrics_forget("nodeherd_zone_nodes", "cluster", "c1");
+    nh_metrics_forget("nodeherd_nodes", "cluster", "c150");
+    nh_metrics_forget("nodeherd_zone_nodes", "cluster", "c150");
+    nh_metrics_forget("nodeherd_nodes", "cluster", "no-such-cluster");
+    nh_metrics_forget("nodeherd_nodes", "pool", "no-such-pool");
+    assert_true(isnan(
+        nh_metrics_get("nodeherd_nodes", "cluster", "c1", "pool", "np-a", "state", "ready", NULL)));
+    assert_true(
+        isnan(nh_metrics_get("nodeherd_zone_nodes", "cluster", "c150", "a_zone", "", NULL)));
+    assert_true(nh_metrics_get("nodeherd_nodes", "cluster", "c10", "pool", "np-b", "state",
+                               "failed", NULL) == 108);
+    assert_true(
+        nh_metrics_get("nodeherd_nodes", "cluster", "c0", "pool", "", "state", "ready", NULL) == 0);
+    assert_true(nh_metrics_get("nodeherd_zone_nodes", "cluster", "c199", "a_zone", "np-b", NULL) ==
+                201);
+    assert_true(nh_metrics_get("nodeherd_nodes", NULL) == 42);
+    char *after = render();
+
+    /* Byte for byte what a registry that never had c1 and c150 renders. */
+    nh_metrics_reset();
+    nh_metrics_describe("nodeherd_empty", NH_METRIC_GAUGE, "e", NULL, 0);
+    fill_clusters(1, 150);
+    char *expect = render();
+    assert_string_equal(after, expect);
+    free(after);
+    free(expect);
+
+    /* Forget by a key that is never first walks the family. */
+    nh_metrics_forget("nodeherd_nodes", "state", "failed");
+    assert_true(isnan(nh_metrics_get("nodeherd_nodes", "cluster", "c10", "pool", "np-b", "state",
+                                     "failed", NULL)));
+    assert_true(nh_metrics_get("nodeherd_nodes", "cluster", "c10", "pool", "np-b", "state",
+                               "not_ready", NULL) == 107);
+}
+
 static void test_metrics_misuse_is_ignored(void **state)
 {
     (void)state;
@@ -602,6 +672,7 @@ int main(void)
         cmocka_unit_test_teardown(test_metrics_histogram_cumulative_with_inf_sum_count, reset),
         cmocka_unit_test_teardown(test_metrics_values_round_trip, reset),
         cmocka_unit_test_teardown(test_metrics_forget_removes_matching_series, reset),
+        cmocka_unit_test_teardown(test_metrics_forget_one_cluster_of_many, reset),
         cmocka_unit_test_teardown(test_metrics_misuse_is_ignored, reset),
         cmocka_unit_test_teardown(test_metrics_render_fails_past_buffer_cap, reset),
     };
