@@ -38,6 +38,7 @@ struct label {
 
 struct series {
     size_t n_labels;
+    bool hidden;           /* forgotten: not rendered nor read; revived by an update */
     double value;          /* counter, gauge */
     double sum;            /* histogram */
     uint64_t count;        /* histogram */
@@ -54,7 +55,8 @@ struct family {
     struct series **series; /* sorted (series_cmp) */
     size_t n_series;
     size_t alloc_series;
-    bool warned; /* one warning per family for misuse */
+    size_t n_hidden; /* series[] that are hidden (forgotten, kept in place) */
+    bool warned;     /* one warning per family for misuse */
     /* Keys that some series of this family has (or had) at a position other
      * than the first, interned. nh_metrics_forget by any other key only has
      * to look at the series whose first label is that key: they are one
@@ -407,9 +409,20 @@ static struct series *series_get(struct family *f, const struct keyset *ks)
     size_t pos;
     struct series *s = series_find(f, ks, &pos);
 
+    if (s != NULL && s->hidden) {
+        /* Re-set after a forget (status.c does that on every observation):
+         * a new series in the slot of the old, without moving the array. */
+        s->hidden = false;
+        f->n_hidden--;
+        s->value = 0;
+        s->sum = 0;
+        s->count = 0;
+        if (s->counts != NULL)
+            memset(s->counts, 0, f->n_buckets * sizeof(*s->counts));
+    }
     if (s != NULL)
         return s;
-    if (f->n_series >= NH_METRICS_MAX_SERIES) {
+    if (f->n_series - f->n_hidden >= NH_METRICS_MAX_SERIES) {
         family_warn(f, "too many series (100000)");
         return NULL;
     }
@@ -579,18 +592,20 @@ void nh_metrics_forget(const char *name, const char *key, const char *value)
             else
                 hi = mid;
         }
-        size_t end = lo;
-        while (end < f->n_series && first_label_cmp(f->series[end], key, value) == 0)
-            series_free(f->series[end++]);
-        if (end == lo)
-            return; /* none (f->series may be NULL) */
-        memmove(&f->series[lo], &f->series[end], (f->n_series - end) * sizeof(*f->series));
-        f->n_series -= end - lo;
-        return;
+        /* Hidden in place, not removed: the caller usually sets most of
+         * them again at once, and removing then re-inserting would move the
+         * tail of the array once per series. Freed once half are hidden. */
+        for (size_t i = lo; i < f->n_series && first_label_cmp(f->series[i], key, value) == 0; i++)
+            if (!f->series[i]->hidden) {
+                f->series[i]->hidden = true;
+                f->n_hidden++;
+            }
+        if (f->n_hidden * 2 <= f->n_series)
+            return;
     }
     for (size_t i = 0; i < f->n_series; i++) {
         struct series *s = f->series[i];
-        bool match = false;
+        bool match = s->hidden;
         for (size_t j = 0; j < s->n_labels; j++)
             if (strcmp(s->labels[j].key, key) == 0 && strcmp(s->labels[j].value, value) == 0)
                 match = true;
@@ -600,6 +615,7 @@ void nh_metrics_forget(const char *name, const char *key, const char *value)
             f->series[kept++] = s; /* order is kept, so still sorted */
     }
     f->n_series = kept;
+    f->n_hidden = 0;
 }
 
 double nh_metrics_get(const char *name, ...)
@@ -617,7 +633,7 @@ double nh_metrics_get(const char *name, ...)
     if (r < 0)
         return NAN;
     struct series *s = series_find(f, &ks, &pos);
-    if (s == NULL)
+    if (s == NULL || s->hidden)
         return NAN;
     return f->type == NH_METRIC_HISTOGRAM ? (double)s->count : s->value;
 }
@@ -703,6 +719,8 @@ static int render_family(struct nh_buf *out, const struct family *f)
         r = nh_buf_printf(out, "\n# TYPE %s %s\n", f->name, type_name(f->type));
     for (size_t i = 0; r == 0 && i < f->n_series; i++) {
         const struct series *s = f->series[i];
+        if (s->hidden)
+            continue;
         if (f->type != NH_METRIC_HISTOGRAM) {
             r = append_sample(out, f->name, "", s, NULL, s->value);
             continue;

@@ -551,9 +551,9 @@ static void test_metrics_forget_removes_matching_series(void **state)
 /* Many clusters, whose names are prefixes of one another (c1, c10, c100);
  * one family with "cluster" as the first label (the indexed run), one where
  * another label sorts before it (the full walk), one series without labels.
- * skip_a / skip_b: clusters left out (-1: none). */
+ * a / b: clusters left out (-1: none), or with only, the only ones kept. */
 #define FORGET_CLUSTERS 200
-static void fill_clusters(int skip_a, int skip_b)
+static void fill_clusters(int a, int b, bool only)
 {
     static const char *pools[] = {"", "np-a", "np-b"};
     static const char *states[] = {"ready", "not_ready", "failed"};
@@ -563,7 +563,7 @@ static void fill_clusters(int skip_a, int skip_b)
     nh_metrics_describe("nodeherd_zone_nodes", NH_METRIC_GAUGE, "z", NULL, 0);
     nh_metrics_set("nodeherd_nodes", 42, NULL);
     for (int c = 0; c < FORGET_CLUSTERS; c++) {
-        if (c == skip_a || c == skip_b)
+        if ((c == a || c == b) != only)
             continue;
         snprintf(name, sizeof(name), "c%d", c);
         for (size_t p = 0; p < 3; p++) {
@@ -581,7 +581,7 @@ static void test_metrics_forget_one_cluster_of_many(void **state)
     (void)state;
     nh_metrics_describe("nodeherd_empty", NH_METRIC_GAUGE, "e", NULL, 0);
     nh_metrics_forget("nodeherd_empty", "cluster", "c1"); /* no series yet */
-    fill_clusters(-1, -1);
+    fill_clusters(-1, -1, false);
     nh_metrics_forget("nodeherd_nodes", "cluster", "c1");
     nh_metrics_forget("nodeherd_zone_nodes", "cluster", "c1");
     nh_metrics_forget("nodeherd_nodes", "cluster", "c150");
@@ -604,7 +604,7 @@ static void test_metrics_forget_one_cluster_of_many(void **state)
     /* Byte for byte what a registry that never had c1 and c150 renders. */
     nh_metrics_reset();
     nh_metrics_describe("nodeherd_empty", NH_METRIC_GAUGE, "e", NULL, 0);
-    fill_clusters(1, 150);
+    fill_clusters(1, 150, false);
     char *expect = render();
     assert_string_equal(after, expect);
     free(after);
@@ -616,6 +616,48 @@ static void test_metrics_forget_one_cluster_of_many(void **state)
                                      "failed", NULL)));
     assert_true(nh_metrics_get("nodeherd_nodes", "cluster", "c10", "pool", "np-b", "state",
                                "not_ready", NULL) == 107);
+}
+
+/* A forgotten series set again starts afresh (counter from 0, histogram
+ * empty), and forgetting most clusters leaves exactly the others. */
+static void test_metrics_forget_then_update_starts_afresh(void **state)
+{
+    (void)state;
+    static const double b[] = {1, 2};
+    char name[32];
+    nh_metrics_describe("nodeherd_c_total", NH_METRIC_COUNTER, "c", NULL, 0);
+    nh_metrics_describe("nodeherd_h", NH_METRIC_HISTOGRAM, "h", b, 2);
+    nh_metrics_inc("nodeherd_c_total", 5, "cluster", "a", NULL);
+    nh_metrics_observe("nodeherd_h", 1.5, "cluster", "a", NULL);
+    nh_metrics_observe("nodeherd_h", 0.5, "cluster", "a", NULL);
+    nh_metrics_forget("nodeherd_c_total", "cluster", "a");
+    nh_metrics_forget("nodeherd_h", "cluster", "a");
+    assert_true(isnan(nh_metrics_get("nodeherd_c_total", "cluster", "a", NULL)));
+    nh_metrics_inc("nodeherd_c_total", 2, "cluster", "a", NULL);
+    nh_metrics_observe("nodeherd_h", 3, "cluster", "a", NULL);
+    assert_true(nh_metrics_get("nodeherd_c_total", "cluster", "a", NULL) == 2);
+    assert_true(nh_metrics_get("nodeherd_h", "cluster", "a", NULL) == 1);
+    char *t = render();
+    assert_non_null(strstr(t, "nodeherd_h_bucket{cluster=\"a\",le=\"2\"} 0\n"));
+    assert_non_null(strstr(t, "nodeherd_h_sum{cluster=\"a\"} 3\n"));
+    free(t);
+
+    nh_metrics_reset();
+    fill_clusters(-1, -1, false);
+    for (int c = 0; c < FORGET_CLUSTERS; c++) {
+        if (c == 1 || c == 150)
+            continue;
+        snprintf(name, sizeof(name), "c%d", c);
+        nh_metrics_forget("nodeherd_nodes", "cluster", name);
+        nh_metrics_forget("nodeherd_zone_nodes", "cluster", name);
+    }
+    char *after = render();
+    nh_metrics_reset();
+    fill_clusters(1, 150, true);
+    char *expect = render();
+    assert_string_equal(after, expect);
+    free(expect);
+    free(after);
 }
 
 static void test_metrics_misuse_is_ignored(void **state)
@@ -673,6 +715,7 @@ int main(void)
         cmocka_unit_test_teardown(test_metrics_values_round_trip, reset),
         cmocka_unit_test_teardown(test_metrics_forget_removes_matching_series, reset),
         cmocka_unit_test_teardown(test_metrics_forget_one_cluster_of_many, reset),
+        cmocka_unit_test_teardown(test_metrics_forget_then_update_starts_afresh, reset),
         cmocka_unit_test_teardown(test_metrics_misuse_is_ignored, reset),
         cmocka_unit_test_teardown(test_metrics_render_fails_past_buffer_cap, reset),
     };
