@@ -232,19 +232,22 @@ class KubeScaleIn(unittest.TestCase):
                 self.assertIn(recs[r["seq"]]["begin"]["node_ids"][0], seen_removal, r)
         self.assertEqual(sorted(removed), sorted([oldest, second]))
 
-    def test_drain_timeout_uncordons_and_chooses_again(self):
-        f = self.fleet
-        # a: one pod, behind a budget that never allows its eviction;
-        # b, c, d: two pods each (a is the emptiest: chosen first)
+    def pin_a_behind_refusing_budget(self):
+        """a: one pod, behind a budget that never allows its eviction; b, c,
+        d: two pods each (a is the emptiest: chosen first)."""
         pods = [{"namespace": "shop", "name": "pinned-0", "node": A, "owner": "ReplicaSet",
                  "labels": {"app": "pinned"}}]
         for n in (B, C, D):
             pods += [{"namespace": "shop", "name": "web-%s-%d" % (n[-2:], i), "node": n,
                       "owner": "ReplicaSet", "labels": {"app": "web"}} for i in range(2)]
         self.pods(WEB, pods)
-        f.admin("k8s/pdbs", "POST", {"cluster": WEB, "pdbs": [{
+        self.fleet.admin("k8s/pdbs", "POST", {"cluster": WEB, "pdbs": [{
             "namespace": "shop", "name": "pinned", "selector": {"matchLabels": {"app": "pinned"}},
             "minAvailable": 1, "refuse": True}]})
+
+    def test_drain_timeout_uncordons_and_chooses_again(self):
+        f = self.fleet
+        self.pin_a_behind_refusing_budget()
         d = f.daemon(config(
             "  - name: web\n    provider: ack\n    id: %s\n    workers: 4\n"
             "    kubernetes: { kubeconfig: from-cloud }\n"
@@ -345,15 +348,7 @@ class KubeScaleIn(unittest.TestCase):
         """web 5 -> 4, its emptiest node a behind a budget that never allows
         the eviction: a drain that goes on (timeout 10m) with a cordoned."""
         f = self.fleet
-        pods = [{"namespace": "shop", "name": "pinned-0", "node": A, "owner": "ReplicaSet",
-                 "labels": {"app": "pinned"}}]
-        for n in (B, C, D):
-            pods += [{"namespace": "shop", "name": "web-%s-%d" % (n[-2:], i), "node": n,
-                      "owner": "ReplicaSet", "labels": {"app": "web"}} for i in range(2)]
-        self.pods(WEB, pods)
-        f.admin("k8s/pdbs", "POST", {"cluster": WEB, "pdbs": [{
-            "namespace": "shop", "name": "pinned", "selector": {"matchLabels": {"app": "pinned"}},
-            "minAvailable": 1, "refuse": True}]})
+        self.pin_a_behind_refusing_budget()
         # a second cluster, unchanged, so that the file still declares one
         pools_np = "  - name: pools\n    provider: ack\n    id: %s\n" \
             "    node_pools:\n      - { name: np-web, nodes: 3 }\n      - { name: np-batch }\n" \
