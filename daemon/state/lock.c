@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,14 +13,34 @@ struct nh_state_lock {
     int fd;
 };
 
-/* The pid written by the holder ("1234\n"), or "" when unreadable. */
+/* The whole file, exclusively; l_pid is filled in by F_GETLK. */
+static struct flock whole_file(short type)
+{
+    struct flock fl;
+
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET; /* l_start = l_len = 0: the whole file, however long */
+    return fl;
+}
+
+/* The holder's pid: the kernel's answer first (F_GETLK names the process
+ * that holds the lock, with no window where it is not yet known), else what
+ * the holder wrote in the file ("1234\n": a holder in another pid namespace,
+ * which F_GETLK reports as 0), else "" (the holder just went away). */
 static void read_holder(int fd, char *pid, size_t len)
 {
+    struct flock fl = whole_file(F_WRLCK);
     char buf[32];
-    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    ssize_t n;
     size_t k = 0;
 
     pid[0] = '\0';
+    if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK && fl.l_pid > 0) {
+        snprintf(pid, len, "%ld", (long)fl.l_pid);
+        return;
+    }
+    n = pread(fd, buf, sizeof(buf) - 1, 0);
     if (n <= 0)
         return;
     buf[n] = '\0';
@@ -87,9 +106,11 @@ int nh_state_lock_take(const char *dir, struct nh_state_lock **ret, char *err, s
                  path, strerror(-r));
         return r;
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    struct flock fl = whole_file(F_WRLCK);
+    if (fcntl(fd, F_SETLK, &fl) < 0) {
         r = -errno;
-        if (r == -EWOULDBLOCK) {
+        if (r == -EACCES || r == -EAGAIN) { /* POSIX allows either for "held" */
+            r = -EWOULDBLOCK;
             read_holder(fd, pid, sizeof(pid));
             snprintf(err, errlen,
                      "state directory %s is in use by another nodeherd (pid %s, holding %s); one "

@@ -1,11 +1,19 @@
 /* lock.h - one state directory, one daemon.
  *
- * A daemon that writes state_dir holds an exclusive flock(2) on
- * state_dir/nodeherd.lock for the whole life of the process, taken before
- * anything else in the directory is read or written. The file holds the
- * holder's pid (for the message a second daemon prints); the lock itself
- * is the kernel's, so it goes away with the process, kill -9 included, and
- * a stale file never blocks a start. */
+ * A daemon that writes state_dir holds an exclusive POSIX record lock
+ * (fcntl(2) F_SETLK, the whole file) on state_dir/nodeherd.lock for the
+ * whole life of the process, taken before anything else in the directory
+ * is read or written. The lock is the kernel's, so it goes away with the
+ * process, kill -9 included, and a stale file never blocks a start.
+ *
+ * Record locks rather than flock(2) so that a second daemon learns the
+ * holder's pid from the kernel (F_GETLK) even in the instant between the
+ * holder taking the lock and writing its pid into the file (two daemons
+ * started together hit that instant). The file still holds the pid, for
+ * people and for a holder in another pid namespace. The rule that comes
+ * with record locks: a process drops them when it closes *any* descriptor
+ * of the file, so nothing else in the daemon may open nodeherd.lock; they
+ * are not inherited across fork(2), which nodeherd does not do. */
 #ifndef NH_STATE_LOCK_H
 #define NH_STATE_LOCK_H
 
