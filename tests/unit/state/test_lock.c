@@ -25,6 +25,7 @@ struct fx {
     char root[64]; /* mkdtemp */
     char dir[128]; /* root/state: created by the lock */
     char file[192];
+    pid_t child; /* a holder still to kill, even after a failed assert */
 };
 
 static int fx_setup(void **state)
@@ -43,6 +44,10 @@ static int fx_setup(void **state)
 static int fx_teardown(void **state)
 {
     struct fx *f = *state;
+    if (f->child > 0) {
+        kill(f->child, SIGKILL);
+        waitpid(f->child, NULL, 0);
+    }
     unlink(f->file);
     rmdir(f->dir);
     rmdir(f->root);
@@ -53,7 +58,7 @@ static int fx_teardown(void **state)
 /* A child that takes the lock, then (when empty_file) empties the file as
  * the holder's is in the instant between locking and writing its pid, says
  * so on the pipe and waits to be killed. Returns its pid. */
-static pid_t holder(const struct fx *f, int empty_file)
+static pid_t holder(struct fx *f, int empty_file)
 {
     int p[2];
     char c = 0;
@@ -65,6 +70,7 @@ static pid_t holder(const struct fx *f, int empty_file)
         struct nh_state_lock *l = NULL;
         char err[512];
         close(p[0]);
+        alarm(60); /* never outlives a test run that went wrong */
         if (nh_state_lock_take(f->dir, &l, err, sizeof(err)) != 0)
             _exit(3);
         if (empty_file && truncate(f->file, 0) != 0)
@@ -75,16 +81,18 @@ static pid_t holder(const struct fx *f, int empty_file)
             pause();
     }
     close(p[1]);
+    f->child = pid;
     assert_int_equal(read(p[0], &c, 1), 1); /* the child holds the lock */
     close(p[0]);
     return pid;
 }
 
-static void kill_holder(pid_t pid)
+static void kill_holder(struct fx *f)
 {
     int status = 0;
-    assert_int_equal(kill(pid, SIGKILL), 0);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(kill(f->child, SIGKILL), 0);
+    assert_int_equal(waitpid(f->child, &status, 0), f->child);
+    f->child = 0;
 }
 
 static void assert_refused_naming(const struct fx *f, pid_t pid)
@@ -106,7 +114,7 @@ static void test_second_taker_is_told_the_holders_pid(void **state)
     struct fx *f = *state;
     pid_t pid = holder(f, 0);
     assert_refused_naming(f, pid);
-    kill_holder(pid);
+    kill_holder(f);
 }
 
 /* The race CI found: the loser looked before the winner had written its pid
@@ -122,7 +130,7 @@ static void test_holder_named_before_it_has_written_its_pid(void **state)
     assert_refused_naming(f, pid);
     assert_int_equal(stat(f->file, &st), 0);
     assert_int_equal(st.st_size, 0); /* the refused taker wrote nothing */
-    kill_holder(pid);
+    kill_holder(f);
 }
 
 static void test_kill9_frees_the_lock_and_the_next_holder_writes_its_pid(void **state)
@@ -131,7 +139,8 @@ static void test_kill9_frees_the_lock_and_the_next_holder_writes_its_pid(void **
     struct nh_state_lock *l = NULL;
     char err[512], buf[32] = {0}, want[32];
 
-    kill_holder(holder(f, 0));
+    holder(f, 0);
+    kill_holder(f);
     assert_int_equal(nh_state_lock_take(f->dir, &l, err, sizeof(err)), 0);
     assert_non_null(l);
     /* Released before the file is read here: closing any descriptor of
