@@ -61,9 +61,11 @@ struct nh_policy {
  *    cloud is already removing (REMOVING workers; ModelArts: pools' deleting);
  *  - nodeherd.io/protect=true protects a node even if protect_labels does
  *    not list it;
- *  - ModelArts has no per-node removal: scale-in there is a SCALE_POOL to a
- *    lower count (bounded like any removal; `why` says the cloud picks), and
- *    remove: entries naming ModelArts nodes are BLOCKED;
+ *  - scale-in is a REMOVE_NODES of chosen nodes on every kind (ModelArts:
+ *    BatchDeletePoolNodes), never a lower count that lets the cloud pick: a
+ *    kind without NH_CAP_NAMES_VICTIMS gets a BLOCKED note instead; where
+ *    sizes come from the pools' counters (NH_CAP_COUNTS_FROM_POOL) no
+ *    removal is planned from a counts-only observation (no node names);
  *  - DELETE_POOL only on ModelArts (ACK/CCE have no pool deletion in
  *    scope: BLOCKED note); never the default pool or one being deleted;
  *  - the share guard compares what the declaration asks to remove (not only
