@@ -1,11 +1,11 @@
 /* status.c - what the engine tells operators: metrics per cluster, the
  * summary behind STATUS=, and the /api/v1/status document. */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-#include <json-c/json.h>
 
 #include "executor/engine_int.h"
 #include "ops/metrics.h"
@@ -190,226 +190,396 @@ void nh_engine_summary(const struct nh_engine *e, struct nh_engine_summary *s)
 
 /* ---------- /api/v1/status ---------- */
 
-static struct json_object *jstr(const char *s)
+/* The document is written straight into the caller's buffer: at 1,000
+ * clusters a json-c tree of it cost ~20 MB for each request (issue #21).
+ * The bytes are the ones json-c printed with JSON_C_TO_STRING_PLAIN (no
+ * spaces; keys in insertion order; strings escaped as json_escape_str
+ * does, "/" included), so clients see no change. The first error sticks
+ * and every later write is a no-op. */
+struct jw {
+    struct nh_buf *b;
+    int r;
+    bool comma; /* a value precedes at this level: the next item needs "," */
+};
+
+static void jw_raw(struct jw *w, const char *s, size_t n)
 {
-    return s ? json_object_new_string(s) : NULL;
+    if (w->r == 0)
+        w->r = nh_buf_append(w->b, s, n);
 }
 
-static struct json_object *group_json(const struct cl *c, const char *pool, const char *pool_id,
-                                      int declared)
+static void jw_sep(struct jw *w)
 {
-    struct json_object *g = json_object_new_object();
+    if (w->comma)
+        jw_raw(w, ",", 1);
+    w->comma = true;
+}
+
+/* A string literal as json-c 0.16's json_escape_str writes it. */
+static void jw_escaped(struct jw *w, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t start = 0, i = 0;
+
+    jw_raw(w, "\"", 1);
+    for (; s[i] != '\0'; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        char esc[7];
+        size_t n = 2;
+        esc[0] = '\\';
+        switch (ch) {
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '"':
+        case '\\':
+        case '/':
+            esc[1] = (char)ch;
+            break;
+        default:
+            if (ch >= 0x20)
+                continue;
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[ch >> 4];
+            esc[5] = hex[ch & 15];
+            n = 6;
+        }
+        jw_raw(w, s + start, i - start);
+        jw_raw(w, esc, n);
+        start = i + 1;
+    }
+    jw_raw(w, s + start, i - start);
+    jw_raw(w, "\"", 1);
+}
+
+/* "key": the value written next follows without a comma. Keys are
+ * literals of this file, nothing to escape. */
+static void jw_key(struct jw *w, const char *key)
+{
+    jw_sep(w);
+    jw_raw(w, "\"", 1);
+    jw_raw(w, key, strlen(key));
+    jw_raw(w, "\":", 2);
+    w->comma = false;
+}
+
+static void jw_open(struct jw *w, char brace)
+{
+    jw_sep(w);
+    jw_raw(w, &brace, 1);
+    w->comma = false;
+}
+
+static void jw_close(struct jw *w, char brace)
+{
+    jw_raw(w, &brace, 1);
+    w->comma = true;
+}
+
+static void jw_null(struct jw *w)
+{
+    jw_sep(w);
+    jw_raw(w, "null", 4);
+}
+
+static void jw_str(struct jw *w, const char *s)
+{
+    if (s == NULL) {
+        jw_null(w);
+        return;
+    }
+    jw_sep(w);
+    jw_escaped(w, s);
+}
+
+static void jw_int(struct jw *w, int64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%" PRId64, v);
+    jw_sep(w);
+    jw_raw(w, num, (size_t)n);
+}
+
+static void jw_bool(struct jw *w, bool v)
+{
+    jw_sep(w);
+    jw_raw(w, v ? "true" : "false", v ? 4 : 5);
+}
+
+static void kv_str(struct jw *w, const char *key, const char *s)
+{
+    jw_key(w, key);
+    jw_str(w, s);
+}
+
+static void kv_int(struct jw *w, const char *key, int64_t v)
+{
+    jw_key(w, key);
+    jw_int(w, v);
+}
+
+static void kv_null(struct jw *w, const char *key)
+{
+    jw_key(w, key);
+    jw_null(w);
+}
+
+static void kv_bool(struct jw *w, const char *key, bool v)
+{
+    jw_key(w, key);
+    jw_bool(w, v);
+}
+
+static void group_json(struct jw *w, const struct cl *c, const char *pool, const char *pool_id,
+                       int declared)
+{
     struct gcount n;
     bool have = c->have_obs &&
                 ex__group_count(c, pool ? pool_id : NULL, pool && !pool_id ? pool : NULL, &n);
-    json_object_object_add(g, "pool", jstr(pool));
-    json_object_object_add(g, "declared", declared >= 0 ? json_object_new_int(declared) : NULL);
-    json_object_object_add(g, "observed", have ? json_object_new_int(n.observed) : NULL);
-    json_object_object_add(g, "ready", have ? json_object_new_int(n.ready) : NULL);
-    /* The same states as nodeherd_nodes{state}. */
-    struct json_object *st = json_object_new_object();
-    for (size_t k = 0; have && k < sizeof(gcount_states) / sizeof(*gcount_states); k++)
-        json_object_object_add(st, gcount_states[k], json_object_new_int(gcount_get(&n, k)));
-    json_object_object_add(g, "nodes", have ? st : NULL);
-    if (!have)
-        json_object_put(st);
-    return g;
+    jw_open(w, '{');
+    kv_str(w, "pool", pool);
+    if (declared >= 0)
+        kv_int(w, "declared", declared);
+    else
+        kv_null(w, "declared");
+    if (have) {
+        kv_int(w, "observed", n.observed);
+        kv_int(w, "ready", n.ready);
+        /* The same states as nodeherd_nodes{state}. */
+        jw_key(w, "nodes");
+        jw_open(w, '{');
+        for (size_t k = 0; k < sizeof(gcount_states) / sizeof(*gcount_states); k++)
+            kv_int(w, gcount_states[k], gcount_get(&n, k));
+        jw_close(w, '}');
+    } else {
+        kv_null(w, "observed");
+        kv_null(w, "ready");
+        kv_null(w, "nodes");
+    }
+    jw_close(w, '}');
 }
 
 /* Kubernetes access (issue #20): null without kubernetes:; reachable
  * null until first tried; why: the call and outcome when it is not. */
-static struct json_object *kube_json(const struct cl *c, const struct nh_cfg_cluster *cc)
+static void kube_json(struct jw *w, const struct cl *c, const struct nh_cfg_cluster *cc)
 {
-    if (cc == NULL || !cc->kube_access)
-        return NULL;
-    struct json_object *k = json_object_new_object();
+    if (cc == NULL || !cc->kube_access) {
+        jw_null(w);
+        return;
+    }
     const char *reach = ex__cl_kube_reach(c);
-    json_object_object_add(k, "reachable",
-                           reach == NULL ? NULL : json_object_new_boolean(reach[0] == '\0'));
-    json_object_object_add(k, "why", reach != NULL && reach[0] ? jstr(reach) : NULL);
-    return k;
+    jw_open(w, '{');
+    if (reach == NULL)
+        kv_null(w, "reachable");
+    else
+        kv_bool(w, "reachable", reach[0] == '\0');
+    kv_str(w, "why", reach != NULL && reach[0] ? reach : NULL);
+    jw_close(w, '}');
 }
 
 /* The declared groups (workers, pools), then the pools the cloud has that
  * the declaration does not name. */
-static struct json_object *groups_json(const struct cl *c, const struct nh_cfg_cluster *cc)
+static void groups_json(struct jw *w, const struct cl *c, const struct nh_cfg_cluster *cc)
 {
-    struct json_object *groups = json_object_new_array();
+    jw_open(w, '[');
     if (cc && cc->workers >= 0)
-        json_object_array_add(groups, group_json(c, NULL, NULL, cc->workers));
+        group_json(w, c, NULL, NULL, cc->workers);
     for (size_t i = 0; cc && i < cc->n_pools; i++)
-        json_object_array_add(
-            groups, group_json(c, cc->pools[i].name, cc->pools[i].id, cc->pools[i].nodes));
+        group_json(w, c, cc->pools[i].name, cc->pools[i].id, cc->pools[i].nodes);
     for (size_t i = 0; c->have_obs && !c->removed && i < c->obs.n_pools; i++) {
         const struct nh_obs_pool *p = &c->obs.pools[i];
-        if (!pool_is_declared(cc, p) && p->id != NULL) {
-            struct json_object *g = group_json(c, p->name ? p->name : p->id, p->id, -1);
-            json_object_array_add(groups, g);
-        }
+        if (!pool_is_declared(cc, p) && p->id != NULL)
+            group_json(w, c, p->name ? p->name : p->id, p->id, -1);
     }
-    return groups;
+    jw_close(w, ']');
 }
 
-static struct json_object *inflight_json(const struct opnode *n, int64_t now_wall)
+static void inflight_json(struct jw *w, const struct opnode *n, int64_t now_wall)
 {
-    struct json_object *j = json_object_new_object();
-    struct json_object *nodes = json_object_new_array();
+    jw_open(w, '{');
     /* The journal's sequence number; null while the operation's first
      * record is being written (journal sequence numbers start at 1, so
      * 0 is "not recorded yet", never a number to show or to match
      * against the journal; nothing is sent before that write ends). */
-    json_object_object_add(j, "seq",
-                           n->op.seq > 0 ? json_object_new_int64((int64_t)n->op.seq) : NULL);
-    json_object_object_add(j, "kind", jstr(nh_action_kind_name(n->op.action.kind)));
-    json_object_object_add(j, "pool", jstr(n->op.action.pool_name));
-    json_object_object_add(j, "target", json_object_new_int(n->op.action.target));
+    if (n->op.seq > 0)
+        kv_int(w, "seq", (int64_t)n->op.seq);
+    else
+        kv_null(w, "seq");
+    kv_str(w, "kind", nh_action_kind_name(n->op.action.kind));
+    kv_str(w, "pool", n->op.action.pool_name);
+    kv_int(w, "target", n->op.action.target);
+    jw_key(w, "nodes");
+    jw_open(w, '[');
     for (size_t k = 0; k < n->op.action.n_nodes; k++)
-        json_object_array_add(nodes, jstr(n->op.action.node_ids[k]));
-    json_object_object_add(j, "nodes", nodes);
-    json_object_object_add(j, "job", jstr(n->op.job_id));
-    json_object_object_add(j, "state", jstr(nh_op_state_name(n->op.state)));
-    json_object_object_add(j, "progress", n->percent >= 0 ? json_object_new_int(n->percent) : NULL);
-    json_object_object_add(j, "phase", n->phase[0] ? jstr(n->phase) : NULL);
-    json_object_object_add(j, "rule", jstr(nh_rule_name(n->op.action.rule)));
-    json_object_object_add(j, "revision", jstr(n->op.revision));
-    json_object_object_add(j, "age_s",
-                           json_object_new_int64((now_wall * 1000 - n->op.started_ms) / 1000));
-    return j;
+        jw_str(w, n->op.action.node_ids[k]);
+    jw_close(w, ']');
+    kv_str(w, "job", n->op.job_id);
+    kv_str(w, "state", nh_op_state_name(n->op.state));
+    if (n->percent >= 0)
+        kv_int(w, "progress", n->percent);
+    else
+        kv_null(w, "progress");
+    kv_str(w, "phase", n->phase[0] ? n->phase : NULL);
+    kv_str(w, "rule", nh_rule_name(n->op.action.rule));
+    kv_str(w, "revision", n->op.revision);
+    kv_int(w, "age_s", (now_wall * 1000 - n->op.started_ms) / 1000);
+    jw_close(w, '}');
 }
 
-static struct json_object *note_json(const struct nh_note *n)
+static void note_json(struct jw *w, const struct nh_note *n)
 {
-    struct json_object *j = json_object_new_object();
-    json_object_object_add(j, "kind", jstr(nh_note_kind_name(n->kind)));
-    json_object_object_add(j, "rule", jstr(nh_rule_name(n->rule)));
-    json_object_object_add(j, "pool", jstr(n->pool));
-    json_object_object_add(j, "msg", jstr(n->msg));
-    json_object_object_add(j, "fix", n->fix[0] ? jstr(n->fix) : NULL);
-    return j;
+    jw_open(w, '{');
+    kv_str(w, "kind", nh_note_kind_name(n->kind));
+    kv_str(w, "rule", nh_rule_name(n->rule));
+    kv_str(w, "pool", n->pool);
+    kv_str(w, "msg", n->msg);
+    kv_str(w, "fix", n->fix[0] ? n->fix : NULL);
+    jw_close(w, '}');
 }
 
 /* An action of the last plan that a held cluster did not send. */
-static struct json_object *would_json(const struct nh_action *a)
+static void would_json(struct jw *w, const struct nh_action *a)
 {
-    struct json_object *j = json_object_new_object();
-    struct json_object *nodes = json_object_new_array();
-    json_object_object_add(j, "kind", jstr(nh_action_kind_name(a->kind)));
-    json_object_object_add(j, "pool", jstr(a->pool_name));
-    json_object_object_add(j, "from", json_object_new_int(a->from));
-    json_object_object_add(j, "target", json_object_new_int(a->target));
+    jw_open(w, '{');
+    kv_str(w, "kind", nh_action_kind_name(a->kind));
+    kv_str(w, "pool", a->pool_name);
+    kv_int(w, "from", a->from);
+    kv_int(w, "target", a->target);
+    jw_key(w, "nodes");
+    jw_open(w, '[');
     for (size_t k = 0; k < a->n_nodes; k++)
-        json_object_array_add(nodes, jstr(a->node_ids[k]));
-    json_object_object_add(j, "nodes", nodes);
-    json_object_object_add(j, "rule", jstr(nh_rule_name(a->rule)));
-    json_object_object_add(j, "why", jstr(a->why));
-    return j;
+        jw_str(w, a->node_ids[k]);
+    jw_close(w, ']');
+    kv_str(w, "rule", nh_rule_name(a->rule));
+    kv_str(w, "why", a->why);
+    jw_close(w, '}');
 }
 
-static struct json_object *recent_json(const struct recent *r)
+static void recent_json(struct jw *w, const struct recent *r)
 {
-    struct json_object *j = json_object_new_object();
-    json_object_object_add(j, "time", json_object_new_int64(r->time));
-    json_object_object_add(j, "kind", jstr(nh_action_kind_name(r->kind)));
-    json_object_object_add(j, "pool", r->pool[0] ? jstr(r->pool) : NULL);
-    json_object_object_add(j, "target", json_object_new_int(r->target));
-    json_object_object_add(j, "nodes", json_object_new_int64((int64_t)r->n_nodes));
-    json_object_object_add(j, "result", jstr(r->result));
-    json_object_object_add(j, "rule", jstr(nh_rule_name(r->rule)));
-    json_object_object_add(j, "revision", jstr(r->revision));
-    json_object_object_add(j, "job", r->job[0] ? jstr(r->job) : NULL);
-    return j;
+    jw_open(w, '{');
+    kv_int(w, "time", r->time);
+    kv_str(w, "kind", nh_action_kind_name(r->kind));
+    kv_str(w, "pool", r->pool[0] ? r->pool : NULL);
+    kv_int(w, "target", r->target);
+    kv_int(w, "nodes", (int64_t)r->n_nodes);
+    kv_str(w, "result", r->result);
+    kv_str(w, "rule", nh_rule_name(r->rule));
+    kv_str(w, "revision", r->revision);
+    kv_str(w, "job", r->job[0] ? r->job : NULL);
+    jw_close(w, '}');
 }
 
-static struct json_object *cluster_json(const struct cl *c, int64_t now_wall)
+static void cluster_json(struct jw *w, const struct cl *c, int64_t now_wall)
 {
-    struct json_object *o = json_object_new_object();
-    struct json_object *inflight = json_object_new_array();
-    struct json_object *notes = json_object_new_array();
-    struct json_object *would = json_object_new_array();
-    struct json_object *recent = json_object_new_array();
     const struct nh_cfg_cluster *was = c->cfg;
     /* A removed cluster declares nothing: only its operations are shown. */
     const struct nh_cfg_cluster *cc = c->removed ? NULL : c->cfg;
 
-    json_object_object_add(o, "name", jstr(c->name));
-    json_object_object_add(o, "provider", jstr(was ? was->provider_name : NULL));
-    json_object_object_add(
-        o, "kind", jstr(was && was->provider ? nh_provider_kind_name(was->provider->kind) : NULL));
-    json_object_object_add(o, "state", jstr(ex__cl_state_word(c)));
+    jw_open(w, '{');
+    kv_str(w, "name", c->name);
+    kv_str(w, "provider", was ? was->provider_name : NULL);
+    kv_str(w, "kind", was && was->provider ? nh_provider_kind_name(was->provider->kind) : NULL);
+    kv_str(w, "state", ex__cl_state_word(c));
     /* active, or held: "suspended" / "dry-run" (nothing new is sent; what
      * would be done is in `would`). */
-    json_object_object_add(o, "mode", jstr(ex__cl_held(c) ? ex__cl_held(c) : "active"));
-    json_object_object_add(o, "last_poll",
-                           c->last_ok_unix ? json_object_new_int64(c->last_ok_unix) : NULL);
-    json_object_object_add(o, "last_error", c->last_error[0] ? jstr(c->last_error) : NULL);
-    json_object_object_add(o, "kubernetes", kube_json(c, cc));
-    json_object_object_add(o, "groups", groups_json(c, cc));
+    kv_str(w, "mode", ex__cl_held(c) ? ex__cl_held(c) : "active");
+    if (c->last_ok_unix)
+        kv_int(w, "last_poll", c->last_ok_unix);
+    else
+        kv_null(w, "last_poll");
+    kv_str(w, "last_error", c->last_error[0] ? c->last_error : NULL);
+    jw_key(w, "kubernetes");
+    kube_json(w, c, cc);
+    jw_key(w, "groups");
+    groups_json(w, c, cc);
+    jw_key(w, "in_flight");
+    jw_open(w, '[');
     for (const struct opnode *n = c->ops; n; n = n->next)
         if (!n->closed)
-            json_object_array_add(inflight, inflight_json(n, now_wall));
-    json_object_object_add(o, "in_flight", inflight);
+            inflight_json(w, n, now_wall);
+    jw_close(w, ']');
+    jw_key(w, "notes");
+    jw_open(w, '[');
     for (size_t i = 0; i < c->last_plan.n_notes; i++)
-        json_object_array_add(notes, note_json(&c->last_plan.notes[i]));
-    json_object_object_add(o, "notes", notes);
+        note_json(w, &c->last_plan.notes[i]);
+    jw_close(w, ']');
     /* Held: the actions of the last plan, which were not sent. */
+    jw_key(w, "would");
+    jw_open(w, '[');
     for (size_t i = 0; ex__cl_held(c) != NULL && i < c->last_plan.n_actions; i++)
-        json_object_array_add(would, would_json(&c->last_plan.actions[i]));
-    json_object_object_add(o, "would", would);
+        would_json(w, &c->last_plan.actions[i]);
+    jw_close(w, ']');
+    jw_key(w, "recent");
+    jw_open(w, '[');
     size_t have = c->n_recent < NH_RECENT_MAX ? c->n_recent : NH_RECENT_MAX;
     for (size_t k = 0; k < have; k++)
-        json_object_array_add(recent,
-                              recent_json(&c->recent[(c->n_recent - 1 - k) % NH_RECENT_MAX]));
-    json_object_object_add(o, "recent", recent);
-    return o;
+        recent_json(w, &c->recent[(c->n_recent - 1 - k) % NH_RECENT_MAX]);
+    jw_close(w, ']');
+    jw_close(w, '}');
 }
 
 int nh_engine_status_json(const struct nh_engine *e, struct nh_buf *out)
 {
-    struct json_object *root = json_object_new_object();
-    struct json_object *clusters = json_object_new_array();
+    struct jw w = {.b = out, .r = 0, .comma = false};
     struct nh_engine_summary s;
+    size_t start = out->len;
     int64_t now = time(NULL);
-    int r;
 
-    if (root == NULL || clusters == NULL) {
-        json_object_put(root);
-        json_object_put(clusters);
-        return -ENOMEM;
-    }
     nh_engine_summary(e, &s);
-    json_object_object_add(root, "version", jstr(NH_VERSION));
-    json_object_object_add(root, "revision", jstr(e->cfg->revision));
-    json_object_object_add(root, "role", jstr(e->role));
-    json_object_object_add(root, "ready", json_object_new_boolean(e->ready_sent));
-    json_object_object_add(root, "started", json_object_new_int64(e->started_unix));
-    json_object_object_add(root, "now", json_object_new_int64(now));
-    json_object_object_add(root, "dry_run",
-                           json_object_new_boolean(e->o.dry_run || e->cfg->daemon.dry_run));
+    jw_open(&w, '{');
+    kv_str(&w, "version", NH_VERSION);
+    kv_str(&w, "revision", e->cfg->revision);
+    kv_str(&w, "role", e->role);
+    kv_bool(&w, "ready", e->ready_sent);
+    kv_int(&w, "started", e->started_unix);
+    kv_int(&w, "now", now);
+    kv_bool(&w, "dry_run", e->o.dry_run || e->cfg->daemon.dry_run);
     /* "command line" (run --dry-run: for the process's life) or
      * "configuration" (daemon.dry_run: follows reloads); null: acting. */
-    json_object_object_add(root, "dry_run_source",
-                           jstr(e->o.dry_run             ? "command line"
-                                : e->cfg->daemon.dry_run ? "configuration"
-                                                         : NULL));
-    struct json_object *jh = json_object_new_object();
-    json_object_object_add(jh, "healthy", json_object_new_boolean(e->journal_error[0] == '\0'));
-    json_object_object_add(jh, "error", e->journal_error[0] ? jstr(e->journal_error) : NULL);
-    json_object_object_add(root, "journal", jh);
-    struct json_object *sum = json_object_new_object();
-    json_object_object_add(sum, "clusters", json_object_new_int64((int64_t)s.clusters));
-    json_object_object_add(sum, "converged", json_object_new_int64((int64_t)s.converged));
-    json_object_object_add(sum, "converging", json_object_new_int64((int64_t)s.converging));
-    json_object_object_add(sum, "failing", json_object_new_int64((int64_t)s.failing));
-    json_object_object_add(sum, "blocked", json_object_new_int64((int64_t)s.blocked));
-    json_object_object_add(sum, "suspended", json_object_new_int64((int64_t)s.suspended));
-    json_object_object_add(sum, "dry_run", json_object_new_int64((int64_t)s.dry_run));
-    json_object_object_add(sum, "jobs_in_flight", json_object_new_int64((int64_t)s.jobs_in_flight));
-    json_object_object_add(root, "summary", sum);
+    kv_str(&w, "dry_run_source",
+           e->o.dry_run             ? "command line"
+           : e->cfg->daemon.dry_run ? "configuration"
+                                    : NULL);
+    jw_key(&w, "journal");
+    jw_open(&w, '{');
+    kv_bool(&w, "healthy", e->journal_error[0] == '\0');
+    kv_str(&w, "error", e->journal_error[0] ? e->journal_error : NULL);
+    jw_close(&w, '}');
+    jw_key(&w, "summary");
+    jw_open(&w, '{');
+    kv_int(&w, "clusters", (int64_t)s.clusters);
+    kv_int(&w, "converged", (int64_t)s.converged);
+    kv_int(&w, "converging", (int64_t)s.converging);
+    kv_int(&w, "failing", (int64_t)s.failing);
+    kv_int(&w, "blocked", (int64_t)s.blocked);
+    kv_int(&w, "suspended", (int64_t)s.suspended);
+    kv_int(&w, "dry_run", (int64_t)s.dry_run);
+    kv_int(&w, "jobs_in_flight", (int64_t)s.jobs_in_flight);
+    jw_close(&w, '}');
+    jw_key(&w, "clusters");
+    jw_open(&w, '[');
     for (const struct cl *c = e->clusters; c; c = c->next)
         if (!c->removed || ex__cl_retiring(c))
-            json_object_array_add(clusters, cluster_json(c, now));
-    json_object_object_add(root, "clusters", clusters);
-    r = nh_buf_appends(out, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
-    json_object_put(root);
-    return r;
+            cluster_json(&w, c, now);
+    jw_close(&w, ']');
+    jw_close(&w, '}');
+    if (w.r != 0 && out->data != NULL) {
+        /* All or nothing, as before: drop what this call appended. */
+        out->len = start;
+        out->data[start] = '\0';
+    }
+    return w.r;
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 #include <uv.h>
 
 #include "config/config.h"
@@ -666,6 +667,113 @@ static void test_backoff_and_reset(void **state)
     fake_done(&f);
 }
 
+/* /api/v1/status is written without a json-c tree (issue #21); its bytes
+ * must stay what json-c printed: the document parses, and json-c prints
+ * the parsed tree back byte for byte (same keys in the same order, same
+ * escaping: "\/", "\n", "\u001f", UTF-8 and other high bytes as they
+ * are), with hostile strings in every kind of field. */
+static const char hostile[] =
+    "q\"uo\\te/sl\x01\x1f\x7f\n\t\b\f\r caf\xc3\xa9 \xe2\x9c\x93 \xff end";
+
+static void check_status_doc(struct fake *f)
+{
+    struct nh_buf b;
+    nh_buf_init(&b, 0);
+    assert_int_equal(nh_engine_status_json(f->e, &b), 0);
+    assert_non_null(b.data);
+    struct json_tokener *tok = json_tokener_new();
+    struct json_object *root = json_tokener_parse_ex(tok, b.data, (int)b.len);
+    assert_int_equal(json_tokener_get_error(tok), json_tokener_success);
+    assert_int_equal(tok->char_offset, (int)b.len);
+    json_tokener_free(tok);
+    assert_non_null(root);
+    assert_string_equal(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN), b.data);
+    json_object_put(root);
+    nh_buf_free(&b);
+}
+
+static const char *jpath_str(struct json_object *o, const char *const *path)
+{
+    for (; *path; path++) {
+        struct json_object *next = NULL;
+        if (json_object_is_type(o, json_type_array))
+            next = json_object_array_get_idx(o, (size_t)atoi(*path));
+        else
+            json_object_object_get_ex(o, *path, &next);
+        o = next;
+    }
+    return o && json_object_is_type(o, json_type_string) ? json_object_get_string(o) : NULL;
+}
+
+static void test_status_document_bytes(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    engine_up(&f);
+    check_status_doc(&f); /* nothing observed yet: nulls */
+    assert_true(run_until(&f, p_sent, "a job in flight"));
+    check_status_doc(&f);
+
+    struct cl *c = cluster(&f);
+    snprintf(f.e->journal_error, sizeof(f.e->journal_error), "%s", hostile);
+    snprintf(c->last_error, sizeof(c->last_error), "%s", hostile);
+    snprintf(open_op(&f)->phase, sizeof(open_op(&f)->phase), "%s", hostile);
+    struct recent *r = &c->recent[c->n_recent++ % NH_RECENT_MAX];
+    memset(r, 0, sizeof(*r));
+    r->time = 1700000000;
+    r->kind = NH_ACT_SCALE_POOL;
+    snprintf(r->pool, sizeof(r->pool), "%s", hostile);
+    snprintf(r->result, sizeof(r->result), "done\"\\/");
+    snprintf(r->revision, sizeof(r->revision), "%s", hostile);
+    snprintf(r->job, sizeof(r->job), "%s", hostile);
+    struct nh_obs_pool *p = nh_observed_add_pool(&c->obs);
+    assert_non_null(p);
+    p->id = strdup(hostile);
+    p->name = strdup(hostile);
+    assert_non_null(p->id);
+    assert_non_null(p->name);
+    check_status_doc(&f);
+
+    struct nh_buf b;
+    nh_buf_init(&b, 0);
+    assert_int_equal(nh_engine_status_json(f.e, &b), 0);
+    struct json_object *root = json_tokener_parse(b.data);
+    assert_non_null(root);
+    const char *const journal[] = {"journal", "error", NULL};
+    const char *const last_error[] = {"clusters", "0", "last_error", NULL};
+    const char *const phase[] = {"clusters", "0", "in_flight", "0", "phase", NULL};
+    const char *const rpool[] = {"clusters", "0", "recent", "0", "pool", NULL};
+    const char *const rjob[] = {"clusters", "0", "recent", "0", "job", NULL};
+    const char *const gpool[] = {"clusters", "0", "groups", "1", "pool", NULL};
+    assert_string_equal(jpath_str(root, journal), hostile);
+    assert_string_equal(jpath_str(root, last_error), hostile);
+    assert_int_equal(strncmp(jpath_str(root, phase), hostile, sizeof(open_op(&f)->phase) - 1), 0);
+    assert_int_equal(strncmp(jpath_str(root, rpool), hostile, sizeof(r->pool) - 1), 0);
+    assert_string_equal(jpath_str(root, rjob), hostile);
+    assert_string_equal(jpath_str(root, gpool), hostile);
+    /* The escapes themselves, as json-c wrote them. */
+    assert_non_null(
+        strstr(b.data, "q\\\"uo\\\\te\\/sl\\u0001\\u001f\x7f\\n\\t\\b\\f\\r caf\xc3\xa9"));
+    json_object_put(root);
+
+    /* Every byte value in one string. */
+    for (int k = 1; k < 256; k++)
+        c->last_error[k - 1] = (char)k;
+    c->last_error[255] = '\0';
+    check_status_doc(&f);
+
+    /* Past the buffer's cap: an error and nothing appended. */
+    nh_buf_free(&b);
+    nh_buf_init(&b, 100);
+    assert_int_equal(nh_buf_appends(&b, "kept"), 0);
+    assert_int_equal(nh_engine_status_json(f.e, &b), -E2BIG);
+    assert_string_equal(b.data, "kept");
+    assert_int_equal(b.len, 4);
+    nh_buf_free(&b);
+    fake_done(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -676,6 +784,7 @@ int main(void)
         cmocka_unit_test(test_restart_follows_job),
         cmocka_unit_test(test_restart_verifies_unknown),
         cmocka_unit_test(test_backoff_and_reset),
+        cmocka_unit_test(test_status_document_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
