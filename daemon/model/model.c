@@ -65,6 +65,7 @@ void nh_obs_pool_clear(struct nh_obs_pool *p)
     free(p->id);
     free(p->name);
     free(p->flavor);
+    free(p->blocked);
     memset(p, 0, sizeof(*p));
 }
 
@@ -174,6 +175,7 @@ static int pool_copy(struct nh_obs_pool *d, const struct nh_obs_pool *s)
     d->id = nh_model_dup(s->id, &ok);
     d->name = nh_model_dup(s->name, &ok);
     d->flavor = nh_model_dup(s->flavor, &ok);
+    d->blocked = nh_model_dup(s->blocked, &ok);
     if (!ok) {
         nh_obs_pool_clear(d);
         return -ENOMEM;

@@ -101,6 +101,8 @@ struct nh_node {
     char *kube_hold;
 };
 
+#define NH_OBS_BLOCKED_MAX 200
+
 struct nh_obs_pool {
     char *id; /* ACK nodepool_id, CCE metadata.uid, ModelArts name */
     char *name;
@@ -119,8 +121,10 @@ struct nh_obs_pool {
     /* The cloud says the pool cannot grow now (CCE conditions Scalable=False,
      * QuotaInsufficient, ResourceInsufficient, UnexpectedError, Error), or
      * cannot change at all (locked: LockedByOrder=True): the reason, as the
-     * cloud gave it; empty when nothing blocks. */
-    char blocked[200];
+     * cloud gave it (at most NH_OBS_BLOCKED_MAX - 1 bytes); owned, NULL when
+     * nothing blocks (a pointer, not an array: 10,000 pools carried 2 MB of
+     * empty strings, issue #21). */
+    char *blocked;
     bool locked;
 };
 

@@ -432,7 +432,7 @@ static void plan_grow(struct ctx *x, const struct group *g, const struct gstate 
              "%s, %d observed: the CCE DefaultPool cannot be scaled out", s->decl_text, s->current);
         return;
     }
-    if (g->obs->blocked[0] != '\0') {
+    if (g->obs->blocked != NULL && g->obs->blocked[0] != '\0') {
         note(x, NH_NOTE_BLOCKED, NH_RULE_POOL_CONDITION, g->label,
              "resolve it in the cloud console (quota, resources, the pool's order); nodeherd "
              "scales out once the cloud reports the pool scalable again",
@@ -934,7 +934,8 @@ static void plan_group(struct ctx *x, const struct group *g, bool managed, int d
         note(x, NH_NOTE_BLOCKED, NH_RULE_POOL_CONDITION, g->label,
              "see the node pool in the cloud console; nodeherd acts once the cloud lifts it",
              "the cloud reports pool %s locked (%s); nothing is changed there", or_q(g->label),
-             g->obs->blocked[0] != '\0' ? g->obs->blocked : "no reason given");
+             g->obs->blocked != NULL && g->obs->blocked[0] != '\0' ? g->obs->blocked
+                                                                   : "no reason given");
         return;
     }
     s.current = group_size(x, g);

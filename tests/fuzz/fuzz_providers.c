@@ -84,8 +84,9 @@ static void check_pool(const struct nh_obs_pool *p)
         abort();
     if (p->desired != -1) /* -1: the cloud shows no desired count (CCE, ACK) */
         check_count(p->desired);
-    must_terminate(p->blocked, sizeof(p->blocked));
-    if (p->locked && p->blocked[0] == '\0')
+    if (p->blocked != NULL && strlen(p->blocked) >= NH_OBS_BLOCKED_MAX)
+        abort(); /* bounded as the array it was */
+    if (p->locked && (p->blocked == NULL || p->blocked[0] == '\0'))
         abort(); /* locked always says why */
     check_count(p->current);
     check_count(p->ready);

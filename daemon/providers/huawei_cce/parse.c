@@ -128,11 +128,22 @@ static bool condition_blocks(const struct condition_raw *v)
     return false;
 }
 
+/* The pool's blocked reason (owned), replacing an earlier one. */
+static int set_blocked(struct nh_obs_pool *p, const char *why)
+{
+    char *dup = strdup(why);
+    if (dup == NULL)
+        return -ENOMEM;
+    free(p->blocked);
+    p->blocked = dup;
+    return 0;
+}
+
 /* status.conditions: the first one that holds the pool back fails its
  * progress and blocks it in the observation (LockedByOrder: any change). */
 static int read_conditions(struct json_object *conds, struct nh_pool_status *s, struct nh_jerr *e)
 {
-    char what[48], reason[64];
+    char what[48], reason[64], blocked[NH_OBS_BLOCKED_MAX];
 
     for (size_t i = 0; conds != NULL && i < json_object_array_length(conds); i++) {
         struct condition_raw v = {0};
@@ -156,8 +167,10 @@ static int read_conditions(struct json_object *conds, struct nh_pool_status *s, 
                  v.message != NULL ? v.message : "");
         nh_text_copy(s->failure, sizeof(s->failure), s->failure);
         nh_prov_copy_word(reason, sizeof(reason), v.reason, "");
-        snprintf(s->pool.blocked, sizeof(s->pool.blocked), "condition %s=%s%s%s", v.type, v.status,
+        snprintf(blocked, sizeof(blocked), "condition %s=%s%s%s", v.type, v.status,
                  reason[0] != '\0' ? ": " : "", reason);
+        if (set_blocked(&s->pool, blocked) < 0)
+            return -ENOMEM;
     }
     return 0;
 }
@@ -207,7 +220,10 @@ static int parse_cce_pool(struct json_object *it, struct nh_pool_status *s, stru
     if (v.phase != NULL && strcmp(v.phase, "Error") == 0) {
         s->failed = true;
         snprintf(s->failure, sizeof(s->failure), "node pool phase is Error");
-        nh_text_copy(s->pool.blocked, sizeof(s->pool.blocked), s->failure);
+        char blocked[NH_OBS_BLOCKED_MAX];
+        nh_text_copy(blocked, sizeof(blocked), s->failure);
+        if (set_blocked(&s->pool, blocked) < 0)
+            return -ENOMEM;
     }
     return read_conditions(v.conds, s, e);
 }

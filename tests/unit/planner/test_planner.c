@@ -908,8 +908,10 @@ static void build_observed(const struct tcase *t, struct nh_observed *o)
         p->is_default = tp->is_default;
         p->subscription = tp->sub;
         p->locked = tp->locked;
-        if (tp->blocked != NULL)
-            snprintf(p->blocked, sizeof(p->blocked), "%s", tp->blocked);
+        if (tp->blocked != NULL) {
+            p->blocked = strdup(tp->blocked);
+            assert_non_null(p->blocked);
+        }
     }
 }
 

@@ -727,7 +727,7 @@ static void test_cce_nodepool(void **state)
     assert_int_equal(nh_cce_parse_nodepools(list, strlen(list), &obs, err, sizeof(err)), 0);
     assert_int_equal(obs.n_pools, 1);
     assert_int_equal(obs.pools[0].desired, 6);
-    assert_true(obs.pools[0].blocked[0] == '\0');
+    assert_null(obs.pools[0].blocked);
     nh_observed_clear(&obs);
 }
 
