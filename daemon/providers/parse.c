@@ -448,9 +448,21 @@ int nh_prov_fields(struct json_object *o, const char *what, const struct nh_jfie
     if (what != NULL && !json_object_is_type(o, json_type_object))
         return nh_jerr_set(e, "%s: expected an object", what);
     for (size_t i = 0; i < n; i++) {
-        snprintf(where, sizeof(where), "%s%s", prefix, f[i].path);
-        if (read_field(o, &f[i], where, out, e) < 0)
+        if (prefix[0] == '\0') {
+            if (read_field(o, &f[i], f[i].path, out, e) < 0)
+                return -EBADMSG;
+            continue;
+        }
+        /* The prefixed name is only for the message: it is built when the
+         * field is refused (read_field writes out only on success, so the
+         * second read changes nothing but the message). Formatting it for
+         * every field of every item was 3 % of the CPU at steady state. */
+        if (read_field(o, &f[i], f[i].path, out, NULL) < 0) {
+            snprintf(where, sizeof(where), "%s%s", prefix, f[i].path);
+            if (read_field(o, &f[i], where, out, e) == 0)
+                nh_jerr_set(e, "%s: refused", where); /* not reached: reads are pure */
             return -EBADMSG;
+        }
     }
     return 0;
 }

@@ -650,6 +650,37 @@ static void test_cce_nodes(void **state)
     }
 }
 
+/* A refused field of a list item is named with its prefix (items[].),
+ * which nh_prov_fields formats only when a field is refused; the fields
+ * read before it in the same item, and the items before it, do not change
+ * the message. */
+static void test_cce_nodes_messages_name_the_field(void **state)
+{
+    struct nh_observed obs;
+    (void)state;
+
+    static const struct {
+        const char *body, *field;
+    } cases[] = {
+        {"{\"items\":[{\"metadata\":{\"uid\":7}}]}", "items[].metadata.uid: "},
+        {"{\"items\":[{\"metadata\":{\"uid\":\"a\"}},{\"metadata\":{\"uid\":\"b\"},"
+         "\"status\":{\"phase\":false}}]}",
+         "items[].status.phase: "},
+        {"{\"items\":[{\"metadata\":{\"uid\":\"u\"},\"spec\":{\"billingMode\":true}}]}",
+         "items[].spec.billingMode: "},
+        {"{\"items\":[{}]}", "items[].metadata: "},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(&obs, 0, sizeof(obs));
+        err[0] = '\0';
+        assert_true(
+            nh_cce_parse_nodes(cases[i].body, strlen(cases[i].body), &obs, err, sizeof(err)) < 0);
+        if (strstr(err, cases[i].field) == NULL)
+            fail_msg("case %zu: \"%s\" does not name %s", i, err, cases[i].field);
+        nh_observed_clear(&obs);
+    }
+}
+
 static const char cce_pool[] =
     "{\"kind\":\"NodePool\",\"apiVersion\":\"v3\",\"metadata\":{\"name\":\"gpu-a\",\"uid\":"
     "\"pool-uid-1\"},\"spec\":{\"initialNodeCount\":6,\"type\":\"vm\",\"autoscaling\":{\"enable\":"
@@ -1279,6 +1310,7 @@ int main(void)
         cmocka_unit_test(test_ack_task_states),
         cmocka_unit_test(test_ack_pool_detail),
         cmocka_unit_test(test_cce_nodes),
+        cmocka_unit_test(test_cce_nodes_messages_name_the_field),
         cmocka_unit_test(test_cce_nodepool),
         cmocka_unit_test(test_cce_job),
         cmocka_unit_test(test_ma_nodepool),
