@@ -1,11 +1,12 @@
 /* json.c - strict JSON reading shared by providers, HA and the status
- * command (json.h). Pure functions. */
+ * command (json.h). Pure functions, but for the one spare tokener they share. */
 #include "util/json.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,37 @@ int nh_jerr_set(struct nh_jerr *e, const char *fmt, ...)
         va_end(ap);
     }
     return -EBADMSG;
+}
+
+/* One spare tokener of the default depth, reset and reused by the next
+ * parse: json_tokener_new_ex allocates its 32-level stack each time, 2 %
+ * of the daemon's CPU at steady state (issue #21). Taken and given back by
+ * atomic exchange, so two threads parsing at once each get their own (the
+ * second allocates, and whichever gives back second frees its tokener).
+ * The spare is reachable from here for the process's life. */
+static _Atomic(struct json_tokener *) spare_tok;
+/* A tokener whose string buffer grew past this (a long string in an
+ * answer) is freed, not kept. */
+#define SPARE_TOK_MAX_PB (64 * 1024)
+
+static struct json_tokener *tok_take(int depth)
+{
+    struct json_tokener *tok = NULL;
+    if (depth == NH_JSON_MAX_DEPTH)
+        tok = atomic_exchange(&spare_tok, NULL);
+    return tok != NULL ? tok : json_tokener_new_ex(depth);
+}
+
+/* Gives tok back (reset: no partial value, no error, no flags kept). */
+static void tok_give(struct json_tokener *tok, int depth)
+{
+    if (depth == NH_JSON_MAX_DEPTH && (tok->pb == NULL || tok->pb->size <= SPARE_TOK_MAX_PB)) {
+        json_tokener_reset(tok);
+        json_tokener_set_flags(tok, 0);
+        tok = atomic_exchange(&spare_tok, tok);
+    }
+    if (tok != NULL)
+        json_tokener_free(tok);
 }
 
 struct json_object *nh_json_parse_opts(const char *body, size_t len, const struct nh_json_popts *o,
@@ -44,7 +76,7 @@ struct json_object *nh_json_parse_opts(const char *body, size_t len, const struc
         nh_jerr_set(e, "body of %zu bytes is over the %zu-byte limit", len, max_bytes);
         return NULL;
     }
-    tok = json_tokener_new_ex(depth);
+    tok = tok_take(depth);
     if (tok == NULL) {
         nh_jerr_set(e, "out of memory parsing JSON");
         return NULL;
@@ -63,10 +95,10 @@ struct json_object *nh_json_parse_opts(const char *body, size_t len, const struc
         else
             nh_jerr_set(e, "invalid JSON at byte %zu: %s", used, json_tokener_error_desc(jerr));
         json_object_put(root);
-        json_tokener_free(tok);
+        tok_give(tok, depth);
         return NULL;
     }
-    json_tokener_free(tok);
+    tok_give(tok, depth);
     /* Only whitespace may follow the value. */
     for (size_t i = used; i < len; i++) {
         if (!isspace((unsigned char)body[i])) {

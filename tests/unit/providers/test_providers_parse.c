@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "providers/parse.h"
+#include "util/json.h"
 
 #define S(x) x, strlen(x)
 
@@ -33,6 +34,68 @@ static void test_path_safe_accepts_unreserved_only(void **state)
     assert_false(nh_prov_path_safe("a%2Fb"));
     assert_false(nh_prov_path_safe("a?b"));
     assert_false(nh_prov_path_safe("\xc3\xa9"));
+}
+
+/* Parses body with o; 0 when accepted, else -1 with the message in err. */
+static int parse_with(const char *body, const struct nh_json_popts *o)
+{
+    struct nh_jerr e = {err, sizeof(err)};
+    err[0] = '\0';
+    struct json_object *root = nh_json_parse_opts(body, strlen(body), o, &e);
+    if (root == NULL)
+        return -1;
+    json_object_put(root);
+    return 0;
+}
+
+/* nh_json_parse_opts reuses one tokener from parse to parse: what a parse
+ * leaves in it (a value cut short, an error, a flag) never changes how the
+ * next body is judged. */
+static void test_json_parse_nothing_carries_over(void **state)
+{
+    const struct nh_json_popts strict = {.want_object = true};
+    const struct nh_json_popts any_utf8 = {.want_object = true, .any_utf8 = true};
+    char deep[2 * 40 + 1];
+    (void)state;
+
+    for (int round = 0; round < 3; round++) {
+        /* cut short inside an object: the next (complete) body must not be
+         * read as its continuation */
+        assert_int_equal(parse_with("{\"items\":[{\"a\":1},", &strict), -1);
+        assert_non_null(strstr(err, "truncated"));
+        assert_int_equal(parse_with("{\"a\":1}]}", &strict), -1);
+        assert_int_equal(parse_with("{\"items\":[]}", &strict), 0);
+        /* a string cut short, then a body that would close it */
+        assert_int_equal(parse_with("{\"a\":\"abc", &strict), -1);
+        assert_int_equal(parse_with("def\"}", &strict), -1);
+        /* an invalid body, then a valid one */
+        assert_int_equal(parse_with("{\"a\":tru}", &strict), -1);
+        assert_non_null(strstr(err, "invalid JSON"));
+        assert_int_equal(parse_with("{\"a\":true}", &strict), 0);
+        /* the UTF-8 flag of one parse is not the next one's */
+        assert_int_equal(parse_with("{\"a\":\"\xff\"}", &any_utf8), 0);
+        assert_int_equal(parse_with("{\"a\":\"\xff\"}", &strict), -1);
+        assert_int_equal(parse_with("{\"a\":\"\xff\"}", &any_utf8), 0);
+        /* the depth limit holds on a reused tokener */
+        memset(deep, '[', 40);
+        memset(deep + 40, ']', 40);
+        deep[80] = '\0';
+        const struct nh_json_popts any = {0};
+        assert_int_equal(parse_with(deep, &any), -1);
+        assert_int_equal(parse_with("[[[]]]", &any), 0);
+        /* a long string (grows the tokener's buffer) */
+        size_t n = 100 * 1024;
+        char *big = malloc(n + 16);
+        assert_non_null(big);
+        memcpy(big, "{\"a\":\"", 6);
+        memset(big + 6, 'x', n);
+        memcpy(big + 6 + n, "\"}", 3);
+        assert_int_equal(parse_with(big, &strict), 0);
+        big[6 + n] = '\0'; /* the same, cut short */
+        assert_int_equal(parse_with(big, &strict), -1);
+        free(big);
+        assert_int_equal(parse_with("{\"b\":\"y\"}", &strict), 0);
+    }
 }
 
 static void test_time_formats(void **state)
@@ -1294,6 +1357,7 @@ int main(void)
         cmocka_unit_test(test_path_safe_accepts_unreserved_only),
         cmocka_unit_test(test_kubeconfig_answers),
         cmocka_unit_test(test_time_formats),
+        cmocka_unit_test(test_json_parse_nothing_carries_over),
         cmocka_unit_test(test_error_body_key_orders),
         cmocka_unit_test(test_error_body_non_json_is_described_and_stripped),
         cmocka_unit_test(test_retry_after),
