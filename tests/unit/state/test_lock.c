@@ -177,8 +177,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_second_taker_is_told_the_holders_pid, fx_setup,
                                         fx_teardown),
-        cmocka_unit_test_setup_teardown(test_holder_named_before_it_has_written_its_pid,
-                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_holder_named_before_it_has_written_its_pid, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(
             test_kill9_frees_the_lock_and_the_next_holder_writes_its_pid, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_bad_directories_are_named, fx_setup, fx_teardown),
