@@ -47,6 +47,7 @@ struct nh_http_xfer {
     bool in_multi;
     bool fresh;
     bool too_big;
+    size_t largest_read; /* nh_http_resp.largest_read */
     bool mutating_method;
     bool secret_answer; /* wipe the answer (nh_http_req.secret_answer) */
     char *url;
@@ -417,6 +418,8 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     struct nh_http_xfer *x = userdata;
     size_t n = size * nmemb;
+    if (n > x->largest_read)
+        x->largest_read = n;
     int r = x->secret_answer ? secret_append(&x->resp, ptr, n) : nh_buf_append(&x->resp, ptr, n);
     if (r < 0) {
         x->too_big = true; /* or out of memory: either way refuse it */
@@ -595,6 +598,7 @@ static void xfer_deliver(struct nh_http_xfer *x, enum nh_http_outcome outcome, b
         .error = ok ? NULL : error,
         .elapsed_ms = elapsed,
         .tls_refused = !ok && tls_refused,
+        .largest_read = x->largest_read,
     };
     h->in_flight--;
     x->done(x->ud, &resp);
@@ -858,6 +862,7 @@ static int xfer_setup_easy(struct nh_http_xfer *x, const struct nh_http_req *req
     SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cto);
     SETOPT(e, CURLOPT_TIMEOUT_MS, (long)to);
     SETOPT(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_body);
+    SETOPT(e, CURLOPT_BUFFERSIZE, (long)NH_HTTP_RECV_BUFFER);
     SETOPT(e, CURLOPT_WRITEFUNCTION, on_write);
     SETOPT(e, CURLOPT_WRITEDATA, (void *)x);
     SETOPT(e, CURLOPT_HEADERFUNCTION, on_header);

@@ -68,6 +68,7 @@ struct result {
     struct nh_http *http;
     int hook_rc;
     bool tls_refused;
+    size_t largest_read;
     const char *cb_error; /* a broken promise seen inside the callback */
 };
 
@@ -79,6 +80,7 @@ static void on_done(void *ud, const struct nh_http_resp *resp)
     r->sent = resp->request_sent;
     r->status = resp->status;
     r->tls_refused = resp->tls_refused;
+    r->largest_read = resp->largest_read;
     r->body_len = resp->body_len;
     free(r->body);
     r->body = NULL;
@@ -483,9 +485,14 @@ static void test_http_oversized_body_refused(void **state)
         run_until(&f->loop, &r[i].calls, 1, 30000);
         assert_int_equal(r[i].calls, 1);
         assert_int_equal(r[i].outcome, expect[i]);
-        if (expect[i] == NH_HTTP_OK)
+        if (expect[i] == NH_HTTP_OK) {
             assert_int_equal(r[i].body_len, 100000); /* exactly the cap is fine */
-        else
+            for (size_t k = 0; k < r[i].body_len; k++)
+                assert_int_equal(r[i].body[k], 'z');
+            /* read through the small receive buffer (issue #21), whole */
+            assert_true(r[i].largest_read > 0);
+            assert_true(r[i].largest_read <= NH_HTTP_RECV_BUFFER);
+        } else
             assert_int_equal(r[i].body_len, 0);
     }
 }
