@@ -70,6 +70,11 @@ void ex__err_public(const struct nh_prov_error *e, char *buf, size_t len)
 
 void ex__cl_record_recent(struct cl *c, const struct nh_op *op, const char *result)
 {
+    if (c->recent == NULL && (c->recent = calloc(NH_RECENT_MAX, sizeof(*c->recent))) == NULL) {
+        nh_log(LOG_WARNING, "%s: out of memory: the %s is not kept in the status history", c->name,
+               nh_action_kind_name(op->action.kind));
+        return;
+    }
     struct recent *r = &c->recent[c->n_recent % NH_RECENT_MAX];
 
     memset(r, 0, sizeof(*r));
@@ -98,6 +103,7 @@ static void cl_free_now(struct cl *c)
     nh_observed_clear(&c->obs);
     nh_plan_clear(&c->last_plan);
     free(c->last_plan_text);
+    free(c->recent);
     nh_config_unref(c->accepted_cfg);
     nh_config_unref(c->retired_cfg);
     free(c->name);

@@ -91,8 +91,10 @@ struct cl {
     struct nh_plan last_plan; /* notes (and, dry-run, actions) of the last plan */
     char *last_plan_text;     /* to log plan changes only once */
     struct opnode *ops;
-    struct recent recent[NH_RECENT_MAX];
-    size_t n_recent; /* total ever; ring index = n % MAX */
+    /* A ring of NH_RECENT_MAX, allocated with the first record: most
+     * clusters never act, and 4 KB each was 4 MB at 1,000 clusters (#21). */
+    struct recent *recent;
+    size_t n_recent; /* total ever; ring index = n % MAX; 0 while recent is NULL */
     bool removed;    /* gone from the configuration; freed when idle */
     /* Removed while operations were open (see ex__cl_retiring): the configuration
      * it was removed from, which cfg points into. */

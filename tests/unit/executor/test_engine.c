@@ -719,10 +719,11 @@ static void test_status_document_bytes(void **state)
     snprintf(f.e->journal_error, sizeof(f.e->journal_error), "%s", hostile);
     snprintf(c->last_error, sizeof(c->last_error), "%s", hostile);
     snprintf(open_op(&f)->phase, sizeof(open_op(&f)->phase), "%s", hostile);
-    struct recent *r = &c->recent[c->n_recent++ % NH_RECENT_MAX];
-    memset(r, 0, sizeof(*r));
-    r->time = 1700000000;
-    r->kind = NH_ACT_SCALE_POOL;
+    assert_null(c->recent); /* no operation closed yet: no history held */
+    ex__cl_record_recent(c, &open_op(&f)->op, "done");
+    assert_non_null(c->recent);
+    assert_int_equal(c->n_recent, 1);
+    struct recent *r = &c->recent[0];
     snprintf(r->pool, sizeof(r->pool), "%s", hostile);
     snprintf(r->result, sizeof(r->result), "done\"\\/");
     snprintf(r->revision, sizeof(r->revision), "%s", hostile);
