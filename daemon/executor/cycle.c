@@ -62,7 +62,7 @@ void ex__cl_start(struct cl *c, bool first)
 bool ex__cl_fresh_enough(const struct cl *c)
 {
     uint64_t now = ex__engine_now(c->e);
-    return c->have_obs && c->obs_ok && !c->observing && ex__ops_count(c) == 0 &&
+    return c->have_obs && c->obs_ok && !c->obs_merged && !c->observing && ex__ops_count(c) == 0 &&
            c->obs_epoch == c->ops_epoch && now >= c->not_before &&
            now - (uint64_t)c->obs.at_ms < cl_poll_interval(c);
 }
@@ -115,8 +115,8 @@ static void log_plan(struct cl *c, const struct nh_plan *p, const char *would)
  * again), and outside a failure backoff unless the declaration changed. */
 static bool cl_may_act(const struct cl *c)
 {
-    if (c->obs_epoch != c->ops_epoch)
-        return false;
+    if (c->obs_epoch != c->ops_epoch || c->obs_merged)
+        return false; /* a merged view is never acted on */
     return ex__engine_now(c->e) >= c->not_before || c->replan;
 }
 
@@ -418,6 +418,7 @@ static void observed(struct cl *c, const struct nh_prov_error *err, struct nh_ob
             nh_observed_clear(obs);
     } else if (obs != NULL) {
         nh_observed_clear(&c->obs);
+        c->obs_merged = false;
         c->obs_epoch = c->observing_epoch;
         c->obs = *obs;
         memset(obs, 0, sizeof(*obs));
@@ -439,6 +440,141 @@ static void observed(struct cl *c, const struct nh_prov_error *err, struct nh_ob
     }
     ex__ops_on_observed(c);
     cl_cycle_end(c);
+}
+
+/* ---------- a finished scale job's pool read (issue #21) ---------- */
+
+/* Anything in the observation that a plan could act on or that holds the
+ * cluster back: an unhealthy, starting or leaving node or pool member, a
+ * pool being deleted, blocked or locked. A merged view is only tried on
+ * an observation without any of them, so it can never look healthier than
+ * the cloud said. */
+static bool obs_has_trouble(const struct nh_observed *o)
+{
+    for (size_t i = 0; i < o->n_nodes; i++)
+        if (o->nodes[i].health != NH_NODE_READY || o->nodes[i].failed)
+            return true;
+    for (size_t i = 0; i < o->n_pools; i++) {
+        const struct nh_obs_pool *p = &o->pools[i];
+        if (p->unhealthy > 0 || p->creating > 0 || p->deleting > 0 || p->being_deleted ||
+            p->locked || (p->blocked != NULL && p->blocked[0] != '\0'))
+            return true;
+    }
+    return false;
+}
+
+/* Only "converged, nothing to do" is taken from a merged view: no action,
+ * no note that holds anything back (blocked, refused, waiting). */
+static bool plan_says_nothing(const struct nh_plan *p)
+{
+    if (p->n_actions > 0)
+        return false;
+    for (size_t i = 0; i < p->n_notes; i++)
+        if (p->notes[i].kind != NH_NOTE_INFO && p->notes[i].kind != NH_NOTE_LIMITED)
+            return false;
+    return true;
+}
+
+bool ex__cl_merge_pool_read(struct cl *c, const struct nh_action *a, const struct nh_obs_pool *read,
+                            uint64_t observe_due)
+{
+    struct nh_engine *e = c->e;
+    struct nh_observed merged = {0}, prev;
+    struct nh_plan plan = {0}, prev_plan;
+    struct nh_obs_pool *p = NULL;
+    uint64_t prev_epoch = c->obs_epoch;
+
+    /* Only kinds whose planner counts a pool from its counters
+     * (NH_CAP_COUNTS_FROM_POOL: ModelArts): ACK and CCE count their nodes
+     * from the node list, which a pool read does not refresh, so a plan
+     * on their merged view could never say "converged". Only a scale of a
+     * pool (a removal, a pool deletion, a scale of the cluster's workers
+     * is always re-observed in full), on a complete full observation
+     * without trouble, nothing else open or changed meanwhile. */
+    if (e->stopping || c->removed || c->cfg == NULL || c->cfg->provider == NULL ||
+        !nh_kind_has(c->cfg->provider->kind, NH_CAP_COUNTS_FROM_POOL) ||
+        a->kind != NH_ACT_SCALE_POOL || a->pool_id == NULL || c->cfg->kube_access ||
+        c->cfg->n_remove > 0 || !c->have_obs || !c->obs_ok || !c->obs.complete || c->obs_merged ||
+        c->observing || c->reading_state || c->replan || ex__ops_count(c) > 0 ||
+        read->current != a->target || read->desired != a->target || read->ready != read->current ||
+        obs_has_trouble(&c->obs))
+        return false;
+    if (nh_observed_copy(&merged, &c->obs) < 0)
+        return false;
+    for (size_t i = 0; i < merged.n_pools; i++)
+        if (merged.pools[i].id != NULL && strcmp(merged.pools[i].id, a->pool_id) == 0)
+            p = &merged.pools[i];
+    if (p == NULL) {
+        nh_observed_clear(&merged);
+        return false;
+    }
+    /* The cloud's counters for this pool, as the read gave them; every
+     * other pool, node and flag stays as the full observation saw it. */
+    p->desired = read->desired;
+    p->current = read->current;
+    p->ready = read->ready;
+    p->unhealthy = read->unhealthy;
+    p->creating = read->creating;
+    p->deleting = read->deleting;
+    if (read->max_count > 0)
+        p->max_count = read->max_count;
+    p->being_deleted = read->being_deleted;
+    p->locked = read->locked;
+    if (read->blocked != NULL && read->blocked[0] != '\0') { /* cannot grow now: observe */
+        nh_observed_clear(&merged);
+        return false;
+    }
+    /* A counts-only view: the listed nodes (if any) predate the job, and
+     * the planner counts this kind from the counters; on counts only it
+     * never plans a removal. */
+    for (size_t i = 0; i < merged.n_nodes; i++)
+        nh_node_clear(&merged.nodes[i]);
+    free(merged.nodes);
+    merged.nodes = NULL;
+    merged.n_nodes = 0;
+    merged.counts_only = true;
+    merged.cluster_state = NH_CLUSTER_UNKNOWN; /* never reused for a mutation */
+    merged.cluster_phase[0] = '\0';
+    if (obs_has_trouble(&merged)) {
+        nh_observed_clear(&merged);
+        return false;
+    }
+
+    struct nh_policy pol = {
+        .max_removal_share = e->cfg->daemon.max_removal_share,
+        .now_unix = time(NULL),
+        .previous = c->accepted_cfg ? nh_config_cluster(c->accepted_cfg, c->name) : NULL,
+    };
+    if (nh_plan_cluster(c->cfg, &merged, NULL, 0, &pol, &plan) < 0 || !plan_says_nothing(&plan)) {
+        nh_plan_clear(&plan);
+        nh_observed_clear(&merged);
+        return false;
+    }
+    /* Converged on it? (every declared group at its size, all ready) */
+    prev = c->obs;
+    prev_plan = c->last_plan;
+    c->obs = merged;
+    c->last_plan = plan;
+    c->obs_epoch = c->ops_epoch; /* it holds the closed operation's outcome */
+    if (!ex__cl_converged(c)) {
+        c->obs = prev;
+        c->last_plan = prev_plan;
+        c->obs_epoch = prev_epoch;
+        nh_plan_clear(&plan);
+        nh_observed_clear(&merged);
+        return false;
+    }
+    nh_observed_clear(&prev);
+    nh_plan_clear(&prev_plan);
+    c->obs_merged = true;
+    c->merged_unix = time(NULL);
+    c->observe_due = observe_due; /* the regular poll, a full observation */
+    nh_log(LOG_INFO,
+           "%s%s%s: converged by the pool's own read at the end of its job; not re-listed (next "
+           "full observation at the poll interval)",
+           c->name, a->pool_name ? "/" : "", a->pool_name ? a->pool_name : "");
+    cl_cycle_end(c);
+    return true;
 }
 
 bool ex__cl_nodes_due(const struct cl *c)

@@ -77,6 +77,15 @@ struct cl {
     bool obs_ok;     /* the last observation succeeded and was complete */
     struct nh_observed obs;
     int64_t last_ok_unix; /* wall time of the last successful observation */
+    /* obs is a merged view (ex__cl_merge_pool_read): the last full
+     * observation with one pool's counters replaced by the read that ended
+     * its scale job, at merged_unix (wall time). It only ever concluded
+     * "converged": nothing is planned to act on it (cl_may_act), a changed
+     * declaration re-observes (ex__cl_fresh_enough), and the next
+     * observation replaces it. obs.at_ms and last_ok_unix stay those of
+     * the full observation. */
+    bool obs_merged;
+    int64_t merged_unix;
     unsigned failures;    /* consecutive failed observations or operations */
     uint64_t not_before;  /* loop ms: no plan before this (backoff) */
     uint64_t observe_due; /* loop ms: next observation on the poll interval; job
@@ -195,6 +204,16 @@ void ex__cl_schedule_next(struct cl *c);
 bool ex__cl_plan(struct cl *c, bool act);
 /* May a changed declaration be planned on the observation in hand? */
 bool ex__cl_fresh_enough(const struct cl *c);
+/* A scale job on a pool ended SUCCEEDED with the pool's counters read
+ * (nh_job_progress.pool_read), and its operation is closed. When the
+ * counters, merged into the last full observation, make the cluster
+ * converged with nothing to do, that merged view replaces the
+ * re-observation the close asked for (the next poll stays at the poll
+ * interval); otherwise nothing changes and the full observation goes.
+ * observe_due: the regular poll's due time before the close. true when
+ * the merged view was taken. */
+bool ex__cl_merge_pool_read(struct cl *c, const struct nh_action *a, const struct nh_obs_pool *read,
+                            uint64_t observe_due);
 /* Why nothing new may be sent for the cluster now: "suspended"
  * (clusters[].suspend), "dry-run" (run --dry-run or daemon.dry_run), or
  * NULL. Checked where an action would start and again where it would be

@@ -386,5 +386,9 @@ void nh_then_nodes_gone(struct nh_pop *op);
  * current == target with nothing creating or deleting -> SUCCEEDED; else
  * RUNNING. `deleting` names the cloud's counter in the detail. */
 void nh_pop_pool_size_progress(struct nh_pop *op, const char *deleting);
+/* As nh_pop_progress_state, for a step that read the pool (op->pool): a
+ * SUCCEEDED answer carries the pool's counters (nh_job_progress.pool_read). */
+void nh_pop_pool_read_progress(struct nh_pop *op, enum nh_job_state st, const char *phase,
+                               const char *detail);
 
 #endif

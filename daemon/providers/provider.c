@@ -1296,6 +1296,36 @@ void nh_then_nodes_gone(struct nh_pop *op)
     nh_pop_progress_state(op, left == 0 ? NH_JOB_SUCCEEDED : NH_JOB_RUNNING, "node-list", detail);
 }
 
+void nh_pop_pool_read_progress(struct nh_pop *op, enum nh_job_state st, const char *phase,
+                               const char *detail)
+{
+    struct nh_job_progress pr;
+
+    memset(&pr, 0, sizeof(pr));
+    pr.state = st;
+    pr.percent = st == NH_JOB_SUCCEEDED ? 100 : -1;
+    nh_text_copy(pr.phase, sizeof(pr.phase), phase);
+    nh_text_copy(pr.detail, sizeof(pr.detail), detail);
+    if (st == NH_JOB_SUCCEEDED) {
+        const struct nh_obs_pool *s = &op->pool.pool;
+        pr.pool_read = true;
+        pr.pool.desired = s->desired;
+        pr.pool.current = s->current;
+        pr.pool.ready = s->ready;
+        pr.pool.unhealthy = s->unhealthy;
+        pr.pool.creating = s->creating;
+        pr.pool.deleting = s->deleting;
+        pr.pool.max_count = s->max_count;
+        pr.pool.autoscaling = s->autoscaling;
+        pr.pool.being_deleted = s->being_deleted;
+        pr.pool.is_default = s->is_default;
+        pr.pool.subscription = s->subscription;
+        pr.pool.locked = s->locked;
+        pr.pool.blocked = s->blocked; /* borrowed, as the answer is */
+    }
+    nh_pop_progress(op, &pr);
+}
+
 void nh_pop_pool_size_progress(struct nh_pop *op, const char *deleting)
 {
     const struct nh_pool_status *s = &op->pool;
@@ -1311,7 +1341,7 @@ void nh_pop_pool_size_progress(struct nh_pop *op, const char *deleting)
     snprintf(detail, sizeof(detail), "%s%s%d of %d nodes, %d creating, %d %s",
              s->failed ? s->failure : "", s->failed ? "; " : "", s->pool.current, op->target,
              s->pool.creating, s->pool.deleting, deleting);
-    nh_pop_progress_state(op, st, s->phase, detail);
+    nh_pop_pool_read_progress(op, st, s->phase, detail);
 }
 
 /* ---------- shutdown ---------- */

@@ -65,6 +65,17 @@ struct nh_job_progress {
     int percent;      /* 0..100, -1 unknown */
     char phase[64];   /* the cloud's own state word ("running", "Initializing", ...) */
     char detail[512]; /* failure reason, failed sub-jobs, counters */
+    /* SUCCEEDED on a read of the pool itself (NH_JOB_POOL_SIZE followed by
+     * CCE or ModelArts ShowNodePool, ACK DescribeClusterNodePoolDetail):
+     * pool_read set and `pool` the counters
+     * that read gave (desired, current, ready, unhealthy, creating,
+     * deleting, max_count, being_deleted, blocked, locked; its strings are
+     * NULL), borrowed for the callback. The executor may conclude from them
+     * that the cluster converged without re-listing it (executor/cycle.c,
+     * ex__cl_merge_pool_read). false for every other answer, and for a job
+     * read that carries no counts (ACK DescribeTaskInfo, CCE ShowJob). */
+    bool pool_read;
+    struct nh_obs_pool pool;
 };
 
 struct nh_provider;

@@ -532,7 +532,7 @@ static void pool_size_read(struct nh_pop *op)
              "%s%s%d of %d available, %d abnormal, %d creating, %d deleting (count %d)",
              s->failed ? s->failure : "", s->failed ? "; " : "", s->pool.ready, op->target,
              s->pool.unhealthy, s->pool.creating, s->pool.deleting, s->pool.desired);
-    nh_pop_progress_state(op, st, s->phase, detail);
+    nh_pop_pool_read_progress(op, st, s->phase, detail);
 }
 
 static const struct nh_step show_pool_size = {SHOW_POOL, .then = pool_size_read};

@@ -14,7 +14,12 @@
  * followed, not sent again; nothing is sent while it is verified), a job
  * that fails, a job that times out, a restart with operations in flight
  * (followed or verified, never re-sent), the failure backoff and its reset
- * on convergence. */
+ * on convergence; and (issue #21) a ModelArts cluster - "gpu-a" named by
+ * its name, the pool read at the end of a scale job carrying its counters -
+ * converged on that read without a re-list, and every case where that read
+ * is not enough (counts that do not match, a plan that would act, a
+ * removal, a job without counters, CCE) observed in full, nothing sent
+ * off the merged view. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -62,7 +67,15 @@ struct fake {
     bool job_applies; /* on SUCCEEDED: the pool takes the target */
     int last_target;
     /* counts */
-    unsigned observes, mutations, polls;
+    unsigned observes, mutations, polls, removals;
+    /* ModelArts (counts from the pool's counters) instead of CCE: the pool
+     * is named by its name, "gpu-a" */
+    bool ma;
+    /* a POOL_SIZE poll that says SUCCEEDED carries the pool's counters
+     * (nh_job_progress.pool_read), as CCE and ModelArts ShowNodePool do;
+     * read_*: what that read says beyond the pool's size */
+    bool poll_counts;
+    int read_creating, read_unhealthy, read_current_extra;
     struct nh_engine *e;
     char dir[64];
     struct nh_config *cfg;
@@ -101,8 +114,9 @@ static void observe_fill(struct fake *f, struct nh_observed *o)
 {
     struct nh_obs_pool *p = nh_observed_add_pool(o);
     assert_non_null(p);
-    p->id = strdup("p1");
+    p->id = strdup(f->ma ? "gpu-a" : "p1");
     p->name = strdup("gpu-a");
+    p->flavor = f->ma ? strdup("f1") : NULL;
     p->desired = f->desired;
     p->current = f->current;
     p->ready = f->current;
@@ -113,7 +127,7 @@ static void observe_fill(struct fake *f, struct nh_observed *o)
         snprintf(id, sizeof(id), "n%d", i);
         n->id = strdup(id);
         n->name = strdup(id);
-        n->pool_id = strdup("p1");
+        n->pool_id = strdup(f->ma ? "gpu-a" : "p1");
         n->health = NH_NODE_READY;
         n->worker = true;
         n->created = 1700000000 + i;
@@ -150,6 +164,14 @@ static void call_fire(uv_timer_t *t)
             pr.state = f->desired == k->target && f->current == k->target ? NH_JOB_SUCCEEDED
                                                                           : NH_JOB_RUNNING;
         snprintf(pr.phase, sizeof(pr.phase), "%s", nh_job_state_name(f->job));
+        if (pr.state == NH_JOB_SUCCEEDED && f->poll_counts) { /* (any kind: see removals) */
+            pr.pool_read = true;
+            pr.pool.desired = f->desired;
+            pr.pool.current = f->current + f->read_current_extra;
+            pr.pool.ready = pr.pool.current - f->read_unhealthy;
+            pr.pool.unhealthy = f->read_unhealthy;
+            pr.pool.creating = f->read_creating;
+        }
         if (f->job == NH_JOB_SUCCEEDED && f->job_applies) {
             f->desired = f->last_target;
             f->current = f->last_target;
@@ -206,6 +228,21 @@ static int f_scale_pool(struct nh_provider *p, const struct nh_cfg_cluster *c,
     return 0;
 }
 
+static int f_remove_nodes(struct nh_provider *p, const struct nh_cfg_cluster *c,
+                          const struct nh_action *a, nh_mutate_fn done, void *ud)
+{
+    struct fake *f = fake_of(p);
+    (void)c;
+    struct call *k = call_later(f, CALL_MUTATE, ud);
+    k->fn.mutate = done;
+    k->a = (struct answer){.cls = NH_ERR_NONE, .kind = NH_JOB_NODES_GONE};
+    k->target = a->target;
+    f->mutations++;
+    f->removals++;
+    f->last_target = a->target;
+    return 0;
+}
+
 static int f_poll(struct nh_provider *p, const struct nh_cfg_cluster *c, const struct nh_op *op,
                   nh_poll_fn done, void *ud)
 {
@@ -233,6 +270,14 @@ static const struct nh_provider_ops fake_ops = {
     .poll = f_poll,
     .cluster_state = f_state,
 };
+/* ModelArts reads no cluster state before a mutation */
+static const struct nh_provider_ops fake_ops_ma = {
+    .kind = "huawei-modelarts",
+    .observe = f_observe,
+    .scale_pool = f_scale_pool,
+    .remove_nodes = f_remove_nodes,
+    .poll = f_poll,
+};
 
 /* ---------- the hooks ---------- */
 
@@ -243,7 +288,7 @@ static int h_provider_new(void *ud, const struct nh_cfg_provider *cfg, uv_loop_t
     if (fp == NULL)
         return -ENOMEM;
     fp->f = ud;
-    fp->pub.ops = &fake_ops;
+    fp->pub.ops = cfg->kind == NH_PROVIDER_MODELARTS ? &fake_ops_ma : &fake_ops;
     fp->pub.name = strdup(cfg->name);
     fp->pub.kind = cfg->kind;
     fp->pub.loop = loop;
@@ -292,7 +337,42 @@ static const char yaml[] = "daemon:\n"
                            "    node_pools:\n"
                            "      - { name: gpu-a, nodes: 3 }\n";
 
+static const char yaml_ma[] = "daemon:\n"
+                              "  poll_interval: 1s\n"
+                              "  job_poll_interval: 100ms\n"
+                              "  job_timeout: 5s\n"
+                              "providers:\n"
+                              "  ma:\n"
+                              "    kind: huawei-modelarts\n"
+                              "    region: cn-north-7\n"
+                              "    endpoint: http://127.0.0.1:9\n"
+                              "    project_id: 0123456789abcdef0123456789abcdef\n"
+                              "    credentials: { token: { env: NHT_ENGINE_TOKEN } }\n"
+                              "clusters:\n"
+                              "  - name: train\n"
+                              "    provider: ma\n"
+                              "    pool: pool-abc\n"
+                              "    node_pools:\n"
+                              "      - { name: gpu-a, nodes: 3, flavor: f1 }\n";
+
+static void fake_init_yaml(struct fake *f, const char *text);
+
 static void fake_init(struct fake *f)
+{
+    fake_init_yaml(f, yaml);
+}
+
+/* ModelArts: the scale is followed by reading the pool (NH_JOB_POOL_SIZE),
+ * which applies at once; its SUCCEEDED answer carries the pool's counters. */
+static void fake_init_ma(struct fake *f, const char *text)
+{
+    fake_init_yaml(f, text);
+    f->ma = true;
+    f->poll_counts = true;
+    f->answers[0] = (struct answer){.cls = NH_ERR_NONE, .kind = NH_JOB_POOL_SIZE, .apply = true};
+}
+
+static void fake_init_yaml(struct fake *f, const char *text)
 {
     memset(f, 0, sizeof(*f));
     assert_int_equal(uv_loop_init(&f->loop), 0);
@@ -307,7 +387,7 @@ static void fake_init(struct fake *f)
     setenv("NHT_ENGINE_TOKEN", "test-token", 1);
     struct nh_diag d;
     nh_diag_init(&d);
-    int r = nh_config_load_buffer("engine.yaml", yaml, strlen(yaml), &f->cfg, &d);
+    int r = nh_config_load_buffer("engine.yaml", text, strlen(text), &f->cfg, &d);
     if (r < 0)
         nh_diag_print(&d, stderr);
     nh_diag_free(&d);
@@ -775,6 +855,204 @@ static void test_status_document_bytes(void **state)
     fake_done(&f);
 }
 
+/* ---------- a finished scale job's pool read (issue #21) ---------- */
+
+static bool p_full_observed_twice(struct fake *f)
+{
+    return f->observes >= 2 && !cluster(f)->observing && open_op(f) == NULL;
+}
+
+/* ModelArts: the scale-out's job ends on a read of the pool whose counters
+ * match the declaration: converged on that read, no re-list; the next
+ * poll, at the poll interval, is a full observation again. */
+static void test_pool_read_converges_without_relist(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_init_ma(&f, yaml_ma);
+    engine_up(&f);
+    assert_true(run_until(&f, p_sent, "the scale-out followed"));
+    assert_int_equal(f.observes, 1);
+    advance(&f, JOB_POLL);
+    assert_true(run_until(&f, p_converged, "converged"));
+    run_turns(&f, 20);
+    assert_int_equal(f.observes, 1); /* no re-observation after the job */
+    assert_int_equal(f.mutations, 1);
+    assert_true(cluster(&f)->obs_merged);
+    assert_string_equal(ex__cl_state_word(cluster(&f)), "converged");
+    assert_string_equal(last_result(&f), "done");
+    /* the regular poll: a full observation, which replaces the merged view */
+    advance(&f, POLL_IV + POLL_IV / 10);
+    assert_true(run_until(&f, p_full_observed_twice, "the next regular poll"));
+    assert_false(cluster(&f)->obs_merged);
+    assert_true(ex__cl_converged(cluster(&f)));
+    assert_int_equal(f.mutations, 1);
+    fake_done(&f);
+}
+
+/* The pool read does not show the cluster converged (a node still
+ * creating, more nodes than declared, an abnormal one): the full
+ * observation goes at once, as before, the plan is made on it, and
+ * nothing is sent off the merged view. */
+static void pool_read_mismatch(int creating, int extra, int unhealthy)
+{
+    struct fake f;
+    fake_init_ma(&f, yaml_ma);
+    f.read_creating = creating;
+    f.read_current_extra = extra;
+    f.read_unhealthy = unhealthy;
+    engine_up(&f);
+    assert_true(run_until(&f, p_sent, "the scale-out followed"));
+    advance(&f, JOB_POLL);
+    assert_true(run_until(&f, p_full_observed_twice, "the full observation after the job"));
+    assert_false(cluster(&f)->obs_merged);
+    assert_int_equal(f.mutations, 1);
+    /* the full observation (3 ready) is what the plan was made on */
+    assert_true(run_until(&f, p_converged, "converged on the full observation"));
+    assert_int_equal(f.observes, 2);
+    assert_int_equal(f.mutations, 1);
+    fake_done(&f);
+}
+
+static void test_pool_read_creating_observes_in_full(void **state)
+{
+    (void)state;
+    pool_read_mismatch(1, 0, 0);
+}
+
+static void test_pool_read_not_declared_observes_in_full(void **state)
+{
+    (void)state;
+    pool_read_mismatch(0, 1, 0);
+}
+
+static void test_pool_read_unhealthy_observes_in_full(void **state)
+{
+    (void)state;
+    pool_read_mismatch(0, 0, 1);
+}
+
+/* The merged view would need an action (another pool is declared larger
+ * than observed, and that scale could not go while the first was open):
+ * it is discarded, the cluster observed in full, and only then the
+ * second pool is scaled - never off the merged view. */
+static const char yaml_ma_two[] = "daemon:\n"
+                                  "  poll_interval: 1s\n"
+                                  "  job_poll_interval: 100ms\n"
+                                  "  job_timeout: 5s\n"
+                                  "providers:\n"
+                                  "  ma:\n"
+                                  "    kind: huawei-modelarts\n"
+                                  "    region: cn-north-7\n"
+                                  "    endpoint: http://127.0.0.1:9\n"
+                                  "    project_id: 0123456789abcdef0123456789abcdef\n"
+                                  "    credentials: { token: { env: NHT_ENGINE_TOKEN } }\n"
+                                  "clusters:\n"
+                                  "  - name: train\n"
+                                  "    provider: ma\n"
+                                  "    pool: pool-abc\n"
+                                  "    node_pools:\n"
+                                  "      - { name: gpu-a, nodes: 3, flavor: f1 }\n"
+                                  "      - { name: gpu-b, nodes: 2, flavor: f1 }\n";
+
+static void test_pool_read_plan_would_act_observes_in_full(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_init_ma(&f, yaml_ma_two);
+    engine_up(&f);
+    assert_true(run_until(&f, p_sent, "the scale-out followed"));
+    unsigned sent = f.mutations;
+    advance(&f, JOB_POLL);
+    assert_true(run_until(&f, p_full_observed_twice, "the full observation after the job"));
+    assert_false(cluster(&f)->obs_merged);
+    /* nothing was sent between the job's end and the full observation */
+    assert_int_equal(f.mutations, sent);
+    fake_done(&f);
+}
+
+/* A removal's job: whatever its last read says, the cluster is observed
+ * in full after it (a removal is never concluded from counters). */
+static const char yaml_ma_in[] = "daemon:\n"
+                                 "  poll_interval: 1s\n"
+                                 "  job_poll_interval: 100ms\n"
+                                 "  job_timeout: 5s\n"
+                                 "providers:\n"
+                                 "  ma:\n"
+                                 "    kind: huawei-modelarts\n"
+                                 "    region: cn-north-7\n"
+                                 "    endpoint: http://127.0.0.1:9\n"
+                                 "    project_id: 0123456789abcdef0123456789abcdef\n"
+                                 "    credentials: { token: { env: NHT_ENGINE_TOKEN } }\n"
+                                 "clusters:\n"
+                                 "  - name: train\n"
+                                 "    provider: ma\n"
+                                 "    pool: pool-abc\n"
+                                 "    confirm_mass_removal: true\n"
+                                 "    node_pools:\n"
+                                 "      - { name: gpu-a, nodes: 1, flavor: f1 }\n";
+
+static bool p_removal_followed(struct fake *f)
+{
+    return f->removals >= 1 && op_state(f) == NH_OP_SENT;
+}
+
+static void test_removal_job_observes_in_full(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_init_ma(&f, yaml_ma_in);
+    engine_up(&f);
+    assert_true(run_until(&f, p_removal_followed, "the removal followed"));
+    assert_int_equal(f.observes, 1);
+    /* the cloud removed it; its job says so with the pool's counters */
+    f.desired = 1;
+    f.current = 1;
+    f.job = NH_JOB_SUCCEEDED;
+    advance(&f, JOB_POLL);
+    assert_true(run_until(&f, p_full_observed_twice, "the full observation after the removal"));
+    assert_false(cluster(&f)->obs_merged);
+    assert_int_equal(f.mutations, 1);
+    fake_done(&f);
+}
+
+/* A job poll that carries no counters (ACK DescribeTaskInfo, CCE ShowJob):
+ * the full observation after the job, as before. */
+static void test_job_without_counters_observes_in_full(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_init_ma(&f, yaml_ma);
+    f.poll_counts = false;
+    engine_up(&f);
+    assert_true(run_until(&f, p_sent, "the scale-out followed"));
+    advance(&f, JOB_POLL);
+    assert_true(run_until(&f, p_full_observed_twice, "the full observation after the job"));
+    assert_true(run_until(&f, p_converged, "converged"));
+    assert_false(cluster(&f)->obs_merged);
+    assert_int_equal(f.mutations, 1);
+    fake_done(&f);
+}
+
+/* CCE counts its nodes from the node list, which a pool read does not
+ * refresh: its pool read never replaces the full observation. */
+static void test_cce_pool_read_observes_in_full(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    f.poll_counts = true;
+    f.answers[0] = (struct answer){.cls = NH_ERR_NONE, .kind = NH_JOB_POOL_SIZE, .apply = true};
+    engine_up(&f);
+    assert_true(run_until(&f, p_sent, "the scale-out followed"));
+    advance(&f, JOB_POLL);
+    assert_true(run_until(&f, p_full_observed_twice, "the full observation after the job"));
+    assert_true(run_until(&f, p_converged, "converged"));
+    assert_false(cluster(&f)->obs_merged);
+    assert_int_equal(f.mutations, 1);
+    fake_done(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -785,6 +1063,14 @@ int main(void)
         cmocka_unit_test(test_restart_follows_job),
         cmocka_unit_test(test_restart_verifies_unknown),
         cmocka_unit_test(test_backoff_and_reset),
+        cmocka_unit_test(test_pool_read_converges_without_relist),
+        cmocka_unit_test(test_pool_read_creating_observes_in_full),
+        cmocka_unit_test(test_pool_read_not_declared_observes_in_full),
+        cmocka_unit_test(test_pool_read_unhealthy_observes_in_full),
+        cmocka_unit_test(test_pool_read_plan_would_act_observes_in_full),
+        cmocka_unit_test(test_removal_job_observes_in_full),
+        cmocka_unit_test(test_job_without_counters_observes_in_full),
+        cmocka_unit_test(test_cce_pool_read_observes_in_full),
         cmocka_unit_test(test_status_document_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
