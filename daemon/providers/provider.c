@@ -1208,8 +1208,9 @@ void nh_pop_progress(struct nh_pop *op, const struct nh_job_progress *pr)
     pop_complete(op);
 }
 
-void nh_pop_progress_state(struct nh_pop *op, enum nh_job_state st, const char *phase,
-                           const char *detail)
+/* A progress answer with the cloud's state word and detail. */
+static struct nh_job_progress progress_of(enum nh_job_state st, const char *phase,
+                                          const char *detail)
 {
     struct nh_job_progress pr;
 
@@ -1218,6 +1219,13 @@ void nh_pop_progress_state(struct nh_pop *op, enum nh_job_state st, const char *
     pr.percent = st == NH_JOB_SUCCEEDED ? 100 : -1;
     nh_text_copy(pr.phase, sizeof(pr.phase), phase);
     nh_text_copy(pr.detail, sizeof(pr.detail), detail);
+    return pr;
+}
+
+void nh_pop_progress_state(struct nh_pop *op, enum nh_job_state st, const char *phase,
+                           const char *detail)
+{
+    struct nh_job_progress pr = progress_of(st, phase, detail);
     nh_pop_progress(op, &pr);
 }
 
@@ -1299,13 +1307,8 @@ void nh_then_nodes_gone(struct nh_pop *op)
 void nh_pop_pool_read_progress(struct nh_pop *op, enum nh_job_state st, const char *phase,
                                const char *detail)
 {
-    struct nh_job_progress pr;
+    struct nh_job_progress pr = progress_of(st, phase, detail);
 
-    memset(&pr, 0, sizeof(pr));
-    pr.state = st;
-    pr.percent = st == NH_JOB_SUCCEEDED ? 100 : -1;
-    nh_text_copy(pr.phase, sizeof(pr.phase), phase);
-    nh_text_copy(pr.detail, sizeof(pr.detail), detail);
     if (st == NH_JOB_SUCCEEDED) {
         const struct nh_obs_pool *s = &op->pool.pool;
         pr.pool_read = true;
