@@ -1310,21 +1310,10 @@ void nh_pop_pool_read_progress(struct nh_pop *op, enum nh_job_state st, const ch
     struct nh_job_progress pr = progress_of(st, phase, detail);
 
     if (st == NH_JOB_SUCCEEDED) {
-        const struct nh_obs_pool *s = &op->pool.pool;
         pr.pool_read = true;
-        pr.pool.desired = s->desired;
-        pr.pool.current = s->current;
-        pr.pool.ready = s->ready;
-        pr.pool.unhealthy = s->unhealthy;
-        pr.pool.creating = s->creating;
-        pr.pool.deleting = s->deleting;
-        pr.pool.max_count = s->max_count;
-        pr.pool.autoscaling = s->autoscaling;
-        pr.pool.being_deleted = s->being_deleted;
-        pr.pool.is_default = s->is_default;
-        pr.pool.subscription = s->subscription;
-        pr.pool.locked = s->locked;
-        pr.pool.blocked = s->blocked; /* borrowed, as the answer is */
+        pr.pool = op->pool.pool; /* every counter and flag, a field added later too */
+        pr.pool.id = pr.pool.name = pr.pool.flavor = NULL; /* provider.h: strings NULL */
+        /* pr.pool.blocked stays: borrowed, as the answer is */
     }
     nh_pop_progress(op, &pr);
 }
