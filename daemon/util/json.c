@@ -42,16 +42,35 @@ static struct json_tokener *tok_take(int depth)
     return tok != NULL ? tok : json_tokener_new_ex(depth);
 }
 
-/* Gives tok back (reset: no partial value, no error, no flags kept). */
+/* Gives tok back (reset: no partial value, no error, no flags kept). The
+ * string buffer is wiped first: it still holds the last string the parse
+ * read, which may have been a secret (an ACK kubeconfig, a token), and the
+ * spare lives on until the next parse. */
 static void tok_give(struct json_tokener *tok, int depth)
 {
     if (depth == NH_JSON_MAX_DEPTH && (tok->pb == NULL || tok->pb->size <= SPARE_TOK_MAX_PB)) {
+        if (tok->pb != NULL && tok->pb->buf != NULL && tok->pb->size > 0)
+            memset(tok->pb->buf, 0, (size_t)tok->pb->size);
         json_tokener_reset(tok);
         json_tokener_set_flags(tok, 0);
         tok = atomic_exchange(&spare_tok, tok);
     }
     if (tok != NULL)
         json_tokener_free(tok);
+}
+
+bool nh_json__spare_holds(const char *needle)
+{
+    struct json_tokener *tok = atomic_exchange(&spare_tok, NULL);
+    bool found = false;
+    size_t n = strlen(needle);
+
+    if (tok != NULL && tok->pb != NULL && tok->pb->buf != NULL && n > 0)
+        for (size_t i = 0; i + n <= (size_t)tok->pb->size && !found; i++)
+            found = memcmp(tok->pb->buf + i, needle, n) == 0;
+    if (tok != NULL)
+        tok_give(tok, NH_JSON_MAX_DEPTH);
+    return found;
 }
 
 struct json_object *nh_json_parse_opts(const char *body, size_t len, const struct nh_json_popts *o,

@@ -74,6 +74,9 @@ int nh_json_arr(struct json_object *o, const char *key, bool required, struct js
 
 /* strdup of an optional string (NULL stays NULL); false on ENOMEM. */
 bool nh_json_dup(const char *s, char **out);
+/* Tests only: whether the spare tokener's string buffer (reused between
+ * parses) still holds `needle` anywhere in it. */
+bool nh_json__spare_holds(const char *needle);
 
 /* Appends s (len bytes) as a JSON string literal (quotes, escapes) to b. */
 int nh_json_write_str(struct nh_buf *b, const char *s, size_t len);

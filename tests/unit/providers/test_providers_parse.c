@@ -1343,6 +1343,33 @@ static void test_parsers_survive_truncation_and_flips(void **state)
     }
 }
 
+/* The reused tokener keeps no string from an earlier answer: a kubeconfig
+ * (ACK DescribeClusterUserKubeconfig) or a token read once must not stay in
+ * the process's memory until the next parse overwrites it. */
+static void test_spare_tokener_keeps_no_secret(void **state)
+{
+    (void)state;
+    const char *secret = "{\"config\":\"apiVersion: v1 client-key-data: "
+                         "CANARY-c2VjcmV0LWtleS1tYXRlcmlhbA-CANARY\"}";
+    struct nh_jerr e = {0};
+    struct json_object *o = nh_json_parse(secret, strlen(secret), true, &e);
+    assert_non_null(o);
+    json_object_put(o);
+    assert_false(nh_json__spare_holds("c2VjcmV0LWtleS1tYXRlcmlhbA"));
+    /* and after a failed parse too */
+    const char *cut = "{\"token\":\"MIIB-c2VjcmV0LWtleS1tYXRlcmlhbA";
+    char why[128] = "";
+    struct nh_jerr e2 = {why, sizeof(why)};
+    assert_null(nh_json_parse(cut, strlen(cut), true, &e2));
+    assert_false(nh_json__spare_holds("c2VjcmV0LWtleS1tYXRlcmlhbA"));
+    /* the spare still parses */
+    const char *ok = "{\"a\":\"b\"}";
+    o = nh_json_parse(ok, strlen(ok), true, &e);
+    assert_non_null(o);
+    assert_string_equal(json_object_get_string(json_object_object_get(o, "a")), "b");
+    json_object_put(o);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -1385,6 +1412,7 @@ int main(void)
         cmocka_unit_test(test_bodies_exact),
         cmocka_unit_test(test_parsers_survive_truncation_and_flips),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_spare_tokener_keeps_no_secret),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
