@@ -627,6 +627,7 @@ int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg, stru
     engine_resume_journal(e, &rep);
     nh_journal_replay_clear(&rep);
     nh_metrics_set("nodeherd_clusters", (double)cfg->n_clusters, NULL);
+    nh_metrics_collect("nodeherd_nodes", ex__status_collect_nodes, e); /* until nh_engine_free */
     *ret = e;
     return 0;
 }
@@ -871,9 +872,8 @@ static void engine_reload_clusters(struct nh_engine *e, const struct nh_config *
 static void cl_metrics_forget(const char *cluster)
 {
     static const char *const names[] = {
-        "nodeherd_desired_nodes",          "nodeherd_observed_nodes",  "nodeherd_nodes",
-        "nodeherd_cluster_converged",      "nodeherd_cluster_blocked", "nodeherd_jobs_in_flight",
-        "nodeherd_job_oldest_age_seconds",
+        "nodeherd_desired_nodes",   "nodeherd_observed_nodes", "nodeherd_cluster_converged",
+        "nodeherd_cluster_blocked", "nodeherd_jobs_in_flight", "nodeherd_job_oldest_age_seconds",
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         nh_metrics_forget(names[i], "cluster", cluster);
@@ -1098,6 +1098,7 @@ void nh_engine_free(struct nh_engine *e)
     if (e == NULL)
         return;
     e->stopping = true;
+    nh_metrics_uncollect("nodeherd_nodes", e);
     nh_engine_cancel(e);
     ex__ops_journal_drain_sync(e);
     while (e->provs) {

@@ -303,5 +303,7 @@ void ex__engine_kube_releases_end(struct nh_engine *e);
 /* status.c */
 void ex__status_describe_metrics(void);
 void ex__status_update_cluster_metrics(const struct cl *c);
+struct nh_metrics_sink;
+int ex__status_collect_nodes(void *arg, struct nh_metrics_sink *sink);
 
 #endif

@@ -12,7 +12,10 @@
  * names its cluster and pool). A series therefore holds only as many label
  * slots as it has labels, and the label strings are interned: one counted
  * copy of each distinct string (strpool_*), shared by every series that uses
- * it and freed with the last of them. */
+ * it and freed with the last of them. A family that is a pure function of
+ * state its owner keeps anyway (nodeherd_nodes, 55,000 of those series) is
+ * not stored at all: its collector writes it at each render
+ * (nh_metrics_collect). */
 #include "metrics.h"
 
 #include <errno.h>
@@ -57,6 +60,9 @@ struct family {
     size_t alloc_series;
     size_t n_hidden; /* series[] that are hidden (forgotten, kept in place) */
     bool warned;     /* one warning per family for misuse */
+    /* Collected (nh_metrics_collect): no stored series; fn writes them. */
+    nh_metrics_collect_fn collect;
+    void *collect_arg;
     /* Keys that some series of this family has (or had) at a position other
      * than the first, interned. nh_metrics_forget by any other key only has
      * to look at the series whose first label is that key: they are one
@@ -477,6 +483,10 @@ static void update(const char *name, enum op op, double v, va_list ap)
         family_warn(f, "NaN value");
         return;
     }
+    if (f->collect != NULL) {
+        family_warn(f, "update of a collected family (its collector writes it)");
+        return;
+    }
     switch (op) {
     case OP_INC:
         if (f->type == NH_METRIC_HISTOGRAM) {
@@ -580,7 +590,7 @@ void nh_metrics_forget(const char *name, const char *key, const char *value)
     struct family *f = family_get(name);
     size_t kept = 0;
 
-    if (f == NULL || key == NULL || value == NULL)
+    if (f == NULL || key == NULL || value == NULL || f->collect != NULL)
         return;
     if (!key_maybe_later(f, key)) {
         /* Every match has (key, value) first: one contiguous run. */
@@ -618,6 +628,90 @@ void nh_metrics_forget(const char *name, const char *key, const char *value)
     f->n_hidden = 0;
 }
 
+/* ---------- collected families ---------- */
+
+/* Where a collector's series go: rendered into out, or (out NULL) compared
+ * with want for nh_metrics_get. */
+struct nh_metrics_sink {
+    struct family *f;
+    struct nh_buf *out;
+    const struct keyset *want;
+    double found;
+    int err; /* the first failure; later emits do nothing */
+};
+
+static int append_sample(struct nh_buf *out, const char *name, const char *suffix,
+                         const struct keyset *ks, const char *le, double v);
+
+static bool keyset_equal(const struct keyset *a, const struct keyset *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->key[i], b->key[i]) != 0 || strcmp(a->value[i], b->value[i]) != 0)
+            return false;
+    return true;
+}
+
+int nh_metrics_emit(struct nh_metrics_sink *sink, double v, ...)
+{
+    struct keyset ks;
+    va_list ap;
+
+    if (sink->err != 0)
+        return sink->err;
+    va_start(ap, v);
+    int r = keyset_read(sink->f, &ks, ap);
+    va_end(ap);
+    if (r < 0)
+        return 0; /* warned; the other series still render */
+    if (isnan(v)) {
+        family_warn(sink->f, "NaN value");
+        return 0;
+    }
+    if (sink->out == NULL) {
+        if (keyset_equal(&ks, sink->want))
+            sink->found = v;
+        return 0;
+    }
+    sink->err = append_sample(sink->out, sink->f->name, "", &ks, NULL, v);
+    return sink->err;
+}
+
+static double collected_get(struct family *f, const struct keyset *want)
+{
+    struct nh_metrics_sink sink = {.f = f, .want = want, .found = NAN};
+    return f->collect(f->collect_arg, &sink) < 0 ? NAN : sink.found;
+}
+
+void nh_metrics_collect(const char *name, nh_metrics_collect_fn fn, void *arg)
+{
+    struct family *f = family_get(name);
+
+    if (f == NULL || fn == NULL)
+        return;
+    if (f->type == NH_METRIC_HISTOGRAM) {
+        family_warn(f, "a histogram cannot be collected");
+        return;
+    }
+    for (size_t i = 0; i < f->n_series; i++)
+        series_free(f->series[i]);
+    f->n_series = 0;
+    f->n_hidden = 0;
+    f->collect = fn;
+    f->collect_arg = arg;
+}
+
+void nh_metrics_uncollect(const char *name, const void *arg)
+{
+    struct family *f = family_get(name);
+
+    if (f != NULL && f->collect != NULL && f->collect_arg == arg) {
+        f->collect = NULL;
+        f->collect_arg = NULL;
+    }
+}
+
 double nh_metrics_get(const char *name, ...)
 {
     struct family *f = family_get(name);
@@ -632,6 +726,8 @@ double nh_metrics_get(const char *name, ...)
     va_end(ap);
     if (r < 0)
         return NAN;
+    if (f->collect != NULL)
+        return collected_get(f, &ks);
     struct series *s = series_find(f, &ks, &pos);
     if (s == NULL || s->hidden)
         return NAN;
@@ -683,23 +779,23 @@ static int append_escaped(struct nh_buf *out, const char *s, bool quote)
 
 /* name{k="v",...[,le="bound"]} value\n */
 static int append_sample(struct nh_buf *out, const char *name, const char *suffix,
-                         const struct series *s, const char *le, double v)
+                         const struct keyset *ks, const char *le, double v)
 {
     int r = nh_buf_appends(out, name);
     if (r == 0)
         r = nh_buf_appends(out, suffix);
-    if (r == 0 && (s->n_labels > 0 || le != NULL))
+    if (r == 0 && (ks->n > 0 || le != NULL))
         r = nh_buf_appends(out, "{");
-    for (size_t i = 0; r == 0 && i < s->n_labels; i++) {
-        r = nh_buf_printf(out, "%s%s=\"", i ? "," : "", s->labels[i].key);
+    for (size_t i = 0; r == 0 && i < ks->n; i++) {
+        r = nh_buf_printf(out, "%s%s=\"", i ? "," : "", ks->key[i]);
         if (r == 0)
-            r = append_escaped(out, s->labels[i].value, true);
+            r = append_escaped(out, ks->value[i], true);
         if (r == 0)
             r = nh_buf_appends(out, "\"");
     }
     if (r == 0 && le != NULL)
-        r = nh_buf_printf(out, "%sle=\"%s\"", s->n_labels ? "," : "", le);
-    if (r == 0 && (s->n_labels > 0 || le != NULL))
+        r = nh_buf_printf(out, "%sle=\"%s\"", ks->n ? "," : "", le);
+    if (r == 0 && (ks->n > 0 || le != NULL))
         r = nh_buf_appends(out, "}");
     if (r == 0)
         r = nh_buf_appends(out, " ");
@@ -717,12 +813,22 @@ static int render_family(struct nh_buf *out, const struct family *f)
         r = append_escaped(out, f->help, false);
     if (r == 0)
         r = nh_buf_printf(out, "\n# TYPE %s %s\n", f->name, type_name(f->type));
+    if (r == 0 && f->collect != NULL) {
+        struct nh_metrics_sink sink = {.f = (struct family *)f, .out = out};
+        r = f->collect(f->collect_arg, &sink);
+        return r < 0 ? r : sink.err;
+    }
     for (size_t i = 0; r == 0 && i < f->n_series; i++) {
         const struct series *s = f->series[i];
+        struct keyset ks = {.n = s->n_labels};
         if (s->hidden)
             continue;
+        for (size_t k = 0; k < s->n_labels; k++) {
+            ks.key[k] = s->labels[k].key;
+            ks.value[k] = s->labels[k].value;
+        }
         if (f->type != NH_METRIC_HISTOGRAM) {
-            r = append_sample(out, f->name, "", s, NULL, s->value);
+            r = append_sample(out, f->name, "", &ks, NULL, s->value);
             continue;
         }
         uint64_t cum = 0;
@@ -732,15 +838,15 @@ static int render_family(struct nh_buf *out, const struct family *f)
             cum += s->counts[b];
             r = append_double(&le, f->buckets[b]);
             if (r == 0)
-                r = append_sample(out, f->name, "_bucket", s, le.data, (double)cum);
+                r = append_sample(out, f->name, "_bucket", &ks, le.data, (double)cum);
             nh_buf_free(&le);
         }
         if (r == 0)
-            r = append_sample(out, f->name, "_bucket", s, "+Inf", (double)s->count);
+            r = append_sample(out, f->name, "_bucket", &ks, "+Inf", (double)s->count);
         if (r == 0)
-            r = append_sample(out, f->name, "_sum", s, NULL, s->sum);
+            r = append_sample(out, f->name, "_sum", &ks, NULL, s->sum);
         if (r == 0)
-            r = append_sample(out, f->name, "_count", s, NULL, (double)s->count);
+            r = append_sample(out, f->name, "_count", &ks, NULL, (double)s->count);
     }
     return r;
 }

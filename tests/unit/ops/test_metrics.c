@@ -2,6 +2,7 @@
  * read back by a small strict parser written here: HELP/TYPE before samples,
  * valid names, label escaping (\\ \" \n only), values, histogram buckets
  * cumulative with ascending le ending in +Inf and _count equal to it. */
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -703,6 +704,95 @@ static void test_metrics_render_fails_past_buffer_cap(void **state)
     nh_buf_free(&b);
 }
 
+/* ---- collected families (nh_metrics_collect) ---- */
+
+struct fleet {
+    const char *cluster[3];
+    int ready[3];
+    size_t n;
+    int calls;
+};
+
+static int collect_fleet(void *arg, struct nh_metrics_sink *sink)
+{
+    struct fleet *f = arg;
+    int r = 0;
+    f->calls++;
+    for (size_t i = 0; r == 0 && i < f->n; i++) {
+        r = nh_metrics_emit(sink, f->ready[i], "state", "ready", "cluster", f->cluster[i], NULL);
+        if (r == 0)
+            r = nh_metrics_emit(sink, 0, "cluster", f->cluster[i], "state", "failed", NULL);
+    }
+    return r;
+}
+
+static void test_metrics_collected_family_written_from_its_owner(void **state)
+{
+    (void)state;
+    static struct parsed ps;
+    struct fleet f = {.cluster = {"b", "a\"q", "c"}, .ready = {3, 1, 7}, .n = 3};
+
+    nh_metrics_describe("nodeherd_n", NH_METRIC_GAUGE, "Nodes.", NULL, 0);
+    nh_metrics_set("nodeherd_n", 99, "cluster", "stale", "state", "ready", NULL); /* dropped */
+    nh_metrics_collect("nodeherd_n", collect_fleet, &f);
+    char *t = render();
+    /* the collector's order, keys sorted within a series, values escaped */
+    assert_string_equal(t, "# HELP nodeherd_n Nodes.\n"
+                           "# TYPE nodeherd_n gauge\n"
+                           "nodeherd_n{cluster=\"b\",state=\"ready\"} 3\n"
+                           "nodeherd_n{cluster=\"b\",state=\"failed\"} 0\n"
+                           "nodeherd_n{cluster=\"a\\\"q\",state=\"ready\"} 1\n"
+                           "nodeherd_n{cluster=\"a\\\"q\",state=\"failed\"} 0\n"
+                           "nodeherd_n{cluster=\"c\",state=\"ready\"} 7\n"
+                           "nodeherd_n{cluster=\"c\",state=\"failed\"} 0\n");
+    parse_ok(t, &ps);
+    free(t);
+    /* nothing stored: the owner's state is what the next render shows */
+    f.ready[2] = 8;
+    f.n = 2;
+    t = render();
+    assert_null(strstr(t, "cluster=\"c\""));
+    free(t);
+    f.n = 3;
+    assert_true(nh_metrics_get("nodeherd_n", "cluster", "c", "state", "ready", NULL) == 8);
+    assert_true(nh_metrics_get("nodeherd_n", "state", "ready", "cluster", "a\"q", NULL) == 1);
+    assert_true(isnan(nh_metrics_get("nodeherd_n", "cluster", "stale", "state", "ready", NULL)));
+    /* updates of a collected family are ignored; forget is a no-op */
+    nh_metrics_set("nodeherd_n", 5, "cluster", "x", "state", "ready", NULL);
+    nh_metrics_forget("nodeherd_n", "cluster", "b");
+    assert_true(isnan(nh_metrics_get("nodeherd_n", "cluster", "x", "state", "ready", NULL)));
+    assert_true(nh_metrics_get("nodeherd_n", "cluster", "b", "state", "ready", NULL) == 3);
+    /* only the owner ends the collection; then the family is empty */
+    int other;
+    nh_metrics_uncollect("nodeherd_n", &other);
+    assert_true(nh_metrics_get("nodeherd_n", "cluster", "b", "state", "ready", NULL) == 3);
+    int calls = f.calls;
+    nh_metrics_uncollect("nodeherd_n", &f);
+    t = render();
+    assert_string_equal(t, "# HELP nodeherd_n Nodes.\n# TYPE nodeherd_n gauge\n");
+    free(t);
+    assert_int_equal(f.calls, calls); /* not called after its owner left */
+}
+
+static int collect_fails(void *arg, struct nh_metrics_sink *sink)
+{
+    (void)arg;
+    int r = nh_metrics_emit(sink, 1, "cluster", "c", NULL);
+    return r < 0 ? r : -ENOMEM;
+}
+
+static void test_metrics_collector_failure_fails_the_render(void **state)
+{
+    (void)state;
+    struct nh_buf b;
+    nh_metrics_describe("nodeherd_f", NH_METRIC_GAUGE, "f", NULL, 0);
+    nh_metrics_collect("nodeherd_f", collect_fails, NULL);
+    nh_buf_init(&b, 1 << 16);
+    assert_int_equal(nh_metrics_render(&b), -ENOMEM);
+    nh_buf_free(&b);
+    assert_true(isnan(nh_metrics_get("nodeherd_f", "cluster", "c", NULL)));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -718,6 +808,8 @@ int main(void)
         cmocka_unit_test_teardown(test_metrics_forget_then_update_starts_afresh, reset),
         cmocka_unit_test_teardown(test_metrics_misuse_is_ignored, reset),
         cmocka_unit_test_teardown(test_metrics_render_fails_past_buffer_cap, reset),
+        cmocka_unit_test_teardown(test_metrics_collected_family_written_from_its_owner, reset),
+        cmocka_unit_test_teardown(test_metrics_collector_failure_fails_the_render, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
