@@ -36,6 +36,7 @@ struct call_state {
     uint64_t due_ms;    /* retry time while waiting */
     uint64_t waited_ms; /* this attempt's wait for a token, for the observer */
     bool unwritten;     /* its token is taken, its request not written yet */
+    bool read;          /* in flight and counted in n_reads_inflight */
     const char *capture[NH_CLIENT_MAX_CAPTURE + 3];
 };
 
@@ -62,6 +63,7 @@ struct nh_client {
     struct call_state *inflight;
     struct gate_ticket *gating;
     size_t n_queued, n_waiting, n_inflight, n_gating, n_tickets;
+    size_t n_reads_inflight; /* of n_inflight, the non-mutating ones */
     nh_client_gate_fn gate;
     void *gate_ud;
     uv_timer_t pace;  /* next token */
@@ -216,6 +218,9 @@ static void inflight_add(struct nh_client *c, struct call_state *cs)
         c->inflight->prev = cs;
     c->inflight = cs;
     c->n_inflight++;
+    cs->read = !cs->call->mutating;
+    if (cs->read)
+        c->n_reads_inflight++;
 }
 
 static void inflight_remove(struct nh_client *c, struct call_state *cs)
@@ -228,6 +233,9 @@ static void inflight_remove(struct nh_client *c, struct call_state *cs)
         cs->next->prev = cs->prev;
     cs->prev = cs->next = NULL;
     c->n_inflight--;
+    if (cs->read)
+        c->n_reads_inflight--;
+    cs->read = false;
 }
 
 /* ---- lifecycle ---- */
@@ -440,6 +448,10 @@ static void gate_ask(struct nh_client *c, struct nh_call *call)
 static void pump(struct nh_client *c)
 {
     while (!c->closing && c->n_queued > 0) {
+        /* Reads past the cap wait, holding no token, for one in flight to
+         * end (on_attempt_done pumps again); a mutating call goes first. */
+        if (c->q[Q_MUTATING].head == NULL && c->n_reads_inflight >= c->opts.max_reads_in_flight)
+            return;
         uint64_t wait = nh_bucket_take(&c->bucket, uv_now(c->loop));
         if (wait > 0) {
             uv_timer_start(&c->pace, on_pace, wait, 0);
@@ -560,6 +572,8 @@ int nh_client_new(uv_loop_t *loop, struct nh_http *http, const struct nh_client_
         o->hint_max_ms = 600000;
     if (o->max_queue == 0)
         o->max_queue = 10000;
+    if (o->max_reads_in_flight == 0)
+        o->max_reads_in_flight = 64;
     c->name = strdup(o->name != NULL ? o->name : "client");
     if (c->name == NULL) {
         free(c);

@@ -743,6 +743,70 @@ static int group_teardown(void **state)
     return 0;
 }
 
+/* ---- issue 21: reads in flight are capped, mutations are not held ---- */
+
+static void test_client_reads_in_flight_capped_mutation_not_held(void **state)
+{
+    struct fx *f = *state;
+    client_start(f, (struct nh_client_opts){.qps = 1000, .burst = 100, .max_reads_in_flight = 2});
+    struct tcall r[4], m;
+    /* /stall never answers: what is in flight stays there */
+    for (int i = 0; i < 3; i++)
+        tcall_init(&r[i], f, i, "GET", false, "/stall");
+    tcall_init(&r[3], f, 3, "GET", false, "/ok");
+    tcall_init(&m, f, 9, "PUT", true, "/echo");
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(nh_client_submit(f->client, &r[i].call), 0);
+    run_until(&f->loop, &r[1].builds, 1, 10000);
+    assert_int_equal(nh_client_in_flight(f->client), 2);
+    /* a mutation submitted now goes past the held reads */
+    assert_int_equal(nh_client_submit(f->client, &m.call), 0);
+    run_until(&f->loop, &m.dones, 1, 10000);
+    assert_int_equal(m.dones, 1);
+    assert_int_equal(m.v, NH_V_OK);
+    assert_int_equal(nh_client_in_flight(f->client), 2); /* the two stalled reads */
+    assert_int_equal(nh_client_queued(f->client), 2);
+    assert_int_equal(r[2].builds, 0); /* held: never built, no token taken */
+    assert_int_equal(r[3].builds, 0);
+    nh_client_free(f->client);
+    f->client = NULL;
+    assert_int_equal(r[2].v, NH_V_CANCELLED);
+    assert_false(r[2].sent);
+    assert_int_equal(r[3].v, NH_V_CANCELLED);
+    run_until(&f->loop, &r[1].dones, 1, 10000);
+    run_until(&f->loop, &r[0].dones, 1, 10000);
+    assert_int_equal(r[0].v, NH_V_CANCELLED);
+}
+
+static void test_client_held_read_goes_when_one_ends(void **state)
+{
+    struct fx *f = *state;
+    client_start(f, (struct nh_client_opts){.qps = 1000, .burst = 100, .max_reads_in_flight = 2});
+    struct tcall r[4];
+    int done = 0;
+    for (int i = 0; i < 4; i++) {
+        tcall_init(&r[i], f, i, "GET", false, "/ok?delay_ms=200&key=capped");
+        assert_int_equal(nh_client_submit(f->client, &r[i].call), 0);
+    }
+    while (done < 4) {
+        run_until(&f->loop, &r[3].dones, 1, 10000);
+        done = r[0].dones + r[1].dones + r[2].dones + r[3].dones;
+    }
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(r[i].v, NH_V_OK);
+    struct netsrv_hits h;
+    assert_int_equal(netsrv_hits(&g_srv, "capped", &h), 0);
+    assert_int_equal(h.count, 4);
+    /* the third and fourth arrive only after an answer, which the server
+     * sends at least 200 ms after the first arrival (a lower bound: a slow
+     * machine only widens it) */
+    double first = h.times_ms[0] < h.times_ms[1] ? h.times_ms[0] : h.times_ms[1];
+    int later = 0;
+    for (int k = 0; k < 4; k++)
+        later += h.times_ms[k] - first >= 199.0;
+    assert_int_equal(later, 2);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -767,6 +831,8 @@ int main(void)
         T(test_client_gate_refusal_ends_the_call_unsent),
         T(test_client_cancel_mutations_ends_only_unsent_ones),
         T(test_client_free_while_at_the_gate),
+        T(test_client_reads_in_flight_capped_mutation_not_held),
+        T(test_client_held_read_goes_when_one_ends),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
