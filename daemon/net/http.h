@@ -110,6 +110,9 @@ const char *nh_http_resp_header(const struct nh_http_resp *r, const char *name);
 
 typedef void (*nh_http_done_fn)(void *ud, const struct nh_http_resp *resp);
 
+/* Idle connections the HTTP layer keeps open for reuse (CURLMOPT_MAXCONNECTS). */
+#define NH_HTTP_IDLE_CONNECTIONS 64L
+
 struct nh_http_opts {
     const char *ca_file;               /* NULL: system bundle */
     long max_host_connections;         /* 0: libcurl default */

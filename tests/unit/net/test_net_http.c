@@ -360,6 +360,37 @@ static int sum_calls(const struct result *rs, int n)
     return done;
 }
 
+/* Issue #21: connections opened for an overlap are kept for the next one.
+ * libcurl's default keeps 4 per transfer still in the multi, so the last of
+ * 8 overlapping transfers left only 4 open and the next 8 opened 4 anew. */
+static void test_http_keeps_idle_connections_between_bursts(void **state)
+{
+    struct fx *f = *state;
+    struct result *rs = results_new(f, 16);
+    for (int wave = 0; wave < 2; wave++) {
+        for (int i = 0; i < 8; i++) {
+            struct nh_http_req req = {.method = "GET", .timeout_ms = 30000};
+            assert_int_equal(submit(f, &req, "/ok?delay_ms=100&key=waves", &rs[wave * 8 + i]), 0);
+        }
+        uv_update_time(&f->loop);
+        uint64_t deadline = uv_now(&f->loop) + 30000;
+        while (sum_calls(rs + wave * 8, 8) < 8 && uv_now(&f->loop) < deadline)
+            uv_run(&f->loop, UV_RUN_ONCE);
+        for (int i = 0; i < 8; i++)
+            assert_int_equal(rs[wave * 8 + i].status, 200);
+    }
+    struct netsrv_hits h;
+    assert_int_equal(netsrv_hits(&g_srv, "waves", &h), 0);
+    assert_int_equal(h.count, 16);
+    /* every connection of the second wave is one the first opened */
+    for (int i = 8; i < 16; i++) {
+        bool reused = false;
+        for (int k = 0; k < 8; k++)
+            reused = reused || h.conns[i] == h.conns[k];
+        assert_true(reused);
+    }
+}
+
 #define N_CONC 1000
 static void test_http_1000_concurrent_requests_one_loop(void **state)
 {
@@ -732,6 +763,7 @@ int main(void)
         T(test_http_post_sends_body_without_expect_or_default_type),
         T(test_http_rejects_bad_requests_without_callback),
         T(test_http_reuses_connections_but_not_fresh_ones),
+        T(test_http_keeps_idle_connections_between_bursts),
         T(test_http_1000_concurrent_requests_one_loop),
         T(test_http_stall_leaves_loop_responsive),
         T(test_http_stall_times_out),
