@@ -41,9 +41,10 @@
 
 /* A cloud node as its Kubernetes node was last seen. */
 struct kname {
-    char *id;    /* the cloud's node id */
-    char *kname; /* the Kubernetes node name */
-    bool ours;   /* cordoned by nodeherd for this cluster (nodeherd.io/draining = op id) */
+    char *id;     /* the cloud's node id */
+    char *kname;  /* the Kubernetes node name */
+    bool ours;    /* cordoned by nodeherd for this cluster (nodeherd.io/draining = op id) */
+    bool overdue; /* not Ready past ready_timeout at that read (warned once) */
 };
 
 /* One drain before a removal (nodeherd's own drain, issue #20). */
@@ -97,7 +98,8 @@ struct cl_kube {
     struct nh_kube_node_list *nodes;
     size_t *pod_nodes; /* indices into obs->nodes whose pods are read */
     size_t n_pod_nodes, pod_next;
-    long *match; /* per cloud node: index into nodes, -1 */
+    long *match;   /* per cloud node: index into nodes, -1 */
+    bool *overdue; /* per cloud node: not Ready past ready_timeout */
     bool reading;
     uint64_t seq; /* bumps when the client is replaced or freed: stale callbacks */
 
@@ -118,6 +120,7 @@ struct cl_kube {
 
 static void release_now(struct cl *c);
 static void kd_free(struct kdrain *kd);
+static const struct kname *name_of(const struct cl_kube *k, const char *id);
 
 /* ---------- helpers ---------- */
 
@@ -164,6 +167,8 @@ static void read_end(struct cl *c, const char *fail_why)
     k->n_pod_nodes = k->pod_next = 0;
     free(k->match);
     k->match = NULL;
+    free(k->overdue);
+    k->overdue = NULL;
     if (fail_why != NULL) {
         obs->complete = false;
         obs->kube_read = false;
@@ -414,12 +419,17 @@ static int apply_node(struct cl *c, struct nh_node *n, enum nh_kube_match_how ho
         bool overdue =
             n->created > 0 ? now - n->created >= bound : kn->ready == NH_KUBE_READY_FALSE;
         n->health = overdue ? NH_NODE_UNHEALTHY : NH_NODE_PENDING;
-        if (overdue && n->created > 0)
-            nh_log(LOG_WARNING,
+        if (overdue && n->created > 0) {
+            /* Once per node while it stays overdue, not on every read: the
+             * status document and the plan's note keep saying it. */
+            const struct kname *was = n->id != NULL ? name_of(k, n->id) : NULL;
+            k->overdue[n - k->obs->nodes] = true;
+            nh_log(was != NULL && was->overdue ? LOG_DEBUG : LOG_WARNING,
                    "%s: node %s runs in the cloud but Kubernetes has not seen it Ready %lld s "
                    "after its creation (ready_timeout %lld s): counted unhealthy (the first "
                    "victim of a scale-in)",
                    c->name, kn->name, (long long)(now - n->created), (long long)bound);
+        }
     }
     return 0;
 }
@@ -470,6 +480,7 @@ static int remember_names(struct cl *c)
             return -ENOMEM;
         }
         e->ours = mark != NULL && strcmp(mark, k->op_id) == 0;
+        e->overdue = k->overdue[i];
         k->n_names++;
         for (struct kcool *w = k->cool; w != NULL; w = w->next)
             if (w->until > now && strcmp(w->id, o->nodes[i].id) == 0 &&
@@ -501,8 +512,10 @@ static void on_nodes(void *ud, const struct nh_kube_result *r, struct nh_kube_no
     struct nh_kube_cloud_ref *refs = calloc(o->n_nodes ? o->n_nodes : 1, sizeof(*refs));
     struct nh_kube_match *m = calloc(o->n_nodes ? o->n_nodes : 1, sizeof(*m));
     k->match = calloc(o->n_nodes ? o->n_nodes : 1, sizeof(*k->match));
+    k->overdue = calloc(o->n_nodes ? o->n_nodes : 1, sizeof(*k->overdue));
     k->pod_nodes = calloc(o->n_nodes ? o->n_nodes : 1, sizeof(*k->pod_nodes));
-    if (refs == NULL || m == NULL || k->match == NULL || k->pod_nodes == NULL) {
+    if (refs == NULL || m == NULL || k->match == NULL || k->overdue == NULL ||
+        k->pod_nodes == NULL) {
         free(refs);
         free(m);
         read_end(c, "out of memory");

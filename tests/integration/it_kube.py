@@ -597,6 +597,13 @@ class KubeScaleIn(unittest.TestCase):
                  what="the node reported unhealthy after ready_timeout")
         self.assertRegex(d.log(), r"train: node \S+ runs in the cloud but Kubernetes has not seen "
                                   r"it Ready \d+ s after its creation \(ready_timeout 30 s\)")
+        # warned once, not on every read while it stays so
+        mark = f.requests()[-1]["seq"]
+        wait_for(lambda: len([r for r in f.requests() if r["seq"] > mark and
+                              "K8sListNodes" in r["op"]]) >= 3, what="three more reads")
+        warned = re.findall(r"warning\s+train: node \S+ runs in the cloud but Kubernetes has not "
+                            r"seen it Ready", d.log())
+        self.assertEqual(len(warned), 1, d.log()[-3000:])
         m = d.metrics()
         self.assertIn('nodeherd_cluster_converged{cluster="train"} 0', m)
         self.assertIn('nodeherd_nodes{cluster="train",pool="gpu-a",state="not_ready"} 1', m)
