@@ -475,29 +475,95 @@ static bool plan_says_nothing(const struct nh_plan *p)
     return true;
 }
 
+/* Whether a node is in pool p (NULL: the workers outside pools). The CCE
+ * DefaultPool's members are the nodes outside every custom pool. */
+static bool pool_member(const struct nh_obs_pool *p, const struct nh_node *nd)
+{
+    return p == NULL       ? nd->pool_id == NULL
+           : p->is_default ? nd->pool_id == NULL || strcmp(nd->pool_id, p->id) == 0
+                           : nd->pool_id != NULL && strcmp(nd->pool_id, p->id) == 0;
+}
+
+/* What a merged view needs, whatever the kind: a scale of a pool (a
+ * removal, a pool deletion, a scale of the cluster's workers is always
+ * re-observed in full), on a complete full observation without trouble,
+ * no kubernetes: (a node's readiness there needs its read), no remove:,
+ * nothing else open or changed meanwhile. */
+static bool merge_allowed(const struct cl *c, const struct nh_action *a)
+{
+    return !c->e->stopping && !c->removed && c->cfg != NULL && c->cfg->provider != NULL &&
+           a->kind == NH_ACT_SCALE_POOL && a->pool_id != NULL && !c->cfg->kube_access &&
+           c->cfg->n_remove == 0 && c->have_obs && c->obs_ok && c->obs.complete && !c->obs_merged &&
+           !c->observing && !c->reading_state && !c->replan && ex__ops_count(c) == 0 &&
+           !obs_has_trouble(&c->obs);
+}
+
+/* The merged view (owned; cleared here whatever happens) replaces the
+ * observation when it shows nothing to trouble the plan, a plan on it says
+ * nothing, and the cluster is converged on it; observe_due: the regular
+ * poll, a full observation. true when taken. */
+static bool take_merged(struct cl *c, struct nh_observed *merged, uint64_t observe_due,
+                        const char *how)
+{
+    struct nh_engine *e = c->e;
+    struct nh_observed prev;
+    struct nh_plan plan = {0}, prev_plan;
+    uint64_t prev_epoch = c->obs_epoch;
+
+    merged->cluster_state = NH_CLUSTER_UNKNOWN; /* never reused for a mutation */
+    merged->cluster_phase[0] = '\0';
+    if (obs_has_trouble(merged)) {
+        nh_observed_clear(merged);
+        return false;
+    }
+    struct nh_policy pol = {
+        .max_removal_share = e->cfg->daemon.max_removal_share,
+        .now_unix = time(NULL),
+        .previous = c->accepted_cfg ? nh_config_cluster(c->accepted_cfg, c->name) : NULL,
+    };
+    if (nh_plan_cluster(c->cfg, merged, NULL, 0, &pol, &plan) < 0 || !plan_says_nothing(&plan)) {
+        nh_plan_clear(&plan);
+        nh_observed_clear(merged);
+        return false;
+    }
+    /* Converged on it? (every declared group at its size, all ready) */
+    prev = c->obs;
+    prev_plan = c->last_plan;
+    c->obs = *merged;
+    memset(merged, 0, sizeof(*merged));
+    c->last_plan = plan;
+    c->obs_epoch = c->ops_epoch; /* it holds the closed operation's outcome */
+    if (!ex__cl_converged(c)) {
+        nh_observed_clear(&c->obs);
+        c->obs = prev;
+        c->last_plan = prev_plan;
+        c->obs_epoch = prev_epoch;
+        nh_plan_clear(&plan);
+        return false;
+    }
+    nh_observed_clear(&prev);
+    nh_plan_clear(&prev_plan);
+    c->obs_merged = true;
+    c->merged_unix = time(NULL);
+    c->observe_due = observe_due;
+    nh_log(LOG_INFO, "%s: %s (next full observation at the poll interval)", c->name, how);
+    cl_cycle_end(c);
+    return true;
+}
+
 bool ex__cl_merge_pool_read(struct cl *c, const struct nh_action *a, const struct nh_obs_pool *read,
                             uint64_t observe_due)
 {
-    struct nh_engine *e = c->e;
-    struct nh_observed merged = {0}, prev;
-    struct nh_plan plan = {0}, prev_plan;
+    struct nh_observed merged = {0};
     struct nh_obs_pool *p = NULL;
-    uint64_t prev_epoch = c->obs_epoch;
+    char how[200];
 
     /* Only kinds whose planner counts a pool from its counters
-     * (NH_CAP_COUNTS_FROM_POOL: ModelArts): ACK and CCE count their nodes
-     * from the node list, which a pool read does not refresh, so a plan
-     * on their merged view could never say "converged". Only a scale of a
-     * pool (a removal, a pool deletion, a scale of the cluster's workers
-     * is always re-observed in full), on a complete full observation
-     * without trouble, nothing else open or changed meanwhile. */
-    if (e->stopping || c->removed || c->cfg == NULL || c->cfg->provider == NULL ||
-        !nh_kind_has(c->cfg->provider->kind, NH_CAP_COUNTS_FROM_POOL) ||
-        a->kind != NH_ACT_SCALE_POOL || a->pool_id == NULL || c->cfg->kube_access ||
-        c->cfg->n_remove > 0 || !c->have_obs || !c->obs_ok || !c->obs.complete || c->obs_merged ||
-        c->observing || c->reading_state || c->replan || ex__ops_count(c) > 0 ||
-        read->current != a->target || read->desired != a->target || read->ready != read->current ||
-        obs_has_trouble(&c->obs))
+     * (NH_CAP_COUNTS_FROM_POOL: ModelArts); ACK and CCE count their nodes
+     * from the node list, which a pool read does not refresh
+     * (ex__cl_relist_after_job). */
+    if (!merge_allowed(c, a) || !nh_kind_has(c->cfg->provider->kind, NH_CAP_COUNTS_FROM_POOL) ||
+        read->current != a->target || read->desired != a->target || read->ready != read->current)
         return false;
     if (nh_observed_copy(&merged, &c->obs) < 0)
         return false;
@@ -533,48 +599,123 @@ bool ex__cl_merge_pool_read(struct cl *c, const struct nh_action *a, const struc
     merged.nodes = NULL;
     merged.n_nodes = 0;
     merged.counts_only = true;
-    merged.cluster_state = NH_CLUSTER_UNKNOWN; /* never reused for a mutation */
-    merged.cluster_phase[0] = '\0';
-    if (obs_has_trouble(&merged)) {
-        nh_observed_clear(&merged);
-        return false;
-    }
+    snprintf(how, sizeof(how),
+             "%.80s: converged by the pool's own read at the end of its job; not re-listed",
+             a->pool_name ? a->pool_name : a->pool_id);
+    return take_merged(c, &merged, observe_due, how);
+}
 
-    struct nh_policy pol = {
-        .max_removal_share = e->cfg->daemon.max_removal_share,
-        .now_unix = time(NULL),
-        .previous = c->accepted_cfg ? nh_config_cluster(c->accepted_cfg, c->name) : NULL,
-    };
-    if (nh_plan_cluster(c->cfg, &merged, NULL, 0, &pol, &plan) < 0 || !plan_says_nothing(&plan)) {
-        nh_plan_clear(&plan);
-        nh_observed_clear(&merged);
+bool ex__cl_relist_after_job(struct cl *c, const struct nh_action *a,
+                             const struct nh_obs_pool *read, uint64_t observe_due)
+{
+    /* Kinds that count a pool's nodes from the node list and can list the
+     * nodes alone; the job's own pool read, where there is one (CCE
+     * ShowNodePool), must already show the pool at its target. */
+    if (!merge_allowed(c, a) || nh_kind_has(c->cfg->provider->kind, NH_CAP_COUNTS_FROM_POOL) ||
+        c->prov == NULL || c->prov->ops->observe_nodes == NULL || a->target < 0 ||
+        strlen(a->pool_id) >= sizeof(c->relist.pool_id))
         return false;
-    }
-    /* Converged on it? (every declared group at its size, all ready) */
-    prev = c->obs;
-    prev_plan = c->last_plan;
-    c->obs = merged;
-    c->last_plan = plan;
-    c->obs_epoch = c->ops_epoch; /* it holds the closed operation's outcome */
-    if (!ex__cl_converged(c)) {
-        c->obs = prev;
-        c->last_plan = prev_plan;
-        c->obs_epoch = prev_epoch;
-        nh_plan_clear(&plan);
-        nh_observed_clear(&merged);
+    if (read != NULL && (read->desired != a->target || read->current != a->target ||
+                         read->creating > 0 || read->deleting > 0))
         return false;
+    memset(&c->relist, 0, sizeof(c->relist));
+    c->relist.pending = true;
+    snprintf(c->relist.pool_id, sizeof(c->relist.pool_id), "%s", a->pool_id);
+    c->relist.target = a->target;
+    c->relist.observe_due = observe_due;
+    if (read != NULL) {
+        c->relist.have_read = true;
+        c->relist.read.desired = read->desired;
+        c->relist.read.current = read->current;
     }
-    nh_observed_clear(&prev);
-    nh_plan_clear(&prev_plan);
-    c->obs_merged = true;
-    c->merged_unix = time(NULL);
-    c->observe_due = observe_due; /* the regular poll, a full observation */
-    nh_log(LOG_INFO,
-           "%s%s%s: converged by the pool's own read at the end of its job; not re-listed (next "
-           "full observation at the poll interval)",
-           c->name, a->pool_name ? "/" : "", a->pool_name ? a->pool_name : "");
-    cl_cycle_end(c);
     return true;
+}
+
+/* The re-listed nodes (taken from fresh) in a copy of the last full
+ * observation; the scaled pool counted from them; taken when it shows the
+ * cluster converged (take_merged). */
+static bool merge_nodes(struct cl *c, struct nh_observed *fresh)
+{
+    struct nh_observed merged = {0};
+    struct nh_obs_pool *p = NULL;
+    char how[200];
+
+    if (nh_observed_copy(&merged, &c->obs) < 0)
+        return false;
+    for (size_t i = 0; i < merged.n_pools; i++)
+        if (merged.pools[i].id != NULL && strcmp(merged.pools[i].id, c->relist.pool_id) == 0)
+            p = &merged.pools[i];
+    if (p == NULL) {
+        nh_observed_clear(&merged);
+        return false;
+    }
+    for (size_t i = 0; i < merged.n_nodes; i++)
+        nh_node_clear(&merged.nodes[i]);
+    free(merged.nodes);
+    merged.nodes = fresh->nodes;
+    merged.n_nodes = fresh->n_nodes;
+    fresh->nodes = NULL;
+    fresh->n_nodes = 0;
+    merged.counts_only = false;
+    /* The pool as its nodes show it now; its desired size is the target
+     * of the job that ended SUCCEEDED (and its read's, where it had one). */
+    p->current = p->ready = p->unhealthy = p->creating = p->deleting = 0;
+    for (size_t i = 0; i < merged.n_nodes; i++) {
+        const struct nh_node *nd = &merged.nodes[i];
+        if (!nd->worker || !pool_member(p, nd))
+            continue;
+        if (nd->health == NH_NODE_REMOVING) {
+            p->deleting++;
+            continue;
+        }
+        p->current++;
+        if (nd->health == NH_NODE_READY && !nd->failed)
+            p->ready++;
+        else if (nd->health == NH_NODE_PENDING)
+            p->creating++;
+        else
+            p->unhealthy++;
+    }
+    p->desired = c->relist.target;
+    if (p->current != c->relist.target ||
+        (c->relist.have_read && c->relist.read.current != p->current)) {
+        nh_observed_clear(&merged);
+        return false;
+    }
+    snprintf(how, sizeof(how),
+             "%.80s: converged by re-listing the nodes at the end of its job; pools not re-listed",
+             p->name ? p->name : p->id);
+    return take_merged(c, &merged, c->relist.observe_due, how);
+}
+
+static void cl_observe(struct cl *c);
+
+static void on_relisted(void *ud, const struct nh_prov_error *err, struct nh_observed *obs)
+{
+    struct cl *c = ud;
+    struct nh_engine *e = c->e;
+    bool taken = false;
+
+    c->observing = false;
+    e->calls_in_flight--;
+    if ((err != NULL && err->cls == NH_ERR_CANCELLED) || (c->removed && !ex__cl_retiring(c))) {
+        if (obs)
+            nh_observed_clear(obs);
+        ex__cl_maybe_free(c);
+        return;
+    }
+    /* Only on what was read after the job, with nothing opened or changed
+     * meanwhile; a failed or incomplete re-list is not an observation. */
+    if ((err == NULL || err->cls == NH_ERR_NONE) && obs != NULL && obs->complete && !e->stopping &&
+        c->cfg != NULL && c->observing_epoch == c->ops_epoch && ex__ops_count(c) == 0 &&
+        !c->replan && c->have_obs && c->obs_ok && !c->obs_merged)
+        taken = merge_nodes(c, obs);
+    if (obs)
+        nh_observed_clear(obs);
+    if (!taken) { /* observed in full, at once, as without the re-list */
+        c->observe_due = ex__engine_now(e);
+        cl_observe(c);
+    }
 }
 
 bool ex__cl_nodes_due(const struct cl *c)
@@ -599,8 +740,14 @@ static void cl_observe(struct cl *c)
      * effect is seen in the nodes). */
     bool counts = c->prov->ops->observe_counts != NULL && ex__ops_count(c) == 0 &&
                   (!c->have_obs || (c->obs_ok && !nh_plan_removal_possible(c->cfg, &c->obs)));
-    int r = (counts ? c->prov->ops->observe_counts : c->prov->ops->observe)(c->prov, c->cfg,
-                                                                            on_observed, c);
+    /* After a pool's scale job (ex__cl_relist_after_job): the nodes alone,
+     * when nothing opened or changed since. */
+    bool relist = c->relist.pending && c->prov->ops->observe_nodes != NULL &&
+                  ex__ops_count(c) == 0 && !c->replan && c->have_obs && c->obs_ok && !c->obs_merged;
+    c->relist.pending = false;
+    int r = relist ? c->prov->ops->observe_nodes(c->prov, c->cfg, on_relisted, c)
+                   : (counts ? c->prov->ops->observe_counts
+                             : c->prov->ops->observe)(c->prov, c->cfg, on_observed, c);
     if (r < 0) {
         c->observing = false;
         e->calls_in_flight--;
@@ -678,10 +825,7 @@ bool ex__group_count(const struct cl *c, const char *pool_id, const char *pool_n
     }
     for (size_t i = 0; i < o->n_nodes; i++) {
         const struct nh_node *nd = &o->nodes[i];
-        bool member = p == NULL       ? nd->pool_id == NULL
-                      : p->is_default ? nd->pool_id == NULL || strcmp(nd->pool_id, p->id) == 0
-                                      : nd->pool_id != NULL && strcmp(nd->pool_id, p->id) == 0;
-        if (!nd->worker || !member)
+        if (!nd->worker || !pool_member(p, nd))
             continue;
         switch (nd->health) {
         case NH_NODE_READY:

@@ -77,15 +77,28 @@ struct cl {
     bool obs_ok;     /* the last observation succeeded and was complete */
     struct nh_observed obs;
     int64_t last_ok_unix; /* wall time of the last successful observation */
-    /* obs is a merged view (ex__cl_merge_pool_read): the last full
-     * observation with one pool's counters replaced by the read that ended
-     * its scale job, at merged_unix (wall time). It only ever concluded
+    /* obs is a merged view (ex__cl_merge_pool_read, ex__cl_relist_after_job):
+     * the last full observation with one pool's counters replaced by the
+     * read that ended its scale job (or, ACK and CCE, with the nodes
+     * re-listed after it), at merged_unix (wall time). It only ever concluded
      * "converged": nothing is planned to act on it (cl_may_act), a changed
      * declaration re-observes (ex__cl_fresh_enough), and the next
      * observation replaces it. obs.at_ms and last_ok_unix stay those of
      * the full observation. */
     bool obs_merged;
     int64_t merged_unix;
+    /* After a scale of a pool on a kind that counts its nodes from the node
+     * list (ACK, CCE): the next observation re-lists only the nodes
+     * (ops->observe_nodes) and merges them into obs (ex__cl_relist_after_job);
+     * one-shot, cleared when that observation starts. */
+    struct {
+        bool pending;
+        char pool_id[128];
+        int target;
+        bool have_read;          /* the job ended on a read of the pool (CCE ShowNodePool) */
+        struct nh_obs_pool read; /* its counters; no strings */
+        uint64_t observe_due;    /* the regular poll's due time before the close */
+    } relist;
     unsigned failures;    /* consecutive failed observations or operations */
     uint64_t not_before;  /* loop ms: no plan before this (backoff) */
     uint64_t observe_due; /* loop ms: next observation on the poll interval; job
@@ -214,6 +227,18 @@ bool ex__cl_fresh_enough(const struct cl *c);
  * the merged view was taken. */
 bool ex__cl_merge_pool_read(struct cl *c, const struct nh_action *a, const struct nh_obs_pool *read,
                             uint64_t observe_due);
+/* The same for kinds whose planner counts a pool's nodes from the node
+ * list (ACK, CCE; issue #21): a pool scale job that ended SUCCEEDED
+ * (read: its pool read, NULL when the job's answer had none) makes the
+ * re-observation the close asked for a re-list of the nodes alone
+ * (ops->observe_nodes), merged into the last full observation: the pool's
+ * counts from the fresh nodes, the other pools as they were. The merged
+ * view is kept only when it shows the cluster converged with nothing to
+ * do; anything else (a failed or incomplete re-list, a node not ready, a
+ * count that differs, a plan that would act) observes in full at once.
+ * true when the re-list was arranged. */
+bool ex__cl_relist_after_job(struct cl *c, const struct nh_action *a,
+                             const struct nh_obs_pool *read, uint64_t observe_due);
 /* Why nothing new may be sent for the cluster now: "suspended"
  * (clusters[].suspend), "dry-run" (run --dry-run or daemon.dry_run), or
  * NULL. Checked where an action would start and again where it would be

@@ -862,12 +862,15 @@ static void on_polled(void *ud, const struct nh_prov_error *err, const struct nh
             text = msg;
         }
     }
-    /* A scale job that ended on a read of its pool: the close asks for a
-     * full re-observation, which the pool's counters may make needless
-     * (ex__cl_merge_pool_read: only when they show the cluster converged
-     * with nothing to do; anything else is observed in full, as always). */
-    bool pool_read = in.ev == NH_OPL_EV_JOB_SUCCEEDED && o.act == NH_OPL_DO_CLOSE &&
-                     o.next.state == NH_OP_DONE && pr->pool_read;
+    /* A scale job that succeeded: the close asks for a full
+     * re-observation, which the job's own pool read may make needless
+     * (ex__cl_merge_pool_read, ModelArts) or a re-list of the nodes alone
+     * replace (ex__cl_relist_after_job, ACK and CCE); either only when it
+     * shows the cluster converged with nothing to do; anything else is
+     * observed in full, as always (issue #21). */
+    bool succeeded =
+        in.ev == NH_OPL_EV_JOB_SUCCEEDED && o.act == NH_OPL_DO_CLOSE && o.next.state == NH_OP_DONE;
+    bool pool_read = succeeded && pr->pool_read;
     struct nh_obs_pool read = pool_read ? pr->pool : (struct nh_obs_pool){0};
     uint64_t observe_due = c->observe_due;
     (void)op_do(n, &o, text);
@@ -875,8 +878,9 @@ static void on_polled(void *ud, const struct nh_prov_error *err, const struct nh
         ex__cl_changed(c);
         ex__cl_schedule_next(c);
     }
-    if (pool_read && n->op.state == NH_OP_DONE)
-        (void)ex__cl_merge_pool_read(c, &n->op.action, &read, observe_due);
+    if (succeeded && n->op.state == NH_OP_DONE &&
+        !(pool_read && ex__cl_merge_pool_read(c, &n->op.action, &read, observe_due)))
+        (void)ex__cl_relist_after_job(c, &n->op.action, pool_read ? &read : NULL, observe_due);
     op_maybe_free(n);
 }
 

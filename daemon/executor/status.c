@@ -537,8 +537,8 @@ static void cluster_json(struct jw *w, const struct cl *c, int64_t now_wall)
         kv_int(w, "last_poll", c->last_ok_unix);
     else
         kv_null(w, "last_poll");
-    /* obs is a merged view (ex__cl_merge_pool_read): when its pool was
-     * read; last_poll stays the last full observation. */
+    /* obs is a merged view (ex__cl_merge_pool_read, ex__cl_relist_after_job):
+     * when it was read; last_poll stays the last full observation. */
     if (c->obs_merged)
         kv_int(w, "pool_read", c->merged_unix);
     else

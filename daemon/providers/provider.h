@@ -126,6 +126,14 @@ struct nh_provider_ops {
      * observation (ACK, CCE: the node list is where their counts are). */
     int (*observe_counts)(struct nh_provider *p, const struct nh_cfg_cluster *c, nh_observe_fn done,
                           void *ud);
+    /* The node list alone (obs->nodes, no pool: obs->n_pools 0), in fewer
+     * reads than observe: what confirming a finished scale of a pool needs
+     * where the job's own answer does not show the pool's nodes (ACK
+     * DescribeTaskInfo, CCE ShowNodePool). The executor merges it into its
+     * last full observation (ex__cl_relist_after_job). NULL where the job's
+     * read has the counts (ModelArts). */
+    int (*observe_nodes)(struct nh_provider *p, const struct nh_cfg_cluster *c, nh_observe_fn done,
+                         void *ud);
     /* NULL when the cloud has no such operation (the planner never asks). */
     int (*scale_cluster)(struct nh_provider *p, const struct nh_cfg_cluster *c,
                          const struct nh_action *a, nh_mutate_fn done, void *ud);

@@ -141,6 +141,18 @@ static int ack_observe(struct nh_provider *pub, const struct nh_cfg_cluster *c, 
     return nh_pop_begin(op, r, &describe_nodes);
 }
 
+/* The node list alone, after a pool's scale job (ops->observe_nodes). */
+static int ack_observe_nodes(struct nh_provider *pub, const struct nh_cfg_cluster *c,
+                             nh_observe_fn done, void *ud)
+{
+    int r;
+    struct nh_pop *op = nh_pop_observe_start(pub, c, done, ud, &r);
+
+    if (r == 0)
+        walk_init(op, nh_pop_observed);
+    return nh_pop_begin(op, r, &describe_nodes);
+}
+
 /* ---------- mutations ---------- */
 
 /* Every ACK mutation answers with a task_id to follow (DescribeTaskInfo),
@@ -419,6 +431,7 @@ static int ack_init(struct nh_prov *p, const struct nh_cfg_provider *cfg, char *
 const struct nh_provider_ops nh_ack_ops = {
     .kind = nh_kind_name_ack,
     .observe = ack_observe,
+    .observe_nodes = ack_observe_nodes,
     .scale_cluster = ack_scale_cluster,
     .scale_pool = ack_scale_pool,
     .remove_nodes = ack_remove_nodes,

@@ -91,6 +91,8 @@ static void nodes_listed(struct nh_pop *op)
 static const struct nh_step list_nodes = {LIST_NODES, .then = nodes_listed};
 /* Poll NODES_GONE: the node list alone. */
 static const struct nh_step list_nodes_gone = {LIST_NODES, .then = nh_then_nodes_gone};
+/* After a pool's scale job: the node list alone (ops->observe_nodes). */
+static const struct nh_step list_nodes_only = {LIST_NODES, .then = nh_then_observed};
 
 static int cce_observe(struct nh_provider *pub, const struct nh_cfg_cluster *c, nh_observe_fn done,
                        void *ud)
@@ -99,6 +101,15 @@ static int cce_observe(struct nh_provider *pub, const struct nh_cfg_cluster *c, 
     struct nh_pop *op = nh_pop_observe_start(pub, c, done, ud, &r);
 
     return nh_pop_begin(op, r, &list_nodes);
+}
+
+static int cce_observe_nodes(struct nh_provider *pub, const struct nh_cfg_cluster *c,
+                             nh_observe_fn done, void *ud)
+{
+    int r;
+    struct nh_pop *op = nh_pop_observe_start(pub, c, done, ud, &r);
+
+    return nh_pop_begin(op, r, &list_nodes_only);
 }
 
 /* ---------- scale a pool ---------- */
@@ -341,6 +352,7 @@ static int cce_poll(struct nh_provider *pub, const struct nh_cfg_cluster *c, con
 const struct nh_provider_ops nh_cce_ops = {
     .kind = nh_kind_name_cce,
     .observe = cce_observe,
+    .observe_nodes = cce_observe_nodes,
     .scale_pool = cce_scale_pool, /* CCE clusters are sized through their node pools */
     .remove_nodes = cce_remove_nodes,
     .poll = cce_poll,

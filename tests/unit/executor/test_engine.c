@@ -76,6 +76,11 @@ struct fake {
      * read_*: what that read says beyond the pool's size */
     bool poll_counts;
     int read_creating, read_unhealthy, read_current_extra;
+    /* the provider lists the nodes alone (ops->observe_nodes, as ACK and
+     * CCE do); relist_*: what that list says */
+    bool nodes_op;
+    unsigned node_lists;
+    bool relist_unhealthy, relist_fails;
     struct nh_engine *e;
     char dir[64];
     struct nh_config *cfg;
@@ -87,7 +92,7 @@ struct fprov {
 };
 
 /* A call's answer, delivered on the next loop turn. */
-enum call_kind { CALL_OBSERVE, CALL_MUTATE, CALL_POLL, CALL_STATE };
+enum call_kind { CALL_OBSERVE, CALL_NODES, CALL_MUTATE, CALL_POLL, CALL_STATE };
 
 struct call {
     uv_timer_t t;
@@ -110,16 +115,8 @@ static void call_closed(uv_handle_t *h)
     free(h->data);
 }
 
-static void observe_fill(struct fake *f, struct nh_observed *o)
+static void nodes_fill(struct fake *f, struct nh_observed *o)
 {
-    struct nh_obs_pool *p = nh_observed_add_pool(o);
-    assert_non_null(p);
-    p->id = strdup(f->ma ? "gpu-a" : "p1");
-    p->name = strdup("gpu-a");
-    p->flavor = f->ma ? strdup("f1") : NULL;
-    p->desired = f->desired;
-    p->current = f->current;
-    p->ready = f->current;
     for (int i = 0; i < f->current; i++) {
         struct nh_node *n = nh_observed_add_node(o);
         char id[16];
@@ -135,6 +132,19 @@ static void observe_fill(struct fake *f, struct nh_observed *o)
     o->complete = true;
 }
 
+static void observe_fill(struct fake *f, struct nh_observed *o)
+{
+    struct nh_obs_pool *p = nh_observed_add_pool(o);
+    assert_non_null(p);
+    p->id = strdup(f->ma ? "gpu-a" : "p1");
+    p->name = strdup("gpu-a");
+    p->flavor = f->ma ? strdup("f1") : NULL;
+    p->desired = f->desired;
+    p->current = f->current;
+    p->ready = f->current;
+    nodes_fill(f, o);
+}
+
 static void call_fire(uv_timer_t *t)
 {
     struct call *k = t->data;
@@ -147,6 +157,20 @@ static void call_fire(uv_timer_t *t)
         struct nh_observed o = {0};
         observe_fill(f, &o);
         k->fn.observe(k->ud, NULL, &o);
+        nh_observed_clear(&o);
+        break;
+    }
+    case CALL_NODES: {
+        struct nh_observed o = {0};
+        nodes_fill(f, &o);
+        if (f->relist_unhealthy && o.n_nodes > 0)
+            o.nodes[o.n_nodes - 1].health = NH_NODE_UNHEALTHY;
+        if (f->relist_fails) {
+            err.cls = NH_ERR_SERVER;
+            k->fn.observe(k->ud, &err, NULL);
+        } else {
+            k->fn.observe(k->ud, NULL, &o);
+        }
         nh_observed_clear(&o);
         break;
     }
@@ -213,6 +237,15 @@ static int f_observe(struct nh_provider *p, const struct nh_cfg_cluster *c, nh_o
     return 0;
 }
 
+static int f_observe_nodes(struct nh_provider *p, const struct nh_cfg_cluster *c,
+                           nh_observe_fn done, void *ud)
+{
+    (void)c;
+    fake_of(p)->node_lists++;
+    call_later(fake_of(p), CALL_NODES, ud)->fn.observe = done;
+    return 0;
+}
+
 static int f_scale_pool(struct nh_provider *p, const struct nh_cfg_cluster *c,
                         const struct nh_action *a, nh_mutate_fn done, void *ud)
 {
@@ -270,6 +303,15 @@ static const struct nh_provider_ops fake_ops = {
     .poll = f_poll,
     .cluster_state = f_state,
 };
+/* CCE as nodeherd has it: it also lists the nodes alone after a job */
+static const struct nh_provider_ops fake_ops_nodes = {
+    .kind = "huawei-cce",
+    .observe = f_observe,
+    .observe_nodes = f_observe_nodes,
+    .scale_pool = f_scale_pool,
+    .poll = f_poll,
+    .cluster_state = f_state,
+};
 /* ModelArts reads no cluster state before a mutation */
 static const struct nh_provider_ops fake_ops_ma = {
     .kind = "huawei-modelarts",
@@ -288,7 +330,9 @@ static int h_provider_new(void *ud, const struct nh_cfg_provider *cfg, uv_loop_t
     if (fp == NULL)
         return -ENOMEM;
     fp->f = ud;
-    fp->pub.ops = cfg->kind == NH_PROVIDER_MODELARTS ? &fake_ops_ma : &fake_ops;
+    fp->pub.ops = cfg->kind == NH_PROVIDER_MODELARTS ? &fake_ops_ma
+                  : fp->f->nodes_op                  ? &fake_ops_nodes
+                                                     : &fake_ops;
     fp->pub.name = strdup(cfg->name);
     fp->pub.kind = cfg->kind;
     fp->pub.loop = loop;
@@ -1035,7 +1079,8 @@ static void test_job_without_counters_observes_in_full(void **state)
 }
 
 /* CCE counts its nodes from the node list, which a pool read does not
- * refresh: its pool read never replaces the full observation. */
+ * refresh: without a way to list the nodes alone its pool read never
+ * replaces the full observation. */
 static void test_cce_pool_read_observes_in_full(void **state)
 {
     (void)state;
@@ -1050,6 +1095,144 @@ static void test_cce_pool_read_observes_in_full(void **state)
     assert_true(run_until(&f, p_converged, "converged"));
     assert_false(cluster(&f)->obs_merged);
     assert_int_equal(f.mutations, 1);
+    fake_done(&f);
+}
+
+/* ---------- ACK and CCE: the nodes re-listed alone after a job (issue #21) ---------- */
+
+static bool p_relisted_and_idle(struct fake *f)
+{
+    return f->node_lists >= 1 && !cluster(f)->observing && open_op(f) == NULL;
+}
+
+/* CCE's scale job ends on ShowNodePool (counts, no health): the nodes
+ * alone are listed, and the cluster converges on them, the pools not
+ * re-listed; the next regular poll is a full observation. */
+static void test_cce_pool_read_relists_nodes_only(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    f.nodes_op = true;
+    f.poll_counts = true;
+    f.answers[0] = (struct answer){.cls = NH_ERR_NONE, .kind = NH_JOB_POOL_SIZE, .apply = true};
+    engine_up(&f);
+    assert_true(run_until(&f, p_sent, "the scale-out followed"));
+    advance(&f, JOB_POLL);
+    assert_true(run_until(&f, p_converged, "converged"));
+    run_turns(&f, 20);
+    assert_int_equal(f.observes, 1); /* no full re-observation */
+    assert_int_equal(f.node_lists, 1);
+    assert_int_equal(f.mutations, 1);
+    assert_true(cluster(&f)->obs_merged);
+    assert_int_equal(cluster(&f)->obs.n_nodes, 3); /* the nodes listed after the job */
+    assert_string_equal(ex__cl_state_word(cluster(&f)), "converged");
+    advance(&f, POLL_IV + POLL_IV / 10);
+    assert_true(run_until(&f, p_full_observed_twice, "the next regular poll"));
+    assert_false(cluster(&f)->obs_merged);
+    assert_int_equal(f.node_lists, 1);
+    assert_true(ex__cl_converged(cluster(&f)));
+    assert_int_equal(f.mutations, 1);
+    fake_done(&f);
+}
+
+/* A job whose answer says nothing of the pool (ACK DescribeTaskInfo, CCE
+ * ShowJob): the same, from the node list alone. */
+static void test_task_success_relists_nodes_only(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    f.nodes_op = true;
+    f.job_applies = true;
+    engine_up(&f);
+    assert_true(run_until(&f, p_sent, "the scale-out followed"));
+    f.job = NH_JOB_SUCCEEDED;
+    advance(&f, JOB_POLL);
+    assert_true(run_until(&f, p_converged, "converged"));
+    run_turns(&f, 20);
+    assert_int_equal(f.observes, 1);
+    assert_int_equal(f.node_lists, 1);
+    assert_true(cluster(&f)->obs_merged);
+    assert_int_equal(f.mutations, 1);
+    fake_done(&f);
+}
+
+/* What the re-list shows is not "converged" (a node not ready, the list
+ * failed): the full observation goes at once, the plan is made on it,
+ * nothing is sent in between. */
+static void relist_then_full(bool unhealthy, bool fails)
+{
+    struct fake f;
+    fake_init(&f);
+    f.nodes_op = true;
+    f.job_applies = true;
+    f.relist_unhealthy = unhealthy;
+    f.relist_fails = fails;
+    engine_up(&f);
+    assert_true(run_until(&f, p_sent, "the scale-out followed"));
+    f.job = NH_JOB_SUCCEEDED;
+    advance(&f, JOB_POLL);
+    assert_true(run_until(&f, p_relisted_and_idle, "the nodes re-listed"));
+    assert_true(run_until(&f, p_full_observed_twice, "the full observation after it"));
+    assert_int_equal(f.node_lists, 1);
+    assert_false(cluster(&f)->obs_merged);
+    assert_true(run_until(&f, p_converged, "converged on the full observation"));
+    assert_int_equal(f.observes, 2);
+    assert_int_equal(f.mutations, 1);
+    fake_done(&f);
+}
+
+static void test_relist_node_not_ready_observes_in_full(void **state)
+{
+    (void)state;
+    relist_then_full(true, false);
+}
+
+static void test_relist_failed_observes_in_full(void **state)
+{
+    (void)state;
+    relist_then_full(false, true);
+}
+
+/* The merged view would need more (a second declared pool the cloud does
+ * not have): discarded, observed in full, nothing sent off it. */
+static const char yaml_two[] = "daemon:\n"
+                               "  poll_interval: 1s\n"
+                               "  job_poll_interval: 100ms\n"
+                               "  job_timeout: 5s\n"
+                               "providers:\n"
+                               "  cce:\n"
+                               "    kind: huawei-cce\n"
+                               "    region: cn-north-4\n"
+                               "    endpoint: http://127.0.0.1:9\n"
+                               "    project_id: 0123456789abcdef0123456789abcdef\n"
+                               "    credentials: { token: { env: NHT_ENGINE_TOKEN } }\n"
+                               "clusters:\n"
+                               "  - name: train\n"
+                               "    provider: cce\n"
+                               "    id: c1\n"
+                               "    login: { ssh_key: KeyPair-001 }\n"
+                               "    node_pools:\n"
+                               "      - { name: gpu-a, nodes: 3 }\n"
+                               "      - { name: gpu-b, nodes: 2 }\n";
+
+static void test_relist_plan_would_act_observes_in_full(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_init_yaml(&f, yaml_two);
+    f.nodes_op = true;
+    f.job_applies = true;
+    engine_up(&f);
+    assert_true(run_until(&f, p_sent, "the scale-out followed"));
+    unsigned sent = f.mutations;
+    f.job = NH_JOB_SUCCEEDED;
+    advance(&f, JOB_POLL);
+    assert_true(run_until(&f, p_relisted_and_idle, "the nodes re-listed"));
+    assert_true(run_until(&f, p_full_observed_twice, "the full observation after it"));
+    assert_false(cluster(&f)->obs_merged);
+    assert_int_equal(f.mutations, sent);
     fake_done(&f);
 }
 
@@ -1071,6 +1254,11 @@ int main(void)
         cmocka_unit_test(test_removal_job_observes_in_full),
         cmocka_unit_test(test_job_without_counters_observes_in_full),
         cmocka_unit_test(test_cce_pool_read_observes_in_full),
+        cmocka_unit_test(test_cce_pool_read_relists_nodes_only),
+        cmocka_unit_test(test_task_success_relists_nodes_only),
+        cmocka_unit_test(test_relist_node_not_ready_observes_in_full),
+        cmocka_unit_test(test_relist_failed_observes_in_full),
+        cmocka_unit_test(test_relist_plan_would_act_observes_in_full),
         cmocka_unit_test(test_status_document_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
