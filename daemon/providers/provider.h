@@ -129,9 +129,12 @@ struct nh_provider_ops {
     /* The node list alone (obs->nodes, no pool: obs->n_pools 0), in fewer
      * reads than observe: what confirming a finished scale of a pool needs
      * where the job's own answer does not show the pool's nodes (ACK
-     * DescribeTaskInfo, CCE ShowNodePool). The executor merges it into its
-     * last full observation (ex__cl_relist_after_job). NULL where the job's
-     * read has the counts (ModelArts). */
+     * DescribeTaskInfo: the task's state and per-resource results only,
+     * https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/developer-reference/api-describetaskinfo;
+     * CCE ShowNodePool: counts without health,
+     * https://support.huaweicloud.com/intl/en-us/api-cce/cce_02_0355.html). The executor merges it
+     * into its last full observation (ex__cl_relist_after_job). NULL where the job's read has the
+     * counts (ModelArts). */
     int (*observe_nodes)(struct nh_provider *p, const struct nh_cfg_cluster *c, nh_observe_fn done,
                          void *ud);
     /* NULL when the cloud has no such operation (the planner never asks). */
