@@ -362,24 +362,28 @@ static struct nh_engine_test_hooks hooks = {
 
 /* ---------- running the engine ---------- */
 
-static const char yaml[] = "daemon:\n"
-                           "  poll_interval: 1s\n"
-                           "  job_poll_interval: 100ms\n"
-                           "  job_timeout: 5s\n"
-                           "providers:\n"
-                           "  cce:\n"
-                           "    kind: huawei-cce\n"
-                           "    region: cn-north-4\n"
-                           "    endpoint: http://127.0.0.1:9\n"
-                           "    project_id: 0123456789abcdef0123456789abcdef\n"
-                           "    credentials: { token: { env: NHT_ENGINE_TOKEN } }\n"
-                           "clusters:\n"
-                           "  - name: train\n"
-                           "    provider: cce\n"
-                           "    id: c1\n"
-                           "    login: { ssh_key: KeyPair-001 }\n"
-                           "    node_pools:\n"
-                           "      - { name: gpu-a, nodes: 3 }\n";
+/* The CCE fleet of these tests: one cluster, pool gpu-a declared at 3. */
+#define YAML_CCE                                                                                   \
+    "daemon:\n"                                                                                    \
+    "  poll_interval: 1s\n"                                                                        \
+    "  job_poll_interval: 100ms\n"                                                                 \
+    "  job_timeout: 5s\n"                                                                          \
+    "providers:\n"                                                                                 \
+    "  cce:\n"                                                                                     \
+    "    kind: huawei-cce\n"                                                                       \
+    "    region: cn-north-4\n"                                                                     \
+    "    endpoint: http://127.0.0.1:9\n"                                                           \
+    "    project_id: 0123456789abcdef0123456789abcdef\n"                                           \
+    "    credentials: { token: { env: NHT_ENGINE_TOKEN } }\n"                                      \
+    "clusters:\n"                                                                                  \
+    "  - name: train\n"                                                                            \
+    "    provider: cce\n"                                                                          \
+    "    id: c1\n"                                                                                 \
+    "    login: { ssh_key: KeyPair-001 }\n"                                                        \
+    "    node_pools:\n"                                                                            \
+    "      - { name: gpu-a, nodes: 3 }\n"
+
+static const char yaml[] = YAML_CCE;
 
 static const char yaml_ma[] = "daemon:\n"
                               "  poll_interval: 1s\n"
@@ -1197,25 +1201,7 @@ static void test_relist_failed_observes_in_full(void **state)
 
 /* The merged view would need more (a second declared pool the cloud does
  * not have): discarded, observed in full, nothing sent off it. */
-static const char yaml_two[] = "daemon:\n"
-                               "  poll_interval: 1s\n"
-                               "  job_poll_interval: 100ms\n"
-                               "  job_timeout: 5s\n"
-                               "providers:\n"
-                               "  cce:\n"
-                               "    kind: huawei-cce\n"
-                               "    region: cn-north-4\n"
-                               "    endpoint: http://127.0.0.1:9\n"
-                               "    project_id: 0123456789abcdef0123456789abcdef\n"
-                               "    credentials: { token: { env: NHT_ENGINE_TOKEN } }\n"
-                               "clusters:\n"
-                               "  - name: train\n"
-                               "    provider: cce\n"
-                               "    id: c1\n"
-                               "    login: { ssh_key: KeyPair-001 }\n"
-                               "    node_pools:\n"
-                               "      - { name: gpu-a, nodes: 3 }\n"
-                               "      - { name: gpu-b, nodes: 2 }\n";
+static const char yaml_two[] = YAML_CCE "      - { name: gpu-b, nodes: 2 }\n";
 
 static void test_relist_plan_would_act_observes_in_full(void **state)
 {
