@@ -52,7 +52,6 @@ struct cl *ex__engine_find_cluster(struct nh_engine *e, const char *name)
 
 void ex__cl_changed(struct cl *c)
 {
-    ex__status_update_cluster_metrics(c);
     if (c->e->o.on_change)
         c->e->o.on_change(c->e->o.ud);
 }
@@ -627,7 +626,7 @@ int nh_engine_new(const struct nh_engine_opts *opts, struct nh_config *cfg, stru
     engine_resume_journal(e, &rep);
     nh_journal_replay_clear(&rep);
     nh_metrics_set("nodeherd_clusters", (double)cfg->n_clusters, NULL);
-    nh_metrics_collect("nodeherd_nodes", ex__status_collect_nodes, e); /* until nh_engine_free */
+    ex__status_collect(e, true); /* until nh_engine_free */
     *ret = e;
     return 0;
 }
@@ -869,16 +868,6 @@ static void engine_reload_clusters(struct nh_engine *e, const struct nh_config *
     }
 }
 
-static void cl_metrics_forget(const char *cluster)
-{
-    static const char *const names[] = {
-        "nodeherd_desired_nodes",   "nodeherd_observed_nodes", "nodeherd_cluster_converged",
-        "nodeherd_cluster_blocked", "nodeherd_jobs_in_flight", "nodeherd_job_oldest_age_seconds",
-    };
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        nh_metrics_forget(names[i], "cluster", cluster);
-}
-
 /* A cluster no longer declared: nodeherd stops managing it (nothing is
  * removed). Its operations in flight are followed to their end (or carried
  * over to a cluster of the same name declared again) with the declaration
@@ -889,7 +878,6 @@ static void cl_retire(struct nh_engine *e, struct cl *c, struct nh_config *old,
     const struct nh_cfg_cluster *was = old ? nh_config_cluster(old, c->name) : NULL;
     size_t open = ex__ops_count(c);
 
-    cl_metrics_forget(c->name);
     /* nodeherd's cordons there are undone before its client goes */
     ex__cl_kube_release(c, "the cluster is no longer declared");
     c->removed = true;
@@ -1098,7 +1086,7 @@ void nh_engine_free(struct nh_engine *e)
     if (e == NULL)
         return;
     e->stopping = true;
-    nh_metrics_uncollect("nodeherd_nodes", e);
+    ex__status_collect(e, false);
     nh_engine_cancel(e);
     ex__ops_journal_drain_sync(e);
     while (e->provs) {

@@ -327,8 +327,8 @@ void ex__engine_kube_releases_end(struct nh_engine *e);
 
 /* status.c */
 void ex__status_describe_metrics(void);
-void ex__status_update_cluster_metrics(const struct cl *c);
-struct nh_metrics_sink;
-int ex__status_collect_nodes(void *arg, struct nh_metrics_sink *sink);
+/* The per-cluster metric families are collected from e's clusters at each
+ * scrape (nh_metrics_collect): on at nh_engine_new, off at nh_engine_free. */
+void ex__status_collect(struct nh_engine *e, bool on);
 
 #endif

@@ -109,46 +109,123 @@ static bool pool_is_declared(const struct nh_cfg_cluster *cc, const struct nh_ob
     return false;
 }
 
-void ex__status_update_cluster_metrics(const struct cl *c)
+/* The per-cluster families below are collected like nodeherd_nodes: a
+ * pure function of the engine's clusters, written at each scrape (issue
+ * #21: they were ~26,000 stored series at 1,000 clusters / 10,000 pools,
+ * set again after every observation and job poll). A removed cluster has
+ * none (its operations are still followed; nodeherd status shows them). */
+static bool listed(const struct cl *c)
 {
-    struct gcount g;
-    uint64_t oldest = 0;
-    size_t inflight = 0;
+    return !c->removed && c->cfg != NULL;
+}
 
-    if (c->removed || c->cfg == NULL)
-        return;
-    if (c->cfg->workers >= 0) {
-        nh_metrics_set("nodeherd_desired_nodes", c->cfg->workers, "cluster", c->name, "pool", "",
-                       NULL);
-        if (c->have_obs && ex__group_count(c, NULL, NULL, &g))
-            nh_metrics_set("nodeherd_observed_nodes", g.observed, "cluster", c->name, "pool", "",
-                           NULL);
-    }
-    for (size_t i = 0; i < c->cfg->n_pools; i++) {
-        const struct nh_cfg_pool *p = &c->cfg->pools[i];
-        if (p->nodes >= 0)
-            nh_metrics_set("nodeherd_desired_nodes", p->nodes, "cluster", c->name, "pool", p->name,
-                           NULL);
-        if (c->have_obs && ex__group_count(c, p->id, p->id ? NULL : p->name, &g))
-            nh_metrics_set("nodeherd_observed_nodes", g.observed, "cluster", c->name, "pool",
-                           p->name, NULL);
-    }
-    for (const struct opnode *n = c->ops; n; n = n->next) {
-        if (n->closed)
+static int collect_desired(void *arg, struct nh_metrics_sink *sink)
+{
+    const struct nh_engine *e = arg;
+    int r = 0;
+    for (const struct cl *c = e->clusters; r == 0 && c; c = c->next) {
+        if (!listed(c))
             continue;
-        inflight++;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t age = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - n->op.started_ms;
-        if (age > 0 && (uint64_t)age > oldest)
-            oldest = (uint64_t)age;
+        if (c->cfg->workers >= 0)
+            r = nh_metrics_emit(sink, c->cfg->workers, "cluster", c->name, "pool", "", NULL);
+        for (size_t i = 0; r == 0 && i < c->cfg->n_pools; i++)
+            if (c->cfg->pools[i].nodes >= 0)
+                r = nh_metrics_emit(sink, c->cfg->pools[i].nodes, "cluster", c->name, "pool",
+                                    c->cfg->pools[i].name, NULL);
     }
-    nh_metrics_set("nodeherd_jobs_in_flight", (double)inflight, "cluster", c->name, NULL);
-    nh_metrics_set("nodeherd_job_oldest_age_seconds", (double)oldest / 1000.0, "cluster", c->name,
-                   NULL);
-    nh_metrics_set("nodeherd_cluster_converged", ex__cl_converged(c) ? 1 : 0, "cluster", c->name,
-                   NULL);
-    nh_metrics_set("nodeherd_cluster_blocked", ex__cl_blocked(c) ? 1 : 0, "cluster", c->name, NULL);
+    return r;
+}
+
+static int collect_observed(void *arg, struct nh_metrics_sink *sink)
+{
+    const struct nh_engine *e = arg;
+    struct gcount g;
+    int r = 0;
+    for (const struct cl *c = e->clusters; r == 0 && c; c = c->next) {
+        if (!listed(c) || !c->have_obs)
+            continue;
+        if (c->cfg->workers >= 0 && ex__group_count(c, NULL, NULL, &g))
+            r = nh_metrics_emit(sink, g.observed, "cluster", c->name, "pool", "", NULL);
+        for (size_t i = 0; r == 0 && i < c->cfg->n_pools; i++) {
+            const struct nh_cfg_pool *p = &c->cfg->pools[i];
+            if (ex__group_count(c, p->id, p->id ? NULL : p->name, &g))
+                r = nh_metrics_emit(sink, g.observed, "cluster", c->name, "pool", p->name, NULL);
+        }
+    }
+    return r;
+}
+
+/* Operations in flight and the age of the oldest, in ms (wall clock). */
+static size_t in_flight(const struct cl *c, uint64_t *oldest)
+{
+    struct timespec ts;
+    size_t n = 0;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    *oldest = 0;
+    for (const struct opnode *o = c->ops; o; o = o->next) {
+        if (o->closed)
+            continue;
+        n++;
+        int64_t age = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - o->op.started_ms;
+        if (age > 0 && (uint64_t)age > *oldest)
+            *oldest = (uint64_t)age;
+    }
+    return n;
+}
+
+/* One value per listed cluster: value(c). */
+static int collect_per_cluster(const struct nh_engine *e, struct nh_metrics_sink *sink,
+                               double (*value)(const struct cl *c))
+{
+    int r = 0;
+    for (const struct cl *c = e->clusters; r == 0 && c; c = c->next)
+        if (listed(c))
+            r = nh_metrics_emit(sink, value(c), "cluster", c->name, NULL);
+    return r;
+}
+
+static double jobs_of(const struct cl *c)
+{
+    uint64_t oldest;
+    return (double)in_flight(c, &oldest);
+}
+
+static double oldest_of(const struct cl *c)
+{
+    uint64_t oldest;
+    (void)in_flight(c, &oldest);
+    return (double)oldest / 1000.0;
+}
+
+static double converged_of(const struct cl *c)
+{
+    return ex__cl_converged(c) ? 1 : 0;
+}
+
+static double blocked_of(const struct cl *c)
+{
+    return ex__cl_blocked(c) ? 1 : 0;
+}
+
+static int collect_jobs(void *arg, struct nh_metrics_sink *sink)
+{
+    return collect_per_cluster(arg, sink, jobs_of);
+}
+
+static int collect_oldest(void *arg, struct nh_metrics_sink *sink)
+{
+    return collect_per_cluster(arg, sink, oldest_of);
+}
+
+static int collect_converged(void *arg, struct nh_metrics_sink *sink)
+{
+    return collect_per_cluster(arg, sink, converged_of);
+}
+
+static int collect_blocked(void *arg, struct nh_metrics_sink *sink)
+{
+    return collect_per_cluster(arg, sink, blocked_of);
 }
 
 /* An undeclared pool's label: its name, else its id. */
@@ -176,13 +253,13 @@ static bool label_taken(const struct cl *c, size_t upto, const char *label)
  * instead of 5 stored series per group set again after every observation
  * (issue #21: 55,000 series, 8 MB, at 1,000 clusters / 10,000 pools). A
  * cluster's series come and go with its observation and its declaration. */
-int ex__status_collect_nodes(void *arg, struct nh_metrics_sink *sink)
+static int collect_nodes(void *arg, struct nh_metrics_sink *sink)
 {
     const struct nh_engine *e = arg;
     int r = 0;
 
     for (const struct cl *c = e->clusters; r == 0 && c; c = c->next) {
-        if (c->removed || c->cfg == NULL || !c->have_obs)
+        if (!listed(c) || !c->have_obs)
             continue;
         if (c->cfg->workers >= 0)
             r = nodes_emit(sink, c, "", NULL, NULL);
@@ -197,6 +274,29 @@ int ex__status_collect_nodes(void *arg, struct nh_metrics_sink *sink)
         }
     }
     return r;
+}
+
+static const struct {
+    const char *name;
+    nh_metrics_collect_fn fn;
+} collected[] = {
+    {"nodeherd_desired_nodes", collect_desired},
+    {"nodeherd_observed_nodes", collect_observed},
+    {"nodeherd_nodes", collect_nodes},
+    {"nodeherd_cluster_converged", collect_converged},
+    {"nodeherd_cluster_blocked", collect_blocked},
+    {"nodeherd_jobs_in_flight", collect_jobs},
+    {"nodeherd_job_oldest_age_seconds", collect_oldest},
+};
+
+void ex__status_collect(struct nh_engine *e, bool on)
+{
+    for (size_t i = 0; i < sizeof(collected) / sizeof(collected[0]); i++) {
+        if (on)
+            nh_metrics_collect(collected[i].name, collected[i].fn, e);
+        else
+            nh_metrics_uncollect(collected[i].name, e);
+    }
 }
 
 void nh_engine_summary(const struct nh_engine *e, struct nh_engine_summary *s)

@@ -132,6 +132,38 @@ class OpsTest(unittest.TestCase):
         itlib.assert_clean(self, f)
         self.assertEqual(d.stop(), 0)
 
+    def test_undeclared_cluster_leaves_the_metrics(self):
+        """The per-cluster families are written from the clusters the daemon
+        manages at each scrape: a cluster taken out of the declaration has
+        no series left in any of them, the others keep theirs."""
+        families = ("nodeherd_desired_nodes", "nodeherd_observed_nodes", "nodeherd_nodes",
+                    "nodeherd_cluster_converged", "nodeherd_cluster_blocked",
+                    "nodeherd_jobs_in_flight", "nodeherd_job_oldest_age_seconds")
+        f = self.fleet
+        text = itlib.fleet_yaml()
+        d = f.daemon(text)
+        d.wait_ready()
+        f.wait_converged(d)
+
+        def series(m, cluster):
+            return {fam for fam in families for line in m.splitlines()
+                    if line.startswith(fam + "{") and 'cluster="%s"' % cluster in line}
+
+        m = d.metrics()
+        self.assertEqual(series(m, "train"), set(families))
+        self.assertEqual(series(m, "web"), set(families))
+        start, end = text.index("  - name: train\n"), text.index("  - name: ai\n")
+        f.write_config(text[:start] + text[end:])
+        d.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(
+                c["name"] == "train" and c["state"] != "removed" for c in d.status()["clusters"]):
+            time.sleep(0.1)
+        m = d.metrics()
+        self.assertEqual(series(m, "train"), set(), m)
+        self.assertEqual(series(m, "web"), set(families))
+        self.assertEqual(d.stop(), 0)
+
     def test_reload_storm_ends_on_last_valid(self):
         f = self.fleet
         cfg = f.write_config(itlib.fleet_yaml(web=3))
