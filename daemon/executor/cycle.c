@@ -484,6 +484,35 @@ static bool pool_member(const struct nh_obs_pool *p, const struct nh_node *nd)
                            : nd->pool_id != NULL && strcmp(nd->pool_id, p->id) == 0;
 }
 
+/* Counts the listed workers of pool p (NULL: outside pools) by state into
+ * g, zeroed by the caller; observed: every one but the leaving. */
+static void count_nodes(const struct nh_observed *o, const struct nh_obs_pool *p, struct gcount *g)
+{
+    for (size_t i = 0; i < o->n_nodes; i++) {
+        const struct nh_node *nd = &o->nodes[i];
+        if (!nd->worker || !pool_member(p, nd))
+            continue;
+        switch (nd->health) {
+        case NH_NODE_READY:
+            g->ready++;
+            break;
+        case NH_NODE_UNHEALTHY:
+            if (nd->failed)
+                g->failed++;
+            else
+                g->not_ready++;
+            break;
+        case NH_NODE_PENDING:
+            g->creating++;
+            break;
+        case NH_NODE_REMOVING:
+            g->leaving++;
+            break;
+        }
+    }
+    g->observed = g->ready + g->not_ready + g->failed + g->creating;
+}
+
 /* What a merged view needs, whatever the kind: a scale of a pool (a
  * removal, a pool deletion, a scale of the cluster's workers is always
  * re-observed in full), on a complete full observation without trouble,
@@ -657,25 +686,16 @@ static bool merge_nodes(struct cl *c, struct nh_observed *fresh)
     fresh->nodes = NULL;
     fresh->n_nodes = 0;
     merged.counts_only = false;
-    /* The pool as its nodes show it now; its desired size is the target
-     * of the job that ended SUCCEEDED (and its read's, where it had one). */
-    p->current = p->ready = p->unhealthy = p->creating = p->deleting = 0;
-    for (size_t i = 0; i < merged.n_nodes; i++) {
-        const struct nh_node *nd = &merged.nodes[i];
-        if (!nd->worker || !pool_member(p, nd))
-            continue;
-        if (nd->health == NH_NODE_REMOVING) {
-            p->deleting++;
-            continue;
-        }
-        p->current++;
-        if (nd->health == NH_NODE_READY && !nd->failed)
-            p->ready++;
-        else if (nd->health == NH_NODE_PENDING)
-            p->creating++;
-        else
-            p->unhealthy++;
-    }
+    /* The pool as its nodes show it now (counted as the status counts a
+     * group); its desired size is the target of the job that ended
+     * SUCCEEDED (and its read's, where it had one). */
+    struct gcount g = {0};
+    count_nodes(&merged, p, &g);
+    p->current = g.observed;
+    p->ready = g.ready;
+    p->unhealthy = g.not_ready + g.failed;
+    p->creating = g.creating;
+    p->deleting = g.leaving;
     p->desired = c->relist.target;
     if (p->current != c->relist.target ||
         (c->relist.have_read && c->relist.read.current != p->current)) {
@@ -823,29 +843,7 @@ bool ex__group_count(const struct cl *c, const char *pool_id, const char *pool_n
             return true;
         }
     }
-    for (size_t i = 0; i < o->n_nodes; i++) {
-        const struct nh_node *nd = &o->nodes[i];
-        if (!nd->worker || !pool_member(p, nd))
-            continue;
-        switch (nd->health) {
-        case NH_NODE_READY:
-            g->ready++;
-            break;
-        case NH_NODE_UNHEALTHY:
-            if (nd->failed)
-                g->failed++;
-            else
-                g->not_ready++;
-            break;
-        case NH_NODE_PENDING:
-            g->creating++;
-            break;
-        case NH_NODE_REMOVING:
-            g->leaving++;
-            break;
-        }
-    }
-    g->observed = g->ready + g->not_ready + g->failed + g->creating;
+    count_nodes(o, p, g);
     return true;
 }
 
