@@ -910,6 +910,40 @@ static bool p_full_observed_twice(struct fake *f)
     return f->observes >= 2 && !cluster(f)->observing && open_op(f) == NULL;
 }
 
+/* After the job: converged on a merged view, the one full observation the
+ * one before the job, one mutation. */
+static void converged_on_merged_view(struct fake *f)
+{
+    assert_true(run_until(f, p_converged, "converged"));
+    run_turns(f, 20);
+    assert_int_equal(f->observes, 1); /* no full re-observation after the job */
+    assert_int_equal(f->mutations, 1);
+    assert_true(cluster(f)->obs_merged);
+    assert_string_equal(ex__cl_state_word(cluster(f)), "converged");
+}
+
+/* The regular poll: a full observation, which replaces the merged view. */
+static void regular_poll_replaces_merged_view(struct fake *f)
+{
+    advance(f, POLL_IV + POLL_IV / 10);
+    assert_true(run_until(f, p_full_observed_twice, "the next regular poll"));
+    assert_false(cluster(f)->obs_merged);
+    assert_true(ex__cl_converged(cluster(f)));
+    assert_int_equal(f->mutations, 1);
+}
+
+/* The merged view was not taken: the cluster observed in full (the plan
+ * is made on that), converged there, nothing sent in between. */
+static void converged_on_full_observation(struct fake *f, const char *what)
+{
+    assert_true(run_until(f, p_full_observed_twice, what));
+    assert_false(cluster(f)->obs_merged);
+    assert_int_equal(f->mutations, 1);
+    assert_true(run_until(f, p_converged, "converged on the full observation"));
+    assert_int_equal(f->observes, 2);
+    assert_int_equal(f->mutations, 1);
+}
+
 /* ModelArts: the scale-out's job ends on a read of the pool whose counters
  * match the declaration: converged on that read, no re-list; the next
  * poll, at the poll interval, is a full observation again. */
@@ -922,19 +956,9 @@ static void test_pool_read_converges_without_relist(void **state)
     assert_true(run_until(&f, p_sent, "the scale-out followed"));
     assert_int_equal(f.observes, 1);
     advance(&f, JOB_POLL);
-    assert_true(run_until(&f, p_converged, "converged"));
-    run_turns(&f, 20);
-    assert_int_equal(f.observes, 1); /* no re-observation after the job */
-    assert_int_equal(f.mutations, 1);
-    assert_true(cluster(&f)->obs_merged);
-    assert_string_equal(ex__cl_state_word(cluster(&f)), "converged");
+    converged_on_merged_view(&f);
     assert_string_equal(last_result(&f), "done");
-    /* the regular poll: a full observation, which replaces the merged view */
-    advance(&f, POLL_IV + POLL_IV / 10);
-    assert_true(run_until(&f, p_full_observed_twice, "the next regular poll"));
-    assert_false(cluster(&f)->obs_merged);
-    assert_true(ex__cl_converged(cluster(&f)));
-    assert_int_equal(f.mutations, 1);
+    regular_poll_replaces_merged_view(&f);
     fake_done(&f);
 }
 
@@ -952,13 +976,8 @@ static void pool_read_mismatch(int creating, int extra, int unhealthy)
     engine_up(&f);
     assert_true(run_until(&f, p_sent, "the scale-out followed"));
     advance(&f, JOB_POLL);
-    assert_true(run_until(&f, p_full_observed_twice, "the full observation after the job"));
-    assert_false(cluster(&f)->obs_merged);
-    assert_int_equal(f.mutations, 1);
     /* the full observation (3 ready) is what the plan was made on */
-    assert_true(run_until(&f, p_converged, "converged on the full observation"));
-    assert_int_equal(f.observes, 2);
-    assert_int_equal(f.mutations, 1);
+    converged_on_full_observation(&f, "the full observation after the job");
     fake_done(&f);
 }
 
@@ -1123,20 +1142,11 @@ static void test_cce_pool_read_relists_nodes_only(void **state)
     engine_up(&f);
     assert_true(run_until(&f, p_sent, "the scale-out followed"));
     advance(&f, JOB_POLL);
-    assert_true(run_until(&f, p_converged, "converged"));
-    run_turns(&f, 20);
-    assert_int_equal(f.observes, 1); /* no full re-observation */
+    converged_on_merged_view(&f);
     assert_int_equal(f.node_lists, 1);
-    assert_int_equal(f.mutations, 1);
-    assert_true(cluster(&f)->obs_merged);
     assert_int_equal(cluster(&f)->obs.n_nodes, 3); /* the nodes listed after the job */
-    assert_string_equal(ex__cl_state_word(cluster(&f)), "converged");
-    advance(&f, POLL_IV + POLL_IV / 10);
-    assert_true(run_until(&f, p_full_observed_twice, "the next regular poll"));
-    assert_false(cluster(&f)->obs_merged);
+    regular_poll_replaces_merged_view(&f);
     assert_int_equal(f.node_lists, 1);
-    assert_true(ex__cl_converged(cluster(&f)));
-    assert_int_equal(f.mutations, 1);
     fake_done(&f);
 }
 
@@ -1153,12 +1163,8 @@ static void test_task_success_relists_nodes_only(void **state)
     assert_true(run_until(&f, p_sent, "the scale-out followed"));
     f.job = NH_JOB_SUCCEEDED;
     advance(&f, JOB_POLL);
-    assert_true(run_until(&f, p_converged, "converged"));
-    run_turns(&f, 20);
-    assert_int_equal(f.observes, 1);
+    converged_on_merged_view(&f);
     assert_int_equal(f.node_lists, 1);
-    assert_true(cluster(&f)->obs_merged);
-    assert_int_equal(f.mutations, 1);
     fake_done(&f);
 }
 
@@ -1178,12 +1184,8 @@ static void relist_then_full(bool unhealthy, bool fails)
     f.job = NH_JOB_SUCCEEDED;
     advance(&f, JOB_POLL);
     assert_true(run_until(&f, p_relisted_and_idle, "the nodes re-listed"));
-    assert_true(run_until(&f, p_full_observed_twice, "the full observation after it"));
+    converged_on_full_observation(&f, "the full observation after it");
     assert_int_equal(f.node_lists, 1);
-    assert_false(cluster(&f)->obs_merged);
-    assert_true(run_until(&f, p_converged, "converged on the full observation"));
-    assert_int_equal(f.observes, 2);
-    assert_int_equal(f.mutations, 1);
     fake_done(&f);
 }
 
