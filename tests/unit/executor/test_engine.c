@@ -385,23 +385,26 @@ static struct nh_engine_test_hooks hooks = {
 
 static const char yaml[] = YAML_CCE;
 
-static const char yaml_ma[] = "daemon:\n"
-                              "  poll_interval: 1s\n"
-                              "  job_poll_interval: 100ms\n"
-                              "  job_timeout: 5s\n"
-                              "providers:\n"
-                              "  ma:\n"
-                              "    kind: huawei-modelarts\n"
-                              "    region: cn-north-7\n"
-                              "    endpoint: http://127.0.0.1:9\n"
-                              "    project_id: 0123456789abcdef0123456789abcdef\n"
-                              "    credentials: { token: { env: NHT_ENGINE_TOKEN } }\n"
-                              "clusters:\n"
-                              "  - name: train\n"
-                              "    provider: ma\n"
-                              "    pool: pool-abc\n"
-                              "    node_pools:\n"
-                              "      - { name: gpu-a, nodes: 3, flavor: f1 }\n";
+/* The ModelArts fleets of these tests: one resource pool. */
+#define YAML_MA_HEAD                                                                               \
+    "daemon:\n"                                                                                    \
+    "  poll_interval: 1s\n"                                                                        \
+    "  job_poll_interval: 100ms\n"                                                                 \
+    "  job_timeout: 5s\n"                                                                          \
+    "providers:\n"                                                                                 \
+    "  ma:\n"                                                                                      \
+    "    kind: huawei-modelarts\n"                                                                 \
+    "    region: cn-north-7\n"                                                                     \
+    "    endpoint: http://127.0.0.1:9\n"                                                           \
+    "    project_id: 0123456789abcdef0123456789abcdef\n"                                           \
+    "    credentials: { token: { env: NHT_ENGINE_TOKEN } }\n"                                      \
+    "clusters:\n"                                                                                  \
+    "  - name: train\n"                                                                            \
+    "    provider: ma\n"                                                                           \
+    "    pool: pool-abc\n"
+
+static const char yaml_ma[] = YAML_MA_HEAD "    node_pools:\n"
+                                           "      - { name: gpu-a, nodes: 3, flavor: f1 }\n";
 
 static void fake_init_yaml(struct fake *f, const char *text);
 
@@ -1003,24 +1006,9 @@ static void test_pool_read_unhealthy_observes_in_full(void **state)
  * than observed, and that scale could not go while the first was open):
  * it is discarded, the cluster observed in full, and only then the
  * second pool is scaled - never off the merged view. */
-static const char yaml_ma_two[] = "daemon:\n"
-                                  "  poll_interval: 1s\n"
-                                  "  job_poll_interval: 100ms\n"
-                                  "  job_timeout: 5s\n"
-                                  "providers:\n"
-                                  "  ma:\n"
-                                  "    kind: huawei-modelarts\n"
-                                  "    region: cn-north-7\n"
-                                  "    endpoint: http://127.0.0.1:9\n"
-                                  "    project_id: 0123456789abcdef0123456789abcdef\n"
-                                  "    credentials: { token: { env: NHT_ENGINE_TOKEN } }\n"
-                                  "clusters:\n"
-                                  "  - name: train\n"
-                                  "    provider: ma\n"
-                                  "    pool: pool-abc\n"
-                                  "    node_pools:\n"
-                                  "      - { name: gpu-a, nodes: 3, flavor: f1 }\n"
-                                  "      - { name: gpu-b, nodes: 2, flavor: f1 }\n";
+static const char yaml_ma_two[] = YAML_MA_HEAD "    node_pools:\n"
+                                               "      - { name: gpu-a, nodes: 3, flavor: f1 }\n"
+                                               "      - { name: gpu-b, nodes: 2, flavor: f1 }\n";
 
 static void test_pool_read_plan_would_act_observes_in_full(void **state)
 {
@@ -1040,24 +1028,9 @@ static void test_pool_read_plan_would_act_observes_in_full(void **state)
 
 /* A removal's job: whatever its last read says, the cluster is observed
  * in full after it (a removal is never concluded from counters). */
-static const char yaml_ma_in[] = "daemon:\n"
-                                 "  poll_interval: 1s\n"
-                                 "  job_poll_interval: 100ms\n"
-                                 "  job_timeout: 5s\n"
-                                 "providers:\n"
-                                 "  ma:\n"
-                                 "    kind: huawei-modelarts\n"
-                                 "    region: cn-north-7\n"
-                                 "    endpoint: http://127.0.0.1:9\n"
-                                 "    project_id: 0123456789abcdef0123456789abcdef\n"
-                                 "    credentials: { token: { env: NHT_ENGINE_TOKEN } }\n"
-                                 "clusters:\n"
-                                 "  - name: train\n"
-                                 "    provider: ma\n"
-                                 "    pool: pool-abc\n"
-                                 "    confirm_mass_removal: true\n"
-                                 "    node_pools:\n"
-                                 "      - { name: gpu-a, nodes: 1, flavor: f1 }\n";
+static const char yaml_ma_in[] = YAML_MA_HEAD "    confirm_mass_removal: true\n"
+                                              "    node_pools:\n"
+                                              "      - { name: gpu-a, nodes: 1, flavor: f1 }\n";
 
 static bool p_removal_followed(struct fake *f)
 {
