@@ -652,11 +652,6 @@ bool ex__cl_relist_after_job(struct cl *c, const struct nh_action *a,
     snprintf(c->relist.pool_id, sizeof(c->relist.pool_id), "%s", a->pool_id);
     c->relist.target = a->target;
     c->relist.observe_due = observe_due;
-    if (read != NULL) {
-        c->relist.have_read = true;
-        c->relist.read.desired = read->desired;
-        c->relist.read.current = read->current;
-    }
     return true;
 }
 
@@ -688,7 +683,7 @@ static bool merge_nodes(struct cl *c, struct nh_observed *fresh)
     merged.counts_only = false;
     /* The pool as its nodes show it now (counted as the status counts a
      * group); its desired size is the target of the job that ended
-     * SUCCEEDED (and its read's, where it had one). */
+     * SUCCEEDED (which its read, where it had one, showed reached). */
     struct gcount g = {0};
     count_nodes(&merged, p, &g);
     p->current = g.observed;
@@ -697,8 +692,7 @@ static bool merge_nodes(struct cl *c, struct nh_observed *fresh)
     p->creating = g.creating;
     p->deleting = g.leaving;
     p->desired = c->relist.target;
-    if (p->current != c->relist.target ||
-        (c->relist.have_read && c->relist.read.current != p->current)) {
+    if (p->current != c->relist.target) {
         nh_observed_clear(&merged);
         return false;
     }

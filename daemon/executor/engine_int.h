@@ -95,9 +95,7 @@ struct cl {
         bool pending;
         char pool_id[128];
         int target;
-        bool have_read;          /* the job ended on a read of the pool (CCE ShowNodePool) */
-        struct nh_obs_pool read; /* its counters; no strings */
-        uint64_t observe_due;    /* the regular poll's due time before the close */
+        uint64_t observe_due; /* the regular poll's due time before the close */
     } relist;
     unsigned failures;    /* consecutive failed observations or operations */
     uint64_t not_before;  /* loop ms: no plan before this (backoff) */
