@@ -37,6 +37,7 @@
 #include "kube/drain.h"
 #include "kube/kube.h"
 #include "ops/metrics.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 /* A cloud node as its Kubernetes node was last seen. */
@@ -797,13 +798,6 @@ const char *ex__cl_kube_reach(const struct cl *c)
  * an open record) there is no removal, only nodeherd's own cordon is
  * undone (nh_kube_uncordon checks the annotation), and the log says why. */
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* nodeherd_drain_pods_left{cluster,pool,node}: one series per drain of
  * the cluster, rebuilt from its drains whenever one makes progress or
  * ends, so that no series outlives its drain. */
@@ -863,7 +857,7 @@ static void record_close(struct cl *c, struct nh_op *rec, enum nh_op_state st, c
     if (rec->seq == 0)
         return;
     rec->state = st;
-    rec->updated_ms = wall_ms();
+    rec->updated_ms = nh_wall_ms();
     free(rec->result);
     rec->result = strdup(result);
     if (ex__ops_record(c->e, false, rec, on_record_closed, NULL) < 0)
@@ -1022,7 +1016,7 @@ static void on_drain_done(void *ud, enum nh_drain_outcome o, const struct nh_dra
 static int drain_run(struct cl *c, struct kdrain *kd)
 {
     struct cl_kube *k = c->kube;
-    int64_t now = wall_ms();
+    int64_t now = nh_wall_ms();
     uint64_t left = kd->rec.deadline_ms > now ? (uint64_t)(kd->rec.deadline_ms - now) : 1;
     struct nh_drain_opts o = {
         .node = kd->kname,
@@ -1131,7 +1125,7 @@ static int drain_start(struct cl *c, const struct nh_action *a, const char *id, 
             ok = false;
         }
         rec->state = NH_OP_INTENT;
-        rec->started_ms = rec->updated_ms = wall_ms();
+        rec->started_ms = rec->updated_ms = nh_wall_ms();
         rec->deadline_ms = rec->started_ms + (int64_t)c->cfg->scale_in.drain_timeout_ms;
         rec->mark = nh_model_dup(k->op_id, &ok);
         rec->revision = nh_model_dup(c->e->cfg->revision ? c->e->cfg->revision : "", &ok);
@@ -1530,7 +1524,7 @@ void ex__cl_kube_adopt(struct cl *c, const struct nh_op *rec)
            "%s: drain record %llu of node %s found open (started %lld s ago): resumed if the "
            "plan still chooses the node, else its cordon is undone",
            c->name, (unsigned long long)rec->seq, kd->kname,
-           (long long)((wall_ms() - rec->started_ms) / 1000));
+           (long long)((nh_wall_ms() - rec->started_ms) / 1000));
 }
 
 /* ---------- releases: a cluster that lost its Kubernetes access ---------- */

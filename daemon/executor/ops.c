@@ -10,6 +10,7 @@
 #include "executor/oplife.h"
 #include "net/ratelimit.h"
 #include "ops/metrics.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 /* ---------- journal queue: one write at a time, in order ---------- */
@@ -28,13 +29,6 @@ struct jwrite {
 
 static void op_try_send(struct opnode *n, enum nh_opl_ev ev, uint64_t now);
 static void op_maybe_free(struct opnode *n);
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void jq_kick(struct nh_engine *e);
 
@@ -351,7 +345,7 @@ static void op_set_end(struct opnode *n, enum nh_op_state st, const char *result
     struct cl *c = n->cl;
 
     n->op.state = st;
-    n->op.updated_ms = wall_ms();
+    n->op.updated_ms = nh_wall_ms();
     free(n->op.result);
     n->op.result = result ? strdup(result) : NULL;
     if (jq_submit(c->e, n, JW_UPDATE) < 0)
@@ -533,7 +527,7 @@ static bool op_do(struct opnode *n, const struct nh_opl_out *o, const char *text
         return false;
     case NH_OPL_DO_WAIT:
         if (o->journal) {
-            n->op.updated_ms = wall_ms();
+            n->op.updated_ms = nh_wall_ms();
             opl_put(n, &o->next);
             n->op.state = o->journal_state; /* what the journal records */
             jq_submit(n->cl->e, n, JW_UPDATE);
@@ -752,7 +746,7 @@ int ex__ops_start(struct cl *c, const struct nh_action *a)
         return -ENOMEM;
     }
     n->op.state = NH_OP_INTENT;
-    n->op.started_ms = wall_ms();
+    n->op.started_ms = nh_wall_ms();
     n->op.updated_ms = n->op.started_ms;
     n->op.revision = strdup(c->e->cfg->revision ? c->e->cfg->revision : "");
     if (c->e->jstore == NULL) {

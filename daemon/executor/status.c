@@ -9,6 +9,7 @@
 
 #include "executor/engine_int.h"
 #include "ops/metrics.h"
+#include "util/clock.h"
 
 void ex__status_describe_metrics(void)
 {
@@ -158,16 +159,15 @@ static int collect_observed(void *arg, struct nh_metrics_sink *sink)
 /* Operations in flight and the age of the oldest, in ms (wall clock). */
 static size_t in_flight(const struct cl *c, uint64_t *oldest)
 {
-    struct timespec ts;
+    int64_t now = nh_wall_ms();
     size_t n = 0;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
     *oldest = 0;
     for (const struct opnode *o = c->ops; o; o = o->next) {
         if (o->closed)
             continue;
         n++;
-        int64_t age = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - o->op.started_ms;
+        int64_t age = now - o->op.started_ms;
         if (age > 0 && (uint64_t)age > *oldest)
             *oldest = (uint64_t)age;
     }

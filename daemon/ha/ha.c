@@ -13,6 +13,7 @@
 
 #include "config/secret.h"
 #include "ha/ha.h"
+#include "util/clock.h"
 #include "util/json.h"
 #include "util/log.h"
 
@@ -824,13 +825,6 @@ void nh_ha_fence(struct nh_ha *ha, void (*cb)(void *arg, bool ok), void *arg)
 
 /* ---------- the etcd journal ---------- */
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int journal_submit(struct ha_req *r, bool begin);
 
 /* Was the refusal about the election key? (response 0 is its range) */
@@ -956,13 +950,13 @@ int nh_ha_journal_write(void *ctx, bool begin, struct nh_op *op, void (*done)(vo
     if (begin) {
         op->state = NH_OP_INTENT;
         if (op->started_ms == 0)
-            op->started_ms = wall_ms();
+            op->started_ms = nh_wall_ms();
         op->updated_ms = op->started_ms;
     } else {
         if (op->seq == 0)
             return -ENOENT;
         if (op->updated_ms == 0)
-            op->updated_ms = wall_ms();
+            op->updated_ms = nh_wall_ms();
     }
     struct ha_req *r = req_new(ha, begin ? "journal begin" : "journal update", on_journal);
     if (r == NULL)

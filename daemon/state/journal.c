@@ -22,6 +22,7 @@
  * may record an operation that was sent). */
 #include "state/journal.h"
 #include "state/opcodec.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -552,13 +553,6 @@ struct nh_journal {
     int fault;   /* test hook */
 };
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -957,7 +951,7 @@ int nh_journal_begin(struct nh_journal *j, struct nh_op *op)
     uint64_t saved_seq = op->seq;
     op->seq = j->set.next_seq;
     if (op->started_ms == 0)
-        op->started_ms = wall_ms();
+        op->started_ms = nh_wall_ms();
     r = enc_begin(op, &o);
     if (r == 0)
         r = lines_add(&l, o);
@@ -1014,7 +1008,7 @@ int nh_journal_update(struct nh_journal *j, const struct nh_op *op)
     }
     tmp = *op; /* shallow: only read by enc_update */
     if (tmp.updated_ms == 0)
-        tmp.updated_ms = wall_ms();
+        tmp.updated_ms = nh_wall_ms();
     struct nh_op u = {
         .seq = op->seq, .state = op->state, .job_kind = op->job_kind, .updated_ms = tmp.updated_ms};
     r = enc_update(&tmp, &o);
